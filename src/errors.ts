@@ -1,0 +1,77 @@
+/**
+ * The one registry of Aloft's errors. Every error a user can see has a stable code, an
+ * HTTP status and a message that states the rule, the bad value and the fix. Errors are
+ * translated to `{"error": message}` only at the edge (gateway, admin API, CLI); `cause`
+ * and `details` stay in logs. `docs/errors.md` is checked against this table by a test.
+ */
+
+export interface ErrorDef {
+  /** HTTP status used when the error reaches a client. */
+  status: number;
+  /** One line: what this error means, for docs/errors.md. */
+  summary: string;
+}
+
+export const ERRORS = {
+  // request / protocol (data plane)
+  ALOFT_BAD_REQUEST: { status: 400, summary: 'The request is malformed: invalid JSON, framing or fields.' },
+  ALOFT_INVALID_INPUT: { status: 400, summary: 'An input tensor does not match the model signature (name, datatype, shape, element count, values).' },
+  ALOFT_UNSUPPORTED_DATATYPE: { status: 400, summary: 'A datatype is unknown or cannot be carried in this encoding (e.g. FP16 in JSON).' },
+  ALOFT_NOT_FOUND: { status: 404, summary: 'No such route.' },
+  ALOFT_MODEL_NOT_FOUND: { status: 404, summary: 'No deployment or model with that name.' },
+  ALOFT_VERSION_NOT_FOUND: { status: 404, summary: 'The model exists but not at that version.' },
+  ALOFT_METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not for this HTTP method.' },
+  ALOFT_PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body (after decompression) is over the body limit.' },
+  ALOFT_UNSUPPORTED_ENCODING: { status: 415, summary: 'The Content-Encoding is not one of gzip, deflate or identity.' },
+  ALOFT_OVERLOADED: { status: 503, summary: 'The queue for the model is full; retry with backoff.' },
+  ALOFT_NOT_READY: { status: 503, summary: 'The model or server is not ready to serve (starting, no healthy replica).' },
+  ALOFT_TIMEOUT: { status: 504, summary: 'The request was not answered within its deadline.' },
+  ALOFT_REPLICA_FAILED: { status: 500, summary: 'The replica failed while running the model.' },
+  ALOFT_INTERNAL: { status: 500, summary: 'An unexpected error; details are in the server log.' },
+
+  // spec
+  ALOFT_SPEC_INVALID: { status: 400, summary: 'The spec file does not validate; every violation is listed with file:line:col.' },
+  ALOFT_SPEC_NOT_FOUND: { status: 400, summary: 'The spec file does not exist or cannot be read.' },
+  ALOFT_SPEC_YAML: { status: 400, summary: 'The spec file is not valid YAML.' },
+
+  // registry / store
+  ALOFT_ARTIFACT_CORRUPT: { status: 500, summary: 'A stored artifact does not match its recorded sha256; it is refused, never served.' },
+  ALOFT_ARTIFACT_MISSING: { status: 500, summary: 'A recorded artifact is missing from the state folder.' },
+  ALOFT_MODEL_INVALID: { status: 400, summary: 'The file is not a readable ONNX model.' },
+  ALOFT_MODEL_REF_INVALID: { status: 400, summary: 'A model reference is not of the form name, name@version or name@alias.' },
+  ALOFT_ALIAS_NOT_FOUND: { status: 404, summary: 'No alias with that name for the model.' },
+  ALOFT_STORE: { status: 500, summary: 'The state database failed or its URL is invalid.' },
+
+  // runtime / orchestration
+  ALOFT_REPLICA_START: { status: 503, summary: 'A replica process could not start or become ready.' },
+
+  // cli / admin
+  ALOFT_USAGE: { status: 400, summary: 'A command-line argument is missing or invalid.' },
+  ALOFT_CONNECT: { status: 503, summary: 'The CLI could not reach a running Aloft (check --url / ALOFT_URL).' },
+} as const satisfies Record<string, ErrorDef>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AloftError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Structured details for logs and --json output; never secrets. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AloftError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = options?.details;
+  }
+}
+
+export function isAloftError(e: unknown): e is AloftError {
+  return e instanceof AloftError;
+}
+
+/** Shorthand constructor: `fail('ALOFT_INVALID_INPUT', "input 'x': ...")`. */
+export function fail(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }): AloftError {
+  return new AloftError(code, message, options);
+}

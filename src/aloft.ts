@@ -1,0 +1,212 @@
+/**
+ * Aloft in one process (the embedded shape): the control plane and the gateway together,
+ * replicas as child processes, state in SQLite (or PostgreSQL) and a content-addressed
+ * artifact folder. `startAloft` is what `aloft up` runs; tests and embedders call it too.
+ */
+import { availableParallelism } from 'node:os';
+import { join, relative } from 'node:path';
+import { systemClock, type Clock } from './clock.js';
+import { planGroups, groupKey, type ResolvedDeployment } from './control/plan.js';
+import { LocalOrchestrator } from './control/orchestrators/local.js';
+import type { Orchestrator, ReplicaStatus } from './control/orchestrators/types.js';
+import { fail } from './errors.js';
+import { PowerOfTwoChoices } from './gateway/balancers/index.js';
+import { Batcher } from './gateway/batcher.js';
+import { ReplicaClient } from './gateway/replica-client.js';
+import { ReplicaSet } from './gateway/replica-set.js';
+import { RouteTable, type ServedVersion } from './gateway/route-table.js';
+import { createGateway, OIP_EXTENSIONS, type Gateway } from './gateway/server.js';
+import { ModelStats } from './gateway/stats.js';
+import { silentLogger, type Logger } from './log.js';
+import { ArtifactStore } from './registry/artifacts.js';
+import { Registry } from './registry/registry.js';
+import { replicaEntry } from './runtime/entry.js';
+import { loadSpec } from './spec/load.js';
+import type { LoadedSpec } from './spec/types.js';
+import { openStore, type Store } from './store/db.js';
+import { adminRoutes } from './control/admin-api.js';
+import { VERSION } from './version.js';
+
+/** Progress of long steps, for the CLI's output and progress bars. */
+export type ProgressEvent =
+  | { kind: 'registered'; model: string; version: number; created: boolean; sha256: string; source: string }
+  | { kind: 'replicas'; deployment: string; version: number; ready: number; desired: number }
+  | { kind: 'replica-failed'; id: string; error: string }
+  | { kind: 'listening'; url: string };
+
+export interface StartOptions {
+  /** Path of aloft.yaml, or an already loaded spec. */
+  spec: string | LoadedSpec;
+  /** Override server.port (0 = any free port). */
+  port?: number;
+  host?: string;
+  /** Override the database URL (default: ALOFT_DATABASE_URL, then state.database, then SQLite). */
+  databaseUrl?: string;
+  logger?: Logger;
+  clock?: Clock;
+  onProgress?: (e: ProgressEvent) => void;
+  /** Replace the orchestrator (tests, Kubernetes). */
+  orchestrator?: Orchestrator;
+  /** Cores to size `intraOpThreads: auto` against. Default: this machine's. */
+  cores?: number;
+}
+
+export interface RunningAloft {
+  /** Base URL the gateway serves on, e.g. http://127.0.0.1:8080 */
+  url: string;
+  spec: LoadedSpec;
+  store: Store;
+  registry: Registry;
+  routes: RouteTable;
+  orchestrator: Orchestrator;
+  deployments: ResolvedDeployment[];
+  /** Resolves when every deployment has all its initial replicas ready; rejects after `timeoutMs` or on a terminal replica failure. */
+  waitReady(timeoutMs?: number): Promise<void>;
+  /** Drain in-flight requests, then stop replicas and close the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
+  const logger = opts.logger ?? silentLogger;
+  const clock = opts.clock ?? systemClock;
+  const progress = opts.onProgress ?? (() => undefined);
+  const loaded = typeof opts.spec === 'string' ? await loadSpec(opts.spec) : opts.spec;
+  const { spec } = loaded;
+
+  const store = await openStore({ url: opts.databaseUrl ?? process.env.ALOFT_DATABASE_URL ?? spec.state.database, stateDir: spec.state.dir });
+  const cleanup: (() => Promise<void>)[] = [() => store.close()];
+  try {
+    const registry = new Registry(store, new ArtifactStore(join(spec.state.dir, 'artifacts')));
+
+    for (const [name, model] of Object.entries(spec.models)) {
+      const source = relative(loaded.dir, model.path) || model.path;
+      const { version, created } = await registry.register(name, model.path, {
+        source, ...(model.description ? { description: model.description } : {}),
+      });
+      progress({ kind: 'registered', model: name, version: version.version, created, sha256: version.sha256, source });
+    }
+
+    const deployments: ResolvedDeployment[] = [];
+    for (const [name, dep] of Object.entries(spec.deployments)) {
+      const v = await registry.resolve(dep.model);
+      const artifactPath = await registry.open(v);
+      deployments.push({ name, spec: dep, model: v.model, version: v.version, artifactPath, sha256: v.sha256 });
+    }
+
+    const routes = new RouteTable();
+    const sets = new Map<string, ReplicaSet>();
+    for (const d of deployments) {
+      const v = await registry.getVersion(d.model, d.version);
+      const replicas = new ReplicaSet({
+        balancer: new PowerOfTwoChoices(),
+        maxInFlightPerReplica: 2,
+        connect: (info) => new ReplicaClient({ url: info.url, model: d.name, connections: 2 }),
+      });
+      sets.set(groupKey(d.name, d.version), replicas);
+      const stats = new ModelStats();
+      const b = d.spec.batching;
+      const batcher = new Batcher(replicas, {
+        maxBatchSize: b.enabled ? b.maxBatchSize : 1,
+        maxQueueDelayMs: b.enabled ? b.maxQueueDelay : 0,
+        maxQueueSize: b.maxQueueSize,
+        batchable: v.signature.batchable,
+      }, clock, stats);
+      const served: ServedVersion = {
+        model: d.model, version: d.version, signature: v.signature, platform: 'onnxruntime_onnx',
+        desiredReplicas: d.spec.replicas.initial, batcher, replicas, stats,
+      };
+      routes.set({ name: d.name, current: d.version, versions: new Map([[d.version, served]]), timeoutMs: d.spec.timeout });
+    }
+
+    const orchestrator = opts.orchestrator ?? new LocalOrchestrator({ entry: replicaEntry(), logger, clock });
+    const readyWaiters = new Set<() => void>();
+    const onChange = (s: ReplicaStatus) => {
+      const set = sets.get(s.group);
+      if (!set) return;
+      const ready = orchestrator.status().filter((r) => r.group === s.group && r.state === 'ready' && r.url);
+      set.setEndpoints(ready.map((r) => ({ id: r.id, url: r.url! })));
+      const d = deployments.find((x) => groupKey(x.name, x.version) === s.group);
+      if (d) progress({ kind: 'replicas', deployment: d.name, version: d.version, ready: ready.length, desired: d.spec.replicas.initial });
+      if (s.state === 'failed') progress({ kind: 'replica-failed', id: s.id, error: s.lastError ?? 'failed' });
+      for (const w of readyWaiters) w();
+    };
+    orchestrator.onChange(onChange);
+    cleanup.unshift(async () => {
+      for (const dep of routes.list()) for (const v of dep.versions.values()) v.batcher.close();
+      await orchestrator.stop();
+      await Promise.all([...sets.values()].map((s) => s.close()));
+    });
+
+    const gateway: Gateway = createGateway({
+      routes, bodyLimit: spec.server.bodyLimit, logger, clock,
+      info: { name: 'aloft', version: VERSION, extensions: OIP_EXTENSIONS },
+    });
+    adminRoutes(gateway.app, { registry, routes, orchestrator, deployments });
+    const host = opts.host ?? spec.server.host;
+    const port = opts.port ?? spec.server.port;
+    try {
+      await gateway.app.listen({ host, port });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'EADDRINUSE') throw fail('ALOFT_USAGE', `port ${port} on ${host} is already in use; stop the other server or pass --port`, { cause: err });
+      throw err;
+    }
+    const addr = gateway.app.server.address();
+    const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    let closing: Promise<void> | undefined;
+    cleanup.unshift(async () => {
+      gateway.drain();
+      const drained = gateway.app.close();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise<void>((r) => { timer = setTimeout(r, spec.server.drainTimeout); timer.unref(); })]);
+      clearTimeout(timer);
+    });
+    progress({ kind: 'listening', url });
+
+    await orchestrator.apply(planGroups(deployments, opts.cores ?? availableParallelism()));
+
+    const running: RunningAloft = {
+      url, spec: loaded, store, registry, routes, orchestrator, deployments,
+      waitReady(timeoutMs = 120_000) {
+        return new Promise<void>((resolve, reject) => {
+          const check = () => {
+            const status = orchestrator.status();
+            const failed = status.find((r) => r.state === 'failed');
+            if (failed) {
+              done();
+              reject(fail('ALOFT_REPLICA_START', `replica ${failed.id} failed: ${failed.lastError ?? 'unknown error'}`));
+              return;
+            }
+            const allReady = deployments.every((d) => status.filter((r) => r.group === groupKey(d.name, d.version) && r.state === 'ready').length >= d.spec.replicas.initial);
+            if (allReady) {
+              done();
+              resolve();
+            }
+          };
+          const timer = setTimeout(() => {
+            done();
+            const waiting = orchestrator.status().filter((r) => r.state !== 'ready').map((r) => `${r.id} (${r.state}${r.lastError ? `: ${r.lastError}` : ''})`);
+            reject(fail('ALOFT_REPLICA_START', `replicas not ready after ${timeoutMs} ms: ${waiting.join(', ')}`));
+          }, timeoutMs);
+          timer.unref();
+          const done = () => { clearTimeout(timer); readyWaiters.delete(check); };
+          readyWaiters.add(check);
+          check();
+        });
+      },
+      close() {
+        closing ??= (async () => {
+          for (const step of cleanup) {
+            try { await step(); } catch (err) { logger.warn({ err }, 'error during shutdown'); }
+          }
+        })();
+        return closing;
+      },
+    };
+    return running;
+  } catch (err) {
+    for (const step of cleanup) await step().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import { fail } from '../../errors.js';
+import { call, callJson, resolveUrl, type ClientOptions } from '../client.js';
+import { printJson } from '../output.js';
+
+interface Meta { name: string; inputs: { name: string; datatype: string; shape: number[] }[] }
+interface Out { name: string; datatype: string; shape: number[]; data: unknown[] }
+
+async function readData(data: string): Promise<unknown> {
+  let text = data;
+  if (data.startsWith('@')) {
+    const file = data.slice(1);
+    try {
+      text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+    } catch {
+      throw fail('ALOFT_USAGE', `cannot read ${file}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw fail('ALOFT_USAGE', `--data is not valid JSON (${(err as Error).message}); pass an OIP request, an array of rows, or @file.json`);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * `aloft predict`: send an OIP request. `--data` may be a full request
+ * (`{"inputs": [...]}`) or, for a single-input model, just the rows (`[[...], [...]]`).
+ */
+export async function predict(deployment: string, opts: ClientOptions & { data: string; version?: string; json?: boolean }): Promise<void> {
+  const base = await resolveUrl(opts);
+  const data = await readData(opts.data);
+  const path = `/v2/models/${encodeURIComponent(deployment)}${opts.version ? `/versions/${encodeURIComponent(opts.version)}` : ''}`;
+  let request: unknown = data;
+  if (Array.isArray(data)) {
+    const meta = await callJson<Meta>(base, 'GET', path);
+    if (meta.inputs.length !== 1) {
+      throw fail('ALOFT_USAGE', `${deployment} has ${meta.inputs.length} inputs (${meta.inputs.map((i) => i.name).join(', ')}); pass a full request {"inputs": [...]}`);
+    }
+    const input = meta.inputs[0]!;
+    const rows = data.every((r) => Array.isArray(r)) ? (data as unknown[][]) : [data];
+    const width = rows[0]?.length ?? 0;
+    request = { inputs: [{ name: input.name, datatype: input.datatype, shape: [rows.length, width], data: rows.flat() }] };
+  }
+  const r = await call(base, 'POST', `${path}/infer`, JSON.stringify(request), { 'content-type': 'application/json' });
+  let parsed: { error?: string; outputs?: Out[]; model_name?: string; model_version?: string };
+  try {
+    parsed = JSON.parse(r.body.toString('utf8')) as typeof parsed;
+  } catch {
+    throw fail('ALOFT_CONNECT', `the server answered ${r.status} with a body that is not JSON`);
+  }
+  if (r.status !== 200) throw fail(r.status === 404 ? 'ALOFT_MODEL_NOT_FOUND' : r.status === 503 ? 'ALOFT_NOT_READY' : 'ALOFT_BAD_REQUEST', parsed.error ?? `HTTP ${r.status}`);
+  if (opts.json) return printJson(parsed);
+  process.stdout.write(`${parsed.model_name} v${parsed.model_version}\n`);
+  for (const o of parsed.outputs ?? []) {
+    const rows = o.shape.length >= 1 ? o.shape[0]! : 1;
+    const per = rows === 0 ? 0 : o.data.length / rows;
+    process.stdout.write(`${o.name} (${o.datatype} [${o.shape.join(', ')}])\n`);
+    for (let i = 0; i < rows; i++) {
+      const row = o.data.slice(i * per, (i + 1) * per).map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v));
+      process.stdout.write(`  [${i}] ${row.join(', ')}\n`);
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import { callJson, resolveUrl, type ClientOptions } from '../client.js';
+import { printJson, printTable } from '../output.js';
+
+interface Replica { id: string; state: string; pid?: number; restarts: number; lastError?: string; url?: string }
+interface Deployments { deployments: { name: string; currentVersion: number; versions: { version: number; state: string; reason?: string; desiredReplicas: number; queued: number; replicas: Replica[] }[] }[] }
+
+/** `aloft status`: deployments, versions and replicas of the running system. */
+export async function status(opts: ClientOptions & { json?: boolean }): Promise<void> {
+  const base = await resolveUrl(opts);
+  const r = await callJson<Deployments>(base, 'GET', '/api/v1/deployments');
+  if (opts.json) return printJson(r);
+  const rows: string[][] = [];
+  for (const d of r.deployments) {
+    for (const v of d.versions) {
+      const ready = v.replicas.filter((x) => x.state === 'ready').length;
+      rows.push([d.name, `v${v.version}${v.version === d.currentVersion ? '*' : ''}`, v.state, `${ready}/${v.desiredReplicas}`, String(v.queued), String(v.replicas.reduce((n, x) => n + x.restarts, 0)), v.reason ?? '']);
+    }
+  }
+  printTable(['DEPLOYMENT', 'VERSION', 'STATE', 'READY', 'QUEUED', 'RESTARTS', 'REASON'], rows);
+}

@@ -1,0 +1,73 @@
+import { startAloft, type ProgressEvent } from '../../aloft.js';
+import { createLogger } from '../../log.js';
+import { shortHash } from '../output.js';
+
+export interface UpOptions {
+  file: string;
+  port?: number;
+  host?: string;
+  readyTimeout: number;
+}
+
+/** `aloft up`: serve in the foreground until SIGINT/SIGTERM, then drain and stop. */
+export async function up(opts: UpOptions): Promise<void> {
+  const logger = createLogger({ level: process.env.ALOFT_LOG_LEVEL ?? 'warn' });
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  const lastReady = new Map<string, number>();
+  const onProgress = (e: ProgressEvent) => {
+    switch (e.kind) {
+      case 'registered':
+        out(`${e.created ? 'registered' : 'using     '} ${e.model} v${e.version}  sha256:${shortHash(e.sha256)}  from ${e.source}`);
+        break;
+      case 'replicas': {
+        const key = `${e.deployment}@${e.version}`;
+        if (lastReady.get(key) !== e.ready) {
+          lastReady.set(key, e.ready);
+          out(`replicas   ${e.deployment} v${e.version}  ${e.ready}/${e.desired} ready`);
+        }
+        break;
+      }
+      case 'replica-failed':
+        out(`failed     ${e.id}: ${e.error}`);
+        break;
+      case 'listening':
+        out(`listening  ${e.url}  (not ready until replicas are)`);
+        break;
+    }
+  };
+  out(`loading    ${opts.file}`);
+  const aloft = await startAloft({
+    spec: opts.file, logger, onProgress,
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ...(opts.host !== undefined ? { host: opts.host } : {}),
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      out(`${signal} again: exiting without draining`);
+      process.exit(130);
+    }
+    stopping = true;
+    out(`${signal}: draining in-flight requests, then stopping replicas`);
+    void aloft.close().then(() => {
+      out('stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  try {
+    await aloft.waitReady(opts.readyTimeout);
+  } catch (err) {
+    await aloft.close();
+    throw err;
+  }
+  const first = aloft.deployments[0];
+  out(`ready      serving ${aloft.deployments.map((d) => `${d.name} (v${d.version}, ${d.spec.replicas.initial} replicas)`).join(', ')} on ${aloft.url}`);
+  if (first) {
+    out(`try        curl -s ${aloft.url}/v2/models/${first.name}`);
+    out(`           aloft predict ${first.name} --url ${aloft.url} --data '<json>'`);
+  }
+  out('stop       Ctrl-C');
+  await new Promise<never>(() => undefined);
+}

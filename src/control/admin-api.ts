@@ -1,0 +1,95 @@
+/**
+ * The admin API: JSON under /api/v1 on the gateway's port. The CLI and (later) the
+ * dashboard use it; nothing else opens the database of a running system.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { fail } from '../errors.js';
+import { versionState, type RouteTable } from '../gateway/route-table.js';
+import type { Registry } from '../registry/registry.js';
+import type { Orchestrator } from './orchestrators/types.js';
+import type { ResolvedDeployment } from './plan.js';
+
+export interface AdminContext {
+  registry: Registry;
+  routes: RouteTable;
+  orchestrator: Orchestrator;
+  deployments: ResolvedDeployment[];
+}
+
+function queryString(q: unknown, key: string): string | undefined {
+  const v = (q as Record<string, unknown> | undefined)?.[key];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  const { registry } = ctx;
+
+  app.get('/api/v1/models', async () => ({ models: await registry.listModels() }));
+
+  app.get<{ Params: { name: string } }>('/api/v1/models/:name', async (req) => {
+    const model = await registry.getModel(req.params.name);
+    const versions = await registry.listVersions(req.params.name);
+    return { model, versions };
+  });
+
+  app.get<{ Params: { name: string; version: string } }>('/api/v1/models/:name/versions/:version', async (req) => {
+    const v = Number(req.params.version);
+    if (!Number.isInteger(v) || v < 1) throw fail('ALOFT_BAD_REQUEST', `version must be a positive integer, got '${req.params.version}'`);
+    return registry.getVersion(req.params.name, v);
+  });
+
+  // Push a new version: the body is the ONNX file.
+  app.post<{ Params: { name: string } }>('/api/v1/models/:name/versions', async (req, reply) => {
+    const body = req.body as Buffer | undefined;
+    if (!body || body.length === 0) throw fail('ALOFT_BAD_REQUEST', 'send the ONNX file as the request body');
+    const dir = await mkdtemp(join(tmpdir(), 'aloft-push-'));
+    try {
+      const file = join(dir, 'model.onnx');
+      await writeFile(file, body);
+      const source = queryString(req.query, 'source') ?? 'upload';
+      const description = queryString(req.query, 'description');
+      const { version, created } = await registry.register(req.params.name, file, { source, ...(description ? { description } : {}) });
+      return reply.code(created ? 201 : 200).send({ created, version });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  app.put<{ Params: { name: string; alias: string } }>('/api/v1/models/:name/aliases/:alias', async (req) => {
+    let parsed: { version?: unknown };
+    try {
+      parsed = JSON.parse((req.body as Buffer | undefined)?.toString('utf8') ?? '') as { version?: unknown };
+    } catch {
+      throw fail('ALOFT_BAD_REQUEST', 'send {"version": N}');
+    }
+    if (typeof parsed.version !== 'number' || !Number.isInteger(parsed.version)) throw fail('ALOFT_BAD_REQUEST', 'send {"version": N} with an integer N');
+    await registry.setAlias(req.params.name, req.params.alias, parsed.version);
+    return { model: req.params.name, alias: req.params.alias, version: parsed.version };
+  });
+
+  app.delete<{ Params: { name: string; alias: string } }>('/api/v1/models/:name/aliases/:alias', async (req) => {
+    await registry.deleteAlias(req.params.name, req.params.alias);
+    return { deleted: true };
+  });
+
+  app.get('/api/v1/deployments', () => {
+    const replicas = ctx.orchestrator.status();
+    return {
+      deployments: ctx.routes.list().map((dep) => ({
+        name: dep.name,
+        currentVersion: dep.current,
+        versions: [...dep.versions.values()].map((v) => ({
+          model: v.model,
+          version: v.version,
+          ...versionState(v),
+          desiredReplicas: v.desiredReplicas,
+          queued: v.batcher.queued,
+          replicas: replicas.filter((r) => r.deployment === dep.name && r.version === v.version),
+        })),
+      })),
+    };
+  });
+}

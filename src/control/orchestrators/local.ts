@@ -1,0 +1,317 @@
+/**
+ * Replicas as child processes of this one. Each replica slot spawns the replica program,
+ * waits for its `ready` message (sent after the model is loaded and warmed up), probes
+ * its liveness, restarts it with exponential backoff when it exits or stops answering,
+ * and stops it with SIGTERM (drain) then SIGKILL after a grace period.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { request } from 'undici';
+import { systemClock, type Clock, type Timer } from '../../clock.js';
+import { silentLogger, type Logger } from '../../log.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import {
+  TERMINAL_REPLICA_ERRORS,
+  type Orchestrator, type ReplicaGroup, type ReplicaState, type ReplicaStatus, type ReplicaTemplate,
+} from './types.js';
+
+export interface LocalOrchestratorOptions {
+  /** How to start the replica program (see runtime/entry.ts `replicaEntry`). */
+  entry: { command: string; args: string[] };
+  /** Address replicas listen on. Default 127.0.0.1. */
+  host?: string;
+  clock?: Clock;
+  backoff?: BackoffPolicy;
+  /** A replica that is not ready this long after spawning is killed and restarted. Default 120 s. */
+  startTimeoutMs?: number;
+  /** Liveness probe period while ready. Default 5 s. */
+  probeIntervalMs?: number;
+  /** Consecutive failed probes before the replica is killed. Default 3. */
+  probeFailures?: number;
+  /** SIGTERM → SIGKILL grace period. Default 10 s. */
+  stopGraceMs?: number;
+  logger?: Logger;
+  random?: () => number;
+  /** Extra environment for replica processes. */
+  env?: NodeJS.ProcessEnv;
+}
+
+function templateKey(t: ReplicaTemplate): string {
+  return JSON.stringify([t.model, t.version, t.artifactPath, t.sha256, t.runtime]);
+}
+
+class Slot {
+  state: ReplicaState = 'stopped';
+  child: ChildProcess | undefined;
+  url: string | undefined;
+  restarts = 0;
+  failures = 0;
+  lastError: string | undefined;
+  since: number;
+  readySince = 0;
+  #timer: Timer | undefined;
+  #probeFails = 0;
+  #stopped: Promise<void> | undefined;
+  #resolveStopped: (() => void) | undefined;
+  #wanted = true;
+
+  constructor(
+    readonly id: string,
+    readonly group: ReplicaGroup,
+    readonly orch: LocalOrchestrator,
+  ) {
+    this.since = orch.clock.date().getTime();
+  }
+
+  status(): ReplicaStatus {
+    const s: ReplicaStatus = {
+      id: this.id, group: this.group.key, deployment: this.group.deployment, version: this.group.template.version,
+      state: this.state, restarts: this.restarts, since: this.since,
+    };
+    if (this.url && this.state === 'ready') s.url = this.url;
+    if (this.child?.pid !== undefined && this.state !== 'stopped' && this.state !== 'backoff' && this.state !== 'failed') s.pid = this.child.pid;
+    if (this.lastError) s.lastError = this.lastError;
+    return s;
+  }
+
+  #set(state: ReplicaState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.since = this.orch.clock.date().getTime();
+    this.orch.emit(this);
+  }
+
+  start(): void {
+    const o = this.orch.opts;
+    const t = this.group.template;
+    const args = [
+      ...o.entry.args,
+      '--model', t.artifactPath, '--sha256', t.sha256, '--name', t.model, '--version', String(t.version),
+      '--host', this.orch.host, '--port', '0',
+      '--intra-op-threads', String(t.runtime.intraOpThreads), '--inter-op-threads', String(t.runtime.interOpThreads),
+      '--graph-optimization', t.runtime.graphOptimization, '--execution-mode', t.runtime.executionMode,
+    ];
+    let child: ChildProcess;
+    try {
+      child = spawn(o.entry.command, args, {
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        env: { ...process.env, ...o.env },
+      });
+    } catch (err) {
+      this.lastError = `could not start the replica process: ${(err as Error).message}`;
+      this.#crashed();
+      return;
+    }
+    this.child = child;
+    this.url = undefined;
+    this.#probeFails = 0;
+    this.#set('starting');
+    const log = this.orch.logger;
+    const forward = (stream: NodeJS.ReadableStream | null, level: 'debug' | 'warn') => {
+      if (!stream) return;
+      createInterface({ input: stream }).on('line', (line) => {
+        if (line.startsWith('{"event":"error"')) {
+          try {
+            const e = JSON.parse(line) as { code?: string; message?: string };
+            this.#noteError(e.code, e.message);
+          } catch { /* not our event line */ }
+        }
+        log[level]({ replica: this.id }, line);
+      });
+    };
+    forward(child.stdout, 'debug');
+    forward(child.stderr, 'warn');
+    child.on('message', (msg: { type?: string; port?: number; code?: string; message?: string }) => {
+      if (msg?.type === 'ready' && typeof msg.port === 'number' && child === this.child) {
+        this.#cancelTimer();
+        const host = this.orch.host === '0.0.0.0' ? '127.0.0.1' : this.orch.host;
+        this.url = `http://${host}:${msg.port}`;
+        this.readySince = this.orch.clock.now();
+        this.#set('ready');
+        this.#scheduleProbe();
+      } else if (msg?.type === 'error') {
+        this.#noteError(msg.code, msg.message);
+      }
+    });
+    child.on('error', (err) => {
+      this.lastError = `replica process error: ${err.message}`;
+    });
+    child.on('exit', (code, signal) => {
+      if (child !== this.child) return;
+      this.#cancelTimer();
+      this.child = undefined;
+      this.url = undefined;
+      if (!this.#wanted) {
+        this.#set('stopped');
+        this.#resolveStopped?.();
+        return;
+      }
+      if (!this.lastError || this.state === 'ready') {
+        this.lastError = `replica exited (${signal ?? `code ${code}`})`;
+      }
+      log.warn({ replica: this.id, code, signal }, 'replica exited');
+      this.#crashed();
+    });
+    this.#timer = this.orch.clock.setTimeout(() => {
+      this.lastError = `replica was not ready within ${o.startTimeoutMs ?? 120_000} ms`;
+      child.kill('SIGKILL');
+    }, this.orch.opts.startTimeoutMs ?? 120_000);
+  }
+
+  #noteError(code: string | undefined, message: string | undefined): void {
+    this.lastError = message ? `${code ?? 'error'}: ${message}` : code;
+    if (code && TERMINAL_REPLICA_ERRORS.has(code)) this.terminal = true;
+  }
+
+  terminal = false;
+
+  #crashed(): void {
+    if (this.terminal) {
+      this.#set('failed');
+      return;
+    }
+    const o = this.orch.opts;
+    const policy = o.backoff ?? DEFAULT_BACKOFF;
+    if (this.readySince && this.orch.clock.now() - this.readySince >= policy.resetAfterMs) this.failures = 0;
+    this.readySince = 0;
+    this.failures++;
+    this.restarts++;
+    const delay = backoffDelay(this.failures, policy, this.orch.random);
+    this.#set('backoff');
+    this.#timer = this.orch.clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#wanted) this.start();
+    }, delay);
+  }
+
+  #scheduleProbe(): void {
+    const every = this.orch.opts.probeIntervalMs ?? 5000;
+    this.#timer = this.orch.clock.setTimeout(() => {
+      this.#timer = undefined;
+      void this.#probe();
+    }, every);
+  }
+
+  async #probe(): Promise<void> {
+    const child = this.child;
+    const url = this.url;
+    if (!child || !url || this.state !== 'ready') return;
+    let ok = false;
+    try {
+      const res = await request(`${url}/v2/health/live`, { headersTimeout: 2000, bodyTimeout: 2000 });
+      await res.body.dump();
+      ok = res.statusCode === 200;
+    } catch { ok = false; }
+    if (child !== this.child || this.state !== 'ready') return;
+    this.#probeFails = ok ? 0 : this.#probeFails + 1;
+    if (this.#probeFails >= (this.orch.opts.probeFailures ?? 3)) {
+      this.lastError = `replica failed ${this.#probeFails} liveness probes`;
+      child.kill('SIGKILL');
+      return;
+    }
+    this.#scheduleProbe();
+  }
+
+  #cancelTimer(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  /** Stop for good: SIGTERM (the replica drains), SIGKILL after the grace period. */
+  stop(): Promise<void> {
+    this.#wanted = false;
+    this.#cancelTimer();
+    const child = this.child;
+    if (!child) {
+      this.#set('stopped');
+      return Promise.resolve();
+    }
+    if (!this.#stopped) {
+      this.#stopped = new Promise<void>((resolve) => { this.#resolveStopped = resolve; });
+      this.#set('stopping');
+      child.kill('SIGTERM');
+      const grace = this.orch.opts.stopGraceMs ?? 10_000;
+      const t = setTimeout(() => child.kill('SIGKILL'), grace);
+      t.unref();
+      void this.#stopped.then(() => clearTimeout(t));
+    }
+    return this.#stopped;
+  }
+}
+
+export class LocalOrchestrator implements Orchestrator {
+  readonly kind = 'local';
+  readonly opts: LocalOrchestratorOptions;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random: () => number;
+  readonly host: string;
+  #groups = new Map<string, { group: ReplicaGroup; template: string; slots: Slot[] }>();
+  #listeners: ((s: ReplicaStatus) => void)[] = [];
+
+  constructor(opts: LocalOrchestratorOptions) {
+    this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? silentLogger;
+    this.random = opts.random ?? Math.random;
+    this.host = opts.host ?? '127.0.0.1';
+  }
+
+  async apply(groups: readonly ReplicaGroup[]): Promise<void> {
+    const stopping: Promise<void>[] = [];
+    const wanted = new Set(groups.map((g) => g.key));
+    for (const [key, g] of this.#groups) {
+      if (!wanted.has(key)) {
+        stopping.push(...g.slots.map((s) => s.stop()));
+        this.#groups.delete(key);
+      }
+    }
+    for (const group of groups) {
+      const tk = templateKey(group.template);
+      let g = this.#groups.get(group.key);
+      if (g && g.template !== tk) {
+        // Same key, different program: replace every replica.
+        stopping.push(...g.slots.map((s) => s.stop()));
+        g = undefined;
+      }
+      if (!g) {
+        g = { group, template: tk, slots: [] };
+        this.#groups.set(group.key, g);
+      }
+      g.group = group;
+      while (g.slots.length > group.replicas) stopping.push(g.slots.pop()!.stop());
+      while (g.slots.length < group.replicas) {
+        const slot = new Slot(`${group.key}#${g.slots.length}`, group, this);
+        g.slots.push(slot);
+        slot.start();
+      }
+    }
+    await Promise.all(stopping);
+  }
+
+  status(): ReplicaStatus[] {
+    return [...this.#groups.values()].flatMap((g) => g.slots.map((s) => s.status()));
+  }
+
+  onChange(listener: (s: ReplicaStatus) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** @internal called by slots */
+  emit(slot: Slot): void {
+    const s = slot.status();
+    for (const l of this.#listeners) l(s);
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.#groups.values()].flatMap((g) => g.slots);
+    this.#groups.clear();
+    await Promise.all(all.map((s) => s.stop()));
+  }
+
+  /** The pid of a replica, for fault-injection tests and `aloft status`. */
+  pidOf(id: string): number | undefined {
+    for (const g of this.#groups.values()) for (const s of g.slots) if (s.id === id) return s.child?.pid;
+    return undefined;
+  }
+}

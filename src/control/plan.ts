@@ -1,0 +1,48 @@
+/**
+ * From desired state (spec deployments resolved to registered versions) to the replica
+ * groups an orchestrator runs. Pure: the same input gives the same groups.
+ */
+import type { DeploymentSpec } from '../spec/types.js';
+import type { ReplicaGroup } from './orchestrators/types.js';
+
+export interface ResolvedDeployment {
+  name: string;
+  spec: DeploymentSpec;
+  model: string;
+  version: number;
+  artifactPath: string;
+  sha256: string;
+}
+
+/**
+ * ONNX Runtime intra-op threads for `auto`: the machine's cores shared evenly among every
+ * replica Aloft runs, at least one each. Oversubscribing cores makes every replica slower.
+ */
+export function autoThreads(cores: number, totalReplicas: number): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, totalReplicas)));
+}
+
+export function groupKey(deployment: string, version: number): string {
+  return `${deployment}@${version}`;
+}
+
+export function planGroups(deployments: readonly ResolvedDeployment[], cores: number): ReplicaGroup[] {
+  const total = deployments.reduce((n, d) => n + d.spec.replicas.initial, 0);
+  return deployments.map((d) => ({
+    key: groupKey(d.name, d.version),
+    deployment: d.name,
+    replicas: d.spec.replicas.initial,
+    template: {
+      model: d.name,
+      version: d.version,
+      artifactPath: d.artifactPath,
+      sha256: d.sha256,
+      runtime: {
+        intraOpThreads: d.spec.runtime.intraOpThreads === 'auto' ? autoThreads(cores, total) : d.spec.runtime.intraOpThreads,
+        interOpThreads: d.spec.runtime.interOpThreads,
+        graphOptimization: d.spec.runtime.graphOptimization,
+        executionMode: d.spec.runtime.executionMode,
+      },
+    },
+  }));
+}

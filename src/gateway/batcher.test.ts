@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../clock.js';
+import { AloftError, fail } from '../errors.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { PowerOfTwoChoices } from './balancers/index.js';
+import { seeded } from './balancers/balancer.case.js';
+import { Batcher, type BatcherOptions } from './batcher.js';
+import { ReplicaSet, type ReplicaTransport } from './replica-set.js';
+import { ModelStats } from './stats.js';
+
+/** A replica whose batches finish only when the test says so; it doubles each element. */
+class HeldReplica implements ReplicaTransport {
+  readonly batches: Tensor[][] = [];
+  readonly #held: (() => void)[] = [];
+  /** When set, every batch released fails with this error. */
+  failing: AloftError | undefined;
+
+  infer(inputs: Tensor[]): Promise<Tensor[]> {
+    this.batches.push(inputs);
+    return new Promise((resolve, reject) => {
+      this.#held.push(() => {
+        if (this.failing) return reject(this.failing);
+        const x = inputs[0]!;
+        const y = new Float32Array(x.data as Float32Array).map((v) => v * 2);
+        resolve([{ name: 'y', datatype: 'FP32', shape: [...x.shape], data: y }]);
+      });
+    });
+  }
+
+  /** Finish the oldest held batch. */
+  release(): void {
+    this.#held.shift()?.();
+  }
+
+  get held(): number {
+    return this.#held.length;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function rows(values: number[][]): Tensor[] {
+  const width = values[0]!.length;
+  return [{ name: 'x', datatype: 'FP32', shape: [values.length, width], data: Float32Array.from(values.flat()) }];
+}
+
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+function setup(replicas: number, opts: Partial<BatcherOptions> = {}, cap = 1) {
+  const clock = new ManualClock();
+  const transports = Array.from({ length: replicas }, () => new HeldReplica());
+  let i = 0;
+  const set = new ReplicaSet({
+    balancer: new PowerOfTwoChoices(seeded(1)),
+    maxInFlightPerReplica: cap,
+    connect: () => transports[i++]!,
+  });
+  set.setEndpoints(transports.map((_, k) => ({ id: `r${k}`, url: `http://replica-${k}` })));
+  const stats = new ModelStats();
+  const batcher = new Batcher(set, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true, ...opts }, clock, stats);
+  return { clock, transports, set, batcher, stats };
+}
+
+test('an idle model runs a request at once, alone', async () => {
+  const { transports, batcher } = setup(1);
+  const p = batcher.infer(rows([[1, 2]]), 1000);
+  assert.equal(transports[0]!.batches.length, 1, 'dispatched without waiting');
+  transports[0]!.release();
+  const [y] = await p;
+  assert.deepEqual([...(y!.data as Float32Array)], [2, 4]);
+  assert.deepEqual(y!.shape, [1, 2]);
+});
+
+test('requests that queue while the replica is busy form one batch, and each gets its own rows back', async () => {
+  const { transports, batcher, stats } = setup(1);
+  const first = batcher.infer(rows([[0, 0]]), 1000);
+  const rest = [1, 2, 3, 4].map((k) => batcher.infer(rows([[k, k + 0.5]]), 1000));
+  const two = batcher.infer(rows([[5, 5], [6, 6]]), 1000);
+  assert.equal(transports[0]!.batches.length, 1);
+  assert.equal(batcher.queued, 5);
+  transports[0]!.release();
+  await first;
+  await flush();
+  assert.equal(transports[0]!.batches.length, 2, 'the queue went out as one batch');
+  assert.deepEqual(transports[0]!.batches[1]![0]!.shape, [6, 2]);
+  transports[0]!.release();
+  const outs = await Promise.all(rest);
+  outs.forEach(([y], idx) => {
+    const k = idx + 1;
+    assert.deepEqual(y!.shape, [1, 2]);
+    assert.deepEqual([...(y!.data as Float32Array)], [2 * k, 2 * (k + 0.5)]);
+  });
+  const [y2] = await two;
+  assert.deepEqual(y2!.shape, [2, 2]);
+  assert.deepEqual([...(y2!.data as Float32Array)], [10, 10, 12, 12]);
+  const s = stats.toJSON('m', '1') as { execution_count: number; batch_stats: { batch_size: number }[] };
+  assert.equal(s.execution_count, 2);
+  assert.deepEqual(s.batch_stats.map((b) => b.batch_size), [1, 5]);
+});
+
+test('a batch never exceeds maxBatchSize rows', async () => {
+  const { transports, batcher } = setup(1, { maxBatchSize: 3 });
+  const all = [batcher.infer(rows([[0]]), 1000)];
+  for (let k = 1; k <= 7; k++) all.push(batcher.infer(rows([[k]]), 1000));
+  for (let round = 0; round < 4; round++) {
+    transports[0]!.release();
+    await flush();
+  }
+  await Promise.all(all);
+  assert.deepEqual(transports[0]!.batches.map((b) => b[0]!.shape[0]), [1, 3, 3, 1]);
+});
+
+test('requests with different non-batch dimensions are not mixed', async () => {
+  const { transports, batcher } = setup(1);
+  const a = batcher.infer(rows([[1, 1]]), 1000);
+  const b = batcher.infer(rows([[2, 2]]), 1000);
+  const c = batcher.infer(rows([[3, 3, 3]]), 1000);
+  const d = batcher.infer(rows([[4, 4]]), 1000);
+  transports[0]!.release();
+  await flush();
+  transports[0]!.release();
+  await flush();
+  transports[0]!.release();
+  await flush();
+  transports[0]!.release();
+  await Promise.all([a, b, c, d]);
+  assert.deepEqual(transports[0]!.batches.map((x) => x[0]!.shape), [[1, 2], [1, 2], [1, 3], [1, 2]]);
+});
+
+test('maxQueueDelay holds a partial batch until the oldest request has waited that long', async () => {
+  const { clock, transports, batcher } = setup(1, { maxQueueDelayMs: 5 });
+  const a = batcher.infer(rows([[1]]), 1000);
+  clock.advance(2);
+  const b = batcher.infer(rows([[2]]), 1000);
+  assert.equal(transports[0]!.batches.length, 0, 'held back');
+  clock.advance(2.9);
+  assert.equal(transports[0]!.batches.length, 0, 'still within the delay');
+  clock.advance(0.2);
+  assert.equal(transports[0]!.batches.length, 1);
+  assert.deepEqual(transports[0]!.batches[0]![0]!.shape, [2, 1]);
+  transports[0]!.release();
+  await Promise.all([a, b]);
+});
+
+test('maxQueueDelay does not hold a full batch', () => {
+  const { transports, batcher } = setup(1, { maxQueueDelayMs: 50, maxBatchSize: 2 });
+  void batcher.infer(rows([[1]]), 1000);
+  assert.equal(transports[0]!.batches.length, 0);
+  void batcher.infer(rows([[2]]), 1000);
+  assert.equal(transports[0]!.batches.length, 1, 'a full batch goes out at once');
+});
+
+test('a model without a batch dimension runs one request at a time', async () => {
+  const { transports, batcher } = setup(1, { batchable: false });
+  const all = [1, 2, 3].map((k) => batcher.infer(rows([[k]]), 1000));
+  for (let i = 0; i < 3; i++) {
+    transports[0]!.release();
+    await flush();
+  }
+  await Promise.all(all);
+  assert.deepEqual(transports[0]!.batches.map((b) => b[0]!.shape[0]), [1, 1, 1]);
+});
+
+test('a full queue refuses with ALOFT_OVERLOADED (503) and keeps serving the rest', async () => {
+  const { transports, batcher } = setup(1, { maxQueueSize: 2 });
+  const first = batcher.infer(rows([[0]]), 1000);
+  const q1 = batcher.infer(rows([[1]]), 1000);
+  const q2 = batcher.infer(rows([[2]]), 1000);
+  await assert.rejects(batcher.infer(rows([[3]]), 1000), (e: AloftError) => e.code === 'ALOFT_OVERLOADED' && e.status === 503);
+  transports[0]!.release();
+  await flush();
+  transports[0]!.release();
+  await Promise.all([first, q1, q2]);
+});
+
+test('a request past its deadline is answered 504 while replicas are busy, 503 when none exists', async () => {
+  const { clock, batcher, transports, set } = setup(1);
+  const busy = batcher.infer(rows([[0]]), 1000);
+  const late = batcher.infer(rows([[1]]), 100);
+  clock.advance(101);
+  await assert.rejects(late, (e: AloftError) => e.code === 'ALOFT_TIMEOUT' && e.status === 504);
+  transports[0]!.release();
+  await busy;
+  set.setEndpoints([]);
+  const orphan = batcher.infer(rows([[2]]), 50);
+  clock.advance(51);
+  await assert.rejects(orphan, (e: AloftError) => e.code === 'ALOFT_NOT_READY' && e.status === 503);
+});
+
+test('a batch whose replica goes away is retried on another replica, and the replica is ejected', async () => {
+  const { transports, batcher, set } = setup(2);
+  const p = batcher.infer(rows([[7]]), 1000);
+  const first = transports.find((t) => t.held === 1)!;
+  const other = transports.find((t) => t !== first)!;
+  first.failing = fail('ALOFT_NOT_READY', 'replica unreachable');
+  first.release();
+  await flush();
+  assert.equal(other.held, 1, 'the batch was re-sent to the other replica');
+  assert.deepEqual(set.endpoints().filter((e) => e.ejected).length, 1, 'the failing replica is ejected');
+  other.release();
+  const [y] = await p;
+  assert.deepEqual([...(y!.data as Float32Array)], [14]);
+  // New work avoids the ejected replica.
+  const q = batcher.infer(rows([[3]]), 1000);
+  assert.equal(other.held, 1);
+  other.release();
+  assert.deepEqual([...((await q)[0]!.data as Float32Array)], [6]);
+});
+
+test('a non-retryable replica failure fails the batch without retry', async () => {
+  const { transports, batcher } = setup(2);
+  const p = batcher.infer(rows([[1]]), 1000);
+  const first = transports.find((t) => t.held === 1)!;
+  first.failing = fail('ALOFT_REPLICA_FAILED', 'model crashed');
+  first.release();
+  await assert.rejects(p, (e: AloftError) => e.code === 'ALOFT_REPLICA_FAILED' && e.status === 500);
+  assert.equal(transports.reduce((n, t) => n + t.batches.length, 0), 1);
+});
+
+test('close fails queued requests with 503', async () => {
+  const { batcher } = setup(1);
+  void batcher.infer(rows([[0]]), 1000).catch(() => undefined);
+  const queued = batcher.infer(rows([[1]]), 1000);
+  batcher.close();
+  await assert.rejects(queued, (e: AloftError) => e.status === 503);
+  await assert.rejects(batcher.infer(rows([[2]]), 1000), (e: AloftError) => e.status === 503);
+});

@@ -1,0 +1,240 @@
+/**
+ * The dynamic batcher of one model version (Triton's semantics, see
+ * reference/algorithms.md §5.1): requests queue in arrival order; whenever a replica has
+ * room, the largest batch available (up to `maxBatchSize` rows) is sent at once. With
+ * `maxQueueDelayMs` > 0 a batch smaller than the maximum waits until its oldest request
+ * has waited that long. By default there is no delay: an idle system adds no latency, and
+ * batches form only while every replica is busy — load builds batches.
+ */
+import type { Clock, Timer } from '../clock.js';
+import { AloftError, fail } from '../errors.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { batchKey, concatRows, splitRows } from './batch-tensors.js';
+import type { ModelStats } from './stats.js';
+
+export interface BatcherOptions {
+  /** Largest number of rows in one batch; 1 disables batching. */
+  maxBatchSize: number;
+  /** How long a partial batch may wait for more requests. 0 = never wait. */
+  maxQueueDelayMs: number;
+  /** Queued requests beyond this are refused with 503. */
+  maxQueueSize: number;
+  /** False for models whose first dimension is not a batch dimension. */
+  batchable: boolean;
+}
+
+/** Where batches run: a set of replicas behind a balancer (see replica-set.ts). */
+export interface BatchTarget {
+  /** Reserve a replica with room for one more batch, or undefined if none has room. */
+  acquire(): BatchSlot | undefined;
+  /** Called by the target when capacity frees up, so queued work moves on. */
+  onCapacity(listener: () => void): void;
+  /** True when at least one replica is ready (possibly busy). */
+  hasReplicas(): boolean;
+}
+
+export interface BatchSlot {
+  /** Run the batch; rejects with a retryable AloftError if the replica went away. */
+  run(inputs: Tensor[]): Promise<Tensor[]>;
+}
+
+interface Pending {
+  inputs: Tensor[];
+  rows: number;
+  key: string;
+  enqueuedAt: number;
+  deadline: number;
+  attempts: number;
+  resolve: (outputs: Tensor[]) => void;
+  reject: (err: Error) => void;
+}
+
+/** Errors the batcher may retry on another replica: the batch never ran to completion. */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof AloftError && err.code === 'ALOFT_NOT_READY';
+}
+
+export class Batcher {
+  readonly #opts: BatcherOptions;
+  readonly #target: BatchTarget;
+  readonly #clock: Clock;
+  readonly #stats: ModelStats | undefined;
+  #queue: Pending[] = [];
+  #head = 0;
+  #queuedRows = 0;
+  #delayTimer: Timer | undefined;
+  #sweepTimer: Timer | undefined;
+  #sweepAt = Infinity;
+  #closed = false;
+
+  constructor(target: BatchTarget, opts: BatcherOptions, clock: Clock, stats?: ModelStats) {
+    this.#target = target;
+    this.#opts = { ...opts, maxBatchSize: opts.batchable ? Math.max(1, opts.maxBatchSize) : 1 };
+    this.#clock = clock;
+    this.#stats = stats;
+    target.onCapacity(() => this.#pump());
+  }
+
+  /** Requests waiting for a replica. */
+  get queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /**
+   * Queue validated inputs (in signature order) and resolve with this request's outputs.
+   * `timeoutMs` is the request's deadline from now.
+   */
+  infer(inputs: Tensor[], timeoutMs: number): Promise<Tensor[]> {
+    if (this.#closed) return Promise.reject(fail('ALOFT_NOT_READY', 'the model is shutting down; retry on another instance'));
+    if (this.queued >= this.#opts.maxQueueSize) {
+      return Promise.reject(fail('ALOFT_OVERLOADED',
+        `the queue for this model is full (${this.#opts.maxQueueSize} requests waiting); retry with backoff or raise batching.maxQueueSize`));
+    }
+    const now = this.#clock.now();
+    return new Promise<Tensor[]>((resolve, reject) => {
+      const rows = this.#opts.batchable ? (inputs[0]?.shape[0] ?? 1) : 1;
+      this.#queue.push({ inputs, rows, key: this.#opts.batchable ? batchKey(inputs) : '', enqueuedAt: now, deadline: now + timeoutMs, attempts: 0, resolve, reject });
+      this.#queuedRows += rows;
+      this.#armSweep(now + timeoutMs);
+      this.#pump();
+    });
+  }
+
+  /** Reject every request whose deadline has passed. Runs on a timer; tests call it directly. */
+  sweep(): void {
+    const now = this.#clock.now();
+    let removed = false;
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const p = this.#queue[i]!;
+      if (p.deadline <= now) {
+        removed = true;
+        this.#queuedRows -= p.rows;
+        p.reject(this.#target.hasReplicas()
+          ? fail('ALOFT_TIMEOUT', `the request waited ${Math.round(now - p.enqueuedAt)} ms in the queue and passed its deadline; the model is saturated — add replicas or raise the timeout`)
+          : fail('ALOFT_NOT_READY', `no replica of this model became ready within ${Math.round(now - p.enqueuedAt)} ms; check 'aloft status' and the replica logs`));
+      }
+    }
+    if (removed) {
+      this.#queue = this.#queue.slice(this.#head).filter((p) => p.deadline > now);
+      this.#head = 0;
+    }
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Infinity;
+    this.#armSweep();
+  }
+
+  /** Refuse new work and fail what is queued (in-flight batches finish). */
+  close(): void {
+    this.#closed = true;
+    this.#delayTimer?.cancel();
+    this.#sweepTimer?.cancel();
+    this.#sweepAt = Infinity;
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      this.#queue[i]!.reject(fail('ALOFT_NOT_READY', 'the model was unloaded while the request waited'));
+    }
+    this.#queue = [];
+    this.#head = 0;
+    this.#queuedRows = 0;
+  }
+
+  /** Keep one timer, set for the earliest deadline in the queue. */
+  #armSweep(deadline?: number): void {
+    if (this.queued === 0) return;
+    let earliest = deadline ?? Infinity;
+    if (deadline === undefined) {
+      for (let i = this.#head; i < this.#queue.length; i++) earliest = Math.min(earliest, this.#queue[i]!.deadline);
+    }
+    if (earliest >= this.#sweepAt) return;
+    this.#sweepTimer?.cancel();
+    this.#sweepAt = earliest;
+    this.#sweepTimer = this.#clock.setTimeout(() => this.sweep(), Math.max(0, earliest - this.#clock.now()));
+  }
+
+  #pump(): void {
+    while (this.queued > 0) {
+      const head = this.#queue[this.#head]!;
+      if (this.#opts.maxQueueDelayMs > 0 && this.#queuedRows < this.#opts.maxBatchSize) {
+        const waited = this.#clock.now() - head.enqueuedAt;
+        if (waited < this.#opts.maxQueueDelayMs) {
+          if (!this.#delayTimer) {
+            this.#delayTimer = this.#clock.setTimeout(() => {
+              this.#delayTimer = undefined;
+              this.#pump();
+            }, this.#opts.maxQueueDelayMs - waited);
+          }
+          return;
+        }
+      }
+      const slot = this.#target.acquire();
+      if (!slot) return;
+      this.#delayTimer?.cancel();
+      this.#delayTimer = undefined;
+      this.#dispatch(slot, this.#take());
+    }
+  }
+
+  /** Take the head request and every following one that fits and has the same shape key. */
+  #take(): Pending[] {
+    const batch: Pending[] = [];
+    const first = this.#queue[this.#head]!;
+    let rows = 0;
+    while (this.#head < this.#queue.length) {
+      const p = this.#queue[this.#head]!;
+      if (batch.length > 0 && (p.key !== first.key || rows + p.rows > this.#opts.maxBatchSize)) break;
+      batch.push(p);
+      rows += p.rows;
+      this.#queue[this.#head] = undefined as unknown as Pending;
+      this.#head++;
+    }
+    this.#queuedRows -= rows;
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return batch;
+  }
+
+  #dispatch(slot: BatchSlot, batch: Pending[]): void {
+    const start = this.#clock.now();
+    const stats = this.#stats;
+    if (stats) for (const p of batch) stats.recordQueue(start - p.enqueuedAt);
+    const inputs = batch.length === 1
+      ? batch[0]!.inputs
+      : batch[0]!.inputs.map((_, i) => concatRows(batch.map((p) => p.inputs[i]!)));
+    slot.run(inputs).then(
+      (outputs) => {
+        stats?.recordBatch(batch.length, this.#clock.now() - start);
+        if (batch.length === 1) {
+          batch[0]!.resolve(outputs);
+          return;
+        }
+        const rowCounts = batch.map((p) => p.rows);
+        let pieces: Tensor[][];
+        try {
+          pieces = outputs.map((o) => splitRows(o, rowCounts));
+        } catch (err) {
+          for (const p of batch) p.reject(err as Error);
+          return;
+        }
+        batch.forEach((p, k) => p.resolve(pieces.map((perOutput) => perOutput[k]!)));
+      },
+      (err: unknown) => {
+        // The replica went away before answering: put the requests back at the front
+        // (in order) so another replica runs them; each request is retried at most twice.
+        if (isRetryable(err) && !this.#closed) {
+          const retry = batch.filter((p) => ++p.attempts <= 2 && p.deadline > this.#clock.now());
+          for (const p of batch) if (!retry.includes(p)) p.reject(err as Error);
+          if (retry.length > 0) {
+            this.#queue = [...retry, ...this.#queue.slice(this.#head)];
+            this.#head = 0;
+            for (const p of retry) this.#queuedRows += p.rows;
+            this.#armSweep();
+            this.#pump();
+          }
+          return;
+        }
+        for (const p of batch) p.reject(err as Error);
+      },
+    );
+  }
+}

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import { fail } from '../../errors.js';
+import type { TensorSpec } from '../../runtime/tensor.js';
+import { versionState, type RouteTable } from '../route-table.js';
+import { resolveVersion } from './resolve.js';
+
+export interface ServerInfo {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+const tensorMeta = (t: TensorSpec) => ({ name: t.name, datatype: t.datatype, shape: t.shape });
+
+/** Server metadata, model metadata and model readiness, with and without /versions/{v}. */
+export function metadataRoutes(app: FastifyInstance, routes: RouteTable, info: ServerInfo): void {
+  const server = JSON.stringify(info);
+  for (const url of ['/v2', '/v2/']) {
+    app.get(url, (_req, reply) => reply.header('content-type', 'application/json').send(server));
+  }
+
+  const metadata = (name: string, version: string | undefined) => {
+    const { dep, served } = resolveVersion(routes, name, version);
+    return {
+      name: dep.name,
+      versions: [...dep.versions.keys()].sort((a, b) => a - b).map(String),
+      platform: served.platform,
+      inputs: served.signature.inputs.map(tensorMeta),
+      outputs: served.signature.outputs.map(tensorMeta),
+      parameters: { model: served.model, version: String(served.version), batchable: served.signature.batchable },
+    };
+  };
+  app.get<{ Params: { name: string } }>('/v2/models/:name', (req) => metadata(req.params.name, undefined));
+  app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version',
+    (req) => metadata(req.params.name, req.params.version));
+
+  const ready = (name: string, version: string | undefined) => {
+    const { dep, served } = resolveVersion(routes, name, version);
+    const s = versionState(served);
+    if (s.state !== 'READY') throw fail('ALOFT_NOT_READY', `model '${dep.name}' version ${served.version} is not ready: ${s.reason}`);
+    return { name: dep.name, ready: true };
+  };
+  app.get<{ Params: { name: string } }>('/v2/models/:name/ready', (req) => ready(req.params.name, undefined));
+  app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/ready',
+    (req) => ready(req.params.name, req.params.version));
+
+  // KServe's name list, handy for humans.
+  app.get('/v2/models', () => ({ models: routes.names() }));
+}

@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import type { RouteTable } from '../route-table.js';
+import { resolveVersion } from './resolve.js';
+
+/** The statistics extension: GET /v2/models/stats and per model (and version). */
+export function statisticsRoutes(app: FastifyInstance, routes: RouteTable): void {
+  app.get('/v2/models/stats', () => ({
+    model_stats: routes.list().flatMap((dep) =>
+      [...dep.versions.values()].map((v) => v.stats.toJSON(dep.name, String(v.version)))),
+  }));
+  app.get<{ Params: { name: string } }>('/v2/models/:name/stats', (req) => {
+    const { dep } = resolveVersion(routes, req.params.name, undefined);
+    return { model_stats: [...dep.versions.values()].map((v) => v.stats.toJSON(dep.name, String(v.version))) };
+  });
+  app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/stats', (req) => {
+    const { dep, served } = resolveVersion(routes, req.params.name, req.params.version);
+    return { model_stats: [served.stats.toJSON(dep.name, String(served.version))] };
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * The gateway's HTTP server: Open Inference Protocol v2 REST over Fastify. Bodies are
+ * read as raw bytes whatever their Content-Type (clients such as tritonclient send
+ * none), gzip/deflate request bodies are inflated under the same body limit (so a
+ * decompression bomb gets 413, not an out-of-memory), and every error leaves as
+ * `{"error": "..."}` with the protocol's status.
+ */
+import { createGunzip, createInflate } from 'node:zlib';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from '../clock.js';
+import { fail } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { makeErrorHandler, sendError } from './http-errors.js';
+import { healthRoutes } from './oip/health.js';
+import { inferRoutes } from './oip/infer.js';
+import { metadataRoutes, type ServerInfo } from './oip/metadata.js';
+import { repositoryRoutes } from './oip/repository.js';
+import { statisticsRoutes } from './oip/statistics.js';
+import type { RouteTable } from './route-table.js';
+
+export interface GatewayOptions {
+  routes: RouteTable;
+  /** Largest request body in bytes, after decompression. */
+  bodyLimit: number;
+  info: ServerInfo;
+  logger?: Logger;
+  clock?: Clock;
+  /** Time allowed to receive a request's headers (slow-client protection). Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Idle keep-alive connections are closed after this long. Default 72 s. */
+  keepAliveTimeoutMs?: number;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  /** Stop answering readiness; new requests keep being served until close. */
+  drain(): void;
+}
+
+export const OIP_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
+
+/** Method → path patterns, used to answer 405 for a known path with the wrong method. */
+const KNOWN: [RegExp, string[]][] = [
+  [/^\/v2\/?$/, ['GET']],
+  [/^\/v2\/health\/(live|ready)$/, ['GET']],
+  [/^\/v2\/models$/, ['GET']],
+  [/^\/v2\/models\/stats$/, ['GET']],
+  [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?$/, ['GET']],
+  [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/(ready|stats)$/, ['GET']],
+  [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/, ['POST']],
+  [/^\/v2\/repository\/index$/, ['POST']],
+];
+
+export function createGateway(opts: GatewayOptions): Gateway {
+  const logger = opts.logger ?? silentLogger;
+  const clock = opts.clock ?? systemClock;
+  let draining = false;
+  const app = Fastify({
+    bodyLimit: opts.bodyLimit,
+    logger: false,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    maxParamLength: 256,
+    http: { headersTimeout: opts.headersTimeoutMs ?? 10_000 } as never,
+    routerOptions: { ignoreDuplicateSlashes: false },
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const enc = req.headers['content-encoding'];
+    if (enc === undefined || enc === 'identity') return payload;
+    if (enc === 'gzip' || enc === 'x-gzip') return payload.pipe(createGunzip());
+    if (enc === 'deflate') return payload.pipe(createInflate());
+    throw fail('ALOFT_UNSUPPORTED_ENCODING', `Content-Encoding '${String(enc).slice(0, 40)}' is not supported; use gzip, deflate or none`);
+  });
+
+  app.setErrorHandler(makeErrorHandler(logger, opts.bodyLimit));
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    const known = KNOWN.find(([re]) => re.test(path));
+    if (known && !known[1].includes(req.method)) {
+      reply.header('allow', known[1].join(', '));
+      return sendError(reply, 405, `method ${req.method} is not allowed on ${path}; use ${known[1].join(' or ')}`);
+    }
+    return sendError(reply, 404, `no route for ${req.method} ${path.slice(0, 200)}; see GET /v2 for the protocol and GET /v2/models for served models`);
+  });
+
+  healthRoutes(app, opts.routes, () => draining);
+  metadataRoutes(app, opts.routes, opts.info);
+  inferRoutes(app, opts.routes, clock);
+  repositoryRoutes(app, opts.routes);
+  statisticsRoutes(app, opts.routes);
+
+  return { app, drain: () => { draining = true; } };
+}

@@ -1,0 +1,168 @@
+/**
+ * Load a spec file: parse the YAML keeping positions, validate it completely, and return
+ * the normalized, frozen spec, or every violation at once as `file:line:col path: message`.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { fail, type AloftError } from '../errors.js';
+import { crossCheck } from './checks.js';
+import { errorMap, fromZod, type RawIssue } from './issues.js';
+import { findDuplicateKeys, formatPath, locate, type PathSegment, type Position } from './locate.js';
+import { normalize } from './normalize.js';
+import { sections, specSchema } from './schema.js';
+import type { LoadedSpec, SpecIssue } from './types.js';
+
+/** The file name looked for when a folder is given. */
+export const SPEC_FILE_NAME = 'aloft.yaml';
+
+export type SpecErrorCode = 'ALOFT_SPEC_INVALID' | 'ALOFT_SPEC_YAML' | 'ALOFT_SPEC_NOT_FOUND';
+
+/** The outcome of validating a spec, for `aloft validate`: never throws for a bad spec. */
+export type SpecValidation =
+  | { ok: true; loaded: LoadedSpec; issues: [] }
+  | { ok: false; code: SpecErrorCode; message: string; issues: SpecIssue[] };
+
+/** `aloft.yaml:7:5 deployments.credit-risk.replica: unknown key 'replica'; did you mean 'replicas'?` */
+export function formatIssue(issue: SpecIssue): string {
+  const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.col}` : issue.file;
+  const what = issue.hint ? `${issue.message}; ${issue.hint}` : issue.message;
+  return issue.path === '' ? `${where}: ${what}` : `${where} ${issue.path}: ${what}`;
+}
+
+/** The error thrown for a failed validation: every issue in the message and in `details.issues`. */
+export function specError(result: Extract<SpecValidation, { ok: false }>): AloftError {
+  return fail(result.code, result.message, { details: { issues: result.issues } });
+}
+
+function failed(code: SpecErrorCode, issues: SpecIssue[]): Extract<SpecValidation, { ok: false }> {
+  const sorted = [...issues].sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
+  return { ok: false, code, message: sorted.map(formatIssue).join('\n'), issues: sorted };
+}
+
+interface Analysis {
+  result: SpecValidation;
+  /** Position of a path in the source (1:1 when the YAML did not parse). */
+  where: (path: readonly PathSegment[], at?: 'key' | 'value') => Position;
+}
+
+function analyze(text: string, file: string): Analysis {
+  const abs = resolve(file);
+  const lc = new LineCounter();
+  const doc: Document = parseDocument(text, { lineCounter: lc, keepSourceTokens: true, uniqueKeys: false, prettyErrors: false, merge: true });
+  const where = (path: readonly PathSegment[], at: 'key' | 'value' = 'value'): Position => locate(doc, lc, path, at);
+  const issue = (pos: Position, path: readonly PathSegment[], message: string, hint?: string): SpecIssue => ({
+    file, line: pos.line, col: pos.col, path: formatPath(path), message, ...(hint ? { hint } : {}),
+  });
+
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((e) => {
+      const p = lc.linePos(e.pos[0]);
+      return issue({ line: p.line, col: p.col }, [], e.message.replace(/\s+/g, ' ').trim());
+    });
+    return { result: failed('ALOFT_SPEC_YAML', issues), where };
+  }
+  if (doc.contents === null || (doc.contents as { value?: unknown }).value === null) {
+    return {
+      result: failed('ALOFT_SPEC_INVALID', [issue({ line: 1, col: 1 }, [], 'the spec file is empty', "declare models: and deployments: (see docs/spec.md), or run 'aloft init' for a starter file")]),
+      where,
+    };
+  }
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    return { result: failed('ALOFT_SPEC_YAML', [issue({ line: 1, col: 1 }, [], (e as Error).message)]), where };
+  }
+
+  const issues: SpecIssue[] = [];
+  const add = (r: RawIssue): void => {
+    issues.push(issue(where(r.path, r.at), r.path, r.message, r.hint));
+  };
+  for (const d of findDuplicateKeys(doc, lc)) {
+    issues.push(issue(d.at, d.path, `duplicate key '${String(d.path[d.path.length - 1])}' (first defined at ${d.first.line}:${d.first.col})`, 'remove one of them'));
+  }
+  const parsed = specSchema.safeParse(raw, { error: errorMap });
+  if (!parsed.success) {
+    for (const r of fromZod(parsed.error.issues, raw, specSchema)) {
+      if (r.path.length === 0) r.hint ??= `a spec is a map of sections: ${Object.keys(sections).join(', ')}`;
+      add(r);
+    }
+  }
+  for (const r of crossCheck(raw)) add(r);
+
+  const seen = new Set<string>();
+  const unique = issues.filter((i) => {
+    const k = `${i.line}:${i.col}:${i.path}:${i.message}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+  if (unique.length > 0 || !parsed.success) return { result: failed('ALOFT_SPEC_INVALID', unique), where };
+
+  const loaded: LoadedSpec = Object.freeze({ file: abs, dir: dirname(abs), spec: normalize(parsed.data, dirname(abs)) });
+  return { result: { ok: true, loaded, issues: [] }, where };
+}
+
+/** Validate spec text without throwing. `file` is used in messages and to resolve relative paths. */
+export function validateSpecText(text: string, file: string): SpecValidation {
+  return analyze(text, file).result;
+}
+
+/**
+ * Parse and validate spec text; throws ALOFT_SPEC_YAML or ALOFT_SPEC_INVALID listing every
+ * issue (also in `details.issues`). Relative paths resolve against `file`'s folder.
+ *
+ * @example parseSpec('models:\n  m:\n    path: ./m.onnx\n', 'aloft.yaml').spec.models.m.path // → '<cwd>/m.onnx'
+ */
+export function parseSpec(text: string, file: string): LoadedSpec {
+  const result = validateSpecText(text, file);
+  if (!result.ok) throw specError(result);
+  return result.loaded;
+}
+
+async function readSpec(file: string): Promise<{ file: string; text: string } | Extract<SpecValidation, { ok: false }>> {
+  let target = file;
+  try {
+    if ((await stat(file)).isDirectory()) target = join(file, SPEC_FILE_NAME);
+    return { file: target, text: await readFile(target, 'utf8') };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const message = code === 'ENOENT'
+      ? `spec file not found (looked for ${resolve(target)})`
+      : `cannot read the spec file: ${(e as Error).message}`;
+    const hint = code === 'ENOENT' ? "run 'aloft init' to create one, or pass its path with -f <file>" : undefined;
+    return failed('ALOFT_SPEC_NOT_FOUND', [{ file: target, line: 0, col: 0, path: '', message, ...(hint ? { hint } : {}) }]);
+  }
+}
+
+/**
+ * Read, validate and normalize a spec file (or `<folder>/aloft.yaml` when given a folder).
+ * Throws ALOFT_SPEC_NOT_FOUND, ALOFT_SPEC_YAML or ALOFT_SPEC_INVALID with every issue.
+ *
+ * @example const { spec } = await loadSpec('aloft.yaml'); spec.deployments['credit-risk']?.replicas // { min: 2, max: 2, initial: 2 }
+ */
+export async function loadSpec(file: string): Promise<LoadedSpec> {
+  const read = await readSpec(file);
+  if ('ok' in read) throw specError(read);
+  return parseSpec(read.text, read.file);
+}
+
+/**
+ * Validate a spec file without throwing, for `aloft validate`. Besides what `loadSpec`
+ * checks, reports model files that do not exist (unless `checkFiles` is false).
+ */
+export async function validateSpecFile(file: string, options: { checkFiles?: boolean } = {}): Promise<SpecValidation> {
+  const read = await readSpec(file);
+  if ('ok' in read) return read;
+  const { result, where } = analyze(read.text, read.file);
+  if (!result.ok || options.checkFiles === false) return result;
+  const missing: SpecIssue[] = [];
+  for (const [name, model] of Object.entries(result.loaded.spec.models)) {
+    const isFile = await stat(model.path).then((s) => s.isFile(), () => false);
+    if (isFile) continue;
+    const path = ['models', name, 'path'];
+    const pos = where(path);
+    missing.push({ file: read.file, line: pos.line, col: pos.col, path: formatPath(path), message: `model file not found: ${model.path}`, hint: 'paths are relative to the spec file' });
+  }
+  return missing.length > 0 ? failed('ALOFT_SPEC_INVALID', missing) : result;
+}

@@ -1,0 +1,51 @@
+/**
+ * From the schema's output to the normalized Spec: defaults that depend on other fields,
+ * paths resolved against the spec's folder, the whole value deep-frozen.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import type { SpecParsed } from './schema.js';
+import type { DeploymentSpec, ModelSpec, Spec } from './types.js';
+
+function mapValues<T, U>(record: Record<string, T>, fn: (value: T, key: string) => U): Record<string, U> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, fn(v, k)]));
+}
+
+function resolvePath(dir: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(dir, p);
+}
+
+/** Freeze a value and everything reachable from it. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Apply cross-field defaults and resolve paths; `dir` is the spec file's absolute folder. */
+export function normalize(parsed: SpecParsed, dir: string): Spec {
+  const models = mapValues(parsed.models, (m): ModelSpec => ({
+    path: resolvePath(dir, m.path),
+    ...(m.description !== undefined ? { description: m.description } : {}),
+    labels: m.labels,
+  }));
+  const deployments = mapValues(parsed.deployments, (d, name): DeploymentSpec => ({
+    model: d.model ?? { name, selector: { kind: 'latest' } },
+    replicas: d.replicas,
+    batching: d.batching,
+    runtime: d.runtime,
+    timeout: d.timeout ?? parsed.server.requestTimeout,
+    ...(d.description !== undefined ? { description: d.description } : {}),
+  }));
+  return deepFreeze({
+    version: parsed.version,
+    server: parsed.server,
+    state: {
+      dir: resolvePath(dir, parsed.state.dir),
+      ...(parsed.state.database !== undefined ? { database: parsed.state.database } : {}),
+    },
+    models,
+    deployments,
+  });
+}

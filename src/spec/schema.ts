@@ -1,0 +1,238 @@
+/**
+ * The spec's schema: one zod object per top-level section. The descriptions are the
+ * documentation: docs/spec.md and schema/aloft.schema.json are generated from them
+ * (`npm run schema`). Each description states the meaning, the default and an example.
+ *
+ * This schema checks shapes, types and ranges, and converts units. Checks that relate
+ * fields to each other or to names (model references, name syntax) live in checks.ts;
+ * defaults that depend on other fields and path resolution live in normalize.ts.
+ *
+ * To add a section (rollouts, slos, …): write its schema here or in its own file, add it
+ * to `sections`, and add its normalized type to `Spec` in types.ts.
+ */
+import { z } from 'zod';
+import { MODEL_REF_PATTERN, NAME_PATTERN, checkModelRef } from './modelref.js';
+import { showKind, showValue } from './show.js';
+import { DURATION_HELP, DURATION_PATTERN, SIZE_HELP, SIZE_PATTERN, parseDuration, parseSize } from './units.js';
+
+// ── value types ────────────────────────────────────────────────────────────────────────
+
+/** A duration (string with unit, or milliseconds), normalized to milliseconds. */
+export function duration(options: { positive?: boolean } = {}) {
+  return z
+    .union([
+      z.string().regex(new RegExp(DURATION_PATTERN), { error: (iss) => `invalid duration ${showValue(iss.input)}: use ${DURATION_HELP}` }),
+      z.number().min(0, { error: (iss) => `invalid duration ${showValue(iss.input)}: must not be negative` }),
+    ], { error: (iss) => `expected a duration, got ${showKind(iss.input)}: use ${DURATION_HELP}` })
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.issues.push({ code: 'custom', message: `invalid duration ${showValue(value)}: use ${DURATION_HELP}`, input: value });
+        return z.NEVER;
+      }
+      if (options.positive === true && ms === 0) {
+        ctx.issues.push({ code: 'custom', message: 'must be greater than 0', input: value });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+/** A size (string with unit, or bytes), normalized to bytes. */
+export function size() {
+  return z
+    .union([
+      z.string().regex(new RegExp(SIZE_PATTERN), { error: (iss) => `invalid size ${showValue(iss.input)}: use ${SIZE_HELP}` }),
+      z.number().int({ error: (iss) => `invalid size ${showValue(iss.input)}: bytes must be a whole number` }).min(0, { error: 'must not be negative' }),
+    ], { error: (iss) => `expected a size, got ${showKind(iss.input)}: use ${SIZE_HELP}` })
+    .transform((value, ctx) => {
+      const bytes = parseSize(value);
+      if (bytes === undefined || bytes < 1) {
+        ctx.issues.push({ code: 'custom', message: `invalid size ${showValue(value)}: must be at least 1 byte`, input: value });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+}
+
+function int(min: number, max?: number) {
+  const s = z.number().int().min(min);
+  return max === undefined ? s : s.max(max);
+}
+
+/** Names of models and deployments. The pattern is for editors; checks.ts reports bad names at the key. */
+const nameKey = z.string().meta({ pattern: NAME_PATTERN });
+
+const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$/;
+
+const labels = z
+  .record(
+    z.string().regex(LABEL_KEY_RE, { error: (iss) => `invalid label key ${showValue(iss.input)}: use letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit` }),
+    z.string().max(256).describe('A label value (a string; quote numbers and booleans). Example: team: risk.'),
+  )
+  .default({});
+
+/** A model reference (`name`, `name@3`, `name@production`, `name@latest`), parsed. */
+const modelRef = z
+  .string()
+  .meta({ pattern: MODEL_REF_PATTERN })
+  .transform((text, ctx) => {
+    const r = checkModelRef(text);
+    if (!r.ok) {
+      ctx.issues.push({ code: 'custom', message: r.message, input: text, ...(r.hint ? { params: { hint: r.hint } } : {}) });
+      return z.NEVER;
+    }
+    return r.ref;
+  });
+
+// ── sections ───────────────────────────────────────────────────────────────────────────
+
+export const serverSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1').describe(
+      "Interface the gateway listens on. Default '127.0.0.1' (this machine only); use '0.0.0.0' to accept connections from other hosts. Example: host: 0.0.0.0.",
+    ),
+    port: int(0, 65535).default(8080).describe(
+      'TCP port of the gateway (Open Inference Protocol and admin API). 0 picks a free port. Default 8080. Example: port: 9000.',
+    ),
+    bodyLimit: size().prefault('32MiB').describe(
+      "Largest accepted request body after decompression; bigger requests get 413. A size ('32MiB', '8mb') or bytes. Default '32MiB'. Example: bodyLimit: 64MiB.",
+    ),
+    requestTimeout: duration({ positive: true }).prefault('30s').describe(
+      "Default per-request deadline, from arrival to response; past it the request gets 504. Deployments may set their own timeout. A duration or milliseconds. Default '30s'. Example: requestTimeout: 5s.",
+    ),
+    drainTimeout: duration().prefault('30s').describe(
+      "On shutdown, how long to keep serving requests already accepted before closing. Default '30s'. Example: drainTimeout: 10s.",
+    ),
+  })
+  .prefault({})
+  .describe('The gateway: where it listens and its request limits. Every field is optional.');
+
+export const stateSchema = z
+  .strictObject({
+    dir: z.string().min(1).default('.aloft').describe(
+      "Folder for Aloft's state: the model artifact store and, by default, the SQLite database. Relative to the spec file. Default '.aloft'. Example: dir: /var/lib/aloft.",
+    ),
+    database: z
+      .string()
+      .regex(/^(sqlite|file|postgres|postgresql):/i, { error: (iss) => `invalid database URL ${showValue(iss.input)}: use sqlite:<path>, file:<path> or postgres://user@host:5432/db` })
+      .optional()
+      .describe(
+        'Database URL for the control plane. Default: a SQLite file inside state.dir. Use postgres://user@host:5432/aloft for PostgreSQL (scaled mode). The environment variable ALOFT_DATABASE_URL overrides it; put credentials there, not in the spec. Example: database: postgres://aloft@db:5432/aloft.',
+      ),
+  })
+  .prefault({})
+  .describe('Where Aloft keeps its state. Every field is optional.');
+
+export const modelSchema = z
+  .strictObject({
+    path: z.string().min(1).describe(
+      'The ONNX model file to register, relative to the spec file (or absolute). Required. Applying the spec registers a new version when the file content changes. Example: path: ./model.onnx.',
+    ),
+    description: z.string().optional().describe('Free text shown in listings and the dashboard. No default. Example: description: Credit default risk, gradient-boosted.'),
+    labels: labels.describe('String labels for grouping, cost allocation and search. Default none. Example: labels: { team: risk, tier: "1" }.'),
+  })
+  .describe('A model: a file whose versions Aloft registers. Aliases (production, staging, …) are set with the CLI, not here.');
+
+export const modelsSchema = z
+  .record(nameKey, modelSchema)
+  .default({})
+  .describe('Models to register, by name. Names are 1–63 lowercase letters, digits, ".", "_" or "-", starting and ending with a letter or digit. Default none. Example: models: { credit-risk: { path: ./model.onnx } }.');
+
+export const replicasSchema = z
+  .union([
+    int(0).describe('A fixed count.'),
+    z
+      .strictObject({
+        min: int(0).default(1).describe('Fewest replicas the autoscaler keeps; 0 allows scaling to zero when idle. Default 1. Example: min: 0.'),
+        max: int(1).describe('Most replicas the autoscaler starts; at least 1 and not below min. Required. Example: max: 8.'),
+      })
+      .superRefine((r, ctx) => {
+        if (r.min > r.max) ctx.addIssue({ code: 'custom', message: `min (${r.min}) is greater than max (${r.max})`, input: r });
+      })
+      .describe('An autoscaled range; starts with min replicas, or 1 when min is 0.'),
+  ], { error: (iss) => `expected a whole number of replicas (e.g. 2) or a range { min, max }, got ${showKind(iss.input)}` })
+  .transform((r) =>
+    typeof r === 'number'
+      ? { min: r, max: r, initial: r }
+      : { min: r.min, max: r.max, initial: r.min === 0 ? 1 : r.min },
+  );
+
+export const batchingSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe(
+      'Combine concurrent requests into one model run (dynamic batching, as in Triton). The model must accept a variable batch dimension; otherwise each request runs alone. Default true. Example: enabled: false.',
+    ),
+    maxBatchSize: int(1, 4096).default(64).describe(
+      'Most rows in one model run; requests are never split across runs. 1 to 4096. Default 64. Example: maxBatchSize: 128.',
+    ),
+    maxQueueDelay: duration().prefault('0ms').describe(
+      "How long the oldest queued request may wait for a fuller batch. '0ms' dispatches as soon as a replica is free, taking whatever has queued (Triton's semantics); a small delay (e.g. '2ms') trades latency for throughput at low load. Default '0ms'. Example: maxQueueDelay: 2ms.",
+    ),
+    maxQueueSize: int(1).default(1024).describe(
+      'Most requests waiting for a replica; when full, new requests get 503 at once instead of waiting. Default 1024. Example: maxQueueSize: 256.',
+    ),
+  })
+  .prefault({})
+  .describe('Dynamic batching for the deployment. Every field is optional.');
+
+export const runtimeSchema = z
+  .strictObject({
+    intraOpThreads: z
+      .union([z.literal('auto'), int(1)], { error: (iss) => `expected 'auto' or a whole number of threads ≥ 1, got ${showKind(iss.input)}` })
+      .default('auto')
+      .describe("Threads ONNX Runtime uses inside one operator, per replica. 'auto' lets ONNX Runtime choose (one per core). Default 'auto'. Example: intraOpThreads: 2."),
+    interOpThreads: int(1).default(1).describe(
+      "Threads used to run independent operators at once; only matters with executionMode 'parallel'. Default 1. Example: interOpThreads: 2.",
+    ),
+    graphOptimization: z.enum(['all', 'extended', 'basic', 'disabled']).default('all').describe(
+      "ONNX Runtime graph optimization level applied when the model loads. Default 'all'. Example: graphOptimization: basic.",
+    ),
+    executionMode: z.enum(['sequential', 'parallel']).default('sequential').describe(
+      "Run operators one at a time ('sequential') or independent branches at once ('parallel'). Default 'sequential'. Example: executionMode: parallel.",
+    ),
+  })
+  .prefault({})
+  .describe('ONNX Runtime session options for each replica. Every field is optional.');
+
+export const deploymentSchema = z
+  .strictObject({
+    model: modelRef.optional().meta({ 'x-default': 'the deployment name' }).describe(
+      "The model to serve: 'name' (latest registered version), 'name@3' (version 3), 'name@production' (an alias) or 'name@latest'. A bare name must be declared under models; a pinned one (with '@') may refer to a model registered earlier. Default: the deployment's own name. Example: model: credit-risk@production.",
+    ),
+    replicas: replicasSchema.prefault(1).describe(
+      'How many replica processes serve the model: a fixed count (0 stops serving but keeps the deployment) or an autoscaled range { min, max }. Default 1. Example: replicas: { min: 1, max: 4 }.',
+    ),
+    batching: batchingSchema,
+    runtime: runtimeSchema,
+    timeout: duration({ positive: true }).optional().meta({ 'x-default': 'server.requestTimeout' }).describe(
+      "Per-request deadline for this deployment, from arrival to response, including queueing; past it the request gets 504. Default: server.requestTimeout. Example: timeout: 250ms.",
+    ),
+    description: z.string().optional().describe('Free text shown in listings and the dashboard. No default. Example: description: Scores loan applications.'),
+  })
+  .describe('A deployment: a served endpoint (/v2/models/<name>) backed by one model version.');
+
+export const deploymentsSchema = z
+  .record(nameKey, deploymentSchema)
+  .default({})
+  .describe('Deployments to serve, by name; the name is the endpoint /v2/models/<name>. Same naming rules as models. Default none. Example: deployments: { credit-risk: { model: credit-risk, replicas: 2 } }.');
+
+/** Top-level sections. Each key owns one section; unknown keys are rejected. */
+export const sections = {
+  version: z.literal(1, { error: 'version must be 1, the only spec version so far' }).default(1).describe(
+    'Spec format version, for reading older files when the format changes. Only 1 exists so far. Default 1. Example: version: 1.',
+  ),
+  server: serverSchema,
+  state: stateSchema,
+  models: modelsSchema,
+  deployments: deploymentsSchema,
+};
+
+export const specSchema = z
+  .strictObject(sections)
+  .describe('Aloft spec (aloft.yaml): the models to register and the deployments that serve them.');
+
+/** The spec as written (before defaults and unit conversion), for building specs in code. */
+export type SpecInput = z.input<typeof specSchema>;
+/** The schema's output: units converted and defaults applied, before normalize.ts. */
+export type SpecParsed = z.output<typeof specSchema>;

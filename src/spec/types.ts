@@ -1,0 +1,95 @@
+/**
+ * The normalized spec: what the rest of Aloft reads. Every default is applied, durations
+ * are milliseconds, sizes are bytes, paths are absolute, model references are parsed.
+ * Loaded specs are deep-frozen. Field meanings are documented in docs/spec.md (generated
+ * from schema.ts).
+ */
+import type { ModelRef } from './modelref.js';
+
+export interface ServerSpec {
+  readonly host: string;
+  readonly port: number;
+  /** bytes */
+  readonly bodyLimit: number;
+  /** ms */
+  readonly requestTimeout: number;
+  /** ms */
+  readonly drainTimeout: number;
+}
+
+export interface StateSpec {
+  /** Absolute path of the state folder. */
+  readonly dir: string;
+  /** Database URL as written; undefined means a SQLite file inside `dir`. ALOFT_DATABASE_URL overrides it. */
+  readonly database?: string;
+}
+
+export interface ModelSpec {
+  /** Absolute path of the model file. */
+  readonly path: string;
+  readonly description?: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ReplicasSpec {
+  readonly min: number;
+  readonly max: number;
+  /** Replicas started first: `min`, or 1 when `min` is 0 and `max` ≥ 1. */
+  readonly initial: number;
+}
+
+export interface BatchingSpec {
+  readonly enabled: boolean;
+  readonly maxBatchSize: number;
+  /** ms */
+  readonly maxQueueDelay: number;
+  readonly maxQueueSize: number;
+}
+
+export type GraphOptimization = 'all' | 'extended' | 'basic' | 'disabled';
+export type ExecutionMode = 'sequential' | 'parallel';
+
+export interface RuntimeSpec {
+  readonly intraOpThreads: 'auto' | number;
+  readonly interOpThreads: number;
+  readonly graphOptimization: GraphOptimization;
+  readonly executionMode: ExecutionMode;
+}
+
+export interface DeploymentSpec {
+  readonly model: ModelRef;
+  readonly replicas: ReplicasSpec;
+  readonly batching: BatchingSpec;
+  readonly runtime: RuntimeSpec;
+  /** Per-request deadline, ms. */
+  readonly timeout: number;
+  readonly description?: string;
+}
+
+/** One top-level key per section; later sections (rollouts, slos, …) are added here. */
+export interface Spec {
+  readonly version: 1;
+  readonly server: ServerSpec;
+  readonly state: StateSpec;
+  readonly models: Readonly<Record<string, ModelSpec>>;
+  readonly deployments: Readonly<Record<string, DeploymentSpec>>;
+}
+
+export interface LoadedSpec {
+  /** Absolute path of the spec file. */
+  readonly file: string;
+  /** Absolute folder of the spec file; relative paths in the spec resolve against it. */
+  readonly dir: string;
+  readonly spec: Spec;
+}
+
+/** One violation, located in the file. `line`/`col` are 1-based; 0 when there is no position (file missing). */
+export interface SpecIssue {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted path of the offending field, e.g. `deployments.credit-risk.replicas`; '' for the whole file. */
+  path: string;
+  message: string;
+  hint?: string;
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, test } from 'node:test';
+import { isAloftError, type ErrorCode } from '../errors.js';
+import { ArtifactStore } from './artifacts.js';
+
+let dir: string;
+let artifacts: ArtifactStore;
+const content = Buffer.from('not really onnx, but artifacts do not care');
+const sha = createHash('sha256').update(content).digest('hex');
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'aloft-artifacts-'));
+  artifacts = new ArtifactStore(join(dir, 'artifacts'));
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+function rejectsWith(code: ErrorCode, pattern: RegExp) {
+  return (e: unknown) => isAloftError(e) && e.code === code && pattern.test(e.message);
+}
+
+async function flipByte(path: string, at: number): Promise<void> {
+  await chmod(path, 0o644);
+  const bytes = await readFile(path);
+  bytes[at] = bytes[at]! ^ 0xff;
+  await writeFile(path, bytes);
+}
+
+test('stores bytes at sha256/<first2>/<hash>, read-only, and returns hash and size', async () => {
+  const stored = await artifacts.put(content);
+  assert.deepEqual(stored, { sha256: sha, size: content.length, path: join(dir, 'artifacts', 'sha256', sha.slice(0, 2), sha) });
+  assert.equal(artifacts.path(sha), stored.path);
+  assert.equal((await stat(stored.path)).mode & 0o777, 0o444);
+  assert.deepEqual(await readFile(stored.path), content);
+  assert.deepEqual(await readdir(join(dir, 'artifacts', 'tmp')), [], 'no temp files left behind');
+});
+
+test('stores a file by streaming it; storing again is idempotent', async () => {
+  const src = join(dir, 'model.onnx');
+  await writeFile(src, content);
+  const a = await artifacts.put(src);
+  const b = await artifacts.put(src);
+  const c = await artifacts.put(content);
+  assert.deepEqual(a, b);
+  assert.deepEqual(a, c);
+  assert.equal(a.sha256, sha);
+});
+
+test('concurrent puts of the same content agree', async () => {
+  const results = await Promise.all(Array.from({ length: 5 }, () => artifacts.put(content)));
+  assert.equal(new Set(results.map((r) => r.path)).size, 1);
+  assert.equal(await artifacts.verify(sha, content.length), results[0]!.path);
+});
+
+test('a missing source file is refused', async () => {
+  await assert.rejects(artifacts.put(join(dir, 'nope.onnx')), rejectsWith('ALOFT_MODEL_INVALID', /cannot read model file .*nope\.onnx/));
+});
+
+test('verify and read return an intact artifact', async () => {
+  const { path } = await artifacts.put(content);
+  assert.equal(await artifacts.verify(sha, content.length), path);
+  assert.deepEqual(await artifacts.read(sha, content.length), content);
+});
+
+test('a flipped byte is refused, naming the file, both hashes and the fix', async () => {
+  const { path } = await artifacts.put(content);
+  await flipByte(path, 3);
+  const check = rejectsWith('ALOFT_ARTIFACT_CORRUPT', new RegExp(`${path}.* for m@1 .*corrupt: expected sha256 ${sha}.*found sha256 [0-9a-f]{64}.*[Rr]e-push`));
+  await assert.rejects(artifacts.verify(sha, content.length, 'm@1'), check);
+  await assert.rejects(artifacts.read(sha, content.length, 'm@1'), check);
+});
+
+test('a truncated artifact is refused', async () => {
+  const { path } = await artifacts.put(content);
+  await chmod(path, 0o644);
+  await truncate(path, 10);
+  const check = rejectsWith('ALOFT_ARTIFACT_CORRUPT', /truncated: .*\(42 bytes\).*\(10 bytes\)/);
+  await assert.rejects(artifacts.verify(sha, content.length), check);
+  await assert.rejects(artifacts.read(sha, content.length), check);
+});
+
+test('a size that differs from the record is refused even if the hash matches', async () => {
+  await artifacts.put(content);
+  await assert.rejects(artifacts.verify(sha, content.length + 1), rejectsWith('ALOFT_ARTIFACT_CORRUPT', /expected sha256/));
+});
+
+test('a missing artifact is reported as missing', async () => {
+  const { path } = await artifacts.put(content);
+  await unlink(path);
+  const check = rejectsWith('ALOFT_ARTIFACT_MISSING', new RegExp(`for m@1 is missing: expected ${path}`));
+  await assert.rejects(artifacts.verify(sha, content.length, 'm@1'), check);
+  await assert.rejects(artifacts.read(sha, content.length, 'm@1'), check);
+});
+
+test('putting the same content again repairs a damaged artifact', async () => {
+  const { path } = await artifacts.put(content);
+  await flipByte(path, 0);
+  await artifacts.put(content);
+  assert.equal(await artifacts.verify(sha, content.length), path);
+  assert.equal((await stat(path)).mode & 0o777, 0o444);
+});
+
+test('a name that is not a sha256 digest is refused (no path traversal)', () => {
+  assert.throws(() => artifacts.path('../../etc/passwd'), rejectsWith('ALOFT_ARTIFACT_MISSING', /not a sha256 digest/));
+  assert.throws(() => artifacts.path(sha.toUpperCase()), /not a sha256 digest/);
+});
+
+test('an artifact folder that cannot be written fails with ALOFT_STORE', async () => {
+  const blocker = join(dir, 'blocker');
+  await writeFile(blocker, 'a file where the folder should be');
+  const blocked = new ArtifactStore(join(blocker, 'artifacts'));
+  await assert.rejects(blocked.put(content), rejectsWith('ALOFT_STORE', /cannot store the model file in .*blocker.*writable/));
+});

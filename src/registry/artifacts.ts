@@ -1,0 +1,197 @@
+/**
+ * Content-addressed artifact storage: each model file is kept once, read-only, at
+ * `<dir>/sha256/<first two hex digits>/<sha256>`, and re-hashed before it is served, so a
+ * damaged or truncated file is refused instead of loaded.
+ *
+ * @example
+ * const artifacts = new ArtifactStore('.aloft/artifacts');
+ * const { sha256, size } = await artifacts.put('models/credit-risk.onnx');
+ * const path = await artifacts.verify(sha256, size, 'credit-risk@3');
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fail, isAloftError } from '../errors.js';
+
+export interface StoredArtifact {
+  /** Lowercase hex sha256 of the content. */
+  sha256: string;
+  /** Size in bytes. */
+  size: number;
+  /** Where the artifact now lives. */
+  path: string;
+}
+
+const SHA256_RE = /^[0-9a-f]{64}$/;
+const REPUSH = 'Re-push the original model file (registering the same file again restores the artifact).';
+
+export class ArtifactStore {
+  /** The artifact folder, e.g. `.aloft/artifacts`. */
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Where the artifact with this sha256 lives (whether or not it exists). */
+  path(sha256: string): string {
+    if (!SHA256_RE.test(sha256)) {
+      throw fail('ALOFT_ARTIFACT_MISSING', `'${sha256}' is not a sha256 digest (64 lowercase hex digits), so no artifact can have that name.`);
+    }
+    return join(this.dir, 'sha256', sha256.slice(0, 2), sha256);
+  }
+
+  /**
+   * Store a file (streamed) or bytes. Idempotent: storing the same content again keeps
+   * the existing copy when it is intact, and replaces it when it is damaged. The write is
+   * atomic (temp file, fsync, rename) and the result is read-only (0444).
+   */
+  async put(source: string | Uint8Array): Promise<StoredArtifact> {
+    const { sha256, size } = typeof source === 'string' ? await hashSourceFile(source) : { sha256: digest(source), size: source.byteLength };
+    const target = this.path(sha256);
+    if (await intact(target, sha256, size)) return { sha256, size, path: target };
+
+    const tmpDir = join(this.dir, 'tmp');
+    const tmp = join(tmpDir, `${sha256}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    try {
+      await mkdir(tmpDir, { recursive: true });
+      await mkdir(dirname(target), { recursive: true });
+      const written = await writeFile(tmp, source);
+      if (written.sha256 !== sha256 || written.size !== size) {
+        throw fail('ALOFT_MODEL_INVALID', `model file ${typeof source === 'string' ? source : '(bytes)'} changed while it was being stored; store it again once it is no longer being written.`);
+      }
+      await rename(tmp, target);
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      if (isAloftError(e)) throw e;
+      throw fail('ALOFT_STORE', `cannot store the model file in ${this.dir}: ${(e as Error).message}. Check that the state folder is writable and has free space.`, {
+        cause: e,
+      });
+    }
+    await syncDir(dirname(target));
+    return { sha256, size, path: target };
+  }
+
+  /**
+   * Re-hash a stored artifact and return its path if it is intact.
+   * @param what names the artifact in errors, e.g. `credit-risk@3 (from models/credit.onnx)`.
+   * @throws ALOFT_ARTIFACT_MISSING when absent; ALOFT_ARTIFACT_CORRUPT on a size or hash mismatch.
+   */
+  async verify(sha256: string, expectedSize: number, what?: string): Promise<string> {
+    const path = this.path(sha256);
+    let actual: { sha256: string; size: number };
+    try {
+      actual = await hashFile(path);
+    } catch (e) {
+      throw this.#readError(e, path, sha256, expectedSize, what);
+    }
+    this.#check(path, sha256, expectedSize, actual, what);
+    return path;
+  }
+
+  /** Read a stored artifact into memory; the returned bytes are the verified ones. */
+  async read(sha256: string, size: number, what?: string): Promise<Buffer> {
+    const path = this.path(sha256);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (e) {
+      throw this.#readError(e, path, sha256, size, what);
+    }
+    this.#check(path, sha256, size, { sha256: digest(bytes), size: bytes.byteLength }, what);
+    return bytes;
+  }
+
+  #check(path: string, sha256: string, size: number, actual: { sha256: string; size: number }, what: string | undefined): void {
+    if (actual.sha256 === sha256 && actual.size === size) return;
+    const kind = actual.size < size ? 'truncated' : 'corrupt';
+    throw fail(
+      'ALOFT_ARTIFACT_CORRUPT',
+      `the artifact ${path}${what ? ` for ${what}` : ''} is ${kind}: expected sha256 ${sha256} (${size} bytes), found sha256 ${actual.sha256} (${actual.size} bytes). It is refused. ${REPUSH}`,
+      { details: { path, expectedSha256: sha256, expectedSize: size, actualSha256: actual.sha256, actualSize: actual.size } },
+    );
+  }
+
+  #readError(e: unknown, path: string, sha256: string, size: number, what: string | undefined): Error {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOENT') {
+      return fail(
+        'ALOFT_ARTIFACT_MISSING',
+        `the artifact${what ? ` for ${what}` : ''} is missing: expected ${path} (sha256 ${sha256}, ${size} bytes). The state folder was moved, pruned or edited. ${REPUSH}`,
+        { cause: e, details: { path, sha256, size } },
+      );
+    }
+    return fail('ALOFT_ARTIFACT_CORRUPT', `the artifact ${path}${what ? ` for ${what}` : ''} cannot be read: ${String(e)}. ${REPUSH}`, {
+      cause: e,
+      details: { path, sha256, size },
+    });
+  }
+}
+
+function digest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    const buf = chunk as Buffer;
+    hash.update(buf);
+    size += buf.byteLength;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+async function hashSourceFile(path: string): Promise<{ sha256: string; size: number }> {
+  try {
+    return await hashFile(path);
+  } catch (e) {
+    throw fail('ALOFT_MODEL_INVALID', `cannot read model file ${path}: ${(e as Error).message}. Check the path and its permissions.`, { cause: e });
+  }
+}
+
+/** True when the file exists with this size and hash. */
+async function intact(path: string, sha256: string, size: number): Promise<boolean> {
+  try {
+    if ((await stat(path)).size !== size) return false;
+    return (await hashFile(path)).sha256 === sha256;
+  } catch {
+    return false;
+  }
+}
+
+/** Write bytes or copy a file to a new read-only file, fsynced; returns what was written. */
+async function writeFile(tmp: string, source: string | Uint8Array): Promise<{ sha256: string; size: number }> {
+  const handle = await open(tmp, 'wx', 0o444);
+  try {
+    const hash = createHash('sha256');
+    let size = 0;
+    const chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = typeof source === 'string' ? createReadStream(source) : [source];
+    for await (const chunk of chunks) {
+      hash.update(chunk);
+      size += chunk.byteLength;
+      let off = 0;
+      while (off < chunk.byteLength) off += (await handle.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+    }
+    await handle.sync();
+    return { sha256: hash.digest('hex'), size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Make the rename durable; best-effort (not every platform can fsync a directory). */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const h = await open(dir, 'r');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // ignore: durability hint only
+  }
+}

@@ -58,15 +58,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const app = Fastify({
     bodyLimit: opts.bodyLimit,
     logger: false,
-    disableRequestLogging: true,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
     requestTimeout: 0,
     connectionTimeout: 0,
-    maxParamLength: 256,
     http: { headersTimeout: opts.headersTimeoutMs ?? 10_000 } as never,
-    routerOptions: { ignoreDuplicateSlashes: false },
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 256 },
   });
 
   app.removeAllContentTypeParsers();

@@ -3,7 +3,7 @@ import { printJson } from '../output.js';
 
 /** `aloft validate`: report every violation; exit 1 if there is any. */
 export async function validate(opts: { file: string; json?: boolean }): Promise<number> {
-  const issues = await validateSpecFile(opts.file);
+  const { issues } = await validateSpecFile(opts.file, { checkFiles: true });
   if (opts.json) {
     printJson({ file: opts.file, valid: issues.length === 0, issues });
   } else if (issues.length === 0) {

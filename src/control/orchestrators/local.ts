@@ -196,7 +196,7 @@ class Slot {
     const child = this.child;
     const url = this.url;
     if (!child || !url || this.state !== 'ready') return;
-    let ok = false;
+    let ok: boolean;
     try {
       const res = await request(`${url}/v2/health/live`, { headersTimeout: 2000, bodyTimeout: 2000 });
       await res.body.dump();

@@ -24,7 +24,7 @@ export function inferRoutes(app: FastifyInstance, routes: RouteTable, clock: Clo
     const { dep, served } = resolveVersion(routes, name, version);
     const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
     if (body.length === 0) throw fail('ALOFT_BAD_REQUEST', 'the request body is empty; send an inference request such as {"inputs": [...]}');
-    const request = decodeInferRequest(body, headerLength(req));
+    const request = decodeInferRequest(body, headerLength(req), { signature: served.signature });
     const inputs = validateInputs(request.inputs, served.signature);
     if (request.outputs) checkRequestedOutputs(request.outputs, served.signature);
     const t1 = clock.now();
@@ -37,7 +37,7 @@ export function inferRoutes(app: FastifyInstance, routes: RouteTable, clock: Clo
       throw err;
     }
     const t2 = clock.now();
-    const binaryOutput = request.parameters?.binary_data_output === true;
+    const binaryOutput = request.binaryOutput === true;
     const enc = encodeInferResponse(
       { modelName: dep.name, modelVersion: String(served.version), ...(request.id !== undefined ? { id: request.id } : {}), outputs },
       { ...(request.outputs ? { outputs: request.outputs } : {}), binaryOutput },

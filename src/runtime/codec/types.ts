@@ -32,6 +32,11 @@ export interface InferRequest {
   inputs: InferInput[];
   /** Omitted: return every output. */
   outputs?: RequestedOutput[];
+  /**
+   * The request-level `parameters.binary_data_output` (true: outputs default to binary).
+   * Set by the decoder when the parameter is present; a raw binary request sets it to true.
+   */
+  binaryOutput?: boolean;
 }
 
 export interface InferResponse {

@@ -1,7 +1,7 @@
 /**
  * The spec's schema: one zod object per top-level section. The descriptions are the
  * documentation: docs/spec.md and schema/aloft.schema.json are generated from them
- * (`npm run schema`). Each description states the meaning, the default and an example.
+ * (`npm run gen`). Each description states the meaning, the default and an example.
  *
  * This schema checks shapes, types and ranges, and converts units. Checks that relate
  * fields to each other or to names (model references, name syntax) live in checks.ts;

@@ -1,10 +1,10 @@
-// Writes the files generated from src/spec/schema.ts: schema/aloft.schema.json (for
-// editors) and docs/spec.md (the field reference). Usage: npm run schema
-// A test (src/spec/generated.test.ts) fails when the committed files are stale.
+// Writes every generated file: schema/aloft.schema.json (for editors), docs/spec.md (the
+// field reference) and docs/errors.md (the error reference). Usage: npm run gen
+// A test (src/generated.test.ts) fails when a committed copy is stale.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generatedFiles } from '../src/spec/generated.js';
+import { generatedFiles } from '../src/generated.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 for (const { path, text } of generatedFiles()) {

@@ -1,0 +1,115 @@
+/**
+ * Conformance suite every orchestrator runs (local processes now, Kubernetes later):
+ * apply is level-based and idempotent, replicas become ready and answer, scaling keeps
+ * survivors, a crashed replica is restarted, a terminal failure is not retried, and stop
+ * stops everything.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { request } from 'undici';
+import type { Orchestrator, ReplicaGroup, ReplicaStatus, ReplicaTemplate } from './types.js';
+
+export interface OrchestratorFixture {
+  make(): Orchestrator;
+  /** A template that starts a working replica. */
+  template(): Promise<ReplicaTemplate>;
+  /** A template whose artifact fails its hash check (a terminal error). */
+  corruptTemplate(): Promise<ReplicaTemplate>;
+  /** Kill a replica abruptly (SIGKILL a process, delete a pod). */
+  kill(o: Orchestrator, status: ReplicaStatus): void;
+  cleanup?(): Promise<void>;
+}
+
+function until(o: Orchestrator, pred: (s: ReplicaStatus[]) => boolean, what: string, timeoutMs = 30_000): Promise<ReplicaStatus[]> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      done = true;
+      reject(new Error(`timed out waiting for ${what}; status: ${JSON.stringify(o.status())}`));
+    }, timeoutMs);
+    const check = () => {
+      if (done) return;
+      const s = o.status();
+      if (pred(s)) {
+        done = true;
+        clearTimeout(timer);
+        resolve(s);
+      }
+    };
+    o.onChange(check);
+    check();
+  });
+}
+
+const ready = (s: ReplicaStatus[], group: string) => s.filter((r) => r.group === group && r.state === 'ready');
+
+export function runOrchestratorSuite(name: string, fixture: OrchestratorFixture): void {
+  let o: Orchestrator;
+  let template: ReplicaTemplate;
+  const group = (replicas: number, key = 'm@1', t = template): ReplicaGroup => ({ key, deployment: 'm', replicas, template: t });
+
+  before(async () => {
+    o = fixture.make();
+    template = await fixture.template();
+  });
+  after(async () => {
+    await o?.stop();
+    await fixture.cleanup?.();
+  });
+
+  test(`${name}: apply starts the replicas, each ready and answering`, async () => {
+    await o.apply([group(2)]);
+    const s = await until(o, (x) => ready(x, 'm@1').length === 2, 'two ready replicas');
+    for (const r of ready(s, 'm@1')) {
+      assert.ok(r.url, 'a ready replica has a URL');
+      const res = await request(`${r.url}/v2/health/ready`);
+      assert.equal(res.statusCode, 200);
+      await res.body.dump();
+    }
+    assert.notEqual(ready(s, 'm@1')[0]!.id, ready(s, 'm@1')[1]!.id);
+  });
+
+  test(`${name}: applying the same desired state again changes nothing`, async () => {
+    const before = o.status().map((r) => [r.id, r.pid, r.state]);
+    await o.apply([group(2)]);
+    assert.deepEqual(o.status().map((r) => [r.id, r.pid, r.state]), before);
+  });
+
+  test(`${name}: a crashed replica is restarted in the same slot`, async () => {
+    const victim = ready(o.status(), 'm@1')[0]!;
+    fixture.kill(o, victim);
+    const s = await until(o, (x) => x.some((r) => r.id === victim.id && r.state === 'ready' && r.restarts === 1), 'the restart');
+    const now = s.find((r) => r.id === victim.id)!;
+    assert.notEqual(now.pid, victim.pid);
+    assert.equal(ready(s, 'm@1').length, 2);
+  });
+
+  test(`${name}: scaling down keeps the survivors running`, async () => {
+    const survivors = ready(o.status(), 'm@1');
+    await o.apply([group(1)]);
+    const s = o.status().filter((r) => r.group === 'm@1');
+    assert.equal(s.length, 1);
+    assert.equal(s[0]!.id, survivors[0]!.id);
+    assert.equal(s[0]!.pid, survivors[0]!.pid);
+  });
+
+  test(`${name}: a replica whose artifact fails its hash check is marked failed, not restarted`, async () => {
+    await o.apply([group(1), group(1, 'bad@1', await fixture.corruptTemplate())]);
+    const s = await until(o, (x) => x.some((r) => r.group === 'bad@1' && r.state === 'failed'), 'the failed replica');
+    const bad = s.find((r) => r.group === 'bad@1')!;
+    assert.match(bad.lastError ?? '', /ALOFT_ARTIFACT_CORRUPT/);
+    assert.equal(bad.restarts, 0);
+  });
+
+  test(`${name}: removing a group stops its replicas`, async () => {
+    await o.apply([group(1)]);
+    assert.deepEqual(o.status().map((r) => r.group), ['m@1']);
+  });
+
+  test(`${name}: stop stops every replica`, async () => {
+    const pids = o.status().map((r) => r.pid).filter((p): p is number => p !== undefined);
+    await o.stop();
+    assert.deepEqual(o.status(), []);
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'process is gone');
+  });
+}

@@ -1,0 +1,145 @@
+/**
+ * The CLI as a user runs it: init → validate → up → predict / models / status → Ctrl-C.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = ['--import', 'tsx', join(root, 'src/cli/bin.ts')];
+
+function aloft(args: string[], opts: { cwd?: string; input?: string } = {}) {
+  const r = spawnSync(process.execPath, [...BIN, ...args], { cwd: opts.cwd ?? root, encoding: 'utf8', env: { ...process.env, ALOFT_URL: '' }, ...(opts.input ? { input: opts.input } : {}) });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let dir: string;
+let up: ChildProcess | undefined;
+let url = '';
+const upOutput: string[] = [];
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'aloft-cli-'));
+});
+
+after(async () => {
+  up?.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('--help lists every command', () => {
+  const r = aloft(['--help']);
+  assert.equal(r.code, 0);
+  for (const c of ['init', 'validate', 'up', 'models', 'predict', 'status']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+});
+
+test('init creates a starter project that validates; a second init refuses to overwrite', () => {
+  const r = aloft(['init', join(dir, 'proj')]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const f of ['aloft.yaml', 'model.onnx', 'request.json']) assert.ok(existsSync(join(dir, 'proj', f)), f);
+  const v = aloft(['validate', '-f', join(dir, 'proj', 'aloft.yaml')]);
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /valid/);
+  const again = aloft(['init', join(dir, 'proj')]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /already exists; pass --force/);
+});
+
+test('validate reports every problem with file:line:col, and --json lists them', async () => {
+  const bad = join(dir, 'bad.yaml');
+  await writeFile(bad, 'models:\n  m:\n    path: ./model.onnx\ndeployments:\n  m:\n    model: n\n    replica: 2\n');
+  const r = aloft(['validate', '-f', bad]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /bad\.yaml:7:5 .*replica.*did you mean 'replicas'/);
+  assert.match(r.stderr, /bad\.yaml:6:12 .*'n'/);
+  const j = aloft(['validate', '-f', bad, '--json']);
+  assert.equal(j.code, 1);
+  const parsed = JSON.parse(j.stdout) as { valid: boolean; issues: { line: number }[] };
+  assert.equal(parsed.valid, false);
+  assert.ok(parsed.issues.length >= 2);
+});
+
+test('predict without a running server says how to start one', () => {
+  const r = aloft(['predict', 'x', '--url', 'http://127.0.0.1:9', '--data', '[[1]]']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot reach Aloft at http:\/\/127\.0\.0\.1:9.*aloft up/);
+});
+
+test('up serves the project; predict, models and status work against it', async () => {
+  up = spawn(process.execPath, [...BIN, 'up', '-f', join(dir, 'proj', 'aloft.yaml'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = createInterface({ input: up.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    up!.on('exit', (code) => reject(new Error(`up exited ${code}: ${upOutput.join('\n')}`)));
+    lines.on('line', (line) => {
+      upOutput.push(line);
+      const m = /^ready\s+serving .* on (http:\/\/\S+)/.exec(line);
+      if (m) {
+        url = m[1]!;
+        resolve();
+      }
+    });
+  });
+  assert.ok(upOutput.some((l) => /^registered\s+credit-risk v1\s+sha256:[0-9a-f]{12}/.test(l)), upOutput.join('\n'));
+  assert.ok(upOutput.some((l) => /replicas\s+credit-risk v1\s+2\/2 ready/.test(l)));
+
+  const p = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, /probability \(FP32 \[3, 1\]\)/);
+  const pj = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`, '--json']);
+  const resp = JSON.parse(pj.stdout) as { outputs: { data: number[] }[] };
+  assert.equal(resp.outputs[0]!.data.length, 3);
+
+  // Rows shorthand for a single-input model.
+  const request = JSON.parse(await readFile(join(dir, 'proj', 'request.json'), 'utf8')) as { inputs: { data: number[] }[] };
+  const row = request.inputs[0]!.data.slice(0, 22);
+  const rows = aloft(['predict', 'credit-risk', '--url', url, '--data', JSON.stringify([row]), '--json']);
+  assert.equal(rows.code, 0, rows.stderr);
+  assert.ok(Math.abs((JSON.parse(rows.stdout) as typeof resp).outputs[0]!.data[0]! - resp.outputs[0]!.data[0]!) < 1e-6);
+
+  const bad = aloft(['predict', 'credit-risk', '--url', url, '--data', '[[1, 2]]']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /features/);
+
+  const list = JSON.parse(aloft(['models', 'list', '--url', url, '--json']).stdout) as { models: { name: string; latestVersion: number }[] };
+  assert.deepEqual(list.models.map((m) => [m.name, m.latestVersion]), [['credit-risk', 1]]);
+
+  const pushed = aloft(['models', 'push', join(dir, 'proj', 'model.onnx'), '--name', 'copy', '--url', url, '--json']);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.equal((JSON.parse(pushed.stdout) as { created: boolean; version: { version: number } }).version.version, 1);
+  const again = aloft(['models', 'push', join(dir, 'proj', 'model.onnx'), '--name', 'copy', '--url', url]);
+  assert.match(again.stdout, /unchanged: copy v1/);
+
+  const alias = aloft(['models', 'alias', 'copy', 'production', '1', '--url', url]);
+  assert.equal(alias.code, 0, alias.stderr);
+  const show = aloft(['models', 'show', 'copy', '--url', url]);
+  assert.match(show.stdout, /v1\s+[0-9a-f]{12}.*production/);
+  assert.match(show.stdout, /features\s+FP32\s+\[\?, 22\]/);
+
+  const garbage = join(dir, 'garbage.onnx');
+  await writeFile(garbage, 'not a model');
+  const refused = aloft(['models', 'push', garbage, '--name', 'junk', '--url', url]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /ONNX/i);
+
+  const st = JSON.parse(aloft(['status', '--url', url, '--json']).stdout) as { deployments: { name: string; versions: { state: string; replicas: unknown[] }[] }[] };
+  assert.equal(st.deployments[0]!.name, 'credit-risk');
+  assert.equal(st.deployments[0]!.versions[0]!.state, 'READY');
+  assert.equal(st.deployments[0]!.versions[0]!.replicas.length, 2);
+});
+
+test('Ctrl-C drains and stops with exit code 0', async () => {
+  assert.ok(up, 'up is running');
+  const exited = new Promise<number | null>((resolve) => up!.once('exit', (code) => resolve(code)));
+  up!.removeAllListeners('exit');
+  const done = new Promise<number | null>((resolve) => up!.once('exit', resolve));
+  up!.kill('SIGINT');
+  const code = await Promise.race([done, exited]);
+  assert.equal(code, 0, upOutput.join('\n'));
+  up = undefined;
+});

@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'bench/**', 'scripts/**', 'examples/**', 'bin/**'],
+    files: ['src/cli/**', 'bench/**', 'scripts/**', 'examples/**', 'bin/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -65,6 +65,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
     connectionTimeout: 0,
     http: { headersTimeout: opts.headersTimeoutMs ?? 10_000 } as never,
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 256 },
+    // Errors Fastify raises before routing (bad percent-encoding, over-long names) leave in
+    // the same {"error"} shape as everything else.
+    frameworkErrors: (err, _req, reply) => {
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 414, 'a path segment is longer than 256 characters; model names are at most 63');
+      return sendError(reply, 400, 'the URL is malformed (invalid percent-encoding?)');
+    },
   });
 
   app.removeAllContentTypeParsers();
@@ -73,8 +79,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
   app.addHook('preParsing', async (req, _reply, payload) => {
     const enc = req.headers['content-encoding'];
     if (enc === undefined || enc === 'identity') return payload;
-    if (enc === 'gzip' || enc === 'x-gzip') return payload.pipe(createGunzip());
-    if (enc === 'deflate') return payload.pipe(createInflate());
+    if (enc === 'gzip' || enc === 'x-gzip' || enc === 'deflate') {
+      // Fastify checks Content-Length against `receivedEncodedLength` (the bytes on the
+      // wire) and the body limit against what the returned stream yields (the inflated
+      // bytes), so a decompression bomb stops at the limit with 413.
+      const inflated = (enc === 'deflate' ? createInflate() : createGunzip()) as ReturnType<typeof createGunzip> & { receivedEncodedLength?: number };
+      let received = 0;
+      payload.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        inflated.receivedEncodedLength = received;
+      });
+      return payload.pipe(inflated);
+    }
     throw fail('ALOFT_UNSUPPORTED_ENCODING', `Content-Encoding '${String(enc).slice(0, 40)}' is not supported; use gzip, deflate or none`);
   });
 

@@ -30,7 +30,7 @@ runOrchestratorSuite('local', {
   async corruptTemplate() {
     const bytes = readFileSync(MODEL);
     const sha = createHash('sha256').update(bytes).digest('hex');
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
     const path = join(await workdir(), 'corrupt.onnx');
     await writeFile(path, bytes);
     return template(path, sha);

@@ -84,9 +84,23 @@ export function parseJsonHeader(body: Buffer, headerLength: number | undefined, 
   } catch (e) {
     const where = locateJsonError(text);
     const reason = where ? `${where.reason} at position ${where.position}` : (e instanceof Error ? e.message : String(e));
-    const hint = headerLength !== undefined ? ` (the JSON part is the first ${jsonLength} bytes, per Inference-Header-Content-Length)` : '';
+    const hint = headerLength !== undefined
+      ? ` (the JSON part is the first ${jsonLength} bytes, per Inference-Header-Content-Length)`
+      : where && hasControlBytes(text, where.position)
+        ? '; if binary tensor data follows the JSON, send the Inference-Header-Content-Length header with the JSON length'
+        : '';
     throw fail(ctx.malformed, `${what} is not valid JSON: ${reason}${hint}`, { cause: e });
   }
+}
+
+/** Binary tensor bytes after the JSON show up as control characters. */
+function hasControlBytes(text: string, from: number): boolean {
+  const end = Math.min(text.length, from + 64);
+  for (let i = from; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return true;
+  }
+  return false;
 }
 
 /**

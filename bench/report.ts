@@ -1,0 +1,273 @@
+/**
+ * Results → tables and BENCHMARKS.md. Every figure in the report, the prose included, is
+ * computed from the measured rows.
+ */
+import type { BodyKind, ModelId } from './workload.js';
+
+export interface Row {
+  model: ModelId;
+  /** System id ('raw-ort', 'fixed', 'plain', 'aloft', 'aloft-nobatch'). */
+  system: string;
+  label: string;
+  body: BodyKind | 'none';
+  /** Concurrent connections; undefined for the in-process loop. */
+  connections: number | undefined;
+  count: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  max: number;
+  errors: number;
+  non2xx: number;
+  serverRssKiB: number | undefined;
+  /** Sum over replica processes (Aloft). */
+  replicasRssKiB: number | undefined;
+  /** CPU time per request in the measurement window, µs: the server process, and the sum over replicas. */
+  serverCpuUs: number | undefined;
+  replicasCpuUs: number | undefined;
+  /** The cell did not run (correctness check or start failed). */
+  failed?: string;
+}
+
+export interface Machine {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  onnxruntime: string;
+  autocannon: string;
+}
+
+export interface RunInfo {
+  command: string;
+  date: string;
+  machine: Machine;
+  warmupS: number;
+  durationS: number;
+  /** Unmeasured load at the highest concurrency before a system's first cell. */
+  settleS: number;
+  concurrency: number[];
+  wallSeconds: number;
+  /** Share of CPU time stolen by the hypervisor during the run (noise indicator). */
+  stealShare: number | undefined;
+  /** 1-minute load average when the run started (other work on the machine). */
+  loadAverage: number;
+}
+
+/** DESIGN.md's performance budget, as numbers: p50 overhead over raw ONNX Runtime at the lowest load… */
+export const LOW_LOAD_BUDGET_MS = 0.5;
+/** …and the throughput ratio to the plain server at the highest load. */
+export const HIGH_LOAD_BUDGET = 3;
+
+/** Tolerance of the Little's-law check (window edges make equality approximate). */
+export const LITTLE_TOLERANCE = 1.02;
+
+/** rps × mean latency ÷ connections: ≤ 1 in a closed loop (Little's law). */
+export function occupancy(r: Row): number | undefined {
+  if (r.failed || !(r.count > 0)) return undefined;
+  return (r.rps * r.mean) / 1000 / (r.connections ?? 1);
+}
+
+export function violatesLittle(r: Row): boolean {
+  const o = occupancy(r);
+  return o !== undefined && o > LITTLE_TOLERANCE;
+}
+
+export function peerOf(rows: readonly Row[], r: Row): Row | undefined {
+  if (r.connections === undefined) return undefined;
+  return rows.find((p) => p.model === r.model && p.system === 'plain' && p.connections === r.connections && !p.failed);
+}
+
+function ms(v: number): string {
+  if (!Number.isFinite(v)) return '—';
+  return v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1);
+}
+
+function int(v: number): string {
+  return Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '—';
+}
+
+function ratio(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? '—' : `${v.toFixed(2)}×`;
+}
+
+function mib(kib: number | undefined): string {
+  return kib === undefined ? '—' : (kib / 1024).toFixed(0);
+}
+
+/** "server + replicas" (or just the server). */
+function pair(server: string, replicas: string | undefined): string {
+  return replicas === undefined ? server : `${server} + ${replicas}`;
+}
+
+function us(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(0);
+}
+
+function rowLabel(r: Row): string {
+  return r.body === 'binary' ? `${r.label}, binary tensor body` : r.label;
+}
+
+const HEADER = [
+  'system', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'mean ms', 'errors', 'non-2xx',
+  'peak RSS MiB (server + replicas Σ)', 'CPU µs/req (server + replicas Σ)', 'req/s ÷ plain', 'p99 ÷ plain', 'req/s×mean÷conns',
+];
+
+const SYSTEM_ORDER = ['raw-ort', 'fixed', 'plain', 'aloft-nobatch', 'aloft'];
+
+/** Raw ORT first, then by connections; within one connection count, by system, JSON before binary. */
+function ordered(rows: readonly Row[]): Row[] {
+  const rank = (r: Row) => [r.connections ?? 0, SYSTEM_ORDER.indexOf(r.system), r.body === 'binary' ? 1 : 0];
+  return [...rows].sort((a, b) => {
+    const x = rank(a);
+    const y = rank(b);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+    return 0;
+  });
+}
+
+/** One markdown table for one model. */
+export function modelTable(rows: readonly Row[], model: ModelId): string {
+  const mine = ordered(rows.filter((r) => r.model === model));
+  const lines = [`| ${HEADER.join(' | ')} |`, `|${HEADER.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const r of mine) {
+    if (r.failed) {
+      lines.push(`| ${rowLabel(r)} | ${r.connections ?? '—'} | FAILED: ${r.failed.split('\n')[0]!.replaceAll('|', '\\|')} |${' |'.repeat(HEADER.length - 3)}`);
+      continue;
+    }
+    const peer = peerOf(rows, r);
+    const occ = occupancy(r);
+    lines.push(`| ${[
+      rowLabel(r),
+      r.connections === undefined ? '— (loop)' : String(r.connections),
+      int(r.rps), ms(r.p50), ms(r.p99), ms(r.mean),
+      r.connections === undefined ? '—' : String(r.errors),
+      r.connections === undefined ? '—' : String(r.non2xx),
+      pair(mib(r.serverRssKiB), r.replicasRssKiB === undefined ? undefined : mib(r.replicasRssKiB)),
+      pair(us(r.serverCpuUs), r.replicasCpuUs === undefined ? undefined : us(r.replicasCpuUs)),
+      peer ? ratio(r.rps / peer.rps) : '—',
+      peer ? ratio(r.p99 / peer.p99) : '—',
+      occ === undefined ? '—' : `${occ.toFixed(2)}${violatesLittle(r) ? ' ⚠' : ''}`,
+    ].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function find(rows: readonly Row[], model: ModelId, system: string, connections: number | undefined, body: BodyKind | 'none' = 'json'): Row | undefined {
+  return rows.find((r) => r.model === model && r.system === system && r.connections === connections && r.body === body && !r.failed);
+}
+
+function conns(n: number): string {
+  return `${n} connection${n === 1 ? '' : 's'}`;
+}
+
+function pct(v: number): string {
+  return `${(v * 100).toFixed(0)}%`;
+}
+
+/** "What this shows" for one model: sentences computed from its rows. */
+export function findings(rows: readonly Row[], model: ModelId, concurrency: readonly number[]): string[] {
+  const out: string[] = [];
+  const lo = Math.min(...concurrency);
+  const hi = Math.max(...concurrency);
+  const raw = find(rows, model, 'raw-ort', undefined, 'none');
+  const aLo = find(rows, model, 'aloft', lo);
+  const pLo = find(rows, model, 'plain', lo);
+  const fLo = find(rows, model, 'fixed', lo);
+  const aHi = find(rows, model, 'aloft', hi);
+  const nHi = find(rows, model, 'aloft-nobatch', hi);
+  const pHi = find(rows, model, 'plain', hi);
+  const fHi = find(rows, model, 'fixed', hi);
+
+  if (raw) out.push(`The floor, ONNX Runtime called in-process at batch 1, is ${ms(raw.p50)} ms per call at p50 (${int(raw.rps)} calls/s on one thread).`);
+  if (aLo && raw) {
+    const overhead = aLo.p50 - raw.p50;
+    let s = `At ${conns(lo)}, Aloft (batching on) answers in ${ms(aLo.p50)} ms at p50, ${ms(overhead)} ms more than the raw call`;
+    if (pLo) s += `; the plain server takes ${ms(pLo.p50)} ms (${ms(pLo.p50 - raw.p50)} ms over the raw call)`;
+    if (fLo) s += ` and the bare HTTP stack alone ${ms(fLo.p50)} ms`;
+    s += `. Budget "within a fraction of a millisecond of ONNX Runtime" (read as < ${LOW_LOAD_BUDGET_MS} ms more at p50): ${overhead < LOW_LOAD_BUDGET_MS ? 'met' : 'not met'}.`;
+    out.push(s);
+  }
+  if (aHi && pHi) {
+    const r = aHi.rps / pHi.rps;
+    let s = `At ${conns(hi)}, Aloft with batching serves ${int(aHi.rps)} req/s, ${ratio(r)} the plain server's ${int(pHi.rps)}, with p99 ${ms(aHi.p99)} ms against ${ms(pHi.p99)} ms (${ratio(aHi.p99 / pHi.p99)})`;
+    if (nHi) s += `; with batching off it serves ${int(nHi.rps)} req/s (${ratio(nHi.rps / pHi.rps)} the plain server), so batching is worth ${ratio(aHi.rps / nHi.rps)}`;
+    s += `. Budget "several times faster than a plain server at high load" (read as ≥ ${HIGH_LOAD_BUDGET}× req/s): ${r >= HIGH_LOAD_BUDGET ? 'met' : 'not met'}.`;
+    out.push(s);
+  }
+  if (aHi && fHi) {
+    out.push(`The bare node:http server, which runs no model and parses nothing, tops out at ${int(fHi.rps)} req/s at ${conns(hi)}; Aloft reaches ${pct(aHi.rps / fHi.rps)} of that ceiling and the plain server ${pHi ? pct(pHi.rps / fHi.rps) : '—'}.`);
+  }
+  const bHi = find(rows, model, 'aloft', hi, 'binary');
+  const bLo = find(rows, model, 'aloft', lo, 'binary');
+  if (bHi && aHi) {
+    out.push(`With the binary tensor extension instead of JSON, Aloft serves ${int(bHi.rps)} req/s at ${conns(hi)} (${ratio(bHi.rps / aHi.rps)} its JSON rate)${bLo && aLo ? ` and answers in ${ms(bLo.p50)} ms at p50 at ${conns(lo)} (JSON: ${ms(aLo.p50)} ms)` : ''}.`);
+  }
+  const slower = concurrency.filter((c) => {
+    const a = find(rows, model, 'aloft', c);
+    const p = find(rows, model, 'plain', c);
+    return a && p && a.rps < p.rps;
+  });
+  if (slower.length > 0 && raw) {
+    const c = slower[slower.length - 1]!;
+    const a = find(rows, model, 'aloft', c)!;
+    const p = find(rows, model, 'plain', c)!;
+    const f = find(rows, model, 'fixed', c);
+    const total = (a.serverCpuUs ?? Number.NaN) + (a.replicasCpuUs ?? 0);
+    out.push(`Aloft serves fewer req/s than the plain server at ${slower.join(' and ')} connection${slower.length === 1 && slower[0] === 1 ? '' : 's'}. Each request crosses two HTTP hops (client → gateway → replica) instead of one, and here one loopback HTTP exchange costs about ${us(f?.serverCpuUs)} µs of server CPU (the bare server at ${conns(c)}), against ${us(raw.serverCpuUs)} µs for the model run itself: at ${conns(c)} Aloft spends ${us(total)} µs of CPU per request (gateway ${us(a.serverCpuUs)} + replicas ${us(a.replicasCpuUs)}) against ${us(p.serverCpuUs)} µs for the plain server, on 2 cores it shares with the load generator.`);
+  } else if (aHi && pHi) {
+    out.push(`CPU per request at ${conns(hi)}: Aloft ${us((aHi.serverCpuUs ?? Number.NaN) + (aHi.replicasCpuUs ?? 0))} µs (gateway ${us(aHi.serverCpuUs)} + replicas ${us(aHi.replicasCpuUs)}), the plain server ${us(pHi.serverCpuUs)} µs.`);
+  }
+  const aMem = rows.filter((r) => r.model === model && r.system === 'aloft' && !r.failed);
+  const pMem = rows.filter((r) => r.model === model && r.system === 'plain' && !r.failed);
+  if (aMem.length && pMem.length) {
+    const peakA = Math.max(...aMem.map((r) => (r.serverRssKiB ?? 0) + (r.replicasRssKiB ?? 0)));
+    const peakP = Math.max(...pMem.map((r) => r.serverRssKiB ?? 0));
+    if (peakA > 0 && peakP > 0) out.push(`Memory: Aloft's gateway plus replicas peak at ${mib(peakA)} MiB in total, the plain server at ${mib(peakP)} MiB.`);
+  }
+  const flagged = rows.filter((r) => r.model === model && violatesLittle(r));
+  out.push(flagged.length === 0
+    ? `Every cell passes the sanity check req/s × mean latency ≤ connections (tolerance ${LITTLE_TOLERANCE}).`
+    : `${flagged.length} cell(s) fail the sanity check req/s × mean latency ≤ connections (marked ⚠): their latency or rate is suspect.`);
+  return out;
+}
+
+export function terminalTables(rows: readonly Row[], models: readonly ModelId[]): string {
+  return models.map((m) => `\n${m}\n${modelTable(rows, m)}\n`).join('');
+}
+
+export function markdown(rows: readonly Row[], models: readonly ModelId[], titles: Record<string, string>, info: RunInfo): string {
+  const m = info.machine;
+  const parts: string[] = [];
+  parts.push('# Benchmarks');
+  parts.push(`Generated by \`${info.command}\` on ${info.date} (wall time ${Math.round(info.wallSeconds)} s). Do not edit by hand: rerun the command.`);
+  parts.push([
+    '## Machine',
+    '',
+    `- CPU: ${m.cpuModel}, ${m.cores} logical cores (the load generator shares them)`,
+    `- Memory: ${m.memoryGiB.toFixed(1)} GiB`,
+    `- OS: ${m.os}`,
+    `- Node ${m.node}, onnxruntime-node ${m.onnxruntime}, autocannon ${m.autocannon}`,
+    `- During the run: load average ${info.loadAverage.toFixed(2)} at the start, ${info.stealShare === undefined ? 'CPU steal unknown' : `${(info.stealShare * 100).toFixed(1)}% of CPU time stolen by the hypervisor`}`,
+  ].join('\n'));
+  parts.push([
+    '## Method',
+    '',
+    `- Closed loop: autocannon in the benchmark process, \`connections\` = ${info.concurrency.join(', ')}, pipelining 1, batch-1 requests (each body one row, cycled from a pre-encoded set of seeded rows), 127.0.0.1 only.`,
+    `- Before its first cell (per body encoding), each server gets ${info.settleS} s of unmeasured load at ${Math.max(...info.concurrency)} connections, so no system's cells pay for JIT compilation (Aloft has far more code to warm than a hand-written server; unwarmed, its p99 at 1 connection is several times higher).`,
+    `- Each cell: one autocannon run; the first ${info.warmupS} s warm up (and open every connection), the next ${info.durationS} s are measured. Latency is per response from autocannon's hrtime timer, kept exactly (not autocannon's 1 ms-resolution histogram); req/s = responses completed in the window ÷ window.`,
+    '- Errors are connection errors and timeouts, non-2xx are responses with another status, both over the whole run (warm-up included).',
+    '- Peak RSS is VmHWM from /proc/<pid>/status, reset (clear_refs) before each cell; CPU µs/req is the user + system time the server used in the window ÷ responses (for raw ONNX Runtime: per call). For Aloft both are given as gateway + the sum over its replica processes. The load generator\'s own CPU is not counted.',
+    '- Before a system is measured, its answers to every distinct request (sent one by one, then all at once) are compared with ONNX Runtime in the benchmark process (|diff| ≤ 1e-5); the bare HTTP server gives one fixed answer, the correct one for the first request.',
+    '- Raw ONNX Runtime and the plain server use ONNX Runtime\'s default session options; Aloft uses its defaults (intraOpThreads auto: cores ÷ replicas = 1 per replica). Aloft runs from source via startAloft (what `aloft up` runs), in its own process tree, with a temporary spec and state folder.',
+    `- Ratios compare with the plain server at the same connections. Last column: req/s × mean latency ÷ connections, ≤ 1 in a closed loop (Little's law); ⚠ marks a cell above ${LITTLE_TOLERANCE}.`,
+    '- Compare systems only within one run: the load generator shares the cores and run-to-run noise is about ±6% (up to ±16%).',
+  ].join('\n'));
+  for (const model of models) {
+    parts.push(`## ${titles[model] ?? model}\n\n${modelTable(rows, model)}`);
+  }
+  parts.push(['## What this shows', '', ...models.flatMap((model) => [`**${model}.** ${findings(rows, model, info.concurrency).join(' ')}`, ''])].join('\n').trimEnd());
+  return `${parts.join('\n\n')}\n`;
+}

@@ -1,0 +1,48 @@
+/**
+ * Aloft (bench/peers/aloft-server.ts → startAloft) with a temporary spec and state folder:
+ * the default deployment (2 replicas, batching on, maxBatchSize 64), or batching off.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Child, track } from '../child.js';
+import { childPids, commandLine } from '../rss.js';
+import type { BodyKind, Workload } from '../workload.js';
+import type { RunningServer, ServerSystem } from './types.js';
+
+const REPLICAS = 2;
+
+function aloftSystem(batching: boolean): ServerSystem {
+  return {
+    id: batching ? 'aloft' : 'aloft-nobatch',
+    label: batching ? 'Aloft, batching on (2 replicas, maxBatchSize 64)' : 'Aloft, batching off (2 replicas)',
+    bodyKinds: (w: Workload): BodyKind[] => (batching && w.bodies.binary ? ['json', 'binary'] : ['json']),
+    async start(w, tmpDir): Promise<RunningServer> {
+      const dir = join(tmpDir, `aloft-${w.id}-${batching ? 'batching' : 'nobatch'}`);
+      mkdirSync(dir, { recursive: true });
+      const specPath = join(dir, 'aloft.yaml');
+      // JSON is YAML.
+      writeFileSync(specPath, JSON.stringify({
+        server: { host: '127.0.0.1', port: 0 },
+        state: { dir: join(dir, 'state') },
+        models: { [w.name]: { path: w.modelPath } },
+        deployments: { [w.name]: { model: w.name, replicas: REPLICAS, ...(batching ? {} : { batching: { enabled: false } }) } },
+      }, null, 2));
+      const child = new Child(`Aloft (batching ${batching ? 'on' : 'off'})`, './peers/aloft-server.ts', ['--spec', specPath]);
+      try {
+        const ready = await child.waitReady(90_000);
+        const announced = Array.isArray(ready.replicas) ? (ready.replicas as number[]) : [];
+        const children = childPids(child.pid).filter((p) => commandLine(p).includes('replica-main'));
+        const replicaPids = [...new Set([...announced, ...children])];
+        for (const pid of replicaPids) track(pid, 'replica-main');
+        if (replicaPids.length !== REPLICAS) throw new Error(`Aloft: expected ${REPLICAS} replica processes, found ${replicaPids.length} (${replicaPids.join(', ')})`);
+        return { url: String(ready.url), pid: child.pid, replicaPids, stop: () => child.stop(20_000) };
+      } catch (err) {
+        await child.stop();
+        throw err;
+      }
+    },
+  };
+}
+
+export const aloftBatching = aloftSystem(true);
+export const aloftNoBatching = aloftSystem(false);

@@ -10,6 +10,7 @@ const dep = (name: string, replicas: number, threads: 'auto' | number): Resolved
     batching: { enabled: true, maxBatchSize: 64, maxQueueDelay: 0, maxQueueSize: 1024 },
     runtime: { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential' },
     timeout: 30000,
+    public: false,
   },
 });
 

@@ -47,8 +47,11 @@ describe('valid specs', () => {
           replicas: { min: 2, max: 2, initial: 2 },
           ...defaults,
           timeout: 30_000,
+          public: false,
         },
       },
+      limits: { backend: 'memory', redis: { url: 'redis://127.0.0.1:6379', prefix: 'aloft' } },
+      security: { auth: { enabled: true } },
     };
     assert.deepEqual(loaded.spec, expected);
   });
@@ -72,6 +75,7 @@ describe('valid specs', () => {
       runtime: { intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'extended', executionMode: 'sequential' },
       timeout: 250,
       description: 'Scores loan applications',
+      public: false,
     });
     // model defaults to the deployment name; timeout to server.requestTimeout
     assert.deepEqual(spec.deployments.fraud, {
@@ -80,6 +84,7 @@ describe('valid specs', () => {
       batching: { ...defaults.batching, enabled: false },
       runtime: defaults.runtime,
       timeout: 10_000,
+      public: false,
     });
     // a pinned reference to an undeclared (already registered) model is allowed
     assert.deepEqual(spec.deployments.churn?.model, { name: 'churn', selector: { kind: 'version', version: 7 } });
@@ -168,7 +173,7 @@ rollout: {}
 `), [
       "4:5 deployments.d.minReplicas: unknown key 'minReplicas'; write replicas: { min: 1, max: 4 }",
       "6:7 deployments.d.batching.max_batch_size: unknown key 'max_batch_size'; did you mean 'maxBatchSize'?",
-      "7:1 rollout: unknown key 'rollout'; allowed keys: version, server, state, models, deployments",
+      "7:1 rollout: unknown key 'rollout'; allowed keys: version, server, state, models, deployments, limits, security",
     ]);
   });
 
@@ -318,7 +323,7 @@ deployments:
       '4:1 deployments: expected a map, got nothing (null)',
     ]);
     assert.deepEqual(issuesOf('just a string\n'), [
-      "1:1 : expected a map, got string 'just a string'; a spec is a map of sections: version, server, state, models, deployments",
+      "1:1 : expected a map, got string 'just a string'; a spec is a map of sections: version, server, state, models, deployments, limits, security",
     ]);
   });
 

@@ -4,7 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { SpecParsed } from './schema.js';
-import type { DeploymentSpec, ModelSpec, Spec } from './types.js';
+import type { DeploymentSpec, ModelSpec, RateLimitSpec, Spec } from './types.js';
 
 function mapValues<T, U>(record: Record<string, T>, fn: (value: T, key: string) => U): Record<string, U> {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, fn(v, k)]));
@@ -23,6 +23,10 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+function rateLimit(r: { rate: number; burst?: number | undefined; daily?: number | undefined }): RateLimitSpec {
+  return { rate: r.rate, burst: r.burst ?? Math.max(1, Math.ceil(r.rate)), ...(r.daily !== undefined ? { daily: r.daily } : {}) };
+}
+
 /** Apply cross-field defaults and resolve paths; `dir` is the spec file's absolute folder. */
 export function normalize(parsed: SpecParsed, dir: string): Spec {
   const models = mapValues(parsed.models, (m): ModelSpec => ({
@@ -37,7 +41,11 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
     runtime: d.runtime,
     timeout: d.timeout ?? parsed.server.requestTimeout,
     ...(d.description !== undefined ? { description: d.description } : {}),
+    public: d.public,
+    ...(d.limits !== undefined ? { limits: rateLimit(d.limits) } : {}),
   }));
+  const { jwt } = parsed.security.auth;
+  const { tls } = parsed.security;
   return deepFreeze({
     version: parsed.version,
     server: parsed.server,
@@ -47,5 +55,17 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
     },
     models,
     deployments,
+    limits: {
+      backend: parsed.limits.backend,
+      redis: parsed.limits.redis,
+      ...(parsed.limits.perKey !== undefined ? { perKey: rateLimit(parsed.limits.perKey) } : {}),
+    },
+    security: {
+      auth: {
+        enabled: parsed.security.auth.enabled,
+        ...(jwt !== undefined ? { jwt: { ...jwt, jwks: /^https?:\/\//.test(jwt.jwks) ? jwt.jwks : resolvePath(dir, jwt.jwks) } } : {}),
+      },
+      ...(tls !== undefined ? { tls: { cert: resolvePath(dir, tls.cert), key: resolvePath(dir, tls.key) } } : {}),
+    },
   });
 }

@@ -181,7 +181,7 @@ export const runtimeSchema = z
     intraOpThreads: z
       .union([z.literal('auto'), int(1)], { error: (iss) => `expected 'auto' or a whole number of threads ≥ 1, got ${showKind(iss.input)}` })
       .default('auto')
-      .describe("Threads ONNX Runtime uses inside one operator, per replica. 'auto' lets ONNX Runtime choose (one per core). Default 'auto'. Example: intraOpThreads: 2."),
+      .describe("Threads ONNX Runtime uses inside one operator, per replica. 'auto' shares this machine's cores evenly among all the replicas Aloft runs (at least 1 each), so replicas do not fight over cores. Default 'auto'. Example: intraOpThreads: 2."),
     interOpThreads: int(1).default(1).describe(
       "Threads used to run independent operators at once; only matters with executionMode 'parallel'. Default 1. Example: interOpThreads: 2.",
     ),
@@ -194,6 +194,85 @@ export const runtimeSchema = z
   })
   .prefault({})
   .describe('ONNX Runtime session options for each replica. Every field is optional.');
+
+// ── limits and security ───────────────────────────────────────────────────────────────
+
+export const ROLES = ['admin', 'operator', 'predictor', 'viewer'] as const;
+
+export const rateLimitSchema = z
+  .strictObject({
+    rate: z.number().positive().max(1e7).describe(
+      'Sustained requests per second (a token bucket refilled at this rate). Required. Example: rate: 50.',
+    ),
+    burst: int(1).optional().meta({ 'x-default': 'rate rounded up' }).describe(
+      'Requests allowed at once above the sustained rate (the bucket size). Default: rate rounded up (at least 1). Example: burst: 100.',
+    ),
+    daily: int(1).optional().describe(
+      'Most requests per UTC day; past it requests get 429 until midnight UTC. No default (no quota). Example: daily: 100000.',
+    ),
+  })
+  .describe('A token-bucket rate limit with an optional daily quota. Over the limit, requests get 429 with Retry-After.');
+
+export const limitsSchema = z
+  .strictObject({
+    backend: z.enum(['memory', 'redis']).default('memory').describe(
+      "Where rate-limit counters live: 'memory' (this gateway only) or 'redis' (shared by every gateway, so several gateways enforce one limit). Default 'memory'. Example: backend: redis.",
+    ),
+    redis: z
+      .strictObject({
+        url: z.string().regex(/^rediss?:\/\//, { error: 'expected a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379').describe(
+          "Redis URL for backend 'redis'. Put credentials in ${env:NAME}. Default 'redis://127.0.0.1:6379'. Example: url: redis://cache:6379/0.",
+        ),
+        prefix: z.string().min(1).default('aloft').describe("Key prefix, so several Aloft systems can share one Redis. Default 'aloft'. Example: prefix: aloft-prod."),
+      })
+      .prefault({})
+      .describe('Redis connection for shared limits. Every field is optional.'),
+    perKey: rateLimitSchema.optional().describe(
+      'Limit applied to every API key (keys created with their own limit use that instead). No default (keys are unlimited). Example: perKey: { rate: 100, burst: 200, daily: 1000000 }.',
+    ),
+  })
+  .prefault({})
+  .describe('Rate limits and quotas. Deployments set their own under deployments.<name>.limits. Every field is optional.');
+
+export const jwtSchema = z
+  .strictObject({
+    issuer: z.string().min(1).describe("Required 'iss' of accepted tokens. Required. Example: issuer: https://login.example.com/."),
+    audience: z.string().min(1).describe("Required 'aud' of accepted tokens. Required. Example: audience: aloft."),
+    jwks: z.string().min(1).describe(
+      'Where the signing keys are: a JWKS file (relative to the spec) or an https:// URL. Required. Example: jwks: ./jwks.json.',
+    ),
+    roleClaim: z.string().min(1).default('role').describe("Claim that carries the role. Default 'role'. Example: roleClaim: aloft_role."),
+    roles: z.record(z.string(), z.enum(ROLES)).optional().describe(
+      'Map from claim values to Aloft roles, for identity providers with their own group names. No default (the claim must hold an Aloft role). Example: roles: { ml-admins: admin, data-scientists: predictor }.',
+    ),
+    scopeClaim: z.string().min(1).default('aloft_scope').describe(
+      "Claim with the deployment/model name globs the token may use (a list or a space-separated string); absent means every name. Default 'aloft_scope'. Example: scopeClaim: scope.",
+    ),
+    clockTolerance: duration().prefault('30s').describe("Allowed clock skew when checking exp and nbf. Default '30s'. Example: clockTolerance: 5s."),
+  })
+  .describe('Accept JWT bearer tokens signed by an identity provider, besides API keys.');
+
+export const securitySchema = z
+  .strictObject({
+    auth: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe(
+          "Require credentials (API keys or JWTs). Turning it off needs 'aloft up --insecure' and is for local experiments only. Default true. Example: enabled: false.",
+        ),
+        jwt: jwtSchema.optional(),
+      })
+      .prefault({})
+      .describe('Authentication. API keys always work; JWTs when jwt is set. Every field is optional.'),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).describe('PEM certificate chain file, relative to the spec. Required. Example: cert: ./tls/server.crt.'),
+        key: z.string().min(1).describe('PEM private key file, relative to the spec. Required. Example: key: ./tls/server.key.'),
+      })
+      .optional()
+      .describe('Serve HTTPS. Both files are re-read on SIGHUP, without dropping connections. No default (plain HTTP on 127.0.0.1).'),
+  })
+  .prefault({})
+  .describe('Authentication and transport security. Secure by default: every endpoint needs a credential unless a deployment is public. Every field is optional.');
 
 export const deploymentSchema = z
   .strictObject({
@@ -209,6 +288,12 @@ export const deploymentSchema = z
       "Per-request deadline for this deployment, from arrival to response, including queueing; past it the request gets 504. Default: server.requestTimeout. Example: timeout: 250ms.",
     ),
     description: z.string().optional().describe('Free text shown in listings and the dashboard. No default. Example: description: Scores loan applications.'),
+    public: z.boolean().default(false).describe(
+      'Let anyone call this deployment\'s inference and metadata endpoints without a credential (other endpoints still need one). Default false. Example: public: true.',
+    ),
+    limits: rateLimitSchema.optional().describe(
+      'Rate limit for the deployment as a whole, across all callers. No default (unlimited). Example: limits: { rate: 500, burst: 1000 }.',
+    ),
   })
   .describe('A deployment: a served endpoint (/v2/models/<name>) backed by one model version.');
 
@@ -226,6 +311,8 @@ export const sections = {
   state: stateSchema,
   models: modelsSchema,
   deployments: deploymentsSchema,
+  limits: limitsSchema,
+  security: securitySchema,
 };
 
 export const specSchema = z

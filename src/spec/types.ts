@@ -56,6 +56,39 @@ export interface RuntimeSpec {
   readonly executionMode: ExecutionMode;
 }
 
+export type Role = 'admin' | 'operator' | 'predictor' | 'viewer';
+
+export interface RateLimitSpec {
+  /** requests per second */
+  readonly rate: number;
+  readonly burst: number;
+  readonly daily?: number;
+}
+
+export interface LimitsSpec {
+  readonly backend: 'memory' | 'redis';
+  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly perKey?: RateLimitSpec;
+}
+
+export interface JwtSpec {
+  readonly issuer: string;
+  readonly audience: string;
+  /** Absolute file path, or an http(s) URL. */
+  readonly jwks: string;
+  readonly roleClaim: string;
+  readonly roles?: Readonly<Record<string, Role>>;
+  readonly scopeClaim: string;
+  /** ms */
+  readonly clockTolerance: number;
+}
+
+export interface SecuritySpec {
+  readonly auth: { readonly enabled: boolean; readonly jwt?: JwtSpec };
+  /** Absolute paths. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
 export interface DeploymentSpec {
   readonly model: ModelRef;
   readonly replicas: ReplicasSpec;
@@ -64,6 +97,9 @@ export interface DeploymentSpec {
   /** Per-request deadline, ms. */
   readonly timeout: number;
   readonly description?: string;
+  /** Callable without credentials (inference and metadata only). */
+  readonly public: boolean;
+  readonly limits?: RateLimitSpec;
 }
 
 /** One top-level key per section; later sections (rollouts, slos, …) are added here. */
@@ -73,6 +109,8 @@ export interface Spec {
   readonly state: StateSpec;
   readonly models: Readonly<Record<string, ModelSpec>>;
   readonly deployments: Readonly<Record<string, DeploymentSpec>>;
+  readonly limits: LimitsSpec;
+  readonly security: SecuritySpec;
 }
 
 export interface LoadedSpec {

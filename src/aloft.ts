@@ -17,6 +17,7 @@ import { ReplicaSet } from './gateway/replica-set.js';
 import { RouteTable, type ServedVersion } from './gateway/route-table.js';
 import { createGateway, OIP_EXTENSIONS, type Gateway } from './gateway/server.js';
 import { ModelStats } from './gateway/stats.js';
+import { checkExposure, readTls, reloadTls } from './gateway/transport.js';
 import { silentLogger, type Logger } from './log.js';
 import { ArtifactStore } from './registry/artifacts.js';
 import { Registry } from './registry/registry.js';
@@ -32,7 +33,8 @@ export type ProgressEvent =
   | { kind: 'registered'; model: string; version: number; created: boolean; sha256: string; source: string }
   | { kind: 'replicas'; deployment: string; version: number; ready: number; desired: number }
   | { kind: 'replica-failed'; id: string; error: string }
-  | { kind: 'listening'; url: string };
+  | { kind: 'listening'; url: string }
+  | { kind: 'warning'; message: string };
 
 export interface StartOptions {
   /** Path of aloft.yaml, or an already loaded spec. */
@@ -49,6 +51,8 @@ export interface StartOptions {
   orchestrator?: Orchestrator;
   /** Cores to size `intraOpThreads: auto` against. Default: this machine's. */
   cores?: number;
+  /** Accept an unsafe exposure (auth off, or a non-loopback address without TLS), with warnings. */
+  insecure?: boolean;
 }
 
 export interface RunningAloft {
@@ -62,6 +66,8 @@ export interface RunningAloft {
   deployments: ResolvedDeployment[];
   /** Resolves when every deployment has all its initial replicas ready; rejects after `timeoutMs` or on a terminal replica failure. */
   waitReady(timeoutMs?: number): Promise<void>;
+  /** Re-read the TLS certificate and key (SIGHUP); open connections keep theirs. No-op without TLS. */
+  reloadTls(): Promise<void>;
   /** Drain in-flight requests, then stop replicas and close the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -72,6 +78,10 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
   const progress = opts.onProgress ?? (() => undefined);
   const loaded = typeof opts.spec === 'string' ? await loadSpec(opts.spec) : opts.spec;
   const { spec } = loaded;
+  const host = opts.host ?? spec.server.host;
+  const warnings = checkExposure({ host, tls: spec.security.tls !== undefined, authEnabled: spec.security.auth.enabled, insecure: opts.insecure === true });
+  for (const message of warnings) progress({ kind: 'warning', message });
+  const tls = spec.security.tls ? await readTls(spec.security.tls) : undefined;
 
   const store = await openStore({ url: opts.databaseUrl ?? process.env.ALOFT_DATABASE_URL ?? spec.state.database, stateDir: spec.state.dir });
   const cleanup: (() => Promise<void>)[] = [() => store.close()];
@@ -140,9 +150,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const gateway: Gateway = createGateway({
       routes, bodyLimit: spec.server.bodyLimit, logger, clock,
       info: { name: 'aloft', version: VERSION, extensions: OIP_EXTENSIONS },
+      ...(tls ? { https: tls } : {}),
     });
     adminRoutes(gateway.app, { registry, routes, orchestrator, deployments });
-    const host = opts.host ?? spec.server.host;
     const port = opts.port ?? spec.server.port;
     try {
       await gateway.app.listen({ host, port });
@@ -153,7 +163,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     }
     const addr = gateway.app.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     let closing: Promise<void> | undefined;
     cleanup.unshift(async () => {
       gateway.drain();
@@ -194,6 +204,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
           readyWaiters.add(check);
           check();
         });
+      },
+      async reloadTls() {
+        if (spec.security.tls) await reloadTls(gateway.app.server, spec.security.tls);
       },
       close() {
         closing ??= (async () => {

@@ -47,7 +47,8 @@ export function buildProgram(): Command {
     .option('-p, --port <port>', 'port to serve on (default: server.port from the spec, 8080)', port)
     .option('--host <host>', 'address to bind (default: server.host from the spec, 127.0.0.1)')
     .option('--ready-timeout <ms>', 'give up if replicas are not ready within this many ms', (v) => Number(v), 120_000)
-    .action((o: { file: string; port?: number; host?: string; readyTimeout: number }) => up(o));
+    .option('--insecure', 'allow authentication off, or a non-loopback address without TLS (prints a warning)')
+    .action((o: { file: string; port?: number; host?: string; readyTimeout: number; insecure?: boolean }) => up(o));
 
   const m = program.command('models').description('the model registry: versions, hashes, signatures, aliases');
   m.command('push')

@@ -29,6 +29,8 @@ export interface GatewayOptions {
   headersTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this long. Default 72 s. */
   keepAliveTimeoutMs?: number;
+  /** Serve HTTPS with this certificate and key. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 export interface Gateway {
@@ -63,7 +65,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
     requestTimeout: 0,
     connectionTimeout: 0,
-    http: { headersTimeout: opts.headersTimeoutMs ?? 10_000 } as never,
+    ...(opts.https
+      ? { https: { ...opts.https, headersTimeout: opts.headersTimeoutMs ?? 10_000 } as never }
+      : { http: { headersTimeout: opts.headersTimeoutMs ?? 10_000 } as never }),
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 256 },
     // Errors Fastify raises before routing (bad percent-encoding, over-long names) leave in
     // the same {"error"} shape as everything else.

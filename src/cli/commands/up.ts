@@ -7,6 +7,7 @@ export interface UpOptions {
   port?: number;
   host?: string;
   readyTimeout: number;
+  insecure?: boolean;
 }
 
 /** `aloft up`: serve in the foreground until SIGINT/SIGTERM, then drain and stop. */
@@ -33,11 +34,14 @@ export async function up(opts: UpOptions): Promise<void> {
       case 'listening':
         out(`listening  ${e.url}  (not ready until replicas are)`);
         break;
+      case 'warning':
+        process.stderr.write(`${e.message}\n`);
+        break;
     }
   };
   out(`loading    ${opts.file}`);
   const aloft = await startAloft({
-    spec: opts.file, logger, onProgress,
+    spec: opts.file, logger, onProgress, insecure: opts.insecure === true,
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.host !== undefined ? { host: opts.host } : {}),
   });
@@ -56,6 +60,12 @@ export async function up(opts: UpOptions): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => {
+    aloft.reloadTls().then(
+      () => out('SIGHUP: TLS certificate reloaded'),
+      (err: Error) => process.stderr.write(`SIGHUP: TLS reload failed, keeping the old certificate: ${err.message}\n`),
+    );
+  });
   try {
     await aloft.waitReady(opts.readyTimeout);
   } catch (err) {

@@ -19,6 +19,7 @@ import { createGateway, OIP_EXTENSIONS, type Gateway } from './gateway/server.js
 import { ModelStats } from './gateway/stats.js';
 import { checkExposure, readTls, reloadTls } from './gateway/transport.js';
 import { silentLogger, type Logger } from './log.js';
+import { GatewayMetrics } from './monitor/metrics.js';
 import { ArtifactStore } from './registry/artifacts.js';
 import { Registry } from './registry/registry.js';
 import { replicaEntry } from './runtime/entry.js';
@@ -105,6 +106,11 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
 
     const routes = new RouteTable();
     const sets = new Map<string, ReplicaSet>();
+    const metrics = new GatewayMetrics({
+      versions: () => routes.list().flatMap((dep) => [...dep.versions.values()].map((v) => ({
+        deployment: dep.name, version: v.version, queued: v.batcher.queued, ready: v.replicas.readyCount(), desired: v.desiredReplicas,
+      }))),
+    });
     for (const d of deployments) {
       const v = await registry.getVersion(d.model, d.version);
       const replicas = new ReplicaSet({
@@ -113,7 +119,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         connect: (info) => new ReplicaClient({ url: info.url, model: d.name, connections: 2 }),
       });
       sets.set(groupKey(d.name, d.version), replicas);
-      const stats = new ModelStats();
+      const stats = new ModelStats((size) => metrics.batch(d.name, d.version, size));
       const b = d.spec.batching;
       const batcher = new Batcher(replicas, {
         maxBatchSize: b.enabled ? b.maxBatchSize : 1,
@@ -151,6 +157,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       routes, bodyLimit: spec.server.bodyLimit, logger, clock,
       info: { name: 'aloft', version: VERSION, extensions: OIP_EXTENSIONS },
       ...(tls ? { https: tls } : {}),
+      metrics,
     });
     adminRoutes(gateway.app, { registry, routes, orchestrator, deployments });
     const port = opts.port ?? spec.server.port;

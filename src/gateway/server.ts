@@ -11,6 +11,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { fail } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { makeErrorHandler, sendError } from './http-errors.js';
+import type { GatewayMetrics } from '../monitor/metrics.js';
 import { healthRoutes } from './oip/health.js';
 import { inferRoutes } from './oip/infer.js';
 import { metadataRoutes, type ServerInfo } from './oip/metadata.js';
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   keepAliveTimeoutMs?: number;
   /** Serve HTTPS with this certificate and key. */
   https?: { cert: Buffer; key: Buffer };
+  /** Prometheus metrics, served at GET /metrics. */
+  metrics?: GatewayMetrics;
 }
 
 export interface Gateway {
@@ -51,6 +54,7 @@ const KNOWN: [RegExp, string[]][] = [
   [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/(ready|stats)$/, ['GET']],
   [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/, ['POST']],
   [/^\/v2\/repository\/index$/, ['POST']],
+  [/^\/metrics$/, ['GET']],
 ];
 
 export function createGateway(opts: GatewayOptions): Gateway {
@@ -111,7 +115,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   healthRoutes(app, opts.routes, () => draining);
   metadataRoutes(app, opts.routes, opts.info);
-  inferRoutes(app, opts.routes, clock);
+  inferRoutes(app, opts.routes, clock, opts.metrics);
+  if (opts.metrics) {
+    const metrics = opts.metrics;
+    app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
+  }
   repositoryRoutes(app, opts.routes);
   statisticsRoutes(app, opts.routes);
 

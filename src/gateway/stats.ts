@@ -27,10 +27,17 @@ export class ModelStats {
   readonly computeInfer = zero();
   readonly computeOutput = zero();
   readonly #batches = new Map<number, BatchStat>();
+  readonly #onBatch: ((size: number) => void) | undefined;
+
+  /** `onBatch` sees every batch size (for metrics). */
+  constructor(onBatch?: (size: number) => void) {
+    this.#onBatch = onBatch;
+  }
 
   /** Record one finished batch of `size` requests. */
   recordBatch(size: number, inferMs: number): void {
     this.executionCount++;
+    this.#onBatch?.(size);
     let b = this.#batches.get(size);
     if (!b) {
       b = { batch_size: size, compute_input: zero(), compute_infer: zero(), compute_output: zero() };

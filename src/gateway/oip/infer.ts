@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.js';
 import { fail } from '../../errors.js';
 import { checkRequestedOutputs, decodeInferRequest, encodeInferResponse, validateInputs } from '../../runtime/codec/index.js';
+import type { GatewayMetrics } from '../../monitor/metrics.js';
 import type { RouteTable } from '../route-table.js';
 import { resolveVersion } from './resolve.js';
 
@@ -18,10 +19,14 @@ function headerLength(req: FastifyRequest): number | undefined {
 }
 
 /** POST /v2/models/{name}[/versions/{v}]/infer: decode, validate, batch, encode. */
-export function inferRoutes(app: FastifyInstance, routes: RouteTable, clock: Clock): void {
+const TARGET = Symbol('aloft.inferTarget');
+type Targeted = FastifyRequest & { [TARGET]?: { deployment: string; version: number } };
+
+export function inferRoutes(app: FastifyInstance, routes: RouteTable, clock: Clock, metrics?: GatewayMetrics): void {
   const handler = async (req: FastifyRequest, reply: FastifyReply, name: string, version: string | undefined) => {
     const t0 = clock.now();
     const { dep, served } = resolveVersion(routes, name, version);
+    (req as Targeted)[TARGET] = { deployment: dep.name, version: served.version };
     const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
     if (body.length === 0) throw fail('ALOFT_BAD_REQUEST', 'the request body is empty; send an inference request such as {"inputs": [...]}');
     const request = decodeInferRequest(body, headerLength(req), { signature: served.signature });
@@ -49,7 +54,15 @@ export function inferRoutes(app: FastifyInstance, routes: RouteTable, clock: Clo
     if (enc.headerLength !== undefined) reply.header(HEADER, String(enc.headerLength));
     return reply.send(enc.body);
   };
-  app.post<{ Params: { name: string } }>('/v2/models/:name/infer', (req, reply) => handler(req, reply, req.params.name, undefined));
-  app.post<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/infer',
+  // Every answer of a known deployment is counted, errors included.
+  const onResponse = metrics
+    ? async (req: FastifyRequest, reply: FastifyReply) => {
+      const t = (req as Targeted)[TARGET];
+      if (t) metrics.request(t.deployment, t.version, reply.statusCode, reply.elapsedTime / 1000);
+    }
+    : undefined;
+  app.post<{ Params: { name: string } }>('/v2/models/:name/infer', { ...(onResponse ? { onResponse } : {}) },
+    (req, reply) => handler(req, reply, req.params.name, undefined));
+  app.post<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/infer', { ...(onResponse ? { onResponse } : {}) },
     (req, reply) => handler(req, reply, req.params.name, req.params.version));
 }

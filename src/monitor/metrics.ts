@@ -1,0 +1,80 @@
+/**
+ * Prometheus metrics of one gateway (GET /metrics). A registry per gateway, so several
+ * gateways can live in one process (tests); label children are cached per deployment
+ * version so the hot path does a map lookup and an add.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface VersionGauges {
+  /** Called at scrape time: [deployment, version, queued, readyReplicas] per served version. */
+  versions(): { deployment: string; version: number; queued: number; ready: number; desired: number }[];
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'deployment' | 'version' | 'code'>;
+  readonly #latency: Histogram<'deployment' | 'version'>;
+  readonly #batch: Histogram<'deployment' | 'version'>;
+  readonly #children = new Map<string, { latency: ReturnType<Histogram['labels']>; batch: ReturnType<Histogram['labels']> }>();
+
+  constructor(gauges?: VersionGauges, opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'aloft_gateway_' });
+    this.#requests = new Counter({ name: 'aloft_requests_total', help: 'Inference requests answered, by HTTP status code.', labelNames: ['deployment', 'version', 'code'], registers: [this.registry] });
+    this.#latency = new Histogram({ name: 'aloft_request_duration_seconds', help: 'Time from request arrival to response, inference requests.', labelNames: ['deployment', 'version'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+    this.#batch = new Histogram({ name: 'aloft_batch_size', help: 'Requests per model run.', labelNames: ['deployment', 'version'], buckets: BATCH_BUCKETS, registers: [this.registry] });
+    if (gauges) {
+      const queued = new Gauge({ name: 'aloft_queue_depth', help: 'Requests waiting for a replica.', labelNames: ['deployment', 'version'], registers: [this.registry] });
+      const ready = new Gauge({ name: 'aloft_replicas_ready', help: 'Replicas ready to serve.', labelNames: ['deployment', 'version'], registers: [this.registry] });
+      const desired = new Gauge({ name: 'aloft_replicas_desired', help: 'Replicas the deployment asks for.', labelNames: ['deployment', 'version'], registers: [this.registry] });
+      // Sampled at scrape time, not on the hot path.
+      const collect = () => {
+        queued.reset();
+        ready.reset();
+        desired.reset();
+        for (const v of gauges.versions()) {
+          const l = { deployment: v.deployment, version: String(v.version) };
+          queued.set(l, v.queued);
+          ready.set(l, v.ready);
+          desired.set(l, v.desired);
+        }
+      };
+      this.#collect = collect;
+    }
+  }
+
+  #collect: (() => void) | undefined;
+
+  #child(deployment: string, version: number) {
+    const key = `${deployment}\u0000${version}`;
+    let c = this.#children.get(key);
+    if (!c) {
+      const l = { deployment, version: String(version) };
+      c = { latency: this.#latency.labels(l), batch: this.#batch.labels(l) };
+      this.#children.set(key, c);
+    }
+    return c;
+  }
+
+  /** One answered inference request. */
+  request(deployment: string, version: number, code: number, seconds: number): void {
+    this.#requests.inc({ deployment, version: String(version), code: String(code) });
+    this.#child(deployment, version).latency.observe(seconds);
+  }
+
+  /** One model run of `size` requests. */
+  batch(deployment: string, version: number, size: number): void {
+    this.#child(deployment, version).batch.observe(size);
+  }
+
+  async render(): Promise<string> {
+    this.#collect?.();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -3,6 +3,7 @@
  * replicas as child processes, state in SQLite (or PostgreSQL) and a content-addressed
  * artifact folder. `startAloft` is what `aloft up` runs; tests and embedders call it too.
  */
+import type { Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
@@ -59,6 +60,8 @@ export interface StartOptions {
 export interface RunningAloft {
   /** Base URL the gateway serves on, e.g. http://127.0.0.1:8080 */
   url: string;
+  /** The gateway's HTTP(S) server, e.g. to count connections. */
+  server: Server;
   spec: LoadedSpec;
   store: Store;
   registry: Registry;
@@ -154,7 +157,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     });
 
     const gateway: Gateway = createGateway({
-      routes, bodyLimit: spec.server.bodyLimit, logger, clock,
+      routes, bodyLimit: spec.server.bodyLimit, headersTimeoutMs: spec.server.headersTimeout, logger, clock,
       info: { name: 'aloft', version: VERSION, extensions: OIP_EXTENSIONS },
       ...(tls ? { https: tls } : {}),
       metrics,
@@ -184,7 +187,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     await orchestrator.apply(planGroups(deployments, opts.cores ?? availableParallelism()));
 
     const running: RunningAloft = {
-      url, spec: loaded, store, registry, routes, orchestrator, deployments,
+      url, server: gateway.app.server, spec: loaded, store, registry, routes, orchestrator, deployments,
       waitReady(timeoutMs = 120_000) {
         return new Promise<void>((resolve, reject) => {
           const check = () => {

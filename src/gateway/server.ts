@@ -57,6 +57,32 @@ const KNOWN: [RegExp, string[]][] = [
   [/^\/metrics$/, ['GET']],
 ];
 
+/**
+ * Node closes a connection whose headers are not complete within headersTimeout, checking
+ * every connectionsCheckingInterval (30 s by default, too coarse to protect anything).
+ */
+function slowClientLimits(headersTimeoutMs = 10_000) {
+  return { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeoutMs / 2)) };
+}
+
+/**
+ * Node's headersTimeout starts with a request's first byte, so a connection that never
+ * sends anything would stay open for good, and enough of them exhaust file descriptors.
+ * Close connections that are still silent after the headers timeout. (With TLS the clock
+ * starts after the handshake, which Node bounds separately.)
+ */
+function closeSilentConnections(app: FastifyInstance, timeoutMs: number, tls: boolean): void {
+  const watch = (socket: { bytesRead: number; destroy(): void; once(e: 'close', f: () => void): unknown }) => {
+    const before = socket.bytesRead;
+    const timer = setTimeout(() => {
+      if (socket.bytesRead === before) socket.destroy();
+    }, timeoutMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  };
+  app.server.on(tls ? 'secureConnection' : 'connection', watch);
+}
+
 export function createGateway(opts: GatewayOptions): Gateway {
   const logger = opts.logger ?? silentLogger;
   const clock = opts.clock ?? systemClock;
@@ -69,9 +95,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
     requestTimeout: 0,
     connectionTimeout: 0,
-    ...(opts.https
-      ? { https: { ...opts.https, headersTimeout: opts.headersTimeoutMs ?? 10_000 } as never }
-      : { http: { headersTimeout: opts.headersTimeoutMs ?? 10_000 } as never }),
+    ...(opts.https ? { https: { ...opts.https, ...slowClientLimits(opts.headersTimeoutMs) } as never } : { http: slowClientLimits(opts.headersTimeoutMs) as never }),
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 256 },
     // Errors Fastify raises before routing (bad percent-encoding, over-long names) leave in
     // the same {"error"} shape as everything else.
@@ -122,6 +146,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   }
   repositoryRoutes(app, opts.routes);
   statisticsRoutes(app, opts.routes);
+
+  closeSilentConnections(app, opts.headersTimeoutMs ?? 10_000, opts.https !== undefined);
 
   return { app, drain: () => { draining = true; } };
 }

@@ -101,6 +101,9 @@ export const serverSchema = z
     requestTimeout: duration({ positive: true }).prefault('30s').describe(
       "Default per-request deadline, from arrival to response; past it the request gets 504. Deployments may set their own timeout. A duration or milliseconds. Default '30s'. Example: requestTimeout: 5s.",
     ),
+    headersTimeout: duration({ positive: true }).prefault('10s').describe(
+      "How long a client may take to send its request headers; slower connections are closed (slow-client protection). Default '10s'. Example: headersTimeout: 5s.",
+    ),
     drainTimeout: duration().prefault('30s').describe(
       "On shutdown, how long to keep serving requests already accepted before closing. Default '30s'. Example: drainTimeout: 10s.",
     ),

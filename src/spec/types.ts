@@ -14,6 +14,8 @@ export interface ServerSpec {
   /** ms */
   readonly requestTimeout: number;
   /** ms */
+  readonly headersTimeout: number;
+  /** ms */
   readonly drainTimeout: number;
 }
 

@@ -28,6 +28,15 @@ import { loadSpec } from './spec/load.js';
 import type { LoadedSpec } from './spec/types.js';
 import { openStore, type Store } from './store/db.js';
 import { adminRoutes } from './control/admin-api.js';
+import { registerAuditRoutes } from './control/admin-audit.js';
+import { registerKeyRoutes } from './control/admin-keys.js';
+import { registerAuth } from './gateway/auth-hook.js';
+import { createRateLimiter, registerRateLimits } from './gateway/ratelimit/index.js';
+import { AuditLog, authFailuresEntry, FailureBurstDetector, SYSTEM_ACTOR } from './security/audit.js';
+import { Authenticator } from './security/authenticator.js';
+import { ensureAdminKey, type BootstrapResult } from './security/bootstrap.js';
+import { redactSecrets } from './spec/secrets.js';
+import { KeyRepository } from './store/keys.js';
 import { VERSION } from './version.js';
 
 /** Progress of long steps, for the CLI's output and progress bars. */
@@ -36,7 +45,8 @@ export type ProgressEvent =
   | { kind: 'replicas'; deployment: string; version: number; ready: number; desired: number }
   | { kind: 'replica-failed'; id: string; error: string }
   | { kind: 'listening'; url: string }
-  | { kind: 'warning'; message: string };
+  | { kind: 'warning'; message: string }
+  | { kind: 'admin-key'; file: string; created: boolean };
 
 export interface StartOptions {
   /** Path of aloft.yaml, or an already loaded spec. */
@@ -55,6 +65,8 @@ export interface StartOptions {
   cores?: number;
   /** Accept an unsafe exposure (auth off, or a non-loopback address without TLS), with warnings. */
   insecure?: boolean;
+  /** Use this token as the admin key, as ALOFT_ADMIN_KEY does (default: that variable, else the key file). */
+  adminKey?: string;
 }
 
 export interface RunningAloft {
@@ -68,6 +80,9 @@ export interface RunningAloft {
   routes: RouteTable;
   orchestrator: Orchestrator;
   deployments: ResolvedDeployment[];
+  audit: AuditLog;
+  /** How the first admin credential was provided (ALOFT_ADMIN_KEY, the key file, …). */
+  adminKey: BootstrapResult;
   /** Resolves when every deployment has all its initial replicas ready; rejects after `timeoutMs` or on a terminal replica failure. */
   waitReady(timeoutMs?: number): Promise<void>;
   /** Re-read the TLS certificate and key (SIGHUP); open connections keep theirs. No-op without TLS. */
@@ -91,6 +106,15 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
   const cleanup: (() => Promise<void>)[] = [() => store.close()];
   try {
     const registry = new Registry(store, new ArtifactStore(join(spec.state.dir, 'artifacts')));
+    const audit = new AuditLog(store, { clock });
+    const keys = new KeyRepository(store, { now: () => clock.date() });
+    const adminKey = await ensureAdminKey({ keys, stateDir: spec.state.dir, env: opts.adminKey ? { ...process.env, ALOFT_ADMIN_KEY: opts.adminKey } : process.env, log: logger, now: () => clock.date() });
+    if (adminKey.file) progress({ kind: 'admin-key', file: adminKey.file, created: adminKey.created });
+    const authenticator = new Authenticator({ keys, ...(spec.security.auth.jwt ? { jwt: spec.security.auth.jwt } : {}), clock, logger });
+    await authenticator.load();
+    const stopAuth = new AbortController();
+    const authLoop = authenticator.start(stopAuth.signal);
+    cleanup.unshift(async () => { stopAuth.abort(); await authLoop; });
 
     for (const [name, model] of Object.entries(spec.models)) {
       const source = relative(loaded.dir, model.path) || model.path;
@@ -98,7 +122,11 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         source, ...(model.description ? { description: model.description } : {}),
       });
       progress({ kind: 'registered', model: name, version: version.version, created, sha256: version.sha256, source });
+      if (created) {
+        await audit.append({ actor: SYSTEM_ACTOR, action: 'model.registered', target: `${name}@${version.version}`, source: 'system', after: { sha256: version.sha256, sizeBytes: version.sizeBytes, source } });
+      }
     }
+    await audit.append({ actor: SYSTEM_ACTOR, action: 'spec.applied', target: loaded.file, source: 'system', after: redactSecrets(loaded) });
 
     const deployments: ResolvedDeployment[] = [];
     for (const [name, dep] of Object.entries(spec.deployments)) {
@@ -162,7 +190,29 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       ...(tls ? { https: tls } : {}),
       metrics,
     });
-    adminRoutes(gateway.app, { registry, routes, orchestrator, deployments });
+    const bursts = new FailureBurstDetector({
+      clock,
+      onBurst: (b) => { void audit.append(authFailuresEntry(b)).catch((err: unknown) => logger.warn({ err }, 'audit append failed')); },
+    });
+    registerAuth(gateway.app, {
+      authenticator,
+      policy: {
+        enabled: spec.security.auth.enabled,
+        isPublic: (d) => Object.hasOwn(spec.deployments, d) && spec.deployments[d]!.public,
+        modelOf: (d) => { const r = routes.get(d); return r?.versions.get(r.current)?.model; },
+      },
+      onFailure: (f) => { if (f.status === 401) bursts.record(f.ip); },
+    });
+    const limiter = createRateLimiter(spec.limits, { logger, clock });
+    cleanup.unshift(() => limiter.close());
+    registerRateLimits(gateway.app, {
+      limiter, registry: metrics.registry,
+      deploymentLimit: (name) => spec.deployments[name]?.limits,
+      ...(spec.limits.perKey ? { perKeyDefault: spec.limits.perKey } : {}),
+    });
+    adminRoutes(gateway.app, { registry, routes, orchestrator, deployments, audit });
+    registerKeyRoutes(gateway.app, { keys, authenticator, audit, clock, logger });
+    registerAuditRoutes(gateway.app, { audit });
     const port = opts.port ?? spec.server.port;
     try {
       await gateway.app.listen({ host, port });
@@ -187,7 +237,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     await orchestrator.apply(planGroups(deployments, opts.cores ?? availableParallelism()));
 
     const running: RunningAloft = {
-      url, server: gateway.app.server, spec: loaded, store, registry, routes, orchestrator, deployments,
+      url, server: gateway.app.server, spec: loaded, store, registry, routes, orchestrator, deployments, audit, adminKey,
       waitReady(timeoutMs = 120_000) {
         return new Promise<void>((resolve, reject) => {
           const check = () => {

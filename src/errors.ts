@@ -23,6 +23,7 @@ export const ERRORS = {
   ALOFT_METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not for this HTTP method.' },
   ALOFT_PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body (after decompression) is over the body limit.' },
   ALOFT_UNSUPPORTED_ENCODING: { status: 415, summary: 'The Content-Encoding is not one of gzip, deflate or identity.' },
+  ALOFT_RATE_LIMITED: { status: 429, summary: "A per-key or per-deployment rate limit or daily quota is used up; retry after the Retry-After header's seconds." },
   ALOFT_OVERLOADED: { status: 503, summary: 'The queue for the model is full; retry with backoff.' },
   ALOFT_NOT_READY: { status: 503, summary: 'The model or server is not ready to serve (starting, no healthy replica).' },
   ALOFT_TIMEOUT: { status: 504, summary: 'The request was not answered within its deadline.' },
@@ -44,6 +45,14 @@ export const ERRORS = {
 
   // runtime / orchestration
   ALOFT_REPLICA_START: { status: 503, summary: 'A replica process could not start or become ready.' },
+
+  // identity and access
+  ALOFT_UNAUTHENTICATED: { status: 401, summary: 'No credentials, or the key or token is unknown, wrong, revoked or expired (the message never says which).' },
+  ALOFT_FORBIDDEN: { status: 403, summary: 'The credentials are valid but their role or scope does not allow this endpoint or deployment.' },
+  ALOFT_KEY_NOT_FOUND: { status: 404, summary: 'No active API key with that name (admin API).' },
+  ALOFT_KEY_EXISTS: { status: 409, summary: 'An active API key with that name exists; revoke it first or pick another name.' },
+  ALOFT_KEY_INVALID: { status: 400, summary: 'A key given to Aloft (ALOFT_ADMIN_KEY, the admin key file) is not of the form aloft_<12 hex>_<43 base64url>.' },
+  ALOFT_AUTH_CONFIG: { status: 500, summary: 'The JWT settings cannot be used: the JWKS file or URL is missing or not a valid JWK set.' },
 
   // cli / admin
   ALOFT_USAGE: { status: 400, summary: 'A command-line argument is missing or invalid.' },

@@ -1,16 +1,31 @@
 /**
  * How the CLI reaches a running Aloft: the admin API and the data plane over HTTP. The
  * base URL comes from --url, then ALOFT_URL, then the spec's server address, then
- * http://127.0.0.1:8080.
+ * http://127.0.0.1:8080; the credential from --key, ALOFT_KEY, then the admin key file
+ * (see credentials.ts). Every request carries it.
  */
 import { existsSync } from 'node:fs';
 import { request } from 'undici';
 import { AloftError, fail } from '../errors.js';
 import { loadSpec } from '../spec/load.js';
+import { explainAuthError, resolveCredentials, type Credentials } from './credentials.js';
 
 export interface ClientOptions {
   url?: string;
+  /** The spec file, for the default URL and the admin key file. */
   file?: string;
+  /** --key */
+  key?: string;
+}
+
+/** A resolved target: where Aloft is and which credential to send. */
+export interface Connection {
+  base: string;
+  creds: Credentials;
+}
+
+export async function connect(opts: ClientOptions): Promise<Connection> {
+  return { base: await resolveUrl(opts), creds: await resolveCredentials(opts) };
 }
 
 export async function resolveUrl(opts: ClientOptions): Promise<string> {
@@ -33,19 +48,29 @@ export interface HttpResult {
   body: Buffer;
 }
 
-export async function call(base: string, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<HttpResult> {
+export async function call(conn: Connection, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<HttpResult> {
+  const { base } = conn;
+  const auth: Record<string, string> = conn.creds.key !== undefined ? { authorization: `Bearer ${conn.creds.key}` } : {};
   let res;
   try {
-    res = await request(`${base}${path}`, { method: method as 'GET', headers, ...(body !== undefined ? { body } : {}) });
+    res = await request(`${base}${path}`, { method: method as 'GET', headers: { ...auth, ...headers }, ...(body !== undefined ? { body } : {}) });
   } catch (err) {
     throw fail('ALOFT_CONNECT', `cannot reach Aloft at ${base} (${(err as { code?: string }).code ?? (err as Error).message}); start it with 'aloft up -f aloft.yaml' or pass --url`, { cause: err });
   }
   return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
 }
 
+/** The error for a non-2xx answer, carrying the server's message (and, for 401/403, where the key came from). */
+export function errorFor(status: number, message: string, conn: Connection): unknown {
+  const code = status === 401 ? 'ALOFT_UNAUTHENTICATED' : status === 403 ? 'ALOFT_FORBIDDEN' : status === 404 ? 'ALOFT_NOT_FOUND'
+    : status === 429 ? 'ALOFT_RATE_LIMITED' : status === 503 ? 'ALOFT_NOT_READY' : status >= 500 ? 'ALOFT_INTERNAL' : 'ALOFT_BAD_REQUEST';
+  return explainAuthError(new AloftError(code, message), conn.creds);
+}
+
 /** Call and parse a JSON answer; a non-2xx answer becomes an AloftError carrying the server's message. */
-export async function callJson<T>(base: string, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<T> {
-  const r = await call(base, method, path, body, headers);
+export async function callJson<T>(conn: Connection, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<T> {
+  const { base } = conn;
+  const r = await call(conn, method, path, body, headers);
   let parsed: unknown;
   try {
     parsed = JSON.parse(r.body.toString('utf8'));
@@ -54,8 +79,7 @@ export async function callJson<T>(base: string, method: string, path: string, bo
   }
   if (r.status >= 400) {
     const message = typeof (parsed as { error?: unknown }).error === 'string' ? (parsed as { error: string }).error : `HTTP ${r.status}`;
-    const err = new AloftError(r.status === 404 ? 'ALOFT_NOT_FOUND' : r.status >= 500 ? 'ALOFT_INTERNAL' : 'ALOFT_BAD_REQUEST', message);
-    throw err;
+    throw errorFor(r.status, message, conn);
   }
   return parsed as T;
 }

@@ -7,6 +7,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isAloftError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { init } from './commands/init.js';
+import * as audit from './commands/audit.js';
+import * as keys from './commands/keys.js';
 import * as models from './commands/models.js';
 import { predict } from './commands/predict.js';
 import { status } from './commands/status.js';
@@ -21,6 +23,13 @@ function port(value: string): number {
 
 const urlOption = () => new Option('--url <url>', 'base URL of a running Aloft (env ALOFT_URL; default: the spec\'s server address, else http://127.0.0.1:8080)');
 const fileOption = () => new Option('-f, --file <file>', 'spec file').default('aloft.yaml');
+const keyOption = () => new Option('--key <key>', 'API key or JWT (env ALOFT_KEY; default: the admin key file in the spec\'s state folder)');
+
+/** A command that talks to a running Aloft: --url, --key, -f (for defaults) and --json. */
+function client(cmd: Command): Command {
+  return cmd.addOption(urlOption()).addOption(keyOption()).addOption(new Option('-f, --file <file>', 'spec file, for the default URL and the admin key file').default(undefined)).option('--json', 'machine-readable output');
+}
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function buildProgram(): Command {
   const program = new Command('aloft')
@@ -55,45 +64,56 @@ export function buildProgram(): Command {
     .description('register a new version of a model from an ONNX file')
     .argument('<file>', 'the .onnx file')
     .option('-n, --name <name>', 'model name (default: the file name)')
-    .option('-d, --description <text>', 'description of the model')
-    .addOption(urlOption())
-    .option('--json', 'machine-readable output')
+    .option('-d, --description <text>', 'description of the model');
+  client(m.commands[m.commands.length - 1]!)
     .action((file: string, o: Parameters<typeof models.push>[1]) => models.push(file, o));
-  m.command('list')
-    .description('list registered models')
-    .addOption(urlOption())
-    .option('--json', 'machine-readable output')
+  client(m.command('list').description('list registered models'))
     .action((o: Parameters<typeof models.list>[0]) => models.list(o));
-  m.command('show')
-    .description('versions, hashes, aliases and the signature of one model')
-    .argument('<name>', 'model name')
-    .addOption(urlOption())
-    .option('--json', 'machine-readable output')
+  client(m.command('show').description('versions, hashes, aliases and the signature of one model').argument('<name>', 'model name'))
     .action((name: string, o: Parameters<typeof models.show>[1]) => models.show(name, o));
   m.command('alias')
     .description('point an alias (e.g. production) at a version')
     .argument('<name>', 'model name')
     .argument('<alias>', 'alias name')
-    .argument('<version>', 'version number')
-    .addOption(urlOption())
-    .option('--json', 'machine-readable output')
+    .argument('<version>', 'version number');
+  client(m.commands[m.commands.length - 1]!)
     .action((name: string, a: string, v: string, o: Parameters<typeof models.alias>[3]) => models.alias(name, a, v, o));
 
   program.command('predict')
     .description('send an inference request to a deployment')
     .argument('<deployment>', 'deployment name')
     .requiredOption('--data <json|@file>', 'an OIP request {"inputs": [...]}, rows [[...], ...] for a single-input model, @file.json, or @- for stdin')
-    .option('--version <n>', 'a specific model version')
-    .addOption(urlOption())
-    .addOption(fileOption().default(undefined))
-    .option('--json', 'print the raw OIP response')
+    .option('--version <n>', 'a specific model version');
+  client(program.commands[program.commands.length - 1]!)
     .action((dep: string, o: Parameters<typeof predict>[1]) => predict(dep, o));
 
-  program.command('status')
-    .description('deployments, versions and replicas of a running Aloft')
-    .addOption(urlOption())
-    .option('--json', 'machine-readable output')
+  client(program.command('status').description('deployments, versions and replicas of a running Aloft'))
     .action((o: Parameters<typeof status>[0]) => status(o));
+
+  const k = program.command('keys').description('API keys: create (shown once), list, revoke (admin role)');
+  client(k.command('create').description('create an API key; it is printed once and stored only as a hash')
+    .requiredOption('--name <name>', 'a unique name for the key')
+    .requiredOption('--role <role>', 'admin, operator, predictor or viewer')
+    .option('--scope <glob>', 'deployment or model names the key may use (repeatable; default all)', collect)
+    .option('--expires <duration>', 'lifetime, e.g. 30d, 12h (default: never)'))
+    .action((o: Parameters<typeof keys.create>[0]) => keys.create(o));
+  client(k.command('list').description('list keys (never their secrets)').option('--all', 'include revoked and expired keys'))
+    .action((o: Parameters<typeof keys.list>[0]) => keys.list(o));
+  client(k.command('revoke').description('revoke a key by name; it stops working at once').argument('<name>', 'key name'))
+    .action((name: string, o: Parameters<typeof keys.revoke>[1]) => keys.revoke(name, o));
+
+  const a = program.command('audit').description('the tamper-evident audit trail of admin actions (admin role)');
+  client(a.command('list').description('list audit entries, newest last')
+    .option('--action <action>', "filter by action, e.g. key.created or 'key.*'")
+    .option('--actor <name>', 'filter by actor name or id')
+    .option('--target <target>', 'filter by target')
+    .option('--since <time>', 'ISO time or a duration back from now (24h)')
+    .option('--until <time>', 'ISO time or a duration back from now')
+    .option('--limit <n>', 'most entries (default 100)')
+    .option('--after <seq>', 'entries after this sequence number'))
+    .action((o: Parameters<typeof audit.list>[0]) => audit.list(o));
+  client(a.command('verify').description('check the hash chain; exit 1 and name the entry if anything was edited, deleted or reordered'))
+    .action(async (o: Parameters<typeof audit.verify>[0]) => { process.exitCode = await audit.verify(o); });
 
   return program;
 }

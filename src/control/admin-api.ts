@@ -9,6 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import { fail } from '../errors.js';
 import { versionState, type RouteTable } from '../gateway/route-table.js';
 import type { Registry } from '../registry/registry.js';
+import { actorOf, type AuditLog } from '../security/audit.js';
+import { ANONYMOUS, type Principal } from '../security/principal.js';
 import type { Orchestrator } from './orchestrators/types.js';
 import type { ResolvedDeployment } from './plan.js';
 
@@ -17,6 +19,12 @@ export interface AdminContext {
   routes: RouteTable;
   orchestrator: Orchestrator;
   deployments: ResolvedDeployment[];
+  audit?: Pick<AuditLog, 'append'>;
+}
+
+/** Who made an admin change, for the audit trail (set by the auth hook). */
+function actor(req: { principal?: Principal }) {
+  return actorOf(req.principal ?? ANONYMOUS);
 }
 
 function queryString(q: unknown, key: string): string | undefined {
@@ -51,7 +59,13 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
       await writeFile(file, body);
       const source = queryString(req.query, 'source') ?? 'upload';
       const description = queryString(req.query, 'description');
-      const { version, created } = await registry.register(req.params.name, file, { source, ...(description ? { description } : {}) });
+      const principal = (req as { principal?: Principal }).principal;
+      const { version, created } = await registry.register(req.params.name, file, {
+        source, ...(description ? { description } : {}), ...(principal ? { createdBy: principal.name } : {}),
+      });
+      if (created) {
+        await ctx.audit?.append({ actor: actor(req), action: 'model.registered', target: `${version.model}@${version.version}`, source: req.ip, after: { sha256: version.sha256, sizeBytes: version.sizeBytes, source } });
+      }
       return reply.code(created ? 201 : 200).send({ created, version });
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -66,12 +80,14 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
       throw fail('ALOFT_BAD_REQUEST', 'send {"version": N}');
     }
     if (typeof parsed.version !== 'number' || !Number.isInteger(parsed.version)) throw fail('ALOFT_BAD_REQUEST', 'send {"version": N} with an integer N');
-    await registry.setAlias(req.params.name, req.params.alias, parsed.version);
+    const set = await registry.setAlias(req.params.name, req.params.alias, parsed.version);
+    await ctx.audit?.append({ actor: actor(req), action: 'alias.set', target: `${req.params.name}@${req.params.alias}`, source: req.ip, before: { version: set.previous ?? null }, after: { version: parsed.version } });
     return { model: req.params.name, alias: req.params.alias, version: parsed.version };
   });
 
   app.delete<{ Params: { name: string; alias: string } }>('/api/v1/models/:name/aliases/:alias', async (req) => {
-    await registry.deleteAlias(req.params.name, req.params.alias);
+    const gone = await registry.deleteAlias(req.params.name, req.params.alias);
+    await ctx.audit?.append({ actor: actor(req), action: 'alias.deleted', target: `${req.params.name}@${req.params.alias}`, source: req.ip, before: { version: gone.version } });
     return { deleted: true };
   });
 

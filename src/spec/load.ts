@@ -11,6 +11,7 @@ import { errorMap, fromZod, type RawIssue } from './issues.js';
 import { findDuplicateKeys, formatPath, locate, type PathSegment, type Position } from './locate.js';
 import { normalize } from './normalize.js';
 import { sections, specSchema } from './schema.js';
+import { rememberSecrets, resolveSecrets } from './secrets.js';
 import type { LoadedSpec, SpecIssue } from './types.js';
 
 /** The file name looked for when a folder is given. */
@@ -77,8 +78,13 @@ function analyze(text: string, file: string): Analysis {
   }
 
   const issues: SpecIssue[] = [];
+  // ${env:…} and ${file:…} resolve before validation; issues never show resolved values.
+  const secrets = resolveSecrets(raw, { dir: dirname(abs) });
+  raw = secrets.value;
+  for (const r of secrets.issues) issues.push(issue(where(r.path), r.path, r.message, r.hint));
   const add = (r: RawIssue): void => {
-    issues.push(issue(where(r.path, r.at), r.path, r.message, r.hint));
+    const shown = secrets.screen(r);
+    if (shown) issues.push(issue(where(shown.path, shown.at), shown.path, shown.message, shown.hint));
   };
   for (const d of findDuplicateKeys(doc, lc)) {
     issues.push(issue(d.at, d.path, `duplicate key '${String(d.path[d.path.length - 1])}' (first defined at ${d.first.line}:${d.first.col})`, 'remove one of them'));
@@ -100,6 +106,7 @@ function analyze(text: string, file: string): Analysis {
   if (unique.length > 0 || !parsed.success) return { result: failed('ALOFT_SPEC_INVALID', unique), where };
 
   const loaded: LoadedSpec = Object.freeze({ file: abs, dir: dirname(abs), spec: normalize(parsed.data, dirname(abs)) });
+  rememberSecrets(loaded, secrets);
   return { result: { ok: true, loaded, issues: [] }, where };
 }
 

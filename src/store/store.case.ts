@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import type { Store } from './db.js';
+import { MIGRATIONS } from './migrations/index.js';
 import { ModelRepository, type NewVersion } from './models.js';
 import type { TestDatabase, TestDialect } from './testing/databases.js';
 
@@ -56,7 +57,7 @@ export function runStoreSuite(target: TestDialect): void {
         const models = await new ModelRepository(again).listModels();
         assert.deepEqual(models.map((m) => [m.name, m.latestVersion]), [['m', 1]]);
         const applied = await sql<{ name: string }>`select name from aloft_migration order by name`.execute(again.db);
-        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_registry']);
+        assert.deepEqual(applied.rows.map((r) => r.name), Object.keys(MIGRATIONS));
       } finally {
         await again.close();
       }

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +14,12 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = ['--import', 'tsx', join(root, 'src/cli/bin.ts')];
 
-function aloft(args: string[], opts: { cwd?: string; input?: string } = {}) {
-  const r = spawnSync(process.execPath, [...BIN, ...args], { cwd: opts.cwd ?? root, encoding: 'utf8', env: { ...process.env, ALOFT_URL: '' }, ...(opts.input ? { input: opts.input } : {}) });
+/** The admin key `up` wrote, once it has; sent as ALOFT_KEY like a user who exported it. */
+let adminKey = '';
+
+function aloft(args: string[], opts: { cwd?: string; input?: string; key?: string } = {}) {
+  const env = { ...process.env, ALOFT_URL: '', ALOFT_KEY: opts.key ?? adminKey, ALOFT_ADMIN_KEY: '' };
+  const r = spawnSync(process.execPath, [...BIN, ...args], { cwd: opts.cwd ?? root, encoding: 'utf8', env, ...(opts.input ? { input: opts.input } : {}) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -72,7 +76,7 @@ test('predict without a running server says how to start one', () => {
 });
 
 test('up serves the project; predict, models and status work against it', async () => {
-  up = spawn(process.execPath, [...BIN, 'up', '-f', join(dir, 'proj', 'aloft.yaml'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [...BIN, 'up', '-f', join(dir, 'proj', 'aloft.yaml'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ALOFT_ADMIN_KEY: '' } });
   const lines = createInterface({ input: up.stdout! });
   await new Promise<void>((resolve, reject) => {
     up!.on('exit', (code) => reject(new Error(`up exited ${code}: ${upOutput.join('\n')}`)));
@@ -87,6 +91,17 @@ test('up serves the project; predict, models and status work against it', async 
   });
   assert.ok(upOutput.some((l) => /^registered\s+credit-risk v1\s+sha256:[0-9a-f]{12}/.test(l)), upOutput.join('\n'));
   assert.ok(upOutput.some((l) => /replicas\s+credit-risk v1\s+2\/2 ready/.test(l)));
+  assert.ok(upOutput.some((l) => /^admin key\s+written to .*admin\.key \(mode 0600\)/.test(l)), upOutput.join('\n'));
+  const keyFile = join(dir, 'proj', '.aloft', 'admin.key');
+  assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+  // Without a key the CLI is refused and told where keys come from.
+  const anonymous = aloft(['status', '--url', url], { key: '' });
+  assert.equal(anonymous.code, 1);
+  assert.match(anonymous.stderr, /authentication required.*no key was sent: pass --key, set ALOFT_KEY/);
+  // With -f the CLI finds the admin key file by itself.
+  const viaFile = aloft(['status', '--url', url, '-f', join(dir, 'proj', 'aloft.yaml')], { key: '' });
+  assert.equal(viaFile.code, 0, viaFile.stderr);
+  adminKey = (await readFile(keyFile, 'utf8')).trim();
 
   const p = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`]);
   assert.equal(p.code, 0, p.stderr);
@@ -131,6 +146,37 @@ test('up serves the project; predict, models and status work against it', async 
   assert.equal(st.deployments[0]!.name, 'credit-risk');
   assert.equal(st.deployments[0]!.versions[0]!.state, 'READY');
   assert.equal(st.deployments[0]!.versions[0]!.replicas.length, 2);
+});
+
+test('keys: a scoped predictor key predicts but cannot administer; revoked, it stops working; the audit trail verifies', async () => {
+  const created = aloft(['keys', 'create', '--name', 'ci', '--role', 'predictor', '--scope', 'credit-*', '--expires', '30d', '--url', url, '--json']);
+  assert.equal(created.code, 0, created.stderr);
+  const key = (JSON.parse(created.stdout) as { key: string }).key;
+  assert.match(key, /^aloft_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+  const listed = aloft(['keys', 'list', '--url', url, '--json']);
+  assert.ok(!listed.stdout.includes(key), 'a listing never shows a key');
+  assert.match(listed.stdout, /"name": "ci"/);
+
+  const p = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`], { key });
+  assert.equal(p.code, 0, p.stderr);
+  const denied = aloft(['models', 'list', '--url', url], { key });
+  assert.equal(denied.code, 1);
+  assert.match(denied.stderr, /role 'predictor'.*\(the key came from ALOFT_KEY\)/);
+
+  assert.equal(aloft(['keys', 'revoke', 'ci', '--url', url]).code, 0);
+  const revoked = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`], { key });
+  assert.equal(revoked.code, 1);
+  assert.match(revoked.stderr, /invalid credentials/);
+
+  const trail = JSON.parse(aloft(['audit', 'list', '--url', url, '--json']).stdout) as { entries: { action: string; target: string; actor: { name: string } }[] };
+  const actions = trail.entries.map((e) => `${e.action} ${e.target}`);
+  for (const a of ['model.registered credit-risk@1', 'key.created ci', 'key.revoked ci', 'model.registered copy@1', 'alias.set copy@production']) {
+    assert.ok(actions.includes(a), `${a} in ${actions.join(', ')}`);
+  }
+  assert.ok(!JSON.stringify(trail).includes(key), 'the audit trail never holds a key');
+  const verify = aloft(['audit', 'verify', '--url', url]);
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.match(verify.stdout, /audit trail intact: \d+ entries/);
 });
 
 test('Ctrl-C drains and stops with exit code 0', async () => {

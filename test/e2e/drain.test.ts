@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Pool, request } from 'undici';
 import { startAloft } from '../../src/aloft.js';
+import { bearer, newAdminKey } from '../helpers/auth.js';
 import { encodeBatch, generateApplicants, FEATURE_COUNT } from '../../examples/credit-risk/data.js';
 
 /** Wait for a condition that no event announces; checks every few ms, gives up after `ms`. */
@@ -26,13 +27,14 @@ test('close() answers the requests already queued, then stops replicas and refus
     await copyFile(new URL('../../examples/credit-risk/model.onnx', import.meta.url), join(dir, 'model.onnx'));
     // A queue delay holds the requests in the batcher, so they are in flight when close() starts.
     await writeFile(join(dir, 'aloft.yaml'), 'models:\n  m:\n    path: ./model.onnx\ndeployments:\n  m:\n    replicas: 1\n    batching: { maxQueueDelay: 300ms, maxBatchSize: 64 }\n');
-    const aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0 });
+    const adminKey = newAdminKey();
+    const aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey });
     await aloft.waitReady(60_000);
     const batcher = aloft.routes.get('m')!.versions.get(1)!.batcher;
     const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURE_COUNT], data: Array.from(encodeBatch(generateApplicants(1, { seed: 3 }))) }] });
     const n = 20;
     const pool = new Pool(aloft.url, { connections: n });
-    const pending = Array.from({ length: n }, () => pool.request({ method: 'POST', path: '/v2/models/m/infer', body }).then(async (r) => ({ status: r.statusCode, text: await r.body.text() })));
+    const pending = Array.from({ length: n }, () => pool.request({ method: 'POST', path: '/v2/models/m/infer', headers: bearer(adminKey), body }).then(async (r) => ({ status: r.statusCode, text: await r.body.text() })));
     await eventually(() => batcher.queued === n, `${n} queued requests`);
 
     const closed = aloft.close();

@@ -51,7 +51,7 @@ function splitBinary(raw: Buffer, headerLength: number): { json: InferResponse; 
 async function rawCall(path: string, body: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   const client = new Client(base);
   try {
-    const res = await client.request({ path, method: 'POST', body, headers });
+    const res = await client.request({ path, method: 'POST', body, headers: { ...project.headers, ...headers } });
     return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
   } finally {
     await client.close();

@@ -69,7 +69,7 @@ function infer(body: unknown, headers?: Record<string, string>, path = INFER): P
 async function sendRawPath(path: string, method: 'GET' | 'POST', body?: string): Promise<Answer> {
   const client = new Client(base);
   try {
-    const res = await client.request({ path, method, ...(body !== undefined ? { body } : {}) });
+    const res = await client.request({ path, method, headers: project.headers, ...(body !== undefined ? { body } : {}) });
     const text = await res.body.text();
     let json: unknown;
     try { json = JSON.parse(text); } catch { json = undefined; }

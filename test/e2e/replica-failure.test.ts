@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { startAloft, type RunningAloft } from '../../src/aloft.js';
+import { authorize, newAdminKey } from '../helpers/auth.js';
 import type { ReplicaStatus } from '../../src/control/orchestrators/types.js';
 import { encodeBatch, generateApplicants, FEATURE_COUNT } from '../../examples/credit-risk/data.js';
 
@@ -20,7 +21,9 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'aloft-failure-'));
   await copyFile(new URL('../../examples/credit-risk/model.onnx', import.meta.url), join(dir, 'model.onnx'));
   await writeFile(join(dir, 'aloft.yaml'), 'models:\n  credit-risk:\n    path: ./model.onnx\ndeployments:\n  credit-risk:\n    replicas: 2\n');
-  aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0 });
+  const adminKey = newAdminKey();
+  aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey });
+  authorize(aloft.url, adminKey);
   await aloft.waitReady(60_000);
 });
 

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { request } from 'undici';
 import { startAloft, type RunningAloft } from '../../src/aloft.js';
+import { authorize, newAdminKey } from '../helpers/auth.js';
 import { decodeInferResponse, encodeInferRequest } from '../../src/runtime/codec/index.js';
 import { encodeBatch, generateApplicants, FEATURE_COUNT } from '../../examples/credit-risk/data.js';
 
@@ -36,7 +37,9 @@ before(async () => {
     '    batching: { enabled: false }',
     '',
   ].join('\n'));
-  aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0 });
+  const adminKey = newAdminKey();
+  aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey });
+  authorize(aloft.url, adminKey);
   await aloft.waitReady(60_000);
   session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
 });

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { startAloft, type RunningAloft, type StartOptions } from '../../src/aloft.js';
+import { authorize, bearer, newAdminKey } from './auth.js';
 
 /** The example model: input 'features' FP32 [-1, 22], output 'probability' FP32 [-1, 1]. */
 export const CREDIT_RISK_MODEL = fileURLToPath(new URL('../../examples/credit-risk/model.onnx', import.meta.url));
@@ -46,6 +47,10 @@ export interface Project {
   dir: string;
   /** Path of the written aloft.yaml. */
   specPath: string;
+  /** This project's admin key; requests through undici's global dispatcher carry it automatically. */
+  adminKey: string;
+  /** `{authorization: 'Bearer <admin key>'}` for clients that bypass the global dispatcher. */
+  headers: Record<string, string>;
   /** Stop Aloft and delete the folder. Idempotent. */
   close(): Promise<void>;
 }
@@ -82,13 +87,16 @@ export async function startProject(opts: ProjectOptions = {}): Promise<Project> 
     for (const [name, content] of Object.entries(opts.files ?? {})) await writeFile(join(dir, name), content);
     const specPath = join(dir, 'aloft.yaml');
     await writeFile(specPath, stringify(projectSpec(opts)));
+    const adminKey = opts.start?.adminKey ?? newAdminKey();
     aloft = await startAloft({
       // The project's own SQLite file, whatever ALOFT_DATABASE_URL says.
       databaseUrl: `sqlite:${join(dir, '.aloft', 'aloft.db')}`,
       ...opts.start,
+      adminKey,
       spec: specPath,
       port: 0,
     });
+    authorize(aloft.url, adminKey);
     if (opts.waitReady !== false) await aloft.waitReady(opts.readyTimeoutMs);
     const running = aloft;
     let closing: Promise<void> | undefined;
@@ -97,6 +105,8 @@ export async function startProject(opts: ProjectOptions = {}): Promise<Project> 
       url: running.url,
       dir,
       specPath,
+      adminKey,
+      headers: bearer(adminKey),
       close() {
         closing ??= (async () => {
           try {

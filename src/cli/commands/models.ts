@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fail } from '../../errors.js';
-import { callJson, resolveUrl, type ClientOptions } from '../client.js';
+import { callJson, connect, type ClientOptions } from '../client.js';
 import { humanBytes, printJson, printTable, shortHash } from '../output.js';
 
 interface VersionView {
@@ -17,9 +17,9 @@ export async function push(file: string, opts: ClientOptions & { name?: string; 
   } catch {
     throw fail('ALOFT_USAGE', `cannot read ${file}; give the path of an .onnx file`);
   }
-  const base = await resolveUrl(opts);
+  const base = await connect(opts);
   const q = new URLSearchParams({ source: file, ...(opts.description ? { description: opts.description } : {}) });
-  process.stderr.write(`uploading ${file} (${humanBytes(bytes.length)}) as ${name} to ${base}\n`);
+  process.stderr.write(`uploading ${file} (${humanBytes(bytes.length)}) as ${name} to ${base.base}\n`);
   const r = await callJson<{ created: boolean; version: VersionView }>(base, 'POST', `/api/v1/models/${encodeURIComponent(name)}/versions?${q}`, bytes, { 'content-type': 'application/octet-stream' });
   if (opts.json) return printJson(r);
   const v = r.version;
@@ -29,7 +29,7 @@ export async function push(file: string, opts: ClientOptions & { name?: string; 
 }
 
 export async function list(opts: ClientOptions & { json?: boolean }): Promise<void> {
-  const base = await resolveUrl(opts);
+  const base = await connect(opts);
   const r = await callJson<{ models: { name: string; latestVersion: number | null; versionCount: number; aliases: Record<string, number>; description?: string | null }[] }>(base, 'GET', '/api/v1/models');
   if (opts.json) return printJson(r);
   if (r.models.length === 0) {
@@ -43,7 +43,7 @@ export async function list(opts: ClientOptions & { json?: boolean }): Promise<vo
 }
 
 export async function show(name: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
-  const base = await resolveUrl(opts);
+  const base = await connect(opts);
   const r = await callJson<{ model: { name: string; description?: string | null }; versions: VersionView[] }>(base, 'GET', `/api/v1/models/${encodeURIComponent(name)}`);
   if (opts.json) return printJson(r);
   process.stdout.write(`${r.model.name}${r.model.description ? ` — ${r.model.description}` : ''}\n\n`);
@@ -58,7 +58,7 @@ export async function show(name: string, opts: ClientOptions & { json?: boolean 
 }
 
 export async function alias(name: string, aliasName: string, version: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
-  const base = await resolveUrl(opts);
+  const base = await connect(opts);
   const v = Number(version.replace(/^v/, ''));
   if (!Number.isInteger(v) || v < 1) throw fail('ALOFT_USAGE', `version must be a positive integer, got '${version}'`);
   const r = await callJson(base, 'PUT', `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(aliasName)}`, JSON.stringify({ version: v }), { 'content-type': 'application/json' });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { fail } from '../../errors.js';
-import { call, callJson, resolveUrl, type ClientOptions } from '../client.js';
+import { call, callJson, connect, errorFor, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
 
 interface Meta { name: string; inputs: { name: string; datatype: string; shape: number[] }[] }
@@ -34,7 +34,7 @@ async function readStdin(): Promise<string> {
  * (`{"inputs": [...]}`) or, for a single-input model, just the rows (`[[...], [...]]`).
  */
 export async function predict(deployment: string, opts: ClientOptions & { data: string; version?: string; json?: boolean }): Promise<void> {
-  const base = await resolveUrl(opts);
+  const base = await connect(opts);
   const data = await readData(opts.data);
   const path = `/v2/models/${encodeURIComponent(deployment)}${opts.version ? `/versions/${encodeURIComponent(opts.version)}` : ''}`;
   let request: unknown = data;
@@ -55,7 +55,7 @@ export async function predict(deployment: string, opts: ClientOptions & { data: 
   } catch {
     throw fail('ALOFT_CONNECT', `the server answered ${r.status} with a body that is not JSON`);
   }
-  if (r.status !== 200) throw fail(r.status === 404 ? 'ALOFT_MODEL_NOT_FOUND' : r.status === 503 ? 'ALOFT_NOT_READY' : 'ALOFT_BAD_REQUEST', parsed.error ?? `HTTP ${r.status}`);
+  if (r.status !== 200) throw errorFor(r.status, parsed.error ?? `HTTP ${r.status}`, base);
   if (opts.json) return printJson(parsed);
   process.stdout.write(`${parsed.model_name} v${parsed.model_version}\n`);
   for (const o of parsed.outputs ?? []) {

@@ -1,4 +1,4 @@
-import { callJson, resolveUrl, type ClientOptions } from '../client.js';
+import { callJson, connect, type ClientOptions } from '../client.js';
 import { printJson, printTable } from '../output.js';
 
 interface Replica { id: string; state: string; pid?: number; restarts: number; lastError?: string; url?: string }
@@ -6,7 +6,7 @@ interface Deployments { deployments: { name: string; currentVersion: number; ver
 
 /** `aloft status`: deployments, versions and replicas of the running system. */
 export async function status(opts: ClientOptions & { json?: boolean }): Promise<void> {
-  const base = await resolveUrl(opts);
+  const base = await connect(opts);
   const r = await callJson<Deployments>(base, 'GET', '/api/v1/deployments');
   if (opts.json) return printJson(r);
   const rows: string[][] = [];

@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import { startAloft, type ProgressEvent } from '../../aloft.js';
 import { createLogger } from '../../log.js';
 import { shortHash } from '../output.js';
@@ -33,6 +34,10 @@ export async function up(opts: UpOptions): Promise<void> {
         break;
       case 'listening':
         out(`listening  ${e.url}  (not ready until replicas are)`);
+        break;
+      case 'admin-key':
+        if (e.created) out(`admin key  written to ${relative(process.cwd(), e.file) || e.file} (mode 0600); the CLI reads it from there`);
+        else out(`admin key  ${relative(process.cwd(), e.file) || e.file}`);
         break;
       case 'warning':
         process.stderr.write(`${e.message}\n`);

@@ -1,0 +1,135 @@
+/**
+ * Authentication and authorization for every route of a Fastify app (data plane, admin
+ * API, /metrics), as one `onRequest` hook: it runs before the body is read, so callers
+ * without access cost no parsing or decompression.
+ *
+ * Order of answers: 401 (no or bad credentials, with `WWW-Authenticate: Bearer
+ * realm="aloft"`) before 403 (role or scope) before anything the route says (404, 405…).
+ * So an anonymous caller learns nothing about which models exist, except for public
+ * deployments, whose paths answer as usual. Bad credentials get 401 even on a public
+ * deployment. /v2/health/live and /v2/health/ready are always open (probes).
+ * With auth disabled every caller is an admin principal named 'insecure'.
+ *
+ * @example
+ * registerAuth(app, {
+ *   authenticator,
+ *   policy: { enabled: spec.security.auth.enabled, isPublic: (d) => spec.deployments[d]?.public === true },
+ *   onFailure: ({ ip, reason, status }) => audit.recordFailure(ip, reason),
+ * });
+ * app.get('/x', (req) => req.principal?.name);
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuthResult } from '../security/authenticator.js';
+import { authorize, classifyRequest, type Target } from '../security/policy.js';
+import type { Principal } from '../security/principal.js';
+import { sendError } from './http-errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling; set by registerAuth's hook (undefined for anonymous callers of public deployments and health). */
+    principal?: Principal;
+  }
+}
+
+export interface AuthFailure {
+  ip: string;
+  /** Why, for logs and the audit trail; never sent to the client. */
+  reason: string;
+  status: 401 | 403;
+  method: string;
+  /** The path without the query string (truncated to 200 characters). */
+  path: string;
+  /** The principal for 403s; undefined for 401s. */
+  principal?: Principal;
+}
+
+export interface AuthHookOptions {
+  authenticator: { identify(authorization: string | string[] | undefined): Promise<AuthResult> };
+  policy: {
+    /** False: no credentials are checked and everyone is the 'insecure' admin. */
+    enabled: boolean;
+    isPublic(deployment: string): boolean;
+    /** The model a deployment serves, so key scopes may name models too. */
+    modelOf?(deployment: string): string | undefined;
+  };
+  /**
+   * Called for every refused request that carried credentials (401 for bad ones, 403 for
+   * insufficient ones); anonymous callers without credentials are not reported.
+   */
+  onFailure?(info: AuthFailure): void;
+}
+
+/** The principal of every request when auth is disabled. */
+export const INSECURE_PRINCIPAL: Principal = Object.freeze({
+  kind: 'anonymous',
+  id: 'insecure',
+  name: 'insecure',
+  role: 'admin',
+  scopes: Object.freeze([]) as readonly string[],
+});
+
+const WWW_AUTHENTICATE = 'Bearer realm="aloft"';
+const INVALID = 'invalid credentials: the key or token is not valid (unknown, wrong, revoked or expired)';
+
+export function registerAuth(app: FastifyInstance, opts: AuthHookOptions): void {
+  if (!app.hasRequestDecorator('principal')) app.decorateRequest('principal', undefined);
+  const { authenticator, policy, onFailure } = opts;
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!policy.enabled) {
+      req.principal = INSECURE_PRINCIPAL;
+      return;
+    }
+    const target = targetOf(req);
+    if (target.action === 'health') return;
+    const result = await authenticator.identify(req.headers.authorization);
+    const path = pathOf(req.url).slice(0, 200);
+    if (result.kind === 'rejected') {
+      onFailure?.({ ip: req.ip, reason: result.reason, status: 401, method: req.method, path });
+      reply.header('www-authenticate', WWW_AUTHENTICATE);
+      return sendError(reply, 401, INVALID);
+    }
+    const principal = result.kind === 'ok' ? result.principal : undefined;
+    const decision = authorize(principal, target, policy);
+    if (!decision.allow) {
+      if (decision.status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
+      else onFailure?.({ ip: req.ip, reason: decision.message, status: 403, method: req.method, path, ...(principal ? { principal } : {}) });
+      return sendError(reply, decision.status, decision.message);
+    }
+    if (principal) req.principal = principal;
+  });
+}
+
+/**
+ * Classify by the matched route (its pattern filled with the decoded params, exactly what
+ * the handler will use) or, for unmatched requests, by the decoded raw path.
+ */
+export function targetOf(req: FastifyRequest): Target {
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  const pattern = req.routeOptions.url;
+  let segments: string[];
+  if (pattern !== undefined && pattern !== '') {
+    const params = (req.params ?? {}) as Record<string, string | undefined>;
+    segments = pattern.split('/').slice(1).flatMap((s) => {
+      if (s.startsWith(':')) return [params[s.slice(1)] ?? ''];
+      if (s === '*') return (params['*'] ?? '').split('/');
+      return [s];
+    });
+  } else {
+    segments = pathOf(req.url).split('/').slice(1).map(decode);
+  }
+  return classifyRequest(method, segments);
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

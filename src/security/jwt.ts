@@ -1,0 +1,116 @@
+/**
+ * JWT bearer tokens from an identity provider (spec `security.auth.jwt`), verified with
+ * jose against a JWKS: a local file (read by `load()`, re-read by every later `load()`)
+ * or an http(s) URL (fetched and cached by jose, refetched when an unknown `kid` shows up).
+ *
+ * A token is accepted when its signature verifies, `iss` and `aud` match, it has `sub`
+ * and `exp`, `exp`/`nbf` hold within `clockTolerance`, and its role claim names a role
+ * (directly, or through the `roles` map). Scopes come from the scope claim: a list, or a
+ * space-separated string; absent means every deployment.
+ *
+ * @example
+ * const v = new JwtVerifier(spec.security.auth.jwt, { clock });
+ * await v.load();
+ * const r = await v.verify(token); // { principal } or { reason }
+ */
+import { readFile } from 'node:fs/promises';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { systemClock, type Clock } from '../clock.js';
+import { fail } from '../errors.js';
+import type { JwtSpec, Role } from '../spec/types.js';
+import type { Principal } from './principal.js';
+import { ROLE_RANK } from './roles.js';
+
+export type JwtResult = { principal: Principal } | { reason: string };
+
+const ROLE_NAMES = new Set<string>(Object.keys(ROLE_RANK));
+
+export class JwtVerifier {
+  readonly #spec: JwtSpec;
+  readonly #clock: Clock;
+  #keys: JWTVerifyGetKey | undefined;
+
+  constructor(spec: JwtSpec, opts: { clock?: Clock } = {}) {
+    this.#spec = spec;
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  get remote(): boolean {
+    return /^https?:\/\//i.test(this.#spec.jwks);
+  }
+
+  /**
+   * Read the JWKS file (or set up the remote JWKS once). Throws ALOFT_AUTH_CONFIG when the
+   * file is missing or not a JWK set; the previous keys stay in use in that case.
+   */
+  async load(): Promise<void> {
+    if (this.remote) {
+      this.#keys ??= createRemoteJWKSet(new URL(this.#spec.jwks));
+      return;
+    }
+    let text: string;
+    try {
+      text = await readFile(this.#spec.jwks, 'utf8');
+    } catch (e) {
+      throw fail('ALOFT_AUTH_CONFIG', `cannot read the JWKS file ${this.#spec.jwks} (security.auth.jwt.jwks): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check the path`, { cause: e });
+    }
+    try {
+      this.#keys = createLocalJWKSet(JSON.parse(text) as Parameters<typeof createLocalJWKSet>[0]);
+    } catch (e) {
+      throw fail('ALOFT_AUTH_CONFIG', `the JWKS file ${this.#spec.jwks} is not a JSON Web Key Set ({"keys": [...]}): ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async verify(token: string): Promise<JwtResult> {
+    if (this.#keys === undefined) return { reason: 'jwt keys not loaded' };
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#keys, {
+        issuer: this.#spec.issuer,
+        audience: this.#spec.audience,
+        clockTolerance: Math.round(this.#spec.clockTolerance / 1000),
+        currentDate: this.#clock.date(),
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (e) {
+      return { reason: `jwt rejected (${(e as { code?: string }).code ?? 'invalid'})` };
+    }
+    const sub = payload.sub;
+    if (typeof sub !== 'string' || sub.length === 0) return { reason: 'jwt has no subject' };
+    const role = this.#role(claim(payload, this.#spec.roleClaim));
+    if (role === undefined) return { reason: 'jwt has no valid role' };
+    const scopes = scopesOf(claim(payload, this.#spec.scopeClaim));
+    if (scopes === undefined) return { reason: 'jwt scope claim is not a list or a string' };
+    return { principal: { kind: 'jwt', id: sub, name: sub, role, scopes } };
+  }
+
+  /** The most privileged role among the claim's values (a string or a list). */
+  #role(value: unknown): Role | undefined {
+    const values = typeof value === 'string' ? [value] : Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+    let best: Role | undefined;
+    for (const v of values) {
+      const map = this.#spec.roles;
+      const mapped = map ? (Object.hasOwn(map, v) ? map[v] : undefined) : ROLE_NAMES.has(v) ? (v as Role) : undefined;
+      if (mapped !== undefined && (best === undefined || ROLE_RANK[mapped] > ROLE_RANK[best])) best = mapped;
+    }
+    return best;
+  }
+}
+
+/** A claim by name; a dotted name that is not a top-level claim walks nested objects (`realm_access.roles`). */
+function claim(payload: JWTPayload, name: string): unknown {
+  if (Object.hasOwn(payload, name)) return payload[name];
+  let v: unknown = payload;
+  for (const part of name.split('.')) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+function scopesOf(value: unknown): string[] | undefined {
+  if (value === undefined) return [];
+  if (typeof value === 'string') return value.split(/\s+/).filter((s) => s.length > 0);
+  if (Array.isArray(value) && value.every((s) => typeof s === 'string')) return (value as string[]).filter((s) => s.length > 0);
+  return undefined;
+}

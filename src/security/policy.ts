@@ -1,0 +1,108 @@
+/**
+ * The access policy, as pure functions: which endpoint group a request belongs to
+ * (`classifyRequest`) and whether a principal may call it (`authorize`). The gateway hook
+ * (gateway/auth-hook.ts) feeds them; tests call them directly.
+ *
+ * Decisions:
+ * - /v2/health/live and /v2/health/ready are open, so load balancers and Kubernetes
+ *   probes need no secret.
+ * - A `public: true` deployment lets anyone (also callers without credentials) infer and
+ *   read its metadata and readiness; its statistics still need a role.
+ * - Unknown paths need some valid credential (any role): callers without one get 401
+ *   before any 404, so they learn nothing about which models exist.
+ *
+ * @example
+ * const target = classifyRequest('POST', ['v2', 'models', 'credit-risk', 'infer']);
+ * authorize(principal, target, { isPublic: (d) => spec.deployments[d]?.public === true });
+ * // → { allow: true } | { allow: false, status: 401 | 403, message }
+ */
+import type { Principal } from './principal.js';
+import { inScope } from './glob.js';
+import { can, rolesFor, type Action } from './roles.js';
+
+/** What a request does, and to which deployment when it names one. */
+export interface Target {
+  action: Action;
+  deployment?: string;
+}
+
+export interface PolicyContext {
+  /** True for deployments declared `public: true`. */
+  isPublic(deployment: string): boolean;
+  /** The registered model a deployment serves, so scopes may name models too. Optional. */
+  modelOf?(deployment: string): string | undefined;
+}
+
+export type Decision = { allow: true } | { allow: false; status: 401 | 403; message: string };
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * Classify a request by method and decoded path segments (`/v2/models/a/infer` →
+ * `['v2', 'models', 'a', 'infer']`; a trailing slash gives a trailing '').
+ */
+export function classifyRequest(method: string, segments: readonly string[]): Target {
+  const [s0, s1, s2, s3, s4] = segments;
+  const n = segments.length;
+  if (s0 === 'metrics' && n === 1) return { action: 'metrics' };
+  if (s0 === 'api') {
+    if (s2 === 'keys') return { action: 'admin.keys' };
+    if (s2 === 'audit') return { action: 'admin.audit' };
+    return { action: READ_METHODS.has(method) ? 'admin.read' : 'admin.write' };
+  }
+  if (s0 !== 'v2') return { action: 'read' };
+  if (s1 === 'health' && n === 3 && (s2 === 'live' || s2 === 'ready')) return { action: 'health' };
+  if (s1 === 'repository') {
+    // OIP repository extension: load/unload change what is served.
+    if (s2 === 'models' && s3 !== undefined && (s4 === 'load' || s4 === 'unload')) return { action: 'admin.write', deployment: s3 };
+    return { action: 'read' };
+  }
+  if (s1 !== 'models' || s2 === undefined || s2 === '' || (s2 === 'stats' && n === 3)) return { action: 'read' };
+  // /v2/models/{d}[/versions/{v}][/ready|/infer|/stats]
+  const deployment = s2;
+  const rest = s3 === 'versions' && s4 !== undefined ? segments.slice(5) : segments.slice(3);
+  const tail = rest.length === 0 ? '' : rest.length === 1 ? rest[0] : undefined;
+  if (tail === '' || tail === 'ready') return { action: 'model', deployment };
+  if (tail === 'infer') return { action: 'infer', deployment };
+  return { action: 'read', deployment };
+}
+
+/**
+ * Decide a request. `principal` is undefined when the caller sent no credentials (bad
+ * credentials are refused before this, by the authenticator).
+ */
+export function authorize(principal: Principal | undefined, target: Target, ctx: PolicyContext): Decision {
+  const { action, deployment } = target;
+  if (action === 'health') return { allow: true };
+  if (deployment !== undefined && (action === 'infer' || action === 'model') && ctx.isPublic(deployment)) return { allow: true };
+  if (principal === undefined || principal.role === undefined) {
+    return {
+      allow: false,
+      status: 401,
+      message: 'authentication required: send Authorization: Bearer <API key or token> (the CLI uses --key, ALOFT_KEY or the admin key file)',
+    };
+  }
+  if (!can(principal.role, action)) {
+    return {
+      allow: false,
+      status: 403,
+      message: `the role '${principal.role}' may not ${DESCRIBE[action]}; that needs ${rolesFor(action).join(', ')}`,
+    };
+  }
+  if (deployment !== undefined && !inScope(principal.scopes, deployment, ctx.modelOf?.(deployment))) {
+    return { allow: false, status: 403, message: `deployment '${deployment.slice(0, 100)}' is outside the scopes of these credentials` };
+  }
+  return { allow: true };
+}
+
+const DESCRIBE: Readonly<Record<Action, string>> = {
+  health: 'read health',
+  infer: 'run inference',
+  model: 'read model metadata',
+  read: 'read server metadata',
+  metrics: 'read metrics',
+  'admin.read': 'read the admin API',
+  'admin.write': 'change deployments or models through the admin API',
+  'admin.keys': 'manage API keys',
+  'admin.audit': 'read the audit trail',
+};

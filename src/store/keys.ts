@@ -1,0 +1,196 @@
+/**
+ * The API key repository: rows of `api_keys` as plain records. Holds only sha256 hashes of
+ * secrets, never a secret. Revoked keys stay (for the audit trail); a name is unique among
+ * active keys. Shared by both dialects; the only dialect branch is the row lock.
+ *
+ * @example
+ * const keys = new KeyRepository(store);
+ * await keys.create({ id, name: 'ci', role: 'predictor', scopes: ['credit-*'], secretHash });
+ * const active = await keys.listActive(); // what the authenticator caches
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { fail } from '../errors.js';
+import type { Role } from '../spec/types.js';
+import type { Store } from './db.js';
+import type { Database } from './schema.js';
+
+/** The `api_keys` table (migration 0002). */
+export interface ApiKeysTable {
+  /** 12 lowercase hex characters; the public half of a token. */
+  id: string;
+  name: string;
+  role: Role;
+  /** JSON array of name globs; `[]` means every deployment. */
+  scopes: string;
+  /** Lowercase hex sha256 of the secret half of the token. */
+  secret_hash: string;
+  created_at: string;
+  created_by: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+type KeysDb = Kysely<Database & { api_keys: ApiKeysTable }>;
+
+export interface KeyRecord {
+  id: string;
+  name: string;
+  role: Role;
+  scopes: string[];
+  /** sha256(secret), hex. Never leaves the server. */
+  secretHash: string;
+  createdAt: string;
+  createdBy: string | null;
+  /** ISO time after which the key no longer works; null = never. */
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface NewKey {
+  id: string;
+  name: string;
+  role: Role;
+  scopes?: readonly string[];
+  secretHash: string;
+  createdBy?: string | null;
+  expiresAt?: string | null;
+}
+
+export class KeyRepository {
+  readonly #store: Store;
+  readonly #db: KeysDb;
+  readonly #now: () => Date;
+
+  constructor(store: Store, opts: { now?: () => Date } = {}) {
+    this.#store = store;
+    this.#db = store.db.withTables<{ api_keys: ApiKeysTable }>();
+    this.#now = opts.now ?? (() => new Date());
+  }
+
+  /**
+   * Insert a new key. Throws ALOFT_KEY_EXISTS when an active key has the same name (also
+   * when two callers race: the partial unique index decides).
+   */
+  async create(input: NewKey): Promise<KeyRecord> {
+    const row = this.#row(input);
+    try {
+      await this.#db.insertInto('api_keys').values(row).execute();
+    } catch (e) {
+      if (await this.getActiveByName(input.name)) throw exists(input.name, e);
+      throw fail('ALOFT_STORE', `cannot store API key '${input.name}': ${(e as Error).message}`, { cause: e });
+    }
+    return toRecord(row);
+  }
+
+  /**
+   * Make this exact key (id and hash) the active key named `input.name`: revoke any other
+   * active key of that name and insert the row, or reactivate and overwrite it if the id
+   * exists. Idempotent. Used by the bootstrap for ALOFT_ADMIN_KEY.
+   * Returns `changed: false` when the key was already active with the same fields.
+   */
+  async put(input: NewKey): Promise<{ key: KeyRecord; changed: boolean }> {
+    const row = this.#row(input);
+    return this.#db.transaction().execute(async (trx) => {
+      let q = trx.selectFrom('api_keys').selectAll().where((eb) => eb.or([eb('id', '=', input.id), eb.and([eb('name', '=', input.name), eb('revoked_at', 'is', null)])]));
+      if (this.#store.dialect === 'postgres') q = q.forUpdate();
+      const current = await q.execute();
+      const same = current.find((r) => r.id === input.id);
+      if (
+        current.length === 1 && same && same.revoked_at === null && same.name === row.name && same.role === row.role &&
+        same.secret_hash === row.secret_hash && same.scopes === row.scopes && same.expires_at === row.expires_at
+      ) {
+        return { key: toRecord(same), changed: false };
+      }
+      const others = current.filter((r) => r.id !== input.id && r.revoked_at === null).map((r) => r.id);
+      if (others.length > 0) await trx.updateTable('api_keys').set({ revoked_at: row.created_at }).where('id', 'in', others).execute();
+      if (same) {
+        const { id: _id, ...rest } = row;
+        await trx.updateTable('api_keys').set(rest).where('id', '=', input.id).execute();
+      } else {
+        await trx.insertInto('api_keys').values(row).execute();
+      }
+      return { key: toRecord(row), changed: true };
+    });
+  }
+
+  /** Every unrevoked key (expired ones included: expiry is checked against the caller's clock). */
+  async listActive(): Promise<KeyRecord[]> {
+    const rows = await this.#db.selectFrom('api_keys').selectAll().where('revoked_at', 'is', null).execute();
+    return rows.map(toRecord).sort(byName);
+  }
+
+  /** Every key, revoked ones too, by name then creation time. */
+  async listAll(): Promise<KeyRecord[]> {
+    const rows = await this.#db.selectFrom('api_keys').selectAll().execute();
+    return rows.map(toRecord).sort((a, b) => byName(a, b) || compare(a.createdAt, b.createdAt));
+  }
+
+  async getById(id: string): Promise<KeyRecord | undefined> {
+    const row = await this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async getActiveByName(name: string): Promise<KeyRecord | undefined> {
+    const row = await this.#db.selectFrom('api_keys').selectAll().where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  /** Revoke the active key with this name; returns it as revoked, or undefined if there was none. */
+  async revoke(name: string): Promise<KeyRecord | undefined> {
+    const revokedAt = this.#now().toISOString();
+    const row = await this.#db
+      .updateTable('api_keys')
+      .set({ revoked_at: revokedAt })
+      .where('name', '=', name)
+      .where('revoked_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  #row(input: NewKey): ApiKeysTable {
+    return {
+      id: input.id,
+      name: input.name,
+      role: input.role,
+      scopes: JSON.stringify(input.scopes ?? []),
+      secret_hash: input.secretHash,
+      created_at: this.#now().toISOString(),
+      created_by: input.createdBy ?? null,
+      expires_at: input.expiresAt ?? null,
+      revoked_at: null,
+    };
+  }
+}
+
+function exists(name: string, cause: unknown) {
+  return fail('ALOFT_KEY_EXISTS', `an active API key named '${name}' already exists; revoke it first ('aloft keys revoke ${name}') or pick another name`, { cause });
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byName(a: KeyRecord, b: KeyRecord): number {
+  return compare(a.name, b.name);
+}
+
+function toRecord(r: Selectable<ApiKeysTable>): KeyRecord {
+  let scopes: unknown;
+  try {
+    scopes = JSON.parse(r.scopes);
+  } catch (e) {
+    throw fail('ALOFT_STORE', `the stored scopes of API key '${r.name}' are not valid JSON; the state database was edited or damaged. Revoke the key and create a new one.`, { cause: e });
+  }
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    scopes: Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : [],
+    secretHash: r.secret_hash,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}

@@ -10,13 +10,15 @@ export function healthRoutes(app: FastifyInstance, routes: RouteTable, isDrainin
   app.get('/v2/health/live', () => ({ live: true }));
   app.get('/v2/health/ready', () => {
     if (isDraining()) throw fail('ALOFT_NOT_READY', 'the server is shutting down');
-    const waiting: string[] = [];
-    for (const dep of routes.list()) {
+    // Probes call this without credentials, so the answer names no deployment; which ones
+    // wait and why is in the repository index and `aloft status`.
+    const all = routes.list();
+    let waiting = 0;
+    for (const dep of all) {
       const v = dep.versions.get(dep.current);
-      const s = v ? versionState(v) : { state: 'LOADING', reason: 'no version loaded' };
-      if (s.state !== 'READY') waiting.push(`${dep.name}: ${s.reason}`);
+      if (!v || versionState(v).state !== 'READY') waiting++;
     }
-    if (waiting.length > 0) throw fail('ALOFT_NOT_READY', `not ready: ${waiting.join('; ')}`);
+    if (waiting > 0) throw fail('ALOFT_NOT_READY', `not ready: ${waiting} of ${all.length} deployments have no ready replica; see 'aloft status'`);
     return { ready: true };
   });
 }

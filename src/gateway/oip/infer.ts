@@ -25,7 +25,7 @@ type Targeted = FastifyRequest & { [TARGET]?: { deployment: string; version: num
 export function inferRoutes(app: FastifyInstance, routes: RouteTable, clock: Clock, metrics?: GatewayMetrics): void {
   const handler = async (req: FastifyRequest, reply: FastifyReply, name: string, version: string | undefined) => {
     const t0 = clock.now();
-    const { dep, served } = resolveVersion(routes, name, version);
+    const { dep, served } = resolveVersion(routes, name, version, req);
     (req as Targeted)[TARGET] = { deployment: dep.name, version: served.version };
     const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
     if (body.length === 0) throw fail('ALOFT_BAD_REQUEST', 'the request body is empty; send an inference request such as {"inputs": [...]}');

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../../errors.js';
+import { inScope } from '../../security/glob.js';
+import type { Principal } from '../../security/principal.js';
 import type { TensorSpec } from '../../runtime/tensor.js';
 import { versionState, type RouteTable } from '../route-table.js';
 import { resolveVersion } from './resolve.js';
@@ -19,8 +21,8 @@ export function metadataRoutes(app: FastifyInstance, routes: RouteTable, info: S
     app.get(url, (_req, reply) => reply.header('content-type', 'application/json').send(server));
   }
 
-  const metadata = (name: string, version: string | undefined) => {
-    const { dep, served } = resolveVersion(routes, name, version);
+  const metadata = (name: string, version: string | undefined, req: { principal?: Principal }) => {
+    const { dep, served } = resolveVersion(routes, name, version, req);
     return {
       name: dep.name,
       versions: [...dep.versions.keys()].sort((a, b) => a - b).map(String),
@@ -30,20 +32,23 @@ export function metadataRoutes(app: FastifyInstance, routes: RouteTable, info: S
       parameters: { model: served.model, version: String(served.version), batchable: served.signature.batchable },
     };
   };
-  app.get<{ Params: { name: string } }>('/v2/models/:name', (req) => metadata(req.params.name, undefined));
+  app.get<{ Params: { name: string } }>('/v2/models/:name', (req) => metadata(req.params.name, undefined, req));
   app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version',
-    (req) => metadata(req.params.name, req.params.version));
+    (req) => metadata(req.params.name, req.params.version, req));
 
-  const ready = (name: string, version: string | undefined) => {
-    const { dep, served } = resolveVersion(routes, name, version);
+  const ready = (name: string, version: string | undefined, req: { principal?: Principal }) => {
+    const { dep, served } = resolveVersion(routes, name, version, req);
     const s = versionState(served);
     if (s.state !== 'READY') throw fail('ALOFT_NOT_READY', `model '${dep.name}' version ${served.version} is not ready: ${s.reason}`);
     return { name: dep.name, ready: true };
   };
-  app.get<{ Params: { name: string } }>('/v2/models/:name/ready', (req) => ready(req.params.name, undefined));
+  app.get<{ Params: { name: string } }>('/v2/models/:name/ready', (req) => ready(req.params.name, undefined, req));
   app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/ready',
-    (req) => ready(req.params.name, req.params.version));
+    (req) => ready(req.params.name, req.params.version, req));
 
   // KServe's name list, handy for humans.
-  app.get('/v2/models', () => ({ models: routes.names() }));
+  app.get('/v2/models', (req) => {
+    const scopes = (req as { principal?: Principal }).principal?.scopes ?? [];
+    return { models: routes.list().filter((d) => inScope(scopes, d.name, d.versions.get(d.current)?.model)).map((d) => d.name) };
+  });
 }

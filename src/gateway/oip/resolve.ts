@@ -1,12 +1,21 @@
 import { fail } from '../../errors.js';
 import type { DeploymentRoute, RouteTable, ServedVersion } from '../route-table.js';
 import { closest } from '../../spec/suggest.js';
+import { inScope } from '../../security/glob.js';
+import type { Principal } from '../../security/principal.js';
 
-/** Find the deployment and the version a request addresses, or throw 404 with what exists. */
-export function resolveVersion(routes: RouteTable, name: string, version: string | undefined): { dep: DeploymentRoute; served: ServedVersion } {
+/**
+ * Find the deployment and the version a request addresses, or throw 404 saying what
+ * exists — limited to what the caller's scopes cover, so a 404 never reveals other
+ * deployments.
+ */
+export function resolveVersion(routes: RouteTable, name: string, version: string | undefined, caller?: { principal?: Principal }): { dep: DeploymentRoute; served: ServedVersion } {
   const dep = routes.get(name);
   if (!dep) {
-    const names = routes.names();
+    const scopes = caller?.principal?.scopes ?? [];
+    const names = routes.list()
+      .filter((d) => inScope(scopes, d.name, d.versions.get(d.current)?.model))
+      .map((d) => d.name);
     const hint = closest(name, names);
     throw fail('ALOFT_MODEL_NOT_FOUND', `model '${name}' is not served here${hint ? `; did you mean '${hint}'?` : ''} (served: ${names.join(', ') || 'none'})`);
   }

@@ -9,11 +9,11 @@ export function statisticsRoutes(app: FastifyInstance, routes: RouteTable): void
       [...dep.versions.values()].map((v) => v.stats.toJSON(dep.name, String(v.version)))),
   }));
   app.get<{ Params: { name: string } }>('/v2/models/:name/stats', (req) => {
-    const { dep } = resolveVersion(routes, req.params.name, undefined);
+    const { dep } = resolveVersion(routes, req.params.name, undefined, req);
     return { model_stats: [...dep.versions.values()].map((v) => v.stats.toJSON(dep.name, String(v.version))) };
   });
   app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/stats', (req) => {
-    const { dep, served } = resolveVersion(routes, req.params.name, req.params.version);
+    const { dep, served } = resolveVersion(routes, req.params.name, req.params.version, req);
     return { model_stats: [served.stats.toJSON(dep.name, String(served.version))] };
   });
 }

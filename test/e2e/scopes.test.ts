@@ -22,11 +22,16 @@ test('a scoped key never learns of deployments outside its scopes', async () => 
     const list = await as('/v2/models');
     assert.deepEqual(await list.body.json(), { models: ['credit-risk'] });
 
-    const typo = await as('/v2/models/secret-modl');
+    // A name inside the scopes that does not exist: 404 with suggestions from the scopes only.
+    const typo = await as('/v2/models/credit-rsk');
     const body = await typo.body.json() as { error: string };
     assert.equal(typo.statusCode, 404);
     assert.doesNotMatch(body.error, /secret/, body.error);
-    assert.match(body.error, /served: credit-risk/);
+    assert.match(body.error, /did you mean 'credit-risk'\?.*served: credit-risk\)/);
+    // A name outside the scopes: 403 whether or not it exists, so existence is not revealed.
+    const missing = await as('/v2/models/no-such-model');
+    assert.equal(missing.statusCode, 403);
+    await missing.body.dump();
 
     const out = await as('/v2/models/secret-model');
     assert.equal(out.statusCode, 403);

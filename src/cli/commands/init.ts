@@ -24,7 +24,7 @@ export async function init(opts: { dir: string; force?: boolean }): Promise<void
     `created ${rel}/aloft.yaml, ${rel}/model.onnx (a credit-risk model) and ${rel}/request.json`,
     'next:',
     `  aloft up -f ${rel}/aloft.yaml`,
-    `  aloft predict credit-risk --data @${rel}/request.json`,
+    `  aloft predict credit-risk -f ${rel}/aloft.yaml --data @${rel}/request.json`,
     '',
   ].join('\n'));
 }

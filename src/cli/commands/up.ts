@@ -80,8 +80,11 @@ export async function up(opts: UpOptions): Promise<void> {
   const first = aloft.deployments[0];
   out(`ready      serving ${aloft.deployments.map((d) => `${d.name} (v${d.version}, ${d.spec.replicas.initial} replicas)`).join(', ')} on ${aloft.url}`);
   if (first) {
-    out(`try        curl -s ${aloft.url}/v2/models/${first.name}`);
-    out(`           aloft predict ${first.name} --url ${aloft.url} --data '<json>'`);
+    const spec = relative(process.cwd(), aloft.spec.file) || aloft.spec.file;
+    const key = aloft.adminKey.file ? `$(cat ${relative(process.cwd(), aloft.adminKey.file) || aloft.adminKey.file})` : '$ALOFT_ADMIN_KEY';
+    out(`try        curl -s -H "Authorization: Bearer ${key}" ${aloft.url}/v2/models/${first.name}`);
+    out(`           aloft predict ${first.name} -f ${spec} --data '[[...]]'`);
+    out(`           aloft keys create --name app --role predictor -f ${spec}   (a key for your application)`);
   }
   out('stop       Ctrl-C');
   await new Promise<never>(() => undefined);

@@ -91,6 +91,11 @@ function commandText(): string {
   return `tsx bench/run.ts${extra.length ? ` ${extra.join(' ')}` : ''}`;
 }
 
+/** The workload's requests with the system's own headers (credentials) added. */
+function withHeaders<R extends { headers: Record<string, string> }>(requests: readonly R[], server: RunningServer): R[] {
+  return server.headers ? requests.map((r) => ({ ...r, headers: { ...r.headers, ...server.headers } })) : [...requests];
+}
+
 /** Post one request; the status, body and binary header length. */
 async function post(url: string, req: { body: Buffer; headers: Record<string, string> }) {
   const res = await fetch(url, { method: 'POST', body: req.body, headers: req.headers });
@@ -103,7 +108,7 @@ async function post(url: string, req: { body: Buffer; headers: Record<string, st
  */
 async function verify(server: RunningServer, w: Workload, kind: BodyKind, fixedAnswer: boolean): Promise<void> {
   const url = `${server.url}/v2/models/${w.name}/infer`;
-  const bodies = w.bodies[kind]!;
+  const bodies = withHeaders(w.bodies[kind]!, server);
   const check = (i: number, r: Awaited<ReturnType<typeof post>>) => {
     if (fixedAnswer && i > 0) return r.status === 200 ? undefined : `row ${i}: HTTP ${r.status}`;
     return checkResponse(w, i, r.status, r.body, r.headerLength);
@@ -219,7 +224,7 @@ async function main(): Promise<number> {
             // JIT and caches: the first cell must not pay for them (Aloft has far more code to warm than a plain server).
             if (opts.settleS > 0) {
               await runLoad({
-                url: server.url, path: `/v2/models/${w.name}/infer`, requests: w.bodies[kind]!, connections: Math.max(...opts.concurrency),
+                url: server.url, path: `/v2/models/${w.name}/infer`, requests: withHeaders(w.bodies[kind]!, server), connections: Math.max(...opts.concurrency),
                 warmupMs: 0, durationMs: opts.settleS * 1000,
               });
             }
@@ -229,7 +234,7 @@ async function main(): Promise<number> {
               const pid = server.pid;
               const cpu = { server: [0, 0], replicas: [0, 0] as (number | undefined)[] };
               const r = await runLoad({
-                url: server.url, path: `/v2/models/${w.name}/infer`, requests: w.bodies[kind]!, connections: c,
+                url: server.url, path: `/v2/models/${w.name}/infer`, requests: withHeaders(w.bodies[kind]!, server), connections: c,
                 warmupMs: opts.warmupS * 1000, durationMs: opts.durationS * 1000,
                 onWindowStart: () => { cpu.server[0] = cpuMs(pid) ?? Number.NaN; cpu.replicas[0] = sumCpuMs(replicasBefore); },
                 onWindowEnd: () => { cpu.server[1] = cpuMs(pid) ?? Number.NaN; cpu.replicas[1] = sumCpuMs(replicasBefore); },

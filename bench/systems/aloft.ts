@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateKey } from '../../src/security/keys.js';
 import { Child, track } from '../child.js';
 import { childPids, commandLine } from '../rss.js';
 import type { BodyKind, Workload } from '../workload.js';
@@ -27,7 +28,9 @@ function aloftSystem(batching: boolean): ServerSystem {
         models: { [w.name]: { path: w.modelPath } },
         deployments: { [w.name]: { model: w.name, replicas: REPLICAS, ...(batching ? {} : { batching: { enabled: false } }) } },
       }, null, 2));
-      const child = new Child(`Aloft (batching ${batching ? 'on' : 'off'})`, './peers/aloft-server.ts', ['--spec', specPath]);
+      // Aloft is measured as it ships: authentication on, every request carrying a key.
+      const key = generateKey().token;
+      const child = new Child(`Aloft (batching ${batching ? 'on' : 'off'})`, './peers/aloft-server.ts', ['--spec', specPath], { ALOFT_ADMIN_KEY: key });
       try {
         const ready = await child.waitReady(90_000);
         const announced = Array.isArray(ready.replicas) ? (ready.replicas as number[]) : [];
@@ -35,7 +38,7 @@ function aloftSystem(batching: boolean): ServerSystem {
         const replicaPids = [...new Set([...announced, ...children])];
         for (const pid of replicaPids) track(pid, 'replica-main');
         if (replicaPids.length !== REPLICAS) throw new Error(`Aloft: expected ${REPLICAS} replica processes, found ${replicaPids.length} (${replicaPids.join(', ')})`);
-        return { url: String(ready.url), pid: child.pid, replicaPids, stop: () => child.stop(20_000) };
+        return { url: String(ready.url), pid: child.pid, replicaPids, headers: { authorization: `Bearer ${key}` }, stop: () => child.stop(20_000) };
       } catch (err) {
         await child.stop();
         throw err;

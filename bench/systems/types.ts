@@ -11,6 +11,8 @@ export interface RunningServer {
   pid: number;
   /** Processes behind it (Aloft's replicas); empty for single-process servers. */
   replicaPids: number[];
+  /** Headers every request must carry (credentials). */
+  headers?: Record<string, string>;
   stop(): Promise<void>;
 }
 

@@ -16,7 +16,7 @@ import { Batcher } from './gateway/batcher.js';
 import { ReplicaClient } from './gateway/replica-client.js';
 import { ReplicaSet } from './gateway/replica-set.js';
 import { RouteTable, type ServedVersion } from './gateway/route-table.js';
-import { createGateway, OIP_EXTENSIONS, type Gateway } from './gateway/server.js';
+import { createGateway, createHttpServer, OIP_EXTENSIONS, type Gateway } from './gateway/server.js';
 import { ModelStats } from './gateway/stats.js';
 import { checkExposure, readTls, reloadTls } from './gateway/transport.js';
 import { silentLogger, type Logger } from './log.js';
@@ -44,7 +44,7 @@ export type ProgressEvent =
   | { kind: 'registered'; model: string; version: number; created: boolean; sha256: string; source: string }
   | { kind: 'replicas'; deployment: string; version: number; ready: number; desired: number }
   | { kind: 'replica-failed'; id: string; error: string }
-  | { kind: 'listening'; url: string }
+  | { kind: 'listening'; url: string; adminUrl: string }
   | { kind: 'warning'; message: string }
   | { kind: 'admin-key'; file: string; created: boolean };
 
@@ -74,6 +74,8 @@ export interface RunningAloft {
   url: string;
   /** The gateway's HTTP(S) server, e.g. to count connections. */
   server: Server;
+  /** Base URL of the admin API (/api/v1): the gateway's URL unless server.adminPort is set. */
+  adminUrl: string;
   spec: LoadedSpec;
   store: Store;
   registry: Registry;
@@ -194,15 +196,21 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       clock,
       onBurst: (b) => { void audit.append(authFailuresEntry(b)).catch((err: unknown) => logger.warn({ err }, 'audit append failed')); },
     });
-    registerAuth(gateway.app, {
+    const auth = {
       authenticator,
       policy: {
         enabled: spec.security.auth.enabled,
-        isPublic: (d) => Object.hasOwn(spec.deployments, d) && spec.deployments[d]!.public,
-        modelOf: (d) => { const r = routes.get(d); return r?.versions.get(r.current)?.model; },
+        isPublic: (d: string) => Object.hasOwn(spec.deployments, d) && spec.deployments[d]!.public,
+        modelOf: (d: string) => { const r = routes.get(d); return r?.versions.get(r.current)?.model; },
       },
-      onFailure: (f) => { if (f.status === 401) bursts.record(f.ip); },
+      onFailure: (f: { status: number; ip: string }) => { if (f.status === 401) bursts.record(f.ip); },
+    };
+    registerAuth(gateway.app, auth);
+    // The admin API shares the gateway's port unless server.adminPort gives it its own.
+    const adminApp = spec.server.adminPort === undefined ? gateway.app : createHttpServer({
+      bodyLimit: spec.server.bodyLimit, headersTimeoutMs: spec.server.headersTimeout, logger, ...(tls ? { https: tls } : {}),
     });
+    if (adminApp !== gateway.app) registerAuth(adminApp, auth);
     const limiter = createRateLimiter(spec.limits, { logger, clock });
     cleanup.unshift(() => limiter.close());
     registerRateLimits(gateway.app, {
@@ -210,9 +218,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       deploymentLimit: (name) => spec.deployments[name]?.limits,
       ...(spec.limits.perKey ? { perKeyDefault: spec.limits.perKey } : {}),
     });
-    adminRoutes(gateway.app, { registry, routes, orchestrator, deployments, audit });
-    registerKeyRoutes(gateway.app, { keys, authenticator, audit, clock, logger });
-    registerAuditRoutes(gateway.app, { audit });
+    adminRoutes(adminApp, { registry, routes, orchestrator, deployments, audit });
+    registerKeyRoutes(adminApp, { keys, authenticator, audit, clock, logger });
+    registerAuditRoutes(adminApp, { audit });
     const port = opts.port ?? spec.server.port;
     try {
       await gateway.app.listen({ host, port });
@@ -223,7 +231,21 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     }
     const addr = gateway.app.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
-    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    const origin = (p: number) => `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${p}`;
+    const url = origin(actualPort);
+    let adminUrl = url;
+    if (adminApp !== gateway.app) {
+      try {
+        await adminApp.listen({ host, port: spec.server.adminPort ?? 0 });
+      } catch (err) {
+        await gateway.app.close();
+        if ((err as { code?: string }).code === 'EADDRINUSE') throw fail('ALOFT_USAGE', `admin port ${spec.server.adminPort} on ${host} is already in use; change server.adminPort`, { cause: err });
+        throw err;
+      }
+      const a = adminApp.server.address();
+      adminUrl = origin(typeof a === 'object' && a ? a.port : spec.server.adminPort ?? 0);
+      cleanup.unshift(() => adminApp.close());
+    }
     let closing: Promise<void> | undefined;
     cleanup.unshift(async () => {
       gateway.drain();
@@ -232,12 +254,12 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       await Promise.race([drained, new Promise<void>((r) => { timer = setTimeout(r, spec.server.drainTimeout); timer.unref(); })]);
       clearTimeout(timer);
     });
-    progress({ kind: 'listening', url });
+    progress({ kind: 'listening', url, adminUrl });
 
     await orchestrator.apply(planGroups(deployments, opts.cores ?? availableParallelism()));
 
     const running: RunningAloft = {
-      url, server: gateway.app.server, spec: loaded, store, registry, routes, orchestrator, deployments, audit, adminKey,
+      url, adminUrl, server: gateway.app.server, spec: loaded, store, registry, routes, orchestrator, deployments, audit, adminKey,
       waitReady(timeoutMs = 120_000) {
         return new Promise<void>((resolve, reject) => {
           const check = () => {
@@ -266,7 +288,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         });
       },
       async reloadTls() {
-        if (spec.security.tls) await reloadTls(gateway.app.server, spec.security.tls);
+        if (!spec.security.tls) return;
+        await reloadTls(gateway.app.server, spec.security.tls);
+        if (adminApp !== gateway.app) await reloadTls(adminApp.server, spec.security.tls);
       },
       close() {
         closing ??= (async () => {

@@ -24,19 +24,21 @@ export interface Connection {
   creds: Credentials;
 }
 
-export async function connect(opts: ClientOptions): Promise<Connection> {
-  return { base: await resolveUrl(opts), creds: await resolveCredentials(opts) };
+/** `purpose` picks the spec's port when no URL is given: the admin API may have its own (server.adminPort). */
+export async function connect(opts: ClientOptions, purpose: 'admin' | 'data' = 'admin'): Promise<Connection> {
+  return { base: await resolveUrl(opts, purpose), creds: await resolveCredentials(opts) };
 }
 
-export async function resolveUrl(opts: ClientOptions): Promise<string> {
+export async function resolveUrl(opts: ClientOptions, purpose: 'admin' | 'data' = 'admin'): Promise<string> {
   if (opts.url) return opts.url.replace(/\/+$/, '');
   if (process.env.ALOFT_URL) return process.env.ALOFT_URL.replace(/\/+$/, '');
   const file = opts.file ?? (existsSync('aloft.yaml') ? 'aloft.yaml' : undefined);
   if (file) {
     try {
       const { spec } = await loadSpec(file);
-      const host = spec.server.host === '0.0.0.0' ? '127.0.0.1' : spec.server.host;
-      return `http://${host}:${spec.server.port}`;
+      const host = spec.server.host === '0.0.0.0' || spec.server.host === '::' ? '127.0.0.1' : spec.server.host;
+      const port = purpose === 'admin' && spec.server.adminPort ? spec.server.adminPort : spec.server.port;
+      return `${spec.security.tls ? 'https' : 'http'}://${host}:${port}`;
     } catch { /* fall through to the default */ }
   }
   return 'http://127.0.0.1:8080';

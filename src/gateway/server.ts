@@ -55,6 +55,14 @@ const KNOWN: [RegExp, string[]][] = [
   [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/, ['POST']],
   [/^\/v2\/repository\/index$/, ['POST']],
   [/^\/metrics$/, ['GET']],
+  [/^\/api\/v1\/keys$/, ['GET', 'POST']],
+  [/^\/api\/v1\/keys\/[^/]+$/, ['DELETE']],
+  [/^\/api\/v1\/models$/, ['GET']],
+  [/^\/api\/v1\/models\/[^/]+$/, ['GET']],
+  [/^\/api\/v1\/models\/[^/]+\/versions$/, ['POST']],
+  [/^\/api\/v1\/models\/[^/]+\/aliases\/[^/]+$/, ['PUT', 'DELETE']],
+  [/^\/api\/v1\/deployments$/, ['GET']],
+  [/^\/api\/v1\/audit(\/verify)?$/, ['GET']],
 ];
 
 /**
@@ -83,10 +91,16 @@ function closeSilentConnections(app: FastifyInstance, timeoutMs: number, tls: bo
   app.server.on(tls ? 'secureConnection' : 'connection', watch);
 }
 
-export function createGateway(opts: GatewayOptions): Gateway {
+/** What every Aloft HTTP server shares (the gateway, and the admin API on its own port). */
+export type HttpServerOptions = Pick<GatewayOptions, 'bodyLimit' | 'logger' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'https'>;
+
+/**
+ * A Fastify server with Aloft's transport rules: raw-byte bodies whatever the
+ * Content-Type, gzip/deflate inflated under the body limit, slow and silent clients
+ * dropped, every error as `{"error"}`, 405 for known paths with the wrong method.
+ */
+export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const logger = opts.logger ?? silentLogger;
-  const clock = opts.clock ?? systemClock;
-  let draining = false;
   const app = Fastify({
     bodyLimit: opts.bodyLimit,
     logger: false,
@@ -134,9 +148,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
       reply.header('allow', known[1].join(', '));
       return sendError(reply, 405, `method ${req.method} is not allowed on ${path}; use ${known[1].join(' or ')}`);
     }
-    return sendError(reply, 404, `no route for ${req.method} ${path.slice(0, 200)}; see GET /v2 for the protocol and GET /v2/models for served models`);
+    return sendError(reply, 404, `no route for ${req.method} ${path.slice(0, 200)}; see GET /v2 for the protocol, GET /v2/models for served models and /api/v1 for the admin API`);
   });
 
+  closeSilentConnections(app, opts.headersTimeoutMs ?? 10_000, opts.https !== undefined);
+  return app;
+}
+
+export function createGateway(opts: GatewayOptions): Gateway {
+  const clock = opts.clock ?? systemClock;
+  let draining = false;
+  const app = createHttpServer(opts);
   healthRoutes(app, opts.routes, () => draining);
   metadataRoutes(app, opts.routes, opts.info);
   inferRoutes(app, opts.routes, clock, opts.metrics);
@@ -146,8 +168,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
   }
   repositoryRoutes(app, opts.routes);
   statisticsRoutes(app, opts.routes);
-
-  closeSilentConnections(app, opts.headersTimeoutMs ?? 10_000, opts.https !== undefined);
 
   return { app, drain: () => { draining = true; } };
 }

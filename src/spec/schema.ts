@@ -95,6 +95,9 @@ export const serverSchema = z
     port: int(0, 65535).default(8080).describe(
       'TCP port of the gateway (Open Inference Protocol and admin API). 0 picks a free port. Default 8080. Example: port: 9000.',
     ),
+    adminPort: int(0, 65535).optional().describe(
+      'Serve the admin API (/api/v1: models, keys, audit, status) on this port instead of the gateway\'s, e.g. to keep it behind a firewall while inference is exposed. Same host, TLS and credentials. 0 picks a free port. No default (the admin API shares the gateway\'s port). Example: adminPort: 8081.',
+    ),
     bodyLimit: size().prefault('32MiB').describe(
       "Largest accepted request body after decompression; bigger requests get 413. A size ('32MiB', '8mb') or bytes. Default '32MiB'. Example: bodyLimit: 64MiB.",
     ),

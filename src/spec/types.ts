@@ -9,6 +9,8 @@ import type { ModelRef } from './modelref.js';
 export interface ServerSpec {
   readonly host: string;
   readonly port: number;
+  /** The admin API's own port; undefined means the gateway's port. */
+  readonly adminPort?: number;
   /** bytes */
   readonly bodyLimit: number;
   /** ms */

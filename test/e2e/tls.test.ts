@@ -95,3 +95,27 @@ test('binding a non-loopback address without TLS is refused unless --insecure', 
     await p.close();
   }
 });
+
+test('server.adminPort puts the admin API on its own port, with the same authentication', async () => {
+  const p = await startProject({ replicas: 1, yaml: 'server: { adminPort: 0 }' });
+  try {
+    assert.notEqual(p.aloft.adminUrl, p.url);
+    const { request } = await import('undici');
+    // The gateway no longer serves /api.
+    const onGateway = await request(`${p.url}/api/v1/models`);
+    assert.equal(onGateway.statusCode, 404);
+    await onGateway.body.dump();
+    const anonymous = await request(`${p.aloft.adminUrl}/api/v1/models`, { headers: { authorization: 'Bearer nope' } });
+    assert.equal(anonymous.statusCode, 401);
+    await anonymous.body.dump();
+    const admin = await request(`${p.aloft.adminUrl}/api/v1/models`, { headers: p.headers });
+    assert.equal(admin.statusCode, 200);
+    assert.deepEqual(((await admin.body.json()) as { models: { name: string }[] }).models.map((m) => m.name), ['credit-risk']);
+    // Inference stays on the gateway.
+    const infer = await request(`${p.aloft.adminUrl}/v2/models/credit-risk`, { headers: p.headers });
+    assert.equal(infer.statusCode, 404);
+    await infer.body.dump();
+  } finally {
+    await p.close();
+  }
+});

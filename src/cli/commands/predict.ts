@@ -34,7 +34,7 @@ async function readStdin(): Promise<string> {
  * (`{"inputs": [...]}`) or, for a single-input model, just the rows (`[[...], [...]]`).
  */
 export async function predict(deployment: string, opts: ClientOptions & { data: string; version?: string; json?: boolean }): Promise<void> {
-  const base = await connect(opts);
+  const base = await connect(opts, 'data');
   const data = await readData(opts.data);
   const path = `/v2/models/${encodeURIComponent(deployment)}${opts.version ? `/versions/${encodeURIComponent(opts.version)}` : ''}`;
   let request: unknown = data;

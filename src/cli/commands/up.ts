@@ -34,6 +34,7 @@ export async function up(opts: UpOptions): Promise<void> {
         break;
       case 'listening':
         out(`listening  ${e.url}  (not ready until replicas are)`);
+        if (e.adminUrl !== e.url) out(`admin API  ${e.adminUrl}/api/v1`);
         break;
       case 'admin-key':
         if (e.created) out(`admin key  written to ${relative(process.cwd(), e.file) || e.file} (mode 0600); the CLI reads it from there`);

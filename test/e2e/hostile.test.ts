@@ -126,7 +126,7 @@ test('fuzz: 3,000 mutated requests (fixed seed) get no 500 and no crash', async 
       const n = i++;
       const useBinary = n % 2 === 1;
       const body = mutate(seeds[useBinary ? 1 : 0]!);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...p.headers };
       if (useBinary) headers['inference-header-content-length'] = String(n % 7 === 0 ? int(body.length + 50) : binary.headerLength);
       const res = await pool.request({ method: 'POST', path: '/v2/models/credit-risk/infer', headers, body });
       const text = await res.body.text();
@@ -144,5 +144,8 @@ test('fuzz: 3,000 mutated requests (fixed seed) get no 500 and no crash', async 
   console.log(`fuzz: statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
   assert.deepEqual(failures, []);
   assert.equal([...statuses.values()].reduce((a, b) => a + b, 0), 3000);
+  // The mutations must reach the decoder: some survive as valid requests, none is refused at the door.
+  assert.equal(statuses.get(401) ?? 0, 0, 'fuzz requests must carry a key, or they only test authentication');
+  assert.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(400) ?? 0) > 1000, JSON.stringify(Object.fromEntries(statuses)));
   assert.equal(await infer(), expected);
 });

@@ -13,6 +13,7 @@ import {
   parseShape, shapeText,
 } from './fields.js';
 import { decodeJsonData } from './json-data.js';
+import { extractDataArrays, parseDataRange, placeholderIndex, type ExtractedJson } from './json-fast.js';
 import type { InferInput, InferRequest, Parameters, RequestedOutput } from './types.js';
 
 export interface DecodeRequestOptions {
@@ -44,7 +45,37 @@ export function decodeInferRequest(body: Buffer, headerLength?: number, opts?: D
     }
     return decodeRawInferRequest(body, opts.signature);
   }
+  // Fast path: numeric `data` arrays parsed from the bytes (json-fast.ts). Whenever it
+  // cannot vouch for the result, the ordinary path decodes the request from scratch.
+  const validLength = headerLength === undefined || (Number.isSafeInteger(headerLength) && headerLength > 0 && headerLength <= body.length);
+  const extracted = validLength ? extractDataArrays(body, headerLength ?? body.length) : undefined;
+  if (extracted) {
+    let json: unknown;
+    try {
+      json = JSON.parse(extracted.text);
+    } catch {
+      json = undefined;
+    }
+    let fast: InferRequest | undefined;
+    try {
+      fast = json === undefined ? undefined : decodeParsed(body, headerLength, json, headerLength ?? body.length, extracted);
+    } catch {
+      // Invalid requests are judged by the ordinary path, whose messages quote the original text.
+      fast = undefined;
+    }
+    if (fast) return fast;
+  }
   const { json, jsonLength } = parseJsonHeader(body, headerLength, CTX, 'request body');
+  return decodeParsed(body, headerLength, json, jsonLength, undefined)!;
+}
+
+/**
+ * Decode a parsed JSON header. With `fast`, inputs whose data was extracted are parsed from
+ * the body's bytes; returns undefined when the fast path must give way (a placeholder
+ * outside an input's data, or data the fast parser will not vouch for and the ordinary
+ * path must judge from the original text).
+ */
+function decodeParsed(body: Buffer, headerLength: number | undefined, json: unknown, jsonLength: number, fast: ExtractedJson | undefined): InferRequest | undefined {
   if (!isPlainObject(json)) {
     throw fail('ALOFT_BAD_REQUEST', `the request body must be a JSON object with an 'inputs' array, got ${describe(json)}`);
   }
@@ -73,6 +104,7 @@ export function decodeInferRequest(body: Buffer, headerLength?: number, opts?: D
   const inputs = json.inputs as unknown[];
   const seen = new Set<string>();
   let offset = jsonLength;
+  let consumed = 0;
   for (let i = 0; i < inputs.length; i++) {
     const raw = inputs[i];
     if (!isPlainObject(raw)) throw fail('ALOFT_BAD_REQUEST', `inputs[${i}] must be an object, got ${describe(raw)}`);
@@ -109,7 +141,15 @@ export function decodeInferRequest(body: Buffer, headerLength?: number, opts?: D
       if (raw.data === undefined) {
         throw fail('ALOFT_BAD_REQUEST', `${where} has no 'data' (and no parameters.binary_data_size); send its elements in 'data' or as binary`);
       }
-      data = decodeJsonData(CTX, name, datatype, shape, count, raw.data, jsonLength);
+      const index = fast ? placeholderIndex(raw.data) : -1;
+      if (index >= 0) {
+        const parsed = parseDataRange(body, fast!.ranges[2 * index]!, fast!.ranges[2 * index + 1]!, datatype, count);
+        if (parsed === undefined) return undefined;
+        data = parsed;
+        consumed++;
+      } else {
+        data = decodeJsonData(CTX, name, datatype, shape, count, raw.data, jsonLength);
+      }
     }
     const input: InferInput = { name, datatype, shape, data };
     if (params !== undefined) input.parameters = params;
@@ -118,6 +158,8 @@ export function decodeInferRequest(body: Buffer, headerLength?: number, opts?: D
   if (offset < body.length) {
     throw fail('ALOFT_BAD_REQUEST', `unexpected additional input data: ${body.length - offset} bytes follow the last binary input; check binary_data_size and Inference-Header-Content-Length`);
   }
+  // Every extracted array must have been an input's data; otherwise decode from scratch.
+  if (fast && consumed !== fast.ranges.length / 2) return undefined;
   return req;
 }
 

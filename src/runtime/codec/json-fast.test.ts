@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { seeded } from '../../gateway/balancers/balancer.case.js';
+import { decodeInferRequest } from './decode-request.js';
+import { extractDataArrays, parseDataRange } from './json-fast.js';
+
+function body(data: string, datatype = 'FP32', shape = '[1, 40]', extra = ''): Buffer {
+  return Buffer.from(`{"id":"a \\"data\\": [1]","inputs":[{"name":"x","datatype":"${datatype}","shape":${shape},"data":${data}${extra}}]}`);
+}
+
+function floats(n: number, seed: number): number[] {
+  const r = seeded(seed);
+  return Array.from({ length: n }, (_, i) => (r() - 0.5) * 10 ** ((i % 13) - 6));
+}
+
+test('FP32 data decoded from the bytes equals Math.fround(JSON.parse) on a million random numbers', () => {
+  const r = seeded(7);
+  let mismatches = 0;
+  let total = 0;
+  for (let batch = 0; batch < 1000; batch++) {
+    const values = Array.from({ length: 1000 }, (_, i) => {
+      const x = (r() - 0.5) * 10 ** Math.floor(r() * 14 - 7);
+      return i % 3 === 0 ? String(x) : i % 3 === 1 ? x.toPrecision(1 + (i % 17)) : String(Math.fround(x));
+    });
+    const text = values.join(',');
+    const buf = Buffer.from(text);
+    const out = parseDataRange(buf, 0, buf.length, 'FP32', values.length) as Float32Array;
+    assert.ok(out, 'parsed');
+    for (let i = 0; i < values.length; i++) {
+      total++;
+      if (out[i] !== Math.fround(Number(values[i]))) mismatches++;
+    }
+  }
+  assert.equal(total, 1_000_000);
+  assert.equal(mismatches, 0);
+});
+
+test('FP64 and integer data are exact; the request decodes as the ordinary path would', () => {
+  for (const [dt, values] of [
+    ['FP64', floats(50, 3)],
+    ['INT32', Array.from({ length: 50 }, (_, i) => (i - 25) * 40_000_000)],
+    ['UINT8', Array.from({ length: 50 }, (_, i) => i * 5)],
+    ['FP32', floats(50, 4)],
+  ] as const) {
+    const b = body(JSON.stringify(values), dt, '[1, 50]');
+    assert.ok(extractDataArrays(b, b.length), 'the fast path applies');
+    const fast = decodeInferRequest(b);
+    const slow = decodeInferRequest(Buffer.from(JSON.stringify(JSON.parse(b.toString())).replace(/"data":\[/, '"data":[[').replace(/\]\}\]\}$/, ']]}]}').replace('"shape":[1,50]', '"shape":[1,50]')));
+    assert.deepEqual([...(fast.inputs[0]!.data as Float64Array)], [...(slow.inputs[0]!.data as Float64Array)], dt);
+    assert.equal(fast.id, 'a "data": [1]', 'a "data" inside a string is not touched');
+  }
+});
+
+test('anything unusual takes the ordinary path and gets its exact error', () => {
+  const cases: [string, string, RegExp][] = [
+    [`[${'1,'.repeat(39)}NaN]`, 'FP32', /not valid JSON/],
+    [`[${'1,'.repeat(39)}1e39]`, 'FP32', /FP32|range/],
+    [`[${'1,'.repeat(39)}01]`, 'FP32', /not valid JSON/],
+    [`[${'1,'.repeat(38)}1]`, 'FP32', /39 elements/],
+    [`[${'1,'.repeat(39)}1.5]`, 'INT32', /integer|INT32/],
+    [`[${'1,'.repeat(39)}300]`, 'UINT8', /UINT8|range/],
+    [`[${'1,'.repeat(39)}1,]`, 'FP32', /not valid JSON/],
+  ];
+  for (const [data, dt, re] of cases) {
+    assert.throws(() => decodeInferRequest(body(data, dt)), (e: Error) => re.test(e.message) && !e.message.includes('aloft-fast-data'), `${dt} ${data.slice(-12)}`);
+  }
+});
+
+test('a "data" array outside an input is not taken as tensor data', () => {
+  const numbers = `[${'1,'.repeat(39)}1]`;
+  const b = Buffer.from(`{"parameters":{"data":${numbers}},"inputs":[{"name":"x","datatype":"FP32","shape":[1,40],"data":${numbers}}]}`);
+  assert.throws(() => decodeInferRequest(b), /parameter 'data' is an array; parameter values must be strings, numbers or booleans/);
+});
+
+test('nested data, BOOL and INT64 are left to the ordinary path and still decode', () => {
+  const nested = decodeInferRequest(body(`[[${'1,'.repeat(39)}2]]`));
+  assert.equal((nested.inputs[0]!.data as Float32Array)[39], 2);
+  const bools = decodeInferRequest(body(`[${'true,'.repeat(39)}false]`, 'BOOL'));
+  assert.equal((bools.inputs[0]!.data as Uint8Array)[39], 0);
+  const big = decodeInferRequest(body(`[${'1,'.repeat(39)}9007199254740991]`, 'INT64'));
+  assert.equal((big.inputs[0]!.data as BigInt64Array)[39], 9007199254740991n);
+});

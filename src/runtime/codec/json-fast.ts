@@ -1,0 +1,224 @@
+/**
+ * The fast path for JSON tensor data. `JSON.parse` turns every element of `data` into a
+ * JS number in a JS array (about 95 µs for one 784-float MNIST row, 29% of the gateway's
+ * CPU under load); here the numbers go from the bytes straight into the typed array.
+ *
+ * 1. `extractDataArrays` finds each flat `"data": [numbers]` array in the JSON text by
+ *    jumping between quotes and brackets with native `indexOf` (it never walks the
+ *    numbers in JS), and replaces it with a placeholder string, so `JSON.parse` only sees
+ *    the small rest of the request.
+ * 2. Once the input's datatype is known, `parseDataRange` parses that byte range into the
+ *    typed array.
+ *
+ * Anything unusual returns `undefined` and the caller takes the ordinary path, which gives
+ * the exact error messages: nested data, booleans, strings, 64-bit integers, malformed or
+ * out-of-range numbers, a count that does not match the shape.
+ *
+ * Precision: the result equals `JSON.parse` then the typed array's conversion, bit for
+ * bit. Up to 15 significant digits the computation is exact (Clinger's fast path). For
+ * FP32 with 16–19 digits a shorter computation lands within a few double ulps, which the
+ * rounding to float32 absorbs unless the value sits near a float32 rounding midpoint; those
+ * (about 1 in 10,000) are parsed exactly. A test compares a million random numbers.
+ */
+import type { Datatype, TensorData } from '../datatypes.js';
+
+/** Placeholder prefix; a body that contains it anywhere is not fast-pathed. */
+const MARK = 'aloft-fast-data:';
+const MARK_BYTES = Buffer.from(MARK);
+
+export interface ExtractedJson {
+  /** The JSON text with each extracted array replaced by `"<MARK><index>"`. */
+  text: string;
+  /** Byte ranges [start, end) of each extracted array's contents, by index. */
+  ranges: number[];
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
+
+function isSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** Arrays below this many bytes are not worth a placeholder. */
+const MIN_BYTES = 64;
+
+/**
+ * Find flat `"data": [...]` arrays in `body[0, jsonLength)`. Returns undefined when there
+ * is nothing worth extracting (or the body mentions the placeholder).
+ */
+export function extractDataArrays(body: Buffer, jsonLength: number): ExtractedJson | undefined {
+  if (jsonLength < MIN_BYTES) return undefined;
+  const limit = jsonLength;
+  if (body.indexOf(MARK_BYTES, 0) !== -1 && body.indexOf(MARK_BYTES, 0) < limit) return undefined;
+  const ranges: number[] = [];
+  const pieces: string[] = [];
+  let copied = 0;
+  let pos = 0;
+  for (;;) {
+    const q = body.indexOf(QUOTE, pos);
+    if (q === -1 || q >= limit) break;
+    // Find the closing quote, skipping escaped ones.
+    let e = q + 1;
+    for (;;) {
+      e = body.indexOf(QUOTE, e);
+      if (e === -1 || e >= limit) return undefined; // unterminated string: invalid JSON, the ordinary path reports it
+      let backslashes = 0;
+      for (let k = e - 1; k > q && body[k] === BACKSLASH; k--) backslashes++;
+      if (backslashes % 2 === 0) break;
+      e++;
+    }
+    pos = e + 1;
+    // Is this the key "data" followed by ':' and '['?
+    if (e - q !== 5 || body[q + 1] !== 0x64 || body[q + 2] !== 0x61 || body[q + 3] !== 0x74 || body[q + 4] !== 0x61) continue;
+    let k = pos;
+    while (k < limit && isSpace(body[k])) k++;
+    if (body[k] !== 0x3a) continue;
+    k++;
+    while (k < limit && isSpace(body[k])) k++;
+    if (body[k] !== OPEN) continue;
+    const start = k + 1;
+    const end = body.indexOf(CLOSE, start);
+    if (end === -1 || end >= limit) return undefined;
+    // Flat arrays of numbers only: no nested array, string or object inside.
+    const nested = body.indexOf(OPEN, start);
+    if ((nested !== -1 && nested < end) || end - start < MIN_BYTES) { pos = end + 1; continue; }
+    const quote = body.indexOf(QUOTE, start);
+    if (quote !== -1 && quote < end) { pos = end + 1; continue; }
+    pieces.push(body.toString('utf8', copied, k), `"${MARK}${ranges.length / 2}"`);
+    ranges.push(start, end);
+    copied = end + 1;
+    pos = end + 1;
+  }
+  if (ranges.length === 0) return undefined;
+  pieces.push(body.toString('utf8', copied, limit));
+  return { text: pieces.join(''), ranges };
+}
+
+/** The extracted-array index a placeholder stands for, or -1. */
+export function placeholderIndex(v: unknown): number {
+  if (typeof v !== 'string' || !v.startsWith(MARK)) return -1;
+  const n = Number(v.slice(MARK.length));
+  return Number.isInteger(n) && n >= 0 ? n : -1;
+}
+
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/**
+ * True when `v` (a double that may be a few ulps from the exact decimal) is so close to the
+ * midpoint between two float32 values that its error could change the float32 rounding.
+ */
+function nearFloat32Midpoint(v: number): boolean {
+  F32[0] = v;
+  const f = F32[0]!;
+  const bits = U32[0]!;
+  if ((bits & 0x7f800000) === 0 || (bits & 0x7f800000) === 0x7f800000) return true; // subnormal, zero, inf: be exact
+  U32[0] = bits + 1;
+  const up = F32[0]!;
+  U32[0] = bits - 1;
+  const down = F32[0]!;
+  const d = Math.abs(v - f);
+  const tol = Math.abs(v) * 4e-15;
+  return Math.abs(d - Math.abs(up - f) / 2) <= tol || Math.abs(d - Math.abs(f - down) / 2) <= tol;
+}
+
+/** Largest finite float32; beyond it the ordinary path reports the value as out of range. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+type Kind = 'f32' | 'f64' | 'int';
+const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
+  INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
+  UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295],
+};
+
+/**
+ * Parse the numbers in `body[start, end)` (the inside of a flat JSON array) into a new
+ * typed array of `datatype` with exactly `count` elements, or undefined to fall back.
+ */
+export function parseDataRange(body: Buffer, start: number, end: number, datatype: Datatype, count: number): TensorData | undefined {
+  let out: Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
+  let kind: Kind;
+  let lo = 0;
+  let hi = 0;
+  switch (datatype) {
+    case 'FP32': out = new Float32Array(count); kind = 'f32'; break;
+    case 'FP64': out = new Float64Array(count); kind = 'f64'; break;
+    case 'INT8': out = new Int8Array(count); kind = 'int'; break;
+    case 'INT16': out = new Int16Array(count); kind = 'int'; break;
+    case 'INT32': out = new Int32Array(count); kind = 'int'; break;
+    case 'UINT8': out = new Uint8Array(count); kind = 'int'; break;
+    case 'UINT16': out = new Uint16Array(count); kind = 'int'; break;
+    case 'UINT32': out = new Uint32Array(count); kind = 'int'; break;
+    default: return undefined;
+  }
+  if (kind === 'int') [lo, hi] = INT_RANGE[datatype]!;
+  let n = 0;
+  let i = start;
+  let expectValue = true;
+  while (i < end) {
+    let c = body[i]!;
+    if (isSpace(c)) { i++; continue; }
+    if (c === 0x2c) {
+      if (expectValue) return undefined;
+      expectValue = true;
+      i++;
+      continue;
+    }
+    if (!expectValue || n === count) return undefined;
+    const s = i;
+    let neg = false;
+    if (c === 0x2d) { neg = true; c = body[++i]!; }
+    if (c === 0x30 && body[i + 1]! >= 0x30 && body[i + 1]! <= 0x39) return undefined; // leading zero: invalid JSON
+    let mant = 0;
+    let digits = 0;
+    let exp = 0;
+    while (c >= 0x30 && c <= 0x39) { mant = mant * 10 + (c - 0x30); digits++; c = body[++i]!; }
+    if (digits === 0) return undefined;
+    if (c === 0x2e) {
+      c = body[++i]!;
+      let f = 0;
+      while (c >= 0x30 && c <= 0x39) { mant = mant * 10 + (c - 0x30); digits++; f++; c = body[++i]!; }
+      if (f === 0) return undefined;
+      exp -= f;
+    }
+    if (c === 0x65 || c === 0x45) {
+      c = body[++i]!;
+      let eneg = false;
+      if (c === 0x2d || c === 0x2b) { eneg = c === 0x2d; c = body[++i]!; }
+      let e = 0;
+      let ed = 0;
+      while (c >= 0x30 && c <= 0x39 && ed < 6) { e = e * 10 + (c - 0x30); ed++; c = body[++i]!; }
+      if (ed === 0 || (c >= 0x30 && c <= 0x39)) return undefined;
+      exp += eneg ? -e : e;
+    }
+    if (i < end && !isSpace(c) && c !== 0x2c) return undefined;
+    let v: number;
+    if (kind === 'int') {
+      if (exp !== 0 || digits > 15) return undefined; // decimals, exponents and huge values: the ordinary path decides
+      v = neg ? -mant : mant;
+      if (v < lo || v > hi) return undefined;
+    } else if (exp >= -22 && exp <= 22 && digits <= 15) {
+      // Exact (Clinger's fast path: both operands exact doubles, one correctly rounded operation).
+      v = exp < 0 ? mant / POW10[-exp]! : mant * POW10[exp]!;
+      if (neg) v = -v;
+    } else if (kind === 'f32' && exp >= -22 && exp <= 22 && digits <= 19) {
+      // Close but not exact in double; exact after rounding to float32 unless the value sits
+      // near a float32 rounding midpoint, where the exact parse decides.
+      v = exp < 0 ? mant / POW10[-exp]! : mant * POW10[exp]!;
+      if (neg) v = -v;
+      if (nearFloat32Midpoint(v)) v = Number(body.toString('latin1', s, i));
+    } else {
+      v = Number(body.toString('latin1', s, i));
+      if (!Number.isFinite(v) || (kind === 'f32' && !Number.isFinite(Math.fround(v)))) return undefined;
+    }
+    if (kind === 'f32' && (v > FLOAT32_MAX || v < -FLOAT32_MAX)) return undefined;
+    out[n++] = v;
+    expectValue = false;
+  }
+  if (n !== count || (expectValue && n > 0)) return undefined;
+  return out;
+}

@@ -139,23 +139,21 @@ const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
  * Parse the numbers in `body[start, end)` (the inside of a flat JSON array) into a new
  * typed array of `datatype` with exactly `count` elements, or undefined to fall back.
  */
+/** Reused parse buffer: one element kind, so the hot store stays monomorphic. */
+let scratch = new Float64Array(1024);
+
+const CTORS = {
+  FP32: Float32Array, FP64: Float64Array, INT8: Int8Array, INT16: Int16Array, INT32: Int32Array,
+  UINT8: Uint8Array, UINT16: Uint16Array, UINT32: Uint32Array,
+} as const;
+
 export function parseDataRange(body: Buffer, start: number, end: number, datatype: Datatype, count: number): TensorData | undefined {
-  let out: Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
-  let kind: Kind;
-  let lo = 0;
-  let hi = 0;
-  switch (datatype) {
-    case 'FP32': out = new Float32Array(count); kind = 'f32'; break;
-    case 'FP64': out = new Float64Array(count); kind = 'f64'; break;
-    case 'INT8': out = new Int8Array(count); kind = 'int'; break;
-    case 'INT16': out = new Int16Array(count); kind = 'int'; break;
-    case 'INT32': out = new Int32Array(count); kind = 'int'; break;
-    case 'UINT8': out = new Uint8Array(count); kind = 'int'; break;
-    case 'UINT16': out = new Uint16Array(count); kind = 'int'; break;
-    case 'UINT32': out = new Uint32Array(count); kind = 'int'; break;
-    default: return undefined;
-  }
-  if (kind === 'int') [lo, hi] = INT_RANGE[datatype]!;
+  const Ctor = (CTORS as Partial<Record<Datatype, (typeof CTORS)[keyof typeof CTORS]>>)[datatype];
+  if (Ctor === undefined) return undefined;
+  const kind: Kind = datatype === 'FP32' ? 'f32' : datatype === 'FP64' ? 'f64' : 'int';
+  const [lo, hi] = kind === 'int' ? INT_RANGE[datatype]! : [0, 0];
+  if (scratch.length < count) scratch = new Float64Array(Math.max(count, scratch.length * 2));
+  const out = scratch;
   let n = 0;
   let i = start;
   let expectValue = true;
@@ -220,5 +218,8 @@ export function parseDataRange(body: Buffer, start: number, end: number, datatyp
     expectValue = false;
   }
   if (n !== count || (expectValue && n > 0)) return undefined;
-  return out;
+  // One native conversion into the tensor's type (exact: every value is in range).
+  const result = new Ctor(count);
+  result.set(out.subarray(0, count));
+  return result;
 }

@@ -20,14 +20,14 @@ import { installCleanup, onExit, ROOT, stopAll, track } from './child.js';
 import { runLoad } from './load.js';
 import { markdown, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
 import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss } from './rss.js';
-import { aloftBatching, aloftNoBatching } from './systems/aloft.js';
+import { aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
 import { fixedServer } from './systems/fixed.js';
 import { plainServer } from './systems/plain.js';
 import { measureRawOrt, RAW_ORT_LABEL } from './systems/raw-ort.js';
 import type { RunningServer, ServerSystem } from './systems/types.js';
 import { checkResponse, loadWorkload, MODEL_IDS, type BodyKind, type ModelId, type Workload } from './workload.js';
 
-const SERVER_SYSTEMS: ServerSystem[] = [fixedServer, plainServer, aloftNoBatching, aloftBatching];
+const SERVER_SYSTEMS: ServerSystem[] = [fixedServer, plainServer, aloftNoBatching, aloftBatching, aloftThreads];
 const ALL_SYSTEM_IDS = ['raw-ort', ...SERVER_SYSTEMS.map((s) => s.id)];
 
 function list(text: string | undefined, fallback: string[]): string[] {

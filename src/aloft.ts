@@ -9,6 +9,9 @@ import { join, relative } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { planGroups, groupKey, type ResolvedDeployment } from './control/plan.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
+import { SplitOrchestrator } from './control/orchestrators/split.js';
+import { ThreadOrchestrator } from './control/orchestrators/thread.js';
+import { ThreadTransport } from './gateway/thread-transport.js';
 import type { Orchestrator, ReplicaStatus } from './control/orchestrators/types.js';
 import { fail } from './errors.js';
 import { PowerOfTwoChoices } from './gateway/balancers/index.js';
@@ -137,6 +140,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       deployments.push({ name, spec: dep, model: v.model, version: v.version, artifactPath, sha256: v.sha256 });
     }
 
+    const threads = new ThreadOrchestrator({ logger, clock });
+    const orchestrator = opts.orchestrator ?? new SplitOrchestrator(new LocalOrchestrator({ entry: replicaEntry(), logger, clock }), threads);
     const routes = new RouteTable();
     const sets = new Map<string, ReplicaSet>();
     const metrics = new GatewayMetrics({
@@ -149,7 +154,13 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       const replicas = new ReplicaSet({
         balancer: new PowerOfTwoChoices(),
         maxInFlightPerReplica: 2,
-        connect: (info) => new ReplicaClient({ url: info.url, model: d.name, connections: 2 }),
+        connect: (info) => {
+          if (!info.url.startsWith('thread://')) return new ReplicaClient({ url: info.url, model: d.name, connections: 2 });
+          const worker = threads.worker(info.url);
+          if (worker) return new ThreadTransport(worker);
+          // The thread ended between the status event and now: a transport that says so.
+          return { infer: () => Promise.reject(fail('ALOFT_NOT_READY', 'the replica thread stopped')), close: async () => undefined };
+        },
       });
       sets.set(groupKey(d.name, d.version), replicas);
       const stats = new ModelStats((size) => metrics.batch(d.name, d.version, size));
@@ -167,7 +178,6 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       routes.set({ name: d.name, current: d.version, versions: new Map([[d.version, served]]), timeoutMs: d.spec.timeout });
     }
 
-    const orchestrator = opts.orchestrator ?? new LocalOrchestrator({ entry: replicaEntry(), logger, clock });
     const readyWaiters = new Set<() => void>();
     const onChange = (s: ReplicaStatus) => {
       const set = sets.get(s.group);

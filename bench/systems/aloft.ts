@@ -12,10 +12,11 @@ import type { RunningServer, ServerSystem } from './types.js';
 
 const REPLICAS = 2;
 
-function aloftSystem(batching: boolean): ServerSystem {
+function aloftSystem(batching: boolean, isolation: 'process' | 'thread' = 'process'): ServerSystem {
+  const threads = isolation === 'thread';
   return {
-    id: batching ? 'aloft' : 'aloft-nobatch',
-    label: batching ? 'Aloft, batching on (2 replicas, maxBatchSize 64)' : 'Aloft, batching off (2 replicas)',
+    id: threads ? 'aloft-threads' : batching ? 'aloft' : 'aloft-nobatch',
+    label: threads ? 'Aloft, thread replicas (2, batching on)' : batching ? 'Aloft, batching on (2 replicas, maxBatchSize 64)' : 'Aloft, batching off (2 replicas)',
     bodyKinds: (w: Workload): BodyKind[] => (batching && w.bodies.binary ? ['json', 'binary'] : ['json']),
     async start(w, tmpDir): Promise<RunningServer> {
       const dir = join(tmpDir, `aloft-${w.id}-${batching ? 'batching' : 'nobatch'}`);
@@ -26,7 +27,11 @@ function aloftSystem(batching: boolean): ServerSystem {
         server: { host: '127.0.0.1', port: 0 },
         state: { dir: join(dir, 'state') },
         models: { [w.name]: { path: w.modelPath } },
-        deployments: { [w.name]: { model: w.name, replicas: REPLICAS, ...(batching ? {} : { batching: { enabled: false } }) } },
+        deployments: { [w.name]: {
+          model: w.name, replicas: REPLICAS,
+          ...(batching ? {} : { batching: { enabled: false } }),
+          ...(threads ? { runtime: { isolation: 'thread' } } : {}),
+        } },
       }, null, 2));
       // Aloft is measured as it ships: authentication on, every request carrying a key.
       const key = generateKey().token;
@@ -37,7 +42,8 @@ function aloftSystem(batching: boolean): ServerSystem {
         const children = childPids(child.pid).filter((p) => commandLine(p).includes('replica-main'));
         const replicaPids = [...new Set([...announced, ...children])];
         for (const pid of replicaPids) track(pid, 'replica-main');
-        if (replicaPids.length !== REPLICAS) throw new Error(`Aloft: expected ${REPLICAS} replica processes, found ${replicaPids.length} (${replicaPids.join(', ')})`);
+        const expected = threads ? 0 : REPLICAS;
+        if (replicaPids.length !== expected) throw new Error(`Aloft: expected ${expected} replica processes, found ${replicaPids.length} (${replicaPids.join(', ')})`);
         return { url: String(ready.url), pid: child.pid, replicaPids, headers: { authorization: `Bearer ${key}` }, stop: () => child.stop(20_000) };
       } catch (err) {
         await child.stop();
@@ -49,3 +55,5 @@ function aloftSystem(batching: boolean): ServerSystem {
 
 export const aloftBatching = aloftSystem(true);
 export const aloftNoBatching = aloftSystem(false);
+/** Replicas as worker threads of the Aloft process (runtime.isolation: thread). */
+export const aloftThreads = aloftSystem(true, 'thread');

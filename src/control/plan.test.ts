@@ -8,7 +8,7 @@ const dep = (name: string, replicas: number, threads: 'auto' | number): Resolved
     model: { name, selector: { kind: 'latest' } },
     replicas: { min: replicas, max: replicas, initial: replicas },
     batching: { enabled: true, maxBatchSize: 64, maxQueueDelay: 0, maxQueueSize: 1024 },
-    runtime: { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential' },
+    runtime: { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', isolation: 'process' },
     timeout: 30000,
     public: false,
   },

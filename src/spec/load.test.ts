@@ -10,7 +10,7 @@ import type { Spec, SpecIssue } from './types.js';
 
 const defaults = {
   batching: { enabled: true, maxBatchSize: 64, maxQueueDelay: 0, maxQueueSize: 1024 },
-  runtime: { intraOpThreads: 'auto', interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential' },
+  runtime: { intraOpThreads: 'auto', interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', isolation: 'process' },
 } as const;
 
 /** The issues of an invalid spec, as `line:col path: message[; hint]` for exact comparison. */
@@ -72,7 +72,7 @@ describe('valid specs', () => {
       model: { name: 'credit-risk', selector: { kind: 'alias', alias: 'production' } },
       replicas: { min: 1, max: 4, initial: 1 },
       batching: { enabled: true, maxBatchSize: 128, maxQueueDelay: 2, maxQueueSize: 512 },
-      runtime: { intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'extended', executionMode: 'sequential' },
+      runtime: { intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'extended', executionMode: 'sequential', isolation: 'process' },
       timeout: 250,
       description: 'Scores loan applications',
       public: false,
@@ -111,7 +111,7 @@ deployments:
     assert.equal(spec.deployments.zero?.batching.maxQueueDelay, 0.5);
     assert.equal(spec.deployments.zero?.timeout, 1500);
     assert.deepEqual(spec.deployments.ranged?.replicas, { min: 1, max: 5, initial: 1 });
-    assert.deepEqual(spec.deployments.ranged?.runtime, { intraOpThreads: 4, interOpThreads: 2, graphOptimization: 'all', executionMode: 'parallel' });
+    assert.deepEqual(spec.deployments.ranged?.runtime, { intraOpThreads: 4, interOpThreads: 2, graphOptimization: 'all', executionMode: 'parallel', isolation: 'process' });
     assert.deepEqual(spec.deployments.m?.model, { name: 'm', selector: { kind: 'latest' } });
     assert.deepEqual(spec.deployments.m?.replicas, { min: 1, max: 1, initial: 1 });
   });

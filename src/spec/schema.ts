@@ -194,6 +194,9 @@ export const runtimeSchema = z
     graphOptimization: z.enum(['all', 'extended', 'basic', 'disabled']).default('all').describe(
       "ONNX Runtime graph optimization level applied when the model loads. Default 'all'. Example: graphOptimization: basic.",
     ),
+    isolation: z.enum(['process', 'thread']).default('process').describe(
+      "Where replicas run. 'process': each replica is its own process, reached over HTTP — a crash takes down only that replica, and it is the same program a Kubernetes pod runs. 'thread': replicas are worker threads inside the Aloft process, reached by message passing — no extra HTTP hop, so lower latency and CPU per request, but a native crash in ONNX Runtime stops the whole server. Default 'process'. Example: isolation: thread.",
+    ),
     executionMode: z.enum(['sequential', 'parallel']).default('sequential').describe(
       "Run operators one at a time ('sequential') or independent branches at once ('parallel'). Default 'sequential'. Example: executionMode: parallel.",
     ),

@@ -58,6 +58,8 @@ export interface RuntimeSpec {
   readonly interOpThreads: number;
   readonly graphOptimization: GraphOptimization;
   readonly executionMode: ExecutionMode;
+  /** Replicas as processes (HTTP) or as worker threads of the Aloft process. */
+  readonly isolation: 'process' | 'thread';
 }
 
 export type Role = 'admin' | 'operator' | 'predictor' | 'viewer';

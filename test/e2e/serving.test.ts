@@ -35,6 +35,10 @@ before(async () => {
     '    model: credit-risk@1',
     '    replicas: 1',
     '    batching: { enabled: false }',
+    '  credit-risk-threads:',
+    '    model: credit-risk@1',
+    '    replicas: 2',
+    '    runtime: { isolation: thread }',
     '',
   ].join('\n'));
   const adminKey = newAdminKey();
@@ -134,6 +138,15 @@ test('200 concurrent requests are batched and every request gets exactly its own
   // How the 200 requests were grouped is for the benchmark to report; here we record it.
   const batches = afterStats.execution_count - before.execution_count;
   assert.ok(batches >= 1 && batches <= 200, `${batches} batches`);
+});
+
+test('replicas as worker threads (runtime.isolation: thread) give the same answers, batched and concurrent', async () => {
+  const cases = Array.from({ length: 100 }, (_, i) => ({ rows: 1 + (i % 4), features: encodeBatch(generateApplicants(1 + (i % 4), { seed: 5000 + i })) }));
+  const answers = await Promise.all(cases.map((c) => inferJson('credit-risk-threads', c.features, c.rows)));
+  for (let i = 0; i < cases.length; i++) assertClose(answers[i]!.outputs[0]!.data, await direct(cases[i]!.features, cases[i]!.rows));
+  const threads = aloft.orchestrator.status().filter((r) => r.deployment === 'credit-risk-threads');
+  assert.equal(threads.length, 2);
+  assert.ok(threads.every((r) => r.state === 'ready' && r.url?.startsWith('thread://') && r.pid === undefined));
 });
 
 test('a model served without batching gives the same answers', async () => {

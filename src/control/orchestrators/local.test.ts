@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { replicaEntry } from '../../runtime/entry.js';
 import { LocalOrchestrator } from './local.js';
-import { runOrchestratorSuite } from './orchestrator.case.js';
+import { httpProbe, runOrchestratorSuite } from './orchestrator.case.js';
 import type { ReplicaTemplate } from './types.js';
 
 const MODEL = new URL('../../../examples/credit-risk/model.onnx', import.meta.url);
@@ -37,6 +37,16 @@ runOrchestratorSuite('local', {
   },
   kill(_o, status) {
     process.kill(status.pid!, 'SIGKILL');
+  },
+  probe: (_o, status) => httpProbe(status),
+  handle: (_o, status) => status.pid,
+  isGone(pid) {
+    try {
+      process.kill(pid as number, 0);
+      return false;
+    } catch {
+      return true;
+    }
   },
   async cleanup() {
     if (dir) await rm(dir, { recursive: true, force: true });

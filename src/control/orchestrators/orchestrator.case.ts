@@ -15,9 +15,21 @@ export interface OrchestratorFixture {
   template(): Promise<ReplicaTemplate>;
   /** A template whose artifact fails its hash check (a terminal error). */
   corruptTemplate(): Promise<ReplicaTemplate>;
-  /** Kill a replica abruptly (SIGKILL a process, delete a pod). */
+  /** Kill a replica abruptly (SIGKILL a process, terminate a thread, delete a pod). */
   kill(o: Orchestrator, status: ReplicaStatus): void;
+  /** True when a ready replica answers (a health check, or a real inference). */
+  probe(o: Orchestrator, status: ReplicaStatus): Promise<boolean>;
+  /** Something to check the replica is gone with after stop (a pid, a worker). */
+  handle(o: Orchestrator, status: ReplicaStatus): unknown;
+  isGone(handle: unknown): boolean;
   cleanup?(): Promise<void>;
+}
+
+/** The process fixture's probe: GET /v2/health/ready. */
+export async function httpProbe(status: ReplicaStatus): Promise<boolean> {
+  const res = await request(`${status.url}/v2/health/ready`);
+  await res.body.dump();
+  return res.statusCode === 200;
 }
 
 function until(o: Orchestrator, pred: (s: ReplicaStatus[]) => boolean, what: string, timeoutMs = 30_000): Promise<ReplicaStatus[]> {
@@ -62,9 +74,7 @@ export function runOrchestratorSuite(name: string, fixture: OrchestratorFixture)
     const s = await until(o, (x) => ready(x, 'm@1').length === 2, 'two ready replicas');
     for (const r of ready(s, 'm@1')) {
       assert.ok(r.url, 'a ready replica has a URL');
-      const res = await request(`${r.url}/v2/health/ready`);
-      assert.equal(res.statusCode, 200);
-      await res.body.dump();
+      assert.ok(await fixture.probe(o, r), `${r.id} answers`);
     }
     assert.notEqual(ready(s, 'm@1')[0]!.id, ready(s, 'm@1')[1]!.id);
   });
@@ -80,8 +90,9 @@ export function runOrchestratorSuite(name: string, fixture: OrchestratorFixture)
     fixture.kill(o, victim);
     const s = await until(o, (x) => x.some((r) => r.id === victim.id && r.state === 'ready' && r.restarts === 1), 'the restart');
     const now = s.find((r) => r.id === victim.id)!;
-    assert.notEqual(now.pid, victim.pid);
+    assert.notEqual(now.url, victim.url, 'a new process or thread serves the slot');
     assert.equal(ready(s, 'm@1').length, 2);
+    assert.ok(await fixture.probe(o, now));
   });
 
   test(`${name}: scaling down keeps the survivors running`, async () => {
@@ -90,7 +101,7 @@ export function runOrchestratorSuite(name: string, fixture: OrchestratorFixture)
     const s = o.status().filter((r) => r.group === 'm@1');
     assert.equal(s.length, 1);
     assert.equal(s[0]!.id, survivors[0]!.id);
-    assert.equal(s[0]!.pid, survivors[0]!.pid);
+    assert.equal(s[0]!.url, survivors[0]!.url, 'the survivor was not restarted');
   });
 
   test(`${name}: a replica whose artifact fails its hash check is marked failed, not restarted`, async () => {
@@ -107,9 +118,10 @@ export function runOrchestratorSuite(name: string, fixture: OrchestratorFixture)
   });
 
   test(`${name}: stop stops every replica`, async () => {
-    const pids = o.status().map((r) => r.pid).filter((p): p is number => p !== undefined);
+    const handles = o.status().map((r) => fixture.handle(o, r));
+    assert.ok(handles.length > 0);
     await o.stop();
     assert.deepEqual(o.status(), []);
-    for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'process is gone');
+    for (const h of handles) assert.ok(fixture.isGone(h), 'the replica is gone');
   });
 }

@@ -10,6 +10,8 @@ export interface RuntimeOptions {
   interOpThreads: number;
   graphOptimization: 'all' | 'extended' | 'basic' | 'disabled';
   executionMode: 'sequential' | 'parallel';
+  /** Replicas as processes or as worker threads; defaults to 'process'. */
+  isolation?: 'process' | 'thread';
 }
 
 /** What every replica of a group runs. */

@@ -1,0 +1,202 @@
+/**
+ * Replicas as worker threads in this process (runtime.isolation: thread). The same
+ * lifecycle as process replicas — ready after warm-up, restarted with backoff when they
+ * exit, terminal errors not retried, stopped after finishing their queue — without an HTTP
+ * hop per batch. Endpoint URLs are `thread://<threadId>`: a restarted worker is a new
+ * endpoint, so the gateway never sends to a dead one.
+ */
+import { Worker } from 'node:worker_threads';
+import { systemClock, type Clock, type Timer } from '../../clock.js';
+import { silentLogger, type Logger } from '../../log.js';
+import { threadReplicaWorker, type ThreadReplicaData } from '../../runtime/thread-entry.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { TERMINAL_REPLICA_ERRORS, type Orchestrator, type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
+
+export interface ThreadOrchestratorOptions {
+  clock?: Clock;
+  backoff?: BackoffPolicy;
+  /** Grace period for a stopping replica to finish its queue. Default 10 s. */
+  stopGraceMs?: number;
+  logger?: Logger;
+  random?: () => number;
+}
+
+class ThreadSlot {
+  state: ReplicaState = 'stopped';
+  worker: Worker | undefined;
+  restarts = 0;
+  failures = 0;
+  lastError: string | undefined;
+  since: number;
+  readySince = 0;
+  terminal = false;
+  wanted = true;
+  #timer: Timer | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(readonly id: string, readonly group: ReplicaGroup, readonly orch: ThreadOrchestrator) {
+    this.since = orch.clock.date().getTime();
+  }
+
+  get url(): string | undefined {
+    return this.worker && this.state === 'ready' ? `thread://${this.worker.threadId}` : undefined;
+  }
+
+  status(): ReplicaStatus {
+    const url = this.url;
+    return {
+      id: this.id, group: this.group.key, deployment: this.group.deployment, version: this.group.template.version,
+      state: this.state, restarts: this.restarts, since: this.since,
+      ...(url ? { url } : {}), ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  #set(state: ReplicaState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.since = this.orch.clock.date().getTime();
+    this.orch.emit(this);
+  }
+
+  start(): void {
+    const t = this.group.template;
+    const data: ThreadReplicaData = { modelPath: t.artifactPath, sha256: t.sha256, ...t.runtime };
+    const how = threadReplicaWorker();
+    const worker = new Worker(how.entry, { workerData: data, eval: how.eval });
+    this.worker = worker;
+    this.#set('starting');
+    worker.on('message', (msg: { type?: string; code?: string; message?: string }) => {
+      if (worker !== this.worker) return;
+      if (msg.type === 'ready') {
+        this.readySince = this.orch.clock.now();
+        this.#set('ready');
+      } else if (msg.type === 'error') {
+        this.lastError = `${msg.code}: ${msg.message}`;
+        if (msg.code && TERMINAL_REPLICA_ERRORS.has(msg.code)) this.terminal = true;
+      }
+    });
+    worker.on('error', (err) => {
+      if (worker === this.worker) this.lastError = `replica thread error: ${err.message}`;
+    });
+    worker.on('exit', (code) => {
+      if (worker !== this.worker) return;
+      this.worker = undefined;
+      if (!this.wanted) {
+        this.#set('stopped');
+        return;
+      }
+      if (!this.lastError || this.state === 'ready') this.lastError = `replica thread exited (code ${code})`;
+      this.orch.logger.warn({ replica: this.id, code }, 'replica thread exited');
+      this.#crashed();
+    });
+  }
+
+  #crashed(): void {
+    if (this.terminal) {
+      this.#set('failed');
+      return;
+    }
+    const policy = this.orch.opts.backoff ?? DEFAULT_BACKOFF;
+    if (this.readySince && this.orch.clock.now() - this.readySince >= policy.resetAfterMs) this.failures = 0;
+    this.readySince = 0;
+    this.failures++;
+    this.restarts++;
+    this.#set('backoff');
+    this.#timer = this.orch.clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.wanted) this.start();
+    }, backoffDelay(this.failures, policy, this.orch.random));
+  }
+
+  /** Finish the queue, then end the thread (terminated after the grace period). */
+  stop(): Promise<void> {
+    this.wanted = false;
+    this.#timer?.cancel();
+    const worker = this.worker;
+    if (!worker) {
+      this.#set('stopped');
+      return Promise.resolve();
+    }
+    this.#stopped ??= new Promise<void>((resolve) => {
+      this.#set('stopping');
+      const t = setTimeout(() => void worker.terminate(), this.orch.opts.stopGraceMs ?? 10_000);
+      t.unref();
+      worker.once('exit', () => { clearTimeout(t); resolve(); });
+      worker.postMessage({ type: 'stop' });
+    });
+    return this.#stopped;
+  }
+}
+
+export class ThreadOrchestrator implements Orchestrator {
+  readonly kind = 'thread';
+  readonly opts: ThreadOrchestratorOptions;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random: () => number;
+  #groups = new Map<string, { group: ReplicaGroup; template: string; slots: ThreadSlot[] }>();
+  #listeners: ((s: ReplicaStatus) => void)[] = [];
+
+  constructor(opts: ThreadOrchestratorOptions = {}) {
+    this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? silentLogger;
+    this.random = opts.random ?? Math.random;
+  }
+
+  async apply(groups: readonly ReplicaGroup[]): Promise<void> {
+    const stopping: Promise<void>[] = [];
+    const wanted = new Set(groups.map((g) => g.key));
+    for (const [key, g] of this.#groups) {
+      if (!wanted.has(key)) {
+        stopping.push(...g.slots.map((s) => s.stop()));
+        this.#groups.delete(key);
+      }
+    }
+    for (const group of groups) {
+      const tk = JSON.stringify(group.template);
+      let g = this.#groups.get(group.key);
+      if (g && g.template !== tk) {
+        stopping.push(...g.slots.map((s) => s.stop()));
+        g = undefined;
+      }
+      if (!g) {
+        g = { group, template: tk, slots: [] };
+        this.#groups.set(group.key, g);
+      }
+      while (g.slots.length > group.replicas) stopping.push(g.slots.pop()!.stop());
+      while (g.slots.length < group.replicas) {
+        const slot = new ThreadSlot(`${group.key}#${g.slots.length}`, group, this);
+        g.slots.push(slot);
+        slot.start();
+      }
+    }
+    await Promise.all(stopping);
+  }
+
+  status(): ReplicaStatus[] {
+    return [...this.#groups.values()].flatMap((g) => g.slots.map((s) => s.status()));
+  }
+
+  onChange(listener: (s: ReplicaStatus) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** @internal called by slots */
+  emit(slot: ThreadSlot): void {
+    const s = slot.status();
+    for (const l of this.#listeners) l(s);
+  }
+
+  /** The live worker behind a `thread://<threadId>` URL, for the gateway's transport. */
+  worker(url: string): Worker | undefined {
+    for (const g of this.#groups.values()) for (const s of g.slots) if (s.url === url) return s.worker;
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.#groups.values()].flatMap((g) => g.slots);
+    this.#groups.clear();
+    await Promise.all(all.map((s) => s.stop()));
+  }
+}

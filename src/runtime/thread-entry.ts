@@ -1,0 +1,41 @@
+/**
+ * What the Aloft process needs to run and talk to thread replicas (runtime.isolation:
+ * thread), without loading ONNX Runtime itself: the worker's entry and its data, and the
+ * repair of BYTES tensors after structured cloning.
+ */
+import type { Tensor } from './tensor.js';
+
+export interface ThreadReplicaData {
+  modelPath: string;
+  sha256: string;
+  intraOpThreads: number;
+  interOpThreads: number;
+  graphOptimization: 'all' | 'extended' | 'basic' | 'disabled';
+  executionMode: 'sequential' | 'parallel';
+  isolation?: 'process' | 'thread';
+}
+
+/** Structured clone turns Buffers into plain Uint8Arrays; BYTES elements need Buffers back. */
+export function restoreBytes(t: Tensor): Tensor {
+  if (t.datatype !== 'BYTES' || !Array.isArray(t.data)) return t;
+  return { ...t, data: (t.data as Uint8Array[]).map((b) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength))) };
+}
+
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
+/** The worker entry file, from source (under tsx) or compiled. */
+export const THREAD_REPLICA_ENTRY: URL = new URL(FROM_SOURCE ? './thread-replica.ts' : './thread-replica.js', import.meta.url);
+
+/**
+ * How to start the worker. Compiled: the .js entry. From source (tests, development):
+ * workers do not inherit tsx's module hooks, so a small bootstrap registers tsx's API in
+ * the worker first, then imports the .ts entry.
+ */
+export function threadReplicaWorker(): { entry: string | URL; eval: boolean } {
+  if (!FROM_SOURCE) return { entry: THREAD_REPLICA_ENTRY, eval: false };
+  const api = import.meta.resolve('tsx/esm/api');
+  return {
+    entry: `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(THREAD_REPLICA_ENTRY.href)}); });`,
+    eval: true,
+  };
+}

@@ -104,17 +104,30 @@ export function registerAuth(app: FastifyInstance, opts: AuthHookOptions): void 
  * Classify by the matched route (its pattern filled with the decoded params, exactly what
  * the handler will use) or, for unmatched requests, by the decoded raw path.
  */
+/** Route patterns split once: a literal segment, or the name of a parameter (`*` for a wildcard). */
+const PATTERNS = new Map<string, { param: boolean; text: string }[]>();
+
+function patternParts(pattern: string): { param: boolean; text: string }[] {
+  let parts = PATTERNS.get(pattern);
+  if (!parts) {
+    parts = pattern.split('/').slice(1).map((s) => (s.startsWith(':') ? { param: true, text: s.slice(1) } : s === '*' ? { param: true, text: '*' } : { param: false, text: s }));
+    PATTERNS.set(pattern, parts);
+  }
+  return parts;
+}
+
 export function targetOf(req: FastifyRequest): Target {
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   const pattern = req.routeOptions.url;
   let segments: string[];
   if (pattern !== undefined && pattern !== '') {
     const params = (req.params ?? {}) as Record<string, string | undefined>;
-    segments = pattern.split('/').slice(1).flatMap((s) => {
-      if (s.startsWith(':')) return [params[s.slice(1)] ?? ''];
-      if (s === '*') return (params['*'] ?? '').split('/');
-      return [s];
-    });
+    segments = [];
+    for (const part of patternParts(pattern)) {
+      if (!part.param) segments.push(part.text);
+      else if (part.text === '*') segments.push(...(params['*'] ?? '').split('/'));
+      else segments.push(params[part.text] ?? '');
+    }
   } else {
     segments = pathOf(req.url).split('/').slice(1).map(decode);
   }

@@ -12,7 +12,7 @@
  * const parsed = parseToken(k.token); // { id, secret }
  * secretMatches(parsed.secret, hash) === true
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseDuration } from '../spec/units.js';
 
 export const KEY_PREFIX = 'aloft_';
@@ -44,7 +44,8 @@ export function looksLikeKey(token: string): boolean {
 
 /** sha256 of the secret as 32 bytes. */
 export function digestSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  // One-shot hashing is about a third cheaper than createHash on the per-request path.
+  return typeof hash === 'function' ? hash('sha256', secret, 'buffer') as unknown as Buffer : createHash('sha256').update(secret, 'utf8').digest();
 }
 
 /** sha256 of the secret as lowercase hex (what the store keeps). */

@@ -10,10 +10,8 @@ import { request } from 'undici';
 import { systemClock, type Clock, type Timer } from '../../clock.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import {
-  TERMINAL_REPLICA_ERRORS,
-  type Orchestrator, type ReplicaGroup, type ReplicaState, type ReplicaStatus, type ReplicaTemplate,
-} from './types.js';
+import { SlotOrchestrator } from './slots.js';
+import { TERMINAL_REPLICA_ERRORS, type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
 
 export interface LocalOrchestratorOptions {
   /** How to start the replica program (see runtime/entry.ts `replicaEntry`). */
@@ -34,10 +32,6 @@ export interface LocalOrchestratorOptions {
   random?: () => number;
   /** Extra environment for replica processes. */
   env?: NodeJS.ProcessEnv;
-}
-
-function templateKey(t: ReplicaTemplate): string {
-  return JSON.stringify([t.model, t.version, t.artifactPath, t.sha256, t.runtime]);
 }
 
 class Slot {
@@ -239,17 +233,16 @@ class Slot {
   }
 }
 
-export class LocalOrchestrator implements Orchestrator {
+export class LocalOrchestrator extends SlotOrchestrator<Slot> {
   readonly kind = 'local';
   readonly opts: LocalOrchestratorOptions;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random: () => number;
   readonly host: string;
-  #groups = new Map<string, { group: ReplicaGroup; template: string; slots: Slot[] }>();
-  #listeners: ((s: ReplicaStatus) => void)[] = [];
 
   constructor(opts: LocalOrchestratorOptions) {
+    super();
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
@@ -257,61 +250,12 @@ export class LocalOrchestrator implements Orchestrator {
     this.host = opts.host ?? '127.0.0.1';
   }
 
-  async apply(groups: readonly ReplicaGroup[]): Promise<void> {
-    const stopping: Promise<void>[] = [];
-    const wanted = new Set(groups.map((g) => g.key));
-    for (const [key, g] of this.#groups) {
-      if (!wanted.has(key)) {
-        stopping.push(...g.slots.map((s) => s.stop()));
-        this.#groups.delete(key);
-      }
-    }
-    for (const group of groups) {
-      const tk = templateKey(group.template);
-      let g = this.#groups.get(group.key);
-      if (g && g.template !== tk) {
-        // Same key, different program: replace every replica.
-        stopping.push(...g.slots.map((s) => s.stop()));
-        g = undefined;
-      }
-      if (!g) {
-        g = { group, template: tk, slots: [] };
-        this.#groups.set(group.key, g);
-      }
-      g.group = group;
-      while (g.slots.length > group.replicas) stopping.push(g.slots.pop()!.stop());
-      while (g.slots.length < group.replicas) {
-        const slot = new Slot(`${group.key}#${g.slots.length}`, group, this);
-        g.slots.push(slot);
-        slot.start();
-      }
-    }
-    await Promise.all(stopping);
-  }
-
-  status(): ReplicaStatus[] {
-    return [...this.#groups.values()].flatMap((g) => g.slots.map((s) => s.status()));
-  }
-
-  onChange(listener: (s: ReplicaStatus) => void): void {
-    this.#listeners.push(listener);
-  }
-
-  /** @internal called by slots */
-  emit(slot: Slot): void {
-    const s = slot.status();
-    for (const l of this.#listeners) l(s);
-  }
-
-  async stop(): Promise<void> {
-    const all = [...this.#groups.values()].flatMap((g) => g.slots);
-    this.#groups.clear();
-    await Promise.all(all.map((s) => s.stop()));
+  protected makeSlot(id: string, group: ReplicaGroup): Slot {
+    return new Slot(id, group, this);
   }
 
   /** The pid of a replica, for fault-injection tests and `aloft status`. */
   pidOf(id: string): number | undefined {
-    for (const g of this.#groups.values()) for (const s of g.slots) if (s.id === id) return s.child?.pid;
-    return undefined;
+    return this.slots().find((s) => s.id === id)?.child?.pid;
   }
 }

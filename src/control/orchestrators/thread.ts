@@ -10,7 +10,8 @@ import { systemClock, type Clock, type Timer } from '../../clock.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { threadReplicaWorker, type ThreadReplicaData } from '../../runtime/thread-entry.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { TERMINAL_REPLICA_ERRORS, type Orchestrator, type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
+import { SlotOrchestrator } from './slots.js';
+import { TERMINAL_REPLICA_ERRORS, type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
 
 export interface ThreadOrchestratorOptions {
   clock?: Clock;
@@ -128,75 +129,27 @@ class ThreadSlot {
   }
 }
 
-export class ThreadOrchestrator implements Orchestrator {
+export class ThreadOrchestrator extends SlotOrchestrator<ThreadSlot> {
   readonly kind = 'thread';
   readonly opts: ThreadOrchestratorOptions;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random: () => number;
-  #groups = new Map<string, { group: ReplicaGroup; template: string; slots: ThreadSlot[] }>();
-  #listeners: ((s: ReplicaStatus) => void)[] = [];
 
   constructor(opts: ThreadOrchestratorOptions = {}) {
+    super();
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.random = opts.random ?? Math.random;
   }
 
-  async apply(groups: readonly ReplicaGroup[]): Promise<void> {
-    const stopping: Promise<void>[] = [];
-    const wanted = new Set(groups.map((g) => g.key));
-    for (const [key, g] of this.#groups) {
-      if (!wanted.has(key)) {
-        stopping.push(...g.slots.map((s) => s.stop()));
-        this.#groups.delete(key);
-      }
-    }
-    for (const group of groups) {
-      const tk = JSON.stringify(group.template);
-      let g = this.#groups.get(group.key);
-      if (g && g.template !== tk) {
-        stopping.push(...g.slots.map((s) => s.stop()));
-        g = undefined;
-      }
-      if (!g) {
-        g = { group, template: tk, slots: [] };
-        this.#groups.set(group.key, g);
-      }
-      while (g.slots.length > group.replicas) stopping.push(g.slots.pop()!.stop());
-      while (g.slots.length < group.replicas) {
-        const slot = new ThreadSlot(`${group.key}#${g.slots.length}`, group, this);
-        g.slots.push(slot);
-        slot.start();
-      }
-    }
-    await Promise.all(stopping);
-  }
-
-  status(): ReplicaStatus[] {
-    return [...this.#groups.values()].flatMap((g) => g.slots.map((s) => s.status()));
-  }
-
-  onChange(listener: (s: ReplicaStatus) => void): void {
-    this.#listeners.push(listener);
-  }
-
-  /** @internal called by slots */
-  emit(slot: ThreadSlot): void {
-    const s = slot.status();
-    for (const l of this.#listeners) l(s);
+  protected makeSlot(id: string, group: ReplicaGroup): ThreadSlot {
+    return new ThreadSlot(id, group, this);
   }
 
   /** The live worker behind a `thread://<threadId>` URL, for the gateway's transport. */
   worker(url: string): Worker | undefined {
-    for (const g of this.#groups.values()) for (const s of g.slots) if (s.url === url) return s.worker;
-    return undefined;
-  }
-
-  async stop(): Promise<void> {
-    const all = [...this.#groups.values()].flatMap((g) => g.slots);
-    this.#groups.clear();
-    await Promise.all(all.map((s) => s.stop()));
+    return this.slots().find((s) => s.url === url)?.worker;
   }
 }

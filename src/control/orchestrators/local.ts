@@ -7,9 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
-import { systemClock, type Clock, type Timer } from '../../clock.js';
-import { silentLogger, type Logger } from '../../log.js';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import type { Clock, Timer } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import type { BackoffPolicy } from './backoff.js';
 import { SlotOrchestrator } from './slots.js';
 import { TERMINAL_REPLICA_ERRORS, type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
 
@@ -164,13 +164,7 @@ class Slot {
       this.#set('failed');
       return;
     }
-    const o = this.orch.opts;
-    const policy = o.backoff ?? DEFAULT_BACKOFF;
-    if (this.readySince && this.orch.clock.now() - this.readySince >= policy.resetAfterMs) this.failures = 0;
-    this.readySince = 0;
-    this.failures++;
-    this.restarts++;
-    const delay = backoffDelay(this.failures, policy, this.orch.random);
+    const delay = this.orch.restartDelay(this);
     this.#set('backoff');
     this.#timer = this.orch.clock.setTimeout(() => {
       this.#timer = undefined;
@@ -236,17 +230,11 @@ class Slot {
 export class LocalOrchestrator extends SlotOrchestrator<Slot> {
   readonly kind = 'local';
   readonly opts: LocalOrchestratorOptions;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly random: () => number;
   readonly host: string;
 
   constructor(opts: LocalOrchestratorOptions) {
-    super();
+    super(opts);
     this.opts = opts;
-    this.clock = opts.clock ?? systemClock;
-    this.logger = opts.logger ?? silentLogger;
-    this.random = opts.random ?? Math.random;
     this.host = opts.host ?? '127.0.0.1';
   }
 

@@ -5,6 +5,11 @@
  * stops everything.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import type { Orchestrator, ReplicaGroup, ReplicaStatus, ReplicaTemplate } from './types.js';
@@ -124,4 +129,37 @@ export function runOrchestratorSuite(name: string, fixture: OrchestratorFixture)
     assert.deepEqual(o.status(), []);
     for (const h of handles) assert.ok(fixture.isGone(h), 'the replica is gone');
   });
+}
+
+/**
+ * Templates for fixtures: the credit-risk example model, and a copy with one byte flipped
+ * that still carries the original hash (a terminal error). Files live in a temp folder
+ * that `cleanup` removes.
+ */
+export function exampleModelTemplates(): Pick<OrchestratorFixture, 'template' | 'corruptTemplate' | 'cleanup'> {
+  const model = new URL('../../../examples/credit-risk/model.onnx', import.meta.url);
+  const bytes = readFileSync(model);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  let dir: string | undefined;
+  const write = async (name: string, data: Uint8Array) => {
+    dir ??= await mkdtemp(join(tmpdir(), 'aloft-orch-'));
+    const path = join(dir, name);
+    await writeFile(path, data);
+    return path;
+  };
+  const template = (artifactPath: string): ReplicaTemplate => ({
+    model: 'm', version: 1, artifactPath, sha256,
+    runtime: { intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential' },
+  });
+  return {
+    template: async () => template(await write('model.onnx', bytes)),
+    async corruptTemplate() {
+      const bad = Buffer.from(bytes);
+      bad[bad.length - 10] = bad[bad.length - 10]! ^ 0xff;
+      return template(await write('corrupt.onnx', bad));
+    },
+    async cleanup() {
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

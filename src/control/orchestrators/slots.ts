@@ -4,7 +4,25 @@
  * whose template changed), merged status, change events, stop. Subclasses supply the slot:
  * a child process (local.ts) or a worker thread (thread.ts).
  */
+import { systemClock, type Clock } from '../../clock.js';
+import { silentLogger, type Logger } from '../../log.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import type { Orchestrator, ReplicaGroup, ReplicaStatus } from './types.js';
+
+export interface SlotOrchestratorOptions {
+  clock?: Clock;
+  backoff?: BackoffPolicy;
+  logger?: Logger;
+  random?: () => number;
+}
+
+/** Crash bookkeeping a slot keeps for its restart delays. */
+export interface CrashRecord {
+  failures: number;
+  restarts: number;
+  /** clock.now() when the slot last became ready; 0 when not ready since the last crash. */
+  readySince: number;
+}
 
 export interface Slot {
   readonly id: string;
@@ -16,10 +34,33 @@ export interface Slot {
 
 export abstract class SlotOrchestrator<S extends Slot> implements Orchestrator {
   abstract readonly kind: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random: () => number;
+  readonly #backoff: BackoffPolicy;
   #groups = new Map<string, { template: string; slots: S[] }>();
   #listeners: ((s: ReplicaStatus) => void)[] = [];
 
+  constructor(opts: SlotOrchestratorOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? silentLogger;
+    this.random = opts.random ?? Math.random;
+    this.#backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  }
+
   protected abstract makeSlot(id: string, group: ReplicaGroup): S;
+
+  /**
+   * Count a crash and return how long to wait before restarting: exponential with jitter,
+   * the count reset once the slot had stayed ready for the policy's reset period.
+   */
+  restartDelay(c: CrashRecord): number {
+    if (c.readySince && this.clock.now() - c.readySince >= this.#backoff.resetAfterMs) c.failures = 0;
+    c.readySince = 0;
+    c.failures++;
+    c.restarts++;
+    return backoffDelay(c.failures, this.#backoff, this.random);
+  }
 
   async apply(groups: readonly ReplicaGroup[]): Promise<void> {
     const stopping: Promise<void>[] = [];

@@ -6,10 +6,10 @@
  * endpoint, so the gateway never sends to a dead one.
  */
 import { Worker } from 'node:worker_threads';
-import { systemClock, type Clock, type Timer } from '../../clock.js';
-import { silentLogger, type Logger } from '../../log.js';
+import type { Clock, Timer } from '../../clock.js';
+import type { Logger } from '../../log.js';
 import { threadReplicaWorker, type ThreadReplicaData } from '../../runtime/thread-entry.js';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import type { BackoffPolicy } from './backoff.js';
 import { SlotOrchestrator } from './slots.js';
 import { TERMINAL_REPLICA_ERRORS, type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
 
@@ -97,16 +97,12 @@ class ThreadSlot {
       this.#set('failed');
       return;
     }
-    const policy = this.orch.opts.backoff ?? DEFAULT_BACKOFF;
-    if (this.readySince && this.orch.clock.now() - this.readySince >= policy.resetAfterMs) this.failures = 0;
-    this.readySince = 0;
-    this.failures++;
-    this.restarts++;
+    const delay = this.orch.restartDelay(this);
     this.#set('backoff');
     this.#timer = this.orch.clock.setTimeout(() => {
       this.#timer = undefined;
       if (this.wanted) this.start();
-    }, backoffDelay(this.failures, policy, this.orch.random));
+    }, delay);
   }
 
   /** Finish the queue, then end the thread (terminated after the grace period). */
@@ -132,16 +128,10 @@ class ThreadSlot {
 export class ThreadOrchestrator extends SlotOrchestrator<ThreadSlot> {
   readonly kind = 'thread';
   readonly opts: ThreadOrchestratorOptions;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly random: () => number;
 
   constructor(opts: ThreadOrchestratorOptions = {}) {
-    super();
+    super(opts);
     this.opts = opts;
-    this.clock = opts.clock ?? systemClock;
-    this.logger = opts.logger ?? silentLogger;
-    this.random = opts.random ?? Math.random;
   }
 
   protected makeSlot(id: string, group: ReplicaGroup): ThreadSlot {

@@ -19,7 +19,7 @@
  * app.get('/x', (req) => req.principal?.name);
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AuthResult } from '../security/authenticator.js';
+import type { AuthResult, ConnectionMemo } from '../security/authenticator.js';
 import { authorize, classifyRequest, type Target } from '../security/policy.js';
 import type { Principal } from '../security/principal.js';
 import { sendError } from './http-errors.js';
@@ -44,7 +44,7 @@ export interface AuthFailure {
 }
 
 export interface AuthHookOptions {
-  authenticator: { identify(authorization: string | string[] | undefined): Promise<AuthResult> };
+  authenticator: { identify(authorization: string | string[] | undefined, memo?: ConnectionMemo): Promise<AuthResult> };
   policy: {
     /** False: no credentials are checked and everyone is the 'insecure' admin. */
     enabled: boolean;
@@ -71,6 +71,9 @@ export const INSECURE_PRINCIPAL: Principal = Object.freeze({
 const WWW_AUTHENTICATE = 'Bearer realm="aloft"';
 const INVALID = 'invalid credentials: the key or token is not valid (unknown, wrong, revoked or expired)';
 
+/** Per connection: its last verified key header (see ConnectionMemo). */
+const memos = new WeakMap<object, ConnectionMemo>();
+
 export function registerAuth(app: FastifyInstance, opts: AuthHookOptions): void {
   if (!app.hasRequestDecorator('principal')) app.decorateRequest('principal', undefined);
   const { authenticator, policy, onFailure } = opts;
@@ -82,7 +85,13 @@ export function registerAuth(app: FastifyInstance, opts: AuthHookOptions): void 
     }
     const target = targetOf(req);
     if (target.action === 'health') return;
-    const result = await authenticator.identify(req.headers.authorization);
+    const socket = req.raw.socket;
+    let memo = memos.get(socket);
+    if (memo === undefined) {
+      memo = {};
+      memos.set(socket, memo);
+    }
+    const result = await authenticator.identify(req.headers.authorization, memo);
     const path = pathOf(req.url).slice(0, 200);
     if (result.kind === 'rejected') {
       onFailure?.({ ip: req.ip, reason: result.reason, status: 401, method: req.method, path });

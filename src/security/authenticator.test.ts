@@ -4,7 +4,7 @@ import { ManualClock } from '../clock.js';
 import type { Store } from '../store/db.js';
 import { KeyRepository } from '../store/keys.js';
 import { testDialects, type TestDatabase } from '../store/testing/databases.js';
-import { Authenticator } from './authenticator.js';
+import { Authenticator, type ConnectionMemo } from './authenticator.js';
 import { generateKey, hashSecret, type KeyMaterial } from './keys.js';
 
 const [sqlite] = await testDialects();
@@ -73,6 +73,38 @@ describe('Authenticator (API keys)', () => {
     assert.ok(await auth.authenticate(`Bearer ${k.token}`));
     clock.advance(60_000);
     assert.deepEqual(await auth.identify(`Bearer ${k.token}`), { kind: 'rejected', reason: 'expired key' });
+  });
+
+  test('a connection memo skips re-checking a repeated header, but not revocation, expiry or a different header', async () => {
+    const k = await add('ci', { expiresAt: new Date(clock.date().getTime() + 60_000).toISOString() });
+    const other = await add('other');
+    const auth = new Authenticator({ keys: repo, clock });
+    await auth.load();
+    const memo: ConnectionMemo = {};
+    const header = `Bearer ${k.token}`;
+    const first = await auth.identify(header, memo);
+    assert.equal(first.kind, 'ok');
+    assert.equal(memo.header, header, 'a verified key header is remembered');
+    assert.deepEqual(await auth.identify(header, memo), first);
+
+    // Another header on the same connection is checked from scratch, and a wrong one clears the memo.
+    const wrong = `Bearer ${k.token.slice(0, -1)}${k.token.endsWith('A') ? 'B' : 'A'}`;
+    assert.deepEqual(await auth.identify(wrong, memo), { kind: 'rejected', reason: 'invalid key' });
+    assert.equal(memo.header, undefined);
+    assert.equal((await auth.identify(`Bearer ${other.token}`, memo)).kind, 'ok');
+    assert.equal(memo.header, `Bearer ${other.token}`);
+
+    // Expiry is checked on every request, remembered or not.
+    assert.equal((await auth.identify(header, memo)).kind, 'ok');
+    assert.equal((await auth.identify(header, memo)).kind, 'ok');
+    clock.advance(60_000);
+    assert.deepEqual(await auth.identify(header, memo), { kind: 'rejected', reason: 'expired key' });
+
+    // A reload invalidates every memo: a revoked key is refused at once after it.
+    assert.equal((await auth.identify(`Bearer ${other.token}`, memo)).kind, 'ok');
+    await repo.revoke('other');
+    await auth.reload();
+    assert.deepEqual(await auth.identify(`Bearer ${other.token}`, memo), { kind: 'rejected', reason: 'invalid key' });
   });
 
   test('revocation applies at reload(); two gateways converge through the periodic reload', async () => {

@@ -57,6 +57,20 @@ interface CachedKey {
   principal: Principal;
 }
 
+/**
+ * What one connection remembers of its last successful key check. A keep-alive client
+ * sends the same header with every request; while the key set has not been reloaded
+ * since, the header needs no second hash and comparison (expiry is still checked on
+ * every request). The memo only ever compares a connection's header with the one the
+ * same connection sent before, so it tells a caller nothing about other keys. Create one
+ * per connection (an empty object) and pass it to `identify`.
+ */
+export interface ConnectionMemo {
+  header?: string;
+  entry?: CachedKey;
+  keys?: Map<string, CachedKey>;
+}
+
 const DUMMY = Buffer.from(DUMMY_HASH, 'hex');
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
@@ -134,14 +148,29 @@ export class Authenticator {
     return r.kind === 'ok' ? r.principal : undefined;
   }
 
-  /** Like `authenticate`, telling "no credentials" apart from "bad credentials". */
-  async identify(authorization: string | string[] | undefined): Promise<AuthResult> {
+  /**
+   * Like `authenticate`, telling "no credentials" apart from "bad credentials". With a
+   * connection's `memo`, a repeated key header is recognised without hashing it again.
+   */
+  async identify(authorization: string | string[] | undefined, memo?: ConnectionMemo): Promise<AuthResult> {
     if (authorization === undefined || authorization === '') return { kind: 'none' };
     if (Array.isArray(authorization)) return { kind: 'rejected', reason: 'several Authorization headers' };
+    if (memo !== undefined && memo.header === authorization && memo.keys === this.#keys && memo.entry !== undefined) {
+      return this.#unexpired(memo.entry);
+    }
     const m = BEARER.exec(authorization);
     if (m === null) return { kind: 'rejected', reason: 'not a Bearer authorization header' };
     const token = m[1] as string;
-    if (looksLikeKey(token)) return this.#checkKey(token);
+    if (looksLikeKey(token)) {
+      const r = this.#checkKey(token);
+      if (memo !== undefined) {
+        const entry = r.kind === 'ok' ? this.#keys.get(r.principal.id) : undefined;
+        memo.header = entry ? authorization : undefined;
+        memo.entry = entry;
+        memo.keys = entry ? this.#keys : undefined;
+      }
+      return r;
+    }
     if (this.#jwt === undefined) return { kind: 'rejected', reason: 'not an Aloft key and JWTs are not configured' };
     const r = await this.#jwt.verify(token);
     return 'principal' in r ? { kind: 'ok', principal: r.principal } : { kind: 'rejected', reason: r.reason };
@@ -155,6 +184,10 @@ export class Authenticator {
     // Always compare, against a stand-in for unknown ids: same work either way.
     const match = timingSafeEqual(presented, entry?.hash ?? DUMMY);
     if (entry === undefined || !match) return { kind: 'rejected', reason: 'invalid key' };
+    return this.#unexpired(entry);
+  }
+
+  #unexpired(entry: CachedKey): AuthResult {
     if (entry.expiresAt !== undefined && this.#clock.date().getTime() >= entry.expiresAt) return { kind: 'rejected', reason: 'expired key' };
     return { kind: 'ok', principal: entry.principal };
   }

@@ -221,7 +221,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       bodyLimit: spec.server.bodyLimit, headersTimeoutMs: spec.server.headersTimeout, logger, ...(tls ? { https: tls } : {}),
     });
     if (adminApp !== gateway.app) registerAuth(adminApp, auth);
-    const limiter = createRateLimiter(spec.limits, { logger, clock });
+    const limiter = await createRateLimiter(spec.limits, { logger, clock });
     cleanup.unshift(() => limiter.close());
     registerRateLimits(gateway.app, {
       limiter, registry: metrics.registry,

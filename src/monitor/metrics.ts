@@ -18,7 +18,7 @@ export class GatewayMetrics {
   readonly #requests: Counter<'deployment' | 'version' | 'code'>;
   readonly #latency: Histogram<'deployment' | 'version'>;
   readonly #batch: Histogram<'deployment' | 'version'>;
-  readonly #children = new Map<string, { latency: ReturnType<Histogram['labels']>; batch: ReturnType<Histogram['labels']> }>();
+  readonly #children = new Map<string, { latency: ReturnType<Histogram['labels']>; batch: ReturnType<Histogram['labels']>; codes: Map<number, ReturnType<Counter['labels']>> }>();
 
   constructor(gauges?: VersionGauges, opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'aloft_gateway_' });
@@ -52,7 +52,7 @@ export class GatewayMetrics {
     let c = this.#children.get(key);
     if (!c) {
       const l = { deployment, version: String(version) };
-      c = { latency: this.#latency.labels(l), batch: this.#batch.labels(l) };
+      c = { latency: this.#latency.labels(l), batch: this.#batch.labels(l), codes: new Map() };
       this.#children.set(key, c);
     }
     return c;
@@ -60,8 +60,14 @@ export class GatewayMetrics {
 
   /** One answered inference request. */
   request(deployment: string, version: number, code: number, seconds: number): void {
-    this.#requests.inc({ deployment, version: String(version), code: String(code) });
-    this.#child(deployment, version).latency.observe(seconds);
+    const c = this.#child(deployment, version);
+    let counter = c.codes.get(code);
+    if (!counter) {
+      counter = this.#requests.labels({ deployment, version: String(version), code: String(code) });
+      c.codes.set(code, counter);
+    }
+    counter.inc();
+    c.latency.observe(seconds);
   }
 
   /** One model run of `size` requests. */

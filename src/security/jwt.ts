@@ -14,7 +14,7 @@
  * const r = await v.verify(token); // { principal } or { reason }
  */
 import { readFile } from 'node:fs/promises';
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { systemClock, type Clock } from '../clock.js';
 import { fail } from '../errors.js';
 import type { JwtSpec, Role } from '../spec/types.js';
@@ -24,6 +24,13 @@ import { ROLE_RANK } from './roles.js';
 export type JwtResult = { principal: Principal } | { reason: string };
 
 const ROLE_NAMES = new Set<string>(Object.keys(ROLE_RANK));
+
+type Jose = typeof import('jose');
+let jose: Jose | undefined;
+/** jose is loaded by the first `load()`: a server without JWTs never pays its memory. */
+async function loadJose(): Promise<Jose> {
+  return (jose ??= await import('jose'));
+}
 
 export class JwtVerifier {
   readonly #spec: JwtSpec;
@@ -44,6 +51,7 @@ export class JwtVerifier {
    * file is missing or not a JWK set; the previous keys stay in use in that case.
    */
   async load(): Promise<void> {
+    const { createLocalJWKSet, createRemoteJWKSet } = await loadJose();
     if (this.remote) {
       this.#keys ??= createRemoteJWKSet(new URL(this.#spec.jwks));
       return;
@@ -55,17 +63,17 @@ export class JwtVerifier {
       throw fail('ALOFT_AUTH_CONFIG', `cannot read the JWKS file ${this.#spec.jwks} (security.auth.jwt.jwks): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check the path`, { cause: e });
     }
     try {
-      this.#keys = createLocalJWKSet(JSON.parse(text) as Parameters<typeof createLocalJWKSet>[0]);
+      this.#keys = createLocalJWKSet(JSON.parse(text) as Parameters<Jose['createLocalJWKSet']>[0]);
     } catch (e) {
       throw fail('ALOFT_AUTH_CONFIG', `the JWKS file ${this.#spec.jwks} is not a JSON Web Key Set ({"keys": [...]}): ${(e as Error).message}`, { cause: e });
     }
   }
 
   async verify(token: string): Promise<JwtResult> {
-    if (this.#keys === undefined) return { reason: 'jwt keys not loaded' };
+    if (this.#keys === undefined || jose === undefined) return { reason: 'jwt keys not loaded' };
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.#keys, {
+      ({ payload } = await jose.jwtVerify(token, this.#keys, {
         issuer: this.#spec.issuer,
         audience: this.#spec.audience,
         clockTolerance: Math.round(this.#spec.clockTolerance / 1000),

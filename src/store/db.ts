@@ -11,8 +11,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Migrator, sql, type Kysely } from 'kysely';
 import { fail, isAloftError } from '../errors.js';
-import { openPostgres } from './dialects/postgres.js';
-import { openSqlite } from './dialects/sqlite.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { parseStoreUrl, type StoreTarget } from './url.js';
@@ -42,7 +40,7 @@ export interface OpenStoreOptions {
  */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const target = parseStoreUrl(opts.url, opts.stateDir);
-  const db = connect(target);
+  const db = await connect(target);
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
@@ -59,8 +57,13 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   return { db, dialect: target.dialect, url: target.display, close };
 }
 
-function connect(target: StoreTarget): Kysely<Database> {
-  if (target.dialect === 'postgres') return openPostgres<Database>(target.connectionString);
+/** Each dialect's driver is loaded only when used (pg and libsql each cost memory). */
+async function connect(target: StoreTarget): Promise<Kysely<Database>> {
+  if (target.dialect === 'postgres') {
+    const { openPostgres } = await import('./dialects/postgres.js');
+    return openPostgres<Database>(target.connectionString);
+  }
+  const { openSqlite } = await import('./dialects/sqlite.js');
   try {
     if (target.file !== ':memory:') mkdirSync(dirname(target.file), { recursive: true });
     return openSqlite<Database>(target.file);

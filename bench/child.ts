@@ -38,7 +38,9 @@ export class Child {
   private readonly exited: Promise<void>;
 
   constructor(readonly label: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], {
+    // .mjs peers run on plain node (Aloft from dist/); TypeScript peers through tsx.
+    const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx'];
+    this.proc = spawn(process.execPath, [...loader, fileURLToPath(new URL(script, import.meta.url)), ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ALOFT_LOG_LEVEL: process.env.ALOFT_LOG_LEVEL ?? 'warn', ...env },

@@ -1,6 +1,6 @@
 /**
  * Rate-limit accuracy: how many requests a deployment limit lets through, against what it
- * is configured to allow. Each gateway is a real Aloft (bench/peers/aloft-server.ts, one
+ * is configured to allow. Each gateway is a real Aloft (bench/peers/aloft-server.mjs, one
  * replica) serving `credit-risk` with `limits: { rate: 100, burst: 10 }`; a closed loop of
  * 32 requests in flight (split evenly across the gateways) runs for 10 s, far above the
  * limit. A bucket that starts full allows `burst + rate × T` in T seconds.
@@ -57,7 +57,7 @@ async function startGateways(dir: string, setup: Setup, prefix: string): Promise
       await mkdir(gdir, { recursive: true });
       const specPath = join(gdir, 'aloft.yaml');
       await writeFile(specPath, JSON.stringify(spec, null, 2)); // JSON is YAML
-      const child = new Child(`gateway ${i + 1}`, './peers/aloft-server.ts', ['--spec', specPath]);
+      const child = new Child(`gateway ${i + 1}`, './peers/aloft-server.mjs', ['--spec', specPath]);
       children.push(child);
     }
     const ready = await Promise.all(children.map((c) => c.waitReady(90_000)));

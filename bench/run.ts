@@ -11,7 +11,7 @@
  *
  * Every process it starts is killed when it ends, fails or is interrupted.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -60,6 +60,32 @@ function parseOptions() {
   if (!(durationS > 0 && durationS <= 60)) throw new Error('--duration takes seconds in (0, 60]');
   if (!(warmupS >= 0 && warmupS <= 30)) throw new Error('--warmup takes seconds in [0, 30]');
   return { quick, models: models as ModelId[], systems, concurrency, durationS, warmupS, settleS, write: !quick && values['no-write'] !== true };
+}
+
+/** Newest modification time (ms) of the files under `dir` whose names pass `keep`. */
+function newest(dir: string, keep: (name: string) => boolean): number {
+  let t = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    if (s.isDirectory()) t = Math.max(t, newest(p, keep));
+    else if (keep(name)) t = Math.max(t, s.mtimeMs);
+  }
+  return t;
+}
+
+/** Aloft is measured from dist/ (what ships); refuse to measure a build older than the source. */
+function assertFreshBuild(): void {
+  const built = join(ROOT, 'dist', 'aloft.js');
+  const source = newest(join(ROOT, 'src'), (n) => n.endsWith('.ts') && !n.endsWith('.test.ts'));
+  let builtAt: number;
+  try {
+    builtAt = statSync(built).mtimeMs;
+  } catch {
+    throw new Error('dist/aloft.js is missing: run `npm run build` (npm run bench does it for you)');
+  }
+  const compiled = newest(join(ROOT, 'dist'), (n) => n.endsWith('.js'));
+  if (source > Math.max(builtAt, compiled)) throw new Error('dist/ is older than src/: run `npm run build` (npm run bench does it for you)');
 }
 
 function machine(): Machine {
@@ -164,6 +190,7 @@ function failedRow(model: ModelId, system: string, label: string, body: BodyKind
 
 async function main(): Promise<number> {
   const opts = parseOptions();
+  if (opts.systems.some((s) => s.startsWith('aloft'))) assertFreshBuild();
   installCleanup();
   const started = performance.now();
   const date = new Date().toISOString();

@@ -1,5 +1,5 @@
 /**
- * Aloft (bench/peers/aloft-server.ts → startAloft) with a temporary spec and state folder:
+ * Aloft (bench/peers/aloft-server.mjs → startAloft from dist/) with a temporary spec and state folder:
  * the default deployment (2 replicas, batching on, maxBatchSize 64), or batching off.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -35,7 +35,7 @@ function aloftSystem(batching: boolean, isolation: 'process' | 'thread' = 'proce
       }, null, 2));
       // Aloft is measured as it ships: authentication on, every request carrying a key.
       const key = generateKey().token;
-      const child = new Child(`Aloft (batching ${batching ? 'on' : 'off'})`, './peers/aloft-server.ts', ['--spec', specPath], { ALOFT_ADMIN_KEY: key });
+      const child = new Child(`Aloft (batching ${batching ? 'on' : 'off'})`, './peers/aloft-server.mjs', ['--spec', specPath], { ALOFT_ADMIN_KEY: key });
       try {
         const ready = await child.waitReady(90_000);
         const announced = Array.isArray(ready.replicas) ? (ready.replicas as number[]) : [];

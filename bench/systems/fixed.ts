@@ -1,4 +1,4 @@
-/** The bare HTTP ceiling: bench/peers/fixed-server.ts reads the body, answers a fixed response. */
+/** The bare HTTP ceiling: bench/peers/fixed-server.mjs reads the body, answers a fixed response. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Child } from '../child.js';
@@ -16,7 +16,7 @@ export const fixedServer: ServerSystem = {
       model_name: w.name, model_version: '1',
       outputs: [{ name: w.outputName, datatype: 'FP32', shape: [1, w.outWidth], data: Array.from(w.expected[0]!) }],
     }));
-    const child = new Child('fixed server', './peers/fixed-server.ts', ['--response', file]);
+    const child = new Child('fixed server', './peers/fixed-server.mjs', ['--response', file]);
     try {
       const ready = await child.waitReady(30_000);
       return { url: String(ready.url), pid: child.pid, replicaPids: [], stop: () => child.stop() };

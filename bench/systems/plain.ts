@@ -1,4 +1,4 @@
-/** The hand-written peer: bench/peers/plain-server.ts (node:http + onnxruntime-node). */
+/** The hand-written peer: bench/peers/plain-server.mjs (node:http + onnxruntime-node). */
 import { Child } from '../child.js';
 import type { RunningServer, ServerSystem } from './types.js';
 
@@ -7,7 +7,7 @@ export const plainServer: ServerSystem = {
   label: 'plain Node server (node:http + ORT, 1 request = 1 run)',
   bodyKinds: () => ['json'],
   async start(w): Promise<RunningServer> {
-    const child = new Child('plain server', './peers/plain-server.ts', ['--model', w.modelPath, '--name', w.name]);
+    const child = new Child('plain server', './peers/plain-server.mjs', ['--model', w.modelPath, '--name', w.name]);
     try {
       const ready = await child.waitReady(30_000);
       return { url: String(ready.url), pid: child.pid, replicaPids: [], stop: () => child.stop() };

@@ -3,61 +3,59 @@
  * inference, JSON.parse the body, answer JSON in the Open Inference Protocol's shape.
  * No batching, no validation beyond what a careful hand-written server does.
  *
- * Usage: node --import tsx bench/peers/plain-server.ts --model <file.onnx> --name <model> [--port 0]
+ * Usage: node bench/peers/plain-server.mjs --model <file.onnx> --name <model> [--port 0]
  * Prints one line `{"event":"ready","url":"http://127.0.0.1:N","pid":N}` when listening.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, name: { type: 'string' }, port: { type: 'string', default: '0' } } });
-if (!values.model || !values.name) throw new Error('usage: plain-server.ts --model <file.onnx> --name <model> [--port N]');
+if (!values.model || !values.name) throw new Error('usage: plain-server.mjs --model <file.onnx> --name <model> [--port N]');
 const name = values.name;
 
 const session = await InferenceSession.create(values.model);
 const inferPath = `/v2/models/${name}/infer`;
 
-interface JsonInput { name: string; shape: number[]; datatype: string; data: number[] }
-
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res, status, body) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-async function infer(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  let inputs: JsonInput[];
+async function infer(req, res) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  let inputs;
   try {
-    inputs = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { inputs: JsonInput[] }).inputs;
+    inputs = JSON.parse(Buffer.concat(chunks).toString('utf8')).inputs;
     if (!Array.isArray(inputs)) throw new Error("no 'inputs' array");
   } catch (err) {
-    send(res, 400, { error: `bad request: ${(err as Error).message}` });
+    send(res, 400, { error: `bad request: ${err.message}` });
     return;
   }
-  const feeds: Record<string, Tensor> = {};
+  const feeds = {};
   for (const input of inputs) feeds[input.name] = new Tensor('float32', Float32Array.from(input.data), input.shape);
-  let results: InferenceSession.ReturnType;
+  let results;
   try {
     results = await session.run(feeds);
   } catch (err) {
-    send(res, 400, { error: (err as Error).message });
+    send(res, 400, { error: err.message });
     return;
   }
   send(res, 200, {
     model_name: name,
     model_version: '1',
     outputs: session.outputNames.map((o) => {
-      const t = results[o]!;
-      return { name: o, datatype: 'FP32', shape: t.dims, data: Array.from(t.data as Float32Array) };
+      const t = results[o];
+      return { name: o, datatype: 'FP32', shape: t.dims, data: Array.from(t.data) };
     }),
   });
 }
 
 const server = createServer((req, res) => {
   if (req.method === 'POST' && req.url === inferPath) {
-    infer(req, res).catch((err: unknown) => send(res, 500, { error: String(err) }));
+    infer(req, res).catch((err) => send(res, 500, { error: String(err) }));
     return;
   }
   if (req.method === 'GET' && req.url === '/v2/health/ready') {

@@ -2,7 +2,7 @@
  * The bare HTTP ceiling: node:http reads the whole request body and answers one fixed
  * response (a real inference response, so its size is realistic). No parsing, no model.
  *
- * Usage: node --import tsx bench/peers/fixed-server.ts --response <file> [--port 0]
+ * Usage: node bench/peers/fixed-server.mjs --response <file> [--port 0]
  * Prints one line `{"event":"ready","url":"http://127.0.0.1:N","pid":N}` when listening.
  */
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { response: { type: 'string' }, port: { type: 'string', default: '0' } } });
-if (!values.response) throw new Error('usage: fixed-server.ts --response <file> [--port N]');
+if (!values.response) throw new Error('usage: fixed-server.mjs --response <file> [--port N]');
 const body = readFileSync(values.response);
 const headers = { 'content-type': 'application/json', 'content-length': String(body.length) };
 

@@ -1,18 +1,19 @@
 /**
- * Aloft as `aloft up` runs it (startAloft: gateway + replicas as child processes), from
- * source, so the benchmark does not depend on a fresh `npm run build`.
+ * Aloft as `aloft up` runs it (startAloft: gateway + replicas), from the compiled `dist/`
+ * with plain `node`: what ships, without the TypeScript loader's thread and memory. The
+ * benchmark builds first (`npm run bench` runs `npm run build`) and refuses a stale dist.
  *
- * Usage: node --import tsx bench/peers/aloft-server.ts --spec <aloft.yaml>
+ * Usage: node bench/peers/aloft-server.mjs --spec <aloft.yaml>
  * Prints `{"event":"ready","url":...,"pid":N,"replicas":[pid,...]}` once every replica is
  * ready; SIGTERM/SIGINT drain and stop (replicas included).
  */
 import { parseArgs } from 'node:util';
-import { startAloft, type RunningAloft } from '../../src/aloft.js';
+import { startAloft } from '../../dist/aloft.js';
 
 const { values } = parseArgs({ options: { spec: { type: 'string' } } });
-if (!values.spec) throw new Error('usage: aloft-server.ts --spec <aloft.yaml>');
+if (!values.spec) throw new Error('usage: aloft-server.mjs --spec <aloft.yaml>');
 
-let aloft: RunningAloft | undefined;
+let aloft;
 try {
   const running = await startAloft({ spec: values.spec, port: 0, host: '127.0.0.1' });
   aloft = running;
@@ -28,7 +29,7 @@ try {
   const replicas = running.orchestrator.status().flatMap((r) => (r.pid === undefined ? [] : [r.pid]));
   process.stdout.write(`${JSON.stringify({ event: 'ready', url: running.url, pid: process.pid, replicas })}\n`);
 } catch (err) {
-  process.stdout.write(`${JSON.stringify({ event: 'error', message: (err as Error).message })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: 'error', message: err instanceof Error ? err.message : String(err) })}\n`);
   await aloft?.close().catch(() => undefined);
   process.exit(1);
 }

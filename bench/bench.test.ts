@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { encodeInferResponse } from '../src/runtime/codec/index.js';
 import { percentile, summarize } from './load.js';
 import { findings, modelTable, occupancy, violatesLittle, type Row } from './report.js';
+import { stageOf, stageTimes } from './profile.js';
 import { checkResponse, loadWorkload } from './workload.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'aloft-bench-test-'));
@@ -67,5 +68,37 @@ describe('report', () => {
     assert.match(table, /\| aloft \| 64 \| 4,000 \|.*\| 4\.00× \| 0\.25× \|/);
     assert.match(table, /FAILED: wrong answer: row 0/);
     assert.match(findings(rows, 'credit-risk', [64]).join(' '), /4\.00× the plain server's 1,000/);
+  });
+});
+
+describe('profile breakdown', () => {
+  it('sorts frames into request stages', () => {
+    assert.equal(stageOf('(idle)', ''), 'idle');
+    assert.equal(stageOf('(garbage collector)', ''), 'garbage collection');
+    assert.equal(stageOf('parseDataRange', 'file:///x/dist/runtime/codec/json-fast.js'), 'request decode');
+    assert.equal(stageOf('parse', ''), 'request decode');
+    assert.equal(stageOf('floatsText', 'file:///x/dist/runtime/codec/json-data.js'), 'response encode');
+    assert.equal(stageOf('identify', 'file:///x/dist/security/authenticator.js'), 'authentication');
+    assert.equal(stageOf('hash', 'node:internal/crypto/hash'), 'authentication');
+    assert.equal(stageOf('writev', ''), 'HTTP write (syscall)');
+    assert.equal(stageOf('postMessage', ''), 'hop to replicas');
+    assert.equal(stageOf('find', 'file:///x/node_modules/find-my-way/index.js'), 'Fastify routing, hooks, reply');
+    assert.equal(stageOf('somethingElse', 'file:///x/dist/other.js'), 'other JavaScript');
+  });
+
+  it('counts only samples inside the window, by their self time', () => {
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: { functionName: '(idle)', url: '' } },
+        { id: 2, callFrame: { functionName: 'writev', url: '' } },
+        { id: 3, callFrame: { functionName: 'parseDataRange', url: 'file:///x/dist/runtime/codec/json-fast.js' } },
+      ],
+      startTime: 1000,
+      // sample times: 1010, 1030, 1060, 1100, 1150
+      samples: [3, 2, 3, 1, 3],
+      timeDeltas: [10, 20, 30, 40, 50],
+    };
+    const t = stageTimes(profile, 1025, 1100);
+    assert.deepEqual(Object.fromEntries(t), { 'HTTP write (syscall)': 20, 'request decode': 30, idle: 40 });
   });
 });

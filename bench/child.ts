@@ -37,10 +37,10 @@ export class Child {
   private exitInfo: string | undefined;
   private readonly exited: Promise<void>;
 
-  constructor(readonly label: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  constructor(readonly label: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []) {
     // .mjs peers run on plain node (Aloft from dist/); TypeScript peers through tsx.
     const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx'];
-    this.proc = spawn(process.execPath, [...loader, fileURLToPath(new URL(script, import.meta.url)), ...args], {
+    this.proc = spawn(process.execPath, [...nodeArgs, ...loader, fileURLToPath(new URL(script, import.meta.url)), ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ALOFT_LOG_LEVEL: process.env.ALOFT_LOG_LEVEL ?? 'warn', ...env },

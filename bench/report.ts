@@ -2,6 +2,7 @@
  * Results → tables and BENCHMARKS.md. Every figure in the report, the prose included, is
  * computed from the measured rows.
  */
+import { profileTable, STAGES, type ProfileResult } from './profile.js';
 import type { BodyKind, ModelId } from './workload.js';
 
 export interface Row {
@@ -54,6 +55,8 @@ export interface RunInfo {
   stealShare: number | undefined;
   /** 1-minute load average when the run started (other work on the machine). */
   loadAverage: number;
+  /** Where the gateway's time goes (bench/profile.ts): the recorded "before", then this run's profiles. */
+  profiles?: { baseline: { commit: string; recorded: string; result: ProfileResult } | undefined; results: ProfileResult[] };
 }
 
 /** DESIGN.md's performance budget, as numbers: p50 overhead over raw ONNX Runtime at the lowest load… */
@@ -238,6 +241,26 @@ export function terminalTables(rows: readonly Row[], models: readonly ModelId[])
   return models.map((m) => `\n${m}\n${modelTable(rows, m)}\n`).join('');
 }
 
+function profileSection(p: NonNullable<RunInfo['profiles']>): string {
+  const cols = [...(p.baseline ? [p.baseline.result] : []), ...p.results];
+  const first = p.results[0]!;
+  const busy = (r: ProfileResult) => STAGES.filter((s) => s !== 'idle').reduce((a, s) => a + (r.mainUs[s] ?? 0), 0);
+  const lines = [
+    `## Where the gateway's time goes (${first.model === 'mnist' ? 'MNIST MLP' : first.model}, ${first.body.toUpperCase()} bodies, ${first.connections} connections)`,
+    '',
+    `Made by \`bench/profile.ts\` in this run: the gateway runs under \`node --cpu-prof\` while the same load generator runs against it; V8's samples inside a ${'5'} s window are sorted into request stages by script and function, and divided by the responses served in that window. Idle is time the event loop waited for work; with process replicas, "HTTP write" includes the writes of batches to the replicas and "hop to replicas" the HTTP client's own code.`,
+    '',
+    profileTable(cols),
+    '',
+  ];
+  if (p.baseline) {
+    const b = p.baseline.result;
+    const best = cols.reduce((x, r) => (busy(r) < busy(x) ? r : x), first);
+    lines.push(`Before: the first column is commit ${p.baseline.commit} (the serving core with security, before the data-plane work), profiled with the same method on this machine on ${p.baseline.recorded} (\`bench/profile-baseline.json\` says how). The gateway's busy time per request went from ${busy(b).toFixed(1)} µs to ${busy(best).toFixed(1)} µs (${best.label}): JSON numbers parsed from the bytes (request decode ${(b.mainUs['request decode'] ?? 0).toFixed(1)} → ${(best.mainUs['request decode'] ?? 0).toFixed(1)} µs), a keep-alive connection's key checked once per key reload (authentication ${(b.mainUs.authentication ?? 0).toFixed(1)} → ${(best.mainUs.authentication ?? 0).toFixed(1)} µs), and, with thread replicas, no HTTP hop (HTTP write ${(b.mainUs['HTTP write (syscall)'] ?? 0).toFixed(1)} → ${(best.mainUs['HTTP write (syscall)'] ?? 0).toFixed(1)} µs).`);
+  }
+  return lines.join('\n').trimEnd();
+}
+
 export function markdown(rows: readonly Row[], models: readonly ModelId[], titles: Record<string, string>, info: RunInfo): string {
   const m = info.machine;
   const parts: string[] = [];
@@ -268,6 +291,7 @@ export function markdown(rows: readonly Row[], models: readonly ModelId[], title
   for (const model of models) {
     parts.push(`## ${titles[model] ?? model}\n\n${modelTable(rows, model)}`);
   }
+  if (info.profiles && info.profiles.results.length > 0) parts.push(profileSection(info.profiles));
   parts.push(['## What this shows', '', ...models.flatMap((model) => [`**${model}.** ${findings(rows, model, info.concurrency).join(' ')}`, ''])].join('\n').trimEnd());
   return `${parts.join('\n\n')}\n`;
 }

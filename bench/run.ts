@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { installCleanup, onExit, ROOT, stopAll, track } from './child.js';
 import { runLoad } from './load.js';
+import { profileAloft, type ProfileResult } from './profile.js';
 import { markdown, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
 import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss } from './rss.js';
 import { aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
@@ -86,6 +87,14 @@ function assertFreshBuild(): void {
   }
   const compiled = newest(join(ROOT, 'dist'), (n) => n.endsWith('.js'));
   if (source > Math.max(builtAt, compiled)) throw new Error('dist/ is older than src/: run `npm run build` (npm run bench does it for you)');
+}
+
+function readBaseline(): NonNullable<RunInfo['profiles']>['baseline'] {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'bench', 'profile-baseline.json'), 'utf8')) as NonNullable<RunInfo['profiles']>['baseline'];
+  } catch {
+    return undefined;
+  }
 }
 
 function machine(): Machine {
@@ -288,12 +297,32 @@ async function main(): Promise<number> {
     rmSync(tmp, { recursive: true, force: true });
   }
 
+  // Where the gateway's time goes: full runs that measured Aloft and MNIST profile it once per isolation.
+  let profiles: RunInfo['profiles'];
+  if (!opts.quick && opts.models.includes('mnist') && opts.systems.some((s) => s.startsWith('aloft'))) {
+    const results: ProfileResult[] = [];
+    const ptmp = mkdtempSync(join(tmpdir(), 'aloft-profile-'));
+    try {
+      for (const isolation of ['process', 'thread'] as const) {
+        log(`profiling the gateway (${isolation} replicas, MNIST JSON, 64 connections)…`);
+        try {
+          results.push(await profileAloft({ model: 'mnist', body: 'json', connections: 64, seconds: 5, isolation, tmp: ptmp, label: `after: ${isolation} replicas` }));
+        } catch (err) {
+          console.error(`  profiling (${isolation}) FAILED: ${(err as Error).message}`);
+        }
+      }
+    } finally {
+      await stopAll();
+      rmSync(ptmp, { recursive: true, force: true });
+    }
+    profiles = { baseline: readBaseline(), results };
+  }
   const wallSeconds = (performance.now() - started) / 1000;
   const cpu1 = cpuCounters();
   const stealShare = cpu0 && cpu1 && cpu1.total > cpu0.total ? (cpu1.steal - cpu0.steal) / (cpu1.total - cpu0.total) : undefined;
   const info: RunInfo = {
     command: commandText(), date, machine: machine(), warmupS: opts.warmupS, durationS: opts.durationS, settleS: opts.settleS,
-    concurrency: opts.concurrency, wallSeconds, stealShare, loadAverage,
+    concurrency: opts.concurrency, wallSeconds, stealShare, loadAverage, ...(profiles ? { profiles } : {}),
   };
   log(terminalTables(rows, opts.models));
 

@@ -8,7 +8,11 @@
  * ready; SIGTERM/SIGINT drain and stop (replicas included).
  */
 import { parseArgs } from 'node:util';
-import { startAloft } from '../../dist/aloft.js';
+import { pathToFileURL } from 'node:url';
+
+// ALOFT_BENCH_ENTRY: another build's dist/aloft.js (bench/profile.ts profiles an older commit with it).
+const entry = process.env.ALOFT_BENCH_ENTRY ? pathToFileURL(process.env.ALOFT_BENCH_ENTRY).href : '../../dist/aloft.js';
+const { startAloft } = await import(entry);
 
 const { values } = parseArgs({ options: { spec: { type: 'string' } } });
 if (!values.spec) throw new Error('usage: aloft-server.mjs --spec <aloft.yaml>');

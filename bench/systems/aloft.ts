@@ -12,14 +12,21 @@ import type { RunningServer, ServerSystem } from './types.js';
 
 const REPLICAS = 2;
 
-function aloftSystem(batching: boolean, isolation: 'process' | 'thread' = 'process'): ServerSystem {
+export interface AloftStartOptions {
+  /** Extra node flags for the gateway process (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /** Another build's dist/aloft.js instead of this checkout's. */
+  entry?: string;
+}
+
+export function aloftSystem(batching: boolean, isolation: 'process' | 'thread' = 'process', start: AloftStartOptions = {}): ServerSystem {
   const threads = isolation === 'thread';
   return {
     id: threads ? 'aloft-threads' : batching ? 'aloft' : 'aloft-nobatch',
     label: threads ? 'Aloft, thread replicas (2, batching on)' : batching ? 'Aloft, batching on (2 replicas, maxBatchSize 64)' : 'Aloft, batching off (2 replicas)',
     bodyKinds: (w: Workload): BodyKind[] => (batching && w.bodies.binary ? ['json', 'binary'] : ['json']),
     async start(w, tmpDir): Promise<RunningServer> {
-      const dir = join(tmpDir, `aloft-${w.id}-${batching ? 'batching' : 'nobatch'}`);
+      const dir = join(tmpDir, `aloft-${w.id}-${batching ? 'batching' : 'nobatch'}-${isolation}`);
       mkdirSync(dir, { recursive: true });
       const specPath = join(dir, 'aloft.yaml');
       // JSON is YAML.
@@ -35,7 +42,8 @@ function aloftSystem(batching: boolean, isolation: 'process' | 'thread' = 'proce
       }, null, 2));
       // Aloft is measured as it ships: authentication on, every request carrying a key.
       const key = generateKey().token;
-      const child = new Child(`Aloft (batching ${batching ? 'on' : 'off'})`, './peers/aloft-server.mjs', ['--spec', specPath], { ALOFT_ADMIN_KEY: key });
+      const env: NodeJS.ProcessEnv = { ALOFT_ADMIN_KEY: key, ...(start.entry ? { ALOFT_BENCH_ENTRY: start.entry } : {}) };
+      const child = new Child(`Aloft (batching ${batching ? 'on' : 'off'})`, './peers/aloft-server.mjs', ['--spec', specPath], env, start.nodeArgs ?? []);
       try {
         const ready = await child.waitReady(90_000);
         const announced = Array.isArray(ready.replicas) ? (ready.replicas as number[]) : [];

@@ -158,6 +158,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     isolation: { type: 'string', default: 'thread' }, entry: { type: 'string' }, model: { type: 'string', default: 'mnist' },
     connections: { type: 'string', default: '64' }, seconds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false },
+    label: { type: 'string' },
   } });
   if (values.isolation !== 'thread' && values.isolation !== 'process') throw new Error('--isolation takes thread or process');
   installCleanup();
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
   try {
     const r = await profileAloft({
       model: values.model as ModelId, body: 'json', connections: Number(values.connections), seconds: Number(values.seconds),
-      isolation: values.isolation, tmp, ...(values.entry ? { entry: values.entry } : {}),
+      isolation: values.isolation, tmp, ...(values.entry ? { entry: values.entry } : {}), ...(values.label ? { label: values.label } : {}),
     });
     console.log(values.json ? JSON.stringify(r, null, 2) : profileTable([r]));
     if (process.env.ALOFT_PROFILE_DEBUG) console.log([...OTHERS].sort((a, b) => b[1] - a[1]).slice(0, 25));

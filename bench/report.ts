@@ -2,7 +2,7 @@
  * Results → tables and BENCHMARKS.md. Every figure in the report, the prose included, is
  * computed from the measured rows.
  */
-import { profileTable, STAGES, type ProfileResult } from './profile.js';
+import { profileTable, STAGES, type ProfileResult, type Stage } from './profile.js';
 import type { BodyKind, ModelId } from './workload.js';
 
 export interface Row {
@@ -255,8 +255,9 @@ function profileSection(p: NonNullable<RunInfo['profiles']>): string {
   ];
   if (p.baseline) {
     const b = p.baseline.result;
-    const best = cols.reduce((x, r) => (busy(r) < busy(x) ? r : x), first);
-    lines.push(`Before: the first column is commit ${p.baseline.commit} (the serving core with security, before the data-plane work), profiled with the same method on this machine on ${p.baseline.recorded} (\`bench/profile-baseline.json\` says how). The gateway's busy time per request went from ${busy(b).toFixed(1)} µs to ${busy(best).toFixed(1)} µs (${best.label}): JSON numbers parsed from the bytes (request decode ${(b.mainUs['request decode'] ?? 0).toFixed(1)} → ${(best.mainUs['request decode'] ?? 0).toFixed(1)} µs), a keep-alive connection's key checked once per key reload (authentication ${(b.mainUs.authentication ?? 0).toFixed(1)} → ${(best.mainUs.authentication ?? 0).toFixed(1)} µs), and, with thread replicas, no HTTP hop (HTTP write ${(b.mainUs['HTTP write (syscall)'] ?? 0).toFixed(1)} → ${(best.mainUs['HTTP write (syscall)'] ?? 0).toFixed(1)} µs).`);
+    const us = (r: ProfileResult, s: Stage) => (r.mainUs[s] ?? 0).toFixed(1);
+    const each = (s: Stage) => p.results.map((r) => `${us(r, s)} (${r.label.replace(/^after: /, '')})`).join(', ');
+    lines.push(`Before: the first column is commit ${p.baseline.commit} (the serving core with security, before the data-plane work), profiled with the same method on this machine on ${p.baseline.recorded} (\`bench/profile-baseline.json\` says how); the other columns are this run. Gateway busy time per request: ${busy(b).toFixed(1)} µs before, after ${p.results.map((r) => `${busy(r).toFixed(1)} µs (${r.label.replace(/^after: /, '')})`).join(', ')}. By stage, in µs: authentication ${us(b, 'authentication')} → ${each('authentication')}; request decode ${us(b, 'request decode')} → ${each('request decode')}; HTTP write ${us(b, 'HTTP write (syscall)')} → ${each('HTTP write (syscall)')}. Profiles of separate runs differ by about ±10% per stage.`);
   }
   return lines.join('\n').trimEnd();
 }

@@ -11,6 +11,7 @@
  *
  * Every process it starts is killed when it ends, fails or is interrupted.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { installCleanup, onExit, ROOT, stopAll, track } from './child.js';
 import { runLoad } from './load.js';
-import { profileAloft, type ProfileResult } from './profile.js';
+import type { ProfileResult } from './profile.js';
 import { markdown, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
 import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss } from './rss.js';
 import { aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
@@ -87,6 +88,28 @@ function assertFreshBuild(): void {
   }
   const compiled = newest(join(ROOT, 'dist'), (n) => n.endsWith('.js'));
   if (source > Math.max(builtAt, compiled)) throw new Error('dist/ is older than src/: run `npm run build` (npm run bench does it for you)');
+}
+
+/** bench/profile.ts in a child process; its --json result. */
+function profileInChild(isolation: 'process' | 'thread'): Promise<ProfileResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'profile.ts'), '--isolation', isolation, '--json', '--label', `after: ${isolation} replicas`], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString('utf8'); });
+    child.stderr.on('data', (c: Buffer) => { err = (err + c.toString('utf8')).slice(-2000); });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`bench/profile.ts exited with ${code}: ${err}`));
+      try {
+        resolve(JSON.parse(out) as ProfileResult);
+      } catch (e) {
+        reject(new Error(`bench/profile.ts printed no JSON result: ${(e as Error).message}`));
+      }
+    });
+  });
 }
 
 function readBaseline(): NonNullable<RunInfo['profiles']>['baseline'] {
@@ -301,19 +324,14 @@ async function main(): Promise<number> {
   let profiles: RunInfo['profiles'];
   if (!opts.quick && opts.models.includes('mnist') && opts.systems.some((s) => s.startsWith('aloft'))) {
     const results: ProfileResult[] = [];
-    const ptmp = mkdtempSync(join(tmpdir(), 'aloft-profile-'));
-    try {
-      for (const isolation of ['process', 'thread'] as const) {
-        log(`profiling the gateway (${isolation} replicas, MNIST JSON, 64 connections)…`);
-        try {
-          results.push(await profileAloft({ model: 'mnist', body: 'json', connections: 64, seconds: 5, isolation, tmp: ptmp, label: `after: ${isolation} replicas` }));
-        } catch (err) {
-          console.error(`  profiling (${isolation}) FAILED: ${(err as Error).message}`);
-        }
+    for (const isolation of ['process', 'thread'] as const) {
+      log(`profiling the gateway (${isolation} replicas, MNIST JSON, 64 connections)…`);
+      try {
+        // In a fresh process, as the recorded baseline was: this one's heap holds every latency of the run.
+        results.push(await profileInChild(isolation));
+      } catch (err) {
+        console.error(`  profiling (${isolation}) FAILED: ${(err as Error).message}`);
       }
-    } finally {
-      await stopAll();
-      rmSync(ptmp, { recursive: true, force: true });
     }
     profiles = { baseline: readBaseline(), results };
   }

@@ -49,7 +49,7 @@ function rows(values: number[][]): Tensor[] {
 
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
-function setup(replicas: number, opts: Partial<BatcherOptions> = {}, cap = 1) {
+function setup(replicas: number, opts: Partial<BatcherOptions> = {}, cap = 1, defer?: (fn: () => void) => void) {
   const clock = new ManualClock();
   const transports = Array.from({ length: replicas }, () => new HeldReplica());
   let i = 0;
@@ -60,7 +60,7 @@ function setup(replicas: number, opts: Partial<BatcherOptions> = {}, cap = 1) {
   });
   set.setEndpoints(transports.map((_, k) => ({ id: `r${k}`, url: `http://replica-${k}` })));
   const stats = new ModelStats();
-  const batcher = new Batcher(set, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true, ...opts }, clock, stats);
+  const batcher = new Batcher(set, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true, ...opts }, clock, stats, defer);
   return { clock, transports, set, batcher, stats };
 }
 
@@ -72,6 +72,30 @@ test('an idle model runs a request at once, alone', async () => {
   const [y] = await p;
   assert.deepEqual([...(y!.data as Float32Array)], [2, 4]);
   assert.deepEqual(y!.shape, [1, 2]);
+});
+
+test('coalesce: requests queued in one event-loop turn leave as one batch even while replicas have room', async () => {
+  const turnEnd: (() => void)[] = [];
+  const { transports, batcher } = setup(2, { coalesce: true }, 2, (fn) => turnEnd.push(fn));
+  const all = [1, 2, 3].map((k) => batcher.infer(rows([[k, k]]), 1000));
+  assert.equal(transports[0]!.batches.length + transports[1]!.batches.length, 0, 'nothing leaves before the turn ends');
+  assert.equal(turnEnd.length, 1, 'one deferred dispatch per turn, not one per request');
+  turnEnd.shift()!();
+  const sent = [...transports[0]!.batches, ...transports[1]!.batches];
+  assert.equal(sent.length, 1);
+  assert.deepEqual(sent[0]![0]!.shape, [3, 2]);
+  for (const t of transports) t.release();
+  const outs = await Promise.all(all);
+  assert.deepEqual(outs.map(([y]) => [...(y!.data as Float32Array)]), [[2, 2], [4, 4], [6, 6]]);
+
+  // Without coalesce the same three requests go out at once: the first alone, on a free replica.
+  const greedy = setup(2, {}, 2);
+  const again = [1, 2, 3].map((k) => greedy.batcher.infer(rows([[k, k]]), 1000));
+  assert.deepEqual([...greedy.transports[0]!.batches, ...greedy.transports[1]!.batches].map((b) => b[0]!.shape[0]), [1, 1, 1]);
+  for (const t of greedy.transports) t.release();
+  await flush();
+  for (const t of greedy.transports) t.release();
+  await Promise.all(again);
 });
 
 test('requests that queue while the replica is busy form one batch, and each gets its own rows back', async () => {

@@ -80,3 +80,32 @@ test('nested data, BOOL and INT64 are left to the ordinary path and still decode
   const big = decodeInferRequest(body(`[${'1,'.repeat(39)}9007199254740991]`, 'INT64'));
   assert.equal((big.inputs[0]!.data as BigInt64Array)[39], 9007199254740991n);
 });
+
+test('zeros and separators: the fast path agrees with JSON.parse or declines', () => {
+  const cases = [
+    '0', '0,0', ' 0 , 0 ', '0 ,0', '0, 0', '1,0,2', '0,1.5,0', '-0,0', '0.0,0', '0e1,0', '0,-0', '\n0\t,\r0',
+    // invalid: the fast path must decline (undefined), never invent a value
+    '00', '0,', ',0', '0,,0', '0 0', '01', '0,00', '0x1', '0.,0', '1,,', ',', '',
+  ];
+  for (const text of cases) {
+    const buf = Buffer.from(`[${text}]`);
+    let expected: number[] | undefined;
+    try {
+      expected = JSON.parse(`[${text}]`) as number[];
+    } catch {
+      expected = undefined;
+    }
+    const count = expected?.length ?? text.split(',').length;
+    const got = parseDataRange(buf, 1, buf.length - 1, 'FP32', count) as Float32Array | undefined;
+    if (expected === undefined) {
+      assert.equal(got, undefined, `'${text}' is not valid JSON and must be declined`);
+    } else if (got !== undefined) {
+      assert.deepEqual([...got].map((v) => Object.is(v, -0) ? '-0' : v), expected.map((v) => Object.is(v, -0) ? '-0' : Math.fround(v)), `'${text}'`);
+    }
+  }
+  // The common forms are taken by the fast path, not declined.
+  for (const text of ['0,0', ' 0 , 0 ', '1,0,2', '0,1.5,0']) {
+    const buf = Buffer.from(`[${text}]`);
+    assert.ok(parseDataRange(buf, 1, buf.length - 1, 'FP32', text.split(',').length), `'${text}' is fast-pathed`);
+  }
+});

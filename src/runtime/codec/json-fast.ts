@@ -167,6 +167,17 @@ export function parseDataRange(body: Buffer, start: number, end: number, datatyp
       continue;
     }
     if (!expectValue || n === count) return undefined;
+    // A bare 0 (most of a sparse input, e.g. an image's background): no number parsing.
+    if (c === 0x30) {
+      const d = body[i + 1];
+      if (i + 1 >= end || d === 0x2c || isSpace(d)) {
+        out[n++] = 0;
+        i++;
+        if (i < end && body[i] === 0x2c) i++;
+        else expectValue = false;
+        continue;
+      }
+    }
     const s = i;
     let neg = false;
     if (c === 0x2d) { neg = true; c = body[++i]!; }
@@ -215,7 +226,9 @@ export function parseDataRange(body: Buffer, start: number, end: number, datatyp
     }
     if (kind === 'f32' && (v > FLOAT32_MAX || v < -FLOAT32_MAX)) return undefined;
     out[n++] = v;
-    expectValue = false;
+    // The separator that follows, in the same step.
+    if (i < end && c === 0x2c) i++;
+    else expectValue = false;
   }
   if (n !== count || (expectValue && n > 0)) return undefined;
   // One native conversion into the tensor's type (exact: every value is in range).

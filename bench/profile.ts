@@ -72,8 +72,11 @@ export function stageOf(fn: string, url: string): Stage {
   return 'other JavaScript';
 }
 
-/** Self time (µs) by stage of the samples taken in [fromUs, toUs] (V8's monotonic clock). */
-export function stageTimes(profile: CpuProfile, fromUs: number, toUs: number): Map<Stage, number> {
+/**
+ * Self time (µs) by stage of the samples taken in [fromUs, toUs] (V8's monotonic clock).
+ * With `others`, the frames counted as "other JavaScript" are tallied there too.
+ */
+export function stageTimes(profile: CpuProfile, fromUs: number, toUs: number, others?: Map<string, number>): Map<Stage, number> {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const out = new Map<Stage, number>();
   let t = profile.startTime;
@@ -85,19 +88,20 @@ export function stageTimes(profile: CpuProfile, fromUs: number, toUs: number): M
     if (!node) continue;
     const stage = stageOf(node.callFrame.functionName, node.callFrame.url);
     out.set(stage, (out.get(stage) ?? 0) + dt);
-    if (process.env.ALOFT_PROFILE_DEBUG && stage === 'other JavaScript') {
+    if (others !== undefined && stage === 'other JavaScript') {
       const k = `${node.callFrame.functionName} ${node.callFrame.url}`;
-      OTHERS.set(k, (OTHERS.get(k) ?? 0) + dt);
+      others.set(k, (others.get(k) ?? 0) + dt);
     }
   }
   return out;
 }
 
-export const OTHERS = new Map<string, number>();
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 export async function profileAloft(opts: {
   model: ModelId; body: BodyKind; connections: number; seconds: number; isolation: 'process' | 'thread'; entry?: string; tmp: string; label?: string;
+  /** Collects the frames counted as "other JavaScript" (main thread), for refining the stages. */
+  others?: Map<string, number>;
 }): Promise<ProfileResult> {
   const w = await loadWorkload(opts.model, opts.tmp);
   const dir = mkdtempSync(join(opts.tmp, 'cpu-'));
@@ -123,7 +127,7 @@ export async function profileAloft(opts: {
   const main = files.find((f) => f.split('.')[4] === '0');
   if (!main) throw new Error(`no main-thread profile in ${dir}`);
   const perRequest = (m: Map<Stage, number>) => Object.fromEntries([...m].map(([k, v]) => [k, v / result.count])) as Partial<Record<Stage, number>>;
-  const mainTimes = stageTimes(JSON.parse(readFileSync(join(dir, main), 'utf8')) as CpuProfile, window.from, window.to);
+  const mainTimes = stageTimes(JSON.parse(readFileSync(join(dir, main), 'utf8')) as CpuProfile, window.from, window.to, opts.others);
   const workerTimes = new Map<Stage, number>();
   for (const f of files) {
     if (f === main) continue;
@@ -161,15 +165,21 @@ async function main(): Promise<void> {
     label: { type: 'string' },
   } });
   if (values.isolation !== 'thread' && values.isolation !== 'process') throw new Error('--isolation takes thread or process');
+  if (values.model !== 'mnist' && values.model !== 'credit-risk') throw new Error('--model takes mnist or credit-risk');
+  const connections = Number(values.connections);
+  const seconds = Number(values.seconds);
+  if (!Number.isInteger(connections) || connections < 1 || connections > 256) throw new Error('--connections takes a whole number 1..256');
+  if (!(seconds > 0 && seconds <= 60)) throw new Error('--seconds takes a number in (0, 60]');
+  const others = process.env.ALOFT_PROFILE_DEBUG ? new Map<string, number>() : undefined;
   installCleanup();
   const tmp = mkdtempSync(join(tmpdir(), 'aloft-profile-'));
   try {
     const r = await profileAloft({
-      model: values.model as ModelId, body: 'json', connections: Number(values.connections), seconds: Number(values.seconds),
-      isolation: values.isolation, tmp, ...(values.entry ? { entry: values.entry } : {}), ...(values.label ? { label: values.label } : {}),
+      model: values.model, body: 'json', connections, seconds,
+      isolation: values.isolation, tmp, ...(others ? { others } : {}), ...(values.entry ? { entry: values.entry } : {}), ...(values.label ? { label: values.label } : {}),
     });
     console.log(values.json ? JSON.stringify(r, null, 2) : profileTable([r]));
-    if (process.env.ALOFT_PROFILE_DEBUG) console.log([...OTHERS].sort((a, b) => b[1] - a[1]).slice(0, 25));
+    if (others) console.log([...others].sort((a, b) => b[1] - a[1]).slice(0, 25));
   } finally {
     await stopAll();
     rmSync(tmp, { recursive: true, force: true });

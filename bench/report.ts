@@ -248,7 +248,7 @@ function profileSection(p: NonNullable<RunInfo['profiles']>): string {
   const lines = [
     `## Where the gateway's time goes (${first.model === 'mnist' ? 'MNIST MLP' : first.model}, ${first.body.toUpperCase()} bodies, ${first.connections} connections)`,
     '',
-    `Made by \`bench/profile.ts\` in this run: the gateway runs under \`node --cpu-prof\` while the same load generator runs against it; V8's samples inside a ${'5'} s window are sorted into request stages by script and function, and divided by the responses served in that window. Idle is time the event loop waited for work; with process replicas, "HTTP write" includes the writes of batches to the replicas and "hop to replicas" the HTTP client's own code.`,
+    `Made by \`bench/profile.ts\` in this run: the gateway runs under \`node --cpu-prof\` while the same load generator runs against it; V8's samples inside a ${(first.requests / first.rps).toFixed(0)} s window are sorted into request stages by script and function, and divided by the responses served in that window. Idle is time the event loop waited for work; with process replicas, "HTTP write" includes the writes of batches to the replicas and "hop to replicas" the HTTP client's own code.`,
     '',
     profileTable(cols),
     '',

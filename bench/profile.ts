@@ -4,11 +4,13 @@
  * stages of a request (HTTP read, routing, auth, decode, batching, hop to the replicas,
  * encode, HTTP write, …) and divided by the responses served in that window.
  *
- *   tsx bench/profile.ts [--isolation thread|process] [--entry <dist/aloft.js of another build>] [--json]
+ *   tsx bench/profile.ts [--isolation thread|process] [--model mnist|credit-risk] [--body json|binary]
+ *                        [--connections N] [--seconds S] [--entry <dist/aloft.js of another build>] [--json]
  *
  * `npm run bench` adds this breakdown to BENCHMARKS.md; `--entry` profiles an older
  * build with the same method (how the recorded "before", bench/profile-baseline.json, was
- * made). ALOFT_PROFILE_DEBUG=1 also prints the frames counted as "other JavaScript".
+ * made). ALOFT_PROFILE_DEBUG=1 also prints the frames counted as "other JavaScript";
+ * ALOFT_PROFILE_DEBUG=all prints the top frames of every stage.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,9 +76,9 @@ export function stageOf(fn: string, url: string): Stage {
 
 /**
  * Self time (µs) by stage of the samples taken in [fromUs, toUs] (V8's monotonic clock).
- * With `others`, the frames counted as "other JavaScript" are tallied there too.
+ * With `others`, the frames counted as "other JavaScript" (with `allFrames`, every frame) are tallied there too.
  */
-export function stageTimes(profile: CpuProfile, fromUs: number, toUs: number, others?: Map<string, number>): Map<Stage, number> {
+export function stageTimes(profile: CpuProfile, fromUs: number, toUs: number, others?: Map<string, number>, allFrames = false): Map<Stage, number> {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const out = new Map<Stage, number>();
   let t = profile.startTime;
@@ -88,8 +90,8 @@ export function stageTimes(profile: CpuProfile, fromUs: number, toUs: number, ot
     if (!node) continue;
     const stage = stageOf(node.callFrame.functionName, node.callFrame.url);
     out.set(stage, (out.get(stage) ?? 0) + dt);
-    if (others !== undefined && stage === 'other JavaScript') {
-      const k = `${node.callFrame.functionName} ${node.callFrame.url}`;
+    if (others !== undefined && (allFrames || stage === 'other JavaScript')) {
+      const k = `${allFrames ? `[${stage}] ` : ''}${node.callFrame.functionName} ${node.callFrame.url}`;
       others.set(k, (others.get(k) ?? 0) + dt);
     }
   }
@@ -102,6 +104,7 @@ export async function profileAloft(opts: {
   model: ModelId; body: BodyKind; connections: number; seconds: number; isolation: 'process' | 'thread'; entry?: string; tmp: string; label?: string;
   /** Collects the frames counted as "other JavaScript" (main thread), for refining the stages. */
   others?: Map<string, number>;
+  allFrames?: boolean;
 }): Promise<ProfileResult> {
   const w = await loadWorkload(opts.model, opts.tmp);
   const dir = mkdtempSync(join(opts.tmp, 'cpu-'));
@@ -127,7 +130,7 @@ export async function profileAloft(opts: {
   const main = files.find((f) => f.split('.')[4] === '0');
   if (!main) throw new Error(`no main-thread profile in ${dir}`);
   const perRequest = (m: Map<Stage, number>) => Object.fromEntries([...m].map(([k, v]) => [k, v / result.count])) as Partial<Record<Stage, number>>;
-  const mainTimes = stageTimes(JSON.parse(readFileSync(join(dir, main), 'utf8')) as CpuProfile, window.from, window.to, opts.others);
+  const mainTimes = stageTimes(JSON.parse(readFileSync(join(dir, main), 'utf8')) as CpuProfile, window.from, window.to, opts.others, opts.allFrames);
   const workerTimes = new Map<Stage, number>();
   for (const f of files) {
     if (f === main) continue;
@@ -162,10 +165,12 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     isolation: { type: 'string', default: 'thread' }, entry: { type: 'string' }, model: { type: 'string', default: 'mnist' },
     connections: { type: 'string', default: '64' }, seconds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false },
-    label: { type: 'string' },
+    label: { type: 'string' }, body: { type: 'string', default: 'json' },
   } });
   if (values.isolation !== 'thread' && values.isolation !== 'process') throw new Error('--isolation takes thread or process');
   if (values.model !== 'mnist' && values.model !== 'credit-risk') throw new Error('--model takes mnist or credit-risk');
+  if (values.body !== 'json' && values.body !== 'binary') throw new Error('--body takes json or binary');
+  if (values.body === 'binary' && values.model !== 'mnist') throw new Error('--body binary is measured for the mnist model only');
   const connections = Number(values.connections);
   const seconds = Number(values.seconds);
   if (!Number.isInteger(connections) || connections < 1 || connections > 256) throw new Error('--connections takes a whole number 1..256');
@@ -175,11 +180,13 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'aloft-profile-'));
   try {
     const r = await profileAloft({
-      model: values.model, body: 'json', connections, seconds,
-      isolation: values.isolation, tmp, ...(others ? { others } : {}), ...(values.entry ? { entry: values.entry } : {}), ...(values.label ? { label: values.label } : {}),
+      model: values.model, body: values.body, connections, seconds,
+      isolation: values.isolation, tmp, ...(others ? { others, allFrames: process.env.ALOFT_PROFILE_DEBUG === 'all' } : {}), ...(values.entry ? { entry: values.entry } : {}), ...(values.label ? { label: values.label } : {}),
     });
     console.log(values.json ? JSON.stringify(r, null, 2) : profileTable([r]));
-    if (others) console.log([...others].sort((a, b) => b[1] - a[1]).slice(0, 25));
+    if (others) {
+      for (const [k, v] of [...others].sort((a, b) => b[1] - a[1]).slice(0, 60)) console.log(`${(v / r.requests).toFixed(2).padStart(7)} µs/req  ${k}`);
+    }
   } finally {
     await stopAll();
     rmSync(tmp, { recursive: true, force: true });

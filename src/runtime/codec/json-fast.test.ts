@@ -109,3 +109,32 @@ test('zeros and separators: the fast path agrees with JSON.parse or declines', (
     assert.ok(parseDataRange(buf, 1, buf.length - 1, 'FP32', text.split(',').length), `'${text}' is fast-pathed`);
   }
 });
+
+test('FP32 values at a float32 rounding midpoint, written with 17 to 19 digits, round as JSON.parse does', () => {
+  // Each string is within a few units in its last digit of the exact midpoint between two
+  // adjacent float32 values: the fast parse's small error could flip the rounding there.
+  const r = seeded(11);
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  const texts: string[] = [];
+  for (let k = 0; k < 20_000; k++) {
+    f32[0] = (r() - 0.5) * 10 ** Math.floor(r() * 10 - 5);
+    const f = f32[0]!;
+    u32[0] = u32[0]! + 1;
+    const mid = (f + f32[0]!) / 2; // exact in double
+    const digits = 17 + (k % 3);
+    const text = mid.toPrecision(digits);
+    // The midpoint as written, and one unit in its last digit either side.
+    const [m, e = ''] = text.split('e');
+    const last = Number(m!.at(-1));
+    texts.push(text);
+    if (last > 0) texts.push(`${m!.slice(0, -1)}${last - 1}${e ? `e${e}` : ''}`);
+    if (last < 9) texts.push(`${m!.slice(0, -1)}${last + 1}${e ? `e${e}` : ''}`);
+  }
+  const buf = Buffer.from(texts.join(','));
+  const out = parseDataRange(buf, 0, buf.length, 'FP32', texts.length) as Float32Array;
+  assert.ok(out, 'parsed');
+  let mismatches = 0;
+  for (let i = 0; i < texts.length; i++) if (out[i] !== Math.fround(Number(texts[i]))) mismatches++;
+  assert.equal(mismatches, 0);
+});

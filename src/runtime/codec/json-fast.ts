@@ -105,25 +105,15 @@ export function placeholderIndex(v: unknown): number {
 }
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
-const F32 = new Float32Array(1);
-const U32 = new Uint32Array(F32.buffer);
 
 /**
- * True when `v` (a double that may be a few ulps from the exact decimal) is so close to the
- * midpoint between two float32 values that its error could change the float32 rounding.
+ * True when `v`, a double within about 1e-15 (relative) of the exact decimal, rounds to the
+ * same float32 as that decimal does through JSON.parse: rounding is monotonic, so when both
+ * ends of a 4e-15 interval around `v` round alike, so does everything between them.
+ * Otherwise `v` sits at a float32 rounding midpoint and the exact parse decides.
  */
-function nearFloat32Midpoint(v: number): boolean {
-  F32[0] = v;
-  const f = F32[0]!;
-  const bits = U32[0]!;
-  if ((bits & 0x7f800000) === 0 || (bits & 0x7f800000) === 0x7f800000) return true; // subnormal, zero, inf: be exact
-  U32[0] = bits + 1;
-  const up = F32[0]!;
-  U32[0] = bits - 1;
-  const down = F32[0]!;
-  const d = Math.abs(v - f);
-  const tol = Math.abs(v) * 4e-15;
-  return Math.abs(d - Math.abs(up - f) / 2) <= tol || Math.abs(d - Math.abs(f - down) / 2) <= tol;
+function float32Settled(v: number): boolean {
+  return Math.fround(v * (1 + 4e-15)) === Math.fround(v * (1 - 4e-15));
 }
 
 /** Largest finite float32; beyond it the ordinary path reports the value as out of range. */
@@ -219,7 +209,7 @@ export function parseDataRange(body: Buffer, start: number, end: number, datatyp
       // near a float32 rounding midpoint, where the exact parse decides.
       v = exp < 0 ? mant / POW10[-exp]! : mant * POW10[exp]!;
       if (neg) v = -v;
-      if (nearFloat32Midpoint(v)) v = Number(body.toString('latin1', s, i));
+      if (!float32Settled(v)) v = Number(body.toString('latin1', s, i));
     } else {
       v = Number(body.toString('latin1', s, i));
       if (!Number.isFinite(v) || (kind === 'f32' && !Number.isFinite(Math.fround(v)))) return undefined;

@@ -217,7 +217,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       },
       onFailure: (f: { status: number; ip: string }) => { if (f.status === 401) bursts.record(f.ip); },
     };
-    registerAuth(gateway.app, auth);
+    const authCheck = registerAuth(gateway.app, auth);
     // The admin API shares the gateway's port unless server.adminPort gives it its own.
     const adminApp = spec.server.adminPort === undefined ? gateway.app : createHttpServer({
       bodyLimit: spec.server.bodyLimit, headersTimeoutMs: spec.server.headersTimeout, logger, ...(tls ? { https: tls } : {}),
@@ -225,11 +225,12 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     if (adminApp !== gateway.app) registerAuth(adminApp, auth);
     const limiter = await createRateLimiter(spec.limits, { logger, clock });
     cleanup.unshift(() => limiter.close());
-    registerRateLimits(gateway.app, {
+    const limitCheck = registerRateLimits(gateway.app, {
       limiter, registry: metrics.registry,
       deploymentLimit: (name) => spec.deployments[name]?.limits,
       ...(spec.limits.perKey ? { perKeyDefault: spec.limits.perKey } : {}),
     });
+    gateway.enableLeanInfer({ auth: authCheck, limits: limitCheck });
     adminRoutes(adminApp, { registry, routes, orchestrator, deployments, audit });
     registerKeyRoutes(adminApp, { keys, authenticator, audit, clock, logger });
     registerAuditRoutes(adminApp, { audit });

@@ -74,40 +74,71 @@ const INVALID = 'invalid credentials: the key or token is not valid (unknown, wr
 /** Per connection: its last verified key header (see ConnectionMemo). */
 const memos = new WeakMap<object, ConnectionMemo>();
 
-export function registerAuth(app: FastifyInstance, opts: AuthHookOptions): void {
-  if (!app.hasRequestDecorator('principal')) app.decorateRequest('principal', undefined);
-  const { authenticator, policy, onFailure } = opts;
+/** What the check decided: who is calling, or the refusal to send. */
+export type AuthOutcome =
+  | { ok: true; principal?: Principal }
+  | { ok: false; status: 401 | 403; message: string; challenge: boolean };
 
-  app.addHook('onRequest', async (req, reply) => {
-    if (!policy.enabled) {
-      req.principal = INSECURE_PRINCIPAL;
-      return;
-    }
-    const target = targetOf(req);
-    if (target.action === 'health') return;
-    const socket = req.raw.socket;
-    let memo = memos.get(socket);
+/** The parts of a request the check reads (Fastify's request or a bare node:http one). */
+export interface AuthSubject {
+  method: string;
+  url: string;
+  ip: string;
+  authorization: string | string[] | undefined;
+  /** The connection, for its memo of the last verified key header. */
+  socket: object;
+}
+
+/**
+ * The authentication and authorization check of one request against `target`, shared by
+ * the Fastify hook and the lean infer path (so both answer and report identically).
+ */
+export type AuthCheck = (req: AuthSubject, target: Target) => Promise<AuthOutcome>;
+
+export function makeAuthCheck(opts: AuthHookOptions): AuthCheck {
+  const { authenticator, policy, onFailure } = opts;
+  return async (req, target) => {
+    if (!policy.enabled) return { ok: true, principal: INSECURE_PRINCIPAL };
+    if (target.action === 'health') return { ok: true };
+    let memo = memos.get(req.socket);
     if (memo === undefined) {
       memo = {};
-      memos.set(socket, memo);
+      memos.set(req.socket, memo);
     }
-    const result = await authenticator.identify(req.headers.authorization, memo);
-    const path = pathOf(req.url).slice(0, 200);
+    const result = await authenticator.identify(req.authorization, memo);
     if (result.kind === 'rejected') {
-      onFailure?.({ ip: req.ip, reason: result.reason, status: 401, method: req.method, path });
-      reply.header('www-authenticate', WWW_AUTHENTICATE);
-      return sendError(reply, 401, INVALID);
+      onFailure?.({ ip: req.ip, reason: result.reason, status: 401, method: req.method, path: pathOf(req.url).slice(0, 200) });
+      return { ok: false, status: 401, message: INVALID, challenge: true };
     }
     const principal = result.kind === 'ok' ? result.principal : undefined;
     const decision = authorize(principal, target, policy);
     if (!decision.allow) {
-      if (decision.status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
-      else onFailure?.({ ip: req.ip, reason: decision.message, status: 403, method: req.method, path, ...(principal ? { principal } : {}) });
-      return sendError(reply, decision.status, decision.message);
+      if (decision.status === 403) {
+        onFailure?.({ ip: req.ip, reason: decision.message, status: 403, method: req.method, path: pathOf(req.url).slice(0, 200), ...(principal ? { principal } : {}) });
+      }
+      return { ok: false, status: decision.status, message: decision.message, challenge: decision.status === 401 };
     }
-    if (principal) req.principal = principal;
-  });
+    return principal ? { ok: true, principal } : { ok: true };
+  };
 }
+
+/** Registers the check as an `onRequest` hook of every route; returns it for the lean infer path. */
+export function registerAuth(app: FastifyInstance, opts: AuthHookOptions): AuthCheck {
+  if (!app.hasRequestDecorator('principal')) app.decorateRequest('principal', undefined);
+  const check = makeAuthCheck(opts);
+  app.addHook('onRequest', async (req, reply) => {
+    const out = await check({ method: req.method, url: req.url, ip: req.ip, authorization: req.headers.authorization, socket: req.raw.socket }, targetOf(req));
+    if (!out.ok) {
+      if (out.challenge) reply.header('www-authenticate', WWW_AUTHENTICATE);
+      return sendError(reply, out.status, out.message);
+    }
+    if (out.principal) req.principal = out.principal;
+  });
+  return check;
+}
+
+/** The `WWW-Authenticate` challenge sent with 401 answers. */
+export const AUTH_CHALLENGE = WWW_AUTHENTICATE;
 
 /**
  * Classify by the matched route (its pattern filled with the decoded params, exactly what

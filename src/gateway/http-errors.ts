@@ -20,30 +20,53 @@ export function sendError(reply: FastifyReply, status: number, message: string):
   return reply.code(status).header('content-type', 'application/json').send(JSON.stringify({ error: message }));
 }
 
+/** What an error becomes on the wire: status, extra headers and the `{"error"}` message. */
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  message: string;
+}
+
+/**
+ * The answer for any error a request raised, shared by every path that serves requests
+ * (Fastify's error handler and the lean infer path). Unexpected errors are logged here.
+ */
+export function errorAnswer(err: unknown, logger: Logger, bodyLimit: number, req: { url?: string; method?: string }): ErrorAnswer {
+  if (isAloftError(err)) {
+    if (err.status >= 500 && err.code !== 'ALOFT_NOT_READY' && err.code !== 'ALOFT_OVERLOADED') {
+      logger.warn({ code: err.code, url: req.url, err: err.cause ?? err }, err.message);
+    }
+    const headers: Record<string, string> = {};
+    if (err.code === 'ALOFT_OVERLOADED') headers['retry-after'] = '1';
+    if (err.code === 'ALOFT_RATE_LIMITED') {
+      const ms = (err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+      headers['retry-after'] = String(typeof ms === 'number' ? Math.max(1, Math.ceil(ms / 1000)) : 1);
+    }
+    return { status: err.status, headers, message: err.message };
+  }
+  const e = err as FastifyError;
+  const mapped = e.code ? FASTIFY_STATUS[e.code] : undefined;
+  if (mapped) {
+    const msg = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+      ? `request body is over the ${bodyLimit}-byte body limit (after decompression); send smaller batches or raise server.bodyLimit`
+      : mapped[1];
+    return { status: mapped[0], headers: {}, message: msg };
+  }
+  const code = e.code;
+  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_INVALID_ARG_TYPE' && /zlib/i.test(e.message)) {
+    return { status: 400, headers: {}, message: 'the request body is not valid for its Content-Encoding' };
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return { status: e.statusCode, headers: {}, message: e.message.replace(/^FST_\w+: /, '') };
+  }
+  logger.error({ err, url: req.url, method: req.method }, 'unhandled error');
+  return { status: 500, headers: {}, message: 'internal error' };
+}
+
 export function makeErrorHandler(logger: Logger, bodyLimit: number) {
   return (err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    if (isAloftError(err)) {
-      if (err.status >= 500 && err.code !== 'ALOFT_NOT_READY' && err.code !== 'ALOFT_OVERLOADED') {
-        logger.warn({ code: err.code, url: req.url, err: err.cause ?? err }, err.message);
-      }
-      if (err.code === 'ALOFT_OVERLOADED') reply.header('retry-after', '1');
-      return sendError(reply, err.status, err.message);
-    }
-    const mapped = err.code ? FASTIFY_STATUS[err.code] : undefined;
-    if (mapped) {
-      const msg = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? `request body is over the ${bodyLimit}-byte body limit (after decompression); send smaller batches or raise server.bodyLimit`
-        : mapped[1];
-      return sendError(reply, mapped[0], msg);
-    }
-    const code = (err as { code?: string }).code;
-    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_INVALID_ARG_TYPE' && /zlib/i.test(err.message)) {
-      return sendError(reply, 400, 'the request body is not valid for its Content-Encoding');
-    }
-    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      return sendError(reply, err.statusCode, err.message.replace(/^FST_\w+: /, ''));
-    }
-    logger.error({ err, url: req.url, method: req.method }, 'unhandled error');
-    return sendError(reply, 500, 'internal error');
+    const a = errorAnswer(err, logger, bodyLimit, req);
+    for (const [k, v] of Object.entries(a.headers)) reply.header(k, v);
+    return sendError(reply, a.status, a.message);
   };
 }

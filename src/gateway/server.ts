@@ -5,6 +5,8 @@
  * decompression bomb gets 413, not an out-of-memory), and every error leaves as
  * `{"error": "..."}` with the protocol's status.
  */
+import { createServer as createHttp, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttps } from 'node:https';
 import { createGunzip, createInflate } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../clock.js';
@@ -12,11 +14,14 @@ import { fail } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { makeErrorHandler, sendError } from './http-errors.js';
 import type { GatewayMetrics } from '../monitor/metrics.js';
+import type { AuthCheck } from './auth-hook.js';
+import { leanInfer, type RawHandler } from './lean-infer.js';
 import { healthRoutes } from './oip/health.js';
 import { inferRoutes } from './oip/infer.js';
 import { metadataRoutes, type ServerInfo } from './oip/metadata.js';
 import { repositoryRoutes } from './oip/repository.js';
 import { statisticsRoutes } from './oip/statistics.js';
+import type { LimitCheckFn } from './ratelimit/hook.js';
 import type { RouteTable } from './route-table.js';
 
 export interface GatewayOptions {
@@ -40,6 +45,11 @@ export interface Gateway {
   app: FastifyInstance;
   /** Stop answering readiness; new requests keep being served until close. */
   drain(): void;
+  /**
+   * Serve plain inference requests on the lean path (lean-infer.ts), with the same checks
+   * the app's hooks run: `auth` from registerAuth, `limits` from registerRateLimits.
+   */
+  enableLeanInfer(checks: { auth: AuthCheck; limits?: LimitCheckFn }): void;
 }
 
 export const OIP_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
@@ -92,7 +102,10 @@ function closeSilentConnections(app: FastifyInstance, timeoutMs: number, tls: bo
 }
 
 /** What every Aloft HTTP server shares (the gateway, and the admin API on its own port). */
-export type HttpServerOptions = Pick<GatewayOptions, 'bodyLimit' | 'logger' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'https'>;
+export type HttpServerOptions = Pick<GatewayOptions, 'bodyLimit' | 'logger' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'https'> & {
+  /** Consulted for every request before Fastify: a handler that takes it answers it. */
+  front?: { handler?: RawHandler };
+};
 
 /**
  * A Fastify server with Aloft's transport rules: raw-byte bodies whatever the
@@ -109,7 +122,19 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 72_000,
     requestTimeout: 0,
     connectionTimeout: 0,
-    ...(opts.https ? { https: { ...opts.https, ...slowClientLimits(opts.headersTimeoutMs) } as never } : { http: slowClientLimits(opts.headersTimeoutMs) as never }),
+    // Our own server, so a request can be answered before Fastify sees it (opts.front).
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void, fopts: { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number }) => {
+      const front = opts.front;
+      const dispatch = front === undefined ? handler : (req: IncomingMessage, res: ServerResponse) => {
+        if (front.handler === undefined || !front.handler(req, res)) handler(req, res);
+      };
+      const limits = slowClientLimits(opts.headersTimeoutMs);
+      const server = opts.https ? createHttps({ ...opts.https, ...limits }, dispatch) : createHttp(limits, dispatch);
+      server.keepAliveTimeout = fopts.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = fopts.requestTimeout ?? 0;
+      server.setTimeout(fopts.connectionTimeout ?? 0);
+      return server;
+    },
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 256 },
     // Errors Fastify raises before routing (bad percent-encoding, over-long names) leave in
     // the same {"error"} shape as everything else.
@@ -158,10 +183,13 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
 export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? systemClock;
   let draining = false;
-  const app = createHttpServer(opts);
+  let closing = false;
+  const front: { handler?: RawHandler } = {};
+  const app = createHttpServer({ ...opts, front });
+  app.addHook('preClose', (done) => { closing = true; done(); });
   healthRoutes(app, opts.routes, () => draining);
   metadataRoutes(app, opts.routes, opts.info);
-  inferRoutes(app, opts.routes, clock, opts.metrics);
+  const infer = inferRoutes(app, opts.routes, clock, opts.metrics);
   if (opts.metrics) {
     const metrics = opts.metrics;
     app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
@@ -169,5 +197,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
   repositoryRoutes(app, opts.routes);
   statisticsRoutes(app, opts.routes);
 
-  return { app, drain: () => { draining = true; } };
+  return {
+    app,
+    drain: () => { draining = true; },
+    enableLeanInfer: (checks) => {
+      front.handler = leanInfer({
+        infer, auth: checks.auth, ...(checks.limits ? { limits: checks.limits } : {}), ...(opts.metrics ? { metrics: opts.metrics } : {}),
+        clock, logger: opts.logger ?? silentLogger, bodyLimit: opts.bodyLimit, closing: () => closing,
+      });
+    },
+  };
 }

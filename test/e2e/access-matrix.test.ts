@@ -12,18 +12,13 @@ import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { registerKeyRoutes } from '../../src/control/admin-keys.js';
 import { registerAuth } from '../../src/gateway/auth-hook.js';
-import { PowerOfTwoChoices } from '../../src/gateway/balancers/index.js';
-import { Batcher } from '../../src/gateway/batcher.js';
-import { ReplicaSet } from '../../src/gateway/replica-set.js';
-import { RouteTable } from '../../src/gateway/route-table.js';
 import { createGateway } from '../../src/gateway/server.js';
-import { ModelStats } from '../../src/gateway/stats.js';
-import type { Tensor } from '../../src/runtime/tensor.js';
 import { Authenticator } from '../../src/security/authenticator.js';
 import { ensureAdminKey } from '../../src/security/bootstrap.js';
 import type { Store } from '../../src/store/db.js';
 import { KeyRepository } from '../../src/store/keys.js';
 import { testDialects, type TestDatabase } from '../../src/store/testing/databases.js';
+import { stubRoutes } from '../helpers/stub-routes.js';
 
 const DEPLOYMENTS = { 'credit-risk': { public: false }, fraud: { public: false }, demo: { public: true } } as const;
 const INFER_BODY = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] });
@@ -61,28 +56,6 @@ const EXPECTED: Record<Caller, number[]> = {
   admin: [200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
 };
 
-/** A replica stand-in: answers every batch with one FP32 output row per input row. */
-const stubTransport = {
-  infer: async (inputs: Tensor[]): Promise<Tensor[]> => {
-    const rows = inputs[0]?.shape[0] ?? 1;
-    return [{ name: 'y', datatype: 'FP32', shape: [rows, 1], data: new Float32Array(rows) }];
-  },
-  close: async () => undefined,
-};
-
-function stubRoutes(clock: ManualClock): RouteTable {
-  const routes = new RouteTable();
-  for (const name of Object.keys(DEPLOYMENTS)) {
-    const replicas = new ReplicaSet({ balancer: new PowerOfTwoChoices(), maxInFlightPerReplica: 2, connect: () => stubTransport });
-    replicas.setEndpoints([{ id: `${name}-0`, url: 'http://stub' }]);
-    const stats = new ModelStats();
-    const batcher = new Batcher(replicas, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true }, clock, stats);
-    const signature = { inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 2] }], outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [-1, 1] }], batchable: true };
-    routes.set({ name, current: 1, timeoutMs: 30_000, versions: new Map([[1, { model: name, version: 1, signature, platform: 'onnxruntime_onnx', desiredReplicas: 1, batcher, replicas, stats }]]) });
-  }
-  return routes;
-}
-
 describe('access matrix', () => {
   const clock = new ManualClock(0, Date.UTC(2026, 0, 1));
   let database: TestDatabase;
@@ -96,7 +69,7 @@ describe('access matrix', () => {
     store = await database.open();
     const keys = new KeyRepository(store, { now: () => clock.date() });
     const authenticator = new Authenticator({ keys, clock });
-    const routes = stubRoutes(clock);
+    const routes = stubRoutes(clock, Object.keys(DEPLOYMENTS));
     app = createGateway({ routes, bodyLimit: 1 << 20, clock, info: { name: 'aloft', version: 'test', extensions: [] } }).app;
     registerAuth(app, {
       authenticator,

@@ -13,7 +13,7 @@
  * Over a limit: 429 ALOFT_RATE_LIMITED with `Retry-After` (whole seconds, rounded up, ≥ 1)
  * and e.g. `{"error": "rate limit of 50 requests/s for key 'ci' exceeded; retry after 1 s"}`.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { fail, isAloftError } from '../../errors.js';
 import { ANONYMOUS, type Principal } from '../../security/principal.js';
@@ -42,13 +42,13 @@ interface Subject extends LimitCheck {
   scope: 'key' | 'deployment';
 }
 
-function subjects(request: FastifyRequest, name: string, opts: RateLimitHookOptions): Subject[] {
-  const principal = (request as { principal?: Principal }).principal ?? ANONYMOUS;
+function subjects(caller: Principal | undefined, ip: string, name: string, opts: RateLimitHookOptions): Subject[] {
+  const principal = caller ?? ANONYMOUS;
   const out: Subject[] = [];
   const own = principal.limits ?? opts.perKeyDefault;
   if (own) {
     out.push(principal.kind === 'anonymous'
-      ? { key: `anon:${request.ip}`, limit: own, who: `anonymous callers from ${request.ip}`, scope: 'key' }
+      ? { key: `anon:${ip}`, limit: own, who: `anonymous callers from ${ip}`, scope: 'key' }
       : { key: `key:${principal.id}`, limit: own, who: `key '${principal.name}'`, scope: 'key' });
   }
   const dep = opts.deploymentLimit(name);
@@ -63,7 +63,14 @@ function message(s: Subject, d: MultiDecision, seconds: number): string {
   return `rate limit of ${s.limit.rate} requests/s for ${s.who} exceeded; retry after ${seconds} s`;
 }
 
-export function registerRateLimits(app: FastifyInstance, opts: RateLimitHookOptions): void {
+/**
+ * The limit check of one inference request for `deployment` by `caller` from `ip`: resolves
+ * when allowed, throws ALOFT_RATE_LIMITED (details.retryAfterMs gives Retry-After) when not.
+ * Shared by the Fastify hook and the lean infer path.
+ */
+export type LimitCheckFn = (caller: Principal | undefined, ip: string, deployment: string) => Promise<void>;
+
+export function makeLimitCheck(opts: RateLimitHookOptions): LimitCheckFn {
   const limited = opts.registry && new Counter({
     name: 'aloft_rate_limited_total', help: 'Inference requests refused with 429, by the limit that refused them.',
     labelNames: ['scope', 'reason'], registers: [opts.registry],
@@ -72,11 +79,8 @@ export function registerRateLimits(app: FastifyInstance, opts: RateLimitHookOpti
     name: 'aloft_rate_limit_unavailable_total', help: 'Inference requests whose limits could not be checked (limit store unreachable), by what happened to them.',
     labelNames: ['outcome'], registers: [opts.registry],
   });
-
-  app.addHook('preHandler', async (request, reply) => {
-    if (!INFER_ROUTES.has(request.routeOptions.url ?? '')) return;
-    const name = (request.params as { name?: string }).name ?? '';
-    const checks = subjects(request, name, opts);
+  return async (caller, ip, name) => {
+    const checks = subjects(caller, ip, name, opts);
     if (checks.length === 0) return;
     let d: MultiDecision;
     try {
@@ -90,7 +94,17 @@ export function registerRateLimits(app: FastifyInstance, opts: RateLimitHookOpti
     const s = checks[d.denied]!;
     limited?.inc({ scope: s.scope, reason: d.reason ?? 'rate' });
     const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
-    reply.header('retry-after', String(seconds));
     throw fail('ALOFT_RATE_LIMITED', message(s, d, seconds), { details: { key: s.key, reason: d.reason, retryAfterMs: d.retryAfterMs } });
+  };
+}
+
+/** Registers the check as a preHandler hook of the inference routes; returns it for the lean infer path. */
+export function registerRateLimits(app: FastifyInstance, opts: RateLimitHookOptions): LimitCheckFn {
+  const check = makeLimitCheck(opts);
+  app.addHook('preHandler', async (request) => {
+    if (!INFER_ROUTES.has(request.routeOptions.url ?? '')) return;
+    const name = (request.params as { name?: string }).name ?? '';
+    await check(request.principal, request.ip, name);
   });
+  return check;
 }

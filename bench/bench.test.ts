@@ -69,6 +69,13 @@ describe('report', () => {
     assert.match(table, /FAILED: wrong answer: row 0/);
     assert.match(findings(rows, 'credit-risk', [64]).join(' '), /4\.00× the plain server's 1,000/);
   });
+
+  it('reports how busy the event loop and the machine were', () => {
+    const rows = [row('plain', 64, 1000, 64), row('aloft', 64, 4000, 16, { mainThreadBusy: 0.93, machineBusy: 0.76 }), row('aloft-threads', 64, 3000, 16, { mainThreadBusy: 0.99, machineBusy: 0.8 })];
+    assert.match(modelTable(rows, 'credit-risk'), /\| 93% \| 76% \|/);
+    // The fastest Aloft cell is the one described.
+    assert.match(findings(rows, 'credit-risk', [64]).join(' '), /fastest cell at 64 connections \(aloft, JSON\), the gateway's main thread was busy 93% of the time and the machine 76%/);
+  });
 });
 
 describe('profile breakdown', () => {
@@ -82,7 +89,8 @@ describe('profile breakdown', () => {
     assert.equal(stageOf('hash', 'node:internal/crypto/hash'), 'authentication');
     assert.equal(stageOf('writev', ''), 'HTTP write (syscall)');
     assert.equal(stageOf('postMessage', ''), 'hop to replicas');
-    assert.equal(stageOf('find', 'file:///x/node_modules/find-my-way/index.js'), 'Fastify routing, hooks, reply');
+    assert.equal(stageOf('find', 'file:///x/node_modules/find-my-way/index.js'), 'routing, hooks, reply (Fastify or lean path)');
+    assert.equal(stageOf('serve', 'file:///x/dist/gateway/lean-infer.js'), 'routing, hooks, reply (Fastify or lean path)');
     assert.equal(stageOf('somethingElse', 'file:///x/dist/other.js'), 'other JavaScript');
   });
 

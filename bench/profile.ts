@@ -22,7 +22,7 @@ import { aloftSystem } from './systems/aloft.js';
 import { loadWorkload, type BodyKind, type ModelId } from './workload.js';
 
 export const STAGES = [
-  'HTTP read and parse', 'Fastify routing, hooks, reply', 'authentication', 'request decode', 'validation', 'batching',
+  'HTTP read and parse', 'routing, hooks, reply (Fastify or lean path)', 'authentication', 'request decode', 'validation', 'batching',
   'hop to replicas', 'response encode', 'HTTP write (syscall)', 'metrics and stats', 'event loop, promises, events',
   'buffers: copies, string conversion', 'garbage collection', 'native, unattributed', 'other JavaScript', 'ONNX Runtime (in this process)', 'idle',
 ] as const;
@@ -69,7 +69,7 @@ export function stageOf(fn: string, url: string): Stage {
   if (has(url, 'node:buffer', 'internal/buffer') || /^(utf8|latin1|ascii|ucs2|base64|hex)(Slice|Write)$/.test(fn)) return 'buffers: copies, string conversion';
   if (fn === 'writev' || fn === 'writeBuffer' || fn === 'writeUtf8String' || fn === 'writeLatin1String' || has(url, '_http_outgoing', 'stream_base_commons', 'streams/writable')) return 'HTTP write (syscall)';
   if (has(url, '_http_server', '_http_common', '_http_incoming', 'streams/readable', 'node:net', 'internal/net') || fn === 'read' || fn === 'onStreamRead') return 'HTTP read and parse';
-  if (has(url, 'node_modules/fastify', 'find-my-way', 'avvio', 'fast-querystring', 'toad-cache', 'gateway/server', 'gateway/oip', 'gateway/http-errors')) return 'Fastify routing, hooks, reply';
+  if (has(url, 'node_modules/fastify', 'find-my-way', 'avvio', 'fast-querystring', 'toad-cache', 'gateway/server', 'gateway/oip', 'gateway/http-errors', 'gateway/lean-infer')) return 'routing, hooks, reply (Fastify or lean path)';
   if (has(url, 'task_queues', 'node:events', 'async_hooks', 'internal/timers', 'promises') || fn === 'runMicrotasks') return 'event loop, promises, events';
   return 'other JavaScript';
 }

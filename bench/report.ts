@@ -27,6 +27,10 @@ export interface Row {
   /** CPU time per request in the measurement window, µs: the server process, and the sum over replicas. */
   serverCpuUs: number | undefined;
   replicasCpuUs: number | undefined;
+  /** Share of the window the server's main thread (its event loop) was on a CPU, 0..1. */
+  mainThreadBusy?: number;
+  /** Share of the machine's CPU time (all cores) not idle during the window, 0..1; the load generator included. */
+  machineBusy?: number;
   /** The cell did not run (correctness check or start failed). */
   failed?: string;
 }
@@ -115,7 +119,7 @@ function rowLabel(r: Row): string {
 
 const HEADER = [
   'system', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'mean ms', 'errors', 'non-2xx',
-  'peak RSS MiB (server + replicas Σ)', 'CPU µs/req (server + replicas Σ)', 'req/s ÷ plain', 'p99 ÷ plain', 'req/s×mean÷conns',
+  'peak RSS MiB (server + replicas Σ)', 'CPU µs/req (server + replicas Σ)', 'server main thread busy', 'machine busy', 'req/s ÷ plain', 'p99 ÷ plain', 'req/s×mean÷conns',
 ];
 
 const SYSTEM_ORDER = ['raw-ort', 'fixed', 'plain', 'aloft-nobatch', 'aloft'];
@@ -150,6 +154,8 @@ export function modelTable(rows: readonly Row[], model: ModelId): string {
       r.connections === undefined ? '—' : String(r.non2xx),
       pair(mib(r.serverRssKiB), r.replicasRssKiB === undefined ? undefined : mib(r.replicasRssKiB)),
       pair(us(r.serverCpuUs), r.replicasCpuUs === undefined ? undefined : us(r.replicasCpuUs)),
+      r.mainThreadBusy === undefined ? '—' : pct(r.mainThreadBusy),
+      r.machineBusy === undefined ? '—' : pct(r.machineBusy),
       peer ? ratio(r.rps / peer.rps) : '—',
       peer ? ratio(r.p99 / peer.p99) : '—',
       occ === undefined ? '—' : `${occ.toFixed(2)}${violatesLittle(r) ? ' ⚠' : ''}`,
@@ -202,6 +208,12 @@ export function findings(rows: readonly Row[], model: ModelId, concurrency: read
   }
   if (aHi && fHi) {
     out.push(`The bare node:http server, which runs no model and parses nothing, tops out at ${int(fHi.rps)} req/s at ${conns(hi)}; Aloft reaches ${pct(aHi.rps / fHi.rps)} of that ceiling and the plain server ${pHi ? pct(pHi.rps / fHi.rps) : '—'}.`);
+  }
+  // How busy the gateway's one event loop and the machine were at high load.
+  const busiest = rows.filter((r) => r.model === model && r.connections === hi && r.system.startsWith('aloft') && r.system !== 'aloft-nobatch' && !r.failed && r.mainThreadBusy !== undefined && r.machineBusy !== undefined)
+    .sort((a, b) => b.rps - a.rps)[0];
+  if (busiest) {
+    out.push(`In Aloft's fastest cell at ${conns(hi)} (${rowLabel(busiest)}${busiest.body === 'binary' ? '' : ', JSON'}), the gateway's main thread was busy ${pct(busiest.mainThreadBusy!)} of the time and the machine ${pct(busiest.machineBusy!)} (load generator included).`);
   }
   const bHi = find(rows, model, 'aloft', hi, 'binary');
   const bLo = find(rows, model, 'aloft', lo, 'binary');
@@ -284,6 +296,7 @@ export function markdown(rows: readonly Row[], models: readonly ModelId[], title
     `- Each cell: one autocannon run; the first ${info.warmupS} s warm up (and open every connection), the next ${info.durationS} s are measured. Latency is per response from autocannon's hrtime timer, kept exactly (not autocannon's 1 ms-resolution histogram); req/s = responses completed in the window ÷ window.`,
     '- Errors are connection errors and timeouts, non-2xx are responses with another status, both over the whole run (warm-up included).',
     '- Peak RSS is VmHWM from /proc/<pid>/status, reset (clear_refs) before each cell; CPU µs/req is the user + system time the server used in the window ÷ responses (for raw ONNX Runtime: per call). For Aloft both are given as gateway + the sum over its replica processes. The load generator\'s own CPU is not counted.',
+    '- Server main thread busy: the share of the window the server\'s main thread (its event loop; with thread replicas, not the replica threads) ran on a CPU, from /proc/<pid>/task/<pid>/stat. Machine busy: the share of all cores\' time not idle (/proc/stat), the load generator included. A server whose main thread is near 100% while the machine has idle time is limited by that one thread.',
     '- Before a system is measured, its answers to every distinct request (sent one by one, then all at once) are compared with ONNX Runtime in the benchmark process (|diff| ≤ 1e-5); the bare HTTP server gives one fixed answer, the correct one for the first request.',
     '- Raw ONNX Runtime and the plain server use ONNX Runtime\'s default session options; Aloft uses its defaults (intraOpThreads auto: cores ÷ replicas = 1 per replica). Aloft runs from the compiled dist/ on plain node via startAloft (what `aloft up` runs), in its own process tree, with a temporary spec and state folder; the hand-written servers run on plain node too.',
     `- Ratios compare with the plain server at the same connections. Last column: req/s × mean latency ÷ connections, ≤ 1 in a closed loop (Little's law); ⚠ marks a cell above ${LITTLE_TOLERANCE}.`,

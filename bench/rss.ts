@@ -77,8 +77,19 @@ export function cpuMs(pid: number): number | undefined {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
-/** Aggregate CPU counters from /proc/stat (for the steal share during a run). */
-export function cpuCounters(): { total: number; steal: number } | undefined {
+/**
+ * CPU time (user + system) one thread of a process has used, in ms (USER_HZ = 100). The
+ * main thread's id is the process id: for a Node server, its event loop.
+ */
+export function threadCpuMs(pid: number, tid: number): number | undefined {
+  const stat = readProc(pid, `task/${tid}/stat`);
+  if (stat === undefined) return undefined;
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** Aggregate CPU counters from /proc/stat (the steal share during a run, the machine's busy share during a cell). */
+export function cpuCounters(): { total: number; steal: number; idle: number } | undefined {
   let text: string;
   try { text = readFileSync('/proc/stat', 'utf8'); } catch { return undefined; }
   const m = /^cpu\s+(.*)$/m.exec(text);
@@ -86,5 +97,5 @@ export function cpuCounters(): { total: number; steal: number } | undefined {
   const v = m[1]!.trim().split(/\s+/).map(Number);
   // user nice system idle iowait irq softirq steal (guest time is already in user)
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { total, steal: v[7] ?? 0 };
+  return { total, steal: v[7] ?? 0, idle: (v[3] ?? 0) + (v[4] ?? 0) };
 }

@@ -21,7 +21,7 @@ import { installCleanup, onExit, ROOT, stopAll, track } from './child.js';
 import { runLoad } from './load.js';
 import type { ProfileResult } from './profile.js';
 import { markdown, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
-import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss } from './rss.js';
+import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss, threadCpuMs } from './rss.js';
 import { aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
 import { fixedServer } from './systems/fixed.js';
 import { plainServer } from './systems/plain.js';
@@ -291,13 +291,24 @@ async function main(): Promise<number> {
               const replicasBefore = replicaPidsOf(server);
               for (const p of [server.pid, ...replicasBefore]) resetPeakRss(p);
               const pid = server.pid;
-              const cpu = { server: [0, 0], replicas: [0, 0] as (number | undefined)[] };
+              const cpu = { server: [0, 0], replicas: [0, 0] as (number | undefined)[], main: [0, 0] as (number | undefined)[], wall: [0, 0], machine: [undefined, undefined] as (ReturnType<typeof cpuCounters>)[] };
+              const sample = (i: 0 | 1) => {
+                cpu.server[i] = cpuMs(pid) ?? Number.NaN;
+                cpu.replicas[i] = sumCpuMs(replicasBefore);
+                cpu.main[i] = threadCpuMs(pid, pid);
+                cpu.machine[i] = cpuCounters();
+                cpu.wall[i] = performance.now();
+              };
               const r = await runLoad({
                 url: server.url, path: `/v2/models/${w.name}/infer`, requests: withHeaders(w.bodies[kind]!, server), connections: c,
                 warmupMs: opts.warmupS * 1000, durationMs: opts.durationS * 1000,
-                onWindowStart: () => { cpu.server[0] = cpuMs(pid) ?? Number.NaN; cpu.replicas[0] = sumCpuMs(replicasBefore); },
-                onWindowEnd: () => { cpu.server[1] = cpuMs(pid) ?? Number.NaN; cpu.replicas[1] = sumCpuMs(replicasBefore); },
+                onWindowStart: () => sample(0),
+                onWindowEnd: () => sample(1),
               });
+              const [m0, m1] = cpu.machine;
+              const machineBusy = m0 && m1 && m1.total > m0.total ? 1 - (m1.idle - m0.idle) / (m1.total - m0.total) : undefined;
+              const [t0, t1] = cpu.main;
+              const mainThreadBusy = t0 === undefined || t1 === undefined ? undefined : (t1 - t0) / (cpu.wall[1]! - cpu.wall[0]!);
               const perRequest = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || r.count === 0 ? undefined : ((b - a) * 1000) / r.count);
               const replicasAfter = replicaPidsOf(server);
               if (replicasAfter.join() !== replicasBefore.join()) console.warn(`  warning: replica processes changed during the cell (${replicasBefore.join(', ')} → ${replicasAfter.join(', ')})`);
@@ -306,6 +317,7 @@ async function main(): Promise<number> {
                 p50: r.p50, p99: r.p99, mean: r.mean, max: r.max, errors: r.errors, non2xx: r.non2xx,
                 serverRssKiB: peakRssKiB(server.pid), replicasRssKiB: sumKiB(replicasAfter),
                 serverCpuUs: perRequest(cpu.server[0], cpu.server[1]), replicasCpuUs: perRequest(cpu.replicas[0], cpu.replicas[1]),
+                ...(mainThreadBusy !== undefined ? { mainThreadBusy } : {}), ...(machineBusy !== undefined ? { machineBusy } : {}),
               });
               log(`  ${system.id}${kind === 'binary' ? ' (binary)' : ''} c=${c}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, errors ${r.errors}, non-2xx ${r.non2xx}`);
             }

@@ -81,11 +81,13 @@ test('nested data, BOOL and INT64 are left to the ordinary path and still decode
   assert.equal((big.inputs[0]!.data as BigInt64Array)[39], 9007199254740991n);
 });
 
-test('zeros and separators: the fast path agrees with JSON.parse or declines', () => {
+test('zeros, signs, separators and long numbers: the fast path agrees with JSON.parse or declines', () => {
   const cases = [
     '0', '0,0', ' 0 , 0 ', '0 ,0', '0, 0', '1,0,2', '0,1.5,0', '-0,0', '0.0,0', '0e1,0', '0,-0', '\n0\t,\r0',
+    '-0.0,-1.25', '123456789012345,1', '0.1234567890123456,-0.12345678901234567', '1234567890.123456789', '0.12345678901234567890',
+    '12345678901234567890', '1e5,2E-3', '3.4028235e38,1', '-7,-0.5',
     // invalid: the fast path must decline (undefined), never invent a value
-    '00', '0,', ',0', '0,,0', '0 0', '01', '0,00', '0x1', '0.,0', '1,,', ',', '',
+    '00', '0,', ',0', '0,,0', '0 0', '01', '0,00', '0x1', '0.,0', '1,,', ',', '', '-', '-.5', '.5', '1.', '+1', '1,2,', '--1', '1-', '3.5e39',
   ];
   for (const text of cases) {
     const buf = Buffer.from(`[${text}]`);
@@ -103,8 +105,12 @@ test('zeros and separators: the fast path agrees with JSON.parse or declines', (
       assert.deepEqual([...got].map((v) => Object.is(v, -0) ? '-0' : v), expected.map((v) => Object.is(v, -0) ? '-0' : Math.fround(v)), `'${text}'`);
     }
   }
+  // A count that does not match the shape is declined (the ordinary path reports it).
+  const three = Buffer.from('[1,2.5,-3]');
+  assert.equal(parseDataRange(three, 1, three.length - 1, 'FP32', 2), undefined);
+  assert.equal(parseDataRange(three, 1, three.length - 1, 'FP32', 4), undefined);
   // The common forms are taken by the fast path, not declined.
-  for (const text of ['0,0', ' 0 , 0 ', '1,0,2', '0,1.5,0']) {
+  for (const text of ['0,0', ' 0 , 0 ', '1,0,2', '0,1.5,0', '-0.0,-1.25', '0.1234567890123456,-0.12345678901234567']) {
     const buf = Buffer.from(`[${text}]`);
     assert.ok(parseDataRange(buf, 1, buf.length - 1, 'FP32', text.split(',').length), `'${text}' is fast-pathed`);
   }

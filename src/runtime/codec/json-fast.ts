@@ -8,7 +8,8 @@
  *    numbers in JS), and replaces it with a placeholder string, so `JSON.parse` only sees
  *    the small rest of the request.
  * 2. Once the input's datatype is known, `parseDataRange` parses that byte range into the
- *    typed array.
+ *    typed array. FP32 written plainly (`-?digits(.digits)?` and single commas, what client
+ *    libraries send) goes through one tight loop; anything else through the general one.
  *
  * Anything unusual returns `undefined` and the caller takes the ordinary path, which gives
  * the exact error messages: nested data, booleans, strings, 64-bit integers, malformed or
@@ -116,6 +117,51 @@ function float32Settled(v: number): boolean {
   return Math.fround(v * (1 + 4e-15)) === Math.fround(v * (1 - 4e-15));
 }
 
+/**
+ * The common case of FP32 data in one tight loop: numbers written `-?digits(.digits)?`,
+ * separated by single commas, exactly `out.length` of them. Anything else (spaces,
+ * exponents, invalid syntax, the wrong count) returns false and parseDataRange's general
+ * loop decides. Without an exponent every value is below 1e19, inside float32's range.
+ */
+function parsePlainFloat32(b: Buffer, start: number, end: number, out: Float32Array): boolean {
+  const count = out.length;
+  let n = 0;
+  let i = start;
+  for (;;) {
+    if (n === count || i >= end) return false;
+    const numStart = i;
+    let c = b[i]!;
+    let neg = false;
+    if (c === 0x2d) { neg = true; c = b[++i]!; }
+    const intStart = i;
+    let m = 0;
+    while (c >= 0x30 && c <= 0x39) { m = m * 10 + (c - 0x30); c = b[++i]!; }
+    let digits = i - intStart;
+    if (digits === 0 || (digits > 1 && b[intStart] === 0x30)) return false;
+    let v: number;
+    if (c === 0x2e) {
+      const fracStart = ++i;
+      c = b[i]!;
+      while (c >= 0x30 && c <= 0x39) { m = m * 10 + (c - 0x30); c = b[++i]!; }
+      const f = i - fracStart;
+      if (f === 0) return false;
+      digits += f;
+      if (digits <= 15) v = m / POW10[f]!; // exact: Clinger's fast path
+      else if (digits <= 19 && f <= 22) {
+        v = m / POW10[f]!;
+        if (!float32Settled(v)) v = Math.abs(Number(b.toString('latin1', numStart, i)));
+      } else return false;
+    } else {
+      if (digits > 15) return false;
+      v = m;
+    }
+    out[n++] = neg ? -v : v;
+    if (i >= end) return n === count;
+    if (c !== 0x2c) return false;
+    i++;
+  }
+}
+
 /** Largest finite float32; beyond it the ordinary path reports the value as out of range. */
 const FLOAT32_MAX = 3.4028234663852886e38;
 
@@ -138,6 +184,10 @@ const CTORS = {
 } as const;
 
 export function parseDataRange(body: Buffer, start: number, end: number, datatype: Datatype, count: number): TensorData | undefined {
+  if (datatype === 'FP32' && count > 0) {
+    const out = new Float32Array(count);
+    if (parsePlainFloat32(body, start, end, out)) return out;
+  }
   const Ctor = (CTORS as Partial<Record<Datatype, (typeof CTORS)[keyof typeof CTORS]>>)[datatype];
   if (Ctor === undefined) return undefined;
   const kind: Kind = datatype === 'FP32' ? 'f32' : datatype === 'FP64' ? 'f64' : 'int';

@@ -70,7 +70,11 @@ export function leanInfer(o: LeanInferOptions): RawHandler {
     if (cl === undefined || !LENGTH.test(cl)) return false;
     const length = Number(cl);
     if (length > o.bodyLimit) return false;
-    void serve(o, req, res, path, length);
+    serve(o, req, res, path, length).catch((err: unknown) => {
+      // serve answers every error itself; this is only a last guard for the process.
+      o.logger.error({ err, url: req.url }, 'lean infer path failed');
+      if (!res.headersSent) res.destroy();
+    });
     return true;
   };
 }

@@ -170,8 +170,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         maxQueueDelayMs: b.enabled ? b.maxQueueDelay : 0,
         maxQueueSize: b.maxQueueSize,
         batchable: v.signature.batchable,
-        // Process replicas cost an HTTP round trip per batch: send what a turn read as one.
-        coalesce: d.spec.runtime.isolation !== 'thread',
+        // Every batch costs a round trip (HTTP to a process, a message and a wake-up to a
+        // thread): send what one event-loop turn read as one batch.
+        coalesce: true,
       }, clock, stats);
       const served: ServedVersion = {
         model: d.model, version: d.version, signature: v.signature, platform: 'onnxruntime_onnx',

@@ -24,8 +24,10 @@ export interface BatcherOptions {
   /**
    * Dispatch at the end of the event-loop turn instead of at once, so requests read in
    * the same turn leave as one batch even while replicas have room. Worth it when every
-   * batch costs a network round trip (process replicas: about 30 µs of gateway CPU per
-   * batch); thread replicas, where a batch costs a message, dispatch at once. Default false.
+   * batch costs a round trip: an HTTP exchange with a replica process (about 30 µs of
+   * gateway CPU), or a message and a thread wake-up (MNIST at 64 connections with thread
+   * replicas: batches of ~25 instead of ~6.5, +12% req/s, median of 6 interleaved runs).
+   * Default false: the batcher alone dispatches at once.
    */
   coalesce?: boolean;
 }

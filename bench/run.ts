@@ -8,6 +8,8 @@
  *                                 system's answers and zero errors; prints, writes nothing
  *   tsx bench/run.ts [--models credit-risk,mnist] [--concurrency 1,16,64] [--duration 5]
  *                    [--warmup 1] [--systems raw-ort,fixed,plain,aloft-nobatch,aloft] [--no-write]
+ *   ALOFT_BENCH_NODE_ARGS='--max-semi-space-size=4' npm run bench
+ *                                 Node flags for Aloft's process (named in the report's command)
  *
  * Every process it starts is killed when it ends, fails or is interrupted.
  */
@@ -22,7 +24,7 @@ import { runLoad } from './load.js';
 import type { ProfileResult } from './profile.js';
 import { markdown, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
 import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss, threadCpuMs } from './rss.js';
-import { aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
+import { ALOFT_NODE_ARGS, aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
 import { fixedServer } from './systems/fixed.js';
 import { plainServer } from './systems/plain.js';
 import { measureRawOrt, RAW_ORT_LABEL } from './systems/raw-ort.js';
@@ -142,11 +144,13 @@ function machine(): Machine {
 function commandText(): string {
   const extra = process.argv.slice(2);
   const script = process.env.npm_lifecycle_event;
+  // Node flags given to Aloft's process (bench/systems/aloft.ts) are part of what was measured.
+  const env = ALOFT_NODE_ARGS.length > 0 ? `ALOFT_BENCH_NODE_ARGS='${ALOFT_NODE_ARGS.join(' ')}' ` : '';
   if (script === 'bench' || script === 'bench:quick') {
     const own = script === 'bench:quick' ? extra.filter((a) => a !== '--quick') : extra;
-    return `npm run ${script}${own.length ? ` -- ${own.join(' ')}` : ''}`;
+    return `${env}npm run ${script}${own.length ? ` -- ${own.join(' ')}` : ''}`;
   }
-  return `tsx bench/run.ts${extra.length ? ` ${extra.join(' ')}` : ''}`;
+  return `${env}tsx bench/run.ts${extra.length ? ` ${extra.join(' ')}` : ''}`;
 }
 
 /** The workload's requests with the system's own headers (credentials) added. */

@@ -12,6 +12,12 @@ import type { RunningServer, ServerSystem } from './types.js';
 
 const REPLICAS = 2;
 
+/** Node flags for Aloft's process from ALOFT_BENCH_NODE_ARGS (e.g. '--max-semi-space-size=4'). */
+export const ALOFT_NODE_ARGS: readonly string[] = (process.env.ALOFT_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+for (const a of ALOFT_NODE_ARGS) {
+  if (!a.startsWith('--')) throw new Error(`ALOFT_BENCH_NODE_ARGS takes node flags such as --max-semi-space-size=4, got '${a}'`);
+}
+
 export interface AloftStartOptions {
   /** Extra node flags for the gateway process (e.g. --cpu-prof). */
   nodeArgs?: string[];
@@ -43,7 +49,7 @@ export function aloftSystem(batching: boolean, isolation: 'process' | 'thread' =
       // Aloft is measured as it ships: authentication on, every request carrying a key.
       const key = generateKey().token;
       const env: NodeJS.ProcessEnv = { ALOFT_ADMIN_KEY: key, ...(start.entry ? { ALOFT_BENCH_ENTRY: start.entry } : {}) };
-      const child = new Child(`Aloft (batching ${batching ? 'on' : 'off'})`, './peers/aloft-server.mjs', ['--spec', specPath], env, start.nodeArgs ?? []);
+      const child = new Child(`Aloft (batching ${batching ? 'on' : 'off'})`, './peers/aloft-server.mjs', ['--spec', specPath], env, [...ALOFT_NODE_ARGS, ...(start.nodeArgs ?? [])]);
       try {
         const ready = await child.waitReady(90_000);
         const announced = Array.isArray(ready.replicas) ? (ready.replicas as number[]) : [];

@@ -7,7 +7,9 @@
  *   npm run bench:quick           CI: ~1 s cells at 1 and 16 connections; checks every
  *                                 system's answers and zero errors; prints, writes nothing
  *   tsx bench/run.ts [--models credit-risk,mnist] [--concurrency 1,16,64] [--duration 5]
- *                    [--warmup 1] [--systems raw-ort,fixed,plain,aloft-nobatch,aloft] [--no-write]
+ *                    [--warmup 1] [--systems raw-ort,fixed,plain,aloft-nobatch,aloft,aloft-threads] [--no-write]
+ *   tsx bench/run.ts --systems fixed,fastify-fixed --models mnist --concurrency 64 --no-write
+ *                                 what Fastify itself costs next to bare node:http
  *   ALOFT_BENCH_NODE_ARGS='--max-semi-space-size=4' npm run bench
  *                                 Node flags for Aloft's process (named in the report's command)
  *
@@ -25,14 +27,16 @@ import type { ProfileResult } from './profile.js';
 import { markdown, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
 import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss, threadCpuMs } from './rss.js';
 import { ALOFT_NODE_ARGS, aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
-import { fixedServer } from './systems/fixed.js';
+import { fastifyFixedServer, fixedServer } from './systems/fixed.js';
 import { plainServer } from './systems/plain.js';
 import { measureRawOrt, RAW_ORT_LABEL } from './systems/raw-ort.js';
 import type { RunningServer, ServerSystem } from './systems/types.js';
 import { checkResponse, loadWorkload, MODEL_IDS, type BodyKind, type ModelId, type Workload } from './workload.js';
 
-const SERVER_SYSTEMS: ServerSystem[] = [fixedServer, plainServer, aloftNoBatching, aloftBatching, aloftThreads];
+const SERVER_SYSTEMS: ServerSystem[] = [fixedServer, fastifyFixedServer, plainServer, aloftNoBatching, aloftBatching, aloftThreads];
 const ALL_SYSTEM_IDS = ['raw-ort', ...SERVER_SYSTEMS.map((s) => s.id)];
+/** Measured unless --systems says otherwise; fastify-fixed only on request (it explains, it is no peer). */
+const DEFAULT_SYSTEM_IDS = ALL_SYSTEM_IDS.filter((id) => id !== 'fastify-fixed');
 
 function list(text: string | undefined, fallback: string[]): string[] {
   return text === undefined ? fallback : text.split(',').map((s) => s.trim()).filter(Boolean);
@@ -53,7 +57,7 @@ function parseOptions() {
   const quick = values.quick === true;
   const models = list(values.models, [...MODEL_IDS]);
   for (const m of models) if (!(MODEL_IDS as readonly string[]).includes(m)) throw new Error(`unknown model '${m}'; use ${MODEL_IDS.join(', ')}`);
-  const systems = list(values.systems, ALL_SYSTEM_IDS);
+  const systems = list(values.systems, DEFAULT_SYSTEM_IDS);
   for (const s of systems) if (!ALL_SYSTEM_IDS.includes(s)) throw new Error(`unknown system '${s}'; use ${ALL_SYSTEM_IDS.join(', ')}`);
   const concurrency = list(values.concurrency, quick ? ['1', '16'] : ['1', '16', '64']).map(Number);
   for (const c of concurrency) if (!Number.isInteger(c) || c < 1 || c > 256) throw new Error(`--concurrency takes whole numbers 1..256, got ${c}`);

@@ -28,6 +28,21 @@ export interface ReadyLine {
   [key: string]: unknown;
 }
 
+/**
+ * Start a peer server that prints one ready line with its `url`; a server that does not
+ * come up is stopped before the error is thrown.
+ */
+export async function startPeer(label: string, script: string, args: string[], timeoutMs = 30_000): Promise<{ url: string; pid: number; replicaPids: number[]; stop: () => Promise<void> }> {
+  const child = new Child(label, script, args);
+  try {
+    const ready = await child.waitReady(timeoutMs);
+    return { url: String(ready.url), pid: child.pid, replicaPids: [], stop: () => child.stop() };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
 export class Child {
   readonly proc: ChildProcess;
   readonly pid: number;

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Child } from '../child.js';
+import { startPeer } from '../child.js';
 import type { RunningServer, ServerSystem } from './types.js';
 
 function fixedAnswerSystem(id: string, label: string, script: string): ServerSystem {
@@ -22,14 +22,7 @@ function fixedAnswerSystem(id: string, label: string, script: string): ServerSys
         model_name: w.name, model_version: '1',
         outputs: [{ name: w.outputName, datatype: 'FP32', shape: [1, w.outWidth], data: Array.from(w.expected[0]!) }],
       }));
-      const child = new Child(label, script, ['--response', file]);
-      try {
-        const ready = await child.waitReady(30_000);
-        return { url: String(ready.url), pid: child.pid, replicaPids: [], stop: () => child.stop() };
-      } catch (err) {
-        await child.stop();
-        throw err;
-      }
+      return startPeer(label, script, ['--response', file]);
     },
   };
 }

@@ -68,7 +68,8 @@ export const INSECURE_PRINCIPAL: Principal = Object.freeze({
   scopes: Object.freeze([]) as readonly string[],
 });
 
-const WWW_AUTHENTICATE = 'Bearer realm="aloft"';
+/** The `WWW-Authenticate` challenge sent with 401 answers. */
+export const WWW_AUTHENTICATE = 'Bearer realm="aloft"';
 const INVALID = 'invalid credentials: the key or token is not valid (unknown, wrong, revoked or expired)';
 
 /** Per connection: its last verified key header (see ConnectionMemo). */
@@ -136,9 +137,6 @@ export function registerAuth(app: FastifyInstance, opts: AuthHookOptions): AuthC
   });
   return check;
 }
-
-/** The `WWW-Authenticate` challenge sent with 401 answers. */
-export const AUTH_CHALLENGE = WWW_AUTHENTICATE;
 
 /**
  * Classify by the matched route (its pattern filled with the decoded params, exactly what

@@ -6,10 +6,10 @@
  * body, then rate limits (ratelimit/hook.ts), then infer (oip/infer.ts), errors through
  * errorAnswer (http-errors.ts), metrics on the way out.
  *
- * Why: on this project's 2-core bench machine a Fastify server that answers a fixed body
- * with four no-op hooks costs about 60 µs of CPU per request against 36 µs for bare
- * node:http, and the gateway's one event loop is the serial stage of the whole system, so
- * that difference is throughput (BENCHMARKS.md, docs/architecture.md).
+ * Why: on the 2-core bench machine a Fastify server that answers a fixed body with four
+ * no-op hooks costs 63–89 µs of CPU per request against 36–46 µs for bare node:http
+ * (`tsx bench/run.ts --systems fixed,fastify-fixed --models mnist --concurrency 64
+ * --no-write`), and the gateway's event loop is its busiest thread (docs/architecture.md).
  *
  * Only the common shape takes this path; anything else goes to Fastify, which answers it
  * as before: another method or path, percent-encoded or unusual names, a query string,
@@ -22,8 +22,8 @@ import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../monitor/metrics.js';
 import { classifyRequest } from '../security/policy.js';
-import { AUTH_CHALLENGE, type AuthCheck } from './auth-hook.js';
-import { errorAnswer } from './http-errors.js';
+import { WWW_AUTHENTICATE, type AuthCheck } from './auth-hook.js';
+import { errorAnswer, writeError } from './http-errors.js';
 import { INFERENCE_HEADER, type InferCall, type InferFn } from './oip/infer.js';
 import type { LimitCheckFn } from './ratelimit/hook.js';
 
@@ -90,7 +90,7 @@ async function serve(o: LeanInferOptions, req: IncomingMessage, res: ServerRespo
     const auth = await o.auth({ method: 'POST', url, ip, authorization: req.headers.authorization, socket: req.socket }, classifyRequest('POST', segments));
     if (!auth.ok) {
       status = auth.status;
-      sendJson(res, status, { error: auth.message }, auth.challenge ? { 'www-authenticate': AUTH_CHALLENGE } : undefined);
+      writeError(res, status, auth.message, auth.challenge ? { 'www-authenticate': WWW_AUTHENTICATE } : undefined);
       return;
     }
     call.principal = auth.principal;
@@ -106,7 +106,7 @@ async function serve(o: LeanInferOptions, req: IncomingMessage, res: ServerRespo
     if (err === GONE || res.destroyed) return; // the client left: nobody to answer
     const a = errorAnswer(err, o.logger, o.bodyLimit, { url, method: 'POST' });
     status = a.status;
-    sendJson(res, status, { error: a.message }, a.headers);
+    writeError(res, status, a.message, a.headers);
   } finally {
     // Every answer of a known deployment is counted, errors included (as on the Fastify route).
     const t = call.target;
@@ -116,13 +116,6 @@ async function serve(o: LeanInferOptions, req: IncomingMessage, res: ServerRespo
 
 const EMPTY = Buffer.alloc(0);
 const GONE = new Error('the client closed the connection before sending the whole body');
-
-function sendJson(res: ServerResponse, status: number, value: unknown, extra?: Record<string, string>): void {
-  if (res.headersSent || res.destroyed) return;
-  const body = JSON.stringify(value);
-  res.writeHead(status, { ...extra, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
-}
 
 /** The whole body (node:http has already held it to Content-Length). */
 function readBody(req: IncomingMessage, length: number): Promise<Buffer> {

@@ -8,15 +8,22 @@ import { seeded } from './balancers/balancer.case.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { ReplicaSet, type ReplicaTransport } from './replica-set.js';
 import { ModelStats } from './stats.js';
+import { movableBuffers } from '../runtime/thread-entry.js';
 
-/** A replica whose batches finish only when the test says so; it doubles each element. */
+/**
+ * A replica whose batches finish only when the test says so; it doubles each element. Like
+ * the thread transport, it takes the memory of a batch it is given as owned.
+ */
 class HeldReplica implements ReplicaTransport {
   readonly batches: Tensor[][] = [];
+  readonly owned: boolean[] = [];
   readonly #held: (() => void)[] = [];
   /** When set, every batch released fails with this error. */
   failing: AloftError | undefined;
 
-  infer(inputs: Tensor[]): Promise<Tensor[]> {
+  infer(sent: Tensor[], owned = false): Promise<Tensor[]> {
+    this.owned.push(owned);
+    const inputs = structuredClone(sent, owned ? { transfer: movableBuffers(sent) } : undefined);
     this.batches.push(inputs);
     return new Promise((resolve, reject) => {
       this.#held.push(() => {
@@ -232,6 +239,32 @@ test('a batch whose replica goes away is retried on another replica, and the rep
   assert.equal(other.held, 1);
   other.release();
   assert.deepEqual([...((await q)[0]!.data as Float32Array)], [6]);
+});
+
+test('a batch of one lends the request\'s tensors; a joined batch is given away, and its retry is joined again from the requests', async () => {
+  const turnEnd: (() => void)[] = [];
+  const { transports, batcher } = setup(2, { coalesce: true }, 1, (fn) => turnEnd.push(fn));
+  const alone = batcher.infer(rows([[9]]), 1000);
+  turnEnd.shift()!();
+  const lone = transports.find((t) => t.held === 1)!;
+  assert.deepEqual(lone.owned, [false]);
+  lone.release();
+  assert.deepEqual([...((await alone)[0]!.data as Float32Array)], [18]);
+
+  const three = [1, 2, 3].map((k) => batcher.infer(rows([[k, 10 * k]]), 1000));
+  turnEnd.shift()!();
+  const first = transports.find((t) => t.held === 1)!;
+  const other = transports.find((t) => t !== first)!;
+  assert.equal(first.owned.at(-1), true);
+  first.failing = fail('ALOFT_NOT_READY', 'replica unreachable');
+  first.release();
+  await flush();
+  assert.equal(other.held, 1, 'the batch was re-sent to the other replica');
+  assert.deepEqual(other.batches.at(-1)![0]!.shape, [3, 2]);
+  assert.equal(other.owned.at(-1), true);
+  other.release();
+  const outs = await Promise.all(three);
+  assert.deepEqual(outs.map(([y]) => [...(y!.data as Float32Array)]), [[2, 20], [4, 40], [6, 60]]);
 });
 
 test('a non-retryable replica failure fails the batch without retry', async () => {

@@ -43,8 +43,12 @@ export interface BatchTarget {
 }
 
 export interface BatchSlot {
-  /** Run the batch; rejects with a retryable AloftError if the replica went away. */
-  run(inputs: Tensor[]): Promise<Tensor[]>;
+  /**
+   * Run the batch; rejects with a retryable AloftError if the replica went away. `owned`:
+   * the tensors were concatenated for this batch, so the transport may take their memory;
+   * a request's own tensors (a batch of one) are never given away, as a retry needs them.
+   */
+  run(inputs: Tensor[], owned: boolean): Promise<Tensor[]>;
 }
 
 interface Pending {
@@ -221,10 +225,11 @@ export class Batcher {
     const start = this.#clock.now();
     const stats = this.#stats;
     if (stats) for (const p of batch) stats.recordQueue(start - p.enqueuedAt);
-    const inputs = batch.length === 1
-      ? batch[0]!.inputs
-      : batch[0]!.inputs.map((_, i) => concatRows(batch.map((p) => p.inputs[i]!)));
-    slot.run(inputs).then(
+    const owned = batch.length > 1;
+    const inputs = owned
+      ? batch[0]!.inputs.map((_, i) => concatRows(batch.map((p) => p.inputs[i]!)))
+      : batch[0]!.inputs;
+    slot.run(inputs, owned).then(
       (outputs) => {
         stats?.recordBatch(batch.length, this.#clock.now() - start);
         if (batch.length === 1) {

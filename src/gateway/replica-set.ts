@@ -10,7 +10,11 @@ import { isRetryable, type BatchSlot, type BatchTarget } from './batcher.js';
 
 /** How a batch reaches a replica: HTTP in production, anything with the same shape in tests. */
 export interface ReplicaTransport {
-  infer(inputs: Tensor[]): Promise<Tensor[]>;
+  /**
+   * Run one batch. `owned`: the tensors were made for this batch alone, so the transport
+   * may take their memory (move it to a worker thread) instead of copying it.
+   */
+  infer(inputs: Tensor[], owned?: boolean): Promise<Tensor[]>;
   close(): Promise<void>;
 }
 
@@ -90,9 +94,9 @@ export class ReplicaSet implements BatchTarget {
     if (!e) return undefined;
     e.outstanding++;
     return {
-      run: async (inputs) => {
+      run: async (inputs, owned) => {
         try {
-          return await e.transport.infer(inputs);
+          return await e.transport.infer(inputs, owned);
         } catch (err) {
           if (isRetryable(err)) e.ejected = true;
           throw err;

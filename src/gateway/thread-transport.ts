@@ -1,12 +1,14 @@
 /**
  * Batches to a replica running as a worker thread (runtime/thread-replica.ts): one message
- * out, one message back. Requests in flight when the worker dies fail as retryable
- * (ALOFT_NOT_READY), so the batcher re-runs them on another replica, as with processes.
+ * out, one message back. A batch the batcher made for this call (`owned`) moves its tensor
+ * memory to the worker instead of copying it; the worker moves its outputs back. Requests
+ * in flight when the worker dies fail as retryable (ALOFT_NOT_READY), so the batcher re-runs
+ * them on another replica, as with processes (from the requests' own tensors, never moved).
  */
 import type { Worker } from 'node:worker_threads';
 import { fail, type ErrorCode } from '../errors.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { restoreBytes } from '../runtime/thread-entry.js';
+import { movableBuffers, restoreBytes } from '../runtime/thread-entry.js';
 import type { ReplicaTransport } from './replica-set.js';
 
 type Reply =
@@ -39,12 +41,14 @@ export class ThreadTransport implements ReplicaTransport {
     worker.once('exit', this.#onExit);
   }
 
-  infer(inputs: Tensor[]): Promise<Tensor[]> {
+  infer(inputs: Tensor[], owned = false): Promise<Tensor[]> {
     if (this.#gone) return Promise.reject(fail('ALOFT_NOT_READY', 'the replica thread stopped'));
     const id = this.#next++;
     return new Promise<Tensor[]>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ type: 'infer', id, inputs });
+      const msg = { type: 'infer', id, inputs };
+      if (owned) this.#worker.postMessage(msg, movableBuffers(inputs));
+      else this.#worker.postMessage(msg);
     });
   }
 

@@ -1,7 +1,8 @@
 /**
  * What the Aloft process needs to run and talk to thread replicas (runtime.isolation:
- * thread), without loading ONNX Runtime itself: the worker's entry and its data, and the
- * repair of BYTES tensors after structured cloning.
+ * thread), without loading ONNX Runtime itself: the worker's entry and its data, which
+ * tensor memory a message may move instead of copy, and the repair of BYTES tensors after
+ * structured cloning.
  */
 import type { Tensor } from './tensor.js';
 
@@ -13,6 +14,25 @@ export interface ThreadReplicaData {
   graphOptimization: 'all' | 'extended' | 'basic' | 'disabled';
   executionMode: 'sequential' | 'parallel';
   isolation?: 'process' | 'thread';
+}
+
+/**
+ * The buffers a message may move to the other thread instead of copying (postMessage's
+ * transfer list): typed-array data that spans the whole of its own ArrayBuffer. A view on
+ * a larger buffer (Node's pooled Buffers, a request body) is left to be copied, since moving
+ * it would empty every other view on that memory; BYTES elements are always copied.
+ * What the sender pays per message (`tsx bench/hop.ts`): 25 MNIST rows (78 KB) 9 µs moved
+ * against 17 µs copied, 256 KB 17 against 48; at 1 KB the two are within noise (5–10 µs).
+ */
+export function movableBuffers(tensors: readonly Tensor[]): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const t of tensors) {
+    const d = t.data;
+    if (Array.isArray(d)) continue;
+    const b = d.buffer;
+    if (b instanceof ArrayBuffer && d.byteOffset === 0 && d.byteLength === b.byteLength && !out.includes(b)) out.push(b);
+  }
+  return out;
 }
 
 /** Structured clone turns Buffers into plain Uint8Arrays; BYTES elements need Buffers back. */

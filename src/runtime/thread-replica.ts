@@ -12,7 +12,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { isAloftError } from '../errors.js';
 import { ModelSession } from './session.js';
 import type { Tensor } from './tensor.js';
-import { restoreBytes, type ThreadReplicaData } from './thread-entry.js';
+import { movableBuffers, restoreBytes, type ThreadReplicaData } from './thread-entry.js';
 
 
 type Incoming = { type: 'infer'; id: number; inputs: Tensor[] } | { type: 'stop' };
@@ -42,7 +42,14 @@ async function main(port: NonNullable<typeof parentPort>, data: ThreadReplicaDat
     chain = chain.then(async () => {
       try {
         const outputs = await session.run(msg.inputs.map(restoreBytes));
-        port.postMessage({ type: 'result', id: msg.id, outputs });
+        const reply = { type: 'result', id: msg.id, outputs };
+        // ONNX Runtime's outputs are fresh buffers: move them. Should one ever not be
+        // movable, postMessage throws before sending anything and the reply is copied.
+        try {
+          port.postMessage(reply, movableBuffers(outputs));
+        } catch {
+          port.postMessage(reply);
+        }
       } catch (err) {
         port.postMessage({ type: 'failed', id: msg.id, code: isAloftError(err) ? err.code : 'ALOFT_REPLICA_FAILED', message: (err as Error).message });
       }

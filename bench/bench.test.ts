@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { encodeInferResponse } from '../src/runtime/codec/index.js';
 import { percentile, summarize } from './load.js';
-import { findings, modelTable, occupancy, violatesLittle, type Row } from './report.js';
+import { findings, modelTable, occupancy, targetsSection, violatesLittle, type Row } from './report.js';
 import { stageOf, stageTimes } from './profile.js';
-import { checkResponse, loadWorkload } from './workload.js';
+import { checkResponse, loadWorkload, type ModelId } from './workload.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'aloft-bench-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -75,6 +75,41 @@ describe('report', () => {
     assert.match(modelTable(rows, 'credit-risk'), /\| 93% \| 76% \|/);
     // The fastest Aloft cell is the one described.
     assert.match(findings(rows, 'credit-risk', [64]).join(' '), /fastest cell at 64 connections \(aloft, JSON\), the gateway's main thread was busy 93% of the time and the machine 76%/);
+  });
+});
+
+describe('targets', () => {
+  const cell = (model: ModelId, system: string, connections: number, rps: number, p50: number, p99: number, extra: Partial<Row> = {}): Row => ({
+    model, system, label: system, body: 'json', connections, count: rps * 5, rps, p50, p99, mean: p50, max: p99,
+    errors: 0, non2xx: 0, serverRssKiB: 140 * 1024, replicasRssKiB: undefined, serverCpuUs: 50, replicasCpuUs: undefined, ...extra,
+  });
+  const rows = [
+    cell('mnist', 'plain', 64, 5698, 10.6, 22.4), cell('mnist', 'fixed', 64, 20166, 2.84, 11.9),
+    cell('mnist', 'aloft', 64, 8225, 7.06, 17.4), cell('mnist', 'aloft-threads', 64, 14500, 4.64, 12.8),
+    cell('mnist', 'aloft-nobatch', 64, 3066, 21.5, 32.2, { errors: 3 }),
+    cell('mnist', 'aloft-threads', 64, 9476, 6.04, 19.1, { body: 'binary' }),
+    cell('mnist', 'plain', 1, 3216, 0.283, 0.669), cell('mnist', 'fixed', 1, 11328, 0.076, 0.149),
+    cell('mnist', 'aloft', 1, 963, 0.867, 4.92), cell('mnist', 'aloft-threads', 1, 2121, 0.412, 1.59),
+    cell('credit-risk', 'plain', 64, 6739, 9.48, 20.7), cell('credit-risk', 'fixed', 64, 20053, 2.68, 12.9),
+    cell('credit-risk', 'aloft-threads', 64, 16215, 3.34, 12.4), cell('credit-risk', 'aloft', 64, 13823, 4.12, 12.8, { serverRssKiB: 160 * 1024 }),
+  ];
+  const section = targetsSection(rows, [1, 64]);
+  const line = (start: string) => section.split('\n').find((l) => l.startsWith(`| ${start}`)) ?? '';
+
+  it('judges each target on Aloft\'s best cell of either isolation, and names it', () => {
+    assert.match(line('MNIST, JSON, 64 connections: req/s'), /aloft-threads: 14,500 req\/s.*\| 2\.54× \| \*\*met\*\* \| bare server 3\.54× plain/);
+    assert.match(line('MNIST, JSON, 1 connection'), /aloft-threads: 2,121 req\/s.*\| 1\.46× \| not met \| bare server p50 0\.076 ms; Aloft 0\.129 ms over plain/);
+    assert.match(line('MNIST, binary'), /aloft-threads, binary tensor body: 9,476 req\/s.*\| 0\.47× \| not met/);
+    assert.match(line('credit-risk'), /\| 2\.41× \| \*\*met\*\*/);
+  });
+
+  it('shows when a target lies below what a server doing no work reaches in the same run', () => {
+    assert.match(line('MNIST, JSON, 64 connections: p99'), /\| 0\.57× \| not met \| bare server p99 11\.9 ms = 0\.53× plain: the target is below what a server doing no work reaches here; Aloft 1\.08× the bare server/);
+  });
+
+  it('counts the gateway\'s memory with process replicas and every Aloft error', () => {
+    assert.match(line('gateway peak RSS'), /160 MiB, highest over 3 cells.*\| not met \|/);
+    assert.match(line('no errors'), /3 errors and non-2xx over 8 cells.*\| not met \|/);
   });
 });
 

@@ -249,6 +249,97 @@ export function findings(rows: readonly Row[], model: ModelId, concurrency: read
   return out;
 }
 
+/** The data-plane targets Aloft is held to, as numbers; BENCHMARKS.md judges every run against them. */
+export const TARGETS = {
+  /** MNIST, JSON, highest load: req/s at least this × the plain server's… */
+  mnistThroughput: 2.5,
+  /** …with p99 at most this × the plain server's. */
+  mnistP99: 0.25,
+  /** MNIST, binary bodies, highest load: req/s at least this × the bare HTTP server's (the ceiling). */
+  binaryCeiling: 0.7,
+  /** credit-risk, JSON, highest load: req/s at least this × the plain server's. */
+  creditRiskThroughput: 1.5,
+  /** Gateway peak RSS under load, MiB (process replicas, so the gateway alone). */
+  gatewayRssMiB: 150,
+} as const;
+
+const ALOFT_BATCHING = ['aloft', 'aloft-threads'];
+
+/** Aloft's cell with the most req/s (batching on, either isolation) for a model, body and load. */
+function bestAloft(rows: readonly Row[], model: ModelId, connections: number, body: BodyKind): Row | undefined {
+  return rows.filter((r) => r.model === model && ALOFT_BATCHING.includes(r.system) && r.connections === connections && r.body === body && !r.failed)
+    .sort((a, b) => b.rps - a.rps)[0];
+}
+
+function verdict(met: boolean | undefined): string {
+  return met === undefined ? 'not measured' : met ? '**met**' : 'not met';
+}
+
+/**
+ * Each target against this run: the Aloft cell it is judged on (the fastest, named), the
+ * reference cell, the ratio, and what a server doing no work at all reaches in the same run
+ * (the bare node:http server) — a target below that floor cannot be met by any server here.
+ */
+export function targetsSection(rows: readonly Row[], concurrency: readonly number[]): string {
+  const lo = Math.min(...concurrency);
+  const hi = Math.max(...concurrency);
+  const lines: string[][] = [];
+  const cell = (r: Row | undefined) => (r ? `${rowLabel(r)}: ${int(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms` : '—');
+  const ref = (r: Row | undefined, what: string) => (r ? `${what}: ${int(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms` : '—');
+
+  const aM = bestAloft(rows, 'mnist', hi, 'json');
+  const pM = find(rows, 'mnist', 'plain', hi);
+  const fM = find(rows, 'mnist', 'fixed', hi);
+  if (aM && pM) {
+    lines.push([`MNIST, JSON, ${conns(hi)}: req/s ≥ ${TARGETS.mnistThroughput}× plain`, cell(aM), ref(pM, 'plain'), ratio(aM.rps / pM.rps), verdict(aM.rps >= TARGETS.mnistThroughput * pM.rps),
+      fM ? `bare server ${ratio(fM.rps / pM.rps)} plain` : '—']);
+    const best = rows.filter((r) => r.model === 'mnist' && ALOFT_BATCHING.includes(r.system) && r.connections === hi && r.body === 'json' && !r.failed).sort((a, b) => a.p99 - b.p99)[0]!;
+    const floor = fM ? fM.p99 / pM.p99 : undefined;
+    lines.push([`MNIST, JSON, ${conns(hi)}: p99 ≤ ${TARGETS.mnistP99}× plain`, cell(best), ref(pM, 'plain'), ratio(best.p99 / pM.p99), verdict(best.p99 <= TARGETS.mnistP99 * pM.p99),
+      floor === undefined ? '—' : `bare server p99 ${ms(fM!.p99)} ms = ${ratio(floor)} plain${floor > TARGETS.mnistP99 ? ': the target is below what a server doing no work reaches here' : ''}; Aloft ${ratio(best.p99 / fM!.p99)} the bare server`]);
+  }
+  const aL = rows.filter((r) => r.model === 'mnist' && ALOFT_BATCHING.includes(r.system) && r.connections === lo && r.body === 'json' && !r.failed).sort((a, b) => a.p50 - b.p50)[0];
+  const pL = find(rows, 'mnist', 'plain', lo);
+  const fL = find(rows, 'mnist', 'fixed', lo);
+  if (aL && pL) {
+    lines.push([`MNIST, JSON, ${conns(lo)}: p50 ≤ plain`, cell(aL), ref(pL, 'plain'), ratio(aL.p50 / pL.p50), verdict(aL.p50 <= pL.p50),
+      fL ? `bare server p50 ${ms(fL.p50)} ms; Aloft ${aL.p50 > pL.p50 ? `${ms(aL.p50 - pL.p50)} ms over` : `${ms(pL.p50 - aL.p50)} ms under`} plain, which runs the model on its event loop while Aloft hands it to a replica and back (alone: \`tsx bench/hop.ts\`)` : '—']);
+  }
+  const aB = bestAloft(rows, 'mnist', hi, 'binary');
+  if (aB && fM) {
+    lines.push([`MNIST, binary, ${conns(hi)}: req/s ≥ ${TARGETS.binaryCeiling}× the bare server`, cell(aB), ref(fM, 'bare server'), ratio(aB.rps / fM.rps), verdict(aB.rps >= TARGETS.binaryCeiling * fM.rps), '—']);
+  }
+  const aC = bestAloft(rows, 'credit-risk', hi, 'json');
+  const pC = find(rows, 'credit-risk', 'plain', hi);
+  const fC = find(rows, 'credit-risk', 'fixed', hi);
+  if (aC && pC) {
+    lines.push([`credit-risk, JSON, ${conns(hi)}: req/s ≥ ${TARGETS.creditRiskThroughput}× plain`, cell(aC), ref(pC, 'plain'), ratio(aC.rps / pC.rps), verdict(aC.rps >= TARGETS.creditRiskThroughput * pC.rps),
+      fC ? `bare server ${ratio(fC.rps / pC.rps)} plain` : '—']);
+  }
+  const gw = rows.filter((r) => r.system === 'aloft' && !r.failed && r.serverRssKiB !== undefined);
+  if (gw.length > 0) {
+    const peak = Math.max(...gw.map((r) => r.serverRssKiB!));
+    lines.push([`gateway peak RSS ≤ ${TARGETS.gatewayRssMiB} MiB (process replicas)`, `${mib(peak)} MiB, highest over ${gw.length} cell${gw.length === 1 ? '' : 's'}`, '—', '—', verdict(peak / 1024 <= TARGETS.gatewayRssMiB),
+      'with thread replicas the process also holds the model sessions (see the tables)']);
+  }
+  const aloft = rows.filter((r) => r.system.startsWith('aloft') && !r.failed);
+  if (aloft.length > 0) {
+    const bad = aloft.reduce((n, r) => n + r.errors + r.non2xx, 0);
+    lines.push(['no errors in any Aloft cell', `${bad} errors and non-2xx over ${aloft.length} cell${aloft.length === 1 ? '' : 's'}`, '—', '—', verdict(bad === 0), '—']);
+  }
+  if (lines.length === 0) return '';
+  const head = ['target', 'Aloft (the cell judged: its fastest, or lowest latency, of either isolation)', 'reference', 'ratio', 'verdict', 'what a server doing no work reaches in this run'];
+  return [
+    '## Targets',
+    '',
+    'Each target judged on this run alone (ratios swing with the VM; see Method).',
+    '',
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...lines.map((l) => `| ${l.join(' | ')} |`),
+  ].join('\n');
+}
+
 export function terminalTables(rows: readonly Row[], models: readonly ModelId[]): string {
   return models.map((m) => `\n${m}\n${modelTable(rows, m)}\n`).join('');
 }
@@ -305,6 +396,8 @@ export function markdown(rows: readonly Row[], models: readonly ModelId[], title
   for (const model of models) {
     parts.push(`## ${titles[model] ?? model}\n\n${modelTable(rows, model)}`);
   }
+  const targets = targetsSection(rows, info.concurrency);
+  if (targets) parts.push(targets);
   if (info.profiles && info.profiles.results.length > 0) parts.push(profileSection(info.profiles));
   parts.push(['## What this shows', '', ...models.flatMap((model) => [`**${model}.** ${findings(rows, model, info.concurrency).join(' ')}`, ''])].join('\n').trimEnd());
   return `${parts.join('\n\n')}\n`;

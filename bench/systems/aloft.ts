@@ -10,13 +10,33 @@ import { childPids, commandLine } from '../rss.js';
 import type { BodyKind, Workload } from '../workload.js';
 import type { RunningServer, ServerSystem } from './types.js';
 
-const REPLICAS = 2;
 
 /** Node flags for Aloft's process from ALOFT_BENCH_NODE_ARGS (e.g. '--max-semi-space-size=4'). */
 export const ALOFT_NODE_ARGS: readonly string[] = (process.env.ALOFT_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 for (const a of ALOFT_NODE_ARGS) {
   if (!a.startsWith('--')) throw new Error(`ALOFT_BENCH_NODE_ARGS takes node flags such as --max-semi-space-size=4, got '${a}'`);
 }
+
+/**
+ * Deployment fields for Aloft from ALOFT_BENCH_DEPLOYMENT, as JSON merged over the bench's
+ * own (e.g. '{"replicas":1,"runtime":{"allowSpinning":true}}'); Aloft validates them.
+ */
+export const ALOFT_DEPLOYMENT: Record<string, unknown> = parseDeployment(process.env.ALOFT_BENCH_DEPLOYMENT);
+
+function parseDeployment(text: string | undefined): Record<string, unknown> {
+  if (text === undefined || text.trim() === '') return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`ALOFT_BENCH_DEPLOYMENT must be a JSON object such as '{"replicas":1}': ${(e as Error).message}`, { cause: e });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`ALOFT_BENCH_DEPLOYMENT must be a JSON object such as '{"replicas":1}', got ${text}`);
+  return v as Record<string, unknown>;
+}
+
+/** Replicas per deployment: 2 unless ALOFT_BENCH_DEPLOYMENT says otherwise. */
+const REPLICAS = typeof ALOFT_DEPLOYMENT.replicas === 'number' ? ALOFT_DEPLOYMENT.replicas : 2;
 
 export interface AloftStartOptions {
   /** Extra node flags for the gateway process (e.g. --cpu-prof). */
@@ -29,11 +49,12 @@ export function aloftSystem(batching: boolean, isolation: 'process' | 'thread' =
   const threads = isolation === 'thread';
   return {
     id: threads ? 'aloft-threads' : batching ? 'aloft' : 'aloft-nobatch',
-    label: threads ? 'Aloft, thread replicas (2, batching on)' : batching ? 'Aloft, batching on (2 replicas, maxBatchSize 64)' : 'Aloft, batching off (2 replicas)',
+    label: threads ? `Aloft, thread replicas (${REPLICAS}, batching on)` : batching ? `Aloft, batching on (${REPLICAS} replicas, maxBatchSize 64)` : `Aloft, batching off (${REPLICAS} replicas)`,
     bodyKinds: (w: Workload): BodyKind[] => (batching && w.bodies.binary ? ['json', 'binary'] : ['json']),
     async start(w, tmpDir): Promise<RunningServer> {
       const dir = join(tmpDir, `aloft-${w.id}-${batching ? 'batching' : 'nobatch'}-${isolation}`);
       mkdirSync(dir, { recursive: true });
+      const { runtime: runtimeOverride, ...override } = ALOFT_DEPLOYMENT;
       const specPath = join(dir, 'aloft.yaml');
       // JSON is YAML.
       writeFileSync(specPath, JSON.stringify({
@@ -41,9 +62,11 @@ export function aloftSystem(batching: boolean, isolation: 'process' | 'thread' =
         state: { dir: join(dir, 'state') },
         models: { [w.name]: { path: w.modelPath } },
         deployments: { [w.name]: {
-          model: w.name, replicas: REPLICAS,
+          model: w.name,
           ...(batching ? {} : { batching: { enabled: false } }),
-          ...(threads ? { runtime: { isolation: 'thread' } } : {}),
+          ...override,
+          replicas: REPLICAS,
+          runtime: { ...(runtimeOverride as Record<string, unknown> | undefined), ...(threads ? { isolation: 'thread' } : {}) },
         } },
       }, null, 2));
       // Aloft is measured as it ships: authentication on, every request carrying a key.

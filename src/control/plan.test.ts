@@ -8,7 +8,7 @@ const dep = (name: string, replicas: number, threads: 'auto' | number): Resolved
     model: { name, selector: { kind: 'latest' } },
     replicas: { min: replicas, max: replicas, initial: replicas },
     batching: { enabled: true, maxBatchSize: 64, maxQueueDelay: 0, maxQueueSize: 1024 },
-    runtime: { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', isolation: 'process' },
+    runtime: { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
     timeout: 30000,
     public: false,
   },
@@ -25,4 +25,8 @@ test('planGroups keys groups by deployment and version and sizes threads over ev
   const groups = planGroups([dep('a', 2, 'auto'), dep('b', 2, 3)], 8);
   assert.deepEqual(groups.map((g) => [g.key, g.replicas, g.template.runtime.intraOpThreads]), [['a@3', 2, 2], ['b@3', 2, 3]]);
   assert.equal(groups[0]!.template.model, 'a');
+  assert.equal(groups[0]!.template.runtime.allowSpinning, false);
+  const spinning = dep('c', 1, 2);
+  const c = planGroups([{ ...spinning, spec: { ...spinning.spec, runtime: { ...spinning.spec.runtime, allowSpinning: true } } }], 8);
+  assert.equal(c[0]!.template.runtime.allowSpinning, true, 'the spec field reaches every replica');
 });

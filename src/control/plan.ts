@@ -42,6 +42,7 @@ export function planGroups(deployments: readonly ResolvedDeployment[], cores: nu
         interOpThreads: d.spec.runtime.interOpThreads,
         graphOptimization: d.spec.runtime.graphOptimization,
         executionMode: d.spec.runtime.executionMode,
+        allowSpinning: d.spec.runtime.allowSpinning,
         isolation: d.spec.runtime.isolation,
       },
     },

@@ -28,7 +28,7 @@ export function parseReplicaArgs(argv: string[]): ReplicaOptions {
         model: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, sha256: { type: 'string' },
         host: { type: 'string' }, port: { type: 'string' },
         'intra-op-threads': { type: 'string' }, 'inter-op-threads': { type: 'string' },
-        'graph-optimization': { type: 'string' }, 'execution-mode': { type: 'string' },
+        'graph-optimization': { type: 'string' }, 'execution-mode': { type: 'string' }, 'allow-spinning': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -56,5 +56,7 @@ export function parseReplicaArgs(argv: string[]): ReplicaOptions {
   if (go !== undefined) opts.graphOptimization = go;
   const em = oneOf('execution-mode', values['execution-mode'], ['sequential', 'parallel'] as const);
   if (em !== undefined) opts.executionMode = em;
+  const spin = oneOf('allow-spinning', values['allow-spinning'], ['on', 'off'] as const);
+  if (spin !== undefined) opts.allowSpinning = spin === 'on';
   return opts;
 }

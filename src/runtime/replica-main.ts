@@ -2,7 +2,7 @@
  * The replica program: `node replica-main.js --model <path> --name <model> --version <n>
  * [--sha256 <hex>] [--host 127.0.0.1] [--port 0] [--intra-op-threads N]
  * [--inter-op-threads N] [--graph-optimization all|extended|basic|disabled]
- * [--execution-mode sequential|parallel]`.
+ * [--execution-mode sequential|parallel] [--allow-spinning on|off]`.
  *
  * When the model is verified, loaded, warmed up and the port listens, it reports ready:
  * an IPC message `{ type: 'ready', port, pid }` when started with an IPC channel, and

@@ -247,10 +247,13 @@ describe('replica flags and entry', () => {
     assert.deepEqual(parseReplicaArgs([
       '--model', 'm.onnx', '--name', 'credit', '--version', '3', '--sha256', 'A'.repeat(64), '--host', '0.0.0.0', '--port', '8001',
       '--intra-op-threads', '2', '--inter-op-threads', '1', '--graph-optimization', 'basic', '--execution-mode', 'parallel',
+      '--allow-spinning', 'on',
     ]), {
       modelPath: 'm.onnx', modelName: 'credit', modelVersion: '3', sha256: 'A'.repeat(64), host: '0.0.0.0', port: 8001,
-      intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'basic', executionMode: 'parallel',
+      intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'basic', executionMode: 'parallel', allowSpinning: true,
     });
+    assert.equal(parseReplicaArgs(['--model', 'm', '--name', 'n', '--version', '1', '--allow-spinning', 'off']).allowSpinning, false);
+    assert.throws(() => parseReplicaArgs(['--model', 'm', '--name', 'n', '--version', '1', '--allow-spinning', 'yes']), { code: 'ALOFT_USAGE', message: /--allow-spinning must be one of on, off/ });
     assert.throws(() => parseReplicaArgs(['--model', 'm', '--name', 'n', '--version', '1', '--port', '-1']), { code: 'ALOFT_USAGE' });
     assert.throws(() => parseReplicaArgs(['--model', 'm', '--name', 'n', '--version', '1', '--graph-optimization', 'max']), { code: 'ALOFT_USAGE', message: /one of all, extended, basic, disabled/ });
     assert.throws(() => parseReplicaArgs(['--model', 'm', '--name', 'n', '--version', '1', '--bogus']), { code: 'ALOFT_USAGE' });

@@ -103,6 +103,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   if (opts.interOpThreads !== undefined) sessionOpts.interOpThreads = opts.interOpThreads;
   if (opts.graphOptimization !== undefined) sessionOpts.graphOptimization = opts.graphOptimization;
   if (opts.executionMode !== undefined) sessionOpts.executionMode = opts.executionMode;
+  if (opts.allowSpinning !== undefined) sessionOpts.allowSpinning = opts.allowSpinning;
   if (opts.sha256 !== undefined) sessionOpts.expectedSha256 = opts.sha256;
   const session = await ModelSession.open(opts.modelPath, sessionOpts);
   try {

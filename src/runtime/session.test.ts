@@ -8,7 +8,7 @@ import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/builder.js';
 import { mlp } from '../onnx/mlp.js';
 import { fp16FromNumber } from './codec/float16.js';
-import { ModelSession } from './session.js';
+import { ModelSession, ortSessionOptions } from './session.js';
 
 /** Deterministic pseudo-random numbers in [-1, 1). */
 function seeded(n: number, seed: number): Float32Array {
@@ -50,6 +50,22 @@ before(async () => {
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
+});
+
+describe('ONNX Runtime session options', () => {
+  it('keep ONNX Runtime\'s threads from spinning unless asked', () => {
+    const spin = (o: ReturnType<typeof ortSessionOptions>) => (o.extra as { session: Record<string, { allow_spinning: string }> }).session;
+    const off = spin(ortSessionOptions({ intraOpThreads: 2 }));
+    assert.equal(off.intra_op!.allow_spinning, '0');
+    assert.equal(off.inter_op!.allow_spinning, '0');
+    const on = spin(ortSessionOptions({ intraOpThreads: 2, allowSpinning: true }));
+    assert.equal(on.intra_op!.allow_spinning, '1');
+    assert.equal(on.inter_op!.allow_spinning, '1');
+    assert.deepEqual(
+      { ...ortSessionOptions({ intraOpThreads: 3, interOpThreads: 2, graphOptimization: 'basic', executionMode: 'parallel' }), extra: undefined },
+      { intraOpNumThreads: 3, interOpNumThreads: 2, graphOptimizationLevel: 'basic', executionMode: 'parallel', extra: undefined },
+    );
+  });
 });
 
 describe('ModelSession', () => {

@@ -19,8 +19,27 @@ export interface SessionOptions {
   graphOptimization?: 'all' | 'extended' | 'basic' | 'disabled';
   /** Default 'sequential'. */
   executionMode?: 'sequential' | 'parallel';
+  /**
+   * ONNX Runtime's worker threads busy-wait for work instead of sleeping (its own default).
+   * Default false: spinning threads hold cores between batches that the gateway and the
+   * other replicas need (spec field runtime.allowSpinning says what was measured).
+   */
+  allowSpinning?: boolean;
   /** Lower-case hex sha256 the file must have; a mismatch is refused (ALOFT_ARTIFACT_CORRUPT) before loading. */
   expectedSha256?: string;
+}
+
+/** What ONNX Runtime is given for `opts` (Aloft's defaults filled in). */
+export function ortSessionOptions(opts: SessionOptions): InferenceSession.SessionOptions {
+  const spin = opts.allowSpinning === true ? '1' : '0';
+  return {
+    intraOpNumThreads: opts.intraOpThreads ?? defaultIntraOpThreads(),
+    interOpNumThreads: opts.interOpThreads ?? 1,
+    graphOptimizationLevel: opts.graphOptimization ?? 'all',
+    executionMode: opts.executionMode ?? 'sequential',
+    // session.intra_op.allow_spinning and session.inter_op.allow_spinning: ONNX Runtime's config keys.
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
+  };
 }
 
 export function defaultIntraOpThreads(): number {
@@ -73,12 +92,7 @@ export class ModelSession {
     const signature = readSignature(bytes);
     let session: InferenceSession;
     try {
-      session = await InferenceSession.create(bytes, {
-        intraOpNumThreads: opts.intraOpThreads ?? defaultIntraOpThreads(),
-        interOpNumThreads: opts.interOpThreads ?? 1,
-        graphOptimizationLevel: opts.graphOptimization ?? 'all',
-        executionMode: opts.executionMode ?? 'sequential',
-      });
+      session = await InferenceSession.create(bytes, ortSessionOptions(opts));
     } catch (e) {
       throw fail('ALOFT_MODEL_INVALID', `ONNX Runtime cannot load the model ${path}: ${errorMessage(e)}`, { cause: e });
     }

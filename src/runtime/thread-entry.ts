@@ -13,6 +13,7 @@ export interface ThreadReplicaData {
   interOpThreads: number;
   graphOptimization: 'all' | 'extended' | 'basic' | 'disabled';
   executionMode: 'sequential' | 'parallel';
+  allowSpinning?: boolean;
   isolation?: 'process' | 'thread';
 }
 

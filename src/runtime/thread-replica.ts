@@ -22,7 +22,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ThreadReplicaDat
   try {
     session = await ModelSession.open(data.modelPath, {
       expectedSha256: data.sha256, intraOpThreads: data.intraOpThreads, interOpThreads: data.interOpThreads,
-      graphOptimization: data.graphOptimization, executionMode: data.executionMode,
+      graphOptimization: data.graphOptimization, executionMode: data.executionMode, allowSpinning: data.allowSpinning === true,
     });
     await session.warmUp();
   } catch (err) {

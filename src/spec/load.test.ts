@@ -10,7 +10,7 @@ import type { Spec, SpecIssue } from './types.js';
 
 const defaults = {
   batching: { enabled: true, maxBatchSize: 64, maxQueueDelay: 0, maxQueueSize: 1024 },
-  runtime: { intraOpThreads: 'auto', interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', isolation: 'process' },
+  runtime: { intraOpThreads: 'auto', interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
 } as const;
 
 /** The issues of an invalid spec, as `line:col path: message[; hint]` for exact comparison. */
@@ -72,7 +72,7 @@ describe('valid specs', () => {
       model: { name: 'credit-risk', selector: { kind: 'alias', alias: 'production' } },
       replicas: { min: 1, max: 4, initial: 1 },
       batching: { enabled: true, maxBatchSize: 128, maxQueueDelay: 2, maxQueueSize: 512 },
-      runtime: { intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'extended', executionMode: 'sequential', isolation: 'process' },
+      runtime: { intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'extended', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
       timeout: 250,
       description: 'Scores loan applications',
       public: false,
@@ -99,7 +99,7 @@ models:
   m: { path: /abs/m.onnx }
 deployments:
   zero: { model: m, replicas: { min: 0, max: 3 }, batching: { maxQueueDelay: 500us } }
-  ranged: { model: m@latest, replicas: { max: 5 }, runtime: { intraOpThreads: 4, executionMode: parallel, interOpThreads: 2 } }
+  ranged: { model: m@latest, replicas: { max: 5 }, runtime: { intraOpThreads: 4, executionMode: parallel, interOpThreads: 2, allowSpinning: true } }
   m: {}
 `, 'aloft.yaml');
     assert.equal(spec.server.bodyLimit, 8_000_000);
@@ -111,7 +111,7 @@ deployments:
     assert.equal(spec.deployments.zero?.batching.maxQueueDelay, 0.5);
     assert.equal(spec.deployments.zero?.timeout, 1500);
     assert.deepEqual(spec.deployments.ranged?.replicas, { min: 1, max: 5, initial: 1 });
-    assert.deepEqual(spec.deployments.ranged?.runtime, { intraOpThreads: 4, interOpThreads: 2, graphOptimization: 'all', executionMode: 'parallel', isolation: 'process' });
+    assert.deepEqual(spec.deployments.ranged?.runtime, { intraOpThreads: 4, interOpThreads: 2, graphOptimization: 'all', executionMode: 'parallel', allowSpinning: true, isolation: 'process' });
     assert.deepEqual(spec.deployments.m?.model, { name: 'm', selector: { kind: 'latest' } });
     assert.deepEqual(spec.deployments.m?.replicas, { min: 1, max: 1, initial: 1 });
   });
@@ -220,7 +220,7 @@ deployments:
   m:
     replicas: -1
     batching: { enabled: "yes", maxBatchSize: 5000 }
-    runtime: { graphOptimization: extend, intraOpThreads: 0 }
+    runtime: { graphOptimization: extend, intraOpThreads: 0, allowSpinning: 1 }
 `), [
       "2:9 server.port: expected a number, got string '8080'; remove the quotes: 8080",
       "3:9 server.host: expected a string, got number 127; quote it: '127'",
@@ -230,6 +230,7 @@ deployments:
       '11:47 deployments.m.batching.maxBatchSize: must be at most 4096, got 5000',
       "12:35 deployments.m.runtime.graphOptimization: must be one of 'all', 'extended', 'basic', 'disabled'; got string 'extend'; did you mean 'extended'?",
       '12:59 deployments.m.runtime.intraOpThreads: must be at least 1, got 0',
+      '12:77 deployments.m.runtime.allowSpinning: expected true or false, got number 1',
     ]);
   });
 

@@ -58,6 +58,8 @@ export interface RuntimeSpec {
   readonly interOpThreads: number;
   readonly graphOptimization: GraphOptimization;
   readonly executionMode: ExecutionMode;
+  /** ONNX Runtime's worker threads busy-wait between pieces of work (its default) instead of sleeping. */
+  readonly allowSpinning: boolean;
   /** Replicas as processes (HTTP) or as worker threads of the Aloft process. */
   readonly isolation: 'process' | 'thread';
 }

@@ -84,6 +84,7 @@ class Slot {
       '--host', this.orch.host, '--port', '0',
       '--intra-op-threads', String(t.runtime.intraOpThreads), '--inter-op-threads', String(t.runtime.interOpThreads),
       '--graph-optimization', t.runtime.graphOptimization, '--execution-mode', t.runtime.executionMode,
+      '--allow-spinning', t.runtime.allowSpinning ? 'on' : 'off',
     ];
     let child: ChildProcess;
     try {

@@ -10,6 +10,8 @@ export interface RuntimeOptions {
   interOpThreads: number;
   graphOptimization: 'all' | 'extended' | 'basic' | 'disabled';
   executionMode: 'sequential' | 'parallel';
+  /** ONNX Runtime's worker threads busy-wait instead of sleeping; defaults to false. */
+  allowSpinning?: boolean;
   /** Replicas as processes or as worker threads; defaults to 'process'. */
   isolation?: 'process' | 'thread';
 }

@@ -1,10 +1,13 @@
 /** The benchmark's own logic (no timings): statistics, answer checks, report rows. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { encodeInferResponse } from '../src/runtime/codec/index.js';
+import { startPeer } from './child.js';
 import { percentile, summarize } from './load.js';
 import { findings, modelTable, occupancy, targetsSection, violatesLittle, type Row } from './report.js';
 import { stageOf, stageTimes } from './profile.js';
@@ -25,6 +28,34 @@ describe('statistics', () => {
   it('summarizes unsorted latencies', () => {
     const s = summarize([3, 1, 2, 4]);
     assert.deepEqual({ count: s.count, mean: s.mean, p50: s.p50, max: s.max }, { count: 4, mean: 2.5, p50: 2, max: 4 });
+  });
+});
+
+describe('socket-fixed peer', () => {
+  it('answers keep-alive requests whose bytes arrive split and pipelined, each once', async () => {
+    const file = join(tmp, 'fixed.json');
+    writeFileSync(file, '{"ok":true}');
+    const peer = await startPeer('socket-fixed', './peers/socket-fixed-server.mjs', ['--response', file]);
+    try {
+      const socket = connect(Number(new URL(peer.url).port), '127.0.0.1');
+      await once(socket, 'connect');
+      socket.setNoDelay(true); // each write leaves as its own segment
+      let got = '';
+      socket.on('data', (c: Buffer) => { got += c.toString('latin1'); });
+      const req = (body: string) => `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const three = req('{"a":1}') + req('{}') + req('{"b":[1,2,3]}');
+      socket.write(three.slice(0, 20));
+      await new Promise((r) => setImmediate(r));
+      socket.write(three.slice(20, 75));
+      await new Promise((r) => setImmediate(r));
+      socket.write(three.slice(75));
+      while ((got.match(/\{"ok":true\}/g) ?? []).length < 3) await once(socket, 'data');
+      assert.equal((got.match(/HTTP\/1\.1 200 OK/g) ?? []).length, 3);
+      assert.match(got, /content-length: 11\r\n/);
+      socket.destroy();
+    } finally {
+      await peer.stop();
+    }
   });
 });
 

@@ -122,7 +122,7 @@ const HEADER = [
   'peak RSS MiB (server + replicas Σ)', 'CPU µs/req (server + replicas Σ)', 'server main thread busy', 'machine busy', 'req/s ÷ plain', 'p99 ÷ plain', 'req/s×mean÷conns',
 ];
 
-const SYSTEM_ORDER = ['raw-ort', 'fixed', 'fastify-fixed', 'plain', 'aloft-nobatch', 'aloft'];
+const SYSTEM_ORDER = ['raw-ort', 'fixed', 'socket-fixed', 'fastify-fixed', 'plain', 'aloft-nobatch', 'aloft'];
 
 /** Raw ORT first, then by connections; within one connection count, by system, JSON before binary. */
 function ordered(rows: readonly Row[]): Row[] {

@@ -10,6 +10,8 @@
  *                    [--warmup 1] [--systems raw-ort,fixed,plain,aloft-nobatch,aloft,aloft-threads] [--no-write]
  *   tsx bench/run.ts --systems fixed,fastify-fixed --models mnist --concurrency 64 --no-write
  *                                 what Fastify itself costs next to bare node:http
+ *   tsx bench/run.ts --systems fixed,socket-fixed --models mnist --concurrency 64 --no-write
+ *                                 what node:http itself costs next to a minimal reader on raw sockets
  *   ALOFT_BENCH_NODE_ARGS='--max-semi-space-size=4' npm run bench
  *                                 Node flags for Aloft's process (named in the report's command)
  *   ALOFT_BENCH_DEPLOYMENT='{"replicas":1,"runtime":{"allowSpinning":true}}' tsx bench/run.ts ...
@@ -29,16 +31,16 @@ import type { ProfileResult } from './profile.js';
 import { markdown, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
 import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss, threadCpuMs } from './rss.js';
 import { ALOFT_DEPLOYMENT, ALOFT_NODE_ARGS, aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
-import { fastifyFixedServer, fixedServer } from './systems/fixed.js';
+import { fastifyFixedServer, fixedServer, socketFixedServer } from './systems/fixed.js';
 import { plainServer } from './systems/plain.js';
 import { measureRawOrt, RAW_ORT_LABEL } from './systems/raw-ort.js';
 import type { RunningServer, ServerSystem } from './systems/types.js';
 import { checkResponse, loadWorkload, MODEL_IDS, type BodyKind, type ModelId, type Workload } from './workload.js';
 
-const SERVER_SYSTEMS: ServerSystem[] = [fixedServer, fastifyFixedServer, plainServer, aloftNoBatching, aloftBatching, aloftThreads];
+const SERVER_SYSTEMS: ServerSystem[] = [fixedServer, socketFixedServer, fastifyFixedServer, plainServer, aloftNoBatching, aloftBatching, aloftThreads];
 const ALL_SYSTEM_IDS = ['raw-ort', ...SERVER_SYSTEMS.map((s) => s.id)];
-/** Measured unless --systems says otherwise; fastify-fixed only on request (it explains, it is no peer). */
-const DEFAULT_SYSTEM_IDS = ALL_SYSTEM_IDS.filter((id) => id !== 'fastify-fixed');
+/** Measured unless --systems says otherwise; fastify-fixed and socket-fixed only on request (they explain, they are no peers). */
+const DEFAULT_SYSTEM_IDS = ALL_SYSTEM_IDS.filter((id) => id !== 'fastify-fixed' && id !== 'socket-fixed');
 
 function list(text: string | undefined, fallback: string[]): string[] {
   return text === undefined ? fallback : text.split(',').map((s) => s.trim()).filter(Boolean);

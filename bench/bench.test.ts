@@ -9,8 +9,8 @@ import { after, describe, it } from 'node:test';
 import { encodeInferResponse } from '../src/runtime/codec/index.js';
 import { startPeer } from './child.js';
 import { percentile, summarize } from './load.js';
-import { findings, modelTable, occupancy, targetsSection, violatesLittle, type Row } from './report.js';
-import { stageOf, stageTimes } from './profile.js';
+import { findings, modelTable, occupancy, profileSection, targetsSection, violatesLittle, type Row } from './report.js';
+import { stageOf, stageTimes, type ProfileResult } from './profile.js';
 import { checkResponse, loadWorkload, type ModelId } from './workload.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'aloft-bench-test-'));
@@ -145,6 +145,19 @@ describe('targets', () => {
 });
 
 describe('profile breakdown', () => {
+  const result = (label: string, rps: number, decode: number): ProfileResult => ({
+    label, model: 'mnist', body: 'json', connections: 64, requests: rps * 5, rps, mainUs: { 'request decode': decode, idle: 10 }, workerUs: {},
+  });
+
+  it('says whether the before column was profiled in this run or recorded earlier', () => {
+    const after = [result('after: process replicas', 6000, 20)];
+    const now = profileSection({ baseline: { commit: 'abc1234', recorded: 'this run', result: result('before', 5000, 38) }, results: after });
+    assert.match(now, /commit abc1234 .*built from a git worktree and profiled in this run/);
+    assert.match(now, /request decode 38\.0 → 20\.0 \(process replicas\)/);
+    const old = profileSection({ baseline: { commit: 'abc1234', recorded: '2026-01-02', result: result('before', 5000, 38) }, results: after });
+    assert.match(old, /on 2026-01-02 \(`bench\/profile-baseline\.json` says how; this run could not build it\)/);
+  });
+
   it('sorts frames into request stages', () => {
     assert.equal(stageOf('(idle)', ''), 'idle');
     assert.equal(stageOf('(garbage collector)', ''), 'garbage collection');

@@ -59,7 +59,11 @@ export interface RunInfo {
   stealShare: number | undefined;
   /** 1-minute load average when the run started (other work on the machine). */
   loadAverage: number;
-  /** Where the gateway's time goes (bench/profile.ts): the recorded "before", then this run's profiles. */
+  /**
+   * Where the gateway's time goes (bench/profile.ts): the "before" (its `recorded` is 'this
+   * run' when the baseline commit was built and profiled in this run, else the date its
+   * figures were recorded), then this run's profiles.
+   */
   profiles?: { baseline: { commit: string; recorded: string; result: ProfileResult } | undefined; results: ProfileResult[] };
 }
 
@@ -344,7 +348,7 @@ export function terminalTables(rows: readonly Row[], models: readonly ModelId[])
   return models.map((m) => `\n${m}\n${modelTable(rows, m)}\n`).join('');
 }
 
-function profileSection(p: NonNullable<RunInfo['profiles']>): string {
+export function profileSection(p: NonNullable<RunInfo['profiles']>): string {
   const cols = [...(p.baseline ? [p.baseline.result] : []), ...p.results];
   const first = p.results[0]!;
   const busy = (r: ProfileResult) => STAGES.filter((s) => s !== 'idle').reduce((a, s) => a + (r.mainUs[s] ?? 0), 0);
@@ -360,7 +364,10 @@ function profileSection(p: NonNullable<RunInfo['profiles']>): string {
     const b = p.baseline.result;
     const us = (r: ProfileResult, s: Stage) => (r.mainUs[s] ?? 0).toFixed(1);
     const each = (s: Stage) => p.results.map((r) => `${us(r, s)} (${r.label.replace(/^after: /, '')})`).join(', ');
-    lines.push(`Before: the first column is commit ${p.baseline.commit} (the serving core with security, before the data-plane work), profiled with the same method on this machine on ${p.baseline.recorded} (\`bench/profile-baseline.json\` says how); the other columns are this run. Gateway busy time per request: ${busy(b).toFixed(1)} µs before, after ${p.results.map((r) => `${busy(r).toFixed(1)} µs (${r.label.replace(/^after: /, '')})`).join(', ')}. By stage, in µs: authentication ${us(b, 'authentication')} → ${each('authentication')}; request decode ${us(b, 'request decode')} → ${each('request decode')}; HTTP write ${us(b, 'HTTP write (syscall)')} → ${each('HTTP write (syscall)')}. The machine's speed drifts between runs (the same build's busy time per request has differed by nearly 2× on one day), and per-request costs rise as load falls (smaller batches): compare the columns of one run, each with its req/s.`);
+    const when = p.baseline.recorded === 'this run'
+      ? 'built from a git worktree and profiled in this run, right after the other columns'
+      : `profiled with the same method on this machine on ${p.baseline.recorded} (\`bench/profile-baseline.json\` says how; this run could not build it)`;
+    lines.push(`Before: the first column is commit ${p.baseline.commit} (the serving core with security, before the data-plane work), ${when}; the other columns are this run. Gateway busy time per request: ${busy(b).toFixed(1)} µs before, after ${p.results.map((r) => `${busy(r).toFixed(1)} µs (${r.label.replace(/^after: /, '')})`).join(', ')}. By stage, in µs: authentication ${us(b, 'authentication')} → ${each('authentication')}; request decode ${us(b, 'request decode')} → ${each('request decode')}; HTTP write ${us(b, 'HTTP write (syscall)')} → ${each('HTTP write (syscall)')}. The machine's speed drifts between runs (the same build's busy time per request has differed by nearly 2× on one day), and per-request costs rise as load falls (smaller batches): compare the columns of one run, each with its req/s.`);
   }
   return lines.join('\n').trimEnd();
 }

@@ -20,7 +20,7 @@
  * Every process it starts is killed when it ends, fails or is interrupted.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -100,10 +100,11 @@ function assertFreshBuild(): void {
   if (source > Math.max(builtAt, compiled)) throw new Error('dist/ is older than src/: run `npm run build` (npm run bench does it for you)');
 }
 
-/** bench/profile.ts in a child process; its --json result. */
-function profileInChild(isolation: 'process' | 'thread'): Promise<ProfileResult> {
+/** bench/profile.ts in a child process (`entry`: another build's dist/aloft.js); its --json result. */
+function profileInChild(isolation: 'process' | 'thread', label = `after: ${isolation} replicas`, entry?: string): Promise<ProfileResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'profile.ts'), '--isolation', isolation, '--json', '--label', `after: ${isolation} replicas`], {
+    const args = [join(ROOT, 'bench', 'profile.ts'), '--isolation', isolation, '--json', '--label', label, ...(entry ? ['--entry', entry] : [])];
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -122,11 +123,55 @@ function profileInChild(isolation: 'process' | 'thread'): Promise<ProfileResult>
   });
 }
 
-function readBaseline(): NonNullable<RunInfo['profiles']>['baseline'] {
+type Baseline = NonNullable<NonNullable<RunInfo['profiles']>['baseline']>;
+
+function readBaseline(): Baseline | undefined {
   try {
-    return JSON.parse(readFileSync(join(ROOT, 'bench', 'profile-baseline.json'), 'utf8')) as NonNullable<RunInfo['profiles']>['baseline'];
+    return JSON.parse(readFileSync(join(ROOT, 'bench', 'profile-baseline.json'), 'utf8')) as Baseline;
   } catch {
     return undefined;
+  }
+}
+
+/** Run a command to completion; rejects with its output's tail on failure. */
+function run(cmd: string, args: string[], cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const keep = (c: Buffer) => { out = (out + c.toString('utf8')).slice(-2000); };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${out.trim()}`))));
+  });
+}
+
+/**
+ * The profile's "before" column, measured in this run on the same machine state as the
+ * "after" columns: the recorded baseline commit is checked out in a git worktree, built
+ * with this checkout's node_modules, and profiled the same way. Where that cannot be done
+ * (no git, a shallow clone), the figures recorded in bench/profile-baseline.json are used
+ * and the report says when they were recorded.
+ */
+async function baselineNow(): Promise<Baseline | undefined> {
+  const recorded = readBaseline();
+  if (!recorded) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'aloft-bench-before-'));
+  rmSync(dir, { recursive: true, force: true });
+  let added = false;
+  try {
+    await run('git', ['worktree', 'add', '--detach', dir, recorded.commit], ROOT);
+    added = true;
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], dir);
+    const result = await profileInChild('process', recorded.result.label, join(dir, 'dist', 'aloft.js'));
+    return { commit: recorded.commit, recorded: 'this run', result };
+  } catch (err) {
+    console.error(`  profiling ${recorded.commit} in this run failed (${(err as Error).message.split('\n')[0]}); using the figures recorded on ${recorded.recorded}`);
+    return recorded;
+  } finally {
+    if (added) await run('git', ['worktree', 'remove', '--force', dir], ROOT).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -358,7 +403,8 @@ async function main(): Promise<number> {
         console.error(`  profiling (${isolation}) FAILED: ${(err as Error).message}`);
       }
     }
-    profiles = { baseline: readBaseline(), results };
+    log(`profiling the gateway before the data-plane work (${readBaseline()?.commit ?? 'no baseline recorded'}, built from a git worktree)…`);
+    profiles = { baseline: await baselineNow(), results };
   }
   const wallSeconds = (performance.now() - started) / 1000;
   const cpu1 = cpuCounters();

@@ -10,7 +10,6 @@ import { childPids, commandLine } from '../rss.js';
 import type { BodyKind, Workload } from '../workload.js';
 import type { RunningServer, ServerSystem } from './types.js';
 
-
 /** Node flags for Aloft's process from ALOFT_BENCH_NODE_ARGS (e.g. '--max-semi-space-size=4'). */
 export const ALOFT_NODE_ARGS: readonly string[] = (process.env.ALOFT_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 for (const a of ALOFT_NODE_ARGS) {

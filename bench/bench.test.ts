@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { encodeInferResponse } from '../src/runtime/codec/index.js';
 import { startPeer } from './child.js';
+import { parseDeployment } from './systems/aloft.js';
 import { percentile, summarize } from './load.js';
 import { findings, modelTable, occupancy, profileSection, targetsSection, violatesLittle, type Row } from './report.js';
 import { stageOf, stageTimes, type ProfileResult } from './profile.js';
@@ -28,6 +29,17 @@ describe('statistics', () => {
   it('summarizes unsorted latencies', () => {
     const s = summarize([3, 1, 2, 4]);
     assert.deepEqual({ count: s.count, mean: s.mean, p50: s.p50, max: s.max }, { count: 4, mean: 2.5, p50: 2, max: 4 });
+  });
+});
+
+describe('ALOFT_BENCH_DEPLOYMENT', () => {
+  it('takes a JSON object and refuses what the bench cannot measure, naming the variable', () => {
+    assert.deepEqual(parseDeployment(undefined), {});
+    assert.deepEqual(parseDeployment('{"replicas":1,"runtime":{"allowSpinning":true}}'), { replicas: 1, runtime: { allowSpinning: true } });
+    assert.throws(() => parseDeployment('{bad'), /ALOFT_BENCH_DEPLOYMENT must be a JSON object/);
+    assert.throws(() => parseDeployment('[1]'), /ALOFT_BENCH_DEPLOYMENT must be a JSON object/);
+    assert.throws(() => parseDeployment('{"replicas":"two"}'), /replicas must be a whole number from 1 to 16/);
+    assert.throws(() => parseDeployment('{"replicas":{"min":1,"max":2}}'), /no ranges/);
   });
 });
 

@@ -22,7 +22,7 @@ for (const a of ALOFT_NODE_ARGS) {
  */
 export const ALOFT_DEPLOYMENT: Record<string, unknown> = parseDeployment(process.env.ALOFT_BENCH_DEPLOYMENT);
 
-function parseDeployment(text: string | undefined): Record<string, unknown> {
+export function parseDeployment(text: string | undefined): Record<string, unknown> {
   if (text === undefined || text.trim() === '') return {};
   let v: unknown;
   try {
@@ -31,11 +31,15 @@ function parseDeployment(text: string | undefined): Record<string, unknown> {
     throw new Error(`ALOFT_BENCH_DEPLOYMENT must be a JSON object such as '{"replicas":1}': ${(e as Error).message}`, { cause: e });
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`ALOFT_BENCH_DEPLOYMENT must be a JSON object such as '{"replicas":1}', got ${text}`);
+  const replicas = (v as Record<string, unknown>).replicas;
+  if (replicas !== undefined && !(Number.isInteger(replicas) && (replicas as number) >= 1 && (replicas as number) <= 16)) {
+    throw new Error(`ALOFT_BENCH_DEPLOYMENT: replicas must be a whole number from 1 to 16 (the bench counts the replicas it measures; no ranges), got ${JSON.stringify(replicas)}`);
+  }
   return v as Record<string, unknown>;
 }
 
 /** Replicas per deployment: 2 unless ALOFT_BENCH_DEPLOYMENT says otherwise. */
-const REPLICAS = typeof ALOFT_DEPLOYMENT.replicas === 'number' ? ALOFT_DEPLOYMENT.replicas : 2;
+const REPLICAS = (ALOFT_DEPLOYMENT.replicas as number | undefined) ?? 2;
 
 export interface AloftStartOptions {
   /** Extra node flags for the gateway process (e.g. --cpu-prof). */

@@ -15,6 +15,7 @@
  *   ALOFT_BENCH_NODE_ARGS='--max-semi-space-size=4' npm run bench
  *                                 Node flags for Aloft's process (named in the report's command)
  *   ALOFT_BENCH_DEPLOYMENT='{"replicas":1,"runtime":{"allowSpinning":true}}' tsx bench/run.ts ...
+ *   ALOFT_BENCH_SERVER='{"fastInferPath":false}' tsx bench/run.ts ...
  *                                 fields merged into Aloft's deployment (named in the report's command)
  *
  * Every process it starts is killed when it ends, fails or is interrupted.
@@ -30,7 +31,7 @@ import { runLoad } from './load.js';
 import type { ProfileResult } from './profile.js';
 import { markdown, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
 import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss, threadCpuMs } from './rss.js';
-import { ALOFT_DEPLOYMENT, ALOFT_NODE_ARGS, aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
+import { ALOFT_DEPLOYMENT, ALOFT_NODE_ARGS, ALOFT_SERVER, aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
 import { fastifyFixedServer, fixedServer, socketFixedServer } from './systems/fixed.js';
 import { plainServer } from './systems/plain.js';
 import { measureRawOrt, RAW_ORT_LABEL } from './systems/raw-ort.js';
@@ -200,6 +201,7 @@ function commandText(): string {
   // Node flags given to Aloft's process (bench/systems/aloft.ts) are part of what was measured.
   let env = ALOFT_NODE_ARGS.length > 0 ? `ALOFT_BENCH_NODE_ARGS='${ALOFT_NODE_ARGS.join(' ')}' ` : '';
   if (Object.keys(ALOFT_DEPLOYMENT).length > 0) env += `ALOFT_BENCH_DEPLOYMENT='${JSON.stringify(ALOFT_DEPLOYMENT)}' `;
+  if (Object.keys(ALOFT_SERVER).length > 0) env += `ALOFT_BENCH_SERVER='${JSON.stringify(ALOFT_SERVER)}' `;
   if (script === 'bench' || script === 'bench:quick') {
     const own = script === 'bench:quick' ? extra.filter((a) => a !== '--quick') : extra;
     return `${env}npm run ${script}${own.length ? ` -- ${own.join(' ')}` : ''}`;

@@ -200,7 +200,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     });
 
     const gateway: Gateway = createGateway({
-      routes, bodyLimit: spec.server.bodyLimit, headersTimeoutMs: spec.server.headersTimeout, logger, clock,
+      routes, bodyLimit: spec.server.bodyLimit, headersTimeoutMs: spec.server.headersTimeout, wire: spec.server.fastInferPath, logger, clock,
       info: { name: 'aloft', version: VERSION, extensions: OIP_EXTENSIONS },
       ...(tls ? { https: tls } : {}),
       metrics,

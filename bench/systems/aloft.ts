@@ -22,19 +22,28 @@ for (const a of ALOFT_NODE_ARGS) {
  */
 export const ALOFT_DEPLOYMENT: Record<string, unknown> = parseDeployment(process.env.ALOFT_BENCH_DEPLOYMENT);
 
+/** Server fields for Aloft from ALOFT_BENCH_SERVER (e.g. '{"fastInferPath":false}'), merged the same way. */
+export const ALOFT_SERVER: Record<string, unknown> = parseObject('ALOFT_BENCH_SERVER', process.env.ALOFT_BENCH_SERVER, '{"fastInferPath":false}');
+
 export function parseDeployment(text: string | undefined): Record<string, unknown> {
+  const v = parseObject('ALOFT_BENCH_DEPLOYMENT', text, '{"replicas":1}');
+  const replicas = v.replicas;
+  if (replicas !== undefined && !(Number.isInteger(replicas) && (replicas as number) >= 1 && (replicas as number) <= 16)) {
+    throw new Error(`ALOFT_BENCH_DEPLOYMENT: replicas must be a whole number from 1 to 16 (the bench counts the replicas it measures; no ranges), got ${JSON.stringify(replicas)}`);
+  }
+  return v;
+}
+
+/** A JSON object from the environment variable `name` (empty: none). */
+export function parseObject(name: string, text: string | undefined, example: string): Record<string, unknown> {
   if (text === undefined || text.trim() === '') return {};
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new Error(`ALOFT_BENCH_DEPLOYMENT must be a JSON object such as '{"replicas":1}': ${(e as Error).message}`, { cause: e });
+    throw new Error(`${name} must be a JSON object such as '${example}': ${(e as Error).message}`, { cause: e });
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`ALOFT_BENCH_DEPLOYMENT must be a JSON object such as '{"replicas":1}', got ${text}`);
-  const replicas = (v as Record<string, unknown>).replicas;
-  if (replicas !== undefined && !(Number.isInteger(replicas) && (replicas as number) >= 1 && (replicas as number) <= 16)) {
-    throw new Error(`ALOFT_BENCH_DEPLOYMENT: replicas must be a whole number from 1 to 16 (the bench counts the replicas it measures; no ranges), got ${JSON.stringify(replicas)}`);
-  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${name} must be a JSON object such as '${example}', got ${text}`);
   return v as Record<string, unknown>;
 }
 
@@ -61,7 +70,7 @@ export function aloftSystem(batching: boolean, isolation: 'process' | 'thread' =
       const specPath = join(dir, 'aloft.yaml');
       // JSON is YAML.
       writeFileSync(specPath, JSON.stringify({
-        server: { host: '127.0.0.1', port: 0 },
+        server: { ...ALOFT_SERVER, host: '127.0.0.1', port: 0 },
         state: { dir: join(dir, 'state') },
         models: { [w.name]: { path: w.modelPath } },
         deployments: { [w.name]: {

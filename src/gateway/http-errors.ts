@@ -3,7 +3,6 @@
  * status and message; Fastify's own errors are mapped to the protocol's statuses;
  * anything else is logged and answered with a bare 500 — no stack trace reaches a client.
  */
-import type { ServerResponse } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isAloftError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -18,19 +17,12 @@ const FASTIFY_STATUS: Record<string, [number, string]> = {
 };
 
 export function sendError(reply: FastifyReply, status: number, message: string): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json').send(JSON.stringify({ error: message }));
+  return reply.code(status).header('content-type', 'application/json').send(errorBody(message));
 }
 
-/**
- * The same `{"error"}` answer on a bare node:http response (the lean infer path), with the
- * Content-Type Fastify gives sendError's answers. Nothing is written once the response has
- * started or the connection is gone.
- */
-export function writeError(res: ServerResponse, status: number, message: string, headers?: Record<string, string>): void {
-  if (res.headersSent || res.destroyed) return;
-  const body = JSON.stringify({ error: message });
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
+/** The `{"error": "..."}` body every error answer carries. */
+export function errorBody(message: string): string {
+  return JSON.stringify({ error: message });
 }
 
 /** What an error becomes on the wire: status, extra headers and the `{"error"}` message. */

@@ -5,7 +5,8 @@
  * decompression bomb gets 413, not an out-of-memory), and every error leaves as
  * `{"error": "..."}` with the protocol's status.
  */
-import { createServer as createHttp, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer as createHttps } from 'node:https';
 import { createGunzip, createInflate } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -15,7 +16,8 @@ import { silentLogger, type Logger } from '../log.js';
 import { makeErrorHandler, sendError } from './http-errors.js';
 import type { GatewayMetrics } from '../monitor/metrics.js';
 import type { AuthCheck } from './auth-hook.js';
-import { leanInfer, type RawHandler } from './lean-infer.js';
+import { leanInfer, leanServe, type RawHandler } from './lean-infer.js';
+import { WireFront, type WireStats } from './wire.js';
 import { healthRoutes } from './oip/health.js';
 import { inferRoutes } from './oip/infer.js';
 import { metadataRoutes, type ServerInfo } from './oip/metadata.js';
@@ -39,6 +41,11 @@ export interface GatewayOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Prometheus metrics, served at GET /metrics. */
   metrics?: GatewayMetrics;
+  /**
+   * Read plain infer requests straight off the socket (wire.ts) once the lean path is on;
+   * every other connection goes to node:http. Default true; never over TLS.
+   */
+  wire?: boolean;
 }
 
 export interface Gateway {
@@ -50,6 +57,8 @@ export interface Gateway {
    * the app's hooks run: `auth` from registerAuth, `limits` from registerRateLimits.
    */
   enableLeanInfer(checks: { auth: AuthCheck; limits?: LimitCheckFn }): void;
+  /** What the wire front has taken, once the lean path is on (undefined without it). */
+  wireStats(): WireStats | undefined;
 }
 
 export const OIP_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
@@ -103,9 +112,43 @@ function closeSilentConnections(app: FastifyInstance, timeoutMs: number, tls: bo
 
 /** What every Aloft HTTP server shares (the gateway, and the admin API on its own port). */
 export type HttpServerOptions = Pick<GatewayOptions, 'bodyLimit' | 'logger' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'https'> & {
-  /** Consulted for every request before Fastify: a handler that takes it answers it. */
-  front?: { handler?: RawHandler };
+  /**
+   * Consulted for every request before Fastify: a handler that takes it answers it. With
+   * `wire` set, new plain-HTTP connections go to the wire front first, which hands the
+   * rest to node:http through `handoff` (set here).
+   */
+  front?: Front;
 };
+
+export interface Front {
+  handler?: RawHandler;
+  wire?: WireFront;
+  handoff?: (socket: Socket) => void;
+  clientError?: (err: Error, socket: Socket) => void;
+}
+
+/**
+ * Puts `front.wire` before node:http's own connection listener, keeping that listener as
+ * the hand-off. Leaves the server as it is if node's listener is not the one expected.
+ */
+function interceptConnections(server: Server, front: Front): void {
+  const listeners = server.listeners('connection');
+  const node = listeners[0] as ((socket: Socket) => void) | undefined;
+  if (listeners.length !== 1 || node?.name !== 'connectionListener') return;
+  server.removeListener('connection', node);
+  const handoff = (socket: Socket) => node.call(server, socket);
+  front.handoff = handoff;
+  front.clientError = (err, socket) => {
+    // As node:http does for a parse error: the server's handler (Fastify's), else a bare 400.
+    if (server.emit('clientError', err, socket)) return;
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    socket.destroy();
+  };
+  server.on('connection', (socket: Socket) => {
+    if (front.wire) front.wire.accept(socket);
+    else handoff(socket);
+  });
+}
 
 /**
  * A Fastify server with Aloft's transport rules: raw-byte bodies whatever the
@@ -130,6 +173,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       };
       const limits = slowClientLimits(opts.headersTimeoutMs);
       const server = opts.https ? createHttps({ ...opts.https, ...limits }, dispatch) : createHttp(limits, dispatch);
+      if (front && !opts.https) interceptConnections(server, front);
       server.keepAliveTimeout = fopts.keepAliveTimeout ?? 72_000;
       server.requestTimeout = fopts.requestTimeout ?? 0;
       server.setTimeout(fopts.connectionTimeout ?? 0);
@@ -184,9 +228,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? systemClock;
   let draining = false;
   let closing = false;
-  const front: { handler?: RawHandler } = {};
+  const front: Front = {};
   const app = createHttpServer({ ...opts, front });
-  app.addHook('preClose', (done) => { closing = true; done(); });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    front.wire?.shutdown();
+    done();
+  });
   healthRoutes(app, opts.routes, () => draining);
   metadataRoutes(app, opts.routes, opts.info);
   const infer = inferRoutes(app, opts.routes, clock, opts.metrics);
@@ -201,10 +249,20 @@ export function createGateway(opts: GatewayOptions): Gateway {
     app,
     drain: () => { draining = true; },
     enableLeanInfer: (checks) => {
-      front.handler = leanInfer({
+      const logger = opts.logger ?? silentLogger;
+      const lean = {
         infer, auth: checks.auth, ...(checks.limits ? { limits: checks.limits } : {}), ...(opts.metrics ? { metrics: opts.metrics } : {}),
-        clock, logger: opts.logger ?? silentLogger, bodyLimit: opts.bodyLimit, closing: () => closing,
-      });
+        clock, logger, bodyLimit: opts.bodyLimit, closing: () => closing,
+      };
+      const serve = leanServe(lean);
+      front.handler = leanInfer(lean, serve);
+      if (opts.wire !== false && front.handoff && front.clientError) {
+        front.wire = new WireFront({
+          serve, bodyLimit: opts.bodyLimit, keepAliveTimeoutMs: app.server.keepAliveTimeout, closing: () => closing,
+          handoff: front.handoff, clientError: front.clientError, logger,
+        });
+      }
     },
+    wireStats: () => front.wire?.stats,
   };
 }

@@ -107,6 +107,9 @@ export const serverSchema = z
     headersTimeout: duration({ positive: true }).prefault('10s').describe(
       "How long a client may take to send its request headers; slower connections are closed (slow-client protection). Default '10s'. Example: headersTimeout: 5s.",
     ),
+    fastInferPath: z.boolean().default(true).describe(
+      "Read plain inference requests (POST …/infer with a Content-Length, a JSON or binary body) straight off the connection instead of through Node's HTTP parser: the same answers for less CPU per request. The first unusual request on a connection (chunked, compressed, malformed, another route) hands that connection to Node's parser. Not used with TLS. Set false to have Node's parser read every request. Default true. Example: fastInferPath: false.",
+    ),
     drainTimeout: duration().prefault('30s').describe(
       "On shutdown, how long to keep serving requests already accepted before closing. Default '30s'. Example: drainTimeout: 10s.",
     ),

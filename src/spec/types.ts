@@ -17,6 +17,8 @@ export interface ServerSpec {
   readonly requestTimeout: number;
   /** ms */
   readonly headersTimeout: number;
+  /** Plain infer requests are read off the socket (gateway/wire.ts) rather than by node:http. */
+  readonly fastInferPath: boolean;
   /** ms */
   readonly drainTimeout: number;
 }

@@ -93,11 +93,6 @@ export class WireFront {
     for (const c of [...this.conns]) c.shutdown();
   }
 
-  /** Open connections still read by the wire front. */
-  get connections(): number {
-    return this.conns.size;
-  }
-
   /** @internal */
   release(c: WireConn): void {
     this.conns.delete(c);
@@ -146,13 +141,13 @@ class WireConn {
 
   constructor(private readonly front: WireFront, private readonly socket: Socket) {
     this.ip = socket.remoteAddress ?? '';
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
-    socket.on('timeout', this.onTimeout);
-    socket.on('drain', this.onDrain);
+    for (const [event, fn] of this.listeners()) socket.on(event, fn);
     socket.setTimeout(front.o.keepAliveTimeoutMs);
+  }
+
+  /** Every socket listener of this connection (taken off again at the hand-off). */
+  private listeners(): [string, (arg: Buffer & Error) => void][] {
+    return [['data', this.onData], ['end', this.onEnd], ['error', this.onError], ['close', this.onClose], ['timeout', this.onTimeout], ['drain', this.onDrain]];
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -297,12 +292,7 @@ class WireConn {
   private handoff(): void {
     const socket = this.socket;
     this.release();
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('error', this.onError);
-    socket.off('close', this.onClose);
-    socket.off('timeout', this.onTimeout);
-    socket.off('drain', this.onDrain);
+    for (const [event, fn] of this.listeners()) socket.off(event, fn);
     socket.setTimeout(0);
     // Paused while node attaches, so the bytes put back are read before any new ones.
     socket.pause();

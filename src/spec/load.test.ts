@@ -212,6 +212,7 @@ deployments:
     assert.deepEqual(issuesOf(`server:
   port: "8080"
   host: 127
+  fastInferPath: "no"
 models:
   m:
     path: ./m.onnx
@@ -224,13 +225,14 @@ deployments:
 `), [
       "2:9 server.port: expected a number, got string '8080'; remove the quotes: 8080",
       "3:9 server.host: expected a string, got number 127; quote it: '127'",
-      "7:21 models.m.labels.tier: expected a string, got number 1; quote it: '1'",
-      '10:15 deployments.m.replicas: must be at least 0, got -1',
-      "11:26 deployments.m.batching.enabled: expected true or false, got string 'yes'",
-      '11:47 deployments.m.batching.maxBatchSize: must be at most 4096, got 5000',
-      "12:35 deployments.m.runtime.graphOptimization: must be one of 'all', 'extended', 'basic', 'disabled'; got string 'extend'; did you mean 'extended'?",
-      '12:59 deployments.m.runtime.intraOpThreads: must be at least 1, got 0',
-      '12:77 deployments.m.runtime.allowSpinning: expected true or false, got number 1',
+      "4:18 server.fastInferPath: expected true or false, got string 'no'",
+      "8:21 models.m.labels.tier: expected a string, got number 1; quote it: '1'",
+      '11:15 deployments.m.replicas: must be at least 0, got -1',
+      "12:26 deployments.m.batching.enabled: expected true or false, got string 'yes'",
+      '12:47 deployments.m.batching.maxBatchSize: must be at most 4096, got 5000',
+      "13:35 deployments.m.runtime.graphOptimization: must be one of 'all', 'extended', 'basic', 'disabled'; got string 'extend'; did you mean 'extended'?",
+      '13:59 deployments.m.runtime.intraOpThreads: must be at least 1, got 0',
+      '13:77 deployments.m.runtime.allowSpinning: expected true or false, got number 1',
     ]);
   });
 

@@ -124,7 +124,6 @@ export interface Front {
   handler?: RawHandler;
   wire?: WireFront;
   handoff?: (socket: Socket) => void;
-  clientError?: (err: Error, socket: Socket) => void;
 }
 
 /**
@@ -138,12 +137,6 @@ function interceptConnections(server: Server, front: Front): void {
   server.removeListener('connection', node);
   const handoff = (socket: Socket) => node.call(server, socket);
   front.handoff = handoff;
-  front.clientError = (err, socket) => {
-    // As node:http does for a parse error: the server's handler (Fastify's), else a bare 400.
-    if (server.emit('clientError', err, socket)) return;
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    socket.destroy();
-  };
   server.on('connection', (socket: Socket) => {
     if (front.wire) front.wire.accept(socket);
     else handoff(socket);
@@ -256,10 +249,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       };
       const serve = leanServe(lean);
       front.handler = leanInfer(lean, serve);
-      if (opts.wire !== false && front.handoff && front.clientError) {
+      if (opts.wire !== false && front.handoff) {
         front.wire = new WireFront({
           serve, bodyLimit: opts.bodyLimit, keepAliveTimeoutMs: app.server.keepAliveTimeout, closing: () => closing,
-          handoff: front.handoff, clientError: front.clientError, logger,
+          handoff: front.handoff, logger,
         });
       }
     },

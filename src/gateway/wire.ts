@@ -25,8 +25,9 @@
  *
  * What it keeps from node:http: answers in request order (one request at a time per
  * connection), the same response header block (Date, Connection: keep-alive, Keep-Alive
- * timeout), the keep-alive timeout for idle connections, a half-closed connection ended
- * after its last answer, back-pressure on a client that does not read, and draining:
+ * timeout), the keep-alive timeout for idle connections, back-pressure on a client that
+ * does not read, and on a half-close (FIN) node's own handling of whatever the front does
+ * not answer itself (node gets those bytes and the end event), and draining:
  * on close, idle connections are closed and busy ones answer with Connection: close.
  * TLS connections stay on node:http.
  */
@@ -44,17 +45,12 @@ export interface WireOptions {
   closing(): boolean;
   /** Gives a socket to node:http (its own connection listener). */
   handoff(socket: Socket): void;
-  /**
-   * A request node:http would reject after the connection was read here (the client
-   * half-closed mid-request): answered by the server's 'clientError' handler, as node does.
-   */
-  clientError(err: Error, socket: Socket): void;
   logger: Logger;
   /** Wall clock for the Date header (as node's own). */
   wallClock?: () => number;
 }
 
-/** Counters for tests and metrics: how many requests each reader took. */
+/** What the wire front has taken (read by tests): answers it gave, connections it handed off. */
 export interface WireStats {
   /** Requests answered by the wire front. */
   served: number;
@@ -214,18 +210,14 @@ class WireConn {
       if (this.front.o.closing()) return this.handoff();
       if (this.head === undefined) {
         const head = parseHead(this.bytes(), this.front.o.bodyLimit);
-        if (head === undefined) {
-          if (this.ended) this.socket.destroy(); // half a request and the client has stopped sending
-          else this.handoff();
-          return;
-        }
+        if (head === undefined) return this.handoff();
         this.head = head;
       }
       const total = this.head.headLength + this.head.bodyLength;
       if (this.size < total) {
         // Wait for the rest of the body (the keep-alive timeout closes a stalled one).
-        if (this.ended) this.truncated();
-        else if (this.socket.isPaused()) this.socket.resume();
+        if (this.ended) return this.handoff(); // node rejects a body cut short, as it always has
+        if (this.socket.isPaused()) this.socket.resume();
         return;
       }
       const buf = this.bytes();
@@ -280,26 +272,27 @@ class WireConn {
     if (this.last) socket.end();
   }
 
-  /** The client half-closed in the middle of a body: node's parser fails with this error at EOF. */
-  private truncated(): void {
-    const err = Object.assign(new Error('Parse Error: Invalid EOF state'), { code: 'HPE_INVALID_EOF_STATE' });
-    this.release();
-    this.front.o.clientError(err, this.socket);
-    if (!this.socket.destroyed) this.socket.destroy();
-  }
-
   /** Gives the connection, and the bytes read so far, to node:http. */
   private handoff(): void {
     const socket = this.socket;
     this.release();
     for (const [event, fn] of this.listeners()) socket.off(event, fn);
     socket.setTimeout(0);
-    // Paused while node attaches, so the bytes put back are read before any new ones.
-    socket.pause();
-    if (this.size > 0) socket.unshift(this.bytes());
+    const held = this.bytes();
     this.chunks = [];
     this.size = 0;
     this.front.stats.handedOff++;
+    if (this.ended) {
+      // The stream has ended, so nothing can be put back on it: node's listeners get the
+      // bytes and the end directly, and answer (or reject) what was sent before the FIN.
+      this.front.o.handoff(socket);
+      if (held.length > 0) socket.emit('data', held);
+      socket.emit('end');
+      return;
+    }
+    // Paused while node attaches, so the bytes put back are read before any new ones.
+    socket.pause();
+    if (held.length > 0) socket.unshift(held);
     this.front.o.handoff(socket);
     socket.resume();
   }

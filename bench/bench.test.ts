@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { encodeInferResponse } from '../src/runtime/codec/index.js';
 import { startPeer } from './child.js';
-import { parseDeployment } from './systems/aloft.js';
+import { parseDeployment, parseObject } from './systems/aloft.js';
 import { percentile, summarize } from './load.js';
 import { findings, modelTable, occupancy, profileSection, targetsSection, violatesLittle, type Row } from './report.js';
 import { stageOf, stageTimes, type ProfileResult } from './profile.js';
@@ -40,6 +40,11 @@ describe('ALOFT_BENCH_DEPLOYMENT', () => {
     assert.throws(() => parseDeployment('[1]'), /ALOFT_BENCH_DEPLOYMENT must be a JSON object/);
     assert.throws(() => parseDeployment('{"replicas":"two"}'), /replicas must be a whole number from 1 to 16/);
     assert.throws(() => parseDeployment('{"replicas":{"min":1,"max":2}}'), /no ranges/);
+  });
+
+  it('ALOFT_BENCH_SERVER is read the same way and named in its errors', () => {
+    assert.deepEqual(parseObject('ALOFT_BENCH_SERVER', '{"fastInferPath":false}', '{}'), { fastInferPath: false });
+    assert.throws(() => parseObject('ALOFT_BENCH_SERVER', 'false', '{"fastInferPath":false}'), /ALOFT_BENCH_SERVER must be a JSON object such as '\{"fastInferPath":false\}', got false/);
   });
 });
 

@@ -187,6 +187,8 @@ describe('profile breakdown', () => {
     assert.equal(stageOf('postMessage', ''), 'hop to replicas');
     assert.equal(stageOf('find', 'file:///x/node_modules/find-my-way/index.js'), 'routing, hooks, reply (Fastify or lean path)');
     assert.equal(stageOf('serve', 'file:///x/dist/gateway/lean-infer.js'), 'routing, hooks, reply (Fastify or lean path)');
+    assert.equal(stageOf('serve', 'file:///x/dist/gateway/pipeline.js'), 'routing, hooks, reply (Fastify or lean path)');
+    assert.equal(stageOf('pump', 'file:///x/dist/gateway/fronts/wire.js'), 'HTTP read and parse');
     assert.equal(stageOf('somethingElse', 'file:///x/dist/other.js'), 'other JavaScript');
   });
 

@@ -68,8 +68,9 @@ export function stageOf(fn: string, url: string): Stage {
   if (fn === 'isPublic' || fn === 'modelOf') return 'authentication';
   if (has(url, 'node:buffer', 'internal/buffer') || /^(utf8|latin1|ascii|ucs2|base64|hex)(Slice|Write)$/.test(fn)) return 'buffers: copies, string conversion';
   if (fn === 'writev' || fn === 'writeBuffer' || fn === 'writeUtf8String' || fn === 'writeLatin1String' || has(url, '_http_outgoing', 'stream_base_commons', 'streams/writable')) return 'HTTP write (syscall)';
-  if (has(url, '_http_server', '_http_common', '_http_incoming', 'streams/readable', 'node:net', 'internal/net') || fn === 'read' || fn === 'onStreamRead') return 'HTTP read and parse';
-  if (has(url, 'node_modules/fastify', 'find-my-way', 'avvio', 'fast-querystring', 'toad-cache', 'gateway/server', 'gateway/oip', 'gateway/http-errors', 'gateway/lean-infer')) return 'routing, hooks, reply (Fastify or lean path)';
+  if (has(url, '_http_server', '_http_common', '_http_incoming', 'streams/readable', 'node:net', 'internal/net', 'gateway/fronts/wire') || fn === 'read' || fn === 'onStreamRead') return 'HTTP read and parse';
+  // gateway/lean-infer is the older builds' name of the node front and the pipeline (the in-run 'before' profile).
+  if (has(url, 'node_modules/fastify', 'find-my-way', 'avvio', 'fast-querystring', 'toad-cache', 'gateway/server', 'gateway/oip', 'gateway/http-errors', 'gateway/lean-infer', 'gateway/fronts/node', 'gateway/pipeline', 'gateway/body-budget')) return 'routing, hooks, reply (Fastify or lean path)';
   if (has(url, 'task_queues', 'node:events', 'async_hooks', 'internal/timers', 'promises') || fn === 'runMicrotasks') return 'event loop, promises, events';
   return 'other JavaScript';
 }

@@ -34,7 +34,8 @@ import { adminRoutes } from './control/admin-api.js';
 import { registerAuditRoutes } from './control/admin-audit.js';
 import { registerKeyRoutes } from './control/admin-keys.js';
 import { registerAuth } from './gateway/auth-hook.js';
-import { createRateLimiter, registerRateLimits } from './gateway/ratelimit/index.js';
+import { createRateLimiter } from './gateway/ratelimit/index.js';
+import { BodyBudget } from './gateway/body-budget.js';
 import { AuditLog, authFailuresEntry, FailureBurstDetector, SYSTEM_ACTOR } from './security/audit.js';
 import { Authenticator } from './security/authenticator.js';
 import { ensureAdminKey, type BootstrapResult } from './security/bootstrap.js';
@@ -199,12 +200,6 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       await Promise.all([...sets.values()].map((s) => s.close()));
     });
 
-    const gateway: Gateway = createGateway({
-      routes, bodyLimit: spec.server.bodyLimit, headersTimeoutMs: spec.server.headersTimeout, wire: spec.server.fastInferPath, logger, clock,
-      info: { name: 'aloft', version: VERSION, extensions: OIP_EXTENSIONS },
-      ...(tls ? { https: tls } : {}),
-      metrics,
-    });
     const bursts = new FailureBurstDetector({
       clock,
       onBurst: (b) => { void audit.append(authFailuresEntry(b)).catch((err: unknown) => logger.warn({ err }, 'audit append failed')); },
@@ -218,20 +213,26 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       },
       onFailure: (f: { status: number; ip: string }) => { if (f.status === 401) bursts.record(f.ip); },
     };
-    const authCheck = registerAuth(gateway.app, auth);
-    // The admin API shares the gateway's port unless server.adminPort gives it its own.
-    const adminApp = spec.server.adminPort === undefined ? gateway.app : createHttpServer({
-      bodyLimit: spec.server.bodyLimit, headersTimeoutMs: spec.server.headersTimeout, logger, ...(tls ? { https: tls } : {}),
-    });
-    if (adminApp !== gateway.app) registerAuth(adminApp, auth);
     const limiter = await createRateLimiter(spec.limits, { logger, clock });
     cleanup.unshift(() => limiter.close());
-    const limitCheck = registerRateLimits(gateway.app, {
-      limiter, registry: metrics.registry,
-      deploymentLimit: (name) => spec.deployments[name]?.limits,
-      ...(spec.limits.perKey ? { perKeyDefault: spec.limits.perKey } : {}),
+    const budget = new BodyBudget(spec.server.bodyMemory);
+    const gateway: Gateway = createGateway({
+      routes, bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout,
+      wire: spec.server.fastInferPath, logger, clock,
+      info: { name: 'aloft', version: VERSION, extensions: OIP_EXTENSIONS },
+      ...(tls ? { https: tls } : {}),
+      metrics, auth,
+      limits: {
+        limiter, registry: metrics.registry,
+        deploymentLimit: (name) => spec.deployments[name]?.limits,
+        ...(spec.limits.perKey ? { perKeyDefault: spec.limits.perKey } : {}),
+      },
     });
-    gateway.enableLeanInfer({ auth: authCheck, limits: limitCheck });
+    // The admin API shares the gateway's port unless server.adminPort gives it its own.
+    const adminApp = spec.server.adminPort === undefined ? gateway.app : createHttpServer({
+      bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout, logger, ...(tls ? { https: tls } : {}),
+    });
+    if (adminApp !== gateway.app) registerAuth(adminApp, auth);
     adminRoutes(adminApp, { registry, routes, orchestrator, deployments, audit });
     registerKeyRoutes(adminApp, { keys, authenticator, audit, clock, logger });
     registerAuditRoutes(adminApp, { audit });

@@ -4,7 +4,7 @@
  * Content-Type and `--hooks` no-op async hooks (default 4, as many as Aloft's gateway runs
  * on an inference request: onRequest, preParsing, preHandler, onResponse). Beside
  * fixed-server.mjs it shows what the framework costs per request on this machine, the
- * reason inference requests take Aloft's lean path (src/gateway/lean-infer.ts).
+ * reason inference requests take Aloft's node front (src/gateway/fronts/node.ts).
  *
  * Usage: node bench/peers/fastify-fixed-server.mjs --response <file> [--hooks 4] [--port 0]
  * Prints one line `{"event":"ready","url":"http://127.0.0.1:N","pid":N}` when listening.

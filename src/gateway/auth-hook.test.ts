@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AuthResult } from '../security/authenticator.js';
 import type { Principal } from '../security/principal.js';
-import { registerAuth, type AuthFailure } from './auth-hook.js';
+import type { AuthFailure } from './auth-hook.js';
 import { RouteTable } from './route-table.js';
 import { createGateway } from './server.js';
 
@@ -21,11 +21,13 @@ const authenticator = {
 
 function app(opts: { enabled?: boolean } = {}) {
   const failures: AuthFailure[] = [];
-  const gw = createGateway({ routes: new RouteTable(), bodyLimit: 1024, info: { name: 'aloft', version: 'test', extensions: [] } });
-  registerAuth(gw.app, {
-    authenticator,
-    policy: { enabled: opts.enabled ?? true, isPublic: (d) => d === 'demo' },
-    onFailure: (f) => failures.push(f),
+  const gw = createGateway({
+    routes: new RouteTable(), bodyLimit: 1024, info: { name: 'aloft', version: 'test', extensions: [] },
+    auth: {
+      authenticator,
+      policy: { enabled: opts.enabled ?? true, isPublic: (d) => d === 'demo' },
+      onFailure: (f) => failures.push(f),
+    },
   });
   gw.app.get('/api/v1/whoami', (req) => ({ principal: req.principal ?? null }));
   return { app: gw.app, failures };

@@ -92,7 +92,7 @@ export interface AuthSubject {
 
 /**
  * The authentication and authorization check of one request against `target`, shared by
- * the Fastify hook and the lean infer path (so both answer and report identically).
+ * the Fastify hook and the infer pipeline (so both answer and report identically).
  */
 export type AuthCheck = (req: AuthSubject, target: Target) => Promise<AuthOutcome>;
 
@@ -123,11 +123,23 @@ export function makeAuthCheck(opts: AuthHookOptions): AuthCheck {
   };
 }
 
-/** Registers the check as an `onRequest` hook of every route; returns it for the lean infer path. */
+/**
+ * Route config of the routes the infer pipeline serves (gateway/pipeline.ts): it
+ * authenticates and reads the body itself, so the app-wide hooks leave these routes alone.
+ */
+export const PIPELINE_ROUTE: Readonly<{ pipeline: true }> = Object.freeze({ pipeline: true });
+
+/** True for a route declared with `config: PIPELINE_ROUTE`. */
+export function isPipelineRoute(config: unknown): boolean {
+  return (config as { pipeline?: unknown } | undefined)?.pipeline === true;
+}
+
+/** Registers the check as an `onRequest` hook of every route; returns it for the infer pipeline. */
 export function registerAuth(app: FastifyInstance, opts: AuthHookOptions): AuthCheck {
   if (!app.hasRequestDecorator('principal')) app.decorateRequest('principal', undefined);
   const check = makeAuthCheck(opts);
   app.addHook('onRequest', async (req, reply) => {
+    if (isPipelineRoute(req.routeOptions.config)) return;
     const out = await check({ method: req.method, url: req.url, ip: req.ip, authorization: req.headers.authorization, socket: req.raw.socket }, targetOf(req));
     if (!out.ok) {
       if (out.challenge) reply.header('www-authenticate', WWW_AUTHENTICATE);

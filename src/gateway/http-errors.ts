@@ -34,7 +34,7 @@ export interface ErrorAnswer {
 
 /**
  * The answer for any error a request raised, shared by every path that serves requests
- * (Fastify's error handler and the lean infer path). Unexpected errors are logged here.
+ * (Fastify's error handler and the infer pipeline). Unexpected errors are logged here.
  */
 export function errorAnswer(err: unknown, logger: Logger, bodyLimit: number, req: { url?: string; method?: string }): ErrorAnswer {
   if (isAloftError(err)) {

@@ -8,6 +8,7 @@
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createServer as createHttps } from 'node:https';
+import { Transform } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../clock.js';
@@ -15,21 +16,30 @@ import { fail } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { makeErrorHandler, sendError } from './http-errors.js';
 import type { GatewayMetrics } from '../monitor/metrics.js';
-import type { AuthCheck } from './auth-hook.js';
-import { leanInfer, leanServe, type RawHandler } from './lean-infer.js';
-import { WireFront, type WireStats } from './wire.js';
+import { isPipelineRoute, registerAuth, type AuthHookOptions } from './auth-hook.js';
+import { BodyBudget } from './body-budget.js';
+import { inferRoutes, nodeFront, type RawHandler } from './fronts/node.js';
+import { WireFront, type WireStats } from './fronts/wire.js';
 import { healthRoutes } from './oip/health.js';
-import { inferRoutes } from './oip/infer.js';
 import { metadataRoutes, type ServerInfo } from './oip/metadata.js';
 import { repositoryRoutes } from './oip/repository.js';
 import { statisticsRoutes } from './oip/statistics.js';
-import type { LimitCheckFn } from './ratelimit/hook.js';
+import { inferPipeline } from './pipeline.js';
+import { makeLimitCheck, type RateLimitHookOptions } from './ratelimit/hook.js';
 import type { RouteTable } from './route-table.js';
 
 export interface GatewayOptions {
   routes: RouteTable;
   /** Largest request body in bytes, after decompression. */
   bodyLimit: number;
+  /** Time allowed for a request's body once its head has arrived (server.bodyTimeout). Default 60 s. */
+  bodyTimeoutMs?: number;
+  /** Request-body memory held at once across connections (server.bodyMemory); shared with other servers through `budget`. */
+  budget?: BodyBudget;
+  /** Authentication and authorization of every route (registered as the app's hook, and run by the infer pipeline). */
+  auth: AuthHookOptions;
+  /** Rate limits of inference requests. */
+  limits?: RateLimitHookOptions;
   info: ServerInfo;
   logger?: Logger;
   clock?: Clock;
@@ -42,23 +52,31 @@ export interface GatewayOptions {
   /** Prometheus metrics, served at GET /metrics. */
   metrics?: GatewayMetrics;
   /**
-   * Read plain infer requests straight off the socket (wire.ts) once the lean path is on;
-   * every other connection goes to node:http. Default true; never over TLS.
+   * Read plain infer requests straight off the socket (fronts/wire.ts); every other
+   * connection goes to node:http. Default true; never over TLS.
    */
   wire?: boolean;
+  /**
+   * Serve infer requests node:http has parsed without Fastify (fronts/node.ts). Default
+   * true; false leaves them to Fastify's infer routes (the same pipeline), for tests and
+   * measurements.
+   */
+  nodeFront?: boolean;
 }
 
 export interface Gateway {
   app: FastifyInstance;
   /** Stop answering readiness; new requests keep being served until close. */
   drain(): void;
-  /**
-   * Serve plain inference requests on the lean path (lean-infer.ts), with the same checks
-   * the app's hooks run: `auth` from registerAuth, `limits` from registerRateLimits.
-   */
-  enableLeanInfer(checks: { auth: AuthCheck; limits?: LimitCheckFn }): void;
-  /** What the wire front has taken, once the lean path is on (undefined without it). */
+  /** What the wire front has taken (undefined without it). */
   wireStats(): WireStats | undefined;
+  /** The request-body memory budget every front and route charges. */
+  budget: BodyBudget;
+}
+
+/** Default of server.bodyMemory: 128 MiB, or one whole body if bodyLimit is larger. */
+export function defaultBodyMemory(bodyLimit: number): number {
+  return Math.max(128 * 1024 * 1024, bodyLimit);
 }
 
 export const OIP_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
@@ -111,7 +129,9 @@ function closeSilentConnections(app: FastifyInstance, timeoutMs: number, tls: bo
 }
 
 /** What every Aloft HTTP server shares (the gateway, and the admin API on its own port). */
-export type HttpServerOptions = Pick<GatewayOptions, 'bodyLimit' | 'logger' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'https'> & {
+export type HttpServerOptions = Pick<GatewayOptions, 'bodyLimit' | 'bodyTimeoutMs' | 'logger' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'https'> & {
+  /** Charge request bodies to this budget (503 with Retry-After past it). */
+  budget?: BodyBudget;
   /**
    * Consulted for every request before Fastify: a handler that takes it answers it. With
    * `wire` set, new plain-HTTP connections go to the wire front first, which hands the
@@ -121,7 +141,7 @@ export type HttpServerOptions = Pick<GatewayOptions, 'bodyLimit' | 'logger' | 'h
 };
 
 export interface Front {
-  handler?: RawHandler;
+  handler: RawHandler | undefined;
   wire?: WireFront;
   handoff?: (socket: Socket) => void;
 }
@@ -168,7 +188,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       const server = opts.https ? createHttps({ ...opts.https, ...limits }, dispatch) : createHttp(limits, dispatch);
       if (front && !opts.https) interceptConnections(server, front);
       server.keepAliveTimeout = fopts.keepAliveTimeout ?? 72_000;
-      server.requestTimeout = fopts.requestTimeout ?? 0;
+      // A whole request read by node:http (headers, then body) within both timeouts; node
+      // answers 408 and closes past it. The infer pipeline bounds its bodies itself.
+      server.requestTimeout = limits.headersTimeout + (opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS);
       server.setTimeout(fopts.connectionTimeout ?? 0);
       return server;
     },
@@ -185,6 +207,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.addHook('preParsing', async (req, _reply, payload) => {
+    if (isPipelineRoute(req.routeOptions.config)) return payload; // the pipeline reads its own bodies
     const enc = req.headers['content-encoding'];
     if (enc === undefined || enc === 'identity') return payload;
     if (enc === 'gzip' || enc === 'x-gzip' || enc === 'deflate') {
@@ -202,6 +225,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     throw fail('ALOFT_UNSUPPORTED_ENCODING', `Content-Encoding '${String(enc).slice(0, 40)}' is not supported; use gzip, deflate or none`);
   });
 
+  if (opts.budget) chargeBodies(app, opts.budget);
+
   app.setErrorHandler(makeErrorHandler(logger, opts.bodyLimit));
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '';
@@ -217,45 +242,80 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   return app;
 }
 
+/**
+ * Charges the bodies Fastify reads (admin uploads, repository index) to the budget: a
+ * declared identity Content-Length at once, other bodies as their (inflated) bytes
+ * arrive; released when the answer is done or the connection closes.
+ */
+function chargeBodies(app: FastifyInstance, budget: BodyBudget): void {
+  app.addHook('preParsing', async (req, reply, payload) => {
+    if (isPipelineRoute(req.routeOptions.config)) return payload;
+    const reservation = budget.open();
+    reply.raw.once('close', () => reservation.release());
+    const cl = req.headers['content-length'];
+    const enc = req.headers['content-encoding'];
+    if ((enc === undefined || enc === 'identity') && cl !== undefined && /^[0-9]{1,15}$/.test(cl)) {
+      if (!reservation.charge(Number(cl))) throw budget.refusal();
+      return payload;
+    }
+    const counted = new Transform({
+      transform(chunk: Buffer, _e, done) {
+        if (!reservation.charge(chunk.length)) done(budget.refusal());
+        else done(null, chunk);
+      },
+    }) as Transform & { receivedEncodedLength?: number };
+    // Fastify checks Content-Length against the bytes on the wire, which the inflater counts.
+    payload.on('data', () => { counted.receivedEncodedLength = (payload as { receivedEncodedLength?: number }).receivedEncodedLength; });
+    return payload.pipe(counted);
+  });
+}
+
+const DEFAULT_BODY_TIMEOUT_MS = 60_000;
+
+/**
+ * The gateway: the protocol's routes on Fastify, authentication on every route, and the
+ * inference pipeline behind its three fronts (the wire front, the node front and Fastify's
+ * infer routes).
+ */
 export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? silentLogger;
   let draining = false;
   let closing = false;
-  const front: Front = {};
-  const app = createHttpServer({ ...opts, front });
+  const front: Front = { handler: undefined };
+  const budget = opts.budget ?? new BodyBudget(defaultBodyMemory(opts.bodyLimit));
+  const app = createHttpServer({ ...opts, front, budget });
   app.addHook('preClose', (done) => {
     closing = true;
     front.wire?.shutdown();
     done();
   });
+  const auth = registerAuth(app, opts.auth);
+  const serve = inferPipeline({
+    routes: opts.routes, auth, limits: opts.limits ? makeLimitCheck(opts.limits) : undefined, metrics: opts.metrics, budget, clock, logger,
+    bodyLimit: opts.bodyLimit, bodyTimeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+  });
   healthRoutes(app, opts.routes, () => draining);
   metadataRoutes(app, opts.routes, opts.info);
-  const infer = inferRoutes(app, opts.routes, clock, opts.metrics);
+  inferRoutes(app, { serve, clock, logger });
   if (opts.metrics) {
     const metrics = opts.metrics;
     app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
   }
   repositoryRoutes(app, opts.routes);
   statisticsRoutes(app, opts.routes);
+  if (opts.nodeFront !== false) front.handler = nodeFront({ serve, clock, logger, closing: () => closing });
+  if (opts.wire !== false && front.handoff) {
+    front.wire = new WireFront({
+      serve, bodyLimit: opts.bodyLimit, bodyTimeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+      keepAliveTimeoutMs: app.server.keepAliveTimeout, closing: () => closing, handoff: front.handoff, clock, logger,
+    });
+  }
 
   return {
     app,
+    budget,
     drain: () => { draining = true; },
-    enableLeanInfer: (checks) => {
-      const logger = opts.logger ?? silentLogger;
-      const lean = {
-        infer, auth: checks.auth, ...(checks.limits ? { limits: checks.limits } : {}), ...(opts.metrics ? { metrics: opts.metrics } : {}),
-        clock, logger, bodyLimit: opts.bodyLimit, closing: () => closing,
-      };
-      const serve = leanServe(lean);
-      front.handler = leanInfer(lean, serve);
-      if (opts.wire !== false && front.handoff) {
-        front.wire = new WireFront({
-          serve, bodyLimit: opts.bodyLimit, keepAliveTimeoutMs: app.server.keepAliveTimeout, closing: () => closing,
-          handoff: front.handoff, logger,
-        });
-      }
-    },
     wireStats: () => front.wire?.stats,
   };
 }

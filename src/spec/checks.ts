@@ -7,7 +7,7 @@ import type { RawIssue } from './issues.js';
 import { NAME_RULE, checkModelRef, isValidName, nameHint } from './modelref.js';
 import { serverSchema } from './schema.js';
 import { closest } from './suggest.js';
-import { formatDuration, parseDuration } from './units.js';
+import { formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
 function asMap(v: unknown): Record<string, unknown> | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
@@ -60,6 +60,19 @@ function checkQueueDelay(name: string, deployment: Record<string, unknown>, serv
   });
 }
 
+function checkBodyMemory(server: Record<string, unknown> | undefined, out: RawIssue[]): void {
+  if (server?.bodyMemory === undefined) return;
+  const memory = parseSize(server.bodyMemory);
+  const limit = server.bodyLimit === undefined ? serverSchema.parse({}).bodyLimit : parseSize(server.bodyLimit);
+  // Invalid sizes are reported by the schema.
+  if (memory === undefined || limit === undefined || memory >= limit) return;
+  out.push({
+    path: ['server', 'bodyMemory'],
+    message: `bodyMemory (${formatSize(memory)}) is smaller than bodyLimit (${formatSize(limit)}), so a request of the largest allowed size could never be accepted`,
+    hint: 'raise bodyMemory to at least bodyLimit, or lower bodyLimit',
+  });
+}
+
 /** Cross-field checks on the raw value; shape and type errors are left to the schema. */
 export function crossCheck(raw: unknown): RawIssue[] {
   const out: RawIssue[] = [];
@@ -70,6 +83,7 @@ export function crossCheck(raw: unknown): RawIssue[] {
   if (models) checkNames('models', models, out);
   if (deployments) checkNames('deployments', deployments, out);
   const modelNames = models ? Object.keys(models) : [];
+  checkBodyMemory(asMap(root.server), out);
   const serverTimeout = parseDuration(asMap(root.server)?.requestTimeout) ?? serverSchema.parse({}).requestTimeout;
   for (const [name, value] of Object.entries(deployments ?? {})) {
     const d = asMap(value);

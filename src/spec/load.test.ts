@@ -38,7 +38,7 @@ describe('valid specs', () => {
     assert.equal(loaded.dir, dir);
     const expected: Spec = {
       version: 1,
-      server: { host: '127.0.0.1', port: 8080, bodyLimit: 32 * 1024 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, fastInferPath: true, drainTimeout: 30_000 },
+      server: { host: '127.0.0.1', port: 8080, bodyLimit: 32 * 1024 * 1024, bodyMemory: 128 * 1024 * 1024, bodyTimeout: 60_000, requestTimeout: 30_000, headersTimeout: 10_000, fastInferPath: true, drainTimeout: 30_000 },
       state: { dir: join(dir, '.aloft') },
       models: { 'credit-risk': { path: join(dir, 'model.onnx'), labels: {} } },
       deployments: {
@@ -50,7 +50,7 @@ describe('valid specs', () => {
           public: false,
         },
       },
-      limits: { backend: 'memory', redis: { url: 'redis://127.0.0.1:6379', prefix: 'aloft' } },
+      limits: { backend: 'memory', redis: { url: 'redis://127.0.0.1:6379', prefix: 'aloft', failMode: 'open' } },
       security: { auth: { enabled: true } },
     };
     assert.deepEqual(loaded.spec, expected);
@@ -58,7 +58,7 @@ describe('valid specs', () => {
 
   test('the fuller file is normalized as documented', () => {
     const { spec, dir } = parseSpec(EXAMPLE_SPEC, 'project/aloft.yaml');
-    assert.deepEqual(spec.server, { host: '0.0.0.0', port: 8080, bodyLimit: 64 * 1024 * 1024, requestTimeout: 10_000, headersTimeout: 10_000, fastInferPath: true, drainTimeout: 15_000 });
+    assert.deepEqual(spec.server, { host: '0.0.0.0', port: 8080, bodyLimit: 64 * 1024 * 1024, bodyMemory: 128 * 1024 * 1024, bodyTimeout: 60_000, requestTimeout: 10_000, headersTimeout: 10_000, fastInferPath: true, drainTimeout: 15_000 });
     assert.deepEqual(spec.state, { dir: join(dir, '.aloft') });
     assert.deepEqual(spec.models, {
       'credit-risk': {

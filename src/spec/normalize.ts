@@ -27,6 +27,9 @@ function rateLimit(r: { rate: number; burst?: number | undefined; daily?: number
   return { rate: r.rate, burst: r.burst ?? Math.max(1, Math.ceil(r.rate)), ...(r.daily !== undefined ? { daily: r.daily } : {}) };
 }
 
+/** server.bodyMemory when not set (or bodyLimit, if larger). */
+const DEFAULT_BODY_MEMORY = 128 * 1024 * 1024;
+
 /** Apply cross-field defaults and resolve paths; `dir` is the spec file's absolute folder. */
 export function normalize(parsed: SpecParsed, dir: string): Spec {
   const models = mapValues(parsed.models, (m): ModelSpec => ({
@@ -48,7 +51,7 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
   const { tls } = parsed.security;
   return deepFreeze({
     version: parsed.version,
-    server: parsed.server,
+    server: { ...parsed.server, bodyMemory: parsed.server.bodyMemory ?? Math.max(DEFAULT_BODY_MEMORY, parsed.server.bodyLimit) },
     state: {
       dir: resolvePath(dir, parsed.state.dir),
       ...(parsed.state.database !== undefined ? { database: parsed.state.database } : {}),

@@ -101,6 +101,12 @@ export const serverSchema = z
     bodyLimit: size().prefault('32MiB').describe(
       "Largest accepted request body after decompression; bigger requests get 413. A size ('32MiB', '8mb') or bytes. Default '32MiB'. Example: bodyLimit: 64MiB.",
     ),
+    bodyMemory: size().optional().meta({ 'x-default': "'128MiB', or bodyLimit if larger" }).describe(
+      "Most memory all request bodies together may hold at once, across every connection: a request reserves its body's size once it is authenticated and before its body is read, and gives it back when answered. Past it, requests get 503 with Retry-After: 1 instead of the gateway's memory growing with the number of uploads. At least bodyLimit. Default '128MiB', or bodyLimit if that is larger. Example: bodyMemory: 512MiB.",
+    ),
+    bodyTimeout: duration({ positive: true }).prefault('60s').describe(
+      "How long a client may take to send a request's body once its headers have arrived; past it the request gets 408 and the connection is closed. An inference request's own deadline (timeout) also covers its upload, and a body still arriving at the deadline gets 504. Default '60s'. Example: bodyTimeout: 10s.",
+    ),
     requestTimeout: duration({ positive: true }).prefault('30s').describe(
       "Default per-request deadline, from arrival to response; past it the request gets 504. Deployments may set their own timeout. A duration or milliseconds. Default '30s'. Example: requestTimeout: 5s.",
     ),
@@ -239,6 +245,9 @@ export const limitsSchema = z
           "Redis URL for backend 'redis'. Put credentials in ${env:NAME}. Default 'redis://127.0.0.1:6379'. Example: url: redis://cache:6379/0.",
         ),
         prefix: z.string().min(1).default('aloft').describe("Key prefix, so several Aloft systems can share one Redis. Default 'aloft'. Example: prefix: aloft-prod."),
+        failMode: z.enum(['open', 'closed']).default('open').describe(
+          "What happens to requests with a limit while Redis cannot be reached: 'open' lets them through (counted in aloft_rate_limit_unavailable_total{outcome=\"allowed\"}; availability over exact limits), 'closed' refuses them with 503 until Redis is back (exact limits over availability, e.g. for paid quotas). Default 'open'. Example: failMode: closed.",
+        ),
       })
       .prefault({})
       .describe('Redis connection for shared limits. Every field is optional.'),

@@ -13,6 +13,10 @@ export interface ServerSpec {
   readonly adminPort?: number;
   /** bytes */
   readonly bodyLimit: number;
+  /** bytes of request bodies held at once across connections (at least bodyLimit) */
+  readonly bodyMemory: number;
+  /** ms a body may take once the head has arrived */
+  readonly bodyTimeout: number;
   /** ms */
   readonly requestTimeout: number;
   /** ms */
@@ -77,7 +81,7 @@ export interface RateLimitSpec {
 
 export interface LimitsSpec {
   readonly backend: 'memory' | 'redis';
-  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly redis: { readonly url: string; readonly prefix: string; readonly failMode: 'open' | 'closed' };
   readonly perKey?: RateLimitSpec;
 }
 

@@ -11,7 +11,6 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { registerKeyRoutes } from '../../src/control/admin-keys.js';
-import { registerAuth } from '../../src/gateway/auth-hook.js';
 import { createGateway } from '../../src/gateway/server.js';
 import { Authenticator } from '../../src/security/authenticator.js';
 import { ensureAdminKey } from '../../src/security/bootstrap.js';
@@ -70,11 +69,13 @@ describe('access matrix', () => {
     const keys = new KeyRepository(store, { now: () => clock.date() });
     const authenticator = new Authenticator({ keys, clock });
     const routes = stubRoutes(clock, Object.keys(DEPLOYMENTS));
-    app = createGateway({ routes, bodyLimit: 1 << 20, clock, info: { name: 'aloft', version: 'test', extensions: [] } }).app;
-    registerAuth(app, {
-      authenticator,
-      policy: { enabled: true, isPublic: (d) => (DEPLOYMENTS as Record<string, { public: boolean }>)[d]?.public === true },
-    });
+    app = createGateway({
+      routes, bodyLimit: 1 << 20, clock, info: { name: 'aloft', version: 'test', extensions: [] },
+      auth: {
+        authenticator,
+        policy: { enabled: true, isPublic: (d) => (DEPLOYMENTS as Record<string, { public: boolean }>)[d]?.public === true },
+      },
+    }).app;
     registerKeyRoutes(app, { keys, authenticator, clock });
     app.get('/api/v1/deployments', () => ({ deployments: routes.names() }));
     app.post('/api/v1/apply', () => ({ applied: true }));

@@ -1,10 +1,12 @@
 /**
- * The lean infer path (src/gateway/lean-infer.ts) must answer exactly as the Fastify route
- * does. Two gateways are assembled the same way (real auth with keys in SQLite, real
- * memory rate limiter, real metrics, stub replicas), one with the lean path on and one
- * without; every request below goes to both over real HTTP, and status, the headers that
- * matter and the body must be equal. A Fastify hook counts what reaches Fastify, which
- * proves which requests the lean path took and which it left to Fastify.
+ * The node front (src/gateway/fronts/node.ts) must answer exactly as Fastify's infer routes
+ * do (both run the pipeline, src/gateway/pipeline.ts). Two gateways are assembled the same
+ * way (real auth with keys in SQLite, real memory rate limiter, real metrics, stub
+ * replicas), one with the node front on and one without; every request below goes to both
+ * over real HTTP, and status, the headers that matter and the body must be equal. A
+ * Fastify hook counts what reaches Fastify, which proves which requests the node front
+ * took (every infer request with plain names, whatever its body's framing or encoding)
+ * and which it left to Fastify (names that need decoding, query strings, other methods).
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -13,9 +15,8 @@ import { gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { ManualClock } from '../../src/clock.js';
 import { registerKeyRoutes } from '../../src/control/admin-keys.js';
-import { registerAuth } from '../../src/gateway/auth-hook.js';
-import { inferPath } from '../../src/gateway/lean-infer.js';
-import { MemoryRateLimiter, registerRateLimits } from '../../src/gateway/ratelimit/index.js';
+import { inferPath } from '../../src/gateway/pipeline.js';
+import { MemoryRateLimiter } from '../../src/gateway/ratelimit/index.js';
 import { createGateway, type Gateway } from '../../src/gateway/server.js';
 import { GatewayMetrics } from '../../src/monitor/metrics.js';
 import { encodeInferRequest } from '../../src/runtime/codec/index.js';
@@ -54,18 +55,20 @@ describe('lean infer path', () => {
 
   async function side(withLean: boolean, keys: KeyRepository): Promise<Side> {
     const metrics = new GatewayMetrics(undefined, { defaultMetrics: false });
-    const gateway = createGateway({ routes: stubRoutes(clock, NAMES), bodyLimit: BODY_LIMIT, clock, metrics, info: { name: 'aloft', version: 'test', extensions: [] } });
     const authenticator = new Authenticator({ keys, clock });
     await authenticator.load();
+    const gateway = createGateway({
+      routes: stubRoutes(clock, NAMES), bodyLimit: BODY_LIMIT, clock, metrics, info: { name: 'aloft', version: 'test', extensions: [] },
+      auth: { authenticator, policy: { enabled: true, isPublic: (d) => PUBLIC.has(d) } },
+      limits: {
+        limiter: new MemoryRateLimiter({ clock }),
+        deploymentLimit: (name) => (name === LIMITED ? { rate: 0.001, burst: 1 } : undefined),
+      },
+      nodeFront: withLean, wire: withLean,
+    });
     const s: Side = { gateway, metrics, url: '', fastify: 0 };
     gateway.app.addHook('onRequest', async () => { s.fastify++; });
-    const auth = registerAuth(gateway.app, { authenticator, policy: { enabled: true, isPublic: (d) => PUBLIC.has(d) } });
-    const limits = registerRateLimits(gateway.app, {
-      limiter: new MemoryRateLimiter({ clock }),
-      deploymentLimit: (name) => (name === LIMITED ? { rate: 0.001, burst: 1 } : undefined),
-    });
     registerKeyRoutes(gateway.app, { keys, authenticator, clock });
-    if (withLean) gateway.enableLeanInfer({ auth, limits });
     s.url = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
     return s;
   }
@@ -120,11 +123,11 @@ describe('lean infer path', () => {
     { name: 'bad Inference-Header-Content-Length', path: '/v2/models/credit-risk/infer', opts: () => ({ body: json([1, 2]), headers: { ...auth('admin'), 'inference-header-content-length': 'x' } }), status: 400, lean: true },
     { name: 'deployment limit: first request', path: `/v2/models/${LIMITED}/infer`, opts: () => ({ body: json([1, 2]), headers: auth('admin') }), status: 200, lean: true },
     { name: 'deployment limit: second request', path: `/v2/models/${LIMITED}/infer`, opts: () => ({ body: json([1, 2]), headers: auth('admin') }), status: 429, lean: true },
-    { name: 'over the body limit', path: '/v2/models/credit-risk/infer', opts: () => ({ body: 'x'.repeat(BODY_LIMIT + 1), headers: auth('admin') }), status: 413, lean: false },
-    { name: 'gzip body', path: '/v2/models/credit-risk/infer', opts: () => ({ body: gzipSync(json([1, 2])), headers: { ...auth('admin'), 'content-encoding': 'gzip' } }), status: 200, lean: false },
-    { name: 'unsupported Content-Encoding', path: '/v2/models/credit-risk/infer', opts: () => ({ body: json([1, 2]), headers: { ...auth('admin'), 'content-encoding': 'br' } }), status: 415, lean: false },
-    { name: 'chunked body', path: '/v2/models/credit-risk/infer', opts: () => ({ body: Readable.from([Buffer.from(json([1, 2]))]), headers: auth('admin') }), status: 200, lean: false },
-    { name: 'other Content-Type', path: '/v2/models/credit-risk/infer', opts: () => ({ body: json([1, 2]), headers: { ...auth('admin'), 'content-type': 'text/plain' } }), status: 200, lean: false },
+    { name: 'over the body limit', path: '/v2/models/credit-risk/infer', opts: () => ({ body: 'x'.repeat(BODY_LIMIT + 1), headers: auth('admin') }), status: 413, lean: true },
+    { name: 'gzip body', path: '/v2/models/credit-risk/infer', opts: () => ({ body: gzipSync(json([1, 2])), headers: { ...auth('admin'), 'content-encoding': 'gzip' } }), status: 200, lean: true },
+    { name: 'unsupported Content-Encoding', path: '/v2/models/credit-risk/infer', opts: () => ({ body: json([1, 2]), headers: { ...auth('admin'), 'content-encoding': 'br' } }), status: 415, lean: true },
+    { name: 'chunked body', path: '/v2/models/credit-risk/infer', opts: () => ({ body: Readable.from([Buffer.from(json([1, 2]))]), headers: auth('admin') }), status: 200, lean: true },
+    { name: 'other Content-Type', path: '/v2/models/credit-risk/infer', opts: () => ({ body: json([1, 2]), headers: { ...auth('admin'), 'content-type': 'text/plain' } }), status: 200, lean: true },
     { name: 'percent-encoded name', path: '/v2/models/credit%2Drisk/infer', opts: () => ({ body: json([1, 2]), headers: auth('admin') }), status: 200, lean: false },
     { name: 'query string', path: '/v2/models/credit-risk/infer?x=1', opts: () => ({ body: json([1, 2]), headers: auth('admin') }), status: 200, lean: false },
     { name: 'GET on an infer path', path: '/v2/models/credit-risk/infer', opts: () => ({ method: 'GET', headers: auth('admin') }), status: 405, lean: false },

@@ -12,10 +12,9 @@ import { connect, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
-import { registerAuth } from '../../src/gateway/auth-hook.js';
 import type { ReplicaTransport } from '../../src/gateway/replica-set.js';
 import { createGateway, type Gateway } from '../../src/gateway/server.js';
-import { parseHead } from '../../src/gateway/wire.js';
+import { parseHead } from '../../src/gateway/fronts/wire.js';
 import { Authenticator } from '../../src/security/authenticator.js';
 import { ensureAdminKey } from '../../src/security/bootstrap.js';
 import type { Store } from '../../src/store/db.js';
@@ -111,15 +110,14 @@ describe('wire front', () => {
   const extra: Gateway[] = [];
 
   async function start(opts: { wire: boolean; keepAliveTimeoutMs?: number; transport?: ReplicaTransport }): Promise<{ gateway: Gateway; url: string }> {
+    const authenticator = new Authenticator({ keys, clock });
+    await authenticator.load();
     const gateway = createGateway({
       routes: stubRoutes(clock, ['credit-risk', 'demo'], opts.transport), bodyLimit: BODY_LIMIT, clock, wire: opts.wire,
       info: { name: 'aloft', version: 'test', extensions: [] },
       ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),
+      auth: { authenticator, policy: { enabled: true, isPublic: (d) => d === 'demo' } },
     });
-    const authenticator = new Authenticator({ keys, clock });
-    await authenticator.load();
-    const auth = registerAuth(gateway.app, { authenticator, policy: { enabled: true, isPublic: (d) => d === 'demo' } });
-    gateway.enableLeanInfer({ auth });
     const url = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
     return { gateway, url };
   }

@@ -7,7 +7,7 @@ import { silentLogger } from '../../log.js';
 import type { Principal } from '../../security/principal.js';
 import type { RateLimitSpec } from '../../spec/types.js';
 import { makeErrorHandler } from '../http-errors.js';
-import { registerRateLimits, type RateLimitHookOptions } from './hook.js';
+import { makeLimitCheck, type RateLimitHookOptions } from './hook.js';
 import { MemoryRateLimiter } from './memory.js';
 import { RedisRateLimiter } from './redis.js';
 import type { RateLimiter } from './types.js';
@@ -42,9 +42,11 @@ function app(s: Setup = {}): { app: FastifyInstance; clock: ManualClock } {
     ...(s.perKeyDefault ? { perKeyDefault: s.perKeyDefault } : {}),
     ...(s.registry ? { registry: s.registry } : {}),
   };
-  registerRateLimits(a, opts);
-  a.post('/v2/models/:name/infer', async () => ({ ok: true }));
-  a.post('/v2/models/:name/versions/:version/infer', async () => ({ ok: true }));
+  // The check as the infer pipeline runs it: after authentication, for the deployment named.
+  const check = makeLimitCheck(opts);
+  const limited = async (req: { principal?: Principal; ip: string; params: unknown }) => check(req.principal, req.ip, (req.params as { name: string }).name);
+  a.post('/v2/models/:name/infer', { preHandler: limited }, async () => ({ ok: true }));
+  a.post('/v2/models/:name/versions/:version/infer', { preHandler: limited }, async () => ({ ok: true }));
   a.get('/v2/models/:name', async () => ({ name: 'm' }));
   a.addHook('onClose', () => opts.limiter.close());
   return { app: a, clock };

@@ -1,6 +1,6 @@
 /**
- * Applies rate limits to inference requests (`POST /v2/models/:name[/versions/:v]/infer`)
- * in a Fastify preHandler hook, after authentication has set `request.principal`.
+ * The rate-limit check of inference requests, run by the infer pipeline (pipeline.ts)
+ * after authentication and before the body is read.
  *
  * Two limits apply to each request, checked together with `takeAll`:
  * - per caller: `principal.limits ?? perKeyDefault`, keyed `key:<principal.id>`; anonymous
@@ -13,15 +13,11 @@
  * Over a limit: 429 ALOFT_RATE_LIMITED with `Retry-After` (whole seconds, rounded up, ≥ 1)
  * and e.g. `{"error": "rate limit of 50 requests/s for key 'ci' exceeded; retry after 1 s"}`.
  */
-import type { FastifyInstance } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { fail, isAloftError } from '../../errors.js';
 import { ANONYMOUS, type Principal } from '../../security/principal.js';
 import type { RateLimitSpec } from '../../spec/types.js';
 import type { LimitCheck, MultiDecision, RateLimiter } from './types.js';
-
-/** The routes limited, as Fastify names them. */
-export const INFER_ROUTES: ReadonlySet<string> = new Set(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer']);
 
 export interface RateLimitHookOptions {
   limiter: RateLimiter;
@@ -66,7 +62,6 @@ function message(s: Subject, d: MultiDecision, seconds: number): string {
 /**
  * The limit check of one inference request for `deployment` by `caller` from `ip`: resolves
  * when allowed, throws ALOFT_RATE_LIMITED (details.retryAfterMs gives Retry-After) when not.
- * Shared by the Fastify hook and the lean infer path.
  */
 export type LimitCheckFn = (caller: Principal | undefined, ip: string, deployment: string) => Promise<void>;
 
@@ -96,15 +91,4 @@ export function makeLimitCheck(opts: RateLimitHookOptions): LimitCheckFn {
     const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
     throw fail('ALOFT_RATE_LIMITED', message(s, d, seconds), { details: { key: s.key, reason: d.reason, retryAfterMs: d.retryAfterMs } });
   };
-}
-
-/** Registers the check as a preHandler hook of the inference routes; returns it for the lean infer path. */
-export function registerRateLimits(app: FastifyInstance, opts: RateLimitHookOptions): LimitCheckFn {
-  const check = makeLimitCheck(opts);
-  app.addHook('preHandler', async (request) => {
-    if (!INFER_ROUTES.has(request.routeOptions.url ?? '')) return;
-    const name = (request.params as { name?: string }).name ?? '';
-    await check(request.principal, request.ip, name);
-  });
-  return check;
 }

@@ -23,6 +23,14 @@
  * one request ends (request smuggling needs two parsers reading one byte stream
  * differently; here each byte is parsed by one of them only).
  *
+ * A request is served as soon as its head is in hand: the pipeline (pipeline.ts)
+ * authenticates, resolves the model and reserves body memory from the head, and only then
+ * asks for the body, so a caller without access holds at most 64 KiB of a connection's
+ * bytes and then has the rest of its body dropped unread as it arrives (node:http does the
+ * same with a body nobody read), within server.bodyTimeout. If the client half-closes
+ * before the body is complete, the request goes to node:http as it came (head included),
+ * which rejects it as it always has.
+ *
  * What it keeps from node:http: answers in request order (one request at a time per
  * connection), the same response header block (Date, Connection: keep-alive, Keep-Alive
  * timeout), the keep-alive timeout for idle connections, back-pressure on a client that
@@ -33,18 +41,22 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
-import { inferPath, plainBodyLength, LEAN_GONE, type InferTarget, type LeanExchange, type LeanServe, type PlainHeaders } from './lean-infer.js';
+import type { Clock, Timer } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import { CLIENT_GONE, inferPath, type BodyRead, type InferExchange, type InferTarget, type Serve } from '../pipeline.js';
 
 export interface WireOptions {
-  serve: LeanServe;
+  serve: Serve;
   bodyLimit: number;
+  /** Time allowed for a body to arrive once its head has (server.bodyTimeout). */
+  bodyTimeoutMs: number;
   /** Idle connections are closed after this long (node's keepAliveTimeout). */
   keepAliveTimeoutMs: number;
   /** True once the server is closing. */
   closing(): boolean;
   /** Gives a socket to node:http (its own connection listener). */
   handoff(socket: Socket): void;
+  clock: Clock;
   logger: Logger;
   /** Wall clock for the Date header (as node's own). */
   wallClock?: () => number;
@@ -60,7 +72,7 @@ export interface WireStats {
 
 /** Node's default limit for a request's header block. */
 const MAX_HEAD = 16 * 1024;
-/** Bytes held beyond the request being answered before the socket is paused. */
+/** Bytes held beyond what the request being answered has asked for before the socket is paused. */
 const HOLD = 64 * 1024;
 
 export class WireFront {
@@ -106,10 +118,10 @@ export class WireFront {
   }
 }
 
-/** A parsed request head: where its body starts and what the lean path needs. */
+/** A parsed request head: where its body starts and what the pipeline needs. */
 interface Head {
   url: string;
-  path: InferTarget;
+  target: InferTarget;
   /** Bytes of the request line and headers, blank line included. */
   headLength: number;
   bodyLength: number;
@@ -117,15 +129,36 @@ interface Head {
   inferenceHeader: string | undefined;
 }
 
+/** The request being served on a connection. */
+interface Current {
+  head: Head;
+  /** The head's bytes, to give node:http the request as it came if the front lets it go. */
+  headBytes: Buffer;
+  arrivedAt: number;
+  /** Body bytes not yet taken off the connection. */
+  bodyLeft: number;
+  /** The pipeline is waiting for the body. */
+  reader: { resolve(b: Buffer): void; reject(e: unknown): void; timer: Timer | undefined } | undefined;
+  /** The body did not arrive in time: the answer closes the connection. */
+  late: boolean;
+  /** The answer has been written. */
+  written: boolean;
+  /** The connection went to node:http mid-request: this exchange has nobody to answer. */
+  abandoned: boolean;
+}
+
 const EMPTY = Buffer.alloc(0);
 
 class WireConn {
-  /** Bytes received and not yet parsed, in arrival order. */
+  /** Bytes received and not yet taken, in arrival order (the current head excluded). */
   private chunks: Buffer[] = [];
   private size = 0;
-  private head: Head | undefined;
-  /** A request is being answered. */
+  private cur: Current | undefined;
+  /** A request is being served. */
   private busy = false;
+  /** Bytes of an answered request's body still to drop as they arrive. */
+  private discard = 0;
+  private discardTimer: Timer | undefined;
   /** Waiting for the socket to drain before reading the next request. */
   private draining = false;
   /** The client has half-closed (sent FIN). */
@@ -147,14 +180,32 @@ class WireConn {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.discard > 0) {
+      const n = Math.min(this.discard, chunk.length);
+      this.discard -= n;
+      if (this.discard === 0) this.stopDiscard();
+      if (n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
     this.chunks.push(chunk);
     this.size += chunk.length;
+    const cur = this.cur;
+    if (cur?.reader && this.size >= cur.bodyLeft) this.deliver(cur);
     if (!this.busy && !this.draining) this.pump();
-    else if (this.size > HOLD + (this.head ? this.head.headLength + this.head.bodyLength : 0)) this.socket.pause();
+    else if (this.size > HOLD + (cur?.reader ? cur.bodyLeft : 0)) this.socket.pause();
   };
 
   private readonly onEnd = (): void => {
     this.ended = true;
+    const cur = this.cur;
+    if (cur && !cur.written && cur.bodyLeft > this.size) {
+      // The body can never be completed: node answers the request as it came, as it always has.
+      return this.handoff();
+    }
+    if (this.discard > 0) {
+      this.socket.end(); // the rest of an answered body will not come
+      return;
+    }
     if (!this.busy && !this.draining) this.pump();
   };
 
@@ -164,12 +215,19 @@ class WireConn {
   };
 
   private readonly onClose = (): void => {
+    const r = this.cur?.reader;
+    if (r) {
+      this.cur!.reader = undefined;
+      r.timer?.cancel();
+      r.reject(CLIENT_GONE);
+    }
+    this.stopDiscard();
     this.release();
   };
 
   private readonly onTimeout = (): void => {
-    // Node's keepAliveTimeout: a connection with nothing in progress is closed. An answer
-    // in progress is bounded by the deployment's own request timeout.
+    // Node's keepAliveTimeout: a connection with nothing in progress is closed. A request in
+    // progress is bounded by its deadline and server.bodyTimeout.
     if (!this.busy) this.socket.destroy();
   };
 
@@ -180,7 +238,7 @@ class WireConn {
   };
 
   shutdown(): void {
-    if (this.busy || this.draining) this.last = true;
+    if (this.busy || this.draining || this.discard > 0) this.last = true;
     else if (this.size === 0) this.socket.destroy();
     else this.handoff(); // a request in the making: node answers it (503, Connection: close)
   }
@@ -191,43 +249,43 @@ class WireConn {
     this.front.release(this);
   }
 
-  /** The unparsed bytes as one buffer. */
+  /** The untaken bytes as one buffer. */
   private bytes(): Buffer {
     if (this.chunks.length === 0) return EMPTY;
     if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.size)];
     return this.chunks[0]!;
   }
 
-  /** Reads and answers requests until one is incomplete, unusual, or being answered. */
+  /** Takes the first `n` untaken bytes off the connection. */
+  private take(n: number): Buffer {
+    const buf = this.bytes();
+    this.size -= n;
+    this.chunks = this.size === 0 ? [] : [buf.subarray(n)];
+    return buf.subarray(0, n);
+  }
+
+  /** Reads and serves requests until one is incomplete, unusual, or being served. */
   private pump(): void {
     while (!this.busy && !this.draining && !this.released) {
+      if (this.discard > 0) {
+        if (this.socket.isPaused()) this.socket.resume();
+        return;
+      }
       if (this.size === 0) {
-        if (this.last) this.socket.end();
-        else if (this.ended) this.socket.end();
+        if (this.last || this.ended) this.socket.end();
         else if (this.socket.isPaused()) this.socket.resume();
         return;
       }
       if (this.front.o.closing()) return this.handoff();
-      if (this.head === undefined) {
-        const head = parseHead(this.bytes(), this.front.o.bodyLimit);
-        if (head === undefined) return this.handoff();
-        this.head = head;
-      }
-      const total = this.head.headLength + this.head.bodyLength;
-      if (this.size < total) {
-        // Wait for the rest of the body (the keep-alive timeout closes a stalled one).
-        if (this.ended) return this.handoff(); // node rejects a body cut short, as it always has
-        if (this.socket.isPaused()) this.socket.resume();
-        return;
-      }
-      const buf = this.bytes();
-      const body = buf.subarray(this.head.headLength, total);
-      this.size -= total;
-      this.chunks = this.size === 0 ? [] : [buf.subarray(total)];
-      const head = this.head;
-      this.head = undefined;
+      const head = parseHead(this.bytes(), this.front.o.bodyLimit);
+      if (head === undefined) return this.handoff();
+      const cur: Current = {
+        head, headBytes: this.take(head.headLength), arrivedAt: this.front.o.clock.now(), bodyLeft: head.bodyLength,
+        reader: undefined, late: false, written: false, abandoned: false,
+      };
+      this.cur = cur;
       this.busy = true;
-      this.front.o.serve(this.exchange(head, body)).then(this.answered, (err: unknown) => {
+      this.front.o.serve(this.exchange(cur)).then(() => this.answered(cur), (err: unknown) => {
         // serve answers every error itself; this is only a last guard for the process.
         this.front.o.logger.error({ err, url: head.url }, 'wire front failed');
         this.socket.destroy();
@@ -235,31 +293,80 @@ class WireConn {
     }
   }
 
-  private readonly answered = (): void => {
+  /** The body is in hand: give it to the waiting pipeline. */
+  private deliver(cur: Current): void {
+    const r = cur.reader!;
+    cur.reader = undefined;
+    r.timer?.cancel();
+    const body = this.take(cur.bodyLeft);
+    cur.bodyLeft = 0;
+    r.resolve(body);
+  }
+
+  private answered(cur: Current): void {
+    if (cur.abandoned || this.released) return;
     this.busy = false;
-    if (this.socket.destroyed || this.last) return; // the last answer ended the connection
+    this.cur = undefined;
+    if (this.socket.destroyed || this.last || cur.late) return; // that answer ended the connection
+    if (cur.bodyLeft > 0) {
+      // Answered without the whole body (refused before it was read): skip the rest, as
+      // node:http does, within server.bodyTimeout.
+      const have = Math.min(this.size, cur.bodyLeft);
+      this.take(have);
+      this.discard = cur.bodyLeft - have;
+      if (this.discard > 0) {
+        const clock = this.front.o.clock;
+        this.discardTimer = clock.setTimeout(() => this.socket.destroy(), Math.max(0, cur.arrivedAt + this.front.o.bodyTimeoutMs - clock.now()));
+        if (this.ended) return void this.socket.end();
+      }
+    }
     if (this.socket.writableNeedDrain) this.draining = true;
     else this.pump();
-  };
+  }
 
-  private exchange(head: Head, body: Buffer): LeanExchange {
+  private stopDiscard(): void {
+    this.discardTimer?.cancel();
+    this.discardTimer = undefined;
+  }
+
+  private exchange(cur: Current): InferExchange {
     const socket = this.socket;
+    const { head } = cur;
     return {
-      url: head.url, path: head.path, ip: this.ip, authorization: head.authorization, inferenceHeader: head.inferenceHeader, socket,
-      body: () => (socket.destroyed ? Promise.reject(LEAN_GONE) : Promise.resolve(body)),
-      answer: (status, headers, content) => this.write(status, headers, content),
-      gone: () => socket.destroyed,
+      url: head.url, target: head.target, ip: this.ip, authorization: head.authorization, inferenceHeader: head.inferenceHeader, socket,
+      arrivedAt: cur.arrivedAt, declaredLength: head.bodyLength,
+      body: (read) => this.body(cur, read),
+      answer: (status, headers, content) => this.write(cur, status, headers, content),
+      gone: () => socket.destroyed || cur.abandoned,
     };
   }
 
+  private body(cur: Current, read: BodyRead): Promise<Buffer> {
+    if (this.socket.destroyed || cur.abandoned) return Promise.reject(CLIENT_GONE);
+    return new Promise<Buffer>((resolve, reject) => {
+      cur.reader = { resolve, reject, timer: undefined };
+      if (this.size >= cur.bodyLeft) return this.deliver(cur);
+      const clock = this.front.o.clock;
+      cur.reader.timer = clock.setTimeout(() => {
+        if (cur.reader === undefined) return;
+        cur.reader = undefined;
+        cur.late = true;
+        reject(read.late());
+      }, Math.max(0, read.until - clock.now()));
+      if (this.socket.isPaused()) this.socket.resume();
+    });
+  }
+
   /** One answer, with the header block node:http would write for it. */
-  private write(status: number, headers: Record<string, string>, content: string | Buffer): void {
+  private write(cur: Current, status: number, headers: Record<string, string>, content: string | Buffer): void {
     const socket = this.socket;
-    if (socket.destroyed || !socket.writable) return;
+    if (cur.abandoned || cur.written || socket.destroyed || !socket.writable) return;
+    cur.written = true;
+    const close = this.last || cur.late;
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
     for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
     head += `Date: ${this.front.date()}\r\n`;
-    head += this.last ? 'Connection: close\r\n\r\n' : `${this.front.keepAliveHeader}\r\n`;
+    head += close ? 'Connection: close\r\n\r\n' : `${this.front.keepAliveHeader}\r\n`;
     this.front.stats.served++;
     if (typeof content === 'string') {
       socket.write(head + content);
@@ -269,16 +376,26 @@ class WireConn {
       socket.write(content);
       socket.uncork();
     }
-    if (this.last) socket.end();
+    if (close) socket.end();
   }
 
-  /** Gives the connection, and the bytes read so far, to node:http. */
+  /** Gives the connection, and the bytes read so far (the current request's head too), to node:http. */
   private handoff(): void {
     const socket = this.socket;
+    const cur = this.cur;
     this.release();
     for (const [event, fn] of this.listeners()) socket.off(event, fn);
     socket.setTimeout(0);
-    const held = this.bytes();
+    let held = this.bytes();
+    if (cur) {
+      cur.abandoned = true;
+      const r = cur.reader;
+      cur.reader = undefined;
+      r?.timer?.cancel();
+      r?.reject(CLIENT_GONE);
+      held = held.length === 0 ? cur.headBytes : Buffer.concat([cur.headBytes, held]);
+    }
+    this.cur = undefined;
     this.chunks = [];
     this.size = 0;
     this.front.stats.handedOff++;
@@ -297,6 +414,35 @@ class WireConn {
     socket.resume();
   }
 }
+
+/**
+ * The body length of a request plain enough for the wire front, or undefined: no chunked
+ * body, no `Expect`, no Content-Encoding but identity, a JSON or binary Content-Type (or
+ * none), and a Content-Length within the body limit.
+ */
+export function plainBodyLength(h: PlainHeaders, bodyLimit: number): number | undefined {
+  if (h['transfer-encoding'] !== undefined || h.expect !== undefined) return undefined;
+  const enc = h['content-encoding'];
+  if (enc !== undefined && enc !== 'identity') return undefined;
+  const type = h['content-type'];
+  if (type !== undefined && !CONTENT_TYPE.test(type)) return undefined;
+  const cl = h['content-length'];
+  if (cl === undefined || !LENGTH.test(cl)) return undefined;
+  const length = Number(cl);
+  return length > bodyLimit ? undefined : length;
+}
+
+/** The headers that decide whether a request is plain (lower-case names, one value each). */
+export interface PlainHeaders {
+  'transfer-encoding'?: string | undefined;
+  expect?: string | undefined;
+  'content-encoding'?: string | undefined;
+  'content-type'?: string | undefined;
+  'content-length'?: string | undefined;
+}
+
+const CONTENT_TYPE = /^application\/(json|octet-stream)(\s*;\s*charset=utf-8)?$/i;
+const LENGTH = /^[0-9]{1,12}$/;
 
 /** RFC 9110 token characters, the only ones allowed in a header name. */
 const TOKEN = new Uint8Array(256);
@@ -363,5 +509,5 @@ export function parseHead(buf: Buffer, bodyLimit: number): Head | undefined {
   const bodyLength = plainBodyLength(found, bodyLimit);
   if (bodyLength === undefined) return undefined;
   // Header values are read as latin1, as node:http reads them.
-  return { url, path, headLength: end + 4, bodyLength, authorization: found.authorization, inferenceHeader: found['inference-header-content-length'] };
+  return { url, target: path, headLength: end + 4, bodyLength, authorization: found.authorization, inferenceHeader: found['inference-header-content-length'] };
 }

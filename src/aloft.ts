@@ -114,7 +114,10 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const registry = new Registry(store, new ArtifactStore(join(spec.state.dir, 'artifacts')));
     const audit = new AuditLog(store, { clock });
     const keys = new KeyRepository(store, { now: () => clock.date() });
-    const adminKey = await ensureAdminKey({ keys, stateDir: spec.state.dir, env: opts.adminKey ? { ...process.env, ALOFT_ADMIN_KEY: opts.adminKey } : process.env, log: logger, now: () => clock.date() });
+    const adminKey = await ensureAdminKey({
+      keys, stateDir: spec.state.dir, env: opts.adminKey ? { ...process.env, ALOFT_ADMIN_KEY: opts.adminKey } : process.env, log: logger, now: () => clock.date(),
+      record: (tx, key) => audit.append({ actor: SYSTEM_ACTOR, action: 'key.created', target: key.name, source: 'system', after: { name: key.name, role: key.role, scopes: key.scopes, expiresAt: key.expiresAt }, details: { from: key.createdBy } }, tx),
+    });
     if (adminKey.file) progress({ kind: 'admin-key', file: adminKey.file, created: adminKey.created });
     const authenticator = new Authenticator({ keys, ...(spec.security.auth.jwt ? { jwt: spec.security.auth.jwt } : {}), clock, logger });
     await authenticator.load();
@@ -126,11 +129,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       const source = relative(loaded.dir, model.path) || model.path;
       const { version, created } = await registry.register(name, model.path, {
         source, ...(model.description ? { description: model.description } : {}),
+        record: (tx, v) => audit.append({ actor: SYSTEM_ACTOR, action: 'model.registered', target: `${name}@${v.version}`, source: 'system', after: { sha256: v.sha256, sizeBytes: v.sizeBytes, source } }, tx),
       });
       progress({ kind: 'registered', model: name, version: version.version, created, sha256: version.sha256, source });
-      if (created) {
-        await audit.append({ actor: SYSTEM_ACTOR, action: 'model.registered', target: `${name}@${version.version}`, source: 'system', after: { sha256: version.sha256, sizeBytes: version.sizeBytes, source } });
-      }
     }
     await audit.append({ actor: SYSTEM_ACTOR, action: 'spec.applied', target: loaded.file, source: 'system', after: redactSecrets(loaded) });
 

@@ -2,9 +2,6 @@
  * The admin API: JSON under /api/v1 on the gateway's port. The CLI and (later) the
  * dashboard use it; nothing else opens the database of a running system.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../errors.js';
 import { versionState, type RouteTable } from '../gateway/route-table.js';
@@ -19,7 +16,7 @@ export interface AdminContext {
   routes: RouteTable;
   orchestrator: Orchestrator;
   deployments: ResolvedDeployment[];
-  audit?: Pick<AuditLog, 'append'>;
+  audit?: Pick<AuditLog, 'append'> | undefined;
 }
 
 /** Who made an admin change, for the audit trail (set by the auth hook). */
@@ -53,23 +50,16 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.post<{ Params: { name: string } }>('/api/v1/models/:name/versions', async (req, reply) => {
     const body = req.body as Buffer | undefined;
     if (!body || body.length === 0) throw fail('ALOFT_BAD_REQUEST', 'send the ONNX file as the request body');
-    const dir = await mkdtemp(join(tmpdir(), 'aloft-push-'));
-    try {
-      const file = join(dir, 'model.onnx');
-      await writeFile(file, body);
-      const source = queryString(req.query, 'source') ?? 'upload';
-      const description = queryString(req.query, 'description');
-      const principal = (req as { principal?: Principal }).principal;
-      const { version, created } = await registry.register(req.params.name, file, {
-        source, ...(description ? { description } : {}), ...(principal ? { createdBy: principal.name } : {}),
-      });
-      if (created) {
-        await ctx.audit?.append({ actor: actor(req), action: 'model.registered', target: `${version.model}@${version.version}`, source: req.ip, after: { sha256: version.sha256, sizeBytes: version.sizeBytes, source } });
-      }
-      return reply.code(created ? 201 : 200).send({ created, version });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    // The bytes go to the registry as they are: no temporary file to leave behind.
+    const source = queryString(req.query, 'source') ?? 'upload';
+    const description = queryString(req.query, 'description');
+    const principal = (req as { principal?: Principal }).principal;
+    const audit = ctx.audit;
+    const { version, created } = await registry.register(req.params.name, body, {
+      source, ...(description ? { description } : {}), ...(principal ? { createdBy: principal.name } : {}),
+      ...(audit ? { record: (tx, v) => audit.append({ actor: actor(req), action: 'model.registered', target: `${v.model}@${v.version}`, source: req.ip, after: { sha256: v.sha256, sizeBytes: v.sizeBytes, source } }, tx) } : {}),
+    });
+    return reply.code(created ? 201 : 200).send({ created, version });
   });
 
   app.put<{ Params: { name: string; alias: string } }>('/api/v1/models/:name/aliases/:alias', async (req) => {
@@ -80,14 +70,18 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
       throw fail('ALOFT_BAD_REQUEST', 'send {"version": N}');
     }
     if (typeof parsed.version !== 'number' || !Number.isInteger(parsed.version)) throw fail('ALOFT_BAD_REQUEST', 'send {"version": N} with an integer N');
-    const set = await registry.setAlias(req.params.name, req.params.alias, parsed.version);
-    await ctx.audit?.append({ actor: actor(req), action: 'alias.set', target: `${req.params.name}@${req.params.alias}`, source: req.ip, before: { version: set.previous ?? null }, after: { version: parsed.version } });
+    const audit = ctx.audit;
+    await registry.setAlias(req.params.name, req.params.alias, parsed.version, audit && ((tx, set) => audit.append({
+      actor: actor(req), action: 'alias.set', target: `${set.model}@${set.alias}`, source: req.ip, before: { version: set.previous ?? null }, after: { version: set.version },
+    }, tx)));
     return { model: req.params.name, alias: req.params.alias, version: parsed.version };
   });
 
   app.delete<{ Params: { name: string; alias: string } }>('/api/v1/models/:name/aliases/:alias', async (req) => {
-    const gone = await registry.deleteAlias(req.params.name, req.params.alias);
-    await ctx.audit?.append({ actor: actor(req), action: 'alias.deleted', target: `${req.params.name}@${req.params.alias}`, source: req.ip, before: { version: gone.version } });
+    const audit = ctx.audit;
+    await registry.deleteAlias(req.params.name, req.params.alias, audit && ((tx, gone) => audit.append({
+      actor: actor(req), action: 'alias.deleted', target: `${gone.model}@${gone.alias}`, source: req.ip, before: { version: gone.version },
+    }, tx)));
     return { deleted: true };
   });
 

@@ -28,7 +28,7 @@ describe('admin API: keys', () => {
     await auth.load();
     audit = [];
     app = createGateway({ routes: new RouteTable(), bodyLimit: 65536, info: { name: 'aloft', version: 'test', extensions: [] }, auth: { authenticator: auth, policy: { enabled: false, isPublic: () => false } } }).app;
-    registerKeyRoutes(app, { keys, authenticator: auth, clock, audit: { append: (e) => { audit.push(e); } } });
+    registerKeyRoutes(app, { keys, authenticator: auth, clock, audit: { append: async (e) => { audit.push(e); } } });
   });
   afterEach(async () => {
     await app?.close();

@@ -8,8 +8,10 @@
  *   includes revoked keys.
  * - `DELETE /api/v1/keys/:name` → revoke the active key with that name.
  *
- * After each change the authenticator reloads, so this gateway applies it at once (others
- * within their reload interval). With `audit`, each change is appended (never the key).
+ * With `audit`, each change's entry (never the key) is written in the change's own
+ * transaction, so no key exists or is revoked without its entry. After each change the
+ * authenticator reloads, so this gateway applies it at once (others within their reload
+ * interval).
  *
  * @example
  * registerKeyRoutes(app, { keys: new KeyRepository(store), authenticator, audit, clock });
@@ -23,6 +25,7 @@ import { isValidScope, SCOPE_RULE } from '../security/glob.js';
 import { EXPIRY_HELP, generateKey, hashSecret, parseExpiry } from '../security/keys.js';
 import { ANONYMOUS, ROLES, type Principal, type Role } from '../security/principal.js';
 import { isValidName, NAME_RULE } from '../spec/modelref.js';
+import type { Store } from '../store/db.js';
 import type { KeyRecord, KeyRepository } from '../store/keys.js';
 
 /** A key as the admin API shows it: never the secret or its hash. */
@@ -62,7 +65,8 @@ export interface KeyAuditEntry {
 export interface KeyRoutesOptions {
   keys: Pick<KeyRepository, 'create' | 'listActive' | 'listAll' | 'revoke'>;
   authenticator: { reload(): Promise<void> };
-  audit?: { append(entry: KeyAuditEntry): unknown };
+  /** Where the entries go; `tx` is the change's transaction (security/audit.ts AuditLog fits). */
+  audit?: { append(entry: KeyAuditEntry, tx: Store): Promise<unknown> };
   clock?: Clock;
   logger?: Logger;
 }
@@ -75,24 +79,20 @@ export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions):
   const clock = opts.clock ?? systemClock;
   const log = opts.logger ?? silentLogger;
 
-  const after = async (entry: KeyAuditEntry): Promise<void> => {
+  const audit = opts.audit;
+  const record = (entry: (key: KeyRecord) => KeyAuditEntry) => audit && ((tx: Store, key: KeyRecord) => audit.append(entry(key), tx));
+  const reload = async (): Promise<void> => {
     try {
       await authenticator.reload();
     } catch (err) {
       log.warn({ err }, 'reloading keys after a change failed; the change is stored and applies at the next reload');
-    }
-    if (opts.audit === undefined) return;
-    try {
-      await opts.audit.append(entry);
-    } catch (err) {
-      log.error({ err, action: entry.action, target: entry.target }, 'appending to the audit trail failed');
     }
   };
 
   app.post('/api/v1/keys', async (req, reply) => {
     const input = parseCreate(req.body, clock.date());
     const material = generateKey();
-    const record = await keys.create({
+    const created = await keys.create({
       id: material.id,
       name: input.name,
       role: input.role,
@@ -100,16 +100,16 @@ export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions):
       secretHash: hashSecret(material.secret),
       createdBy: req.principal?.name ?? null,
       expiresAt: input.expiresAt,
-    });
-    await after({ actor: actorOf(req), action: 'key.created', target: record.name, source: req.ip, after: summary(record) });
+    }, record((key) => ({ actor: actorOf(req), action: 'key.created', target: key.name, source: req.ip, after: summary(key) })));
+    await reload();
     return reply.code(201).send({
-      id: record.id,
+      id: created.id,
       key: material.token,
-      name: record.name,
-      role: record.role,
-      scopes: record.scopes,
-      expiresAt: record.expiresAt,
-      createdAt: record.createdAt,
+      name: created.name,
+      role: created.role,
+      scopes: created.scopes,
+      expiresAt: created.expiresAt,
+      createdAt: created.createdAt,
     });
   });
 
@@ -122,18 +122,18 @@ export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions):
 
   app.delete<{ Params: { name: string } }>('/api/v1/keys/:name', async (req: FastifyRequest<{ Params: { name: string } }>) => {
     const name = req.params.name;
-    const revoked = await keys.revoke(name);
+    const revoked = await keys.revoke(name, record((key) => ({
+      actor: actorOf(req),
+      action: 'key.revoked',
+      target: key.name,
+      source: req.ip,
+      before: summary({ ...key, revokedAt: null }),
+      after: summary(key),
+    })));
     if (revoked === undefined) {
       throw fail('ALOFT_KEY_NOT_FOUND', `no active API key named '${name.slice(0, 100)}'; see 'aloft keys list'`);
     }
-    await after({
-      actor: actorOf(req),
-      action: 'key.revoked',
-      target: revoked.name,
-      source: req.ip,
-      before: summary({ ...revoked, revokedAt: null }),
-      after: summary(revoked),
-    });
+    await reload();
     return { id: revoked.id, name: revoked.name, revoked: true, revokedAt: revoked.revokedAt };
   });
 }

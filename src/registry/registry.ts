@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { fail, isAloftError } from '../errors.js';
 import { readSignature } from '../onnx/signature.js';
 import type { ModelSignature } from '../runtime/tensor.js';
-import type { Store } from '../store/db.js';
+import { atomically, type Store } from '../store/db.js';
 import { ModelRepository, type AliasRecord, type ModelSummaryRecord, type VersionRecord } from '../store/models.js';
 import type { ArtifactStore } from './artifacts.js';
 import { assertAliasName, assertModelName, parseModelRef, type ModelRef } from './ref.js';
@@ -56,7 +56,16 @@ export interface RegisterOptions {
   /** Who registered it (user or key id). */
   createdBy?: string;
   metadata?: Record<string, unknown>;
+  /**
+   * Runs in the transaction that records a new version (not when the content was already
+   * the latest version): the audit entry, so the two commit together. If it fails, no
+   * version is recorded.
+   */
+  record?: (tx: Store, version: ModelVersion) => Promise<unknown>;
 }
+
+/** Runs in the transaction of an alias change (the audit entry); if it fails, nothing changes. */
+export type AliasRecorder<T> = (tx: Store, change: T) => Promise<unknown>;
 
 export interface AliasChange {
   model: string;
@@ -67,12 +76,21 @@ export interface AliasChange {
 }
 
 export class Registry {
+  readonly #store: Store;
+  readonly #repoOpts: { now?: () => Date };
   readonly #repo: ModelRepository;
   readonly #artifacts: ArtifactStore;
 
   constructor(store: Store, artifacts: ArtifactStore, opts: { now?: () => Date } = {}) {
+    this.#store = store;
+    this.#repoOpts = opts;
     this.#repo = new ModelRepository(store, opts);
     this.#artifacts = artifacts;
+  }
+
+  /** The artifact store the registry keeps files in. */
+  get artifacts(): ArtifactStore {
+    return this.#artifacts;
   }
 
   /**
@@ -99,17 +117,23 @@ export class Registry {
       if (isAloftError(e)) throw fail(e.code, `cannot register ${source} as '${name}': ${e.message}`, { cause: e, details: e.details ?? {} });
       throw e;
     }
+    // The file first: a crash after it leaves an unreferenced file (content-addressed,
+    // harmless), never a version without its file.
     const stored = await this.#artifacts.put(bytes);
-    const { version, created } = await this.#repo.addVersion({
-      model: name,
-      sha256: stored.sha256,
-      sizeBytes: stored.size,
-      sourcePath: source,
-      signature,
-      metadata: opts.metadata ?? {},
-      createdBy: opts.createdBy ?? null,
-      ...(opts.description !== undefined ? { description: opts.description } : {}),
-      ...(opts.labels !== undefined ? { labels: opts.labels } : {}),
+    const { version, created } = await atomically(this.#store, async (tx) => {
+      const added = await new ModelRepository(tx, this.#repoOpts).addVersion({
+        model: name,
+        sha256: stored.sha256,
+        sizeBytes: stored.size,
+        sourcePath: source,
+        signature,
+        metadata: opts.metadata ?? {},
+        createdBy: opts.createdBy ?? null,
+        ...(opts.description !== undefined ? { description: opts.description } : {}),
+        ...(opts.labels !== undefined ? { labels: opts.labels } : {}),
+      });
+      if (added.created && opts.record) await opts.record(tx, toModelVersion(added.version, []));
+      return added;
     });
     const aliases = created ? [] : await this.#repo.listAliases(name);
     return { version: toModelVersion(version, aliases), created };
@@ -176,22 +200,32 @@ export class Registry {
    * Point `alias` at `version` of `name`, creating or moving it.
    * @throws ALOFT_MODEL_REF_INVALID (bad alias), ALOFT_MODEL_NOT_FOUND, ALOFT_VERSION_NOT_FOUND.
    */
-  async setAlias(name: string, alias: string, version: number): Promise<AliasChange> {
+  async setAlias(name: string, alias: string, version: number, record?: AliasRecorder<AliasChange>): Promise<AliasChange> {
     assertModelName(name);
     assertAliasName(alias);
     await this.getVersion(name, version);
-    const { previous } = await this.#repo.setAlias(name, alias, version);
-    return { model: name, alias, version, previous };
+    return atomically(this.#store, async (tx) => {
+      const { previous } = await new ModelRepository(tx, this.#repoOpts).setAlias(name, alias, version);
+      const change = { model: name, alias, version, previous };
+      await record?.(tx, change);
+      return change;
+    });
   }
 
   /**
    * Remove an alias; returns the version it pointed at.
    * @throws ALOFT_MODEL_NOT_FOUND, ALOFT_ALIAS_NOT_FOUND.
    */
-  async deleteAlias(name: string, alias: string): Promise<{ model: string; alias: string; version: number }> {
-    const version = await this.#repo.deleteAlias(name, alias);
-    if (version === undefined) throw await this.#notFound(name, 'ALOFT_ALIAS_NOT_FOUND', `model '${name}' has no alias '${alias}'`);
-    return { model: name, alias, version };
+  async deleteAlias(name: string, alias: string, record?: AliasRecorder<{ model: string; alias: string; version: number }>): Promise<{ model: string; alias: string; version: number }> {
+    const gone = await atomically(this.#store, async (tx) => {
+      const version = await new ModelRepository(tx, this.#repoOpts).deleteAlias(name, alias);
+      if (version === undefined) return undefined;
+      const change = { model: name, alias, version };
+      await record?.(tx, change);
+      return change;
+    });
+    if (gone === undefined) throw await this.#notFound(name, 'ALOFT_ALIAS_NOT_FOUND', `model '${name}' has no alias '${alias}'`);
+    return gone;
   }
 
   /**

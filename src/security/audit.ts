@@ -229,9 +229,11 @@ export class AuditLog {
 
   /**
    * Append one entry and return it with its seq and hash. before/after/details are
-   * redacted, then stored and hashed as canonical JSON.
+   * redacted, then stored and hashed as canonical JSON. With `tx` (a Store bound to a
+   * transaction, see store/db.ts `atomically`), the entry is written inside that
+   * transaction, so it commits with the change it records or not at all.
    */
-  append(input: AuditInput): Promise<AuditEntry> {
+  append(input: AuditInput, tx?: Store): Promise<AuditEntry> {
     const action = String(input.action ?? '');
     if (!/^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/.test(action)) {
       return Promise.reject(fail('ALOFT_INTERNAL', `audit action must be a dotted lowercase name like 'key.created', got '${action}'`));
@@ -246,8 +248,8 @@ export class AuditLog {
       after: toData(input.after),
       details: toData(input.details) as Record<string, unknown> | null,
     };
-    const run = this.#tail.then(async () => {
-      const row = await this.#repo.append((head) => {
+    const write = async () => {
+      const row = await (tx ? new AuditRepository(tx) : this.#repo).append((head) => {
         // The time is read under the lock, so times never go backwards along the chain
         // written by one process.
         const content: Content = { seq: head.seq + 1, time: this.#clock.date().toISOString(), ...fields };
@@ -268,7 +270,11 @@ export class AuditLog {
         };
       });
       return toEntry(row);
-    });
+    };
+    // Inside a transaction the database's lock orders the appends; waiting for the queue
+    // there could wait on an append that waits for this very transaction's connection.
+    if (tx) return write();
+    const run = this.#tail.then(write);
     this.#tail = run.catch(() => {});
     return run;
   }

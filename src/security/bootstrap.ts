@@ -21,6 +21,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import type { Store } from '../store/db.js';
 import type { KeyRecord, KeyRepository } from '../store/keys.js';
 import { generateKey, hashSecret, parseToken, secretMatches } from './keys.js';
 
@@ -36,6 +37,8 @@ export interface BootstrapOptions {
   log?: Logger;
   /** For expiry checks. Default: the system time. */
   now?: () => Date;
+  /** Runs in the transaction that makes a key the admin key (the audit entry). */
+  record?: (tx: Store, key: KeyRecord) => Promise<unknown>;
 }
 
 export interface BootstrapResult {
@@ -64,7 +67,7 @@ export async function ensureAdminKey(opts: BootstrapOptions): Promise<BootstrapR
     if (parsed === undefined) {
       throw fail('ALOFT_KEY_INVALID', "ALOFT_ADMIN_KEY is not an Aloft key (aloft_<12 hex>_<43 base64url characters>); unset it to have Aloft generate one, or set it to a key from 'aloft keys create'");
     }
-    const { changed } = await keys.put({ id: parsed.id, name: ADMIN_KEY_NAME, role: 'admin', secretHash: hashSecret(parsed.secret), createdBy: 'ALOFT_ADMIN_KEY' });
+    const { changed } = await keys.put({ id: parsed.id, name: ADMIN_KEY_NAME, role: 'admin', secretHash: hashSecret(parsed.secret), createdBy: 'ALOFT_ADMIN_KEY' }, opts.record);
     if (changed) log.info({ key: ADMIN_KEY_NAME, id: parsed.id }, 'admin key set from ALOFT_ADMIN_KEY');
     return { created: changed, source: 'env' };
   }
@@ -74,7 +77,7 @@ export async function ensureAdminKey(opts: BootstrapOptions): Promise<BootstrapR
   if (fromFile !== undefined) {
     const row = await keys.getById(fromFile.id);
     if (row === undefined) {
-      await keys.put({ id: fromFile.id, name: ADMIN_KEY_NAME, role: 'admin', secretHash: hashSecret(fromFile.secret), createdBy: 'admin.key' });
+      await keys.put({ id: fromFile.id, name: ADMIN_KEY_NAME, role: 'admin', secretHash: hashSecret(fromFile.secret), createdBy: 'admin.key' }, opts.record);
       log.info({ key: ADMIN_KEY_NAME, id: fromFile.id, file }, 'registered the admin key from the admin key file');
       return { created: true, file, source: 'file' };
     }
@@ -94,7 +97,7 @@ export async function ensureAdminKey(opts: BootstrapOptions): Promise<BootstrapR
   } finally {
     await handle.close();
   }
-  await keys.put({ id: key.id, name: ADMIN_KEY_NAME, role: 'admin', secretHash: hashSecret(key.secret), createdBy: 'aloft up' });
+  await keys.put({ id: key.id, name: ADMIN_KEY_NAME, role: 'admin', secretHash: hashSecret(key.secret), createdBy: 'aloft up' }, opts.record);
   log.info({ key: ADMIN_KEY_NAME, id: key.id, file }, 'generated an admin key');
   return { created: true, file, source: 'generated' };
 }

@@ -6,7 +6,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { fail } from '../errors.js';
-import type { Store } from './db.js';
+import { atomically, type Store } from './db.js';
 import type { Database } from './schema.js';
 
 export interface AuditEntriesTable {
@@ -82,7 +82,8 @@ export class AuditRepository {
    * the chain.
    */
   async append(build: (head: AuditHead) => AuditRow): Promise<AuditRow> {
-    return this.#db.transaction().execute(async (trx) => {
+    return atomically(this.#store, async (tx) => {
+      const trx = tx.db.withTables<AuditTables>();
       let q = trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1);
       if (this.#store.dialect === 'postgres') q = q.forUpdate();
       const head = await q.executeTakeFirst();

@@ -26,6 +26,22 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * Runs `fn` in one transaction, with a Store bound to it: every repository built on that
+ * Store writes inside it, so a change and its audit entry commit together or not at all
+ * (a crash between them cannot split them). Inside another transaction it joins that one.
+ *
+ * @example
+ * await atomically(store, async (tx) => {
+ *   const key = await new KeyRepository(tx).create(input);
+ *   await audit.append({ action: 'key.created', ... }, tx);
+ * });
+ */
+export function atomically<T>(store: Store, fn: (tx: Store) => Promise<T>): Promise<T> {
+  if (store.db.isTransaction) return fn(store);
+  return store.db.transaction().execute((trx) => fn({ ...store, db: trx, close: async () => undefined }));
+}
+
 export interface OpenStoreOptions {
   /** postgres://… for PostgreSQL; sqlite:/file:/path or unset for SQLite. */
   url?: string;

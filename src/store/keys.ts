@@ -9,9 +9,9 @@
  * const active = await keys.listActive(); // what the authenticator caches
  */
 import type { Kysely, Selectable } from 'kysely';
-import { fail } from '../errors.js';
+import { fail, isAloftError } from '../errors.js';
 import type { Role } from '../spec/types.js';
-import type { Store } from './db.js';
+import { atomically, type Store } from './db.js';
 import type { Database } from './schema.js';
 
 /** The `api_keys` table (migration 0002). */
@@ -69,17 +69,24 @@ export class KeyRepository {
 
   /**
    * Insert a new key. Throws ALOFT_KEY_EXISTS when an active key has the same name (also
-   * when two callers race: the partial unique index decides).
+   * when two callers race: the partial unique index decides). `record` runs in the same
+   * transaction (the audit entry): if it fails, no key is stored.
    */
-  async create(input: NewKey): Promise<KeyRecord> {
+  async create(input: NewKey, record?: (tx: Store, key: KeyRecord) => Promise<unknown>): Promise<KeyRecord> {
     const row = this.#row(input);
+    const key = toRecord(row);
     try {
-      await this.#db.insertInto('api_keys').values(row).execute();
+      await atomically(this.#store, async (tx) => {
+        await tx.db.withTables<{ api_keys: ApiKeysTable }>().insertInto('api_keys').values(row).execute();
+        await record?.(tx, key);
+      });
     } catch (e) {
-      if (await this.getActiveByName(input.name)) throw exists(input.name, e);
+      if (isAloftError(e)) throw e; // from `record`
+      // Outside a transaction of the caller's, the name can be looked up after the failure.
+      if (!this.#store.db.isTransaction && (await this.getActiveByName(input.name))) throw exists(input.name, e);
       throw fail('ALOFT_STORE', `cannot store API key '${input.name}': ${(e as Error).message}`, { cause: e });
     }
-    return toRecord(row);
+    return key;
   }
 
   /**
@@ -87,10 +94,12 @@ export class KeyRepository {
    * active key of that name and insert the row, or reactivate and overwrite it if the id
    * exists. Idempotent. Used by the bootstrap for ALOFT_ADMIN_KEY.
    * Returns `changed: false` when the key was already active with the same fields.
+   * `record` runs in the same transaction when something changed (the audit entry).
    */
-  async put(input: NewKey): Promise<{ key: KeyRecord; changed: boolean }> {
+  async put(input: NewKey, record?: (tx: Store, key: KeyRecord) => Promise<unknown>): Promise<{ key: KeyRecord; changed: boolean }> {
     const row = this.#row(input);
-    return this.#db.transaction().execute(async (trx) => {
+    return atomically(this.#store, async (tx) => {
+      const trx = tx.db.withTables<{ api_keys: ApiKeysTable }>();
       let q = trx.selectFrom('api_keys').selectAll().where((eb) => eb.or([eb('id', '=', input.id), eb.and([eb('name', '=', input.name), eb('revoked_at', 'is', null)])]));
       if (this.#store.dialect === 'postgres') q = q.forUpdate();
       const current = await q.execute();
@@ -109,7 +118,9 @@ export class KeyRepository {
       } else {
         await trx.insertInto('api_keys').values(row).execute();
       }
-      return { key: toRecord(row), changed: true };
+      const key = toRecord(row);
+      await record?.(tx, key);
+      return { key, changed: true };
     });
   }
 
@@ -135,17 +146,24 @@ export class KeyRepository {
     return row && toRecord(row);
   }
 
-  /** Revoke the active key with this name; returns it as revoked, or undefined if there was none. */
-  async revoke(name: string): Promise<KeyRecord | undefined> {
+  /**
+   * Revoke the active key with this name; returns it as revoked, or undefined if there was
+   * none. `record` runs in the same transaction (the audit entry).
+   */
+  async revoke(name: string, record?: (tx: Store, key: KeyRecord) => Promise<unknown>): Promise<KeyRecord | undefined> {
     const revokedAt = this.#now().toISOString();
-    const row = await this.#db
-      .updateTable('api_keys')
-      .set({ revoked_at: revokedAt })
-      .where('name', '=', name)
-      .where('revoked_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
-    return row && toRecord(row);
+    return atomically(this.#store, async (tx) => {
+      const row = await tx.db.withTables<{ api_keys: ApiKeysTable }>()
+        .updateTable('api_keys')
+        .set({ revoked_at: revokedAt })
+        .where('name', '=', name)
+        .where('revoked_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst();
+      const key = row && toRecord(row);
+      if (key) await record?.(tx, key);
+      return key;
+    });
   }
 
   #row(input: NewKey): ApiKeysTable {

@@ -4,7 +4,7 @@
  * builds those. Shared by both dialects; the only dialect branch is the row lock.
  */
 import { fail } from '../errors.js';
-import type { Store } from './db.js';
+import { atomically, type Store } from './db.js';
 import type { Insertable, Selectable } from 'kysely';
 import type { ModelVersionsTable } from './schema.js';
 
@@ -71,7 +71,7 @@ export class ModelRepository {
    */
   async addVersion(input: NewVersion): Promise<{ version: VersionRecord; created: boolean }> {
     const now = this.#now().toISOString();
-    return this.#store.db.transaction().execute(async (trx) => {
+    return atomically(this.#store, async ({ db: trx }) => {
       await trx
         .insertInto('models')
         .values({
@@ -209,7 +209,7 @@ export class ModelRepository {
    */
   async setAlias(model: string, alias: string, version: number): Promise<{ previous: number | null }> {
     const now = this.#now().toISOString();
-    return this.#store.db.transaction().execute(async (trx) => {
+    return atomically(this.#store, async ({ db: trx }) => {
       let q = trx.selectFrom('model_aliases').select('version').where('model', '=', model).where('alias', '=', alias);
       if (this.#store.dialect === 'postgres') q = q.forUpdate();
       const before = await q.executeTakeFirst();

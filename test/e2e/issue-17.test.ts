@@ -192,3 +192,56 @@ describe('issue 17: request bodies on every front', () => {
     });
   }
 });
+
+describe('issue 17.2: a change and its audit entry commit together, whatever the moment of a crash', async () => {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const { CREDIT_RISK_MODEL } = await import('../helpers/project.js');
+  const { AuditLog } = await import('../../src/security/audit.js');
+  const { ArtifactStore } = await import('../../src/registry/artifacts.js');
+  const { Registry } = await import('../../src/registry/registry.js');
+  const { join } = await import('node:path');
+  const child = fileURLToPath(new URL('../helpers/audited-change.ts', import.meta.url));
+
+  /** Runs the child; resolves with the signal that ended it (or null on a clean exit). */
+  const run = (db: TestDatabase, change: string, kill: string) => new Promise<NodeJS.Signals | null>((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', child, db.url, db.stateDir, change, kill, CREDIT_RISK_MODEL], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('exit', (code, signal) => (code === 0 || signal ? resolve(signal) : reject(new Error(`child failed (${code}): ${err}`))));
+  });
+
+  for (const dialect of await testDialects()) {
+    test(`${dialect.name}: SIGKILL between the change and its entry, or before the commit, leaves neither; a commit leaves both`, { skip: dialect.skip }, async () => {
+      const db = await dialect.create();
+      try {
+        const state = async () => {
+          const store = await db.open();
+          try {
+            const audit = new AuditLog(store);
+            const registry = new Registry(store, new ArtifactStore(join(db.stateDir, 'artifacts')));
+            const versions = await registry.listVersions('m').catch(() => []);
+            const keys = (await new KeyRepository(store).listActive()).map((k) => k.name);
+            const entries = (await audit.list({ action: 'test.*' })).map((e) => `${e.action} ${e.target}`);
+            return { versions: versions.map((v) => `${v.version}:${v.aliases.join(',')}`), keys, entries, verify: (await audit.verify()).ok };
+          } finally {
+            await store.close();
+          }
+        };
+        for (const change of ['register', 'alias', 'key']) {
+          for (const kill of ['before-audit', 'after-audit']) {
+            const before = await state();
+            assert.equal(await run(db, change, kill), 'SIGKILL', `${change}/${kill}: the child died at the kill point`);
+            assert.deepEqual(await state(), before, `${change}/${kill}: nothing of the change or its entry remains`);
+          }
+          assert.equal(await run(db, change, 'none'), null);
+        }
+        assert.deepEqual(await state(), {
+          versions: ['1:production'], keys: ['ops'], entries: ['test.register m@1', 'test.alias m@production', 'test.key ops'], verify: true,
+        });
+      } finally {
+        await db.cleanup();
+      }
+    });
+  }
+});

@@ -7,6 +7,7 @@ import { fail } from '../errors.js';
 import { versionState, type RouteTable } from '../gateway/route-table.js';
 import type { Registry } from '../registry/registry.js';
 import { actorOf, type AuditLog } from '../security/audit.js';
+import { inScopeOf } from '../security/policy.js';
 import { ANONYMOUS, type Principal } from '../security/principal.js';
 import type { Orchestrator } from './orchestrators/types.js';
 import type { ResolvedDeployment } from './plan.js';
@@ -32,7 +33,9 @@ function queryString(q: unknown, key: string): string | undefined {
 export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const { registry } = ctx;
 
-  app.get('/api/v1/models', async () => ({ models: await registry.listModels() }));
+  // Listings show only what the caller's scopes cover; routes naming a model or deployment
+  // are scoped by the access policy (security/policy.ts).
+  app.get('/api/v1/models', async (req) => ({ models: (await registry.listModels()).filter((m) => inScopeOf(req.principal, m.name)) }));
 
   app.get<{ Params: { name: string } }>('/api/v1/models/:name', async (req) => {
     const model = await registry.getModel(req.params.name);
@@ -85,10 +88,10 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
     return { deleted: true };
   });
 
-  app.get('/api/v1/deployments', () => {
+  app.get('/api/v1/deployments', (req) => {
     const replicas = ctx.orchestrator.status();
     return {
-      deployments: ctx.routes.list().map((dep) => ({
+      deployments: ctx.routes.list().filter((dep) => inScopeOf(req.principal, dep.name, dep.versions.get(dep.current)?.model)).map((dep) => ({
         name: dep.name,
         currentVersion: dep.current,
         versions: [...dep.versions.values()].map((v) => ({

@@ -38,7 +38,9 @@ export interface KeyView {
   createdBy: string | null;
   expiresAt: string | null;
   revokedAt: string | null;
-  status: 'active' | 'expired' | 'revoked';
+  /** damaged: the stored key cannot be read whole (see `problem`) and does not work. */
+  status: 'active' | 'expired' | 'revoked' | 'damaged';
+  problem?: string;
 }
 
 export interface KeySummary {
@@ -159,9 +161,10 @@ export function parseCreate(body: unknown, now: Date): CreateInput {
     problems.push(`role must be one of ${ROLES.join(', ')}${role === undefined ? '' : `, got ${JSON.stringify(role).slice(0, 40)}`}`);
   }
 
-  let scopeList: string[] = [];
+  let scopeList: string[] = ['*'];
   if (scopes !== undefined && scopes !== null) {
     if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string')) problems.push('scopes must be a list of name globs, e.g. ["credit-*"]');
+    else if (scopes.length === 0) problems.push('scopes is empty, which would allow no deployment or model at all; leave scopes out for every name ("*"), or list name globs');
     else if (scopes.length > MAX_SCOPES) problems.push(`scopes has ${scopes.length} entries; at most ${MAX_SCOPES}`);
     else {
       for (const s of scopes as string[]) if (!isValidScope(s)) problems.push(`scope '${s.slice(0, 80)}' is invalid: ${SCOPE_RULE}`);
@@ -212,7 +215,7 @@ function summary(k: KeyRecord): KeySummary {
 }
 
 export function view(k: KeyRecord, nowMs: number): KeyView {
-  const status = k.revokedAt !== null ? 'revoked' : k.expiresAt !== null && Date.parse(k.expiresAt) <= nowMs ? 'expired' : 'active';
+  const status = k.revokedAt !== null ? 'revoked' : k.damaged !== undefined ? 'damaged' : k.expiresAt !== null && Date.parse(k.expiresAt) <= nowMs ? 'expired' : 'active';
   return {
     id: k.id,
     name: k.name,
@@ -223,5 +226,6 @@ export function view(k: KeyRecord, nowMs: number): KeyView {
     expiresAt: k.expiresAt,
     revokedAt: k.revokedAt,
     status,
+    ...(k.damaged !== undefined ? { problem: k.damaged } : {}),
   };
 }

@@ -6,7 +6,7 @@ import type { AuthFailure } from './auth-hook.js';
 import { RouteTable } from './route-table.js';
 import { createGateway } from './server.js';
 
-const VIEWER: Principal = { kind: 'key', id: 'v', name: 'viewer-key', role: 'viewer', scopes: [] };
+const VIEWER: Principal = { kind: 'key', id: 'v', name: 'viewer-key', role: 'viewer', scopes: ['*'] };
 const PREDICTOR: Principal = { kind: 'key', id: 'p', name: 'ci', role: 'predictor', scopes: ['credit-*'] };
 
 /** A stub authenticator: 'Bearer viewer' and 'Bearer predictor' are valid, anything else is rejected. */
@@ -110,7 +110,7 @@ describe('registerAuth', () => {
   test('auth disabled: everyone is the insecure admin', async () => {
     const { app: a } = app({ enabled: false });
     const r = await a.inject({ url: '/api/v1/whoami' });
-    assert.deepEqual(r.json(), { principal: { kind: 'anonymous', id: 'insecure', name: 'insecure', role: 'admin', scopes: [] } });
+    assert.deepEqual(r.json(), { principal: { kind: 'anonymous', id: 'insecure', name: 'insecure', role: 'admin', scopes: ['*'] } });
     assert.equal((await a.inject({ url: '/v2/models' })).statusCode, 200);
   });
 });

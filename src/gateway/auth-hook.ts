@@ -20,6 +20,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuthResult, ConnectionMemo } from '../security/authenticator.js';
+import { ALL_SCOPES } from '../security/glob.js';
 import { authorize, classifyRequest, type Target } from '../security/policy.js';
 import type { Principal } from '../security/principal.js';
 import { sendError } from './http-errors.js';
@@ -65,7 +66,7 @@ export const INSECURE_PRINCIPAL: Principal = Object.freeze({
   id: 'insecure',
   name: 'insecure',
   role: 'admin',
-  scopes: Object.freeze([]) as readonly string[],
+  scopes: ALL_SCOPES,
 });
 
 /** The `WWW-Authenticate` challenge sent with 401 answers. */

@@ -28,7 +28,7 @@ describe('Authenticator (API keys)', () => {
 
   async function add(name: string, extra: { role?: 'admin' | 'viewer' | 'predictor' | 'operator'; scopes?: string[]; expiresAt?: string } = {}): Promise<KeyMaterial> {
     const k = generateKey();
-    await repo.create({ id: k.id, name, role: extra.role ?? 'predictor', scopes: extra.scopes ?? [], secretHash: hashSecret(k.secret), ...(extra.expiresAt ? { expiresAt: extra.expiresAt } : {}) });
+    await repo.create({ id: k.id, name, role: extra.role ?? 'predictor', scopes: extra.scopes ?? ['*'], secretHash: hashSecret(k.secret), ...(extra.expiresAt ? { expiresAt: extra.expiresAt } : {}) });
     return k;
   }
 
@@ -40,6 +40,16 @@ describe('Authenticator (API keys)', () => {
     await store.close(); // the hot path must not need the store
     assert.deepEqual(await auth.authenticate(`Bearer ${k.token}`), { kind: 'key', id: k.id, name: 'ci', role: 'predictor', scopes: ['credit-*'] });
     assert.deepEqual(await auth.identify(`bearer   ${k.token}`), { kind: 'ok', principal: await auth.authenticate(`Bearer ${k.token}`) });
+  });
+
+  test('issue 17.5: a key whose stored scopes are damaged fails closed: it is refused, and the other keys keep working', async () => {
+    const damaged = await add('damaged', { scopes: ['credit-*'] });
+    const fine = await add('fine');
+    await store.db.withTables<{ api_keys: { id: string; scopes: string } }>().updateTable('api_keys').set({ scopes: '{"oops"' }).where('id', '=', damaged.id).execute();
+    const auth = new Authenticator({ keys: repo, clock });
+    await auth.load();
+    assert.deepEqual(await auth.identify(`Bearer ${damaged.token}`), { kind: 'rejected', reason: 'invalid key' });
+    assert.equal((await auth.authenticate(`Bearer ${fine.token}`))?.name, 'fine');
   });
 
   test('unknown id and wrong secret give the same answer (the key id is never confirmed)', async () => {

@@ -206,8 +206,9 @@ function toCache(records: readonly KeyRecord[], log: Logger): Map<string, Cached
     if (k.revokedAt !== null) continue;
     const hash = Buffer.from(k.secretHash, 'hex');
     const expiresAt = k.expiresAt === null ? undefined : Date.parse(k.expiresAt);
-    if (hash.length !== 32 || Number.isNaN(expiresAt)) {
-      log.warn({ key: k.name }, 'ignoring an API key with a damaged hash or expiry in the store');
+    if (hash.length !== 32 || Number.isNaN(expiresAt) || k.damaged !== undefined) {
+      // Fail closed: a key whose stored hash, expiry or scopes cannot be read is not usable.
+      log.warn({ key: k.name, problem: k.damaged }, 'ignoring an API key with a damaged hash, expiry or scopes in the store');
       continue;
     }
     const principal: Principal = Object.freeze({ kind: 'key', id: k.id, name: k.name, role: k.role, scopes: Object.freeze([...k.scopes]) });

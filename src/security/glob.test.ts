@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { inScope, isValidScope, matchesGlob } from './glob.js';
+import { ALL_SCOPES, inScope, isValidScope, matchesGlob } from './glob.js';
 
 test('globs: * is any run, ? one character, everything else literal, whole name', () => {
   const cases: [string, string, boolean][] = [
@@ -32,8 +32,10 @@ test('a pathological glob stays fast (no regex backtracking)', () => {
   assert.equal(matchesGlob(glob, 'a'.repeat(256)), false);
 });
 
-test('scopes: empty means every name; any glob matching any given name passes', () => {
-  assert.equal(inScope([], 'x'), true);
+test('issue 17.5: scopes: ["*"] is every name, an empty list is none; any glob matching any given name passes', () => {
+  assert.equal(inScope(ALL_SCOPES, 'x'), true);
+  assert.equal(inScope([], 'x'), false, 'no scopes: no name');
+  assert.equal(inScope([], 'x', 'y'), false);
   assert.equal(inScope(['credit-*'], 'credit-risk'), true);
   assert.equal(inScope(['credit-*'], 'fraud'), false);
   assert.equal(inScope(['credit-*', 'fraud'], 'fraud'), true);

@@ -7,8 +7,12 @@
  * @example
  * matchesGlob('credit-*', 'credit-risk') === true
  * matchesGlob('model-v?', 'model-v10') === false
- * inScope([], 'anything') === true   // no scopes: every name
+ * inScope(ALL_SCOPES, 'anything') === true   // ['*']: every name
+ * inScope([], 'anything') === false          // no scopes: no name (fails closed)
  */
+
+/** The scopes of credentials that may use every name. */
+export const ALL_SCOPES: readonly string[] = Object.freeze(['*']);
 
 /** A scope: 1–63 lowercase letters, digits, '.', '_', '-', '*' or '?'. */
 export const SCOPE_PATTERN = '^[a-z0-9._*?-]{1,63}$';
@@ -49,9 +53,11 @@ export function matchesGlob(glob: string, name: string): boolean {
   return g === glob.length;
 }
 
-/** True when `scopes` is empty (every name) or any glob matches one of `names`. */
+/**
+ * True when any glob of `scopes` matches one of `names`. An empty list matches nothing:
+ * every name is `['*']` (ALL_SCOPES), never the absence of scopes.
+ */
 export function inScope(scopes: readonly string[], ...names: (string | undefined)[]): boolean {
-  if (scopes.length === 0) return true;
   for (const name of names) {
     if (name === undefined) continue;
     for (const glob of scopes) if (matchesGlob(glob, name)) return true;

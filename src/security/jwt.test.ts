@@ -8,6 +8,7 @@ import { ManualClock } from '../clock.js';
 import { isAloftError } from '../errors.js';
 import type { JwtSpec } from '../spec/types.js';
 import { Authenticator } from './authenticator.js';
+import { authorize } from './policy.js';
 import { JwtVerifier, type JwtResult } from './jwt.js';
 
 const ISSUER = 'https://login.example.test/';
@@ -57,9 +58,19 @@ describe('JWT bearer tokens', () => {
     const a = await verify(await sign({ role: 'viewer', aloft_scope: 'credit-* fraud' }));
     assert.deepEqual('principal' in a && a.principal.scopes, ['credit-*', 'fraud']);
     const b = await verify(await sign({ role: 'viewer' }));
-    assert.deepEqual('principal' in b && b.principal.scopes, []);
+    assert.deepEqual('principal' in b && b.principal.scopes, ['*']);
     const c = await verify(await sign({ role: 'viewer', aloft_scope: 42 }));
     assert.match(rejected(c) ?? '', /scope/);
+  });
+
+  test('issue 17.5: an empty scope claim ("", [], [""], whitespace) grants no deployment; only an absent one grants all', async () => {
+    for (const claim of ['', [], [''], '   ', ['  ', '']]) {
+      const r = await verify(await sign({ role: 'predictor', aloft_scope: claim }));
+      assert.ok('principal' in r, `the token itself is valid (${JSON.stringify(claim)})`);
+      assert.deepEqual(r.principal.scopes, [], JSON.stringify(claim));
+      const decision = authorize(r.principal, { action: 'infer', deployment: 'credit-risk' }, { isPublic: () => false, modelOf: () => 'credit-risk' });
+      assert.equal(decision.allow, false, `no deployment for ${JSON.stringify(claim)}`);
+    }
   });
 
   test('wrong issuer, wrong audience, expired, foreign signature and missing claims are rejected', async () => {

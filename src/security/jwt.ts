@@ -6,7 +6,8 @@
  * A token is accepted when its signature verifies, `iss` and `aud` match, it has `sub`
  * and `exp`, `exp`/`nbf` hold within `clockTolerance`, and its role claim names a role
  * (directly, or through the `roles` map). Scopes come from the scope claim: a list, or a
- * space-separated string; absent means every deployment.
+ * space-separated string. Only an absent claim means every name; an empty one (`""`,
+ * `[]`, `[""]`, whitespace) means none, so a token whose scopes were emptied fails closed.
  *
  * @example
  * const v = new JwtVerifier(spec.security.auth.jwt, { clock });
@@ -19,6 +20,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { fail } from '../errors.js';
 import type { JwtSpec, Role } from '../spec/types.js';
 import type { Principal } from './principal.js';
+import { ALL_SCOPES } from './glob.js';
 import { ROLE_RANK } from './roles.js';
 
 export type JwtResult = { principal: Principal } | { reason: string };
@@ -116,9 +118,9 @@ function claim(payload: JWTPayload, name: string): unknown {
   return v;
 }
 
-function scopesOf(value: unknown): string[] | undefined {
-  if (value === undefined) return [];
+function scopesOf(value: unknown): readonly string[] | undefined {
+  if (value === undefined) return ALL_SCOPES;
   if (typeof value === 'string') return value.split(/\s+/).filter((s) => s.length > 0);
-  if (Array.isArray(value) && value.every((s) => typeof s === 'string')) return (value as string[]).filter((s) => s.length > 0);
+  if (Array.isArray(value) && value.every((s) => typeof s === 'string')) return (value as string[]).map((s) => s.trim()).filter((s) => s.length > 0);
   return undefined;
 }

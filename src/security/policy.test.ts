@@ -33,9 +33,12 @@ describe('classifyRequest', () => {
     ['GET', '/metrics', { action: 'metrics' }],
     ['GET', '/api/v1/models', { action: 'admin.read' }],
     ['GET', '/api/v1/deployments', { action: 'admin.read' }],
-    ['POST', '/api/v1/models/m/versions', { action: 'admin.write' }],
-    ['PUT', '/api/v1/models/m/aliases/prod', { action: 'admin.write' }],
-    ['DELETE', '/api/v1/models/m/aliases/prod', { action: 'admin.write' }],
+    // Issue 17.3: admin routes that name a model or deployment carry it, so scopes apply.
+    ['GET', '/api/v1/models/m', { action: 'admin.read', model: 'm' }],
+    ['GET', '/api/v1/deployments/d', { action: 'admin.read', deployment: 'd' }],
+    ['POST', '/api/v1/models/m/versions', { action: 'admin.write', model: 'm' }],
+    ['PUT', '/api/v1/models/m/aliases/prod', { action: 'admin.write', model: 'm' }],
+    ['DELETE', '/api/v1/models/m/aliases/prod', { action: 'admin.write', model: 'm' }],
     ['POST', '/api/v1/apply', { action: 'admin.write' }],
     ['GET', '/api/v1/keys', { action: 'admin.keys' }],
     ['POST', '/api/v1/keys', { action: 'admin.keys' }],
@@ -77,7 +80,7 @@ describe('roles', () => {
 
 describe('authorize', () => {
   const ctx: PolicyContext = { isPublic: (d) => d === 'demo', modelOf: (d) => (d === 'credit-risk' ? 'risk-model' : undefined) };
-  const p = (role: Role, scopes: string[] = []): Principal => ({ kind: 'key', id: 'k', name: role, role, scopes });
+  const p = (role: Role, scopes: string[] = ['*']): Principal => ({ kind: 'key', id: 'k', name: role, role, scopes });
 
   test('health is open to anyone', () => {
     assert.deepEqual(authorize(undefined, { action: 'health' }, ctx), { allow: true });
@@ -101,7 +104,8 @@ describe('authorize', () => {
     assert.equal(k.allow ? 200 : k.status, 403);
   });
 
-  test('scopes limit deployment actions by deployment or model name; empty scopes allow all', () => {
+  test('scopes limit deployment actions by deployment or model name; ["*"] allows all, no scopes none (issue 17.5)', () => {
+    assert.equal(authorize(p('predictor', []), { action: 'infer', deployment: 'credit-risk' }, ctx).allow, false, 'empty scopes allow nothing');
     assert.equal(authorize(p('predictor', ['credit-*']), { action: 'infer', deployment: 'credit-risk' }, ctx).allow, true);
     assert.equal(authorize(p('predictor', ['risk-model']), { action: 'infer', deployment: 'credit-risk' }, ctx).allow, true);
     const out = authorize(p('predictor', ['credit-*']), { action: 'infer', deployment: 'fraud' }, ctx);

@@ -20,10 +20,12 @@ import type { Principal } from './principal.js';
 import { inScope } from './glob.js';
 import { can, rolesFor, type Action } from './roles.js';
 
-/** What a request does, and to which deployment when it names one. */
+/** What a request does, and to which deployment or registered model when it names one. */
 export interface Target {
   action: Action;
   deployment?: string;
+  /** A registered model named by an admin route (`/api/v1/models/{model}…`). */
+  model?: string;
 }
 
 export interface PolicyContext {
@@ -48,7 +50,13 @@ export function classifyRequest(method: string, segments: readonly string[]): Ta
   if (s0 === 'api') {
     if (s2 === 'keys') return { action: 'admin.keys' };
     if (s2 === 'audit') return { action: 'admin.audit' };
-    return { action: READ_METHODS.has(method) ? 'admin.read' : 'admin.write' };
+    const action = READ_METHODS.has(method) ? 'admin.read' : 'admin.write';
+    // Routes that name a model or a deployment are scoped to it, like the data plane's.
+    if (s3 !== undefined && s3 !== '') {
+      if (s2 === 'models') return { action, model: s3 };
+      if (s2 === 'deployments') return { action, deployment: s3 };
+    }
+    return { action };
   }
   if (s0 !== 'v2') return { action: 'read' };
   if (s1 === 'health' && n === 3 && (s2 === 'live' || s2 === 'ready')) return { action: 'health' };
@@ -92,7 +100,19 @@ export function authorize(principal: Principal | undefined, target: Target, ctx:
   if (deployment !== undefined && !inScope(principal.scopes, deployment, ctx.modelOf?.(deployment))) {
     return { allow: false, status: 403, message: `deployment '${deployment.slice(0, 100)}' is outside the scopes of these credentials` };
   }
+  if (target.model !== undefined && !inScope(principal.scopes, target.model)) {
+    return { allow: false, status: 403, message: `model '${target.model.slice(0, 100)}' is outside the scopes of these credentials` };
+  }
   return { allow: true };
+}
+
+/**
+ * Whether a listing may show a deployment or model to `principal`: listings show only
+ * what the caller's scopes cover, so a scoped caller never learns other names exist.
+ * Give a deployment's name and the model it serves, or a model's name.
+ */
+export function inScopeOf(principal: Principal | undefined, ...names: (string | undefined)[]): boolean {
+  return inScope(principal?.scopes ?? [], ...names);
 }
 
 const DESCRIBE: Readonly<Record<Action, string>> = {

@@ -17,7 +17,7 @@ export interface Principal {
   name: string;
   /** Undefined for anonymous callers (public deployments only). */
   role?: Role;
-  /** Deployment/model name globs the caller may use; empty means every name. */
+  /** Deployment/model name globs the caller may use; `['*']` is every name, `[]` none. */
   scopes: readonly string[];
   /** A per-key rate limit that replaces limits.perKey. */
   limits?: RateLimitSpec;

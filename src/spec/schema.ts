@@ -270,7 +270,7 @@ export const jwtSchema = z
       'Map from claim values to Aloft roles, for identity providers with their own group names. No default (the claim must hold an Aloft role). Example: roles: { ml-admins: admin, data-scientists: predictor }.',
     ),
     scopeClaim: z.string().min(1).default('aloft_scope').describe(
-      "Claim with the deployment/model name globs the token may use (a list or a space-separated string); absent means every name. Default 'aloft_scope'. Example: scopeClaim: scope.",
+      "Claim with the deployment/model name globs the token may use (a list or a space-separated string). Only an absent claim means every name; an empty one (\"\", [], [\"\"]) means none. Default 'aloft_scope'. Example: scopeClaim: scope.",
     ),
     clockTolerance: duration().prefault('30s').describe("Allowed clock skew when checking exp and nbf. Default '30s'. Example: clockTolerance: 5s."),
   })

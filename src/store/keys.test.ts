@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { isAloftError } from '../errors.js';
 import type { Store } from './db.js';
+import { up } from './migrations/0004_key_scopes_explicit.js';
 import { KeyRepository, type NewKey } from './keys.js';
 import { testDialects } from './testing/databases.js';
 import type { TestDatabase } from './testing/databases.js';
@@ -42,7 +43,7 @@ for (const target of await testDialects()) {
         createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'admin', expiresAt: '2026-02-01T00:00:00.000Z', revokedAt: null,
       });
       assert.deepEqual(await repo.getById('000000000001'), created);
-      assert.deepEqual((await repo.listActive()).map((k) => [k.name, k.role, k.scopes]), [['b-viewer', 'viewer', []], ['ci', 'predictor', ['credit-*', 'fraud']]]);
+      assert.deepEqual((await repo.listActive()).map((k) => [k.name, k.role, k.scopes]), [['b-viewer', 'viewer', ['*']], ['ci', 'predictor', ['credit-*', 'fraud']]]);
       assert.equal((await repo.getActiveByName('ci'))?.id, '000000000001');
       assert.equal(await repo.getActiveByName('nope'), undefined);
       assert.equal(await repo.getById('ffffffffffff'), undefined);
@@ -81,6 +82,24 @@ for (const target of await testDialects()) {
       assert.equal(back.changed, true);
       const active = await repo.listActive();
       assert.deepEqual(active.map((k) => [k.id, k.revokedAt]), [['000000000002', null]]);
+    });
+
+    test('issue 17.5: a damaged stored scope value fails closed: no scopes, and the key is marked damaged', async () => {
+      for (const [i, text] of ['not json', '{}', '"credit-*"', '[1]', '[""]', 'null'].entries()) {
+        await repo.create(key(String(i + 1), `k${i}`));
+        await store.db.withTables<{ api_keys: { id: string; scopes: string } }>().updateTable('api_keys').set({ scopes: text }).where('id', '=', `00000000000${i + 1}`).execute();
+      }
+      for (const k of await repo.listActive()) {
+        assert.deepEqual(k.scopes, [], `${k.name}: no scopes`);
+        assert.match(k.damaged ?? '', /stored scopes are not/, `${k.name}: marked damaged`);
+      }
+    });
+
+    test('issue 17.5: migration 0004 keeps a key stored with [] (every name, before) at every name, as ["*"]', async () => {
+      await repo.create(key('1', 'old'));
+      await store.db.withTables<{ api_keys: { id: string; scopes: string } }>().updateTable('api_keys').set({ scopes: '[]' }).execute();
+      await up(store.db as unknown as Parameters<typeof up>[0]);
+      assert.deepEqual((await repo.listActive()).map((k) => k.scopes), [['*']]);
     });
 
     test('the role is checked by the database', async () => {

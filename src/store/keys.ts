@@ -20,7 +20,7 @@ export interface ApiKeysTable {
   id: string;
   name: string;
   role: Role;
-  /** JSON array of name globs; `[]` means every deployment. */
+  /** JSON array of name globs; `["*"]` is every name, `[]` none (migration 0004). */
   scopes: string;
   /** Lowercase hex sha256 of the secret half of the token. */
   secret_hash: string;
@@ -36,7 +36,10 @@ export interface KeyRecord {
   id: string;
   name: string;
   role: Role;
+  /** Name globs; `['*']` is every name. Empty when `damaged`. */
   scopes: string[];
+  /** Set when the stored scopes cannot be read (the database was edited): the key must not be used. */
+  damaged?: string;
   /** sha256(secret), hex. Never leaves the server. */
   secretHash: string;
   createdAt: string;
@@ -50,6 +53,7 @@ export interface NewKey {
   id: string;
   name: string;
   role: Role;
+  /** Default `['*']`: every name. */
   scopes?: readonly string[];
   secretHash: string;
   createdBy?: string | null;
@@ -171,7 +175,7 @@ export class KeyRepository {
       id: input.id,
       name: input.name,
       role: input.role,
-      scopes: JSON.stringify(input.scopes ?? []),
+      scopes: JSON.stringify(input.scopes ?? ['*']),
       secret_hash: input.secretHash,
       created_at: this.#now().toISOString(),
       created_by: input.createdBy ?? null,
@@ -193,18 +197,31 @@ function byName(a: KeyRecord, b: KeyRecord): number {
   return compare(a.name, b.name);
 }
 
-function toRecord(r: Selectable<ApiKeysTable>): KeyRecord {
-  let scopes: unknown;
+/**
+ * The scopes of a stored row, or why they cannot be trusted. Anything but a JSON list of
+ * strings is damage, and damage fails closed: the key keeps no scopes and is marked.
+ */
+function readScopes(text: string): { scopes: string[]; damaged?: string } {
+  let value: unknown;
   try {
-    scopes = JSON.parse(r.scopes);
-  } catch (e) {
-    throw fail('ALOFT_STORE', `the stored scopes of API key '${r.name}' are not valid JSON; the state database was edited or damaged. Revoke the key and create a new one.`, { cause: e });
+    value = JSON.parse(text);
+  } catch {
+    return { scopes: [], damaged: 'the stored scopes are not valid JSON' };
   }
+  if (!Array.isArray(value) || !value.every((s) => typeof s === 'string' && s.length > 0)) {
+    return { scopes: [], damaged: 'the stored scopes are not a list of name globs' };
+  }
+  return { scopes: value as string[] };
+}
+
+function toRecord(r: Selectable<ApiKeysTable>): KeyRecord {
+  const { scopes, damaged } = readScopes(r.scopes);
   return {
     id: r.id,
     name: r.name,
     role: r.role,
-    scopes: Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : [],
+    scopes,
+    ...(damaged !== undefined ? { damaged: `${damaged}; the state database was edited or damaged. Revoke the key and create a new one.` } : {}),
     secretHash: r.secret_hash,
     createdAt: r.created_at,
     createdBy: r.created_by,

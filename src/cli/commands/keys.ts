@@ -29,7 +29,7 @@ export async function create(opts: Options & { name?: string; role?: string; sco
   );
   if (opts.json) return printJson(r);
   process.stderr.write(
-    `created key '${r.name}' (role ${r.role}; scopes ${r.scopes.join(', ') || 'all deployments'}; ${r.expiresAt ? `expires ${r.expiresAt}` : 'never expires'})\n` +
+    `created key '${r.name}' (role ${r.role}; scopes ${r.scopes.includes('*') ? 'every deployment' : r.scopes.join(', ')}; ${r.expiresAt ? `expires ${r.expiresAt}` : 'never expires'})\n` +
       'this is the only time the key is shown: store it now (e.g. in a secret manager)\n',
   );
   process.stdout.write(`${r.key}\n`);
@@ -44,7 +44,7 @@ export async function list(opts: Options & { all?: boolean }): Promise<void> {
     return;
   }
   printTable(['NAME', 'ROLE', 'SCOPES', 'STATUS', 'EXPIRES', 'CREATED', 'BY', 'ID'], r.keys.map((k) => [
-    k.name, k.role, k.scopes.join(',') || '*', k.status, k.expiresAt ?? 'never', k.createdAt, k.createdBy ?? '-', k.id,
+    k.name, k.role, k.scopes.join(',') || '(none)', k.status, k.expiresAt ?? 'never', k.createdAt, k.createdBy ?? '-', k.id,
   ]));
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../../errors.js';
-import { inScope } from '../../security/glob.js';
+import { inScopeOf } from '../../security/policy.js';
 import type { Principal } from '../../security/principal.js';
 import type { TensorSpec } from '../../runtime/tensor.js';
 import { versionState, type RouteTable } from '../route-table.js';
@@ -48,7 +48,6 @@ export function metadataRoutes(app: FastifyInstance, routes: RouteTable, info: S
 
   // KServe's name list, handy for humans.
   app.get('/v2/models', (req) => {
-    const scopes = (req as { principal?: Principal }).principal?.scopes ?? [];
-    return { models: routes.list().filter((d) => inScope(scopes, d.name, d.versions.get(d.current)?.model)).map((d) => d.name) };
+    return { models: routes.list().filter((d) => inScopeOf((req as { principal?: Principal }).principal, d.name, d.versions.get(d.current)?.model)).map((d) => d.name) };
   });
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../../errors.js';
+import { inScopeOf } from '../../security/policy.js';
 import { versionState, type RouteTable } from '../route-table.js';
 
 /** POST /v2/repository/index: every served model version and its state. */
@@ -23,6 +24,7 @@ export function repositoryRoutes(app: FastifyInstance, routes: RouteTable): void
     }
     const out: { name: string; version: string; state: string; reason?: string }[] = [];
     for (const dep of routes.list()) {
+      if (!inScopeOf(req.principal, dep.name, dep.versions.get(dep.current)?.model)) continue; // only what the caller's scopes cover
       for (const v of [...dep.versions.values()].sort((a, b) => a.version - b.version)) {
         const s = versionState(v);
         if (onlyReady && s.state !== 'READY') continue;

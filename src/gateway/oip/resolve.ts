@@ -1,7 +1,7 @@
 import { fail } from '../../errors.js';
 import type { DeploymentRoute, RouteTable, ServedVersion } from '../route-table.js';
 import { closest } from '../../spec/suggest.js';
-import { inScope } from '../../security/glob.js';
+import { inScopeOf } from '../../security/policy.js';
 import type { Principal } from '../../security/principal.js';
 
 /**
@@ -12,9 +12,8 @@ import type { Principal } from '../../security/principal.js';
 export function resolveVersion(routes: RouteTable, name: string, version: string | undefined, caller?: { principal?: Principal }): { dep: DeploymentRoute; served: ServedVersion } {
   const dep = routes.get(name);
   if (!dep) {
-    const scopes = caller?.principal?.scopes ?? [];
     const names = routes.list()
-      .filter((d) => inScope(scopes, d.name, d.versions.get(d.current)?.model))
+      .filter((d) => inScopeOf(caller?.principal, d.name, d.versions.get(d.current)?.model))
       .map((d) => d.name);
     const hint = closest(name, names);
     throw fail('ALOFT_MODEL_NOT_FOUND', `model '${name}' is not served here${hint ? `; did you mean '${hint}'?` : ''} (served: ${names.join(', ') || 'none'})`);

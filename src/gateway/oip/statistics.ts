@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import { inScopeOf } from '../../security/policy.js';
 import type { RouteTable } from '../route-table.js';
 import { resolveVersion } from './resolve.js';
 
 /** The statistics extension: GET /v2/models/stats and per model (and version). */
 export function statisticsRoutes(app: FastifyInstance, routes: RouteTable): void {
-  app.get('/v2/models/stats', () => ({
-    model_stats: routes.list().flatMap((dep) =>
+  // Only the deployments the caller's scopes cover.
+  app.get('/v2/models/stats', (req) => ({
+    model_stats: routes.list().filter((dep) => inScopeOf(req.principal, dep.name, dep.versions.get(dep.current)?.model)).flatMap((dep) =>
       [...dep.versions.values()].map((v) => v.stats.toJSON(dep.name, String(v.version)))),
   }));
   app.get<{ Params: { name: string } }>('/v2/models/:name/stats', (req) => {

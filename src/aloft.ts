@@ -24,7 +24,7 @@ import { ModelStats } from './gateway/stats.js';
 import { checkExposure, readTls, reloadTls } from './gateway/transport.js';
 import { silentLogger, type Logger } from './log.js';
 import { GatewayMetrics } from './monitor/metrics.js';
-import { ArtifactStore } from './registry/artifacts.js';
+import { ArtifactStore, sweepPushLeftovers } from './registry/artifacts.js';
 import { Registry } from './registry/registry.js';
 import { replicaEntry } from './runtime/entry.js';
 import { loadSpec } from './spec/load.js';
@@ -112,6 +112,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
   const cleanup: (() => Promise<void>)[] = [() => store.close()];
   try {
     const registry = new Registry(store, new ArtifactStore(join(spec.state.dir, 'artifacts')));
+    // What crashed pushes left: temporary files of dead processes, older servers' staging folders.
+    const leftovers = [...await registry.artifacts.sweep(), ...await sweepPushLeftovers()];
+    if (leftovers.length > 0) logger.info({ removed: leftovers }, 'removed temporary files left by interrupted model pushes');
     const audit = new AuditLog(store, { clock });
     const keys = new KeyRepository(store, { now: () => clock.date() });
     const adminKey = await ensureAdminKey({

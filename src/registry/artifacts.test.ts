@@ -114,3 +114,38 @@ test('an artifact folder that cannot be written fails with ALOFT_STORE', async (
   const blocked = new ArtifactStore(join(blocker, 'artifacts'));
   await assert.rejects(blocked.put(content), rejectsWith('ALOFT_STORE', /cannot store the model file in .*blocker.*writable/));
 });
+
+test('issue 17: sweep removes the temporary files of pushes whose process died, and keeps those of live processes', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  const tmp = join(dir, 'artifacts', 'tmp');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(tmp, { recursive: true });
+  const names = {
+    dead: `${sha}.${dead}.abcd1234`,
+    live: `${sha}.${process.ppid}.abcd1234`,
+    stray: 'not-a-temp-name',
+  };
+  for (const n of Object.values(names)) await writeFile(join(tmp, n), 'partial');
+  const removed = await artifacts.sweep();
+  assert.deepEqual(removed.sort(), [names.dead, names.stray].sort());
+  assert.deepEqual(await readdir(tmp), [names.live]);
+  assert.deepEqual(await new ArtifactStore(join(dir, 'nothing-here')).sweep(), []);
+});
+
+test('issue 17: sweepPushLeftovers removes staging folders of older versions left for an hour, not fresh ones', async () => {
+  const { sweepPushLeftovers } = await import('./artifacts.js');
+  const { mkdir, utimes } = await import('node:fs/promises');
+  const old = join(dir, 'aloft-push-old');
+  const fresh = join(dir, 'aloft-push-fresh');
+  const other = join(dir, 'someone-else');
+  for (const d of [old, fresh, other]) {
+    await mkdir(d);
+    await writeFile(join(d, 'model.onnx'), 'x');
+  }
+  const twoHoursAgo = new Date(Date.now() - 7_200_000);
+  await utimes(old, twoHoursAgo, twoHoursAgo);
+  await utimes(other, twoHoursAgo, twoHoursAgo);
+  assert.deepEqual(await sweepPushLeftovers(dir), [old]);
+  assert.deepEqual((await readdir(dir)).sort(), ['aloft-push-fresh', 'someone-else']);
+});

@@ -10,7 +10,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fail, isAloftError } from '../errors.js';
 
@@ -32,6 +33,30 @@ export class ArtifactStore {
 
   constructor(dir: string) {
     this.dir = dir;
+  }
+
+  /**
+   * Remove the temporary files of writes that never finished: `tmp/<sha256>.<pid>.<rand>`
+   * whose process is gone (a crash or a kill mid-push). Files of live processes stay.
+   * Returns the names removed.
+   */
+  async sweep(): Promise<string[]> {
+    const tmpDir = join(this.dir, 'tmp');
+    let names: string[];
+    try {
+      names = await readdir(tmpDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      const pid = Number(/^[0-9a-f]{64}\.(\d+)\.[0-9a-f]+$/.exec(name)?.[1]);
+      if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) continue;
+      await rm(join(tmpDir, name), { force: true, recursive: true });
+      removed.push(name);
+    }
+    return removed;
   }
 
   /** Where the artifact with this sha256 lives (whether or not it exists). */
@@ -194,4 +219,38 @@ async function syncDir(dir: string): Promise<void> {
   } catch {
     // ignore: durability hint only
   }
+}
+
+/** True when a process with this id exists (even one of another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Earlier Aloft versions staged pushed models in `<tmp>/aloft-push-*` folders, which a
+ * crash left behind. Remove those untouched for `olderThanMs` (default an hour), so one
+ * being written by a running older server is not taken from it. Returns the paths removed.
+ */
+export async function sweepPushLeftovers(dir = tmpdir(), olderThanMs = 3_600_000, now = Date.now()): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.startsWith('aloft-push-'));
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      if (now - (await stat(path)).mtimeMs < olderThanMs) continue;
+      await rm(path, { recursive: true, force: true });
+      removed.push(path);
+    } catch { /* gone meanwhile, or not ours to remove */ }
+  }
+  return removed;
 }

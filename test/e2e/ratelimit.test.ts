@@ -51,3 +51,20 @@ await withRedis('ratelimit e2e (redis)', ({ prefix }) => {
     await Promise.all([servesAgain(a), servesAgain(b)]);
   });
 });
+
+test('issue 17: limits.redis.failMode from the spec: closed refuses limited requests with 503 while Redis is unreachable, open (the default) serves them', async () => {
+  const { createServer } = await import('node:net');
+  // A port nothing listens on.
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+  const spec = (mode: string) => `${LIMITED}\nlimits: { backend: redis, redis: { url: 'redis://127.0.0.1:${port}', failMode: ${mode} } }`;
+  const closed = await startProject({ yaml: spec('closed') });
+  const open = await startProject({ yaml: spec('open') });
+  after(() => Promise.all([closed.close(), open.close()]));
+  const refused = await infer(closed);
+  assert.equal(refused.status, 503, refused.text);
+  assert.match(refused.text, /rate limit/i);
+  assertNoLeak(refused.text);
+  assert.equal((await infer(open)).status, 200);
+});

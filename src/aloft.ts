@@ -159,6 +159,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       const replicas = new ReplicaSet({
         balancer: new PowerOfTwoChoices(),
         maxInFlightPerReplica: 2,
+        clock,
         connect: (info) => {
           if (!info.url.startsWith('thread://')) return new ReplicaClient({ url: info.url, model: d.name, connections: 2 });
           const worker = threads.worker(info.url);

@@ -64,6 +64,7 @@ function setup(replicas: number, opts: Partial<BatcherOptions> = {}, cap = 1, de
     balancer: new PowerOfTwoChoices(seeded(1)),
     maxInFlightPerReplica: cap,
     connect: () => transports[i++]!,
+    clock,
   });
   set.setEndpoints(transports.map((_, k) => ({ id: `r${k}`, url: `http://replica-${k}` })));
   const stats = new ModelStats();
@@ -284,4 +285,32 @@ test('close fails queued requests with 503', async () => {
   batcher.close();
   await assert.rejects(queued, (e: AloftError) => e.status === 503);
   await assert.rejects(batcher.infer(rows([[2]]), 1000), (e: AloftError) => e.status === 503);
+});
+
+test('issue 17: a replica that has not answered by the deadline: 504, out of rotation (readiness too) for the ejection period, back after it', async () => {
+  const { clock, transports, set, batcher } = setup(2, {}, 1);
+  // Both replicas hang on their batch.
+  const a = batcher.infer(rows([[1, 1]]), 1000);
+  const b = batcher.infer(rows([[2, 2]]), 1000);
+  assert.equal(transports[0]!.held + transports[1]!.held, 2);
+  assert.equal(set.readyCount(), 2);
+  clock.advance(999);
+  await flush();
+  assert.equal(set.readyCount(), 2, 'nothing happens before the deadline');
+  clock.advance(1);
+  for (const p of [a, b]) await assert.rejects(p, (e: unknown) => e instanceof AloftError && e.code === 'ALOFT_TIMEOUT' && /did not answer by the request's deadline; it is out of rotation for 10 s/.test(e.message));
+  assert.equal(set.readyCount(), 0, 'hung replicas do not count as ready');
+  assert.deepEqual(set.endpoints().map((e) => [e.ejected, e.outstanding]), [[true, 0], [true, 0]]);
+  // While both are out, requests wait in the queue (and time out there, as with no replica).
+  const c = batcher.infer(rows([[3, 3]]), 20_000);
+  assert.equal(transports[0]!.held + transports[1]!.held, 2, 'no new batch went to an ejected replica');
+  clock.advance(10_000);
+  batcher.sweep(); // capacity is back: the next pump sends the queued request
+  const d = batcher.infer(rows([[4, 4]]), 1000);
+  assert.equal(set.readyCount(), 2, 'back in rotation after the ejection period');
+  const held = transports[0]!.held + transports[1]!.held;
+  assert.ok(held >= 3, `the queued and the new request went out (${held} held)`);
+  // An answer clears the record (the late ones of the hung batches are dropped).
+  for (const t of transports) while (t.held > 0) t.release();
+  assert.deepEqual((await Promise.all([c, d])).map(([y]) => [...(y!.data as Float32Array)]), [[6, 6], [8, 8]]);
 });

@@ -44,11 +44,12 @@ export interface BatchTarget {
 
 export interface BatchSlot {
   /**
-   * Run the batch; rejects with a retryable AloftError if the replica went away. `owned`:
-   * the tensors were concatenated for this batch, so the transport may take their memory;
-   * a request's own tensors (a batch of one) are never given away, as a retry needs them.
+   * Run the batch; rejects with a retryable AloftError if the replica went away, and with
+   * ALOFT_TIMEOUT if it has not answered by `deadline` (clock time). `owned`: the tensors
+   * were concatenated for this batch, so the transport may take their memory; a request's
+   * own tensors (a batch of one) are never given away, as a retry needs them.
    */
-  run(inputs: Tensor[], owned: boolean): Promise<Tensor[]>;
+  run(inputs: Tensor[], owned: boolean, deadline?: number): Promise<Tensor[]>;
 }
 
 interface Pending {
@@ -229,7 +230,9 @@ export class Batcher {
     const inputs = owned
       ? batch[0]!.inputs.map((_, i) => concatRows(batch.map((p) => p.inputs[i]!)))
       : batch[0]!.inputs;
-    slot.run(inputs, owned).then(
+    let deadline = 0;
+    for (const p of batch) if (p.deadline > deadline) deadline = p.deadline;
+    slot.run(inputs, owned, deadline).then(
       (outputs) => {
         stats?.recordBatch(batch.length, this.#clock.now() - start);
         if (batch.length === 1) {

@@ -39,7 +39,7 @@ export class ReplicaClient {
     });
   }
 
-  async infer(inputs: Tensor[]): Promise<Tensor[]> {
+  async infer(inputs: Tensor[], _owned?: boolean, signal?: AbortSignal): Promise<Tensor[]> {
     const enc = encodeInferRequest(inputs, { binary: true, binaryOutput: true });
     let res;
     try {
@@ -51,6 +51,7 @@ export class ReplicaClient {
           'inference-header-content-length': String(enc.headerLength ?? enc.body.length),
         },
         body: enc.body,
+        ...(signal ? { signal } : {}),
       });
     } catch (err) {
       throw toReplicaError(err, this.url);

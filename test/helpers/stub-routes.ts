@@ -25,7 +25,7 @@ export const sumTransport: ReplicaTransport = {
 export function stubRoutes(clock: ManualClock, names: readonly string[], transport: ReplicaTransport = sumTransport): RouteTable {
   const routes = new RouteTable();
   for (const name of names) {
-    const replicas = new ReplicaSet({ balancer: new PowerOfTwoChoices(), maxInFlightPerReplica: 2, connect: () => transport });
+    const replicas = new ReplicaSet({ balancer: new PowerOfTwoChoices(), maxInFlightPerReplica: 2, connect: () => transport, clock });
     replicas.setEndpoints([{ id: `${name}-0`, url: 'http://stub' }]);
     const stats = new ModelStats();
     const batcher = new Batcher(replicas, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true }, clock, stats);

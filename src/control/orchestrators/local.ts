@@ -3,6 +3,10 @@
  * waits for its `ready` message (sent after the model is loaded and warmed up), probes
  * its liveness, restarts it with exponential backoff when it exits or stops answering,
  * and stops it with SIGTERM (drain) then SIGKILL after a grace period.
+ *
+ * A ready replica that fails one probe (hung, stopped with SIGSTOP, swapped out) becomes
+ * `unhealthy` at once: it leaves the gateway's rotation and readiness, and comes back on
+ * the next probe it passes; after `probeFailures` in a row it is killed and restarted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -184,20 +188,23 @@ class Slot {
   async #probe(): Promise<void> {
     const child = this.child;
     const url = this.url;
-    if (!child || !url || this.state !== 'ready') return;
+    const probed = (s: ReplicaState) => s === 'ready' || s === 'unhealthy';
+    if (!child || !url || !probed(this.state)) return;
     let ok: boolean;
     try {
       const res = await request(`${url}/v2/health/live`, { headersTimeout: 2000, bodyTimeout: 2000 });
       await res.body.dump();
       ok = res.statusCode === 200;
     } catch { ok = false; }
-    if (child !== this.child || this.state !== 'ready') return;
+    if (child !== this.child || !probed(this.state)) return;
     this.#probeFails = ok ? 0 : this.#probeFails + 1;
     if (this.#probeFails >= (this.orch.opts.probeFailures ?? 3)) {
       this.lastError = `replica failed ${this.#probeFails} liveness probes`;
       child.kill('SIGKILL');
       return;
     }
+    if (!ok) this.lastError = `replica failed its liveness probe (${this.#probeFails} of ${this.orch.opts.probeFailures ?? 3} before a restart)`;
+    this.#set(ok ? 'ready' : 'unhealthy');
     this.#scheduleProbe();
   }
 

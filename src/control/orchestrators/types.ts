@@ -38,6 +38,7 @@ export interface ReplicaGroup {
 export type ReplicaState =
   | 'starting'   // spawned, loading and warming up
   | 'ready'      // passed warm-up; serving
+  | 'unhealthy'  // was ready, now fails its liveness probe: not routed to; restarted if it keeps failing
   | 'backoff'    // exited or failed; waiting to be restarted
   | 'failed'     // a terminal error (e.g. corrupted artifact); not restarted
   | 'stopping'

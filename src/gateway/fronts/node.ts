@@ -119,6 +119,9 @@ function readBody(req: IncomingMessage, encoding: string | string[] | undefined,
       return;
     }
     const chunks: Buffer[] = [];
+    // A declared length is read straight into its place: one copy of the body, not the
+    // chunks and then their concatenation.
+    const target = declared === undefined ? undefined : Buffer.allocUnsafe(declared);
     let received = 0;
     const due: { timer?: Timer } = {};
     const settle = (err: unknown, body?: Buffer) => {
@@ -139,15 +142,22 @@ function readBody(req: IncomingMessage, encoding: string | string[] | undefined,
       if (err !== undefined) reject(err);
       else resolve(body!);
     };
+    const mismatch = () => settle(fail('ALOFT_BAD_REQUEST', 'the Content-Length header does not match the body'));
     const onData = (c: Buffer) => {
+      if (target) {
+        if (received + c.length > target.length) return mismatch();
+        c.copy(target, received);
+        received += c.length;
+        return;
+      }
       received += c.length;
       if (received > read.limit) return settle(tooLarge(read.limit));
       // A declared length was charged before the read; anything else is charged as it comes.
-      if (declared === undefined && !read.reservation.charge(c.length)) return settle(read.reservation.refusal());
+      if (!read.reservation.charge(c.length)) return settle(read.reservation.refusal());
       chunks.push(c);
     };
     const onEnd = () => {
-      if (declared !== undefined && received !== declared) return settle(fail('ALOFT_BAD_REQUEST', 'the Content-Length header does not match the body'));
+      if (target) return received === target.length ? settle(undefined, target) : mismatch();
       settle(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
     };
     const onGone = () => settle(CLIENT_GONE);

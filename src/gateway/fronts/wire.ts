@@ -137,8 +137,12 @@ interface Current {
   arrivedAt: number;
   /** Body bytes not yet taken off the connection. */
   bodyLeft: number;
-  /** The pipeline is waiting for the body. */
-  reader: { resolve(b: Buffer): void; reject(e: unknown): void; timer: Timer | undefined } | undefined;
+  /**
+   * The pipeline is waiting for the body, which is copied into `target` (its declared
+   * size, allocated once) as it arrives: one copy of the body in memory, not chunks and
+   * then their concatenation.
+   */
+  reader: { resolve(b: Buffer): void; reject(e: unknown): void; timer: Timer | undefined; target?: Buffer; filled: number } | undefined;
   /** The body did not arrive in time: the answer closes the connection. */
   late: boolean;
   /** The answer has been written. */
@@ -187,18 +191,33 @@ class WireConn {
       if (n === chunk.length) return;
       chunk = chunk.subarray(n);
     }
+    const filling = this.cur?.reader;
+    if (filling?.target) {
+      const n = Math.min(chunk.length, filling.target.length - filling.filled);
+      chunk.copy(filling.target, filling.filled, 0, n);
+      filling.filled += n;
+      if (filling.filled === filling.target.length) this.filled(this.cur!);
+      if (n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
     this.chunks.push(chunk);
     this.size += chunk.length;
     const cur = this.cur;
-    if (cur?.reader && this.size >= cur.bodyLeft) this.deliver(cur);
+    if (cur?.reader && !cur.reader.target && this.size >= cur.bodyLeft) this.deliver(cur);
     if (!this.busy && !this.draining) this.pump();
-    else if (this.size > HOLD + (cur?.reader ? cur.bodyLeft : 0)) this.socket.pause();
+    else if (this.size > HOLD + (cur?.reader && !cur.reader.target ? cur.bodyLeft : 0)) this.socket.pause();
   };
+
+  /** Whether the current request's body is still arriving. */
+  private bodyIncomplete(cur: Current): boolean {
+    const r = cur.reader;
+    return r?.target ? r.filled < r.target.length : cur.bodyLeft > this.size;
+  }
 
   private readonly onEnd = (): void => {
     this.ended = true;
     const cur = this.cur;
-    if (cur && !cur.written && cur.bodyLeft > this.size) {
+    if (cur && !cur.written && this.bodyIncomplete(cur)) {
       // The body can never be completed: node answers the request as it came, as it always has.
       return this.handoff();
     }
@@ -303,6 +322,15 @@ class WireConn {
     r.resolve(body);
   }
 
+  /** The body's target buffer is full: give it to the waiting pipeline. */
+  private filled(cur: Current): void {
+    const r = cur.reader!;
+    cur.reader = undefined;
+    r.timer?.cancel();
+    cur.bodyLeft = 0;
+    r.resolve(r.target!);
+  }
+
   private answered(cur: Current): void {
     if (cur.abandoned || this.released) return;
     this.busy = false;
@@ -344,8 +372,17 @@ class WireConn {
   private body(cur: Current, read: BodyRead): Promise<Buffer> {
     if (this.socket.destroyed || cur.abandoned) return Promise.reject(CLIENT_GONE);
     return new Promise<Buffer>((resolve, reject) => {
-      cur.reader = { resolve, reject, timer: undefined };
+      cur.reader = { resolve, reject, timer: undefined, filled: 0 };
       if (this.size >= cur.bodyLeft) return this.deliver(cur);
+      // The rest is still to come: every byte held so far is body; copy it into place.
+      const target = Buffer.allocUnsafe(cur.bodyLeft);
+      for (const c of this.chunks) {
+        c.copy(target, cur.reader.filled);
+        cur.reader.filled += c.length;
+      }
+      this.chunks = [];
+      this.size = 0;
+      cur.reader.target = target;
       const clock = this.front.o.clock;
       cur.reader.timer = clock.setTimeout(() => {
         if (cur.reader === undefined) return;
@@ -393,7 +430,8 @@ class WireConn {
       cur.reader = undefined;
       r?.timer?.cancel();
       r?.reject(CLIENT_GONE);
-      held = held.length === 0 ? cur.headBytes : Buffer.concat([cur.headBytes, held]);
+      const body = r?.target ? r.target.subarray(0, r.filled) : EMPTY;
+      held = Buffer.concat([cur.headBytes, body, held]);
     }
     this.cur = undefined;
     this.chunks = [];

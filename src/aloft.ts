@@ -165,7 +165,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
           const worker = threads.worker(info.url);
           if (worker) return new ThreadTransport(worker);
           // The thread ended between the status event and now: a transport that says so.
-          return { infer: () => Promise.reject(fail('ALOFT_NOT_READY', 'the replica thread stopped')), close: async () => undefined };
+          return { infer: () => Promise.reject(fail('ALOFT_NOT_READY', 'the replica thread stopped')), abandon: () => undefined, close: async () => undefined };
         },
       });
       sets.set(groupKey(d.name, d.version), replicas);

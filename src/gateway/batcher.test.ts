@@ -17,7 +17,7 @@ import { movableBuffers } from '../runtime/thread-entry.js';
 class HeldReplica implements ReplicaTransport {
   readonly batches: Tensor[][] = [];
   readonly owned: boolean[] = [];
-  readonly #held: (() => void)[] = [];
+  readonly #held: { release: () => void; fail: (e: Error) => void }[] = [];
   /** When set, every batch released fails with this error. */
   failing: AloftError | undefined;
 
@@ -26,18 +26,26 @@ class HeldReplica implements ReplicaTransport {
     const inputs = structuredClone(sent, owned ? { transfer: movableBuffers(sent) } : undefined);
     this.batches.push(inputs);
     return new Promise((resolve, reject) => {
-      this.#held.push(() => {
-        if (this.failing) return reject(this.failing);
-        const x = inputs[0]!;
-        const y = new Float32Array(x.data as Float32Array).map((v) => v * 2);
-        resolve([{ name: 'y', datatype: 'FP32', shape: [...x.shape], data: y }]);
+      this.#held.push({
+        release: () => {
+          if (this.failing) return reject(this.failing);
+          const x = inputs[0]!;
+          const y = new Float32Array(x.data as Float32Array).map((v) => v * 2);
+          resolve([{ name: 'y', datatype: 'FP32', shape: [...x.shape], data: y }]);
+        },
+        fail: reject,
       });
     });
   }
 
   /** Finish the oldest held batch. */
   release(): void {
-    this.#held.shift()?.();
+    this.#held.shift()?.release();
+  }
+
+  /** As the real transports do: every held batch fails as retryable. */
+  abandon(): void {
+    for (const h of this.#held.splice(0)) h.fail(fail('ALOFT_NOT_READY', 'abandoned'));
   }
 
   get held(): number {
@@ -302,15 +310,37 @@ test('issue 17: a replica that has not answered by the deadline: 504, out of rot
   assert.equal(set.readyCount(), 0, 'hung replicas do not count as ready');
   assert.deepEqual(set.endpoints().map((e) => [e.ejected, e.outstanding]), [[true, 0], [true, 0]]);
   // While both are out, requests wait in the queue (and time out there, as with no replica).
+  assert.equal(transports[0]!.held + transports[1]!.held, 0, 'the hung calls were abandoned');
+  const sent = () => transports[0]!.batches.length + transports[1]!.batches.length;
   const c = batcher.infer(rows([[3, 3]]), 20_000);
-  assert.equal(transports[0]!.held + transports[1]!.held, 2, 'no new batch went to an ejected replica');
+  assert.equal(sent(), 2, 'no new batch went to an ejected replica');
   clock.advance(10_000);
   batcher.sweep(); // capacity is back: the next pump sends the queued request
   const d = batcher.infer(rows([[4, 4]]), 1000);
   assert.equal(set.readyCount(), 2, 'back in rotation after the ejection period');
-  const held = transports[0]!.held + transports[1]!.held;
-  assert.ok(held >= 3, `the queued and the new request went out (${held} held)`);
-  // An answer clears the record (the late ones of the hung batches are dropped).
+  assert.equal(sent(), 3, 'the queued and the new request went out, joined in one batch');
+  // An answer clears the record.
   for (const t of transports) while (t.held > 0) t.release();
   assert.deepEqual((await Promise.all([c, d])).map(([y]) => [...(y!.data as Float32Array)]), [[6, 6], [8, 8]]);
+});
+
+test('issue 17: when a replica misses a deadline, its other calls in flight are abandoned and run on another replica', async () => {
+  const clock = new ManualClock();
+  const hung = new HeldReplica();
+  const spare = new HeldReplica();
+  const set = new ReplicaSet({ balancer: new PowerOfTwoChoices(seeded(1)), maxInFlightPerReplica: 2, connect: (info) => (info.id === 'hung' ? hung : spare), clock });
+  set.setEndpoints([{ id: 'hung', url: 'http://hung' }]);
+  const batcher = new Batcher(set, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true }, clock);
+  // Both batches go to the only replica: the first with an early deadline, the second a later one.
+  const early = batcher.infer(rows([[1, 1]]), 1000);
+  const later = batcher.infer(rows([[2, 2]]), 5000);
+  assert.equal(hung.held, 2);
+  set.setEndpoints([{ id: 'hung', url: 'http://hung' }, { id: 'spare', url: 'http://spare' }]);
+  clock.advance(1000);
+  await assert.rejects(early, (e: unknown) => e instanceof AloftError && e.code === 'ALOFT_TIMEOUT');
+  await flush();
+  assert.equal(hung.held, 0, 'every call on the hung replica was abandoned');
+  assert.equal(spare.held, 1, 'the later batch was retried on the other replica');
+  spare.release();
+  assert.deepEqual([...((await later)[0]!.data as Float32Array)], [4, 4]);
 });

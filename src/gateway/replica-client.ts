@@ -23,14 +23,20 @@ const RETRYABLE_CODES = new Set([
 
 export class ReplicaClient {
   readonly url: string;
-  readonly #pool: Pool;
+  readonly #opts: ReplicaClientOptions;
+  #pool: Pool;
   readonly #path: string;
 
   constructor(opts: ReplicaClientOptions) {
     this.url = opts.url;
+    this.#opts = opts;
     this.#path = `/v2/models/${encodeURIComponent(opts.model)}/infer`;
-    this.#pool = new Pool(opts.url, {
-      connections: opts.connections,
+    this.#pool = this.#newPool();
+  }
+
+  #newPool(): Pool {
+    return new Pool(this.#opts.url, {
+      connections: this.#opts.connections,
       pipelining: 1,
       keepAliveTimeout: 60_000,
       keepAliveMaxTimeout: 600_000,
@@ -39,7 +45,14 @@ export class ReplicaClient {
     });
   }
 
-  async infer(inputs: Tensor[], _owned?: boolean, signal?: AbortSignal): Promise<Tensor[]> {
+  /** The replica stopped answering: drop its connections (calls in flight fail as retryable) and open new ones. */
+  abandon(): void {
+    const old = this.#pool;
+    this.#pool = this.#newPool();
+    void old.destroy().catch(() => undefined);
+  }
+
+  async infer(inputs: Tensor[]): Promise<Tensor[]> {
     const enc = encodeInferRequest(inputs, { binary: true, binaryOutput: true });
     let res;
     try {
@@ -51,7 +64,6 @@ export class ReplicaClient {
           'inference-header-content-length': String(enc.headerLength ?? enc.body.length),
         },
         body: enc.body,
-        ...(signal ? { signal } : {}),
       });
     } catch (err) {
       throw toReplicaError(err, this.url);

@@ -41,15 +41,17 @@ export class ThreadTransport implements ReplicaTransport {
     worker.once('exit', this.#onExit);
   }
 
-  infer(inputs: Tensor[], owned = false, signal?: AbortSignal): Promise<Tensor[]> {
+  /** The thread stopped answering: fail what is in flight as retryable; late answers are dropped. */
+  abandon(): void {
+    for (const p of this.#pending.values()) p.reject(fail('ALOFT_NOT_READY', 'the replica thread did not answer in time'));
+    this.#pending.clear();
+  }
+
+  infer(inputs: Tensor[], owned = false): Promise<Tensor[]> {
     if (this.#gone) return Promise.reject(fail('ALOFT_NOT_READY', 'the replica thread stopped'));
     const id = this.#next++;
     return new Promise<Tensor[]>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      // Given up on (the deadline passed): a late answer is dropped.
-      signal?.addEventListener('abort', () => {
-        if (this.#pending.delete(id)) reject(fail('ALOFT_TIMEOUT', 'the replica thread did not answer in time'));
-      }, { once: true });
       const msg = { type: 'infer', id, inputs };
       if (owned) this.#worker.postMessage(msg, movableBuffers(inputs));
       else this.#worker.postMessage(msg);

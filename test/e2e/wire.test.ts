@@ -37,6 +37,7 @@ function gatedTransport() {
       await opened;
       return sumTransport.infer(inputs, opts);
     },
+    abandon: () => undefined,
     close: async () => undefined,
   };
   return {

@@ -19,6 +19,7 @@ export const sumTransport: ReplicaTransport = {
     for (let r = 0; r < rows; r++) y[r] = x[2 * r]! + x[2 * r + 1]!;
     return [{ name: 'y', datatype: 'FP32', shape: [rows, 1], data: y }];
   },
+  abandon: () => undefined, // answers at once: nothing is ever in flight to give up on
   close: async () => undefined,
 };
 

@@ -45,7 +45,7 @@ interface Side {
 const json = (data: number[]) => JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data }] });
 const binary = encodeInferRequest([{ name: 'x', datatype: 'FP32', shape: [1, 2], data: new Float32Array([3, 4]) }], { binary: true, binaryOutput: true });
 
-describe('lean infer path', () => {
+describe('node front', () => {
   const clock = new ManualClock(0, Date.UTC(2026, 0, 1));
   let database: TestDatabase;
   let store: Store;

@@ -2,7 +2,7 @@
 import { ERRORS } from './errors.js';
 
 export function errorsMarkdown(): string {
-  const rows = Object.entries(ERRORS).map(([code, def]) => `| \`${code}\` | ${def.status} | ${def.summary} |`);
+  const rows = Object.entries(ERRORS).map(([code, def]) => `| \`${code}\` | ${def.status} | ${def.retry} | ${def.summary} |`);
   return [
     '# Errors',
     '',
@@ -12,8 +12,13 @@ export function errorsMarkdown(): string {
     'body is always `{"error": "<message>"}`; the message states the rule, the offending value',
     'and what to do. The code appears in logs and in the CLI\'s `--json` output.',
     '',
-    '| code | HTTP status | meaning |',
-    '| --- | --- | --- |',
+    'Retried: what Aloft does about it itself. *transient*: retried (the batch on another',
+    'replica, a replica start after a backoff); *terminal*: never retried, as no retry can',
+    'succeed (a corrupt artifact, a model that does not load, a request that is wrong);',
+    '*caller*: the caller decides (over a limit, past a deadline).',
+    '',
+    '| code | HTTP status | retried | meaning |',
+    '| --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');

@@ -5,59 +5,72 @@
  * and `details` stay in logs. `docs/errors.md` is checked against this table by a test.
  */
 
+/**
+ * What a retry can do about an error, the one place retries are decided (the batcher, the
+ * orchestrators and the controller all ask `retryOf`):
+ * - `transient`: the work did not run or may succeed later; retry (on another replica, after
+ *   a backoff).
+ * - `terminal`: retrying the same thing cannot succeed (a corrupt artifact, a model that does
+ *   not load, a request that is wrong); never retried.
+ * - `caller`: the answer is the caller's to act on (over a limit, past a deadline); the
+ *   system does not retry it itself.
+ */
+export type RetryKind = 'transient' | 'terminal' | 'caller';
+
 export interface ErrorDef {
   /** HTTP status used when the error reaches a client. */
   status: number;
   /** One line: what this error means, for docs/errors.md. */
   summary: string;
+  retry: RetryKind;
 }
 
 export const ERRORS = {
   // request / protocol (data plane)
-  ALOFT_BAD_REQUEST: { status: 400, summary: 'The request is malformed: invalid JSON, framing or fields.' },
-  ALOFT_INVALID_INPUT: { status: 400, summary: 'An input tensor does not match the model signature (name, datatype, shape, element count, values).' },
-  ALOFT_UNSUPPORTED_DATATYPE: { status: 400, summary: 'A datatype is unknown or cannot be carried in this encoding (e.g. FP16 in JSON).' },
-  ALOFT_NOT_FOUND: { status: 404, summary: 'No such route.' },
-  ALOFT_MODEL_NOT_FOUND: { status: 404, summary: 'No deployment or model with that name.' },
-  ALOFT_VERSION_NOT_FOUND: { status: 404, summary: 'The model exists but not at that version.' },
-  ALOFT_METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not for this HTTP method.' },
-  ALOFT_BODY_TIMEOUT: { status: 408, summary: 'The request body did not arrive within server.bodyTimeout; the connection is closed.' },
-  ALOFT_PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body (after decompression) is over the body limit.' },
-  ALOFT_UNSUPPORTED_ENCODING: { status: 415, summary: 'The Content-Encoding is not one of gzip, deflate or identity.' },
-  ALOFT_RATE_LIMITED: { status: 429, summary: "A per-key or per-deployment rate limit or daily quota is used up; retry after the Retry-After header's seconds." },
-  ALOFT_OVERLOADED: { status: 503, summary: 'The queue for the model is full, or the gateway holds as much request-body memory as server.bodyMemory allows; retry after the Retry-After header.' },
-  ALOFT_NOT_READY: { status: 503, summary: 'The model or server is not ready to serve (starting, no healthy replica).' },
-  ALOFT_TIMEOUT: { status: 504, summary: 'The request was not answered within its deadline.' },
-  ALOFT_REPLICA_FAILED: { status: 500, summary: 'The replica failed while running the model.' },
-  ALOFT_INTERNAL: { status: 500, summary: 'An unexpected error; details are in the server log.' },
+  ALOFT_BAD_REQUEST: { status: 400, summary: 'The request is malformed: invalid JSON, framing or fields.', retry: 'terminal' },
+  ALOFT_INVALID_INPUT: { status: 400, summary: 'An input tensor does not match the model signature (name, datatype, shape, element count, values).', retry: 'terminal' },
+  ALOFT_UNSUPPORTED_DATATYPE: { status: 400, summary: 'A datatype is unknown or cannot be carried in this encoding (e.g. FP16 in JSON).', retry: 'terminal' },
+  ALOFT_NOT_FOUND: { status: 404, summary: 'No such route.', retry: 'terminal' },
+  ALOFT_MODEL_NOT_FOUND: { status: 404, summary: 'No deployment or model with that name.', retry: 'terminal' },
+  ALOFT_VERSION_NOT_FOUND: { status: 404, summary: 'The model exists but not at that version.', retry: 'terminal' },
+  ALOFT_METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not for this HTTP method.', retry: 'terminal' },
+  ALOFT_BODY_TIMEOUT: { status: 408, summary: 'The request body did not arrive within server.bodyTimeout; the connection is closed.', retry: 'caller' },
+  ALOFT_PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body (after decompression) is over the body limit.', retry: 'terminal' },
+  ALOFT_UNSUPPORTED_ENCODING: { status: 415, summary: 'The Content-Encoding is not one of gzip, deflate or identity.', retry: 'terminal' },
+  ALOFT_RATE_LIMITED: { status: 429, summary: "A per-key or per-deployment rate limit or daily quota is used up; retry after the Retry-After header's seconds.", retry: 'caller' },
+  ALOFT_OVERLOADED: { status: 503, summary: 'The queue for the model is full, or the gateway holds as much request-body memory as server.bodyMemory allows; retry after the Retry-After header.', retry: 'caller' },
+  ALOFT_NOT_READY: { status: 503, summary: 'The model or server is not ready to serve (starting, no healthy replica).', retry: 'transient' },
+  ALOFT_TIMEOUT: { status: 504, summary: 'The request was not answered within its deadline.', retry: 'caller' },
+  ALOFT_REPLICA_FAILED: { status: 500, summary: 'The replica failed while running the model.', retry: 'terminal' },
+  ALOFT_INTERNAL: { status: 500, summary: 'An unexpected error; details are in the server log.', retry: 'transient' },
 
   // spec
-  ALOFT_SPEC_INVALID: { status: 400, summary: 'The spec file does not validate; every violation is listed with file:line:col.' },
-  ALOFT_SPEC_NOT_FOUND: { status: 400, summary: 'The spec file does not exist or cannot be read.' },
-  ALOFT_SPEC_YAML: { status: 400, summary: 'The spec file is not valid YAML.' },
+  ALOFT_SPEC_INVALID: { status: 400, summary: 'The spec file does not validate; every violation is listed with file:line:col.', retry: 'terminal' },
+  ALOFT_SPEC_NOT_FOUND: { status: 400, summary: 'The spec file does not exist or cannot be read.', retry: 'terminal' },
+  ALOFT_SPEC_YAML: { status: 400, summary: 'The spec file is not valid YAML.', retry: 'terminal' },
 
   // registry / store
-  ALOFT_ARTIFACT_CORRUPT: { status: 500, summary: 'A stored artifact does not match its recorded sha256; it is refused, never served.' },
-  ALOFT_ARTIFACT_MISSING: { status: 500, summary: 'A recorded artifact is missing from the state folder.' },
-  ALOFT_MODEL_INVALID: { status: 400, summary: 'The file is not a readable ONNX model.' },
-  ALOFT_MODEL_REF_INVALID: { status: 400, summary: 'A model reference is not of the form name, name@version or name@alias.' },
-  ALOFT_ALIAS_NOT_FOUND: { status: 404, summary: 'No alias with that name for the model.' },
-  ALOFT_STORE: { status: 500, summary: 'The state database failed or its URL is invalid.' },
+  ALOFT_ARTIFACT_CORRUPT: { status: 500, summary: 'A stored artifact does not match its recorded sha256; it is refused, never served.', retry: 'terminal' },
+  ALOFT_ARTIFACT_MISSING: { status: 500, summary: 'A recorded artifact is missing from the state folder.', retry: 'terminal' },
+  ALOFT_MODEL_INVALID: { status: 400, summary: 'The file is not a readable ONNX model.', retry: 'terminal' },
+  ALOFT_MODEL_REF_INVALID: { status: 400, summary: 'A model reference is not of the form name, name@version or name@alias.', retry: 'terminal' },
+  ALOFT_ALIAS_NOT_FOUND: { status: 404, summary: 'No alias with that name for the model.', retry: 'terminal' },
+  ALOFT_STORE: { status: 500, summary: 'The state database failed or its URL is invalid.', retry: 'transient' },
 
   // runtime / orchestration
-  ALOFT_REPLICA_START: { status: 503, summary: 'A replica process could not start or become ready.' },
+  ALOFT_REPLICA_START: { status: 503, summary: 'A replica process could not start or become ready.', retry: 'transient' },
 
   // identity and access
-  ALOFT_UNAUTHENTICATED: { status: 401, summary: 'No credentials, or the key or token is unknown, wrong, revoked or expired (the message never says which).' },
-  ALOFT_FORBIDDEN: { status: 403, summary: 'The credentials are valid but their role or scope does not allow this endpoint or deployment.' },
-  ALOFT_KEY_NOT_FOUND: { status: 404, summary: 'No active API key with that name (admin API).' },
-  ALOFT_KEY_EXISTS: { status: 409, summary: 'An active API key with that name exists; revoke it first or pick another name.' },
-  ALOFT_KEY_INVALID: { status: 400, summary: 'A key given to Aloft (ALOFT_ADMIN_KEY, the admin key file) is not of the form aloft_<12 hex>_<43 base64url>.' },
-  ALOFT_AUTH_CONFIG: { status: 500, summary: 'The JWT settings cannot be used: the JWKS file or URL is missing or not a valid JWK set.' },
+  ALOFT_UNAUTHENTICATED: { status: 401, summary: 'No credentials, or the key or token is unknown, wrong, revoked or expired (the message never says which).', retry: 'terminal' },
+  ALOFT_FORBIDDEN: { status: 403, summary: 'The credentials are valid but their role or scope does not allow this endpoint or deployment.', retry: 'terminal' },
+  ALOFT_KEY_NOT_FOUND: { status: 404, summary: 'No active API key with that name (admin API).', retry: 'terminal' },
+  ALOFT_KEY_EXISTS: { status: 409, summary: 'An active API key with that name exists; revoke it first or pick another name.', retry: 'terminal' },
+  ALOFT_KEY_INVALID: { status: 400, summary: 'A key given to Aloft (ALOFT_ADMIN_KEY, the admin key file) is not of the form aloft_<12 hex>_<43 base64url>.', retry: 'terminal' },
+  ALOFT_AUTH_CONFIG: { status: 500, summary: 'The JWT settings cannot be used: the JWKS file or URL is missing or not a valid JWK set.', retry: 'terminal' },
 
   // cli / admin
-  ALOFT_USAGE: { status: 400, summary: 'A command-line argument is missing or invalid.' },
-  ALOFT_CONNECT: { status: 503, summary: 'The CLI could not reach a running Aloft (check --url / ALOFT_URL).' },
+  ALOFT_USAGE: { status: 400, summary: 'A command-line argument is missing or invalid.', retry: 'terminal' },
+  ALOFT_CONNECT: { status: 503, summary: 'The CLI could not reach a running Aloft (check --url / ALOFT_URL).', retry: 'transient' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -79,6 +92,16 @@ export class AloftError extends Error {
 
 export function isAloftError(e: unknown): e is AloftError {
   return e instanceof AloftError;
+}
+
+/** What a retry can do about `err`: its code's kind; an error that is not Aloft's is `transient` (unknown, may pass). */
+export function retryOf(err: unknown): RetryKind {
+  return err instanceof AloftError ? ERRORS[err.code].retry : 'transient';
+}
+
+/** The same for a code reported by another process (a replica's startup error); unknown codes are `transient`. */
+export function retryOfCode(code: string | undefined): RetryKind {
+  return code !== undefined && Object.hasOwn(ERRORS, code) ? ERRORS[code as ErrorCode].retry : 'transient';
 }
 
 /** Shorthand constructor: `fail('ALOFT_INVALID_INPUT', "input 'x': ...")`. */

@@ -7,7 +7,7 @@
  * batches form only while every replica is busy — load builds batches.
  */
 import type { Clock, Timer } from '../clock.js';
-import { AloftError, fail } from '../errors.js';
+import { fail, retryOf } from '../errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { batchKey, concatRows, splitRows } from './batch-tensors.js';
 import type { ModelStats } from './stats.js';
@@ -63,9 +63,9 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** Errors the batcher may retry on another replica: the batch never ran to completion. */
+/** Errors the batcher retries on another replica: transient ones (the batch never ran to completion). */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof AloftError && err.code === 'ALOFT_NOT_READY';
+  return retryOf(err) === 'transient';
 }
 
 export class Batcher {

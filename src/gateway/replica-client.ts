@@ -16,7 +16,9 @@ export interface ReplicaClientOptions {
   connections: number;
 }
 
-const RETRYABLE_CODES = new Set([
+// Network errors that mean the batch never reached a replica (or its answer never came
+// back): they become ALOFT_NOT_READY, which the error registry marks transient.
+const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED',
   'UND_ERR_CONNECT_TIMEOUT', 'ENOTCONN', 'EHOSTUNREACH',
 ]);
@@ -100,7 +102,7 @@ export class ReplicaClient {
 
 function toReplicaError(err: unknown, url: string): AloftError {
   const code = (err as { code?: string }).code ?? '';
-  if (RETRYABLE_CODES.has(code) || err instanceof TypeError) {
+  if (UNREACHABLE_CODES.has(code) || err instanceof TypeError) {
     return fail('ALOFT_NOT_READY', `replica ${url} is unreachable (${code || 'connection failed'})`, { cause: err });
   }
   return fail('ALOFT_REPLICA_FAILED', `replica ${url} failed: ${(err as Error).message}`, { cause: err });

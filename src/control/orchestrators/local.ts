@@ -12,10 +12,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import type { Clock, Timer } from '../../clock.js';
+import { retryOfCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { BackoffPolicy } from './backoff.js';
 import { SlotOrchestrator } from './slots.js';
-import { TERMINAL_REPLICA_ERRORS, type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
+import { type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
 
 export interface LocalOrchestratorOptions {
   /** How to start the replica program (see runtime/entry.ts `replicaEntry`). */
@@ -159,7 +160,7 @@ class Slot {
 
   #noteError(code: string | undefined, message: string | undefined): void {
     this.lastError = message ? `${code ?? 'error'}: ${message}` : code;
-    if (code && TERMINAL_REPLICA_ERRORS.has(code)) this.terminal = true;
+    if (retryOfCode(code) === 'terminal') this.terminal = true;
   }
 
   terminal = false;

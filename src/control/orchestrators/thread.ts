@@ -7,11 +7,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Clock, Timer } from '../../clock.js';
+import { retryOfCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { threadReplicaWorker, type ThreadReplicaData } from '../../runtime/thread-entry.js';
 import type { BackoffPolicy } from './backoff.js';
 import { SlotOrchestrator } from './slots.js';
-import { TERMINAL_REPLICA_ERRORS, type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
+import { type ReplicaGroup, type ReplicaState, type ReplicaStatus } from './types.js';
 
 export interface ThreadOrchestratorOptions {
   clock?: Clock;
@@ -73,7 +74,7 @@ class ThreadSlot {
         this.#set('ready');
       } else if (msg.type === 'error') {
         this.lastError = `${msg.code}: ${msg.message}`;
-        if (msg.code && TERMINAL_REPLICA_ERRORS.has(msg.code)) this.terminal = true;
+        if (retryOfCode(msg.code) === 'terminal') this.terminal = true;
       }
     });
     worker.on('error', (err) => {

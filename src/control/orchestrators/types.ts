@@ -70,5 +70,5 @@ export interface Orchestrator {
   stop(): Promise<void>;
 }
 
-/** Errors that no restart can fix: the orchestrator marks the replica failed. */
-export const TERMINAL_REPLICA_ERRORS = new Set(['ALOFT_ARTIFACT_CORRUPT', 'ALOFT_ARTIFACT_MISSING', 'ALOFT_MODEL_INVALID']);
+// A replica whose startup error is `terminal` in the error registry (errors.ts) is not
+// restarted: no restart fixes a corrupt artifact or a model that does not load.

@@ -63,7 +63,7 @@ export function stageOf(fn: string, url: string): Stage {
   if (url === '' && fn === 'parse') return 'request decode'; // JSON.parse
   if (url.includes('codec/validate')) return 'validation';
   if (has(url, 'gateway/batcher', 'gateway/batch-tensors', 'gateway/replica-set', 'gateway/balancers')) return 'batching';
-  if (has(url, 'gateway/thread-transport', 'gateway/replica-client', 'node_modules/undici', 'internal/worker', 'messageport') || fn === 'postMessage') return 'hop to replicas';
+  if (has(url, 'gateway/thread-transport', 'gateway/replica-client', 'gateway/transports/', 'node_modules/undici', 'internal/worker', 'messageport') || fn === 'postMessage') return 'hop to replicas';
   if (has(url, 'prom-client', 'monitor/metrics', 'gateway/stats', 'dist/clock', 'src/clock')) return 'metrics and stats';
   if (fn === 'isPublic' || fn === 'modelOf') return 'authentication';
   if (has(url, 'node:buffer', 'internal/buffer') || /^(utf8|latin1|ascii|ucs2|base64|hex)(Slice|Write)$/.test(fn)) return 'buffers: copies, string conversion';

@@ -5,23 +5,24 @@
  */
 import type { Server } from 'node:http';
 import { availableParallelism } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.js';
-import { planGroups, groupKey, type ResolvedDeployment } from './control/plan.js';
+import { Controller } from './control/controller.js';
+import { registerModels, resolveDeployments } from './control/desired.js';
+import { groupKey, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
 import { SplitOrchestrator } from './control/orchestrators/split.js';
 import { ThreadOrchestrator } from './control/orchestrators/thread.js';
-import { ThreadTransport } from './gateway/thread-transport.js';
-import type { Orchestrator, ReplicaStatus } from './control/orchestrators/types.js';
+import type { Orchestrator } from './control/orchestrators/types.js';
+import { ALL, DEPLOYMENTS, DeploymentsReconciler } from './control/reconcilers/deployments.js';
 import { fail } from './errors.js';
-import { PowerOfTwoChoices } from './gateway/balancers/index.js';
-import { Batcher } from './gateway/batcher.js';
-import { ReplicaClient } from './gateway/replica-client.js';
-import { ReplicaSet } from './gateway/replica-set.js';
-import { RouteTable, type ServedVersion } from './gateway/route-table.js';
 import { createGateway, createHttpServer, OIP_EXTENSIONS, type Gateway } from './gateway/server.js';
-import { ModelStats } from './gateway/stats.js';
-import { checkExposure, readTls, reloadTls } from './gateway/transport.js';
+import { checkExposure, readTls, reloadTls } from './gateway/tls.js';
+import type { Routing } from './gateway/routing.js';
+import { HttpTransport } from './gateway/transports/http.js';
+import { ThreadTransport } from './gateway/transports/thread.js';
+import { Lifecycle } from './lifecycle.js';
 import { silentLogger, type Logger } from './log.js';
 import { GatewayMetrics } from './monitor/metrics.js';
 import { ArtifactStore, sweepPushLeftovers } from './registry/artifacts.js';
@@ -83,8 +84,12 @@ export interface RunningAloft {
   spec: LoadedSpec;
   store: Store;
   registry: Registry;
-  routes: RouteTable;
   orchestrator: Orchestrator;
+  /** The gateway: its HTTP app and its routing (what is routed, and the batchers and replicas behind it). */
+  gateway: Gateway;
+  /** The control plane's work queue and what each reconciler last did. */
+  controller: Controller;
+  /** The deployments as resolved at start: the desired state. */
   deployments: ResolvedDeployment[];
   audit: AuditLog;
   /** How the first admin credential was provided (ALOFT_ADMIN_KEY, the key file, …). */
@@ -108,8 +113,10 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
   for (const message of warnings) progress({ kind: 'warning', message });
   const tls = spec.security.tls ? await readTls(spec.security.tls) : undefined;
 
+  // Every part is started here, in order, and stopped by the lifecycle in reverse order.
+  const life = new Lifecycle(logger);
   const store = await openStore({ url: opts.databaseUrl ?? process.env.ALOFT_DATABASE_URL ?? spec.state.database, stateDir: spec.state.dir });
-  const cleanup: (() => Promise<void>)[] = [() => store.close()];
+  life.own('store', () => store.close());
   try {
     const registry = new Registry(store, new ArtifactStore(join(spec.state.dir, 'artifacts')));
     // What crashed pushes left: temporary files of dead processes, older servers' staging folders.
@@ -124,87 +131,22 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     if (adminKey.file) progress({ kind: 'admin-key', file: adminKey.file, created: adminKey.created });
     const authenticator = new Authenticator({ keys, ...(spec.security.auth.jwt ? { jwt: spec.security.auth.jwt } : {}), clock, logger });
     await authenticator.load();
-    const stopAuth = new AbortController();
-    const authLoop = authenticator.start(stopAuth.signal);
-    cleanup.unshift(async () => { stopAuth.abort(); await authLoop; });
+    life.run('key reload', (signal) => authenticator.start(signal));
 
-    for (const [name, model] of Object.entries(spec.models)) {
-      const source = relative(loaded.dir, model.path) || model.path;
-      const { version, created } = await registry.register(name, model.path, {
-        source, ...(model.description ? { description: model.description } : {}),
-        record: (tx, v) => audit.append({ actor: SYSTEM_ACTOR, action: 'model.registered', target: `${name}@${v.version}`, source: 'system', after: { sha256: v.sha256, sizeBytes: v.sizeBytes, source } }, tx),
-      });
-      progress({ kind: 'registered', model: name, version: version.version, created, sha256: version.sha256, source });
-    }
+    // Desired state: the spec's models registered, its deployments resolved to exact versions.
+    for (const r of await registerModels(loaded, registry, audit)) progress({ kind: 'registered', ...r });
     await audit.append({ actor: SYSTEM_ACTOR, action: 'spec.applied', target: loaded.file, source: 'system', after: redactSecrets(loaded) });
-
-    const deployments: ResolvedDeployment[] = [];
-    for (const [name, dep] of Object.entries(spec.deployments)) {
-      const v = await registry.resolve(dep.model);
-      const artifactPath = await registry.open(v);
-      deployments.push({ name, spec: dep, model: v.model, version: v.version, artifactPath, sha256: v.sha256 });
-    }
+    const deployments = await resolveDeployments(loaded, registry);
 
     const threads = new ThreadOrchestrator({ logger, clock });
     const orchestrator = opts.orchestrator ?? new SplitOrchestrator(new LocalOrchestrator({ entry: replicaEntry(), logger, clock }), threads);
-    const routes = new RouteTable();
-    const sets = new Map<string, ReplicaSet>();
+    // The metrics and the access policy read the gateway's routing, made below.
+    const built: { routing?: Routing } = {};
     const metrics = new GatewayMetrics({
-      versions: () => routes.list().flatMap((dep) => [...dep.versions.values()].map((v) => ({
-        deployment: dep.name, version: v.version, queued: v.batcher.queued, ready: v.replicas.readyCount(), desired: v.desiredReplicas,
-      }))),
+      versions: () => (built.routing?.status() ?? []).filter((v) => v.routed).map((v) => ({
+        deployment: v.deployment, version: v.version, queued: v.queued, ready: v.ready, desired: v.desiredReplicas,
+      })),
     });
-    for (const d of deployments) {
-      const v = await registry.getVersion(d.model, d.version);
-      const replicas = new ReplicaSet({
-        balancer: new PowerOfTwoChoices(),
-        maxInFlightPerReplica: 2,
-        clock,
-        connect: (info) => {
-          if (!info.url.startsWith('thread://')) return new ReplicaClient({ url: info.url, model: d.name, connections: 2 });
-          const worker = threads.worker(info.url);
-          if (worker) return new ThreadTransport(worker);
-          // The thread ended between the status event and now: a transport that says so.
-          return { infer: () => Promise.reject(fail('ALOFT_NOT_READY', 'the replica thread stopped')), abandon: () => undefined, close: async () => undefined };
-        },
-      });
-      sets.set(groupKey(d.name, d.version), replicas);
-      const stats = new ModelStats((size) => metrics.batch(d.name, d.version, size));
-      const b = d.spec.batching;
-      const batcher = new Batcher(replicas, {
-        maxBatchSize: b.enabled ? b.maxBatchSize : 1,
-        maxQueueDelayMs: b.enabled ? b.maxQueueDelay : 0,
-        maxQueueSize: b.maxQueueSize,
-        batchable: v.signature.batchable,
-        // Every batch costs a round trip (HTTP to a process, a message and a wake-up to a
-        // thread): send what one event-loop turn read as one batch.
-        coalesce: true,
-      }, clock, stats);
-      const served: ServedVersion = {
-        model: d.model, version: d.version, signature: v.signature, platform: 'onnxruntime_onnx',
-        desiredReplicas: d.spec.replicas.initial, batcher, replicas, stats,
-      };
-      routes.set({ name: d.name, current: d.version, versions: new Map([[d.version, served]]), timeoutMs: d.spec.timeout });
-    }
-
-    const readyWaiters = new Set<() => void>();
-    const onChange = (s: ReplicaStatus) => {
-      const set = sets.get(s.group);
-      if (!set) return;
-      const ready = orchestrator.status().filter((r) => r.group === s.group && r.state === 'ready' && r.url);
-      set.setEndpoints(ready.map((r) => ({ id: r.id, url: r.url! })));
-      const d = deployments.find((x) => groupKey(x.name, x.version) === s.group);
-      if (d) progress({ kind: 'replicas', deployment: d.name, version: d.version, ready: ready.length, desired: d.spec.replicas.initial });
-      if (s.state === 'failed') progress({ kind: 'replica-failed', id: s.id, error: s.lastError ?? 'failed' });
-      for (const w of readyWaiters) w();
-    };
-    orchestrator.onChange(onChange);
-    cleanup.unshift(async () => {
-      for (const dep of routes.list()) for (const v of dep.versions.values()) v.batcher.close();
-      await orchestrator.stop();
-      await Promise.all([...sets.values()].map((s) => s.close()));
-    });
-
     const bursts = new FailureBurstDetector({
       clock,
       onBurst: (b) => { void audit.append(authFailuresEntry(b)).catch((err: unknown) => logger.warn({ err }, 'audit append failed')); },
@@ -214,15 +156,15 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       policy: {
         enabled: spec.security.auth.enabled,
         isPublic: (d: string) => Object.hasOwn(spec.deployments, d) && spec.deployments[d]!.public,
-        modelOf: (d: string) => { const r = routes.get(d); return r?.versions.get(r.current)?.model; },
+        modelOf: (d: string) => { const r = built.routing?.table.get(d); return r?.versions.get(r.current)?.model; },
       },
       onFailure: (f: { status: number; ip: string }) => { if (f.status === 401) bursts.record(f.ip); },
     };
     const limiter = await createRateLimiter(spec.limits, { logger, clock });
-    cleanup.unshift(() => limiter.close());
+    life.own('rate limiter', () => limiter.close());
     const budget = new BodyBudget(spec.server.bodyMemory);
-    const gateway: Gateway = createGateway({
-      routes, bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout,
+    const gateway = createGateway({
+      bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout,
       wire: spec.server.fastInferPath, logger, clock,
       info: { name: 'aloft', version: VERSION, extensions: OIP_EXTENSIONS },
       ...(tls ? { https: tls } : {}),
@@ -232,98 +174,124 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         deploymentLimit: (name) => spec.deployments[name]?.limits,
         ...(spec.limits.perKey ? { perKeyDefault: spec.limits.perKey } : {}),
       },
+      // The transport by what the version's replicas speak (the replica spec's isolation).
+      connect: (kind, info, v) => {
+        if (kind === 'http') return new HttpTransport({ url: info.url, model: v.deployment, connections: 2 });
+        const worker = threads.worker(info.url);
+        if (worker) return new ThreadTransport(worker);
+        // The thread ended between the status event and now: a transport that says so.
+        return { infer: () => Promise.reject(fail('ALOFT_NOT_READY', 'the replica thread stopped')), abandon: () => undefined, close: async () => undefined };
+      },
     });
+    const routing = gateway.routing;
+    built.routing = routing;
+    // Replicas stop after the gateway has drained (reverse order): then the batchers close.
+    life.own('replicas', async () => { await orchestrator.stop(); await routing.close(); });
+    orchestrator.onChange((s) => {
+      if (s.state === 'failed') progress({ kind: 'replica-failed', id: s.id, error: s.lastError ?? 'failed' });
+      const d = deployments.find((x) => groupKey(x.name, x.version) === s.group);
+      if (d) progress({ kind: 'replicas', deployment: d.name, version: d.version, ready: orchestrator.status().filter((r) => r.group === s.group && r.state === 'ready').length, desired: d.spec.replicas.initial });
+    });
+
     // The admin API shares the gateway's port unless server.adminPort gives it its own.
     const adminApp = spec.server.adminPort === undefined ? gateway.app : createHttpServer({
       bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout, logger, ...(tls ? { https: tls } : {}),
     });
     if (adminApp !== gateway.app) registerAuth(adminApp, auth);
-    adminRoutes(adminApp, { registry, routes, orchestrator, deployments, audit });
+    adminRoutes(adminApp, { registry, routing, orchestrator, audit });
     registerKeyRoutes(adminApp, { keys, authenticator, audit, clock, logger });
     registerAuditRoutes(adminApp, { audit });
-    const port = opts.port ?? spec.server.port;
-    try {
-      await gateway.app.listen({ host, port });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'EADDRINUSE') throw fail('ALOFT_USAGE', `port ${port} on ${host} is already in use; stop the other server or pass --port`, { cause: err });
-      throw err;
-    }
-    const addr = gateway.app.server.address();
-    const actualPort = typeof addr === 'object' && addr ? addr.port : port;
-    const origin = (p: number) => `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${p}`;
-    const url = origin(actualPort);
-    let adminUrl = url;
-    if (adminApp !== gateway.app) {
-      try {
-        await adminApp.listen({ host, port: spec.server.adminPort ?? 0 });
-      } catch (err) {
-        await gateway.app.close();
-        if ((err as { code?: string }).code === 'EADDRINUSE') throw fail('ALOFT_USAGE', `admin port ${spec.server.adminPort} on ${host} is already in use; change server.adminPort`, { cause: err });
-        throw err;
-      }
-      const a = adminApp.server.address();
-      adminUrl = origin(typeof a === 'object' && a ? a.port : spec.server.adminPort ?? 0);
-      cleanup.unshift(() => adminApp.close());
-    }
-    let closing: Promise<void> | undefined;
-    cleanup.unshift(async () => {
-      gateway.drain();
-      const drained = gateway.app.close();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([drained, new Promise<void>((r) => { timer = setTimeout(r, spec.server.drainTimeout); timer.unref(); })]);
-      clearTimeout(timer);
-    });
+    const { url, adminUrl } = await listen(gateway, adminApp, host, opts.port ?? spec.server.port, spec.server.adminPort, tls !== undefined, life, spec.server.drainTimeout);
     progress({ kind: 'listening', url, adminUrl });
 
-    await orchestrator.apply(planGroups(deployments, opts.cores ?? availableParallelism()));
+    // The control plane: reconcilers converge what runs and what is routed to the desired state.
+    const controller = new Controller({ clock, logger });
+    controller.add(new DeploymentsReconciler({
+      desired: () => deployments, orchestrator, routing, cores: opts.cores ?? availableParallelism(),
+      enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
+    }));
+    controller.enqueue(DEPLOYMENTS, ALL);
+    life.run('controller', (signal) => controller.start(signal));
 
     const running: RunningAloft = {
-      url, adminUrl, server: gateway.app.server, spec: loaded, store, registry, routes, orchestrator, deployments, audit, adminKey,
-      waitReady(timeoutMs = 120_000) {
-        return new Promise<void>((resolve, reject) => {
-          const check = () => {
-            const status = orchestrator.status();
-            const failed = status.find((r) => r.state === 'failed');
-            if (failed) {
-              done();
-              reject(fail('ALOFT_REPLICA_START', `replica ${failed.id} failed: ${failed.lastError ?? 'unknown error'}`));
-              return;
-            }
-            const allReady = deployments.every((d) => status.filter((r) => r.group === groupKey(d.name, d.version) && r.state === 'ready').length >= d.spec.replicas.initial);
-            if (allReady) {
-              done();
-              resolve();
-            }
-          };
-          const timer = setTimeout(() => {
-            done();
-            const waiting = orchestrator.status().filter((r) => r.state !== 'ready').map((r) => `${r.id} (${r.state}${r.lastError ? `: ${r.lastError}` : ''})`);
-            reject(fail('ALOFT_REPLICA_START', `replicas not ready after ${timeoutMs} ms: ${waiting.join(', ')}`));
-          }, timeoutMs);
-          timer.unref();
-          const done = () => { clearTimeout(timer); readyWaiters.delete(check); };
-          readyWaiters.add(check);
-          check();
-        });
-      },
+      url, adminUrl, server: gateway.app.server, spec: loaded, store, registry, orchestrator, gateway, deployments, audit, adminKey, controller,
+      waitReady: (timeoutMs = 120_000) => waitReady(orchestrator, deployments, timeoutMs),
       async reloadTls() {
         if (!spec.security.tls) return;
         await reloadTls(gateway.app.server, spec.security.tls);
         if (adminApp !== gateway.app) await reloadTls(adminApp.server, spec.security.tls);
       },
-      close() {
-        closing ??= (async () => {
-          for (const step of cleanup) {
-            try { await step(); } catch (err) { logger.warn({ err }, 'error during shutdown'); }
-          }
-        })();
-        return closing;
-      },
+      close: () => life.stop(),
     };
     return running;
   } catch (err) {
-    for (const step of cleanup) await step().catch(() => undefined);
+    await life.stop();
     throw err;
   }
+}
+
+/** Listen on the gateway's port (and the admin API's own, if it has one); both stop with the lifecycle, the gateway draining first. */
+async function listen(gateway: Gateway, adminApp: FastifyInstance, host: string, port: number, adminPort: number | undefined, tls: boolean, life: Lifecycle, drainTimeoutMs: number): Promise<{ url: string; adminUrl: string }> {
+  try {
+    await gateway.app.listen({ host, port });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EADDRINUSE') throw fail('ALOFT_USAGE', `port ${port} on ${host} is already in use; stop the other server or pass --port`, { cause: err });
+    throw err;
+  }
+  const origin = (app: FastifyInstance) => {
+    const a = app.server.address();
+    return `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${typeof a === 'object' && a ? a.port : port}`;
+  };
+  const url = origin(gateway.app);
+  let adminUrl = url;
+  if (adminApp !== gateway.app) {
+    try {
+      await adminApp.listen({ host, port: adminPort ?? 0 });
+    } catch (err) {
+      await gateway.app.close();
+      if ((err as { code?: string }).code === 'EADDRINUSE') throw fail('ALOFT_USAGE', `admin port ${adminPort} on ${host} is already in use; change server.adminPort`, { cause: err });
+      throw err;
+    }
+    adminUrl = origin(adminApp);
+    life.own('admin API', () => adminApp.close());
+  }
+  life.own('gateway', async () => {
+    gateway.drain();
+    const drained = gateway.app.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise<void>((r) => { timer = setTimeout(r, drainTimeoutMs); timer.unref(); })]);
+    clearTimeout(timer);
+  });
+  return { url, adminUrl };
+}
+
+/** Resolves when every deployment has all its initial replicas ready; rejects on a terminal replica failure or after `timeoutMs`. */
+function waitReady(orchestrator: Orchestrator, deployments: readonly ResolvedDeployment[], timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let done = false;
+    const check = () => {
+      if (done) return;
+      const status = orchestrator.status();
+      const failed = status.find((r) => r.state === 'failed');
+      if (failed) {
+        finish();
+        reject(fail('ALOFT_REPLICA_START', `replica ${failed.id} failed: ${failed.lastError ?? 'unknown error'}`));
+        return;
+      }
+      const allReady = deployments.every((d) => status.filter((r) => r.group === groupKey(d.name, d.version) && r.state === 'ready').length >= d.spec.replicas.initial);
+      if (allReady) {
+        finish();
+        resolve();
+      }
+    };
+    const timer = setTimeout(() => {
+      finish();
+      const waiting = orchestrator.status().filter((r) => r.state !== 'ready').map((r) => `${r.id} (${r.state}${r.lastError ? `: ${r.lastError}` : ''})`);
+      reject(fail('ALOFT_REPLICA_START', `replicas not ready after ${timeoutMs} ms: ${waiting.join(', ')}`));
+    }, timeoutMs);
+    timer.unref();
+    const finish = () => { done = true; clearTimeout(timer); };
+    orchestrator.onChange(check);
+    check();
+  });
 }

@@ -4,19 +4,18 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../errors.js';
-import { versionState, type RouteTable } from '../gateway/route-table.js';
+import type { Routing } from '../gateway/routing.js';
 import type { Registry } from '../registry/registry.js';
 import { actorOf, type AuditLog } from '../security/audit.js';
 import { inScopeOf } from '../security/policy.js';
 import { ANONYMOUS, type Principal } from '../security/principal.js';
 import type { Orchestrator } from './orchestrators/types.js';
-import type { ResolvedDeployment } from './plan.js';
 
 export interface AdminContext {
   registry: Registry;
-  routes: RouteTable;
+  /** What the gateway routes and holds, read as data (config and status). */
+  routing: Pick<Routing, 'config' | 'status'>;
   orchestrator: Orchestrator;
-  deployments: ResolvedDeployment[];
   audit?: Pick<AuditLog, 'append'> | undefined;
 }
 
@@ -90,19 +89,27 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get('/api/v1/deployments', (req) => {
     const replicas = ctx.orchestrator.status();
+    const held = ctx.routing.status();
     return {
-      deployments: ctx.routes.list().filter((dep) => inScopeOf(req.principal, dep.name, dep.versions.get(dep.current)?.model)).map((dep) => ({
-        name: dep.name,
-        currentVersion: dep.current,
-        versions: [...dep.versions.values()].map((v) => ({
-          model: v.model,
-          version: v.version,
-          ...versionState(v),
-          desiredReplicas: v.desiredReplicas,
-          queued: v.batcher.queued,
-          replicas: replicas.filter((r) => r.deployment === dep.name && r.version === v.version),
+      deployments: [...ctx.routing.config.deployments]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .filter((dep) => inScopeOf(req.principal, dep.name, dep.versions.find((v) => v.version === dep.current)?.model))
+        .map((dep) => ({
+          name: dep.name,
+          currentVersion: dep.current,
+          versions: dep.versions.map((v) => {
+            const s = held.find((x) => x.group === v.group);
+            return {
+              model: v.model,
+              version: v.version,
+              state: s?.state ?? 'LOADING',
+              ...(s?.reason ? { reason: s.reason } : {}),
+              desiredReplicas: v.desiredReplicas,
+              queued: s?.queued ?? 0,
+              replicas: replicas.filter((r) => r.group === v.group),
+            };
+          }),
         })),
-      })),
     };
   });
 }

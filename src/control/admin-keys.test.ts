@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ManualClock } from '../clock.js';
-import { RouteTable } from '../gateway/route-table.js';
 import { createGateway } from '../gateway/server.js';
 import { Authenticator } from '../security/authenticator.js';
 import type { Store } from '../store/db.js';
@@ -27,7 +26,7 @@ describe('admin API: keys', () => {
     auth = new Authenticator({ keys, clock });
     await auth.load();
     audit = [];
-    app = createGateway({ routes: new RouteTable(), bodyLimit: 65536, info: { name: 'aloft', version: 'test', extensions: [] }, auth: { authenticator: auth, policy: { enabled: false, isPublic: () => false } } }).app;
+    app = createGateway({ connect: () => { throw new Error('no replicas in this test'); }, bodyLimit: 65536, info: { name: 'aloft', version: 'test', extensions: [] }, auth: { authenticator: auth, policy: { enabled: false, isPublic: () => false } } }).app;
     registerKeyRoutes(app, { keys, authenticator: auth, clock, audit: { append: async (e) => { audit.push(e); } } });
   });
   afterEach(async () => {

@@ -3,7 +3,6 @@ import { describe, test } from 'node:test';
 import type { AuthResult } from '../security/authenticator.js';
 import type { Principal } from '../security/principal.js';
 import type { AuthFailure } from './auth-hook.js';
-import { RouteTable } from './route-table.js';
 import { createGateway } from './server.js';
 
 const VIEWER: Principal = { kind: 'key', id: 'v', name: 'viewer-key', role: 'viewer', scopes: ['*'] };
@@ -22,7 +21,7 @@ const authenticator = {
 function app(opts: { enabled?: boolean } = {}) {
   const failures: AuthFailure[] = [];
   const gw = createGateway({
-    routes: new RouteTable(), bodyLimit: 1024, info: { name: 'aloft', version: 'test', extensions: [] },
+    connect: () => { throw new Error('no replicas in this test'); }, bodyLimit: 1024, info: { name: 'aloft', version: 'test', extensions: [] },
     auth: {
       authenticator,
       policy: { enabled: opts.enabled ?? true, isPublic: (d) => d === 'demo' },

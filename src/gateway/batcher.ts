@@ -36,8 +36,8 @@ export interface BatcherOptions {
 export interface BatchTarget {
   /** Reserve a replica with room for one more batch, or undefined if none has room. */
   acquire(): BatchSlot | undefined;
-  /** Called by the target when capacity frees up, so queued work moves on. */
-  onCapacity(listener: () => void): void;
+  /** Called by the target when capacity frees up, so queued work moves on; returns the unsubscribe. */
+  onCapacity(listener: () => void): () => void;
   /** True when at least one replica is ready (possibly busy). */
   hasReplicas(): boolean;
 }
@@ -82,6 +82,10 @@ export class Batcher {
   #closed = false;
   readonly #defer: (fn: () => void) => void;
   #pumpDeferred = false;
+  /** Requests in batches being run. */
+  #running = 0;
+  #idleWaiters: (() => void)[] = [];
+  readonly #unsubscribe: () => void;
 
   constructor(target: BatchTarget, opts: BatcherOptions, clock: Clock, stats?: ModelStats, defer: (fn: () => void) => void = setImmediate) {
     this.#target = target;
@@ -89,7 +93,23 @@ export class Batcher {
     this.#opts = { ...opts, maxBatchSize: opts.batchable ? Math.max(1, opts.maxBatchSize) : 1 };
     this.#clock = clock;
     this.#stats = stats;
-    target.onCapacity(() => this.#pump());
+    this.#unsubscribe = target.onCapacity(() => this.#pump());
+  }
+
+  /** Requests queued or in a batch being run. */
+  get busy(): number {
+    return this.queued + this.#running;
+  }
+
+  /** Resolves once nothing is queued or running (at once when idle). */
+  idle(): Promise<void> {
+    if (this.busy === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #checkIdle(): void {
+    if (this.busy !== 0 || this.#idleWaiters.length === 0) return;
+    for (const w of this.#idleWaiters.splice(0)) w();
   }
 
   /** Requests waiting for a replica. */
@@ -145,6 +165,7 @@ export class Batcher {
     if (removed) {
       this.#queue = this.#queue.slice(this.#head).filter((p) => p.deadline > now);
       this.#head = 0;
+      this.#checkIdle();
     }
     this.#sweepTimer = undefined;
     this.#sweepAt = Infinity;
@@ -154,6 +175,7 @@ export class Batcher {
   /** Refuse new work and fail what is queued (in-flight batches finish). */
   close(): void {
     this.#closed = true;
+    this.#unsubscribe();
     this.#delayTimer?.cancel();
     this.#sweepTimer?.cancel();
     this.#sweepAt = Infinity;
@@ -163,6 +185,7 @@ export class Batcher {
     this.#queue = [];
     this.#head = 0;
     this.#queuedRows = 0;
+    this.#checkIdle();
   }
 
   /** Keep one timer, set for the earliest deadline in the queue. */
@@ -232,24 +255,16 @@ export class Batcher {
       : batch[0]!.inputs;
     let deadline = 0;
     for (const p of batch) if (p.deadline > deadline) deadline = p.deadline;
+    this.#running += batch.length;
     slot.run(inputs, owned, deadline).then(
       (outputs) => {
+        this.#running -= batch.length;
         stats?.recordBatch(batch.length, this.#clock.now() - start);
-        if (batch.length === 1) {
-          batch[0]!.resolve(outputs);
-          return;
-        }
-        const rowCounts = batch.map((p) => p.rows);
-        let pieces: Tensor[][];
-        try {
-          pieces = outputs.map((o) => splitRows(o, rowCounts));
-        } catch (err) {
-          for (const p of batch) p.reject(err as Error);
-          return;
-        }
-        batch.forEach((p, k) => p.resolve(pieces.map((perOutput) => perOutput[k]!)));
+        this.#answer(batch, outputs);
+        this.#checkIdle();
       },
       (err: unknown) => {
+        this.#running -= batch.length;
         // The replica went away before answering: put the requests back at the front
         // (in order) so another replica runs them; each request is retried at most twice.
         if (isRetryable(err) && !this.#closed) {
@@ -262,10 +277,28 @@ export class Batcher {
             this.#armSweep();
             this.#pump();
           }
-          return;
+        } else {
+          for (const p of batch) p.reject(err as Error);
         }
-        for (const p of batch) p.reject(err as Error);
+        this.#checkIdle();
       },
     );
+  }
+
+  /** Each request of a finished batch gets its own rows of the outputs. */
+  #answer(batch: Pending[], outputs: Tensor[]): void {
+    if (batch.length === 1) {
+      batch[0]!.resolve(outputs);
+      return;
+    }
+    const rowCounts = batch.map((p) => p.rows);
+    let pieces: Tensor[][];
+    try {
+      pieces = outputs.map((o) => splitRows(o, rowCounts));
+    } catch (err) {
+      for (const p of batch) p.reject(err as Error);
+      return;
+    }
+    batch.forEach((p, k) => p.resolve(pieces.map((perOutput) => perOutput[k]!)));
   }
 }

@@ -132,8 +132,9 @@ export class ReplicaSet implements BatchTarget {
     return this.readyCount() > 0;
   }
 
-  onCapacity(listener: () => void): void {
+  onCapacity(listener: () => void): () => void {
     this.#listeners.push(listener);
+    return () => { this.#listeners = this.#listeners.filter((l) => l !== listener); };
   }
 
   acquire(): BatchSlot | undefined {

@@ -9,6 +9,8 @@ import type { ReplicaSet } from './replica-set.js';
 import type { ModelStats } from './stats.js';
 
 export interface ServedVersion {
+  /** The replica group that serves it, e.g. "credit-risk@3". */
+  group: string;
   /** Registered model name (the registry's, which may differ from the deployment's). */
   model: string;
   version: number;
@@ -41,18 +43,15 @@ export function versionState(v: ServedVersion): { state: VersionState; reason?: 
 }
 
 export class RouteTable {
-  readonly #deployments = new Map<string, DeploymentRoute>();
+  #deployments = new Map<string, DeploymentRoute>();
 
   get(name: string): DeploymentRoute | undefined {
     return this.#deployments.get(name);
   }
 
-  set(route: DeploymentRoute): void {
-    this.#deployments.set(route.name, route);
-  }
-
-  delete(name: string): boolean {
-    return this.#deployments.delete(name);
+  /** Route exactly these deployments from now on (one assignment: no request sees half). */
+  replace(deployments: ReadonlyMap<string, DeploymentRoute>): void {
+    this.#deployments = new Map(deployments);
   }
 
   list(): DeploymentRoute[] {

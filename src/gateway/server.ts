@@ -26,10 +26,16 @@ import { repositoryRoutes } from './oip/repository.js';
 import { statisticsRoutes } from './oip/statistics.js';
 import { inferPipeline } from './pipeline.js';
 import { makeLimitCheck, type RateLimitHookOptions } from './ratelimit/hook.js';
-import type { RouteTable } from './route-table.js';
+import type { EndpointInfo } from './replica-set.js';
+import { Routing, type RouteConfig, type RoutingOptions } from './routing.js';
 
 export interface GatewayOptions {
-  routes: RouteTable;
+  /** The transport to one replica of a routed version (HTTP or a thread's messages). */
+  connect: RoutingOptions['connect'];
+  /** Routes to serve from the start; `gateway.routing.apply` changes them. */
+  routes?: RouteConfig;
+  /** Ready replicas of groups from the start, by group; `gateway.routing.setEndpoints` changes them. */
+  endpoints?: Readonly<Record<string, readonly EndpointInfo[]>>;
   /** Largest request body in bytes, after decompression. */
   bodyLimit: number;
   /** Time allowed for a request's body once its head has arrived (server.bodyTimeout). Default 60 s. */
@@ -66,6 +72,8 @@ export interface GatewayOptions {
 
 export interface Gateway {
   app: FastifyInstance;
+  /** What is routed (routes as data, applied at one instant) and the batchers and replicas behind it. */
+  routing: Routing;
   /** Stop answering readiness; new requests keep being served until close. */
   drain(): void;
   /** What the wire front has taken (undefined without it). */
@@ -290,20 +298,24 @@ export function createGateway(opts: GatewayOptions): Gateway {
     front.wire?.shutdown();
     done();
   });
+  const routing = new Routing({ clock, connect: opts.connect, metrics: opts.metrics });
+  if (opts.routes) routing.apply(opts.routes);
+  for (const [group, endpoints] of Object.entries(opts.endpoints ?? {})) routing.setEndpoints(group, endpoints);
+  const routes = routing.table;
   const auth = registerAuth(app, opts.auth);
   const serve = inferPipeline({
-    routes: opts.routes, auth, limits: opts.limits ? makeLimitCheck(opts.limits) : undefined, metrics: opts.metrics, budget, clock, logger,
+    routes, auth, limits: opts.limits ? makeLimitCheck(opts.limits) : undefined, metrics: opts.metrics, budget, clock, logger,
     bodyLimit: opts.bodyLimit, bodyTimeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
   });
-  healthRoutes(app, opts.routes, () => draining);
-  metadataRoutes(app, opts.routes, opts.info);
+  healthRoutes(app, routes, () => draining);
+  metadataRoutes(app, routes, opts.info);
   inferRoutes(app, { serve, clock, logger });
   if (opts.metrics) {
     const metrics = opts.metrics;
     app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
   }
-  repositoryRoutes(app, opts.routes);
-  statisticsRoutes(app, opts.routes);
+  repositoryRoutes(app, routes);
+  statisticsRoutes(app, routes);
   if (opts.nodeFront !== false) front.handler = nodeFront({ serve, clock, logger, closing: () => closing });
   if (opts.wire !== false && front.handoff) {
     front.wire = new WireFront({
@@ -314,6 +326,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   return {
     app,
+    routing,
     budget,
     drain: () => { draining = true; },
     wireStats: () => front.wire?.stats,

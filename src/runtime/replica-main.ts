@@ -12,7 +12,7 @@
  */
 import { isAloftError } from '../errors.js';
 import { startReplica, type RunningReplica } from './replica.js';
-import { parseReplicaArgs } from './replica-args.js';
+import { parseReplicaArgs } from './replica-spec.js';
 
 function report(ipc: Record<string, unknown>, line: Record<string, unknown>, then?: () => void): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);

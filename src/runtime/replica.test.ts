@@ -11,7 +11,7 @@ import { mlp } from '../onnx/mlp.js';
 import { decodeInferResponse, encodeInferRequest } from './codec/index.js';
 import { replicaEntry } from './entry.js';
 import { startReplica, type RunningReplica } from './replica.js';
-import { parseReplicaArgs } from './replica-args.js';
+import { parseReplicaArgs } from './replica-spec.js';
 import type { Tensor } from './tensor.js';
 
 function seeded(n: number, seed: number): Float32Array {
@@ -101,7 +101,7 @@ describe('replica process', () => {
       assert.deepEqual([readyRes.status, readyRes.json()], [200, { ready: true }]);
       const meta = await call(base, 'GET', '/v2/models/credit');
       assert.deepEqual(meta.json(), {
-        name: 'credit', versions: ['3'], platform: 'onnx_onnxv1',
+        name: 'credit', versions: ['3'], platform: 'onnxruntime_onnx',
         inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 16] }],
         outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 3] }],
       });

@@ -13,22 +13,12 @@ import { fail, isAloftError, type AloftError } from '../errors.js';
 import {
   checkRequestedOutputs, decodeInferRequest, encodeInferResponse, validateInputs,
 } from './codec/index.js';
-import { ModelSession, type SessionOptions } from './session.js';
+import { PLATFORM, sessionOptionsOf, type ReplicaOptions as ReplicaDescription } from './replica-spec.js';
+import { ModelSession } from './session.js';
 import type { ModelSignature, Tensor } from './tensor.js';
 
-export interface ReplicaOptions extends Omit<SessionOptions, 'expectedSha256'> {
-  /** Path of the .onnx file. */
-  modelPath: string;
-  /** Name the model is served under (`/v2/models/{name}`). */
-  modelName: string;
-  /** Version served (`/v2/models/{name}/versions/{version}`), e.g. "3". */
-  modelVersion: string;
-  /** Expected sha256 (hex) of the model file; a mismatch refuses to start (ALOFT_ARTIFACT_CORRUPT). */
-  sha256?: string;
-  /** Default 127.0.0.1; use 0.0.0.0 in a pod. */
-  host?: string;
-  /** Default 0 (any free port). */
-  port?: number;
+/** The replica's description (replica-spec.ts) and what only a server in this process takes. */
+export interface ReplicaOptions extends ReplicaDescription {
   /** Largest request body accepted. Default 1 GiB (the gateway enforces the client-facing limit). */
   maxBodyBytes?: number;
   /** On close, connections still busy after this long are cut. Default 30 s. */
@@ -98,14 +88,7 @@ function parseHeaderLength(v: string | string[] | undefined): number | undefined
  *   await r.close();
  */
 export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica> {
-  const sessionOpts: SessionOptions = {};
-  if (opts.intraOpThreads !== undefined) sessionOpts.intraOpThreads = opts.intraOpThreads;
-  if (opts.interOpThreads !== undefined) sessionOpts.interOpThreads = opts.interOpThreads;
-  if (opts.graphOptimization !== undefined) sessionOpts.graphOptimization = opts.graphOptimization;
-  if (opts.executionMode !== undefined) sessionOpts.executionMode = opts.executionMode;
-  if (opts.allowSpinning !== undefined) sessionOpts.allowSpinning = opts.allowSpinning;
-  if (opts.sha256 !== undefined) sessionOpts.expectedSha256 = opts.sha256;
-  const session = await ModelSession.open(opts.modelPath, sessionOpts);
+  const session = await ModelSession.open(opts.modelPath, sessionOptionsOf(opts));
   try {
     await session.warmUp();
   } catch (e) {
@@ -118,7 +101,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   const metadata = JSON.stringify({
     name: opts.modelName,
     versions: [opts.modelVersion],
-    platform: 'onnx_onnxv1',
+    platform: PLATFORM,
     inputs: sig.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
     outputs: sig.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
   });

@@ -8,6 +8,7 @@ import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { fail, isAloftError } from '../errors.js';
 import { readSignature } from '../onnx/signature.js';
 import { DATATYPES, datatypeFromOrt, type TensorData } from './datatypes.js';
+import type { ExecutionMode, GraphOptimization } from './replica-spec.js';
 import type { ModelSignature, Tensor } from './tensor.js';
 
 export interface SessionOptions {
@@ -16,9 +17,9 @@ export interface SessionOptions {
   /** Threads across operators (parallel execution mode only). Default 1. */
   interOpThreads?: number;
   /** ONNX Runtime graph optimization level. Default 'all'. */
-  graphOptimization?: 'all' | 'extended' | 'basic' | 'disabled';
+  graphOptimization?: GraphOptimization;
   /** Default 'sequential'. */
-  executionMode?: 'sequential' | 'parallel';
+  executionMode?: ExecutionMode;
   /**
    * ONNX Runtime's worker threads busy-wait for work instead of sleeping (its own default).
    * Default false: spinning threads hold cores between batches that the gateway and the

@@ -4,18 +4,11 @@
  * tensor memory a message may move instead of copy, and the repair of BYTES tensors after
  * structured cloning.
  */
+import type { ReplicaOptions } from './replica-spec.js';
 import type { Tensor } from './tensor.js';
 
-export interface ThreadReplicaData {
-  modelPath: string;
-  sha256: string;
-  intraOpThreads: number;
-  interOpThreads: number;
-  graphOptimization: 'all' | 'extended' | 'basic' | 'disabled';
-  executionMode: 'sequential' | 'parallel';
-  allowSpinning?: boolean;
-  isolation?: 'process' | 'thread';
-}
+/** A replica thread's workerData: the same options a replica process gets as flags. */
+export type ThreadReplicaData = ReplicaOptions;
 
 /**
  * The buffers a message may move to the other thread instead of copying (postMessage's

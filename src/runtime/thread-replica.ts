@@ -10,6 +10,7 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { isAloftError } from '../errors.js';
+import { sessionOptionsOf } from './replica-spec.js';
 import { ModelSession } from './session.js';
 import type { Tensor } from './tensor.js';
 import { movableBuffers, restoreBytes, type ThreadReplicaData } from './thread-entry.js';
@@ -20,10 +21,7 @@ type Incoming = { type: 'infer'; id: number; inputs: Tensor[] } | { type: 'stop'
 async function main(port: NonNullable<typeof parentPort>, data: ThreadReplicaData): Promise<void> {
   let session: ModelSession;
   try {
-    session = await ModelSession.open(data.modelPath, {
-      expectedSha256: data.sha256, intraOpThreads: data.intraOpThreads, interOpThreads: data.interOpThreads,
-      graphOptimization: data.graphOptimization, executionMode: data.executionMode, allowSpinning: data.allowSpinning === true,
-    });
+    session = await ModelSession.open(data.modelPath, sessionOptionsOf(data));
     await session.warmUp();
   } catch (err) {
     port.postMessage({ type: 'error', code: isAloftError(err) ? err.code : 'ALOFT_REPLICA_START', message: (err as Error).message });

@@ -11,6 +11,7 @@
  * to `sections`, and add its normalized type to `Spec` in types.ts.
  */
 import { z } from 'zod';
+import { EXECUTION_MODES, GRAPH_OPTIMIZATIONS, ISOLATIONS } from '../runtime/replica-spec.js';
 import { MODEL_REF_PATTERN, NAME_PATTERN, checkModelRef } from './modelref.js';
 import { showKind, showValue } from './show.js';
 import { DURATION_HELP, DURATION_PATTERN, SIZE_HELP, SIZE_PATTERN, parseDuration, parseSize } from './units.js';
@@ -200,13 +201,13 @@ export const runtimeSchema = z
     interOpThreads: int(1).default(1).describe(
       "Threads used to run independent operators at once; only matters with executionMode 'parallel'. Default 1. Example: interOpThreads: 2.",
     ),
-    graphOptimization: z.enum(['all', 'extended', 'basic', 'disabled']).default('all').describe(
+    graphOptimization: z.enum(GRAPH_OPTIMIZATIONS).default('all').describe(
       "ONNX Runtime graph optimization level applied when the model loads. Default 'all'. Example: graphOptimization: basic.",
     ),
-    isolation: z.enum(['process', 'thread']).default('process').describe(
+    isolation: z.enum(ISOLATIONS).default('process').describe(
       "Where replicas run. 'process': each replica is its own process, reached over HTTP — a crash takes down only that replica, and it is the same program a Kubernetes pod runs. 'thread': replicas are worker threads inside the Aloft process, reached by message passing — no extra HTTP hop, so lower latency and CPU per request, but a native crash in ONNX Runtime stops the whole server. Default 'process'. Example: isolation: thread.",
     ),
-    executionMode: z.enum(['sequential', 'parallel']).default('sequential').describe(
+    executionMode: z.enum(EXECUTION_MODES).default('sequential').describe(
       "Run operators one at a time ('sequential') or independent branches at once ('parallel'). Default 'sequential'. Example: executionMode: parallel.",
     ),
     allowSpinning: z.boolean().default(false).describe(

@@ -56,8 +56,9 @@ export interface BatchingSpec {
   readonly maxQueueSize: number;
 }
 
-export type GraphOptimization = 'all' | 'extended' | 'basic' | 'disabled';
-export type ExecutionMode = 'sequential' | 'parallel';
+import type { ExecutionMode, GraphOptimization, Isolation } from '../runtime/replica-spec.js';
+
+export type { ExecutionMode, GraphOptimization, Isolation } from '../runtime/replica-spec.js';
 
 export interface RuntimeSpec {
   readonly intraOpThreads: 'auto' | number;
@@ -67,7 +68,7 @@ export interface RuntimeSpec {
   /** ONNX Runtime's worker threads busy-wait between pieces of work (its default) instead of sleeping. */
   readonly allowSpinning: boolean;
   /** Replicas as processes (HTTP) or as worker threads of the Aloft process. */
-  readonly isolation: 'process' | 'thread';
+  readonly isolation: Isolation;
 }
 
 export type Role = 'admin' | 'operator' | 'predictor' | 'viewer';

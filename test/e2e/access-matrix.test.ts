@@ -68,16 +68,16 @@ describe('access matrix', () => {
     store = await database.open();
     const keys = new KeyRepository(store, { now: () => clock.date() });
     const authenticator = new Authenticator({ keys, clock });
-    const routes = stubRoutes(clock, Object.keys(DEPLOYMENTS));
+    const routes = stubRoutes(Object.keys(DEPLOYMENTS));
     app = createGateway({
-      routes, bodyLimit: 1 << 20, clock, info: { name: 'aloft', version: 'test', extensions: [] },
+      ...routes, bodyLimit: 1 << 20, clock, info: { name: 'aloft', version: 'test', extensions: [] },
       auth: {
         authenticator,
         policy: { enabled: true, isPublic: (d) => (DEPLOYMENTS as Record<string, { public: boolean }>)[d]?.public === true },
       },
     }).app;
     registerKeyRoutes(app, { keys, authenticator, clock });
-    app.get('/api/v1/deployments', () => ({ deployments: routes.names() }));
+    app.get('/api/v1/deployments', () => ({ deployments: routes.routes.deployments.map((d) => d.name) }));
     app.post('/api/v1/apply', () => ({ applied: true }));
     app.get('/metrics', (_req, reply) => reply.header('content-type', 'text/plain').send('aloft_up 1\n'));
 

@@ -30,12 +30,12 @@ test('close() answers the requests already queued, then stops replicas and refus
     const adminKey = newAdminKey();
     const aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey });
     await aloft.waitReady(60_000);
-    const batcher = aloft.routes.get('m')!.versions.get(1)!.batcher;
+    const queued = () => aloft.gateway.routing.status().find((v) => v.group === 'm@1')?.queued;
     const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURE_COUNT], data: Array.from(encodeBatch(generateApplicants(1, { seed: 3 }))) }] });
     const n = 20;
     const pool = new Pool(aloft.url, { connections: n });
     const pending = Array.from({ length: n }, () => pool.request({ method: 'POST', path: '/v2/models/m/infer', headers: bearer(adminKey), body }).then(async (r) => ({ status: r.statusCode, text: await r.body.text() })));
-    await eventually(() => batcher.queued === n, `${n} queued requests`);
+    await eventually(() => queued() === n, `${n} queued requests`);
 
     const closed = aloft.close();
     const answers = await Promise.all(pending);

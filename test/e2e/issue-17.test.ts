@@ -101,10 +101,10 @@ describe('issue 17: request bodies on every front', () => {
       const authenticator = new Authenticator({ keys, clock });
       await authenticator.load();
       const budget = new BodyBudget(MEMORY);
-      const routes = stubRoutes(clock, ['credit-risk', 'patient-model']);
-      routes.get('patient-model')!.timeoutMs = PATIENT;
+      const routes = stubRoutes(['credit-risk', 'patient-model']);
+      routes.routes.deployments.find((d) => d.name === 'patient-model')!.timeoutMs = PATIENT;
       const gateway = createGateway({
-        routes, bodyLimit: BODY_LIMIT, bodyTimeoutMs: BODY_TIMEOUT, budget, clock, wire,
+        ...routes, bodyLimit: BODY_LIMIT, bodyTimeoutMs: BODY_TIMEOUT, budget, clock, wire,
         info: { name: 'aloft', version: 'test', extensions: [] },
         auth: { authenticator, policy: { enabled: true, isPublic: () => false } },
       });

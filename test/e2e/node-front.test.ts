@@ -58,7 +58,7 @@ describe('node front', () => {
     const authenticator = new Authenticator({ keys, clock });
     await authenticator.load();
     const gateway = createGateway({
-      routes: stubRoutes(clock, NAMES), bodyLimit: BODY_LIMIT, clock, metrics, info: { name: 'aloft', version: 'test', extensions: [] },
+      ...stubRoutes(NAMES), bodyLimit: BODY_LIMIT, clock, metrics, info: { name: 'aloft', version: 'test', extensions: [] },
       auth: { authenticator, policy: { enabled: true, isPublic: (d) => PUBLIC.has(d) } },
       limits: {
         limiter: new MemoryRateLimiter({ clock }),

@@ -114,7 +114,7 @@ describe('wire front', () => {
     const authenticator = new Authenticator({ keys, clock });
     await authenticator.load();
     const gateway = createGateway({
-      routes: stubRoutes(clock, ['credit-risk', 'demo'], opts.transport), bodyLimit: BODY_LIMIT, clock, wire: opts.wire,
+      ...stubRoutes(['credit-risk', 'demo'], opts.transport), bodyLimit: BODY_LIMIT, clock, wire: opts.wire,
       info: { name: 'aloft', version: 'test', extensions: [] },
       ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),
       auth: { authenticator, policy: { enabled: true, isPublic: (d) => d === 'demo' } },
@@ -224,7 +224,7 @@ describe('wire front', () => {
       if (c.differs) {
         if (!c.differs.wire.test(r.wire)) problems.push(`${c.name}: the wire front should answer ${String(c.differs.wire)}, got ${JSON.stringify(r.wire.slice(0, 400))}`);
         if (r.wire === r.node) problems.push(`${c.name}: expected to differ from node (${c.differs.why})`);
-      } else if (r.wire !== r.node) problems.push(`${c.name}: the answers differ\n  wire: ${JSON.stringify(r.wire.slice(0, 400))}\n  node: ${JSON.stringify(r.node.slice(0, 400))}`);
+      } else if (r.wire !== r.node) problems.push(`${c.name}: the answers differ\n  wire: ${JSON.stringify(r.wire.slice(0, 900))}\n  node: ${JSON.stringify(r.node.slice(0, 900))}`);
       if (!r.wire.startsWith(`HTTP/1.1 ${c.status}\r\n`)) problems.push(`${c.name}: expected ${c.status}, got ${JSON.stringify(r.wire.slice(0, 80))}`);
       if (c.served !== undefined && r.served !== c.served) problems.push(`${c.name}: the wire front answered ${r.served}, expected ${c.served}`);
     }
@@ -235,7 +235,7 @@ describe('wire front', () => {
     const problems: string[] = [];
     for (const c of cases.filter((k) => !k.differs)) {
       const r = await both(c.pieces(), { atOnce: true });
-      if (r.wire !== r.node) problems.push(`${c.name}: the answers differ\n  wire: ${JSON.stringify(r.wire.slice(0, 400))}\n  node: ${JSON.stringify(r.node.slice(0, 400))}`);
+      if (r.wire !== r.node) problems.push(`${c.name}: the answers differ\n  wire: ${JSON.stringify(r.wire.slice(0, 900))}\n  node: ${JSON.stringify(r.node.slice(0, 900))}`);
     }
     assert.deepEqual(problems, []);
   });

@@ -1,13 +1,10 @@
 /**
- * A route table for gateway tests that need no model: each deployment serves version 1
- * with signature x FP32 [-1, 2] → y FP32 [-1, 1], batched, through one stub replica.
+ * Routes for gateway tests that need no model: each deployment serves version 1 (replica
+ * group `<name>@1`) with signature x FP32 [-1, 2] → y FP32 [-1, 1], batched, through one
+ * stub replica. Spread into createGateway's options: `createGateway({ ...stubRoutes(['m']), ... })`.
  */
-import type { ManualClock } from '../../src/clock.js';
-import { PowerOfTwoChoices } from '../../src/gateway/balancers/index.js';
-import { Batcher } from '../../src/gateway/batcher.js';
-import { ReplicaSet, type ReplicaTransport } from '../../src/gateway/replica-set.js';
-import { RouteTable } from '../../src/gateway/route-table.js';
-import { ModelStats } from '../../src/gateway/stats.js';
+import type { GatewayOptions } from '../../src/gateway/server.js';
+import type { ReplicaTransport } from '../../src/gateway/replica-set.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 
 /** A replica stand-in: answers every batch with one FP32 row per input row, y = x0 + x1. */
@@ -23,15 +20,17 @@ export const sumTransport: ReplicaTransport = {
   close: async () => undefined,
 };
 
-export function stubRoutes(clock: ManualClock, names: readonly string[], transport: ReplicaTransport = sumTransport): RouteTable {
-  const routes = new RouteTable();
-  for (const name of names) {
-    const replicas = new ReplicaSet({ balancer: new PowerOfTwoChoices(), maxInFlightPerReplica: 2, connect: () => transport, clock });
-    replicas.setEndpoints([{ id: `${name}-0`, url: 'http://stub' }]);
-    const stats = new ModelStats();
-    const batcher = new Batcher(replicas, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true }, clock, stats);
-    const signature = { inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 2] }], outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [-1, 1] }], batchable: true };
-    routes.set({ name, current: 1, timeoutMs: 30_000, versions: new Map([[1, { model: name, version: 1, signature, platform: 'onnxruntime_onnx', desiredReplicas: 1, batcher, replicas, stats }]]) });
-  }
-  return routes;
+const signature = { inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 2] }], outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [-1, 1] }], batchable: true };
+
+export function stubRoutes(names: readonly string[], transport: ReplicaTransport = sumTransport): Required<Pick<GatewayOptions, 'connect' | 'routes' | 'endpoints'>> {
+  return {
+    connect: () => transport,
+    routes: {
+      deployments: names.map((name) => ({
+        name, current: 1, timeoutMs: 30_000,
+        versions: [{ group: `${name}@1`, model: name, version: 1, signature, batching: { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 100, coalesce: false }, transport: 'http' as const, desiredReplicas: 1 }],
+      })),
+    },
+    endpoints: Object.fromEntries(names.map((name) => [`${name}@1`, [{ id: `${name}-0`, url: 'http://stub' }]])),
+  };
 }

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import type { Clock, Timer } from '../../clock.js';
 import { retryOfCode } from '../../errors.js';
+import { replicaArgs, replicaOptionsOf } from '../../runtime/replica-spec.js';
 import type { Logger } from '../../log.js';
 import type { BackoffPolicy } from './backoff.js';
 import { SlotOrchestrator } from './slots.js';
@@ -64,7 +65,7 @@ class Slot {
 
   status(): ReplicaStatus {
     const s: ReplicaStatus = {
-      id: this.id, group: this.group.key, deployment: this.group.deployment, version: this.group.template.version,
+      id: this.id, group: this.group.key, deployment: this.group.deployment, version: this.group.spec.version,
       state: this.state, restarts: this.restarts, since: this.since,
     };
     if (this.url && this.state === 'ready') s.url = this.url;
@@ -82,15 +83,7 @@ class Slot {
 
   start(): void {
     const o = this.orch.opts;
-    const t = this.group.template;
-    const args = [
-      ...o.entry.args,
-      '--model', t.artifactPath, '--sha256', t.sha256, '--name', t.model, '--version', String(t.version),
-      '--host', this.orch.host, '--port', '0',
-      '--intra-op-threads', String(t.runtime.intraOpThreads), '--inter-op-threads', String(t.runtime.interOpThreads),
-      '--graph-optimization', t.runtime.graphOptimization, '--execution-mode', t.runtime.executionMode,
-      '--allow-spinning', t.runtime.allowSpinning ? 'on' : 'off',
-    ];
+    const args = [...o.entry.args, ...replicaArgs(replicaOptionsOf(this.group.spec, { host: this.orch.host, port: 0 }))];
     let child: ChildProcess;
     try {
       child = spawn(o.entry.command, args, {

@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import type { Orchestrator, ReplicaGroup, ReplicaStatus, ReplicaTemplate } from './types.js';
+import type { Orchestrator, ReplicaGroup, ReplicaSpec, ReplicaStatus } from './types.js';
 
 export interface OrchestratorFixture {
   make(): Orchestrator;
-  /** A template that starts a working replica. */
-  template(): Promise<ReplicaTemplate>;
-  /** A template whose artifact fails its hash check (a terminal error). */
-  corruptTemplate(): Promise<ReplicaTemplate>;
+  /** A replica spec that starts a working replica. */
+  template(): Promise<ReplicaSpec>;
+  /** A replica spec whose artifact fails its hash check (a terminal error). */
+  corruptTemplate(): Promise<ReplicaSpec>;
   /** Kill a replica abruptly (SIGKILL a process, terminate a thread, delete a pod). */
   kill(o: Orchestrator, status: ReplicaStatus): void;
   /** True when a ready replica answers (a health check, or a real inference). */
@@ -62,8 +62,8 @@ const ready = (s: ReplicaStatus[], group: string) => s.filter((r) => r.group ===
 
 export function runOrchestratorSuite(name: string, fixture: OrchestratorFixture): void {
   let o: Orchestrator;
-  let template: ReplicaTemplate;
-  const group = (replicas: number, key = 'm@1', t = template): ReplicaGroup => ({ key, deployment: 'm', replicas, template: t });
+  let template: ReplicaSpec;
+  const group = (replicas: number, key = 'm@1', t = template): ReplicaGroup => ({ key, deployment: 'm', replicas, spec: t });
 
   before(async () => {
     o = fixture.make();
@@ -147,9 +147,10 @@ export function exampleModelTemplates(): Pick<OrchestratorFixture, 'template' | 
     await writeFile(path, data);
     return path;
   };
-  const template = (artifactPath: string): ReplicaTemplate => ({
-    model: 'm', version: 1, artifactPath, sha256,
-    runtime: { intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential' },
+  const template = (artifact: string): ReplicaSpec => ({
+    servedAs: 'm', model: 'm', version: 1, artifact, sha256,
+    runtime: { intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false },
+    isolation: 'process',
   });
   return {
     template: async () => template(await write('model.onnx', bytes)),

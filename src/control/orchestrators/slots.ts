@@ -72,7 +72,7 @@ export abstract class SlotOrchestrator<S extends Slot> implements Orchestrator {
       }
     }
     for (const group of groups) {
-      const template = JSON.stringify(group.template);
+      const template = JSON.stringify(group.spec);
       let g = this.#groups.get(group.key);
       if (g && g.template !== template) {
         // Same key, different program: replace every replica.

@@ -10,8 +10,8 @@ export class SplitOrchestrator implements Orchestrator {
   constructor(readonly processes: Orchestrator, readonly threads: Orchestrator) {}
 
   async apply(groups: readonly ReplicaGroup[]): Promise<void> {
-    const threaded = groups.filter((g) => g.template.runtime.isolation === 'thread');
-    const rest = groups.filter((g) => g.template.runtime.isolation !== 'thread');
+    const threaded = groups.filter((g) => g.spec.isolation === 'thread');
+    const rest = groups.filter((g) => g.spec.isolation !== 'thread');
     await Promise.all([this.processes.apply(rest), this.threads.apply(threaded)]);
   }
 

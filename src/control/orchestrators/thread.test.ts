@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import { ThreadTransport } from '../../gateway/thread-transport.js';
+import { ThreadTransport } from '../../gateway/transports/thread.js';
 import { exampleModelTemplates, runOrchestratorSuite } from './orchestrator.case.js';
 import { ThreadOrchestrator } from './thread.js';
 

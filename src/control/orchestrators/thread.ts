@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Clock, Timer } from '../../clock.js';
 import { retryOfCode } from '../../errors.js';
+import { replicaOptionsOf } from '../../runtime/replica-spec.js';
 import type { Logger } from '../../log.js';
 import { threadReplicaWorker, type ThreadReplicaData } from '../../runtime/thread-entry.js';
 import type { BackoffPolicy } from './backoff.js';
@@ -47,7 +48,7 @@ class ThreadSlot {
   status(): ReplicaStatus {
     const url = this.url;
     return {
-      id: this.id, group: this.group.key, deployment: this.group.deployment, version: this.group.template.version,
+      id: this.id, group: this.group.key, deployment: this.group.deployment, version: this.group.spec.version,
       state: this.state, restarts: this.restarts, since: this.since,
       ...(url ? { url } : {}), ...(this.lastError ? { lastError: this.lastError } : {}),
     };
@@ -61,8 +62,7 @@ class ThreadSlot {
   }
 
   start(): void {
-    const t = this.group.template;
-    const data: ThreadReplicaData = { modelPath: t.artifactPath, sha256: t.sha256, ...t.runtime };
+    const data: ThreadReplicaData = replicaOptionsOf(this.group.spec);
     const how = threadReplicaWorker();
     const worker = new Worker(how.entry, { workerData: data, eval: how.eval });
     this.worker = worker;

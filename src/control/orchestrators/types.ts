@@ -5,34 +5,17 @@
  * implementation runs the shared suite in `orchestrator.case.ts`.
  */
 
-export interface RuntimeOptions {
-  intraOpThreads: number;
-  interOpThreads: number;
-  graphOptimization: 'all' | 'extended' | 'basic' | 'disabled';
-  executionMode: 'sequential' | 'parallel';
-  /** ONNX Runtime's worker threads busy-wait instead of sleeping; defaults to false. */
-  allowSpinning?: boolean;
-  /** Replicas as processes or as worker threads; defaults to 'process'. */
-  isolation?: 'process' | 'thread';
-}
+import type { ReplicaSpec } from '../../runtime/replica-spec.js';
 
-/** What every replica of a group runs. */
-export interface ReplicaTemplate {
-  /** Name the replica serves the model under (the deployment's name). */
-  model: string;
-  version: number;
-  /** Verified artifact path and its hash; the replica re-checks the hash before loading. */
-  artifactPath: string;
-  sha256: string;
-  runtime: RuntimeOptions;
-}
+export type { ReplicaSpec } from '../../runtime/replica-spec.js';
 
 export interface ReplicaGroup {
   /** Unique, stable key, e.g. "credit-risk@3". */
   key: string;
   deployment: string;
   replicas: number;
-  template: ReplicaTemplate;
+  /** What every replica of the group runs (runtime/replica-spec.ts); a changed spec replaces the group's replicas. */
+  spec: ReplicaSpec;
 }
 
 export type ReplicaState =

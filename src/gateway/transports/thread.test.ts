@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import type { Tensor } from '../runtime/tensor.js';
-import { movableBuffers } from '../runtime/thread-entry.js';
-import { ThreadTransport } from './thread-transport.js';
+import type { Tensor } from '../../runtime/tensor.js';
+import { replicaOptionsOf } from '../../runtime/replica-spec.js';
+import { movableBuffers, threadReplicaWorker } from '../../runtime/thread-entry.js';
+import { ThreadTransport } from './thread.js';
+import { runTransportSuite } from './transport.case.js';
 
 /** A stand-in replica thread that doubles its input and says how many bytes arrived. */
 const DOUBLER = `
@@ -53,3 +55,19 @@ test('a batch the batcher owns is moved to the worker; a request\'s own tensor i
     await worker.terminate();
   }
 });
+
+runTransportSuite('thread (replica thread)', {
+  async start(spec) {
+    const how = threadReplicaWorker();
+    const worker = new Worker(how.entry, { workerData: replicaOptionsOf(spec), eval: how.eval });
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: { type?: string; message?: string }) => {
+        if (m.type === 'ready') resolve();
+        if (m.type === 'error') reject(new Error(m.message));
+      });
+      worker.once('exit', (code) => reject(new Error(`the replica thread exited (${code}) before it was ready`)));
+    });
+    const transport = new ThreadTransport(worker);
+    return { transport, kill: async () => { await worker.terminate(); }, close: async () => { await transport.close(); await worker.terminate(); } };
+  },
+}, 'thread');

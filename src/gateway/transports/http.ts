@@ -3,11 +3,12 @@
  * (every input binary, every output binary) and decodes the binary answer.
  */
 import { Pool } from 'undici';
-import { AloftError, fail } from '../errors.js';
-import { decodeInferResponse, encodeInferRequest } from '../runtime/codec/index.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { AloftError, fail } from '../../errors.js';
+import { decodeInferResponse, encodeInferRequest } from '../../runtime/codec/index.js';
+import type { Tensor } from '../../runtime/tensor.js';
+import type { ReplicaTransport } from '../replica-set.js';
 
-export interface ReplicaClientOptions {
+export interface HttpTransportOptions {
   /** Base URL of the replica, e.g. http://127.0.0.1:40123 */
   url: string;
   /** Name the replica serves the model under. */
@@ -23,13 +24,13 @@ const UNREACHABLE_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT', 'ENOTCONN', 'EHOSTUNREACH',
 ]);
 
-export class ReplicaClient {
+export class HttpTransport implements ReplicaTransport {
   readonly url: string;
-  readonly #opts: ReplicaClientOptions;
+  readonly #opts: HttpTransportOptions;
   #pool: Pool;
   readonly #path: string;
 
-  constructor(opts: ReplicaClientOptions) {
+  constructor(opts: HttpTransportOptions) {
     this.url = opts.url;
     this.#opts = opts;
     this.#path = `/v2/models/${encodeURIComponent(opts.model)}/infer`;

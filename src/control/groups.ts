@@ -2,6 +2,7 @@
  * From desired state (spec deployments resolved to registered versions) to the replica
  * groups an orchestrator runs. Pure: the same input gives the same groups.
  */
+import type { ModelSignature } from '../runtime/tensor.js';
 import type { DeploymentSpec } from '../spec/types.js';
 import type { ReplicaGroup } from './orchestrators/types.js';
 
@@ -12,6 +13,8 @@ export interface ResolvedDeployment {
   version: number;
   artifactPath: string;
   sha256: string;
+  /** What the version accepts and returns (from the registry). */
+  signature: ModelSignature;
 }
 
 /**
@@ -32,19 +35,20 @@ export function planGroups(deployments: readonly ResolvedDeployment[], cores: nu
     key: groupKey(d.name, d.version),
     deployment: d.name,
     replicas: d.spec.replicas.initial,
-    template: {
-      model: d.name,
+    spec: {
+      servedAs: d.name,
+      model: d.model,
       version: d.version,
-      artifactPath: d.artifactPath,
       sha256: d.sha256,
+      artifact: d.artifactPath,
       runtime: {
         intraOpThreads: d.spec.runtime.intraOpThreads === 'auto' ? autoThreads(cores, total) : d.spec.runtime.intraOpThreads,
         interOpThreads: d.spec.runtime.interOpThreads,
         graphOptimization: d.spec.runtime.graphOptimization,
         executionMode: d.spec.runtime.executionMode,
         allowSpinning: d.spec.runtime.allowSpinning,
-        isolation: d.spec.runtime.isolation,
       },
+      isolation: d.spec.runtime.isolation,
     },
   }));
 }

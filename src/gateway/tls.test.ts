@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isAloftError } from '../errors.js';
-import { checkExposure, isLoopback } from './transport.js';
+import { checkExposure, isLoopback } from './tls.js';
 
 test('loopback addresses', () => {
   for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) assert.ok(isLoopback(h), h);

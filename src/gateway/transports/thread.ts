@@ -6,10 +6,10 @@
  * them on another replica, as with processes (from the requests' own tensors, never moved).
  */
 import type { Worker } from 'node:worker_threads';
-import { fail, type ErrorCode } from '../errors.js';
-import type { Tensor } from '../runtime/tensor.js';
-import { movableBuffers, restoreBytes } from '../runtime/thread-entry.js';
-import type { ReplicaTransport } from './replica-set.js';
+import { fail, type ErrorCode } from '../../errors.js';
+import type { Tensor } from '../../runtime/tensor.js';
+import { movableBuffers, restoreBytes } from '../../runtime/thread-entry.js';
+import type { ReplicaTransport } from '../replica-set.js';
 
 type Reply =
   | { type: 'result'; id: number; outputs: Tensor[] }

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../../clock.js';
+import { Routing } from '../../gateway/routing.js';
+import { silentLogger } from '../../log.js';
+import type { DeploymentSpec } from '../../spec/types.js';
+import { Controller } from '../controller.js';
+import type { ResolvedDeployment } from '../groups.js';
+import type { Orchestrator, ReplicaGroup, ReplicaStatus } from '../orchestrators/types.js';
+import { ALL, DEPLOYMENTS, DeploymentsReconciler } from './deployments.js';
+
+/** An orchestrator that records what it is asked to run; the test says when replicas are ready. */
+class FakeOrchestrator implements Orchestrator {
+  readonly kind = 'fake';
+  groups: ReplicaGroup[] = [];
+  readonly replicas = new Map<string, ReplicaStatus>();
+  readonly #listeners: ((s: ReplicaStatus) => void)[] = [];
+  async apply(groups: readonly ReplicaGroup[]): Promise<void> {
+    this.groups = [...groups];
+    for (const [id, r] of this.replicas) {
+      const g = groups.find((x) => x.key === r.group);
+      if (!g || Number(id.split('#')[1]) >= g.replicas) { this.replicas.delete(id); this.#emit({ ...r, state: 'stopped' }); }
+    }
+    for (const g of groups) {
+      for (let i = 0; i < g.replicas; i++) {
+        const id = `${g.key}#${i}`;
+        if (!this.replicas.has(id)) this.#set({ id, group: g.key, deployment: g.deployment, version: g.spec.version, state: 'starting', restarts: 0, since: 0 });
+      }
+    }
+  }
+  ready(group: string): void {
+    for (const r of this.replicas.values()) if (r.group === group) this.#set({ ...r, state: 'ready', url: `http://${r.id}` });
+  }
+  status(): ReplicaStatus[] { return [...this.replicas.values()]; }
+  onChange(l: (s: ReplicaStatus) => void): void { this.#listeners.push(l); }
+  async stop(): Promise<void> { this.replicas.clear(); }
+  #set(s: ReplicaStatus): void { this.replicas.set(s.id, s); this.#emit(s); }
+  #emit(s: ReplicaStatus): void { for (const l of this.#listeners) l(s); }
+}
+
+const spec = (replicas: number): DeploymentSpec => ({
+  model: { name: 'm', selector: { kind: 'latest' } }, replicas: { min: replicas, max: replicas, initial: replicas },
+  batching: { enabled: true, maxBatchSize: 8, maxQueueDelay: 0, maxQueueSize: 100 },
+  runtime: { intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
+  timeout: 1000, public: false,
+});
+const dep = (version: number, replicas: number): ResolvedDeployment => ({
+  name: 'm', model: 'm', version, spec: spec(replicas), artifactPath: `/a/${version}`, sha256: String(version).repeat(64).slice(0, 64),
+  signature: { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 1] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }], batchable: true },
+});
+
+function setup() {
+  const clock = new ManualClock();
+  const orchestrator = new FakeOrchestrator();
+  const routing = new Routing({ clock, connect: () => ({ infer: async (x) => x, abandon: () => undefined, close: async () => undefined }) });
+  let desired: ResolvedDeployment[] = [dep(1, 2)];
+  const controller = new Controller({ clock, logger: silentLogger });
+  controller.add(new DeploymentsReconciler({ desired: () => desired, orchestrator, routing, cores: 2, enqueue: () => controller.enqueue(DEPLOYMENTS, ALL) }));
+  const stop = new AbortController();
+  const stopped = controller.start(stop.signal);
+  const settle = async () => { for (let i = 0; i < 5; i++) await controller.settled(); };
+  return {
+    clock, orchestrator, routing, controller, settle,
+    desire: (d: ResolvedDeployment[]) => { desired = d; controller.enqueue(DEPLOYMENTS, ALL); },
+    routed: () => routing.config.deployments.map((d) => `${d.name}→${d.versions[0]!.group}`),
+    running: () => orchestrator.groups.map((g) => `${g.key}×${g.replicas}`),
+    stop: async () => { stop.abort(); await stopped; },
+  };
+}
+
+test('first deploy: the group starts and the deployment is routed to it at once; endpoints follow readiness', async () => {
+  const s = setup();
+  s.controller.enqueue(DEPLOYMENTS, ALL);
+  await s.settle();
+  assert.deepEqual(s.running(), ['m@1×2']);
+  assert.deepEqual(s.routed(), ['m→m@1']);
+  assert.equal(s.routing.status()[0]!.ready, 0);
+  s.orchestrator.ready('m@1');
+  assert.equal(s.routing.status()[0]!.ready, 2, 'endpoints are updated as replicas become ready');
+  await s.stop();
+});
+
+test('a new version: started beside the old, routed once all its replicas are ready, the old one stopped once idle', async () => {
+  const s = setup();
+  s.controller.enqueue(DEPLOYMENTS, ALL);
+  await s.settle();
+  s.orchestrator.ready('m@1');
+  s.desire([dep(2, 2)]);
+  await s.settle();
+  assert.deepEqual(s.running(), ['m@2×2', 'm@1×2'], 'both groups run');
+  assert.deepEqual(s.routed(), ['m→m@1'], 'still routed to the old version');
+  s.orchestrator.ready('m@2');
+  await s.settle();
+  assert.deepEqual(s.routed(), ['m→m@2'], 'switched at once');
+  s.clock.advance(50);
+  await s.settle();
+  s.clock.advance(50);
+  await s.settle();
+  assert.deepEqual(s.running(), ['m@2×2'], 'the idle old group is stopped');
+  assert.deepEqual(s.routing.status().map((v) => v.group), ['m@2'], 'and released by the gateway');
+  await s.stop();
+});
+
+test('a replica count change stays on the same group, without a route switch', async () => {
+  const s = setup();
+  s.controller.enqueue(DEPLOYMENTS, ALL);
+  await s.settle();
+  s.orchestrator.ready('m@1');
+  const batcher = s.routing.table.get('m')!.versions.get(1)!.batcher;
+  s.desire([dep(1, 3)]);
+  await s.settle();
+  assert.deepEqual(s.running(), ['m@1×3']);
+  s.desire([dep(1, 1)]);
+  await s.settle();
+  assert.deepEqual(s.running(), ['m@1×1']);
+  assert.equal(s.routing.table.get('m')!.versions.get(1)!.batcher, batcher, 'the same batcher and replicas serve on');
+  await s.stop();
+});

@@ -1,0 +1,127 @@
+/**
+ * The deployments reconciler: makes what runs (the orchestrator's replica groups) and what
+ * is routed (the gateway's route config) match the desired deployments, without dropping a
+ * request. Level-based: every pass reads the desired deployments, the orchestrator's
+ * replicas and the gateway's routing status, and takes the next step; any replica change
+ * or desired-state change enqueues a pass, and a pass that is mid-transition asks to be
+ * run again shortly.
+ *
+ * A deployment moving to another replica group (a new model version, or replica settings
+ * that need new replicas) goes through these states, one pass at a time:
+ *   1. the new group is started beside the old one; the route stays on the old group;
+ *   2. once every replica of the new group is ready, the route switches at one instant
+ *      (gateway routing.apply);
+ *   3. the old group takes no new requests and finishes its queue and in-flight batches;
+ *   4. once it is idle, it is stopped and released.
+ * A deployment with no route yet is routed to its group at once (requests wait for the
+ * first replica, as at startup). Replica counts within a group change in place; batching
+ * and timeouts change in the route config without new replicas.
+ *
+ * Endpoints follow replicas at once: every replica change updates the gateway's endpoints
+ * for its group synchronously, so no batch is sent to a replica after it stops being ready.
+ */
+import type { Orchestrator, ReplicaGroup, ReplicaStatus } from '../orchestrators/types.js';
+import type { Reconciler, ReconcileResult } from '../controller.js';
+import { planGroups, type ResolvedDeployment } from '../groups.js';
+import type { DeploymentRouteConfig, RouteConfig, Routing, VersionRoute } from '../../gateway/routing.js';
+
+export const DEPLOYMENTS = 'deployments';
+/** The one key: replica groups are applied as a whole set. */
+export const ALL = 'all';
+
+export interface DeploymentsReconcilerOptions {
+  /** The deployments as they should be (resolved to exact model versions). */
+  desired(): readonly ResolvedDeployment[];
+  orchestrator: Orchestrator;
+  routing: Routing;
+  /** Cores to size `intraOpThreads: auto` against. */
+  cores: number;
+  /** Ask the controller for a pass (the reconciler calls it on replica changes). */
+  enqueue(): void;
+  /** How soon a pass mid-transition looks again. Default 50 ms. */
+  pollMs?: number;
+}
+
+export class DeploymentsReconciler implements Reconciler {
+  readonly name = DEPLOYMENTS;
+  readonly #o: DeploymentsReconcilerOptions;
+  /** The groups last handed to the orchestrator, by key (what it runs). */
+  #applied = new Map<string, ReplicaGroup>();
+
+  constructor(o: DeploymentsReconcilerOptions) {
+    this.#o = o;
+    o.orchestrator.onChange((s) => {
+      this.#syncEndpoints(s.group);
+      o.enqueue();
+    });
+  }
+
+  async reconcile(): Promise<ReconcileResult | void> {
+    const { orchestrator, routing } = this.#o;
+    const desired = this.#o.desired();
+    const targets = planGroups(desired, this.#o.cores);
+    const status = orchestrator.status();
+    const ready = (group: string) => status.filter((r) => r.group === group && r.state === 'ready').length;
+    const previous = new Map(routing.config.deployments.map((d) => [d.name, d]));
+    const routedBefore = new Set(routing.status().filter((v) => v.routed).map((v) => v.group));
+
+    const keep = new Map<string, ReplicaGroup>();
+    const routes: DeploymentRouteConfig[] = [];
+    let transitioning = false;
+    desired.forEach((d, i) => {
+      const target = targets[i]!;
+      keep.set(target.key, target);
+      const route = versionRoute(d, target);
+      const prev = previous.get(d.name);
+      const prevRoute = prev?.versions.find((v) => v.version === prev.current);
+      let current = route;
+      if (prevRoute && prevRoute.group !== target.key) {
+        if (ready(target.key) >= target.replicas) {
+          // Every new replica is warm: switch now; the old group drains (below).
+        } else {
+          // Keep serving from the old group until the new one is ready.
+          current = prevRoute;
+          const old = this.#applied.get(prevRoute.group);
+          if (old) keep.set(old.key, old);
+          transitioning = true;
+        }
+      }
+      routes.push({ name: d.name, timeoutMs: d.spec.timeout, current: current.version, versions: [current] });
+    });
+    const config: RouteConfig = { deployments: routes };
+    routing.apply(config);
+
+    // Groups no longer routed: kept while they have work, then stopped and released.
+    const routedNow = new Set(routes.map((r) => r.versions[0]!.group));
+    for (const v of routing.status()) {
+      if (routedNow.has(v.group) || keep.has(v.group)) continue;
+      const old = this.#applied.get(v.group);
+      if (old && (v.busy > 0 || routedBefore.has(v.group))) {
+        keep.set(old.key, old);
+        transitioning = true;
+      }
+    }
+    await orchestrator.apply([...keep.values()]);
+    this.#applied = keep;
+    for (const g of keep.keys()) this.#syncEndpoints(g);
+    for (const v of routing.status()) if (!v.routed && !keep.has(v.group)) await routing.drop(v.group);
+    return transitioning ? { requeueAfterMs: this.#o.pollMs ?? 50 } : undefined;
+  }
+
+  /** The gateway's endpoints of a group: its ready replicas now. */
+  #syncEndpoints(group: string): void {
+    const ready = this.#o.orchestrator.status().filter((r: ReplicaStatus) => r.group === group && r.state === 'ready' && r.url);
+    this.#o.routing.setEndpoints(group, ready.map((r) => ({ id: r.id, url: r.url! })));
+  }
+}
+
+/** What the gateway needs to route to a deployment's group. */
+export function versionRoute(d: ResolvedDeployment, group: ReplicaGroup): VersionRoute {
+  const b = d.spec.batching;
+  return {
+    group: group.key, model: d.model, version: d.version, signature: d.signature,
+    batching: { maxBatchSize: b.enabled ? b.maxBatchSize : 1, maxQueueDelayMs: b.enabled ? b.maxQueueDelay : 0, maxQueueSize: b.maxQueueSize },
+    transport: group.spec.isolation === 'thread' ? 'thread' : 'http',
+    desiredReplicas: group.replicas,
+  };
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../clock.js';
+import type { Tensor } from '../runtime/tensor.js';
+import type { ReplicaTransport } from './replica-set.js';
+import { Routing, type RouteConfig, type VersionRoute } from './routing.js';
+
+const signature = { inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 1] }], outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [-1, 1] }], batchable: true };
+
+/** A replica that answers y = x * factor, holding every batch until released. */
+class Held implements ReplicaTransport {
+  readonly held: (() => void)[] = [];
+  constructor(readonly factor: number) {}
+  infer(inputs: Tensor[]): Promise<Tensor[]> {
+    return new Promise((resolve) => this.held.push(() => {
+      const x = inputs[0]!;
+      resolve([{ name: 'y', datatype: 'FP32', shape: [...x.shape], data: Float32Array.from(x.data as Float32Array, (v) => v * this.factor) }]);
+    }));
+  }
+  release(): void { while (this.held.length > 0) this.held.shift()!(); }
+  abandon(): void {}
+  async close(): Promise<void> {}
+}
+
+const version = (v: number, batching: Partial<VersionRoute['batching']> = {}): VersionRoute => ({
+  group: `m@${v}`, model: 'm', version: v, signature, transport: 'http', desiredReplicas: 1,
+  batching: { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 100, coalesce: false, ...batching },
+});
+const config = (current: number, versions: VersionRoute[], timeoutMs = 1000): RouteConfig => ({ deployments: [{ name: 'm', timeoutMs, current, versions }] });
+const row = (x: number): Tensor[] => [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: Float32Array.of(x) }];
+const flush = () => new Promise((r) => setImmediate(r));
+
+function setup() {
+  const clock = new ManualClock();
+  const replicas = new Map<string, Held>([['m@1', new Held(10)], ['m@2', new Held(100)]]);
+  const routing = new Routing({ clock, connect: (_kind, info) => replicas.get(info.id.split('#')[0]!)! });
+  return { clock, replicas, routing };
+}
+
+const infer = (routing: Routing, x: number) => {
+  const dep = routing.table.get('m')!;
+  return dep.versions.get(dep.current)!.batcher.infer(row(x), dep.timeoutMs).then(([y]) => (y!.data as Float32Array)[0]);
+};
+
+test('a route config is plain data, applied whole: the table names what it says', () => {
+  const { routing } = setup();
+  const c = config(1, [version(1)]);
+  routing.apply(c);
+  assert.deepEqual(structuredClone(routing.config), c);
+  assert.deepEqual(routing.table.names(), ['m']);
+  assert.equal(routing.table.get('m')!.versions.get(1)!.group, 'm@1');
+  assert.throws(() => routing.apply(config(3, [version(1)])), /routes to version 3, which it does not list/);
+  assert.deepEqual(routing.table.names(), ['m'], 'a refused config changes nothing');
+});
+
+test('applying the same config again keeps the batcher and the replicas', () => {
+  const { routing } = setup();
+  routing.apply(config(1, [version(1)]));
+  const before = routing.table.get('m')!.versions.get(1)!;
+  routing.apply(config(1, [version(1)], 2000));
+  const after = routing.table.get('m')!.versions.get(1)!;
+  assert.equal(after.batcher, before.batcher);
+  assert.equal(after.replicas, before.replicas);
+  assert.equal(routing.table.get('m')!.timeoutMs, 2000, 'the timeout changes in place');
+});
+
+test('a batching change gets a new batcher over the same replicas; the old one finishes its queue first', async () => {
+  const { routing, replicas } = setup();
+  routing.apply(config(1, [version(1)]));
+  routing.setEndpoints('m@1', [{ id: 'm@1#0', url: 'http://r' }]);
+  const first = infer(routing, 1);
+  const old = routing.table.get('m')!.versions.get(1)!;
+  routing.apply(config(1, [version(1, { maxBatchSize: 4 })]));
+  const now = routing.table.get('m')!.versions.get(1)!;
+  assert.notEqual(now.batcher, old.batcher);
+  assert.equal(now.replicas, old.replicas, 'no new replicas for a batching change');
+  replicas.get('m@1')!.release();
+  assert.equal(await first, 10, 'the request in the old batcher is answered');
+  const second = infer(routing, 2);
+  replicas.get('m@1')!.release();
+  assert.equal(await second, 20);
+});
+
+test('a switch to another version happens at one instant; the old version finishes its work, then is dropped', async () => {
+  const { routing, replicas } = setup();
+  routing.apply(config(1, [version(1)]));
+  routing.setEndpoints('m@1', [{ id: 'm@1#0', url: 'http://r1' }]);
+  const before = infer(routing, 1);
+  routing.apply(config(2, [version(2)]));
+  routing.setEndpoints('m@2', [{ id: 'm@2#0', url: 'http://r2' }]);
+  const after = infer(routing, 1);
+  const held = () => Object.fromEntries(routing.status().map((s) => [s.group, [s.routed, s.busy]]));
+  assert.deepEqual(held(), { 'm@1': [false, 1], 'm@2': [true, 1] });
+  replicas.get('m@2')!.release();
+  assert.equal(await after, 100, 'new requests go to the new version');
+  replicas.get('m@1')!.release();
+  assert.equal(await before, 10, 'the request already with the old version is answered by it');
+  await flush();
+  assert.deepEqual(held(), { 'm@1': [false, 0], 'm@2': [true, 0] });
+  await routing.drop('m@1');
+  await routing.drop('m@2'); // routed: not dropped
+  assert.deepEqual(routing.status().map((s) => s.group), ['m@2']);
+});

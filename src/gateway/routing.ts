@@ -1,0 +1,224 @@
+/**
+ * Routes as data. The controller computes a `RouteConfig` (deployment → versions, which
+ * one unversioned requests go to, each version's replica group, signature and batching)
+ * and every gateway applies it with `apply`, at one instant: the route table the pipeline
+ * reads is replaced whole, so a request sees either the old routes or the new ones. The
+ * same config can be sent to gateways in other processes (it is plain JSON).
+ *
+ * Behind the table, the gateway keeps per replica group a replica set (its endpoints come
+ * from `setEndpoints`, as the orchestrator reports replicas) and per group and batching
+ * settings a batcher. A version that leaves the config is retired: it takes no new
+ * requests but finishes what it has queued and in flight; `status()` says when it is idle,
+ * and `drop()` releases it once its replicas are gone. A version whose batching changes
+ * gets a new batcher over the same replicas (no restart), the old one drains the same way.
+ */
+import type { Clock } from '../clock.js';
+import type { GatewayMetrics } from '../monitor/metrics.js';
+import { PLATFORM } from '../runtime/replica-spec.js';
+import type { ModelSignature } from '../runtime/tensor.js';
+import { PowerOfTwoChoices } from './balancers/index.js';
+import { Batcher } from './batcher.js';
+import { ReplicaSet, type EndpointInfo, type ReplicaTransport } from './replica-set.js';
+import { RouteTable, versionState, type DeploymentRoute, type ServedVersion, type VersionState } from './route-table.js';
+import { ModelStats } from './stats.js';
+
+/** How a version's replicas are reached: HTTP to a process (or pod), messages to a thread. */
+export type TransportKind = 'http' | 'thread';
+
+export interface BatchingConfig {
+  /** 1 disables batching. */
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueueSize: number;
+  /**
+   * Send what one event-loop turn read as one batch (batcher.ts `coalesce`). Default true:
+   * every batch costs a round trip to a replica (HTTP to a process, a message and a
+   * wake-up to a thread).
+   */
+  coalesce?: boolean;
+}
+
+/** One model version a deployment routes to. */
+export interface VersionRoute {
+  /** The replica group that serves it, e.g. "credit-risk@3". */
+  group: string;
+  /** The registered model and version. */
+  model: string;
+  version: number;
+  signature: ModelSignature;
+  batching: BatchingConfig;
+  transport: TransportKind;
+  /** Replicas the group should have, for readiness messages. */
+  desiredReplicas: number;
+}
+
+export interface DeploymentRouteConfig {
+  name: string;
+  /** Per-request deadline, ms. */
+  timeoutMs: number;
+  /** The version unversioned requests go to; one of `versions`. */
+  current: number;
+  versions: VersionRoute[];
+}
+
+/** Everything a gateway routes, as data (JSON). */
+export interface RouteConfig {
+  deployments: DeploymentRouteConfig[];
+}
+
+export interface VersionStatus {
+  deployment: string;
+  group: string;
+  version: number;
+  model: string;
+  /** In the route table (false: retired, finishing its work). */
+  routed: boolean;
+  /** Requests queued or in flight. */
+  busy: number;
+  queued: number;
+  ready: number;
+  desiredReplicas: number;
+  state: VersionState;
+  reason?: string;
+}
+
+export interface RoutingOptions {
+  clock: Clock;
+  /** The transport to one replica of a version (`deployment`: the name its replicas serve the model under). */
+  connect(kind: TransportKind, endpoint: EndpointInfo, version: VersionRoute & { deployment: string }): ReplicaTransport;
+  metrics?: GatewayMetrics | undefined;
+  /** Batches in flight per replica. Default 2: a replica starts the next batch while the last one's answer travels. */
+  maxInFlightPerReplica?: number;
+}
+
+interface Group {
+  key: string;
+  replicas: ReplicaSet;
+  stats: ModelStats;
+  /** The version's settings the group was last routed with. */
+  route: VersionRoute;
+  deployment: string;
+  /** The current batcher, and its settings. */
+  batcher: Batcher;
+  batching: string;
+  /** Batchers replaced by a batching change, finishing their queue. */
+  old: Batcher[];
+  routed: boolean;
+}
+
+const key = (b: BatchingConfig) => `${b.maxBatchSize}/${b.maxQueueDelayMs}/${b.maxQueueSize}/${b.coalesce !== false}`;
+
+export class Routing {
+  /** What the serving pipeline reads; replaced whole by `apply`. */
+  readonly table = new RouteTable();
+  readonly #opts: RoutingOptions;
+  readonly #groups = new Map<string, Group>();
+  #config: RouteConfig = { deployments: [] };
+
+  constructor(opts: RoutingOptions) {
+    this.#opts = opts;
+  }
+
+  /** The config applied last. */
+  get config(): RouteConfig {
+    return this.#config;
+  }
+
+  /** Route exactly `config`, at one instant. */
+  apply(config: RouteConfig): void {
+    const next = new Map<string, DeploymentRoute>();
+    const routed = new Set<string>();
+    for (const d of config.deployments) {
+      const versions = new Map<number, ServedVersion>();
+      for (const v of d.versions) {
+        versions.set(v.version, this.#serve(d.name, v));
+        routed.add(v.group);
+      }
+      if (!versions.has(d.current)) throw new Error(`route config: deployment '${d.name}' routes to version ${d.current}, which it does not list`);
+      next.set(d.name, { name: d.name, current: d.current, timeoutMs: d.timeoutMs, versions });
+    }
+    for (const [name, g] of this.#groups) g.routed = routed.has(name);
+    this.table.replace(next);
+    this.#config = structuredClone(config);
+  }
+
+  /** The ready replicas of a group (level-based: the full list). */
+  setEndpoints(group: string, endpoints: readonly EndpointInfo[]): void {
+    this.#groups.get(group)?.replicas.setEndpoints(endpoints);
+  }
+
+  /** Every version the gateway holds, routed or retired. */
+  status(): VersionStatus[] {
+    return [...this.#groups.values()].map((g) => {
+      const queued = g.batcher.queued + g.old.reduce((n, b) => n + b.queued, 0);
+      const busy = g.batcher.busy + g.old.reduce((n, b) => n + b.busy, 0);
+      const s = versionState(this.#served(g));
+      return {
+        deployment: g.deployment, group: g.key, version: g.route.version, model: g.route.model, routed: g.routed,
+        busy, queued, ready: g.replicas.readyCount(), desiredReplicas: g.route.desiredReplicas, state: s.state, ...(s.reason ? { reason: s.reason } : {}),
+      };
+    });
+  }
+
+  /** Release a retired group (its replicas are stopped): what is still queued there fails with 503. */
+  async drop(group: string): Promise<void> {
+    const g = this.#groups.get(group);
+    if (!g || g.routed) return;
+    this.#groups.delete(group);
+    for (const b of [g.batcher, ...g.old]) b.close();
+    await g.replicas.close();
+  }
+
+  /** Stop everything: queued requests fail with 503, connections to replicas close. */
+  async close(): Promise<void> {
+    const groups = [...this.#groups.values()];
+    for (const g of groups) for (const b of [g.batcher, ...g.old]) b.close();
+    await Promise.all(groups.map((g) => g.replicas.close()));
+  }
+
+  #served(g: Group): ServedVersion {
+    return {
+      group: g.key, model: g.route.model, version: g.route.version, signature: g.route.signature, platform: PLATFORM,
+      desiredReplicas: g.route.desiredReplicas, batcher: g.batcher, replicas: g.replicas, stats: g.stats,
+    };
+  }
+
+  /** The served version for a route, reusing the group's replicas and, where the batching is unchanged, its batcher. */
+  #serve(deployment: string, v: VersionRoute): ServedVersion {
+    const { clock, metrics } = this.#opts;
+    let g = this.#groups.get(v.group);
+    if (!g) {
+      const replicas = new ReplicaSet({
+        balancer: new PowerOfTwoChoices(), maxInFlightPerReplica: this.#opts.maxInFlightPerReplica ?? 2, clock,
+        connect: (info) => this.#opts.connect(v.transport, info, { ...v, deployment }),
+      });
+      const stats = new ModelStats(metrics ? (size) => metrics.batch(deployment, v.version, size) : undefined);
+      g = { key: v.group, replicas, stats, route: v, deployment, batcher: this.#batcher(replicas, v, stats), batching: key(v.batching), old: [], routed: true };
+      this.#groups.set(v.group, g);
+    } else if (g.batching !== key(v.batching) || g.route.signature.batchable !== v.signature.batchable) {
+      g.old.push(g.batcher);
+      const drained = g.batcher;
+      g.batcher = this.#batcher(g.replicas, v, g.stats);
+      g.batching = key(v.batching);
+      // A replaced batcher takes no new requests (the table no longer names it) and goes once its queue is empty.
+      void drained.idle().then(() => {
+        drained.close();
+        const group = this.#groups.get(v.group);
+        if (group) group.old = group.old.filter((b) => b !== drained);
+      });
+    }
+    g.route = v;
+    g.deployment = deployment;
+    return this.#served(g);
+  }
+
+  #batcher(replicas: ReplicaSet, v: VersionRoute, stats: ModelStats): Batcher {
+    return new Batcher(replicas, {
+      maxBatchSize: v.batching.maxBatchSize,
+      maxQueueDelayMs: v.batching.maxQueueDelayMs,
+      maxQueueSize: v.batching.maxQueueSize,
+      batchable: v.signature.batchable,
+      coalesce: v.batching.coalesce !== false,
+    }, this.#opts.clock, stats);
+  }
+}

@@ -3,6 +3,8 @@
  * dashboard use it; nothing else opens the database of a running system.
  */
 import type { FastifyInstance } from 'fastify';
+import { routeOf } from '../api/routes.js';
+import type { AliasDeleted, AliasResult, DeploymentList, ModelDetail, ModelList, PushResult } from '../api/types.js';
 import { fail } from '../errors.js';
 import type { Routing } from '../gateway/routing.js';
 import type { Registry } from '../registry/registry.js';
@@ -34,22 +36,22 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   // Listings show only what the caller's scopes cover; routes naming a model or deployment
   // are scoped by the access policy (security/policy.ts).
-  app.get('/api/v1/models', async (req) => ({ models: (await registry.listModels()).filter((m) => inScopeOf(req.principal, m.name)) }));
+  app.route({ ...routeOf('admin.models.list'), handler: async (req): Promise<ModelList> => ({ models: (await registry.listModels()).filter((m) => inScopeOf(req.principal, m.name)) }) });
 
-  app.get<{ Params: { name: string } }>('/api/v1/models/:name', async (req) => {
+  app.route<{ Params: { name: string } }>({ ...routeOf('admin.models.show'), handler: async (req): Promise<ModelDetail> => {
     const model = await registry.getModel(req.params.name);
     const versions = await registry.listVersions(req.params.name);
     return { model, versions };
-  });
+  } });
 
-  app.get<{ Params: { name: string; version: string } }>('/api/v1/models/:name/versions/:version', async (req) => {
+  app.route<{ Params: { name: string; version: string } }>({ ...routeOf('admin.models.version'), handler: async (req) => {
     const v = Number(req.params.version);
     if (!Number.isInteger(v) || v < 1) throw fail('ALOFT_BAD_REQUEST', `version must be a positive integer, got '${req.params.version}'`);
     return registry.getVersion(req.params.name, v);
-  });
+  } });
 
   // Push a new version: the body is the ONNX file.
-  app.post<{ Params: { name: string } }>('/api/v1/models/:name/versions', async (req, reply) => {
+  app.route<{ Params: { name: string } }>({ ...routeOf('admin.models.push'), handler: async (req, reply) => {
     const body = req.body as Buffer | undefined;
     if (!body || body.length === 0) throw fail('ALOFT_BAD_REQUEST', 'send the ONNX file as the request body');
     // The bytes go to the registry as they are: no temporary file to leave behind.
@@ -61,10 +63,10 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
       source, ...(description ? { description } : {}), ...(principal ? { createdBy: principal.name } : {}),
       ...(audit ? { record: (tx, v) => audit.append({ actor: actor(req), action: 'model.registered', target: `${v.model}@${v.version}`, source: req.ip, after: { sha256: v.sha256, sizeBytes: v.sizeBytes, source } }, tx) } : {}),
     });
-    return reply.code(created ? 201 : 200).send({ created, version });
-  });
+    return reply.code(created ? 201 : 200).send({ created, version } satisfies PushResult);
+  } });
 
-  app.put<{ Params: { name: string; alias: string } }>('/api/v1/models/:name/aliases/:alias', async (req) => {
+  app.route<{ Params: { name: string; alias: string } }>({ ...routeOf('admin.models.alias.set'), handler: async (req) => {
     let parsed: { version?: unknown };
     try {
       parsed = JSON.parse((req.body as Buffer | undefined)?.toString('utf8') ?? '') as { version?: unknown };
@@ -76,18 +78,18 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
     await registry.setAlias(req.params.name, req.params.alias, parsed.version, audit && ((tx, set) => audit.append({
       actor: actor(req), action: 'alias.set', target: `${set.model}@${set.alias}`, source: req.ip, before: { version: set.previous ?? null }, after: { version: set.version },
     }, tx)));
-    return { model: req.params.name, alias: req.params.alias, version: parsed.version };
-  });
+    return { model: req.params.name, alias: req.params.alias, version: parsed.version } satisfies AliasResult;
+  } });
 
-  app.delete<{ Params: { name: string; alias: string } }>('/api/v1/models/:name/aliases/:alias', async (req) => {
+  app.route<{ Params: { name: string; alias: string } }>({ ...routeOf('admin.models.alias.delete'), handler: async (req) => {
     const audit = ctx.audit;
     await registry.deleteAlias(req.params.name, req.params.alias, audit && ((tx, gone) => audit.append({
       actor: actor(req), action: 'alias.deleted', target: `${gone.model}@${gone.alias}`, source: req.ip, before: { version: gone.version },
     }, tx)));
-    return { deleted: true };
-  });
+    return { deleted: true } satisfies AliasDeleted;
+  } });
 
-  app.get('/api/v1/deployments', (req) => {
+  app.route({ ...routeOf('admin.deployments'), handler: (req): DeploymentList => {
     const replicas = ctx.orchestrator.status();
     const held = ctx.routing.status();
     return {
@@ -111,5 +113,5 @@ export function adminRoutes(app: FastifyInstance, ctx: AdminContext): void {
           }),
         })),
     };
-  });
+  } });
 }

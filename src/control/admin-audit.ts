@@ -8,6 +8,7 @@
  *   intact (`ok` says).
  */
 import type { FastifyInstance } from 'fastify';
+import { routeOf } from '../api/routes.js';
 import { fail } from '../errors.js';
 import type { AuditFilter, AuditLog } from '../security/audit.js';
 
@@ -47,6 +48,6 @@ export function auditFilterFromQuery(query: unknown): AuditFilter {
 }
 
 export function registerAuditRoutes(app: FastifyInstance, ctx: AuditRoutesContext): void {
-  app.get('/api/v1/audit', async (req) => ({ entries: await ctx.audit.list(auditFilterFromQuery(req.query)) }));
-  app.get('/api/v1/audit/verify', async () => ctx.audit.verify());
+  app.route({ ...routeOf('admin.audit.list'), handler: async (req) => ({ entries: await ctx.audit.list(auditFilterFromQuery(req.query)) }) });
+  app.route({ ...routeOf('admin.audit.verify'), handler: async () => ctx.audit.verify() });
 }

@@ -17,6 +17,8 @@
  * registerKeyRoutes(app, { keys: new KeyRepository(store), authenticator, audit, clock });
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { routeOf } from '../api/routes.js';
+import type { KeyCreated, KeyList, KeyRevoked, KeyView } from '../api/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { fail } from '../errors.js';
 import type {} from '../gateway/auth-hook.js'; // request.principal
@@ -28,20 +30,7 @@ import { isValidName, NAME_RULE } from '../spec/modelref.js';
 import type { Store } from '../store/db.js';
 import type { KeyRecord, KeyRepository } from '../store/keys.js';
 
-/** A key as the admin API shows it: never the secret or its hash. */
-export interface KeyView {
-  id: string;
-  name: string;
-  role: Role;
-  scopes: string[];
-  createdAt: string;
-  createdBy: string | null;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  /** damaged: the stored key cannot be read whole (see `problem`) and does not work. */
-  status: 'active' | 'expired' | 'revoked' | 'damaged';
-  problem?: string;
-}
+export type { KeyView } from '../api/types.js';
 
 export interface KeySummary {
   name: string;
@@ -91,7 +80,7 @@ export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions):
     }
   };
 
-  app.post('/api/v1/keys', async (req, reply) => {
+  app.route({ ...routeOf('admin.keys.create'), handler: async (req, reply) => {
     const input = parseCreate(req.body, clock.date());
     const material = generateKey();
     const created = await keys.create({
@@ -104,7 +93,7 @@ export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions):
       expiresAt: input.expiresAt,
     }, record((key) => ({ actor: actorOf(req), action: 'key.created', target: key.name, source: req.ip, after: summary(key) })));
     await reload();
-    return reply.code(201).send({
+    const answer: KeyCreated = {
       id: created.id,
       key: material.token,
       name: created.name,
@@ -112,17 +101,18 @@ export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions):
       scopes: created.scopes,
       expiresAt: created.expiresAt,
       createdAt: created.createdAt,
-    });
-  });
+    };
+    return reply.code(201).send(answer);
+  } });
 
-  app.get('/api/v1/keys', async (req) => {
+  app.route({ ...routeOf('admin.keys.list'), handler: async (req): Promise<KeyList> => {
     const all = (req.query as Record<string, unknown> | undefined)?.all;
     const records = all === 'true' || all === '1' ? await keys.listAll() : await keys.listActive();
     const now = clock.date().getTime();
     return { keys: records.map((k) => view(k, now)) };
-  });
+  } });
 
-  app.delete<{ Params: { name: string } }>('/api/v1/keys/:name', async (req: FastifyRequest<{ Params: { name: string } }>) => {
+  app.route<{ Params: { name: string } }>({ ...routeOf('admin.keys.revoke'), handler: async (req: FastifyRequest<{ Params: { name: string } }>) => {
     const name = req.params.name;
     const revoked = await keys.revoke(name, record((key) => ({
       actor: actorOf(req),
@@ -136,8 +126,8 @@ export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions):
       throw fail('ALOFT_KEY_NOT_FOUND', `no active API key named '${name.slice(0, 100)}'; see 'aloft keys list'`);
     }
     await reload();
-    return { id: revoked.id, name: revoked.name, revoked: true, revokedAt: revoked.revokedAt };
-  });
+    return { id: revoked.id, name: revoked.name, revoked: true, revokedAt: revoked.revokedAt } satisfies KeyRevoked;
+  } });
 }
 
 interface CreateInput {

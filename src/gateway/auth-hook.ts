@@ -21,7 +21,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuthResult, ConnectionMemo } from '../security/authenticator.js';
 import { ALL_SCOPES } from '../security/glob.js';
-import { authorize, classifyRequest, type Target } from '../security/policy.js';
+import { routeByPattern } from '../api/routes.js';
+import { authorize, classifyRequest, targetOf as routeTarget, type Target } from '../security/policy.js';
 import type { Principal } from '../security/principal.js';
 import { sendError } from './http-errors.js';
 
@@ -170,6 +171,8 @@ function patternParts(pattern: string): { param: boolean; text: string }[] {
 export function targetOf(req: FastifyRequest): Target {
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   const pattern = req.routeOptions.url;
+  const declared = pattern ? routeByPattern(method, pattern) : undefined;
+  if (declared) return routeTarget(declared, (req.params ?? {}) as Record<string, string | undefined>);
   let segments: string[];
   if (pattern !== undefined && pattern !== '') {
     const params = (req.params ?? {}) as Record<string, string | undefined>;

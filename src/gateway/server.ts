@@ -11,6 +11,7 @@ import { createServer as createHttps } from 'node:https';
 import { Transform } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { allowedMethods, routeOf, type Method } from '../api/routes.js';
 import { systemClock, type Clock } from '../clock.js';
 import { fail } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -89,26 +90,6 @@ export function defaultBodyMemory(bodyLimit: number): number {
 
 export const OIP_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
 
-/** Method → path patterns, used to answer 405 for a known path with the wrong method. */
-const KNOWN: [RegExp, string[]][] = [
-  [/^\/v2\/?$/, ['GET']],
-  [/^\/v2\/health\/(live|ready)$/, ['GET']],
-  [/^\/v2\/models$/, ['GET']],
-  [/^\/v2\/models\/stats$/, ['GET']],
-  [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?$/, ['GET']],
-  [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/(ready|stats)$/, ['GET']],
-  [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/, ['POST']],
-  [/^\/v2\/repository\/index$/, ['POST']],
-  [/^\/metrics$/, ['GET']],
-  [/^\/api\/v1\/keys$/, ['GET', 'POST']],
-  [/^\/api\/v1\/keys\/[^/]+$/, ['DELETE']],
-  [/^\/api\/v1\/models$/, ['GET']],
-  [/^\/api\/v1\/models\/[^/]+$/, ['GET']],
-  [/^\/api\/v1\/models\/[^/]+\/versions$/, ['POST']],
-  [/^\/api\/v1\/models\/[^/]+\/aliases\/[^/]+$/, ['PUT', 'DELETE']],
-  [/^\/api\/v1\/deployments$/, ['GET']],
-  [/^\/api\/v1\/audit(\/verify)?$/, ['GET']],
-];
 
 /**
  * Node closes a connection whose headers are not complete within headersTimeout, checking
@@ -238,10 +219,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.setErrorHandler(makeErrorHandler(logger, opts.bodyLimit));
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '';
-    const known = KNOWN.find(([re]) => re.test(path));
-    if (known && !known[1].includes(req.method)) {
-      reply.header('allow', known[1].join(', '));
-      return sendError(reply, 405, `method ${req.method} is not allowed on ${path}; use ${known[1].join(' or ')}`);
+    // A path the route contract declares, with a method it does not: 405 with Allow.
+    const allowed = allowedMethods(path);
+    if (allowed && !allowed.includes(req.method as Method)) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, 405, `method ${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`);
     }
     return sendError(reply, 404, `no route for ${req.method} ${path.slice(0, 200)}; see GET /v2 for the protocol, GET /v2/models for served models and /api/v1 for the admin API`);
   });
@@ -312,7 +294,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   inferRoutes(app, { serve, clock, logger });
   if (opts.metrics) {
     const metrics = opts.metrics;
-    app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
+    app.route({ ...routeOf('metrics'), handler: async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()) });
   }
   repositoryRoutes(app, routes);
   statisticsRoutes(app, routes);

@@ -16,6 +16,7 @@
  * authorize(principal, target, { isPublic: (d) => spec.deployments[d]?.public === true });
  * // → { allow: true } | { allow: false, status: 401 | 403, message }
  */
+import { matchSegments, type RouteDef } from '../api/routes.js';
 import type { Principal } from './principal.js';
 import { inScope } from './glob.js';
 import { can, rolesFor, type Action } from './roles.js';
@@ -41,9 +42,29 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 
 /**
  * Classify a request by method and decoded path segments (`/v2/models/a/infer` →
- * `['v2', 'models', 'a', 'infer']`; a trailing slash gives a trailing '').
+ * `['v2', 'models', 'a', 'infer']`; a trailing slash gives a trailing ''). A declared
+ * route (api/routes.ts) gives its own action and scope; a declared path with another
+ * method gives the action of the route at that path (the 405 comes after access); a path
+ * no route declares is classified by its prefix below, so it needs a credential before it
+ * gets its 404.
  */
 export function classifyRequest(method: string, segments: readonly string[]): Target {
+  const declared = matchSegments(segments);
+  if (declared) {
+    const route = declared.routes.find((r) => r.method === method) ?? declared.routes[0]!;
+    return targetOf(route, declared.params);
+  }
+  return classifyUndeclared(method, segments);
+}
+
+/** The target of a declared route with its (decoded) parameters. */
+export function targetOf(route: RouteDef, params: Readonly<Record<string, string | undefined>>): Target {
+  const scoped = route.scope ? params[route.scope.param] : undefined;
+  if (scoped === undefined) return { action: route.action };
+  return route.scope!.kind === 'deployment' ? { action: route.action, deployment: scoped } : { action: route.action, model: scoped };
+}
+
+function classifyUndeclared(method: string, segments: readonly string[]): Target {
   const [s0, s1, s2, s3, s4] = segments;
   const n = segments.length;
   if (s0 === 'metrics' && n === 1) return { action: 'metrics' };

@@ -4,7 +4,7 @@
 import { fail } from '../../errors.js';
 import type { AuditEntry, AuditVerification } from '../../security/audit.js';
 import { parseDuration } from '../../spec/units.js';
-import { callJson, connect, type ClientOptions } from '../client.js';
+import { connect, type ClientOptions } from '../client.js';
 import { printJson, printTable, shortHash } from '../output.js';
 
 export interface AuditListOptions extends ClientOptions {
@@ -72,8 +72,7 @@ export function describeChange(e: Pick<AuditEntry, 'before' | 'after' | 'details
 /** `aloft audit list`: entries oldest first (by default the newest 100), as a table or --json. */
 export async function list(opts: AuditListOptions): Promise<void> {
   const q = auditQuery(opts);
-  const base = await connect(opts);
-  const r = await callJson<{ entries: AuditEntry[] }>(base, 'GET', `/api/v1/audit${q.size > 0 ? `?${q}` : ''}`);
+  const r = await (await connect(opts)).audit(q);
   if (opts.json) return printJson(r);
   if (r.entries.length === 0) {
     process.stdout.write(q.size > 0 ? 'no audit entries match\n' : 'the audit trail is empty\n');
@@ -93,8 +92,7 @@ export function describeVerification(r: AuditVerification): string {
 
 /** `aloft audit verify`: 0 when the chain is intact, 1 when an entry was edited, deleted, reordered or inserted. */
 export async function verify(opts: ClientOptions & { json?: boolean }): Promise<number> {
-  const base = await connect(opts);
-  const r = await callJson<AuditVerification>(base, 'GET', '/api/v1/audit/verify');
+  const r = await (await connect(opts)).verifyAudit();
   if (opts.json) printJson(r);
   else if (r.ok) process.stdout.write(`${describeVerification(r)}\n`);
   else process.stderr.write(`${describeVerification(r)}\n`);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { fail } from '../../errors.js';
-import { call, callJson, connect, errorFor, type ClientOptions } from '../client.js';
+import { connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
 
 interface Meta { name: string; inputs: { name: string; datatype: string; shape: number[] }[] }
@@ -34,12 +34,11 @@ async function readStdin(): Promise<string> {
  * (`{"inputs": [...]}`) or, for a single-input model, just the rows (`[[...], [...]]`).
  */
 export async function predict(deployment: string, opts: ClientOptions & { data: string; version?: string; json?: boolean }): Promise<void> {
-  const base = await connect(opts, 'data');
+  const aloft = await connect(opts, 'data');
   const data = await readData(opts.data);
-  const path = `/v2/models/${encodeURIComponent(deployment)}${opts.version ? `/versions/${encodeURIComponent(opts.version)}` : ''}`;
   let request: unknown = data;
   if (Array.isArray(data)) {
-    const meta = await callJson<Meta>(base, 'GET', path);
+    const meta = await aloft.metadata<Meta>(deployment, opts.version);
     if (meta.inputs.length !== 1) {
       throw fail('ALOFT_USAGE', `${deployment} has ${meta.inputs.length} inputs (${meta.inputs.map((i) => i.name).join(', ')}); pass a full request {"inputs": [...]}`);
     }
@@ -48,14 +47,14 @@ export async function predict(deployment: string, opts: ClientOptions & { data: 
     const width = rows[0]?.length ?? 0;
     request = { inputs: [{ name: input.name, datatype: input.datatype, shape: [rows.length, width], data: rows.flat() }] };
   }
-  const r = await call(base, 'POST', `${path}/infer`, JSON.stringify(request), { 'content-type': 'application/json' });
+  const r = await aloft.infer(deployment, JSON.stringify(request), opts.version);
   let parsed: { error?: string; outputs?: Out[]; model_name?: string; model_version?: string };
   try {
     parsed = JSON.parse(r.body.toString('utf8')) as typeof parsed;
   } catch {
     throw fail('ALOFT_CONNECT', `the server answered ${r.status} with a body that is not JSON`);
   }
-  if (r.status !== 200) throw errorFor(r.status, parsed.error ?? `HTTP ${r.status}`, base);
+  if (r.status !== 200) throw aloft.errorFor(r.status, parsed.error ?? `HTTP ${r.status}`);
   if (opts.json) return printJson(parsed);
   process.stdout.write(`${parsed.model_name} v${parsed.model_version}\n`);
   for (const o of parsed.outputs ?? []) {

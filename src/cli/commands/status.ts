@@ -1,13 +1,9 @@
-import { callJson, connect, type ClientOptions } from '../client.js';
+import { connect, type ClientOptions } from '../client.js';
 import { printJson, printTable } from '../output.js';
-
-interface Replica { id: string; state: string; pid?: number; restarts: number; lastError?: string; url?: string }
-interface Deployments { deployments: { name: string; currentVersion: number; versions: { version: number; state: string; reason?: string; desiredReplicas: number; queued: number; replicas: Replica[] }[] }[] }
 
 /** `aloft status`: deployments, versions and replicas of the running system. */
 export async function status(opts: ClientOptions & { json?: boolean }): Promise<void> {
-  const base = await connect(opts);
-  const r = await callJson<Deployments>(base, 'GET', '/api/v1/deployments');
+  const r = await (await connect(opts)).deployments();
   if (opts.json) return printJson(r);
   const rows: string[][] = [];
   for (const d of r.deployments) {

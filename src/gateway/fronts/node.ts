@@ -14,6 +14,7 @@
  * (`inferRoutes` below), which decode them and run the same pipeline on the same kind of
  * exchange; so do all requests once the server is closing (Fastify answers 503).
  */
+import { routeOf } from '../../api/routes.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
@@ -63,8 +64,8 @@ export function inferRoutes(app: FastifyInstance, o: Omit<NodeFrontOptions, 'clo
       run(o, nodeExchange(req.raw, reply.raw, req.url, { name, version }, o.clock.now(), o.clock), reply.raw);
     };
     const config = PIPELINE_ROUTE;
-    scope.post<{ Params: { name: string } }>('/v2/models/:name/infer', { config }, (req, reply) => route(req.params.name, undefined)(req, reply));
-    scope.post<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/infer', { config }, (req, reply) => route(req.params.name, req.params.version)(req, reply));
+    scope.route<{ Params: { name: string } }>({ ...routeOf('model.infer'), config, handler: (req, reply) => route(req.params.name, undefined)(req, reply) });
+    scope.route<{ Params: { name: string; version: string } }>({ ...routeOf('model.version.infer'), config, handler: (req, reply) => route(req.params.name, req.params.version)(req, reply) });
   });
 }
 

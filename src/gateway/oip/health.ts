@@ -1,3 +1,4 @@
+import { routeOf } from '../../api/routes.js';
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../../errors.js';
 import { versionState, type RouteTable } from '../route-table.js';
@@ -7,8 +8,8 @@ import { versionState, type RouteTable } from '../route-table.js';
  * has a ready replica (readiness probe). Bodies are JSON, as every client accepts.
  */
 export function healthRoutes(app: FastifyInstance, routes: RouteTable, isDraining: () => boolean): void {
-  app.get('/v2/health/live', () => ({ live: true }));
-  app.get('/v2/health/ready', () => {
+  app.route({ ...routeOf('health.live'), handler: () => ({ live: true }) });
+  app.route({ ...routeOf('health.ready'), handler: () => {
     if (isDraining()) throw fail('ALOFT_NOT_READY', 'the server is shutting down');
     // Probes call this without credentials, so the answer names no deployment; which ones
     // wait and why is in the repository index and `aloft status`.
@@ -20,5 +21,5 @@ export function healthRoutes(app: FastifyInstance, routes: RouteTable, isDrainin
     }
     if (waiting > 0) throw fail('ALOFT_NOT_READY', `not ready: ${waiting} of ${all.length} deployments have no ready replica; see 'aloft status'`);
     return { ready: true };
-  });
+  } });
 }

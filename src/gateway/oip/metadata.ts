@@ -1,3 +1,4 @@
+import { routeOf } from '../../api/routes.js';
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../../errors.js';
 import { inScopeOf } from '../../security/policy.js';
@@ -17,8 +18,8 @@ const tensorMeta = (t: TensorSpec) => ({ name: t.name, datatype: t.datatype, sha
 /** Server metadata, model metadata and model readiness, with and without /versions/{v}. */
 export function metadataRoutes(app: FastifyInstance, routes: RouteTable, info: ServerInfo): void {
   const server = JSON.stringify(info);
-  for (const url of ['/v2', '/v2/']) {
-    app.get(url, (_req, reply) => reply.header('content-type', 'application/json').send(server));
+  for (const id of ['server.metadata', 'server.metadata.slash'] as const) {
+    app.route({ ...routeOf(id), handler: (_req, reply) => reply.header('content-type', 'application/json').send(server) });
   }
 
   const metadata = (name: string, version: string | undefined, req: { principal?: Principal }) => {
@@ -32,9 +33,8 @@ export function metadataRoutes(app: FastifyInstance, routes: RouteTable, info: S
       parameters: { model: served.model, version: String(served.version), batchable: served.signature.batchable },
     };
   };
-  app.get<{ Params: { name: string } }>('/v2/models/:name', (req) => metadata(req.params.name, undefined, req));
-  app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version',
-    (req) => metadata(req.params.name, req.params.version, req));
+  app.route<{ Params: { name: string } }>({ ...routeOf('model.metadata'), handler: (req) => metadata(req.params.name, undefined, req) });
+  app.route<{ Params: { name: string; version: string } }>({ ...routeOf('model.version.metadata'), handler: (req) => metadata(req.params.name, req.params.version, req) });
 
   const ready = (name: string, version: string | undefined, req: { principal?: Principal }) => {
     const { dep, served } = resolveVersion(routes, name, version, req);
@@ -42,12 +42,11 @@ export function metadataRoutes(app: FastifyInstance, routes: RouteTable, info: S
     if (s.state !== 'READY') throw fail('ALOFT_NOT_READY', `model '${dep.name}' version ${served.version} is not ready: ${s.reason}`);
     return { name: dep.name, ready: true };
   };
-  app.get<{ Params: { name: string } }>('/v2/models/:name/ready', (req) => ready(req.params.name, undefined, req));
-  app.get<{ Params: { name: string; version: string } }>('/v2/models/:name/versions/:version/ready',
-    (req) => ready(req.params.name, req.params.version, req));
+  app.route<{ Params: { name: string } }>({ ...routeOf('model.ready'), handler: (req) => ready(req.params.name, undefined, req) });
+  app.route<{ Params: { name: string; version: string } }>({ ...routeOf('model.version.ready'), handler: (req) => ready(req.params.name, req.params.version, req) });
 
   // KServe's name list, handy for humans.
-  app.get('/v2/models', (req) => {
-    return { models: routes.list().filter((d) => inScopeOf((req as { principal?: Principal }).principal, d.name, d.versions.get(d.current)?.model)).map((d) => d.name) };
-  });
+  app.route({ ...routeOf('models.names'), handler: (req) => ({
+    models: routes.list().filter((d) => inScopeOf((req as { principal?: Principal }).principal, d.name, d.versions.get(d.current)?.model)).map((d) => d.name),
+  }) });
 }

@@ -1,3 +1,4 @@
+import { routeOf } from '../../api/routes.js';
 import type { FastifyInstance } from 'fastify';
 import { fail } from '../../errors.js';
 import { inScopeOf } from '../../security/policy.js';
@@ -5,7 +6,7 @@ import { versionState, type RouteTable } from '../route-table.js';
 
 /** POST /v2/repository/index: every served model version and its state. */
 export function repositoryRoutes(app: FastifyInstance, routes: RouteTable): void {
-  app.post('/v2/repository/index', (req) => {
+  app.route({ ...routeOf('repository.index'), handler: (req) => {
     let onlyReady = false;
     const body = req.body as Buffer | undefined;
     if (body && body.length > 0) {
@@ -32,5 +33,5 @@ export function repositoryRoutes(app: FastifyInstance, routes: RouteTable): void
       }
     }
     return out;
-  });
+  } });
 }

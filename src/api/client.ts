@@ -1,0 +1,116 @@
+/**
+ * A client of a running Aloft: the admin API and inference, typed by the shared contract
+ * (api/routes.ts for paths, api/types.ts for bodies). The CLI is a thin shell over it; a
+ * dashboard or a script uses the same.
+ *
+ * @example
+ * const aloft = new AdminClient({ url: 'http://127.0.0.1:8080', key: process.env.ALOFT_KEY });
+ * const { models } = await aloft.models();
+ * await aloft.setAlias('credit-risk', 'production', 3);
+ */
+import { request } from 'undici';
+import { AloftError, fail, type ErrorCode } from '../errors.js';
+import { pathOf, routeOf, type RouteId } from './routes.js';
+import type {
+  AliasDeleted, AliasResult, AuditCheck, AuditList, DeploymentList, KeyCreated, KeyList, KeyRequest, KeyRevoked, ModelDetail, ModelList, PushResult,
+} from './types.js';
+
+export interface AdminClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:8080 (the admin API's own port with server.adminPort). */
+  url: string;
+  /** API key or JWT; without one the server answers 401. */
+  key?: string | undefined;
+  /** Turn an error answer into what to throw (the CLI adds where its key came from). */
+  onError?: (err: AloftError) => unknown;
+}
+
+/** A raw answer: status, headers and body bytes. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** The error code a client shows for an HTTP status. */
+export function codeForStatus(status: number): ErrorCode {
+  return status === 401 ? 'ALOFT_UNAUTHENTICATED' : status === 403 ? 'ALOFT_FORBIDDEN' : status === 404 ? 'ALOFT_NOT_FOUND'
+    : status === 429 ? 'ALOFT_RATE_LIMITED' : status === 503 ? 'ALOFT_NOT_READY' : status >= 500 ? 'ALOFT_INTERNAL' : 'ALOFT_BAD_REQUEST';
+}
+
+export class AdminClient {
+  readonly base: string;
+  readonly #key: string | undefined;
+  readonly #onError: (err: AloftError) => unknown;
+
+  constructor(opts: AdminClientOptions) {
+    this.base = opts.url.replace(/\/+$/, '');
+    this.#key = opts.key;
+    this.#onError = opts.onError ?? ((e) => e);
+  }
+
+  models(): Promise<ModelList> { return this.#json('admin.models.list'); }
+  model(name: string): Promise<ModelDetail> { return this.#json('admin.models.show', { name }); }
+  /** Register `bytes` (an ONNX file) as the next version of `name`. */
+  push(name: string, bytes: Buffer, opts: { source?: string; description?: string } = {}): Promise<PushResult> {
+    const q = new URLSearchParams({ ...(opts.source ? { source: opts.source } : {}), ...(opts.description ? { description: opts.description } : {}) });
+    return this.#json('admin.models.push', { name }, bytes, { 'content-type': 'application/octet-stream' }, q);
+  }
+  setAlias(name: string, alias: string, version: number): Promise<AliasResult> {
+    return this.#json('admin.models.alias.set', { name, alias }, JSON.stringify({ version }), { 'content-type': 'application/json' });
+  }
+  deleteAlias(name: string, alias: string): Promise<AliasDeleted> { return this.#json('admin.models.alias.delete', { name, alias }); }
+  deployments(): Promise<DeploymentList> { return this.#json('admin.deployments'); }
+  createKey(req: KeyRequest): Promise<KeyCreated> {
+    return this.#json('admin.keys.create', {}, JSON.stringify(req), { 'content-type': 'application/json' });
+  }
+  keys(opts: { all?: boolean } = {}): Promise<KeyList> {
+    return this.#json('admin.keys.list', {}, undefined, {}, opts.all ? new URLSearchParams({ all: 'true' }) : undefined);
+  }
+  revokeKey(name: string): Promise<KeyRevoked> { return this.#json('admin.keys.revoke', { name }); }
+  audit(filter: URLSearchParams = new URLSearchParams()): Promise<AuditList> { return this.#json('admin.audit.list', {}, undefined, {}, filter); }
+  verifyAudit(): Promise<AuditCheck> { return this.#json('admin.audit.verify'); }
+
+  /** POST an inference request (JSON) to a deployment, or one version of it; the raw answer. */
+  infer(deployment: string, body: string | Buffer, version?: string): Promise<RawAnswer> {
+    const path = version === undefined ? pathOf('model.infer', { name: deployment }) : pathOf('model.version.infer', { name: deployment, version });
+    return this.send('POST', path, body, { 'content-type': 'application/json' });
+  }
+
+  /** GET a deployment's metadata (the protocol's model metadata), parsed. */
+  metadata<T>(deployment: string, version?: string): Promise<T> {
+    return version === undefined ? this.#json('model.metadata', { name: deployment }) : this.#json('model.version.metadata', { name: deployment, version });
+  }
+
+  /** The error for a non-2xx answer, carrying the server's `{"error"}` message. */
+  errorFor(status: number, message: string): unknown {
+    return this.#onError(new AloftError(codeForStatus(status), message));
+  }
+
+  /** Send a request; network failures become ALOFT_CONNECT. */
+  async send(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<RawAnswer> {
+    const auth: Record<string, string> = this.#key !== undefined ? { authorization: `Bearer ${this.#key}` } : {};
+    let res;
+    try {
+      res = await request(`${this.base}${path}`, { method: method as 'GET', headers: { ...auth, ...headers }, ...(body !== undefined ? { body } : {}) });
+    } catch (err) {
+      throw fail('ALOFT_CONNECT', `cannot reach Aloft at ${this.base} (${(err as { code?: string }).code ?? (err as Error).message}); start it with 'aloft up -f aloft.yaml' or pass --url`, { cause: err });
+    }
+    return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+  }
+
+  async #json<T>(id: RouteId, params: Record<string, string | number> = {}, body?: string | Buffer, headers: Record<string, string> = {}, query?: URLSearchParams): Promise<T> {
+    const path = pathOf(id, params) + (query && query.size > 0 ? `?${query}` : '');
+    const r = await this.send(routeOf(id).method, path, body, headers);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(r.body.toString('utf8'));
+    } catch {
+      throw fail('ALOFT_CONNECT', `${this.base}${path} answered ${r.status} with a body that is not JSON; is --url pointing at Aloft?`);
+    }
+    if (r.status >= 400) {
+      const message = typeof (parsed as { error?: unknown }).error === 'string' ? (parsed as { error: string }).error : `HTTP ${r.status}`;
+      throw this.errorFor(r.status, message);
+    }
+    return parsed as T;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Every HTTP route Aloft serves, declared once: method, path, the access-policy action it
+ * needs, the path parameter that scopes it to a deployment or a registered model, and what
+ * it does. From this one table come the routes the servers register (`routeOf`), the 405
+ * answers for known paths with the wrong method (`allowedMethods`), the access policy's
+ * classification (security/policy.ts), the CLI's paths (`pathOf`) and docs/api.md. A test
+ * checks that every route declared answers and that every other method gets 405. Leaf
+ * module: plain data.
+ */
+import type { Action } from '../security/roles.js';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RouteDef {
+  /** Stable id, e.g. 'models.show'. */
+  id: string;
+  method: Method;
+  /** Fastify's syntax: `/api/v1/models/:name`. */
+  path: string;
+  /** What the access policy checks (security/roles.ts). */
+  action: Action;
+  /** The parameter naming what the route is scoped to, if any. */
+  scope?: { param: string; kind: 'deployment' | 'model' };
+  /** For docs/api.md: what it does. */
+  summary: string;
+}
+
+const dep = (param = 'name') => ({ param, kind: 'deployment' as const });
+const model = (param = 'name') => ({ param, kind: 'model' as const });
+
+export const ROUTES = [
+  // Open Inference Protocol v2 (docs: reference/oip.md of the protocol).
+  { id: 'server.metadata', method: 'GET', path: '/v2', action: 'read', summary: 'Server metadata: name, version, protocol extensions.' },
+  { id: 'server.metadata.slash', method: 'GET', path: '/v2/', action: 'read', summary: 'The same, with a trailing slash.' },
+  { id: 'health.live', method: 'GET', path: '/v2/health/live', action: 'health', summary: 'Liveness probe: the process answers. No credentials.' },
+  { id: 'health.ready', method: 'GET', path: '/v2/health/ready', action: 'health', summary: 'Readiness probe: every deployment has a ready replica. No credentials.' },
+  { id: 'models.names', method: 'GET', path: '/v2/models', action: 'read', summary: 'Names of the deployments the caller\'s scopes cover.' },
+  { id: 'models.stats', method: 'GET', path: '/v2/models/stats', action: 'read', summary: 'Statistics (OIP statistics extension) of every deployment the caller\'s scopes cover.' },
+  { id: 'model.metadata', method: 'GET', path: '/v2/models/:name', action: 'model', scope: dep(), summary: 'A deployment\'s metadata: versions, platform, input and output tensors.' },
+  { id: 'model.version.metadata', method: 'GET', path: '/v2/models/:name/versions/:version', action: 'model', scope: dep(), summary: 'The metadata of one version.' },
+  { id: 'model.ready', method: 'GET', path: '/v2/models/:name/ready', action: 'model', scope: dep(), summary: 'Whether the deployment\'s current version has a ready replica.' },
+  { id: 'model.version.ready', method: 'GET', path: '/v2/models/:name/versions/:version/ready', action: 'model', scope: dep(), summary: 'Whether one version has a ready replica.' },
+  { id: 'model.infer', method: 'POST', path: '/v2/models/:name/infer', action: 'infer', scope: dep(), summary: 'Inference (JSON or the binary tensor extension) on the current version.' },
+  { id: 'model.version.infer', method: 'POST', path: '/v2/models/:name/versions/:version/infer', action: 'infer', scope: dep(), summary: 'Inference on one version.' },
+  { id: 'model.stats', method: 'GET', path: '/v2/models/:name/stats', action: 'read', scope: dep(), summary: 'Statistics of one deployment\'s versions.' },
+  { id: 'model.version.stats', method: 'GET', path: '/v2/models/:name/versions/:version/stats', action: 'read', scope: dep(), summary: 'Statistics of one version.' },
+  { id: 'repository.index', method: 'POST', path: '/v2/repository/index', action: 'read', summary: 'Every served version and its state (OIP model repository extension); {"ready": true} for ready ones only.' },
+  { id: 'metrics', method: 'GET', path: '/metrics', action: 'metrics', summary: 'Prometheus metrics.' },
+  // The admin API: JSON, for the CLI and the dashboard.
+  { id: 'admin.models.list', method: 'GET', path: '/api/v1/models', action: 'admin.read', summary: 'Registered models the caller\'s scopes cover, with their latest version and aliases.' },
+  { id: 'admin.models.show', method: 'GET', path: '/api/v1/models/:name', action: 'admin.read', scope: model(), summary: 'A model and all its versions.' },
+  { id: 'admin.models.version', method: 'GET', path: '/api/v1/models/:name/versions/:version', action: 'admin.read', scope: model(), summary: 'One version: hash, size, signature, aliases.' },
+  { id: 'admin.models.push', method: 'POST', path: '/api/v1/models/:name/versions', action: 'admin.write', scope: model(), summary: 'Register a new version; the body is the ONNX file (201 when new, 200 when the content is already the latest version).' },
+  { id: 'admin.models.alias.set', method: 'PUT', path: '/api/v1/models/:name/aliases/:alias', action: 'admin.write', scope: model(), summary: 'Point an alias at a version: {"version": N}.' },
+  { id: 'admin.models.alias.delete', method: 'DELETE', path: '/api/v1/models/:name/aliases/:alias', action: 'admin.write', scope: model(), summary: 'Remove an alias.' },
+  { id: 'admin.deployments', method: 'GET', path: '/api/v1/deployments', action: 'admin.read', summary: 'Deployments the caller\'s scopes cover: versions, state, replicas, queue.' },
+  { id: 'admin.keys.list', method: 'GET', path: '/api/v1/keys', action: 'admin.keys', summary: 'API keys, never their secrets; ?all=true includes revoked ones.' },
+  { id: 'admin.keys.create', method: 'POST', path: '/api/v1/keys', action: 'admin.keys', summary: 'Create a key: {"name", "role", "scopes"?, "expires"?}; the key is in the answer, once.' },
+  { id: 'admin.keys.revoke', method: 'DELETE', path: '/api/v1/keys/:name', action: 'admin.keys', summary: 'Revoke the active key with that name.' },
+  { id: 'admin.audit.list', method: 'GET', path: '/api/v1/audit', action: 'admin.audit', summary: 'Audit entries (filters: action, actor, target, since, until, limit, after).' },
+  { id: 'admin.audit.verify', method: 'GET', path: '/api/v1/audit/verify', action: 'admin.audit', summary: 'Check the audit hash chain; says which entry was edited, deleted, reordered or inserted.' },
+] as const satisfies readonly RouteDef[];
+
+export type RouteId = (typeof ROUTES)[number]['id'];
+
+const BY_ID = new Map<string, RouteDef>(ROUTES.map((r) => [r.id, r]));
+const BY_METHOD_PATH = new Map<string, RouteDef>(ROUTES.map((r) => [`${r.method} ${r.path}`, r]));
+
+/** Method and path of a route, for registering it: `app.route({ ...routeOf('metrics'), handler })`. */
+export function routeOf(id: RouteId): { method: Method; url: string } {
+  const r = BY_ID.get(id)!;
+  return { method: r.method, url: r.path };
+}
+
+/** The declared route a server matched, by its method and Fastify pattern. */
+export function routeByPattern(method: string, pattern: string): RouteDef | undefined {
+  return BY_METHOD_PATH.get(`${method} ${pattern}`);
+}
+
+/** A route's path with its parameters filled in (percent-encoded), for clients: pathOf('admin.models.show', { name: 'm' }). */
+export function pathOf(id: RouteId, params: Record<string, string | number> = {}): string {
+  const r = BY_ID.get(id)!;
+  return r.path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+    const v = params[name];
+    if (v === undefined) throw new Error(`route ${id} needs the parameter '${name}'`);
+    return encodeURIComponent(String(v));
+  });
+}
+
+interface Matcher {
+  segments: { param: string | undefined; text: string }[];
+  route: RouteDef;
+}
+
+const MATCHERS: Matcher[] = ROUTES.map((route) => ({
+  route,
+  segments: route.path.split('/').slice(1).map((seg) => (seg.startsWith(':') ? { param: seg.slice(1), text: '' } : { param: undefined, text: seg })),
+}));
+
+function fits(m: Matcher, segments: readonly string[]): boolean {
+  if (m.segments.length !== segments.length) return false;
+  return m.segments.every((s, i) => (s.param === undefined ? s.text === segments[i] : segments[i] !== ''));
+}
+
+/**
+ * The declared routes that path segments match, whatever their method, and the
+ * parameters: `['v2', 'models', 'm', 'infer']` → model.infer with { name: 'm' }. Literal
+ * segments win over parameters, as in Fastify's router (`/v2/models/stats` is not the
+ * metadata of a model named 'stats').
+ */
+export function matchSegments(segments: readonly string[]): { routes: RouteDef[]; params: Record<string, string> } | undefined {
+  const hits = MATCHERS.filter((m) => fits(m, segments));
+  if (hits.length === 0) return undefined;
+  const literals = (m: Matcher) => m.segments.filter((s) => s.param === undefined).length;
+  const most = Math.max(...hits.map(literals));
+  const best = hits.filter((m) => literals(m) === most);
+  const params: Record<string, string> = {};
+  best[0]!.segments.forEach((s, i) => { if (s.param !== undefined) params[s.param] = segments[i]!; });
+  return { routes: best.map((m) => m.route), params };
+}
+
+/** The methods a declared path allows, or undefined for a path no route declares (for 405 and `Allow`). */
+export function allowedMethods(path: string): Method[] | undefined {
+  const hit = matchSegments(path.split('/').slice(1));
+  return hit ? [...new Set(hit.routes.map((r) => r.method))] : undefined;
+}

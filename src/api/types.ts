@@ -1,0 +1,66 @@
+/**
+ * The admin API's requests and answers, shared by the server (control/admin-*.ts) and its
+ * clients (api/client.ts, the CLI, the dashboard): one contract, no second copy. Types only.
+ */
+import type { ModelSummary, ModelVersion } from '../registry/registry.js';
+import type { AuditEntry, AuditVerification } from '../security/audit.js';
+import type { Role } from '../security/principal.js';
+import type { ReplicaStatus } from '../control/orchestrators/types.js';
+
+export type { ModelSummary, ModelVersion } from '../registry/registry.js';
+export type { AuditEntry, AuditVerification } from '../security/audit.js';
+export type { ReplicaStatus } from '../control/orchestrators/types.js';
+
+/** GET /api/v1/models */
+export interface ModelList { models: ModelSummary[] }
+/** GET /api/v1/models/:name */
+export interface ModelDetail { model: ModelSummary; versions: ModelVersion[] }
+/** POST /api/v1/models/:name/versions (201 when new) */
+export interface PushResult { created: boolean; version: ModelVersion }
+/** PUT /api/v1/models/:name/aliases/:alias */
+export interface AliasResult { model: string; alias: string; version: number }
+/** DELETE /api/v1/models/:name/aliases/:alias */
+export interface AliasDeleted { deleted: true }
+
+/** One version of a deployment in GET /api/v1/deployments. */
+export interface DeploymentVersionStatus {
+  model: string;
+  version: number;
+  state: 'READY' | 'LOADING' | 'UNAVAILABLE';
+  reason?: string;
+  desiredReplicas: number;
+  queued: number;
+  replicas: ReplicaStatus[];
+}
+/** GET /api/v1/deployments */
+export interface DeploymentList {
+  deployments: { name: string; currentVersion: number; versions: DeploymentVersionStatus[] }[];
+}
+
+/** A key as the admin API shows it: never the secret or its hash. */
+export interface KeyView {
+  id: string;
+  name: string;
+  role: Role;
+  scopes: string[];
+  createdAt: string;
+  createdBy: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  /** damaged: the stored key cannot be read whole (see `problem`) and does not work. */
+  status: 'active' | 'expired' | 'revoked' | 'damaged';
+  problem?: string;
+}
+/** POST /api/v1/keys */
+export interface KeyRequest { name: string; role: Role; scopes?: string[]; expires?: string }
+/** The answer to POST /api/v1/keys: `key` is the token, shown this once. */
+export interface KeyCreated { id: string; key: string; name: string; role: Role; scopes: string[]; expiresAt: string | null; createdAt: string }
+/** GET /api/v1/keys */
+export interface KeyList { keys: KeyView[] }
+/** DELETE /api/v1/keys/:name */
+export interface KeyRevoked { id: string; name: string; revoked: true; revokedAt: string | null }
+
+/** GET /api/v1/audit */
+export interface AuditList { entries: AuditEntry[] }
+/** GET /api/v1/audit/verify */
+export type AuditCheck = AuditVerification;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
-import { withRedis } from '../../src/gateway/ratelimit/redis-testing.js';
+import { withRedis } from '../../src/gateway/ratelimit/redis.testing.js';
 import { inferBody } from '../helpers/credit-risk.js';
 import { assertNoLeak, postJson, type Answer } from '../helpers/http.js';
 import { startProject, type Project } from '../helpers/project.js';

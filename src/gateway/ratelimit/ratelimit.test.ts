@@ -1,7 +1,7 @@
 import { MemoryRateLimiter } from './memory.js';
 import { runRateLimiterSuite } from './ratelimit.case.js';
 import { RedisRateLimiter } from './redis.js';
-import { withRedis } from './redis-testing.js';
+import { withRedis } from './redis.testing.js';
 
 runRateLimiterSuite('memory', (clock) => new MemoryRateLimiter({ clock }));
 

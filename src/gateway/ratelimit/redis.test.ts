@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { isAloftError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { RedisRateLimiter } from './redis.js';
-import { withRedis } from './redis-testing.js';
+import { withRedis } from './redis.testing.js';
 
 /** A logger whose JSON lines land in `lines`. */
 function capture(): { lines: { level: number; msg: string }[]; logger: ReturnType<typeof createLogger> } {

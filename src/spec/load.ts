@@ -11,7 +11,7 @@ import { errorMap, fromZod, type RawIssue } from './issues.js';
 import { findDuplicateKeys, formatPath, locate, type PathSegment, type Position } from './locate.js';
 import { normalize } from './normalize.js';
 import { sections, specSchema } from './schema.js';
-import { rememberSecrets, resolveSecrets } from './secrets.js';
+import { attachSecrets, resolveSecrets } from './secrets.js';
 import type { LoadedSpec, SpecIssue } from './types.js';
 
 /** The file name looked for when a folder is given. */
@@ -105,8 +105,7 @@ function analyze(text: string, file: string): Analysis {
   });
   if (unique.length > 0 || !parsed.success) return { result: failed('ALOFT_SPEC_INVALID', unique), where };
 
-  const loaded: LoadedSpec = Object.freeze({ file: abs, dir: dirname(abs), spec: normalize(parsed.data, dirname(abs)) });
-  rememberSecrets(loaded, secrets);
+  const loaded: LoadedSpec = Object.freeze(attachSecrets({ file: abs, dir: dirname(abs), spec: normalize(parsed.data, dirname(abs)) }, secrets));
   return { result: { ok: true, loaded, issues: [] }, where };
 }
 

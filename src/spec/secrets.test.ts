@@ -80,6 +80,15 @@ describe('secrets in spec files', () => {
     assert.deepEqual(secretsOf(loaded).map((s) => s.template), ['${env:ALOFT_T_REDIS_URL}']);
   });
 
+  test('a loaded spec carries what it resolved itself: redacted whatever else was loaded since, never serialized', () => {
+    process.env.ALOFT_T_REDIS_URL = 'redis://:carried-pw-8642@cache:6379/0';
+    const first = parseSpec(withRedis('${env:ALOFT_T_REDIS_URL}'), join(dir, 'aloft.yaml'));
+    parseSpec(MINIMAL_SPEC, join(dir, 'other.yaml'));
+    assert.doesNotMatch(JSON.stringify(redactSecrets(first)), /carried-pw-8642/);
+    assert.deepEqual(Object.keys(first).sort(), ['dir', 'file', 'spec'], 'what it resolved is not a visible property');
+    assert.equal('secrets' in JSON.parse(JSON.stringify(first)), false);
+  });
+
   test('${file:…} is relative to the spec file and loses its trailing newline', async () => {
     const file = join(dir, 'aloft.yaml');
     await writeFile(file, withRedis('"redis://:${file:redis-password}@cache:6379"', '    prefix: ${file:./crlf}\n'));

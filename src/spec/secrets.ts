@@ -210,18 +210,19 @@ export function resolveSecrets(raw: unknown, options: ResolveSecretsOptions): Se
   return { value, issues, resolved, screen };
 }
 
-// The resolved values of each loaded spec, so anything that shows a spec can hide them.
-// Keyed weakly by the frozen LoadedSpec: no lifetime of its own.
-const SECRETS = new WeakMap<LoadedSpec, readonly ResolvedValue[]>();
-
-/** Remember what was resolved in `loaded` (called by the loader). */
-export function rememberSecrets(loaded: LoadedSpec, resolution: SecretResolution): void {
-  if (resolution.resolved.length > 0) SECRETS.set(loaded, Object.freeze([...resolution.resolved]));
+/**
+ * Attach what was resolved to the loaded spec itself (called by the loader), so whatever
+ * holds the spec can hide the values again; no state outside the spec. Not enumerable:
+ * serializing or spreading a LoadedSpec never copies the values.
+ */
+export function attachSecrets<T extends object>(loaded: T, resolution: SecretResolution): T {
+  Object.defineProperty(loaded, 'secrets', { value: Object.freeze([...resolution.resolved]), enumerable: false });
+  return loaded;
 }
 
 /** The values resolved from references in a loaded spec (empty when it has none). */
 export function secretsOf(loaded: LoadedSpec): readonly ResolvedValue[] {
-  return SECRETS.get(loaded) ?? [];
+  return (loaded as { secrets?: readonly ResolvedValue[] }).secrets ?? [];
 }
 
 /**

@@ -129,7 +129,10 @@ export interface Spec {
 }
 
 export interface LoadedSpec {
-  /** Absolute path of the spec file. */
+  /**
+   * Absolute path of the spec file. (A loaded spec also carries, not enumerable, the values
+   * it resolved from ${env:}/${file:} references, for spec/secrets.ts `redactSecrets`.)
+   */
   readonly file: string;
   /** Absolute folder of the spec file; relative paths in the spec resolve against it. */
   readonly dir: string;

@@ -21,12 +21,14 @@
 import type { Clock } from '../clock.js';
 import { fail, type AloftError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { GatewayMetrics } from '../monitor/metrics.js';
+
 import { classifyRequest } from '../security/policy.js';
+import type { Principal } from '../security/principal.js';
 import { WWW_AUTHENTICATE, type AuthCheck } from './auth-hook.js';
 import type { BodyBudget, BodyReservation } from './body-budget.js';
 import { errorAnswer, errorBody } from './http-errors.js';
-import { INFERENCE_HEADER, runInfer } from './oip/infer.js';
+import type { Observer } from './observe.js';
+import { INFERENCE_HEADER, runInfer, type InferTimings } from './oip/infer.js';
 import { resolveVersion } from './oip/resolve.js';
 import type { LimitCheckFn } from './ratelimit/hook.js';
 import type { RouteTable } from './route-table.js';
@@ -81,7 +83,8 @@ export interface PipelineOptions {
   routes: RouteTable;
   auth: AuthCheck;
   limits?: LimitCheckFn | undefined;
-  metrics?: GatewayMetrics | undefined;
+  /** Told of every answer of a known deployment, after the version's statistics (observe.ts). */
+  observers: readonly Observer[];
   budget: BodyBudget;
   clock: Clock;
   logger: Logger;
@@ -99,7 +102,9 @@ const EMPTY = Buffer.alloc(0);
 export function inferPipeline(o: PipelineOptions): Serve {
   return async (ex) => {
     const { url, target } = ex;
-    let observed: { deployment: string; version: number } | undefined;
+    let resolved: ReturnType<typeof resolveVersion> | undefined;
+    let principal: Principal | undefined;
+    const timings: InferTimings = {};
     let status = 0;
     let reservation: BodyReservation | undefined;
     try {
@@ -110,23 +115,27 @@ export function inferPipeline(o: PipelineOptions): Serve {
         answerError(ex, status, auth.message, auth.challenge ? { 'www-authenticate': WWW_AUTHENTICATE } : undefined);
         return;
       }
-      const caller = auth.principal === undefined ? {} : { principal: auth.principal };
-      const resolved = resolveVersion(o.routes, target.name, target.version, caller);
-      observed = { deployment: resolved.dep.name, version: resolved.served.version };
+      principal = auth.principal;
+      const caller = principal === undefined ? {} : { principal };
+      resolved = resolveVersion(o.routes, target.name, target.version, caller);
       const deadline = ex.arrivedAt + resolved.dep.timeoutMs;
       if (o.limits) await o.limits(auth.principal, ex.ip, resolved.dep.name);
       if (ex.declaredLength !== undefined && ex.declaredLength > o.bodyLimit) throw tooLarge(o.bodyLimit);
       reservation = o.budget.open();
       if (!reservation.charge(ex.declaredLength ?? 0)) throw o.budget.refusal();
       const bodyDue = ex.arrivedAt + o.bodyTimeoutMs;
+      const { timeoutMs } = resolved.dep;
       const body = ex.declaredLength === 0 ? EMPTY : await ex.body({
         reservation, limit: o.bodyLimit,
         until: Math.min(deadline, bodyDue),
         late: () => (deadline <= bodyDue
-          ? fail('ALOFT_TIMEOUT', `the request body had not arrived by the request's deadline (${resolved.dep.timeoutMs} ms from its arrival); send it faster or raise the deployment's timeout`)
+          ? fail('ALOFT_TIMEOUT', `the request body had not arrived by the request's deadline (${timeoutMs} ms from its arrival); send it faster or raise the deployment's timeout`)
           : fail('ALOFT_BODY_TIMEOUT', `the request body did not arrive within ${o.bodyTimeoutMs} ms (server.bodyTimeout); send it faster or raise server.bodyTimeout`)),
       });
-      const answer = await runInfer(resolved, body, ex.inferenceHeader, deadline, o.clock);
+      // The version is picked again now, as the request joins a batcher: a route switched
+      // while the body was arriving takes it to the new version, at one instant for all.
+      resolved = resolveVersion(o.routes, target.name, target.version, caller);
+      const answer = await runInfer(resolved, body, ex.inferenceHeader, deadline, o.clock, timings);
       const headers: Record<string, string> = { 'content-type': answer.contentType, 'content-length': String(Buffer.byteLength(answer.body)) };
       if (answer.headerLength !== undefined) headers[INFERENCE_HEADER] = String(answer.headerLength);
       status = 200;
@@ -138,7 +147,16 @@ export function inferPipeline(o: PipelineOptions): Serve {
       answerError(ex, status, a.message, a.headers);
     } finally {
       reservation?.release();
-      if (o.metrics && observed && status !== 0) o.metrics.request(observed.deployment, observed.version, status, (o.clock.now() - ex.arrivedAt) / 1000);
+      // The observation point: every answer of a known deployment, errors included.
+      if (resolved && status !== 0) {
+        const served = resolved.served;
+        const obs = {
+          deployment: resolved.dep.name, version: served.version, model: served.model, status, totalMs: o.clock.now() - ex.arrivedAt, at: o.clock.date().getTime(),
+          ...timings, ...(principal ? { principal } : {}),
+        };
+        served.stats.observe(obs);
+        for (const observe of o.observers) observe(obs);
+      }
     }
   };
 }

@@ -25,6 +25,7 @@ import { healthRoutes } from './oip/health.js';
 import { metadataRoutes, type ServerInfo } from './oip/metadata.js';
 import { repositoryRoutes } from './oip/repository.js';
 import { statisticsRoutes } from './oip/statistics.js';
+import type { Observer } from './observe.js';
 import { inferPipeline } from './pipeline.js';
 import { makeLimitCheck, type RateLimitHookOptions } from './ratelimit/hook.js';
 import type { EndpointInfo } from './replica-set.js';
@@ -56,8 +57,10 @@ export interface GatewayOptions {
   keepAliveTimeoutMs?: number;
   /** Serve HTTPS with this certificate and key. */
   https?: { cert: Buffer; key: Buffer };
-  /** Prometheus metrics, served at GET /metrics. */
+  /** Prometheus metrics, served at GET /metrics (and told of every answer). */
   metrics?: GatewayMetrics;
+  /** More observers of every answer (observe.ts). */
+  observers?: readonly Observer[];
   /**
    * Read plain infer requests straight off the socket (fronts/wire.ts); every other
    * connection goes to node:http. Default true; never over TLS.
@@ -286,7 +289,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const routes = routing.table;
   const auth = registerAuth(app, opts.auth);
   const serve = inferPipeline({
-    routes, auth, limits: opts.limits ? makeLimitCheck(opts.limits) : undefined, metrics: opts.metrics, budget, clock, logger,
+    routes, auth, limits: opts.limits ? makeLimitCheck(opts.limits) : undefined, budget, clock, logger,
+    observers: [...(opts.metrics ? [opts.metrics.observer()] : []), ...(opts.observers ?? [])],
     bodyLimit: opts.bodyLimit, bodyTimeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
   });
   healthRoutes(app, routes, () => draining);

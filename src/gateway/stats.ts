@@ -2,6 +2,7 @@
  * Per model-version counters in the shape of the OIP statistics extension. Durations are
  * accumulated in nanoseconds; updated on the hot path with plain arithmetic only.
  */
+import type { Observation } from './observe.js';
 
 export interface DurationStat { count: number; ns: number }
 
@@ -62,6 +63,13 @@ export class ModelStats {
   recordOutput(ms: number): void {
     this.computeOutput.count++;
     this.computeOutput.ns += Math.round(ms * 1e6);
+  }
+
+  /** One answered request (the pipeline's observation point). */
+  observe(o: Observation): void {
+    if (o.inputMs !== undefined) this.recordInput(o.inputMs);
+    if (o.outputMs !== undefined) this.recordOutput(o.outputMs);
+    this.recordResult(o.status === 200, o.totalMs, o.at);
   }
 
   recordResult(ok: boolean, totalMs: number, wallMs: number): void {

@@ -70,6 +70,11 @@ export class GatewayMetrics {
     c.latency.observe(seconds);
   }
 
+  /** The observer of every answer (gateway/observe.ts). */
+  observer(): (o: { deployment: string; version: number; status: number; totalMs: number }) => void {
+    return (o) => this.request(o.deployment, o.version, o.status, o.totalMs / 1000);
+  }
+
   /** One model run of `size` requests. */
   batch(deployment: string, version: number, size: number): void {
     this.#child(deployment, version).batch.observe(size);

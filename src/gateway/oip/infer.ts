@@ -21,6 +21,13 @@ export interface InferAnswer {
   body: Buffer | string;
 }
 
+/** What a request's run measured, for the observation (observe.ts); filled as far as it got. */
+export interface InferTimings {
+  inputMs?: number;
+  outputMs?: number;
+  rows?: number;
+}
+
 /**
  * POST /v2/models/{name}[/versions/{v}]/infer once the version is resolved and the body
  * read, without the HTTP around it: decode, validate, batch, encode. `deadline` is the
@@ -29,7 +36,7 @@ export interface InferAnswer {
  */
 export async function runInfer(
   { dep, served }: { dep: DeploymentRoute; served: ServedVersion },
-  body: Buffer, inferenceHeader: string | string[] | undefined, deadline: number, clock: Clock,
+  body: Buffer, inferenceHeader: string | string[] | undefined, deadline: number, clock: Clock, timings: InferTimings = {},
 ): Promise<InferAnswer> {
   const t0 = clock.now();
   if (body.length === 0) throw fail('ALOFT_BAD_REQUEST', 'the request body is empty; send an inference request such as {"inputs": [...]}');
@@ -37,24 +44,17 @@ export async function runInfer(
   const inputs = validateInputs(request.inputs, served.signature);
   if (request.outputs) checkRequestedOutputs(request.outputs, served.signature);
   const t1 = clock.now();
-  served.stats.recordInput(t1 - t0);
-  let outputs;
-  try {
-    const left = deadline - t1;
-    if (left <= 0) throw fail('ALOFT_TIMEOUT', `the request passed its deadline (${dep.timeoutMs} ms from its arrival) before it could be queued; send the body faster or raise the deployment's timeout`);
-    outputs = await served.batcher.infer(inputs, left);
-  } catch (err) {
-    served.stats.recordResult(false, clock.now() - t0, clock.date().getTime());
-    throw err;
-  }
+  timings.inputMs = t1 - t0;
+  timings.rows = served.signature.batchable ? (inputs[0]?.shape[0] ?? 1) : 1;
+  const left = deadline - t1;
+  if (left <= 0) throw fail('ALOFT_TIMEOUT', `the request passed its deadline (${dep.timeoutMs} ms from its arrival) before it could be queued; send the body faster or raise the deployment's timeout`);
+  const outputs = await served.batcher.infer(inputs, left);
   const t2 = clock.now();
   const binaryOutput = request.binaryOutput === true;
   const enc = encodeInferResponse(
     { modelName: dep.name, modelVersion: String(served.version), ...(request.id !== undefined ? { id: request.id } : {}), outputs },
     { ...(request.outputs ? { outputs: request.outputs } : {}), binaryOutput },
   );
-  const t3 = clock.now();
-  served.stats.recordOutput(t3 - t2);
-  served.stats.recordResult(true, t3 - t0, clock.date().getTime());
+  timings.outputMs = clock.now() - t2;
   return { contentType: enc.contentType, ...(enc.headerLength !== undefined ? { headerLength: enc.headerLength } : {}), body: enc.body };
 }

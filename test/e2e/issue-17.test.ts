@@ -7,17 +7,14 @@
  * beside the code they fix (named "issue 17.N").
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import { BodyBudget } from '../../src/gateway/body-budget.js';
 import { createGateway, type Gateway } from '../../src/gateway/server.js';
-import { Authenticator } from '../../src/security/authenticator.js';
-import { ensureAdminKey } from '../../src/security/bootstrap.js';
-import type { Store } from '../../src/store/db.js';
 import { KeyRepository } from '../../src/store/keys.js';
 import { testDialects, type TestDatabase } from '../../src/store/testing/databases.js';
+import { keyStore, type KeyStore } from '../helpers/key-store.js';
 import { stubRoutes } from '../helpers/stub-routes.js';
 
 const BODY_LIMIT = 32 * 1024 * 1024;
@@ -80,26 +77,20 @@ const head = (path: string, length: number | 'chunked', auth?: string) =>
 
 describe('issue 17: request bodies on every front', () => {
   const clock = new ManualClock(0, Date.UTC(2026, 0, 1));
-  let database: TestDatabase;
-  let store: Store;
+  let ks: KeyStore;
   let admin = '';
   const gateways: Gateway[] = [];
   /** front name → its gateway, base URL, infer path (of a deployment) and body budget */
   const fronts = new Map<string, { url: string; path: (deployment?: string) => string; gateway: Gateway; budget: BodyBudget }>();
 
   before(async () => {
-    const [sqlite] = await testDialects();
-    database = await sqlite!.create();
-    store = await database.open();
-    const keys = new KeyRepository(store, { now: () => clock.date() });
-    const boot = await ensureAdminKey({ keys, stateDir: database.stateDir, env: {} });
-    admin = (await readFile(boot.file!, 'utf8')).trim();
+    ks = await keyStore(clock);
+    admin = ks.admin;
     const plain = (d = 'credit-risk') => `/v2/models/${d}/infer`;
     // Fastify's infer routes take the names that need decoding.
     const encoded = (d = 'credit-risk') => `/v2/models/${d.replace('-', '%2D')}/infer`;
     for (const [name, wire, path] of [['wire', true, plain], ['node', false, plain], ['fastify', false, encoded]] as const) {
-      const authenticator = new Authenticator({ keys, clock });
-      await authenticator.load();
+      const authenticator = await ks.authenticator();
       const budget = new BodyBudget(MEMORY);
       const routes = stubRoutes(['credit-risk', 'patient-model']);
       routes.routes.deployments.find((d) => d.name === 'patient-model')!.timeoutMs = PATIENT;
@@ -115,8 +106,7 @@ describe('issue 17: request bodies on every front', () => {
 
   after(async () => {
     for (const g of gateways) await g.app.close();
-    await store?.close();
-    await database?.cleanup();
+    await ks?.close();
   });
 
   for (const front of ['wire', 'node', 'fastify']) {

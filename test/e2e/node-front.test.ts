@@ -9,7 +9,6 @@
  * and which it left to Fastify (names that need decoding, query strings, other methods).
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -21,12 +20,10 @@ import { createGateway, type Gateway } from '../../src/gateway/server.js';
 import { GatewayMetrics } from '../../src/monitor/metrics.js';
 import { encodeInferRequest } from '../../src/runtime/codec/index.js';
 import { Authenticator } from '../../src/security/authenticator.js';
-import { ensureAdminKey } from '../../src/security/bootstrap.js';
 import { generateKey, hashSecret } from '../../src/security/keys.js';
-import type { Store } from '../../src/store/db.js';
 import { KeyRepository } from '../../src/store/keys.js';
-import { testDialects, type TestDatabase } from '../../src/store/testing/databases.js';
 import { call, type CallOptions } from '../helpers/http.js';
+import { keyStore, type KeyStore } from '../helpers/key-store.js';
 import { stubRoutes } from '../helpers/stub-routes.js';
 
 const PUBLIC = new Set(['demo']);
@@ -47,8 +44,7 @@ const binary = encodeInferRequest([{ name: 'x', datatype: 'FP32', shape: [1, 2],
 
 describe('node front', () => {
   const clock = new ManualClock(0, Date.UTC(2026, 0, 1));
-  let database: TestDatabase;
-  let store: Store;
+  let ks: KeyStore;
   let lean: Side;
   let plain: Side;
   const key = new Map<string, string>();
@@ -74,12 +70,9 @@ describe('node front', () => {
   }
 
   before(async () => {
-    const [sqlite] = await testDialects();
-    database = await sqlite!.create();
-    store = await database.open();
-    const keys = new KeyRepository(store, { now: () => clock.date() });
-    const boot = await ensureAdminKey({ keys, stateDir: database.stateDir, env: {} });
-    key.set('admin', (await readFile(boot.file!, 'utf8')).trim());
+    ks = await keyStore(clock);
+    const keys = ks.keys;
+    key.set('admin', ks.admin);
     const scoped = generateKey();
     await keys.create({ id: scoped.id, name: 'app', role: 'predictor', scopes: ['credit-*'], secretHash: hashSecret(scoped.secret) });
     key.set('scoped', scoped.token);
@@ -90,8 +83,7 @@ describe('node front', () => {
   after(async () => {
     await lean?.gateway.app.close();
     await plain?.gateway.app.close();
-    await store?.close();
-    await database?.cleanup();
+    await ks?.close();
   });
 
   const auth = (who: string): Record<string, string> => ({ authorization: `Bearer ${key.get(who)}` });

@@ -9,17 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/clock.js';
 import type { ReplicaTransport } from '../../src/gateway/replica-set.js';
 import { createGateway, type Gateway } from '../../src/gateway/server.js';
 import { parseHead } from '../../src/gateway/fronts/wire.js';
-import { Authenticator } from '../../src/security/authenticator.js';
-import { ensureAdminKey } from '../../src/security/bootstrap.js';
-import type { Store } from '../../src/store/db.js';
-import { KeyRepository } from '../../src/store/keys.js';
-import { testDialects, type TestDatabase } from '../../src/store/testing/databases.js';
+import { keyStore, type KeyStore } from '../helpers/key-store.js';
 import { stubRoutes, sumTransport } from '../helpers/stub-routes.js';
 
 const BODY_LIMIT = 4096;
@@ -102,17 +97,14 @@ const normalize = (s: string) => s.replace(/Date: [^\r]*/g, 'Date: <date>');
 
 describe('wire front', () => {
   const clock = new ManualClock(0, Date.UTC(2026, 0, 1));
-  let database: TestDatabase;
-  let store: Store;
-  let keys: KeyRepository;
+  let ks: KeyStore;
   let admin = '';
   let wire: { gateway: Gateway; url: string };
   let node: { gateway: Gateway; url: string };
   const extra: Gateway[] = [];
 
   async function start(opts: { wire: boolean; keepAliveTimeoutMs?: number; transport?: ReplicaTransport }): Promise<{ gateway: Gateway; url: string }> {
-    const authenticator = new Authenticator({ keys, clock });
-    await authenticator.load();
+    const authenticator = await ks.authenticator();
     const gateway = createGateway({
       ...stubRoutes(['credit-risk', 'demo'], opts.transport), bodyLimit: BODY_LIMIT, clock, wire: opts.wire,
       info: { name: 'aloft', version: 'test', extensions: [] },
@@ -124,12 +116,8 @@ describe('wire front', () => {
   }
 
   before(async () => {
-    const [sqlite] = await testDialects();
-    database = await sqlite!.create();
-    store = await database.open();
-    keys = new KeyRepository(store, { now: () => clock.date() });
-    const boot = await ensureAdminKey({ keys, stateDir: database.stateDir, env: {} });
-    admin = (await readFile(boot.file!, 'utf8')).trim();
+    ks = await keyStore(clock);
+    admin = ks.admin;
     wire = await start({ wire: true });
     node = await start({ wire: false });
   });
@@ -138,8 +126,7 @@ describe('wire front', () => {
     await wire?.gateway.app.close();
     await node?.gateway.app.close();
     for (const g of extra) await g.app.close();
-    await store?.close();
-    await database?.cleanup();
+    await ks?.close();
   });
 
   const request = (o: { path?: string; headers?: string[]; body?: string; method?: string; version?: string } = {}) => {

@@ -3,13 +3,16 @@
  * replicas as child processes, state in SQLite (or PostgreSQL) and a content-addressed
  * artifact folder. `startAloft` is what `aloft up` runs; tests and embedders call it too.
  */
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.js';
 import { Controller } from './control/controller.js';
-import { registerModels, resolveDeployments } from './control/desired.js';
+import { ControlPlane } from './control/control-plane.js';
+import { registerControlRoutes } from './control/admin-control.js';
+import { RecentTraffic } from './monitor/traffic.js';
 import { groupKey, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
 import { SplitOrchestrator } from './control/orchestrators/split.js';
@@ -29,7 +32,7 @@ import { ArtifactStore, sweepPushLeftovers } from './registry/artifacts.js';
 import { Registry } from './registry/registry.js';
 import { replicaEntry } from './runtime/entry.js';
 import { loadSpec } from './spec/load.js';
-import type { LoadedSpec } from './spec/types.js';
+import type { LoadedSpec, Spec } from './spec/types.js';
 import { openStore, type Store } from './store/db.js';
 import { adminRoutes } from './control/admin-api.js';
 import { registerAuditRoutes } from './control/admin-audit.js';
@@ -40,7 +43,6 @@ import { BodyBudget } from './gateway/body-budget.js';
 import { AuditLog, authFailuresEntry, FailureBurstDetector, SYSTEM_ACTOR } from './security/audit.js';
 import { Authenticator } from './security/authenticator.js';
 import { ensureAdminKey, type BootstrapResult } from './security/bootstrap.js';
-import { redactSecrets } from './spec/secrets.js';
 import { KeyRepository } from './store/keys.js';
 import { VERSION } from './version.js';
 
@@ -89,8 +91,12 @@ export interface RunningAloft {
   gateway: Gateway;
   /** The control plane's work queue and what each reconciler last did. */
   controller: Controller;
-  /** The deployments as resolved at start: the desired state. */
-  deployments: ResolvedDeployment[];
+  /** Plan, apply, rollback and the revision history. */
+  control: ControlPlane;
+  /** The deployments of the desired revision, resolved to exact versions. */
+  readonly deployments: readonly ResolvedDeployment[];
+  /** The revision `up` started on. */
+  revision: number;
   audit: AuditLog;
   /** How the first admin credential was provided (ALOFT_ADMIN_KEY, the key file, …). */
   adminKey: BootstrapResult;
@@ -107,7 +113,10 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
   const clock = opts.clock ?? systemClock;
   const progress = opts.onProgress ?? (() => undefined);
   const loaded = typeof opts.spec === 'string' ? await loadSpec(opts.spec) : opts.spec;
+  const specText = await readFile(loaded.file, 'utf8');
   const { spec } = loaded;
+  // Settings that change live (public, limits, auth on/off) are read from the desired revision's spec.
+  let live: Spec = spec;
   const host = opts.host ?? spec.server.host;
   const warnings = checkExposure({ host, tls: spec.security.tls !== undefined, authEnabled: spec.security.auth.enabled, insecure: opts.insecure === true });
   for (const message of warnings) progress({ kind: 'warning', message });
@@ -133,11 +142,6 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     await authenticator.load();
     life.run('key reload', (signal) => authenticator.start(signal));
 
-    // Desired state: the spec's models registered, its deployments resolved to exact versions.
-    for (const r of await registerModels(loaded, registry, audit)) progress({ kind: 'registered', ...r });
-    await audit.append({ actor: SYSTEM_ACTOR, action: 'spec.applied', target: loaded.file, source: 'system', after: redactSecrets(loaded) });
-    const deployments = await resolveDeployments(loaded, registry);
-
     const threads = new ThreadOrchestrator({ logger, clock });
     const orchestrator = opts.orchestrator ?? new SplitOrchestrator(new LocalOrchestrator({ entry: replicaEntry(), logger, clock }), threads);
     // The metrics and the access policy read the gateway's routing, made below.
@@ -154,8 +158,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const auth = {
       authenticator,
       policy: {
-        enabled: spec.security.auth.enabled,
-        isPublic: (d: string) => Object.hasOwn(spec.deployments, d) && spec.deployments[d]!.public,
+        get enabled() { return live.security.auth.enabled; },
+        isPublic: (d: string) => Object.hasOwn(live.deployments, d) && live.deployments[d]!.public,
         modelOf: (d: string) => { const r = built.routing?.table.get(d); return r?.versions.get(r.current)?.model; },
       },
       onFailure: (f: { status: number; ip: string }) => { if (f.status === 401) bursts.record(f.ip); },
@@ -163,6 +167,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const limiter = await createRateLimiter(spec.limits, { logger, clock });
     life.own('rate limiter', () => limiter.close());
     const budget = new BodyBudget(spec.server.bodyMemory);
+    const traffic = new RecentTraffic(clock);
     const gateway = createGateway({
       bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout,
       wire: spec.server.fastInferPath, logger, clock,
@@ -171,9 +176,10 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       metrics, auth,
       limits: {
         limiter, registry: metrics.registry,
-        deploymentLimit: (name) => spec.deployments[name]?.limits,
-        ...(spec.limits.perKey ? { perKeyDefault: spec.limits.perKey } : {}),
+        deploymentLimit: (name) => live.deployments[name]?.limits,
+        perKeyDefault: () => live.limits.perKey,
       },
+      observers: [traffic.observer()],
       // The transport by what the version's replicas speak (the replica spec's isolation).
       connect: (kind, info, v) => {
         if (kind === 'http') return new HttpTransport({ url: info.url, model: v.deployment, connections: 2 });
@@ -187,9 +193,23 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     built.routing = routing;
     // Replicas stop after the gateway has drained (reverse order): then the batchers close.
     life.own('replicas', async () => { await orchestrator.stop(); await routing.close(); });
+    // The control plane: reconcilers converge what runs and what is routed to the desired
+    // revision; the control plane records revisions and tracks each apply to its outcome.
+    const controller = new Controller({ clock, logger });
+    const control = new ControlPlane({
+      store, registry, audit, clock, logger, dir: loaded.dir,
+      enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
+      recentRequests: (d) => traffic.count(d),
+      onDesired: (d) => { live = d.loaded.spec; },
+    });
+    controller.add(new DeploymentsReconciler({
+      desired: () => control.deployments(), orchestrator, routing, cores: opts.cores ?? availableParallelism(),
+      enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
+      onPass: (r) => control.onPass(r),
+    }));
     orchestrator.onChange((s) => {
       if (s.state === 'failed') progress({ kind: 'replica-failed', id: s.id, error: s.lastError ?? 'failed' });
-      const d = deployments.find((x) => groupKey(x.name, x.version) === s.group);
+      const d = control.deployments().find((x) => groupKey(x) === s.group);
       if (d) progress({ kind: 'replicas', deployment: d.name, version: d.version, ready: orchestrator.status().filter((r) => r.group === s.group && r.state === 'ready').length, desired: d.spec.replicas.initial });
     });
 
@@ -201,21 +221,23 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     adminRoutes(adminApp, { registry, routing, orchestrator, audit });
     registerKeyRoutes(adminApp, { keys, authenticator, audit, clock, logger });
     registerAuditRoutes(adminApp, { audit });
+    registerControlRoutes(adminApp, { control, registry });
+
+    // Desired state: the revision the spec file gives (recorded when it changed), converging from now on.
+    const started = await control.start(loaded, specText);
+    for (const m of started.plan.models) progress({ kind: 'registered', model: m.model, version: m.version, created: m.register, sha256: m.sha256, source: relativeTo(loaded, m.model) });
+    life.own('control plane', () => control.close());
     const { url, adminUrl } = await listen(gateway, adminApp, host, opts.port ?? spec.server.port, spec.server.adminPort, tls !== undefined, life, spec.server.drainTimeout);
     progress({ kind: 'listening', url, adminUrl });
 
-    // The control plane: reconcilers converge what runs and what is routed to the desired state.
-    const controller = new Controller({ clock, logger });
-    controller.add(new DeploymentsReconciler({
-      desired: () => deployments, orchestrator, routing, cores: opts.cores ?? availableParallelism(),
-      enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
-    }));
     controller.enqueue(DEPLOYMENTS, ALL);
     life.run('controller', (signal) => controller.start(signal));
 
     const running: RunningAloft = {
-      url, adminUrl, server: gateway.app.server, spec: loaded, store, registry, orchestrator, gateway, deployments, audit, adminKey, controller,
-      waitReady: (timeoutMs = 120_000) => waitReady(orchestrator, deployments, timeoutMs),
+      url, adminUrl, server: gateway.app.server, spec: loaded, store, registry, orchestrator, gateway, audit, adminKey, controller, control,
+      get deployments() { return control.deployments(); },
+      revision: started.revision,
+      waitReady: (timeoutMs = 120_000) => waitReady(orchestrator, control.deployments(), timeoutMs),
       async reloadTls() {
         if (!spec.security.tls) return;
         await reloadTls(gateway.app.server, spec.security.tls);
@@ -228,6 +250,11 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     await life.stop();
     throw err;
   }
+}
+
+function relativeTo(loaded: LoadedSpec, model: string): string {
+  const path = loaded.spec.models[model]?.path ?? model;
+  return relative(loaded.dir, path) || path;
 }
 
 /** Listen on the gateway's port (and the admin API's own, if it has one); both stop with the lifecycle, the gateway draining first. */
@@ -278,7 +305,7 @@ function waitReady(orchestrator: Orchestrator, deployments: readonly ResolvedDep
         reject(fail('ALOFT_REPLICA_START', `replica ${failed.id} failed: ${failed.lastError ?? 'unknown error'}`));
         return;
       }
-      const allReady = deployments.every((d) => status.filter((r) => r.group === groupKey(d.name, d.version) && r.state === 'ready').length >= d.spec.replicas.initial);
+      const allReady = deployments.every((d) => status.filter((r) => r.group === groupKey(d) && r.state === 'ready').length >= d.spec.replicas.initial);
       if (allReady) {
         finish();
         resolve();

@@ -57,6 +57,14 @@ export const ERRORS = {
   ALOFT_ALIAS_NOT_FOUND: { status: 404, summary: 'No alias with that name for the model.', retry: 'terminal' },
   ALOFT_STORE: { status: 500, summary: 'The state database failed or its URL is invalid.', retry: 'transient' },
 
+  // control plane: plan, apply, revisions
+  ALOFT_REVISION_CONFLICT: { status: 409, summary: 'Another apply landed (or is still converging) since this one was planned; run plan again and apply that.', retry: 'caller' },
+  ALOFT_REVISION_NOT_FOUND: { status: 404, summary: 'No revision with that number.', retry: 'terminal' },
+  ALOFT_NEEDS_RESTART: { status: 409, summary: 'The change touches a setting a running system cannot change (listening address, TLS files, state folder, …); restart aloft up with the new file.', retry: 'terminal' },
+  ALOFT_APPLY_FAILED: { status: 422, summary: 'An apply did not converge (a model failed to load, replicas never became ready); the system stays on the previous revision, serving.', retry: 'terminal' },
+  ALOFT_ARTIFACT_NOT_UPLOADED: { status: 409, summary: 'The spec names a model file whose content this Aloft does not have; upload it (PUT /api/v1/artifacts/{sha256}) and apply again. The CLI does this itself.', retry: 'caller' },
+  ALOFT_VERSION_IN_USE: { status: 409, summary: 'The model version is used by the current revision (or one being applied); apply a spec that no longer uses it first.', retry: 'terminal' },
+
   // runtime / orchestration
   ALOFT_REPLICA_START: { status: 503, summary: 'A replica process could not start or become ready.', retry: 'transient' },
 

@@ -12,7 +12,8 @@ import { request } from 'undici';
 import { AloftError, fail, type ErrorCode } from '../errors.js';
 import { pathOf, routeOf, type RouteId } from './routes.js';
 import type {
-  AliasDeleted, AliasResult, AuditCheck, AuditList, DeploymentList, KeyCreated, KeyList, KeyRequest, KeyRevoked, ModelDetail, ModelList, PushResult,
+  AliasDeleted, AliasResult, ApplyAnswer, ApplyRequest, ArtifactStored, AuditCheck, AuditList, ControlStatus, DeploymentList, KeyCreated, KeyList, KeyRequest, KeyRevoked,
+  ModelDetail, ModelList, PlanResult, PushResult, RevisionDetail, RevisionList, RollbackRequest, SpecSubmission,
 } from './types.js';
 
 export interface AdminClientOptions {
@@ -36,6 +37,8 @@ export function codeForStatus(status: number): ErrorCode {
   return status === 401 ? 'ALOFT_UNAUTHENTICATED' : status === 403 ? 'ALOFT_FORBIDDEN' : status === 404 ? 'ALOFT_NOT_FOUND'
     : status === 429 ? 'ALOFT_RATE_LIMITED' : status === 503 ? 'ALOFT_NOT_READY' : status >= 500 ? 'ALOFT_INTERNAL' : 'ALOFT_BAD_REQUEST';
 }
+
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 export class AdminClient {
   readonly base: string;
@@ -69,6 +72,21 @@ export class AdminClient {
   revokeKey(name: string): Promise<KeyRevoked> { return this.#json('admin.keys.revoke', { name }); }
   audit(filter: URLSearchParams = new URLSearchParams()): Promise<AuditList> { return this.#json('admin.audit.list', {}, undefined, {}, filter); }
   verifyAudit(): Promise<AuditCheck> { return this.#json('admin.audit.verify'); }
+
+  /** What applying a spec would do (changes nothing). */
+  plan(sub: SpecSubmission): Promise<PlanResult> { return this.#json('admin.plan', {}, JSON.stringify(sub), JSON_TYPE); }
+  /** Apply a spec as a new revision; resolves once it is recorded (poll `revision(n)` for the outcome). */
+  apply(req: ApplyRequest): Promise<ApplyAnswer> { return this.#json('admin.apply', {}, JSON.stringify(req), JSON_TYPE); }
+  rollback(req: RollbackRequest = {}): Promise<ApplyAnswer> { return this.#json('admin.rollback', {}, JSON.stringify(req), JSON_TYPE); }
+  revisions(limit?: number): Promise<RevisionList> {
+    return this.#json('admin.revisions.list', {}, undefined, {}, limit !== undefined ? new URLSearchParams({ limit: String(limit) }) : undefined);
+  }
+  revision(n: number): Promise<RevisionDetail> { return this.#json('admin.revisions.show', { number: n }); }
+  status(): Promise<ControlStatus> { return this.#json('admin.status'); }
+  /** Upload a model file by its sha256 (the server checks it). */
+  putArtifact(sha256: string, bytes: Buffer): Promise<ArtifactStored> {
+    return this.#json('admin.artifacts.put', { digest: sha256 }, bytes, { 'content-type': 'application/octet-stream' });
+  }
 
   /** POST an inference request (JSON) to a deployment, or one version of it; the raw answer. */
   infer(deployment: string, body: string | Buffer, version?: string): Promise<RawAnswer> {

@@ -10,6 +10,33 @@ import type { ReplicaStatus } from '../control/orchestrators/types.js';
 export type { ModelSummary, ModelVersion } from '../registry/registry.js';
 export type { AuditEntry, AuditVerification } from '../security/audit.js';
 export type { ReplicaStatus } from '../control/orchestrators/types.js';
+export type { Plan, PlannedModel, DeploymentPlan, SettingPlan, FieldChange } from '../control/plan.js';
+export type { SpecSubmission, ModelFile, ControlStatus } from '../control/control-plane.js';
+export type { RevisionRecord, RevisionSummary, RevisionOutcome, RevisionKind } from '../store/revisions.js';
+import type { Plan } from '../control/plan.js';
+import type { SpecSubmission } from '../control/control-plane.js';
+import type { RevisionRecord, RevisionSummary } from '../store/revisions.js';
+
+/** A model file the server does not have yet: upload it before applying. */
+export interface UploadNeeded { model: string; sha256: string; sizeBytes: number }
+/** POST /api/v1/plan */
+export interface PlanResult { plan: Plan; upload: UploadNeeded[] }
+/** POST /api/v1/apply */
+export interface ApplyRequest extends SpecSubmission { base?: number; message?: string }
+/** POST /api/v1/apply and /rollback: 202 while converging (changed), 200 when there was nothing to do. */
+export interface ApplyAnswer { revision: number | null; changed: boolean; plan: Plan }
+/** POST /api/v1/rollback */
+export interface RollbackRequest { to?: number; base?: number; message?: string }
+/** GET /api/v1/revisions */
+export interface RevisionList { revisions: RevisionSummary[] }
+/** GET /api/v1/revisions/:number */
+export type RevisionDetail = RevisionRecord;
+/** PUT /api/v1/artifacts/:sha256 */
+export interface ArtifactStored { sha256: string; sizeBytes: number }
+/** DELETE /api/v1/models/:name/versions/:version */
+export interface VersionDeleted { model: string; version: number; deleted: true }
+/** POST /api/v1/gc */
+export interface GcResult { removed: { sha256: string; sizeBytes: number }[]; freedBytes: number; dryRun: boolean }
 
 /** GET /api/v1/models */
 export interface ModelList { models: ModelSummary[] }

@@ -8,6 +8,7 @@ import { isAloftError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { init } from './commands/init.js';
 import * as audit from './commands/audit.js';
+import * as control from './commands/control.js';
 import * as keys from './commands/keys.js';
 import * as models from './commands/models.js';
 import { predict } from './commands/predict.js';
@@ -87,7 +88,32 @@ export function buildProgram(): Command {
   client(program.commands[program.commands.length - 1]!)
     .action((dep: string, o: Parameters<typeof predict>[1]) => predict(dep, o));
 
-  client(program.command('status').description('deployments, versions and replicas of a running Aloft'))
+  const specFile = () => new Option('-f, --file <file>', 'the spec file to plan or apply').default('aloft.yaml');
+  /** Like client(), but -f is the spec to send (and also gives the default URL and key file). */
+  const specClient = (cmd: Command) => cmd.addOption(urlOption()).addOption(keyOption()).addOption(specFile()).option('--json', 'machine-readable output');
+  specClient(program.command('plan')
+    .description('show what apply would do to the running system (models to register, deployments to add, change or remove, replicas, route switches, warnings); changes nothing')
+    .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when there are none, 1 on error')
+    .option('--format <format>', "'markdown': a reviewable document with a Mermaid diagram of the result"))
+    .action(async (o: control.PlanOptions) => { process.exitCode = await control.plan(o); });
+  specClient(program.command('apply')
+    .description('apply a spec to the running system as a new revision, without downtime; follows it until converged (exit 1 if it fails: the previous revision keeps serving)')
+    .option('-m, --message <text>', 'why: recorded with the revision and in the audit trail')
+    .option('-y, --yes', 'do not ask for confirmation'))
+    .action(async (o: control.ApplyOptions) => { process.exitCode = await control.apply(o); });
+  client(program.command('rollback')
+    .description('restore an earlier revision exactly (by model hash, not the files on disk now), as a new revision')
+    .option('--to <n>', 'the revision to restore (default: the applied one before the current)')
+    .option('-m, --message <text>', 'why: recorded with the revision')
+    .option('-y, --yes', 'do not ask for confirmation'))
+    .action(async (o: Parameters<typeof control.rollback>[0]) => { process.exitCode = await control.rollback(o); });
+  const rv = program.command('revisions').description('the history of applied specs: who changed what, when, why, and how it ended');
+  client(rv.command('list').description('revisions, newest first').option('--limit <n>', 'most revisions (default 100)'))
+    .action((o: Parameters<typeof control.revisionsList>[0]) => control.revisionsList(o));
+  client(rv.command('show').description('one revision: versions, diff, outcome and spec').argument('<n>', 'revision number'))
+    .action((n: string, o: Parameters<typeof control.revisionsShow>[1]) => control.revisionsShow(n, o));
+
+  client(program.command('status').description('the current revision, whether the system has converged, and deployments, versions and replicas'))
     .action((o: Parameters<typeof status>[0]) => status(o));
 
   const k = program.command('keys').description('API keys: create (shown once), list, revoke (admin role)');

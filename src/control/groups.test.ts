@@ -21,12 +21,31 @@ test('auto threads share the cores among all replicas, at least one each', () =>
   assert.equal(autoThreads(16, 0), 16);
 });
 
-test('planGroups keys groups by deployment and version and sizes threads over every replica', () => {
+test('planGroups keys groups by deployment, version and what replicas run, and sizes threads over every replica', () => {
   const groups = planGroups([dep('a', 2, 'auto'), dep('b', 2, 3)], 8);
-  assert.deepEqual(groups.map((g) => [g.key, g.replicas, g.spec.runtime.intraOpThreads]), [['a@3', 2, 2], ['b@3', 2, 3]]);
+  assert.deepEqual(groups.map((g) => [g.key.replace(/\.[0-9a-f]{6}$/, ''), g.replicas, g.spec.runtime.intraOpThreads]), [['a@3', 2, 2], ['b@3', 2, 3]]);
+  assert.match(groups[0]!.key, /^a@3\.[0-9a-f]{6}$/);
   assert.equal(groups[0]!.spec.servedAs, 'a');
   assert.equal(groups[0]!.spec.runtime.allowSpinning, false);
   const spinning = dep('c', 1, 2);
   const c = planGroups([{ ...spinning, spec: { ...spinning.spec, runtime: { ...spinning.spec.runtime, allowSpinning: true } } }], 8);
   assert.equal(c[0]!.spec.runtime.allowSpinning, true, 'the spec field reaches every replica');
+});
+
+test('a replica count change keeps the group and its threads; a runtime change gives a new group', () => {
+  const [two] = planGroups([dep('a', 2, 'auto')], 8);
+  const running = new Map([[two!.key, two!]]);
+  const [three] = planGroups([dep('a', 3, 'auto')], 8, running);
+  assert.equal(three!.key, two!.key, 'same group');
+  assert.equal(three!.replicas, 3);
+  assert.equal(three!.spec.runtime.intraOpThreads, 4, 'keeps the thread count it started with, so no replica restarts');
+  const [fresh3] = planGroups([dep('a', 3, 'auto')], 8);
+  assert.equal(fresh3!.spec.runtime.intraOpThreads, 2, 'a new group sizes auto threads for the replicas desired now');
+  const d = dep('a', 2, 'auto');
+  const [other] = planGroups([{ ...d, spec: { ...d.spec, runtime: { ...d.spec.runtime, graphOptimization: 'basic' } } }], 8, running);
+  assert.notEqual(other!.key, two!.key, 'a runtime setting replicas must restart for is a new group');
+  const [moved] = planGroups([{ ...d, version: 4, sha256: 'cd'.repeat(32) }], 8, running);
+  assert.match(moved!.key, /^a@4\./);
+  const [batching] = planGroups([{ ...d, spec: { ...d.spec, batching: { ...d.spec.batching, maxBatchSize: 8 }, timeout: 5 } }], 8, running);
+  assert.equal(batching!.key, two!.key, 'batching and timeouts are route settings, not replica settings');
 });

@@ -2,6 +2,7 @@
  * From desired state (spec deployments resolved to registered versions) to the replica
  * groups an orchestrator runs. Pure: the same input gives the same groups.
  */
+import { createHash } from 'node:crypto';
 import type { ModelSignature } from '../runtime/tensor.js';
 import type { DeploymentSpec } from '../spec/types.js';
 import type { ReplicaGroup } from './orchestrators/types.js';
@@ -25,14 +26,37 @@ export function autoThreads(cores: number, totalReplicas: number): number {
   return Math.max(1, Math.floor(cores / Math.max(1, totalReplicas)));
 }
 
-export function groupKey(deployment: string, version: number): string {
-  return `${deployment}@${version}`;
+/**
+ * The key of a deployment's replica group: `credit-risk@2.5f3a9c`, the deployment, the
+ * model version and a digest of what its replicas run (the artifact and the declared
+ * runtime settings, `auto` threads as written). Any change a replica must restart for gives
+ * a new key, so the reconciler brings it up beside the old group and switches at once;
+ * a replica count, batching or timeout change keeps the key (no restart).
+ */
+export function groupKey(d: Pick<ResolvedDeployment, 'name' | 'version' | 'sha256' | 'model' | 'spec'>): string {
+  const r = d.spec.runtime;
+  const identity = JSON.stringify([d.model, d.sha256, r.intraOpThreads, r.interOpThreads, r.graphOptimization, r.executionMode, r.allowSpinning, r.isolation]);
+  return `${d.name}@${d.version}.${createHash('sha256').update(identity).digest('hex').slice(0, 6)}`;
 }
 
-export function planGroups(deployments: readonly ResolvedDeployment[], cores: number): ReplicaGroup[] {
+/**
+ * The replica groups of the desired deployments. `auto` intra-op threads are sized over
+ * every replica now desired; `running` are the groups already running, which keep the
+ * thread count they started with (a replica count change never restarts replicas).
+ */
+export function planGroups(deployments: readonly ResolvedDeployment[], cores: number, running: ReadonlyMap<string, ReplicaGroup> = new Map()): ReplicaGroup[] {
   const total = deployments.reduce((n, d) => n + d.spec.replicas.initial, 0);
-  return deployments.map((d) => ({
-    key: groupKey(d.name, d.version),
+  return deployments.map((d) => {
+    const key = groupKey(d);
+    const existing = running.get(key);
+    if (existing) return { ...existing, replicas: d.spec.replicas.initial };
+    return fresh(d, key, cores, total);
+  });
+}
+
+function fresh(d: ResolvedDeployment, key: string, cores: number, total: number): ReplicaGroup {
+  return {
+    key,
     deployment: d.name,
     replicas: d.spec.replicas.initial,
     spec: {
@@ -50,5 +74,5 @@ export function planGroups(deployments: readonly ResolvedDeployment[], cores: nu
       },
       isolation: d.spec.runtime.isolation,
     },
-  }));
+  };
 }

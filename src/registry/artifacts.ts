@@ -115,6 +115,37 @@ export class ArtifactStore {
     return path;
   }
 
+  /** The stored bytes of `sha256` if present and intact (re-hashed), else undefined. */
+  async bytesOf(sha256: string): Promise<Buffer | undefined> {
+    if (!SHA256_RE.test(sha256)) return undefined;
+    const bytes = await readFile(this.path(sha256)).catch(() => undefined);
+    return bytes && digest(bytes) === sha256 ? bytes : undefined;
+  }
+
+  /** Whether an intact artifact with this sha256 and size is stored. */
+  async has(sha256: string, size: number): Promise<boolean> {
+    return SHA256_RE.test(sha256) && intact(this.path(sha256), sha256, size);
+  }
+
+  /** The sha256 of every stored artifact, with its size. */
+  async list(): Promise<{ sha256: string; size: number }[]> {
+    const root = join(this.dir, 'sha256');
+    const out: { sha256: string; size: number }[] = [];
+    for (const prefix of await readdir(root).catch(() => [] as string[])) {
+      for (const name of await readdir(join(root, prefix)).catch(() => [] as string[])) {
+        if (!SHA256_RE.test(name)) continue;
+        const info = await stat(join(root, prefix, name)).catch(() => undefined);
+        if (info?.isFile()) out.push({ sha256: name, size: info.size });
+      }
+    }
+    return out;
+  }
+
+  /** Delete a stored artifact (garbage collection of unreferenced content). */
+  async remove(sha256: string): Promise<void> {
+    await rm(this.path(sha256), { force: true });
+  }
+
   /** Read a stored artifact into memory; the returned bytes are the verified ones. */
   async read(sha256: string, size: number, what?: string): Promise<Buffer> {
     const path = this.path(sha256);

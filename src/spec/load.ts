@@ -47,8 +47,9 @@ interface Analysis {
   where: (path: readonly PathSegment[], at?: 'key' | 'value') => Position;
 }
 
-function analyze(text: string, file: string): Analysis {
+function analyze(text: string, file: string, dir?: string): Analysis {
   const abs = resolve(file);
+  const base = dir ?? dirname(abs);
   const lc = new LineCounter();
   const doc: Document = parseDocument(text, { lineCounter: lc, keepSourceTokens: true, uniqueKeys: false, prettyErrors: false, merge: true });
   const where = (path: readonly PathSegment[], at: 'key' | 'value' = 'value'): Position => locate(doc, lc, path, at);
@@ -79,7 +80,7 @@ function analyze(text: string, file: string): Analysis {
 
   const issues: SpecIssue[] = [];
   // ${env:…} and ${file:…} resolve before validation; issues never show resolved values.
-  const secrets = resolveSecrets(raw, { dir: dirname(abs) });
+  const secrets = resolveSecrets(raw, { dir: base });
   raw = secrets.value;
   for (const r of secrets.issues) issues.push(issue(where(r.path), r.path, r.message, r.hint));
   const add = (r: RawIssue): void => {
@@ -105,13 +106,17 @@ function analyze(text: string, file: string): Analysis {
   });
   if (unique.length > 0 || !parsed.success) return { result: failed('ALOFT_SPEC_INVALID', unique), where };
 
-  const loaded: LoadedSpec = Object.freeze(attachSecrets({ file: abs, dir: dirname(abs), spec: normalize(parsed.data, dirname(abs)) }, secrets));
+  const loaded: LoadedSpec = Object.freeze(attachSecrets({ file: abs, dir: base, spec: normalize(parsed.data, base) }, secrets));
   return { result: { ok: true, loaded, issues: [] }, where };
 }
 
-/** Validate spec text without throwing. `file` is used in messages and to resolve relative paths. */
-export function validateSpecText(text: string, file: string): SpecValidation {
-  return analyze(text, file).result;
+/**
+ * Validate spec text without throwing. `file` is used in messages and, unless `dir` is
+ * given, to resolve relative paths (a spec sent to a running Aloft resolves them in the
+ * folder of the spec that Aloft was started with).
+ */
+export function validateSpecText(text: string, file: string, dir?: string): SpecValidation {
+  return analyze(text, file, dir).result;
 }
 
 /**

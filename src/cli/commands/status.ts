@@ -1,10 +1,15 @@
 import { connect, type ClientOptions } from '../client.js';
 import { printJson, printTable } from '../output.js';
 
-/** `aloft status`: deployments, versions and replicas of the running system. */
+/** `aloft status`: the current revision, whether the system has converged, and per deployment the versions and replicas. */
 export async function status(opts: ClientOptions & { json?: boolean }): Promise<void> {
-  const r = await (await connect(opts)).deployments();
-  if (opts.json) return printJson(r);
+  const aloft = await connect(opts);
+  const [r, control] = await Promise.all([aloft.deployments(), aloft.status()]);
+  if (opts.json) return printJson({ ...control, revision: control.current?.number ?? null, deployments: r.deployments, convergence: control.deployments });
+  const cur = control.current;
+  process.stdout.write(cur ? `revision   ${cur.number} (${cur.kind === 'rollback' ? `rollback of ${cur.rollbackOf}` : cur.kind}, by ${cur.author}, ${cur.createdAt.replace(/\.\d+Z$/, 'Z')})${cur.message ? ` — ${cur.message}` : ''}\n` : 'revision   none yet\n');
+  if (control.applying) process.stdout.write(`applying   revision ${control.applying.number} by ${control.applying.author}\n`);
+  process.stdout.write(`converged  ${control.converged ? 'yes' : 'no (replicas starting, a route switching or an old group draining)'}\n\n`);
   const rows: string[][] = [];
   for (const d of r.deployments) {
     for (const v of d.versions) {

@@ -9,6 +9,9 @@ import type { ResolvedDeployment } from '../groups.js';
 import type { Orchestrator, ReplicaGroup, ReplicaStatus } from '../orchestrators/types.js';
 import { ALL, DEPLOYMENTS, DeploymentsReconciler } from './deployments.js';
 
+/** A group key without its digest: `m@2.1a2b3c` → `m@2`. */
+const base = (group: string) => group.replace(/\.[0-9a-f]{6}$/, '');
+
 /** An orchestrator that records what it is asked to run; the test says when replicas are ready. */
 class FakeOrchestrator implements Orchestrator {
   readonly kind = 'fake';
@@ -28,8 +31,12 @@ class FakeOrchestrator implements Orchestrator {
       }
     }
   }
-  ready(group: string): void {
-    for (const r of this.replicas.values()) if (r.group === group) this.#set({ ...r, state: 'ready', url: `http://${r.id}` });
+  /** Every replica of the groups of `version` (`m@2`: whatever digest the group key carries) becomes ready. */
+  ready(version: string): void {
+    for (const r of this.replicas.values()) if (base(r.group) === version) this.#set({ ...r, state: 'ready', url: `http://${r.id}` });
+  }
+  fail(version: string, error: string): void {
+    for (const r of this.replicas.values()) if (base(r.group) === version) this.#set({ ...r, state: 'failed', lastError: error });
   }
   status(): ReplicaStatus[] { return [...this.replicas.values()]; }
   onChange(l: (s: ReplicaStatus) => void): void { this.#listeners.push(l); }
@@ -62,8 +69,8 @@ function setup() {
   return {
     clock, orchestrator, routing, controller, settle,
     desire: (d: ResolvedDeployment[]) => { desired = d; controller.enqueue(DEPLOYMENTS, ALL); },
-    routed: () => routing.config.deployments.map((d) => `${d.name}→${d.versions[0]!.group}`),
-    running: () => orchestrator.groups.map((g) => `${g.key}×${g.replicas}`),
+    routed: () => routing.config.deployments.map((d) => `${d.name}→${base(d.versions[0]!.group)}`),
+    running: () => orchestrator.groups.map((g) => `${base(g.key)}×${g.replicas}`),
     stop: async () => { stop.abort(); await stopped; },
   };
 }
@@ -97,7 +104,7 @@ test('a new version: started beside the old, routed once all its replicas are re
   s.clock.advance(50);
   await s.settle();
   assert.deepEqual(s.running(), ['m@2×2'], 'the idle old group is stopped');
-  assert.deepEqual(s.routing.status().map((v) => v.group), ['m@2'], 'and released by the gateway');
+  assert.deepEqual(s.routing.status().map((v) => base(v.group)), ['m@2'], 'and released by the gateway');
   await s.stop();
 });
 

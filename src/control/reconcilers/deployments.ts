@@ -20,6 +20,7 @@
  * Endpoints follow replicas at once: every replica change updates the gateway's endpoints
  * for its group synchronously, so no batch is sent to a replica after it stops being ready.
  */
+import { failpoint } from '../../failpoints.js';
 import type { Orchestrator, ReplicaGroup, ReplicaStatus } from '../orchestrators/types.js';
 import type { Reconciler, ReconcileResult } from '../controller.js';
 import { planGroups, type ResolvedDeployment } from '../groups.js';
@@ -40,6 +41,20 @@ export interface DeploymentsReconcilerOptions {
   enqueue(): void;
   /** How soon a pass mid-transition looks again. Default 50 ms. */
   pollMs?: number;
+  /** Told after every pass what it found (the control plane tracks an apply's convergence with it). */
+  onPass?(report: PassReport): void;
+}
+
+/** What one pass found. */
+export interface PassReport {
+  /** The desired deployments the pass converged towards (the very array `desired()` returned). */
+  desired: readonly ResolvedDeployment[];
+  /** Every deployment is routed to its group, every group has all its replicas ready, and nothing else runs or drains. */
+  converged: boolean;
+  /** A desired group has a replica that failed terminally (it will not be restarted). */
+  failed?: { deployment: string; group: string; reason: string };
+  /** Per deployment: its target group's ready replicas and the group routed now. */
+  deployments: { name: string; group: string; routed: string | undefined; ready: number; desired: number }[];
 }
 
 export class DeploymentsReconciler implements Reconciler {
@@ -59,7 +74,7 @@ export class DeploymentsReconciler implements Reconciler {
   async reconcile(): Promise<ReconcileResult | void> {
     const { orchestrator, routing } = this.#o;
     const desired = this.#o.desired();
-    const targets = planGroups(desired, this.#o.cores);
+    const targets = planGroups(desired, this.#o.cores, this.#applied);
     const status = orchestrator.status();
     const ready = (group: string) => status.filter((r) => r.group === group && r.state === 'ready').length;
     const previous = new Map(routing.config.deployments.map((d) => [d.name, d]));
@@ -68,6 +83,7 @@ export class DeploymentsReconciler implements Reconciler {
     const keep = new Map<string, ReplicaGroup>();
     const routes: DeploymentRouteConfig[] = [];
     let transitioning = false;
+    let switched = false;
     desired.forEach((d, i) => {
       const target = targets[i]!;
       keep.set(target.key, target);
@@ -78,6 +94,7 @@ export class DeploymentsReconciler implements Reconciler {
       if (prevRoute && prevRoute.group !== target.key) {
         if (ready(target.key) >= target.replicas) {
           // Every new replica is warm: switch now; the old group drains (below).
+          switched = true;
         } else {
           // Keep serving from the old group until the new one is ready.
           current = prevRoute;
@@ -90,6 +107,7 @@ export class DeploymentsReconciler implements Reconciler {
     });
     const config: RouteConfig = { deployments: routes };
     routing.apply(config);
+    if (switched) failpoint('apply.switched');
 
     // Groups no longer routed: kept while they have work, then stopped and released.
     const routedNow = new Set(routes.map((r) => r.versions[0]!.group));
@@ -99,13 +117,33 @@ export class DeploymentsReconciler implements Reconciler {
       if (old && (v.busy > 0 || routedBefore.has(v.group))) {
         keep.set(old.key, old);
         transitioning = true;
+        failpoint('apply.draining');
       }
     }
+    const starting = [...keep.keys()].some((k) => !this.#applied.has(k)) && this.#applied.size > 0;
     await orchestrator.apply([...keep.values()]);
+    if (starting) failpoint('apply.starting');
     this.#applied = keep;
     for (const g of keep.keys()) this.#syncEndpoints(g);
     for (const v of routing.status()) if (!v.routed && !keep.has(v.group)) await routing.drop(v.group);
+    this.#o.onPass?.(this.#report(desired, targets, routes, transitioning));
     return transitioning ? { requeueAfterMs: this.#o.pollMs ?? 50 } : undefined;
+  }
+
+  #report(desired: readonly ResolvedDeployment[], targets: readonly ReplicaGroup[], routes: readonly DeploymentRouteConfig[], transitioning: boolean): PassReport {
+    const status = this.#o.orchestrator.status();
+    const wanted = new Set(targets.map((t) => t.key));
+    const deployments = targets.map((t, i) => ({
+      name: t.deployment, group: t.key, routed: routes[i]?.versions[0]?.group,
+      ready: status.filter((r) => r.group === t.key && r.state === 'ready').length, desired: t.replicas,
+    }));
+    const extra = status.some((r) => !wanted.has(r.group) && r.state !== 'stopped') || this.#o.routing.status().some((v) => !wanted.has(v.group));
+    const converged = !transitioning && !extra && deployments.every((d) => d.routed === d.group && d.ready >= d.desired);
+    const broken = status.find((r) => wanted.has(r.group) && r.state === 'failed');
+    return {
+      desired, converged, deployments,
+      ...(broken ? { failed: { deployment: broken.deployment, group: broken.group, reason: broken.lastError ?? 'a replica failed' } } : {}),
+    };
   }
 
   /** The gateway's endpoints of a group: its ready replicas now. */

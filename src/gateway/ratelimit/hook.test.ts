@@ -39,7 +39,7 @@ function app(s: Setup = {}): { app: FastifyInstance; clock: ManualClock } {
   const opts: RateLimitHookOptions = {
     limiter: s.limiter ?? new MemoryRateLimiter({ clock }),
     deploymentLimit: (name) => s.deployments?.[name],
-    ...(s.perKeyDefault ? { perKeyDefault: s.perKeyDefault } : {}),
+    ...(s.perKeyDefault ? { perKeyDefault: () => s.perKeyDefault } : {}),
     ...(s.registry ? { registry: s.registry } : {}),
   };
   // The check as the infer pipeline runs it: after authentication, for the deployment named.

@@ -21,8 +21,8 @@ import type { LimitCheck, MultiDecision, RateLimiter } from './types.js';
 
 export interface RateLimitHookOptions {
   limiter: RateLimiter;
-  /** Limit for callers whose principal has none of its own (spec `limits.perKey`). Default: none. */
-  perKeyDefault?: RateLimitSpec;
+  /** Limit for callers whose principal has none of its own (spec `limits.perKey`, read per request: it changes with an apply). Default: none. */
+  perKeyDefault?(): RateLimitSpec | undefined;
   /** A deployment's own limit (spec `deployments.<name>.limits`), or undefined for none. */
   deploymentLimit(name: string): RateLimitSpec | undefined;
   /**
@@ -41,7 +41,7 @@ interface Subject extends LimitCheck {
 function subjects(caller: Principal | undefined, ip: string, name: string, opts: RateLimitHookOptions): Subject[] {
   const principal = caller ?? ANONYMOUS;
   const out: Subject[] = [];
-  const own = principal.limits ?? opts.perKeyDefault;
+  const own = principal.limits ?? opts.perKeyDefault?.();
   if (own) {
     out.push(principal.kind === 'anonymous'
       ? { key: `anon:${ip}`, limit: own, who: `anonymous callers from ${ip}`, scope: 'key' }

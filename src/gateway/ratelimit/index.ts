@@ -4,7 +4,7 @@
  *
  * @example
  *   const limiter = await createRateLimiter(spec.limits, { logger });
- *   const check = makeLimitCheck({ limiter, perKeyDefault: spec.limits.perKey, deploymentLimit: (n) => spec.deployments[n]?.limits });
+ *   const check = makeLimitCheck({ limiter, perKeyDefault: () => spec.limits.perKey, deploymentLimit: (n) => spec.deployments[n]?.limits });
  *   await check(principal, ip, 'credit-risk'); // throws ALOFT_RATE_LIMITED
  *   // on shutdown, after the HTTP server has drained:
  *   await limiter.close();

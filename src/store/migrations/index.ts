@@ -7,12 +7,14 @@ import * as m0001 from './0001_registry.js';
 import * as m0002 from './0002_api_keys.js';
 import * as m0003 from './0003_audit.js';
 import * as m0004 from './0004_key_scopes_explicit.js';
+import * as m0005 from './0005_revisions.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
   '0002_api_keys': m0002,
   '0003_audit': m0003,
   '0004_key_scopes_explicit': m0004,
+  '0005_revisions': m0005,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

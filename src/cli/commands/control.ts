@@ -1,0 +1,189 @@
+/**
+ * `aloft plan`, `aloft apply`, `aloft rollback` and `aloft revisions`: changing a running
+ * system through its admin API. The spec file is read and checked here (every issue at
+ * file:line:col before anything is sent), model files are hashed here and uploaded only
+ * when the server lacks them; the server plans, records and converges.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import type { AdminClient } from '../../api/client.js';
+import type { ApplyAnswer, ControlStatus, Plan, RevisionDetail, SpecSubmission } from '../../api/types.js';
+import { fail, isAloftError } from '../../errors.js';
+import { readSignature } from '../../onnx/signature.js';
+import { formatIssue, validateSpecFile } from '../../spec/load.js';
+import { connect, type ClientOptions } from '../client.js';
+import { renderPlan, renderPlanMarkdown, planSummary } from '../plan-render.js';
+import { humanBytes, printJson, printTable, shortHash } from '../output.js';
+
+export interface PlanOptions extends ClientOptions {
+  file: string;
+  json?: boolean;
+  detailedExitcode?: boolean;
+  format?: string;
+}
+
+export interface ApplyOptions extends ClientOptions {
+  file: string;
+  message?: string;
+  yes?: boolean;
+  json?: boolean;
+  /** ms between progress polls. Default 250. */
+  pollMs?: number;
+}
+
+const err = (s: string) => process.stderr.write(s);
+const out = (s: string) => process.stdout.write(s);
+
+/** Read, check and hash a spec and its model files, as the server wants them. */
+export async function readSubmission(file: string): Promise<{ sub: SpecSubmission; bytes: Map<string, Buffer> }> {
+  const checked = await validateSpecFile(file);
+  if (!checked.ok) throw fail(checked.code, `${checked.issues.map(formatIssue).join('\n')}\nnothing was sent; fix the spec and run the command again`, { details: { issues: checked.issues } });
+  const loaded = checked.loaded;
+  const text = await readFile(loaded.file, 'utf8');
+  const models: NonNullable<SpecSubmission['models']> = {};
+  const bytes = new Map<string, Buffer>();
+  for (const [name, m] of Object.entries(loaded.spec.models)) {
+    const b = await readFile(m.path);
+    let signature;
+    try {
+      signature = readSignature(b);
+    } catch (e) {
+      if (isAloftError(e)) throw fail(e.code, `${relative(process.cwd(), m.path) || m.path} (models.${name}): ${e.message}`);
+      throw e;
+    }
+    const sha256 = createHash('sha256').update(b).digest('hex');
+    models[name] = { sha256, sizeBytes: b.length, signature };
+    bytes.set(sha256, b);
+  }
+  return { sub: { spec: text, file: relative(process.cwd(), loaded.file) || loaded.file, models }, bytes };
+}
+
+/** `aloft plan -f FILE`: exit 0 when there is nothing to do; with --detailed-exitcode, 2 when there are changes. */
+export async function plan(opts: PlanOptions): Promise<number> {
+  if (opts.format !== undefined && opts.format !== 'markdown' && opts.format !== 'text') throw fail('ALOFT_USAGE', `--format must be text or markdown, got '${opts.format}'`);
+  const { sub } = await readSubmission(opts.file);
+  const aloft = await connect({ ...opts });
+  const r = await aloft.plan(sub);
+  if (opts.json) printJson(r);
+  else if (opts.format === 'markdown') out(renderPlanMarkdown(r.plan, { file: sub.file }));
+  else out(renderPlan(r.plan));
+  return r.plan.changes && opts.detailedExitcode ? 2 : 0;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(question);
+    return /^(y|yes)$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function mustConfirm(opts: { yes?: boolean }, what: string): Promise<void> {
+  if (opts.yes) return;
+  if (!process.stdin.isTTY) throw fail('ALOFT_USAGE', `${what} needs confirmation: run it on a terminal, or pass --yes`);
+  if (!(await confirm(`${what}? Only 'yes' goes ahead: `))) throw fail('ALOFT_USAGE', 'cancelled; nothing was changed');
+}
+
+/** `aloft apply -f FILE`: plan, confirm, upload what the server lacks, apply, follow until converged. */
+export async function apply(opts: ApplyOptions): Promise<number> {
+  const { sub, bytes } = await readSubmission(opts.file);
+  const aloft = await connect({ ...opts });
+  const planned = await aloft.plan(sub);
+  if (!opts.json) out(renderPlan(planned.plan));
+  if (!planned.plan.changes) {
+    if (opts.json) printJson({ revision: planned.plan.current, changed: false, plan: planned.plan });
+    return 0;
+  }
+  if (planned.plan.restart.length > 0) throw fail('ALOFT_NEEDS_RESTART', `apply refuses this plan; nothing was changed:\n${planned.plan.restart.map((r) => `  ${r}`).join('\n')}\nStop aloft up and start it again with the new file.`);
+  await mustConfirm(opts, `apply this plan to ${aloft.base}`);
+  for (const u of planned.upload) {
+    const b = bytes.get(u.sha256);
+    if (!b) throw fail('ALOFT_INTERNAL', `the server asked for a file this command did not read (${u.sha256})`);
+    if (!opts.json) err(`uploading  ${u.model} (${humanBytes(b.length)}, sha256:${shortHash(u.sha256)})\n`);
+    await aloft.putArtifact(u.sha256, b);
+  }
+  const applied = await aloft.apply({ ...sub, base: planned.plan.base, ...(opts.message !== undefined ? { message: opts.message } : {}) });
+  return follow(aloft, applied, opts);
+}
+
+/** `aloft rollback [--to N]`: restore a revision exactly, as a new revision. */
+export async function rollback(opts: ClientOptions & { to?: string; message?: string; yes?: boolean; json?: boolean; pollMs?: number }): Promise<number> {
+  const to = opts.to === undefined ? undefined : Number(opts.to);
+  if (to !== undefined && (!Number.isInteger(to) || to < 1)) throw fail('ALOFT_USAGE', `--to must be a revision number, got '${opts.to}'`);
+  const aloft = await connect({ ...opts });
+  const { revisions } = await aloft.revisions(1);
+  const latest = revisions[0]?.number;
+  await mustConfirm(opts, `roll back to ${to === undefined ? 'the previous applied revision' : `revision ${to}`} on ${aloft.base}`);
+  const r = await aloft.rollback({ ...(to !== undefined ? { to } : {}), ...(latest !== undefined ? { base: latest } : {}), ...(opts.message !== undefined ? { message: opts.message } : {}) });
+  if (!opts.json) out(renderPlan(r.plan));
+  return follow(aloft, r, opts);
+}
+
+/** Poll until the revision's apply ends, printing replica progress; 0 when applied, 1 when it failed. */
+async function follow(aloft: AdminClient, applied: ApplyAnswer, opts: { json?: boolean; pollMs?: number }): Promise<number> {
+  if (!applied.changed || applied.revision === null) {
+    if (opts.json) printJson(applied);
+    else out('nothing to do: the system already matches\n');
+    return 0;
+  }
+  const n = applied.revision;
+  if (!opts.json) err(`revision ${n} recorded; converging\n`);
+  let shown = '';
+  let rev: RevisionDetail;
+  for (;;) {
+    rev = await aloft.revision(n);
+    if (rev.outcome !== 'applying') break;
+    if (!opts.json) {
+      const s: ControlStatus = await aloft.status();
+      const line = s.deployments.map((d) => `${d.name} ${d.ready}/${d.desired} ready${d.routed === d.group ? '' : ' (warming)'}`).join(', ');
+      if (line && line !== shown) err(`  ${line}\n`);
+      shown = line;
+    }
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+  }
+  if (opts.json) printJson({ ...applied, outcome: rev.outcome, reason: rev.reason });
+  if (rev.outcome === 'applied') {
+    if (!opts.json) out(`revision ${n} applied: ${planSummary(applied.plan)}\n`);
+    return 0;
+  }
+  if (!opts.json) err(`error: revision ${n} ${rev.outcome}: ${rev.reason ?? 'no reason recorded'}\nthe system stays on the previous revision, serving\n`);
+  return 1;
+}
+
+export async function revisionsList(opts: ClientOptions & { json?: boolean; limit?: string }): Promise<void> {
+  const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw fail('ALOFT_USAGE', `--limit must be a positive integer, got '${opts.limit}'`);
+  const r = await (await connect(opts)).revisions(limit);
+  if (opts.json) return printJson(r);
+  if (r.revisions.length === 0) {
+    out('no revisions yet; aloft up records the first\n');
+    return;
+  }
+  printTable(['REV', 'CREATED', 'AUTHOR', 'KIND', 'OUTCOME', 'VERSIONS', 'MESSAGE'], r.revisions.map((x) => [
+    String(x.number), x.createdAt.replace(/\.\d+Z$/, 'Z'), x.author, x.kind === 'rollback' ? `rollback of ${x.rollbackOf}` : x.kind,
+    x.outcome + (x.reason && x.outcome === 'failed' ? `: ${x.reason.slice(0, 60)}` : ''),
+    x.deployments.map((d) => `${d.name}=${d.model}@${d.version}`).join(' '), x.message,
+  ]));
+}
+
+export async function revisionsShow(number: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
+  const n = Number(number);
+  if (!Number.isInteger(n) || n < 1) throw fail('ALOFT_USAGE', `a revision number is a positive integer, got '${number}'`);
+  const r = await (await connect(opts)).revision(n);
+  if (opts.json) return printJson(r);
+  out(`revision ${r.number}  ${r.outcome}${r.reason ? `: ${r.reason}` : ''}\n`);
+  out(`created   ${r.createdAt} by ${r.author}${r.finishedAt ? `, finished ${r.finishedAt}` : ''}\n`);
+  out(`kind      ${r.kind}${r.rollbackOf !== null ? ` (of revision ${r.rollbackOf})` : ''}\n`);
+  if (r.message) out(`message   ${r.message}\n`);
+  out('\nversions:\n');
+  for (const d of r.deployments) out(`  ${d.name}: ${d.ref} → ${d.model}@${d.version}  sha256:${shortHash(d.sha256)}\n`);
+  const diff = r.diff as Pick<Plan, 'deployments' | 'settings' | 'models' | 'warnings'>;
+  const asPlan: Plan = { base: r.number - 1, current: r.number - 1 || null, changes: true, steps: [], restart: [], topology: { port: 0, database: null, stateDir: '', deployments: [] }, models: diff.models ?? [], deployments: diff.deployments ?? [], settings: diff.settings ?? [], warnings: diff.warnings ?? [] };
+  out('\ndiff from the revision before:\n');
+  out(renderPlan(asPlan).split('\n').slice(2).map((l) => (l ? `  ${l}` : l)).join('\n'));
+  out(`\nspec (${r.specFile}, secrets as references):\n${r.specText.replace(/^/gm, '  ')}\n`);
+}

@@ -1,0 +1,151 @@
+/**
+ * A plan for people: the terminal form (`aloft plan`, in the manner of `terraform plan`:
+ * `+` added, `~` changed, `-` removed, `!` needs attention) and a Markdown document for a
+ * pull request, with a Mermaid diagram of the resulting topology. Pure functions of the
+ * plan the server returned.
+ */
+import { show, type DeploymentPlan, type Plan } from '../control/plan.js';
+import { humanBytes, shortHash } from './output.js';
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** "1 model to register, 1 deployment to change; 3 replicas to start, 2 to stop" */
+export function planSummary(plan: Plan): string {
+  if (!plan.changes) return 'no changes';
+  const registered = plan.models.filter((m) => m.register).length;
+  const count = (a: DeploymentPlan['action']) => plan.deployments.filter((d) => d.action === a).length;
+  const start = plan.deployments.reduce((n, d) => n + d.replicasToStart, 0);
+  const stop = plan.deployments.reduce((n, d) => n + d.replicasToStop, 0);
+  const parts = [
+    registered > 0 ? `${plural(registered, 'model')} to register` : '',
+    count('add') > 0 ? `${plural(count('add'), 'deployment')} to add` : '',
+    count('change') > 0 ? `${plural(count('change'), 'deployment')} to change` : '',
+    count('remove') > 0 ? `${plural(count('remove'), 'deployment')} to remove` : '',
+    plan.settings.length > 0 ? `${plural(plan.settings.length, 'setting')} to change` : '',
+  ].filter(Boolean);
+  const replicas = start + stop > 0 ? `; ${plural(start, 'replica')} to start, ${stop} to stop` : '';
+  return `${parts.join(', ') || 'spec metadata changes only'}${replicas}`;
+}
+
+function effectText(d: DeploymentPlan): string {
+  switch (d.effect) {
+    case 'start': return `start ${plural(d.replicasToStart, 'replica')} of ${d.to!.model}@${d.to!.version}`;
+    case 'stop': return `drain and stop ${plural(d.replicasToStop, 'replica')}`;
+    case 'replace': return `new replica group ${d.to!.model}@${d.to!.version} (${d.replicasToStart}), route switch when warm, old group (${d.replicasToStop}) drained and stopped`;
+    case 'scale': return d.replicasToStart > 0 ? `start ${plural(d.replicasToStart, 'replica')}` : `drain and stop ${plural(d.replicasToStop, 'replica')}`;
+    case 'in-place': return 'in place, no replica restarts';
+  }
+}
+
+/** The plan as the terminal shows it. */
+export function renderPlan(plan: Plan): string {
+  const out: string[] = [];
+  out.push(plan.current === null ? 'Plan for a system with no revision yet' : `Plan against revision ${plan.base} (the system runs revision ${plan.current})`);
+  out.push('');
+  if (!plan.changes) {
+    out.push('No changes. The running system already matches this spec.');
+    return `${out.join('\n')}\n`;
+  }
+  const models = plan.models.filter((m) => m.register);
+  if (models.length > 0) {
+    out.push('Models:');
+    for (const m of models) out.push(`  + register ${m.model}@${m.version}  sha256:${shortHash(m.sha256)}  ${humanBytes(m.sizeBytes)}`);
+    out.push('');
+  }
+  if (plan.deployments.length > 0) {
+    out.push('Deployments:');
+    for (const d of plan.deployments) {
+      const mark = d.action === 'add' ? '+' : d.action === 'remove' ? '-' : '~';
+      out.push(`  ${mark} ${d.name}  (${effectText(d)})`);
+      if (d.action === 'change') for (const f of d.fields) out.push(`      ${f.field}: ${show(f.from)} → ${show(f.to)}`);
+      if (d.action === 'add') out.push(`      model: ${d.to!.model}@${d.to!.version}  replicas: ${d.to!.replicas}`);
+      if (d.action === 'remove') out.push(`      was: ${d.from!.model}@${d.from!.version}  replicas: ${d.from!.replicas}`);
+    }
+    out.push('');
+  }
+  if (plan.settings.length > 0) {
+    out.push('Settings:');
+    for (const s of plan.settings) out.push(`  ${s.live ? '~' : '!'} ${s.field}: ${show(s.from)} → ${show(s.to)}${s.live ? '  (in place)' : '  NEEDS A RESTART'}`);
+    out.push('');
+  }
+  if (plan.steps.length > 0) {
+    out.push('Steps:');
+    plan.steps.forEach((s, i) => out.push(`  ${i + 1}. ${s}`));
+    out.push('');
+  }
+  if (plan.warnings.length > 0) {
+    out.push('Warnings:');
+    for (const w of plan.warnings) out.push(`  ! ${w}`);
+    out.push('');
+  }
+  if (plan.restart.length > 0) {
+    out.push('apply will refuse this plan: it changes settings a running system cannot change:');
+    for (const r of plan.restart) out.push(`  ! ${r}`);
+    out.push('');
+  }
+  out.push(`Plan: ${planSummary(plan)}.`);
+  return `${out.join('\n')}\n`;
+}
+
+const id = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
+const label = (s: string) => s.replace(/"/g, "'");
+
+/** A Mermaid flowchart of the system after the apply: gateway, deployments, replica groups, and where state lives. */
+export function topologyMermaid(plan: Plan): string {
+  const t = plan.topology;
+  const lines = ['flowchart LR', `  clients(["clients"]) --> gw["gateway :${t.port}"]`];
+  const changed = new Map(plan.deployments.map((d) => [d.name, d]));
+  for (const d of t.deployments) {
+    const c = changed.get(d.name);
+    const note = c ? (c.action === 'add' ? ' (new)' : ' (changed)') : '';
+    lines.push(`  gw --> dep_${id(d.name)}["deployment ${label(d.name)}${d.public ? ' · public' : ''}${note}"]`);
+    lines.push(`  dep_${id(d.name)} --> grp_${id(d.name)}["${label(d.model)}@${d.version} · ${plural(d.replicas, 'replica')} (${d.isolation})"]`);
+    lines.push(`  grp_${id(d.name)} -.-> artifacts`);
+  }
+  for (const d of plan.deployments.filter((x) => x.action === 'remove')) {
+    lines.push(`  gone_${id(d.name)}["removed: ${label(d.name)} (${d.from!.model}@${d.from!.version})"]:::removed`);
+  }
+  const store = t.database === null ? `SQLite in ${label(t.stateDir)}` : label(t.database.replace(/:\/\/[^@/]*@/, '://***@'));
+  lines.push(`  artifacts[("model artifacts (content-addressed)")]`, `  gw -.-> state[("state: ${store}")]`);
+  if (plan.deployments.some((x) => x.action === 'remove')) lines.push('  classDef removed stroke-dasharray: 5 5');
+  return lines.join('\n');
+}
+
+/** The plan as a reviewable Markdown document (for a pull request). */
+export function renderPlanMarkdown(plan: Plan, opts: { file: string }): string {
+  const out: string[] = [];
+  out.push(`# Aloft plan: ${opts.file}`, '');
+  out.push(plan.current === null ? 'Against a system with no revision yet.' : `Against revision ${plan.base}; the system runs revision ${plan.current}.`, '');
+  out.push(`**${planSummary(plan)}**`, '');
+  if (plan.warnings.length > 0 || plan.restart.length > 0) {
+    for (const w of plan.warnings) out.push(`> ⚠️ ${w}`);
+    for (const r of plan.restart) out.push(`> ⛔ ${r}: \`aloft apply\` refuses this; restart \`aloft up\``);
+    out.push('');
+  }
+  const models = plan.models.filter((m) => m.register);
+  if (models.length > 0) {
+    out.push('## Models to register', '', '| model | version | sha256 | size |', '| --- | --- | --- | --- |');
+    for (const m of models) out.push(`| ${m.model} | ${m.version} | \`${shortHash(m.sha256)}\` | ${humanBytes(m.sizeBytes)} |`);
+    out.push('');
+  }
+  if (plan.deployments.length > 0) {
+    out.push('## Deployments', '', '| deployment | action | how | changes |', '| --- | --- | --- | --- |');
+    for (const d of plan.deployments) {
+      const changes = d.action === 'change' ? d.fields.map((f) => `\`${f.field}\`: ${show(f.from)} → ${show(f.to)}`).join('<br>') : d.action === 'add' ? `${d.to!.model}@${d.to!.version}, ${plural(d.to!.replicas, 'replica')}` : `${d.from!.model}@${d.from!.version}`;
+      out.push(`| ${d.name} | ${d.action} | ${effectText(d)} | ${changes} |`);
+    }
+    out.push('');
+  }
+  if (plan.settings.length > 0) {
+    out.push('## Settings', '', '| setting | from | to | |', '| --- | --- | --- | --- |');
+    for (const s of plan.settings) out.push(`| \`${s.field}\` | ${show(s.from)} | ${show(s.to)} | ${s.live ? 'in place' : '**needs a restart**'} |`);
+    out.push('');
+  }
+  if (plan.steps.length > 0) {
+    out.push('## Steps', '');
+    plan.steps.forEach((s, i) => out.push(`${i + 1}. ${s}`));
+    out.push('');
+  }
+  out.push('## Topology after the apply', '', '```mermaid', topologyMermaid(plan), '```', '');
+  return out.join('\n');
+}

@@ -1,0 +1,520 @@
+/**
+ * The live control plane: plan, apply, rollback and the revision history of a running
+ * Aloft. The desired state is the latest applied revision (the spec as applied plus the
+ * exact model versions it resolved to, by hash); the deployments reconciler converges what
+ * runs and what is routed to it, and this module records what happened.
+ *
+ * An apply, step by step (each step survives a crash: see `start`):
+ *   1. refused unless it was planned against the newest revision, and while another apply
+ *      is converging (ALOFT_REVISION_CONFLICT); refused when it touches a setting that
+ *      cannot change live (ALOFT_NEEDS_RESTART);
+ *   2. new model files are registered as versions (content-addressed, idempotent);
+ *   3. revision base+1 is inserted as `applying`, with its `spec.applied` audit entry, in
+ *      one transaction: the revision number is the primary key, so of two applies planned
+ *      against the same revision exactly one lands;
+ *   4. the desired state becomes the new revision and the reconciler is woken: new replica
+ *      groups start beside the old ones, routes switch once they are warm, old groups drain
+ *      and stop; live settings (public, limits, auth) take effect at once;
+ *   5. when a pass reports convergence, the revision is `applied` (a rollback's target
+ *      before it becomes `rolled_back`); a replica that fails terminally, or no convergence
+ *      within the apply timeout, makes it `failed` with the reason and the desired state
+ *      returns to the previous revision, which never stopped serving.
+ *
+ * On start (`start`): a revision still `applying` was interrupted by a crash; it is
+ * recorded `failed` (interrupted), and the system converges to one revision: the spec
+ * file's, recorded as a new revision when it differs from the newest applied one.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Clock, Timer } from '../clock.js';
+import { fail, isAloftError } from '../errors.js';
+import { failpoint } from '../failpoints.js';
+import type { Logger } from '../log.js';
+import { readSignature } from '../onnx/signature.js';
+import type { ModelVersion, Registry } from '../registry/registry.js';
+import type { ModelSignature } from '../runtime/tensor.js';
+import { SYSTEM_ACTOR, type AuditActor, type AuditLog } from '../security/audit.js';
+import { specError, validateSpecText } from '../spec/load.js';
+import { formatModelRef } from '../spec/modelref.js';
+import type { LoadedSpec } from '../spec/types.js';
+import { atomically, type Store } from '../store/db.js';
+import { RevisionRepository, type RevisionKind, type RevisionRecord, type RevisionSummary } from '../store/revisions.js';
+import type { ResolvedDeployment } from './groups.js';
+import { canonicalSpec, makePlan, type CanonicalSpec, type Plan, type PlannedModel, type TargetDeployment } from './plan.js';
+import type { PassReport } from './reconcilers/deployments.js';
+
+/** A model file as the client that read it describes it. */
+export interface ModelFile {
+  sha256: string;
+  sizeBytes: number;
+  /** Read by the client from the file, for the plan of a version not uploaded yet. */
+  signature?: ModelSignature;
+}
+
+/** A spec sent to the running system (POST /api/v1/plan, /apply). */
+export interface SpecSubmission {
+  /** The YAML as written (secrets as ${env:}/${file:} references). */
+  spec: string;
+  /** Its file name, for messages (`aloft.yaml:7:5 …`). */
+  file: string;
+  /** Per model of the spec: its file's content hash (the CLI reads the files). */
+  models?: Record<string, ModelFile>;
+}
+
+/** The state the reconcilers converge to. */
+export interface DesiredState {
+  /** The revision it comes from; 0 before the first. */
+  revision: number;
+  loaded: LoadedSpec;
+  deployments: ResolvedDeployment[];
+}
+
+export interface Author {
+  actor: AuditActor;
+  /** Where the change came from: an IP, or 'system'. */
+  source: string;
+}
+
+export interface ApplyResult {
+  /** The revision recorded, or the current one when nothing changed. */
+  revision: number | null;
+  changed: boolean;
+  plan: Plan;
+}
+
+export interface ControlStatus {
+  /** The revision the system runs (newest applied). */
+  current: RevisionSummary | null;
+  /** A revision being applied now. */
+  applying: RevisionSummary | null;
+  /** What runs and is routed matches the desired revision. */
+  converged: boolean;
+  deployments: PassReport['deployments'];
+}
+
+export interface ControlPlaneOptions {
+  store: Store;
+  registry: Registry;
+  audit: Pick<AuditLog, 'append'>;
+  clock: Clock;
+  logger: Logger;
+  /** The folder relative paths of submitted specs resolve in (the started spec's). */
+  dir: string;
+  /** Wake the deployments reconciler. */
+  enqueue(): void;
+  /** Requests a deployment answered in the last five minutes. */
+  recentRequests(deployment: string): number;
+  /** Give up on an apply that has not converged after this long. Default 5 min. */
+  applyTimeoutMs?: number;
+  /** Told whenever the desired state changes (live settings read it). */
+  onDesired?(d: DesiredState): void;
+}
+
+interface Prepared {
+  loaded: LoadedSpec;
+  specText: string;
+  file: string;
+  canonical: CanonicalSpec;
+  models: PlannedModel[];
+  targets: TargetDeployment[];
+  /** Pinned versions (a rollback): resolve by these, never by files or aliases. */
+  pinned?: RevisionRecord;
+}
+
+interface Tracking {
+  revision: number;
+  kind: RevisionKind;
+  rollbackOf: number | null;
+  /** The state to go back to if this one fails. */
+  previous: DesiredState | undefined;
+  timer: Timer;
+  waiters: { resolve(r: RevisionRecord): void }[];
+}
+
+export class ControlPlane {
+  readonly #o: ControlPlaneOptions;
+  readonly #revisions: RevisionRepository;
+  #desired: DesiredState | undefined;
+  #last: PassReport | undefined;
+  #tracking: Tracking | undefined;
+  /** Serializes the recording steps of applies in this process (the database serializes across processes). */
+  #lock: Promise<unknown> = Promise.resolve();
+
+  constructor(o: ControlPlaneOptions) {
+    this.#o = o;
+    this.#revisions = new RevisionRepository(o.store, { now: () => o.clock.date() });
+  }
+
+  get revisions(): RevisionRepository {
+    return this.#revisions;
+  }
+
+  /** What the reconcilers converge to. Throws before `start`. */
+  get desired(): DesiredState {
+    if (!this.#desired) throw new Error('the control plane has not started');
+    return this.#desired;
+  }
+
+  /** The deployments to converge to (the deployments reconciler's `desired`). */
+  deployments(): readonly ResolvedDeployment[] {
+    return this.#desired?.deployments ?? [];
+  }
+
+  /**
+   * Bring the system up from a spec file: finish what a crash interrupted, then make the
+   * file's spec the desired state, recording it as a new revision when it differs from the
+   * newest applied one (nothing is recorded when it does not). Returns the revision run.
+   */
+  async start(loaded: LoadedSpec, specText: string): Promise<{ revision: number; recorded: boolean; plan: Plan }> {
+    return this.#exclusive(async () => {
+      const current = await this.#revisions.current();
+      for (const r of await this.#revisions.applying()) {
+        await this.#revisions.finish(r.number, 'failed', `interrupted: aloft stopped before revision ${r.number} converged; it was not applied (the next start ran ${current ? `revision ${current.number} or newer` : 'the spec file'})`);
+        this.#o.logger.warn({ revision: r.number }, 'an apply was interrupted by a stop; recorded as failed');
+      }
+      const files: Record<string, ModelFile> = {};
+      for (const [name, m] of Object.entries(loaded.spec.models)) {
+        const stored = await this.#o.registry.artifacts.put(m.path).catch((err: unknown) => {
+          throw fail('ALOFT_MODEL_INVALID', `cannot read model file ${m.path} for '${name}': ${(err as Error).message}. Check the path (relative to the spec file) and its permissions.`, { cause: err });
+        });
+        files[name] = { sha256: stored.sha256, sizeBytes: stored.size };
+      }
+      const prepared = await this.#prepare({ loaded, specText, file: loaded.file }, files);
+      const latest = await this.#revisions.latest();
+      const before = current ? await this.#stateOf(current) : undefined;
+      const plan = this.#plan(prepared, latest?.number ?? 0, current ?? undefined, before);
+      if (current && before && !plan.changes) {
+        this.#setDesired({ ...before, loaded });
+        return { revision: current.number, recorded: false, plan };
+      }
+      const number = await this.#record(prepared, plan, latest?.number ?? 0, 'startup', null, { actor: SYSTEM_ACTOR, source: 'system' }, `aloft up -f ${loaded.file}`);
+      await this.#converge(number, 'startup', null, prepared, undefined);
+      return { revision: number, recorded: true, plan };
+    });
+  }
+
+  /** What applying `sub` would do. Changes nothing. */
+  async plan(sub: SpecSubmission): Promise<Plan> {
+    const prepared = await this.#prepareSubmission(sub);
+    const [latest, current] = await Promise.all([this.#revisions.latest(), this.#revisions.current()]);
+    return this.#plan(prepared, latest?.number ?? 0, current ?? undefined, this.#desired);
+  }
+
+  /**
+   * Apply `sub` as a new revision, planned against revision `base` (default: the newest).
+   * Resolves once the revision is recorded and converging; `wait` resolves when it ends.
+   */
+  async apply(sub: SpecSubmission, who: Author, opts: { base?: number; message?: string } = {}): Promise<ApplyResult> {
+    return this.#exclusive(async () => {
+      const latest = await this.#checkBase(opts.base);
+      const prepared = await this.#prepareSubmission(sub);
+      return this.#applyPrepared(prepared, latest, 'apply', null, who, opts.message ?? '');
+    });
+  }
+
+  /** Restore revision `to` (default: the applied one before the current) exactly, by model hash, as a new revision. */
+  async rollback(who: Author, opts: { to?: number; base?: number; message?: string } = {}): Promise<ApplyResult> {
+    return this.#exclusive(async () => {
+      const latest = await this.#checkBase(opts.base);
+      const current = await this.#revisions.current();
+      let target: RevisionRecord | undefined;
+      if (opts.to !== undefined) {
+        target = await this.#revisions.get(opts.to);
+        if (!target) throw fail('ALOFT_REVISION_NOT_FOUND', `there is no revision ${opts.to}; 'aloft revisions list' shows them (newest is ${latest})`);
+      } else {
+        const earlier = (await this.#revisions.list(1000)).find((r) => r.number < (current?.number ?? 0) && (r.outcome === 'applied' || r.outcome === 'rolled_back'));
+        target = earlier && await this.#revisions.get(earlier.number);
+        if (!target) throw fail('ALOFT_REVISION_NOT_FOUND', `there is no applied revision before the current one (${current?.number ?? 'none'}) to roll back to; pass --to N`);
+      }
+      if (target.outcome === 'failed' || target.outcome === 'applying') {
+        throw fail('ALOFT_BAD_REQUEST', `revision ${target.number} ${target.outcome === 'failed' ? 'failed' : 'is still being applied'}; it never ran, so there is nothing to restore. Pick an applied revision ('aloft revisions list').`);
+      }
+      const prepared = await this.#prepareRevision(target);
+      return this.#applyPrepared(prepared, latest, 'rollback', target.number, who, opts.message ?? `rollback to revision ${target.number}`);
+    });
+  }
+
+  /** Resolves with the revision once its apply has ended (applied or failed). */
+  async wait(number: number): Promise<RevisionRecord> {
+    const t = this.#tracking;
+    if (t && t.revision === number) return new Promise((resolve) => t.waiters.push({ resolve }));
+    const r = await this.#revisions.get(number);
+    if (!r) throw fail('ALOFT_REVISION_NOT_FOUND', `there is no revision ${number}`);
+    return r;
+  }
+
+  async status(): Promise<ControlStatus> {
+    const [current, applying] = await Promise.all([this.#revisions.current(), this.#revisions.applying()]);
+    const summary = (r: RevisionRecord | undefined): RevisionSummary | null => {
+      if (!r) return null;
+      const { specText: _t, spec: _s, ...rest } = r;
+      return rest;
+    };
+    const last = this.#last && this.#last.desired === this.#desired?.deployments ? this.#last : undefined;
+    return {
+      current: summary(current), applying: summary(applying[applying.length - 1]),
+      converged: last?.converged === true && this.#tracking === undefined, deployments: last?.deployments ?? [],
+    };
+  }
+
+  /** The deployments reconciler's report after each pass. */
+  onPass(report: PassReport): void {
+    this.#last = report;
+    const t = this.#tracking;
+    if (!t || report.desired !== this.#desired?.deployments) return;
+    if (report.converged) void this.#finish(t, 'applied', null);
+    else if (report.failed) void this.#finish(t, 'failed', `deployment '${report.failed.deployment}': ${report.failed.reason}`);
+  }
+
+  /** Stop tracking (the system is stopping): an apply still converging stays `applying`, and the next start records it as interrupted. */
+  close(): void {
+    this.#tracking?.timer.cancel();
+    this.#tracking = undefined;
+  }
+
+  // ---------------------------------------------------------------- steps
+
+  async #checkBase(base: number | undefined): Promise<number> {
+    const latest = await this.#revisions.latest();
+    const n = latest?.number ?? 0;
+    if (latest?.outcome === 'applying') {
+      throw fail('ALOFT_REVISION_CONFLICT', `revision ${n} is still being applied; wait until it has converged or failed ('aloft status'), then run 'aloft plan' again`);
+    }
+    if (base !== undefined && base !== n) {
+      throw fail('ALOFT_REVISION_CONFLICT', `this change was planned against revision ${base}, but revision ${n} has landed since; run 'aloft plan' again and apply that`, { details: { base, latest: n } });
+    }
+    return n;
+  }
+
+  async #applyPrepared(prepared: Prepared, latest: number, kind: RevisionKind, rollbackOf: number | null, who: Author, message: string): Promise<ApplyResult> {
+    const current = await this.#revisions.current();
+    const plan = this.#plan(prepared, latest, current ?? undefined, this.#desired);
+    if (plan.restart.length > 0) {
+      throw fail('ALOFT_NEEDS_RESTART', `this change cannot be applied to a running system; nothing was changed:\n${plan.restart.map((r) => `  ${r}`).join('\n')}\nStop aloft up and start it again with the new file.`, { details: { restart: plan.restart } });
+    }
+    if (!plan.changes) return { revision: current?.number ?? null, changed: false, plan };
+    const number = await this.#record(prepared, plan, latest, kind, rollbackOf, who, message);
+    await this.#converge(number, kind, rollbackOf, prepared, this.#desired);
+    return { revision: number, changed: true, plan };
+  }
+
+  /** Register new versions, then insert the revision and its audit entry in one transaction. */
+  async #record(prepared: Prepared, plan: Plan, latest: number, kind: RevisionKind, rollbackOf: number | null, who: Author, message: string): Promise<number> {
+    const { registry, audit } = this.#o;
+    if (!prepared.pinned) {
+      for (const m of prepared.models) {
+        if (!m.register) continue;
+        const bytes = await registry.artifacts.bytesOf(m.sha256);
+        if (!bytes) throw fail('ALOFT_ARTIFACT_NOT_UPLOADED', `model '${m.model}': this Aloft does not have the file with sha256 ${m.sha256}; upload it with PUT /api/v1/artifacts/${m.sha256} (aloft apply does) and apply again`);
+        const source = relativeSource(prepared, m.model);
+        const { version } = await registry.register(m.model, bytes, {
+          source, createdBy: who.actor.name,
+          record: (tx, v) => audit.append({ actor: who.actor, action: 'model.registered', target: `${v.model}@${v.version}`, source: who.source, after: { sha256: v.sha256, sizeBytes: v.sizeBytes, source } }, tx),
+        });
+        m.version = version.version;
+      }
+      // Resolve again: the versions now exist (another push may have taken a number).
+      prepared.targets = await this.#targets(prepared.loaded, prepared.models);
+    }
+    const number = latest + 1;
+    await atomically(this.#o.store, async (tx) => {
+      await new RevisionRepository(tx, { now: () => this.#o.clock.date() }).create({
+        number, author: who.actor.name, message, kind, rollbackOf, specFile: prepared.file, specText: prepared.specText, spec: prepared.canonical,
+        models: prepared.models.map((m) => ({ model: m.model, version: m.version, sha256: m.sha256, created: m.register })),
+        deployments: prepared.targets.map((t) => ({ name: t.name, ref: t.ref, model: t.model, version: t.version, sha256: t.sha256 })),
+        diff: diffOf(plan),
+      });
+      await audit.append({
+        actor: who.actor, action: kind === 'rollback' ? 'spec.rolled_back' : 'spec.applied', target: `revision ${number}`, source: who.source,
+        after: { revision: number, author: who.actor.name, message, ...(rollbackOf !== null ? { rollbackOf } : {}), diff: diffOf(plan) },
+      }, tx);
+    });
+    failpoint('apply.recorded');
+    return number;
+  }
+
+  /** Make the revision desired and track it until it converges or fails. */
+  async #converge(number: number, kind: RevisionKind, rollbackOf: number | null, prepared: Prepared, previous: DesiredState | undefined): Promise<void> {
+    let deployments: ResolvedDeployment[];
+    try {
+      deployments = await this.#open(prepared.targets);
+    } catch (err) {
+      await this.#revisions.finish(number, 'failed', (err as Error).message);
+      throw err;
+    }
+    const timeoutMs = this.#o.applyTimeoutMs ?? 300_000;
+    const tracking: Tracking = {
+      revision: number, kind, rollbackOf, previous, waiters: [],
+      timer: this.#o.clock.setTimeout(() => {
+        const waiting = this.#last?.deployments.filter((d) => d.ready < d.desired).map((d) => `${d.name} ${d.ready}/${d.desired} ready`).join(', ');
+        void this.#finish(tracking, 'failed', `did not converge within ${Math.round(timeoutMs / 1000)} s${waiting ? ` (${waiting})` : ''}`);
+      }, timeoutMs),
+    };
+    this.#tracking = tracking;
+    this.#setDesired({ revision: number, loaded: prepared.loaded, deployments });
+  }
+
+  async #finish(t: Tracking, outcome: 'applied' | 'failed', reason: string | null): Promise<void> {
+    if (this.#tracking !== t) return;
+    this.#tracking = undefined;
+    t.timer.cancel();
+    if (outcome === 'failed') {
+      this.#o.logger.error({ revision: t.revision, reason }, 'apply failed; back to the previous revision');
+      if (t.previous) this.#setDesired(t.previous);
+    }
+    try {
+      await this.#revisions.finish(t.revision, outcome, reason);
+      if (outcome === 'applied' && t.kind === 'rollback') {
+        // The revisions after the target that were running are now rolled back.
+        for (const r of await this.#revisions.list(1000)) {
+          if (r.number > (t.rollbackOf ?? 0) && r.number < t.revision && r.outcome === 'applied') await this.#revisions.finish(r.number, 'rolled_back', `rolled back by revision ${t.revision}`, 'applied');
+        }
+      }
+    } catch (err) {
+      this.#o.logger.error({ err, revision: t.revision }, 'could not record the outcome of an apply');
+    }
+    const record = await this.#revisions.get(t.revision).catch(() => undefined);
+    for (const w of t.waiters) if (record) w.resolve(record);
+  }
+
+  #setDesired(d: DesiredState): void {
+    this.#desired = d;
+    this.#o.onDesired?.(d);
+    this.#o.enqueue();
+  }
+
+  // ---------------------------------------------------------------- resolution
+
+  async #prepareSubmission(sub: SpecSubmission): Promise<Prepared> {
+    if (typeof sub?.spec !== 'string' || sub.spec.length === 0) throw fail('ALOFT_BAD_REQUEST', 'send {"spec": "<the YAML>", "file": "aloft.yaml", "models": {"<name>": {"sha256": "…", "sizeBytes": N}}}');
+    const file = typeof sub.file === 'string' && sub.file.length > 0 ? sub.file : 'aloft.yaml';
+    const result = validateSpecText(sub.spec, file, this.#o.dir);
+    if (!result.ok) throw specError(result);
+    const files: Record<string, ModelFile> = {};
+    const given = sub.models ?? {};
+    if (given === null || typeof given !== 'object') throw fail('ALOFT_BAD_REQUEST', 'models must be an object: {"<name>": {"sha256": "…", "sizeBytes": N}}');
+    for (const name of Object.keys(result.loaded.spec.models)) {
+      const m = (given as Record<string, ModelFile | undefined>)[name];
+      if (m && typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256) && Number.isInteger(m.sizeBytes) && m.sizeBytes >= 0) {
+        files[name] = { sha256: m.sha256, sizeBytes: m.sizeBytes, ...(m.signature ? { signature: m.signature } : {}) };
+        continue;
+      }
+      // No hash given: read the file here (a spec on this machine's disk, e.g. curl with a local path).
+      const path = result.loaded.spec.models[name]!.path;
+      const stored = await readFile(path).then(
+        (bytes) => this.#o.registry.artifacts.put(bytes),
+        () => { throw fail('ALOFT_SPEC_INVALID', `${file} models.${name}.path: model file not found: ${path}; send its sha256 and size in models.${name} (aloft plan and apply do), or a path this server can read`); },
+      );
+      files[name] = { sha256: stored.sha256, sizeBytes: stored.size };
+    }
+    return this.#prepare({ loaded: result.loaded, specText: sub.spec, file }, files);
+  }
+
+  async #prepare(src: { loaded: LoadedSpec; specText: string; file: string }, files: Record<string, ModelFile>): Promise<Prepared> {
+    const { registry } = this.#o;
+    const models: PlannedModel[] = [];
+    const signatures = new Map<string, ModelSignature>();
+    for (const name of Object.keys(src.loaded.spec.models)) {
+      const f = files[name]!;
+      const versions = await registry.listVersions(name).catch(() => [] as ModelVersion[]);
+      const latest = versions[versions.length - 1];
+      const register = !latest || latest.sha256 !== f.sha256;
+      models.push({ model: name, version: register ? (latest?.version ?? 0) + 1 : latest.version, sha256: f.sha256, sizeBytes: f.sizeBytes, register });
+      if (register) {
+        const bytes = await registry.artifacts.bytesOf(f.sha256);
+        const signature = bytes ? safeSignature(bytes) : f.signature;
+        if (bytes && !signature) throw fail('ALOFT_MODEL_INVALID', `models.${name}: the file with sha256 ${f.sha256} is not a readable ONNX model`);
+        if (signature) signatures.set(name, signature);
+      }
+    }
+    const targets = await this.#targets(src.loaded, models, signatures);
+    return { ...src, canonical: canonicalSpec(src.loaded, files), models, targets };
+  }
+
+  /** Every deployment at the exact version its reference names, counting versions this apply registers. */
+  async #targets(loaded: LoadedSpec, models: readonly PlannedModel[], signatures: ReadonlyMap<string, ModelSignature> = new Map()): Promise<TargetDeployment[]> {
+    const out: TargetDeployment[] = [];
+    for (const [name, dep] of Object.entries(loaded.spec.deployments)) {
+      const planned = models.find((m) => m.model === dep.model.name);
+      const ref = formatModelRef(dep.model);
+      const sel = dep.model.selector;
+      if (planned?.register && (sel.kind === 'latest' || (sel.kind === 'version' && sel.version === planned.version))) {
+        const signature = signatures.get(planned.model) ?? (await this.#o.registry.getVersion(planned.model, planned.version).catch(() => undefined))?.signature;
+        out.push({ name, spec: dep, ref, model: planned.model, version: planned.version, sha256: planned.sha256, signature: signature ?? { inputs: [], outputs: [], batchable: false } });
+        continue;
+      }
+      const v = await this.#o.registry.resolve(dep.model);
+      out.push({ name, spec: dep, ref, model: v.model, version: v.version, sha256: v.sha256, signature: v.signature });
+    }
+    return out;
+  }
+
+  /** A revision's spec and versions, exactly as recorded (pinned by hash). */
+  async #prepareRevision(r: RevisionRecord): Promise<Prepared> {
+    const result = validateSpecText(r.specText, r.specFile, this.#o.dir);
+    if (!result.ok) throw fail('ALOFT_SPEC_INVALID', `revision ${r.number}'s spec no longer validates here (a secret it references may be unset): ${result.message}`, { details: { issues: result.issues } });
+    const targets: TargetDeployment[] = [];
+    for (const d of r.deployments) {
+      const v = await this.#o.registry.getVersion(d.model, d.version);
+      if (v.sha256 !== d.sha256) throw fail('ALOFT_ARTIFACT_CORRUPT', `revision ${r.number} ran ${d.model}@${d.version} with sha256 ${d.sha256}, but the registry now has ${v.sha256}; the state database was edited`);
+      const dep = result.loaded.spec.deployments[d.name];
+      if (!dep) throw fail('ALOFT_STORE', `revision ${r.number} records deployment '${d.name}', which its spec does not declare; the state database was edited`);
+      targets.push({ name: d.name, spec: dep, ref: d.ref, model: d.model, version: d.version, sha256: d.sha256, signature: v.signature });
+    }
+    return {
+      loaded: result.loaded, specText: r.specText, file: r.specFile, canonical: r.spec as CanonicalSpec, targets, pinned: r,
+      models: r.models.map((m) => ({ model: m.model, version: m.version, sha256: m.sha256, sizeBytes: 0, register: false })),
+    };
+  }
+
+  /** The desired state a recorded revision describes. */
+  async #stateOf(r: RevisionRecord): Promise<DesiredState> {
+    const p = await this.#prepareRevision(r);
+    return { revision: r.number, loaded: p.loaded, deployments: await this.#open(p.targets) };
+  }
+
+  /** Targets with their verified artifacts. */
+  async #open(targets: readonly TargetDeployment[]): Promise<ResolvedDeployment[]> {
+    const out: ResolvedDeployment[] = [];
+    for (const t of targets) {
+      const v = await this.#o.registry.getVersion(t.model, t.version);
+      out.push({ name: t.name, spec: t.spec, model: t.model, version: t.version, sha256: t.sha256, signature: v.signature, artifactPath: await this.#o.registry.open(v) });
+    }
+    return out;
+  }
+
+  #plan(prepared: Prepared, latest: number, current: RevisionRecord | undefined, before: DesiredState | undefined): Plan {
+    const beforeSide = current && before ? {
+      canonical: current.spec as CanonicalSpec,
+      deployments: before.deployments.map((d) => ({ name: d.name, spec: d.spec, ref: current.deployments.find((x) => x.name === d.name)?.ref ?? d.model, model: d.model, version: d.version, sha256: d.sha256, signature: d.signature })),
+    } : undefined;
+    return makePlan({
+      base: latest, current: current?.number ?? null, before: beforeSide, after: { canonical: prepared.canonical, deployments: prepared.targets },
+      models: prepared.pinned ? [] : prepared.models, recentRequests: (d) => this.#o.recentRequests(d),
+    });
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** The parts of a plan stored as a revision's diff and audited. */
+function diffOf(plan: Plan): unknown {
+  return { models: plan.models.filter((m) => m.register), deployments: plan.deployments, settings: plan.settings, warnings: plan.warnings };
+}
+
+function safeSignature(bytes: Uint8Array): ModelSignature | undefined {
+  try {
+    return readSignature(bytes);
+  } catch (err) {
+    if (isAloftError(err)) return undefined;
+    throw err;
+  }
+}
+
+function relativeSource(p: Prepared, model: string): string {
+  const path = p.loaded.spec.models[model]?.path ?? '';
+  return path.startsWith(p.loaded.dir) ? path.slice(p.loaded.dir.length).replace(/^[/\\]/, '') : path;
+}

@@ -1,0 +1,311 @@
+/**
+ * What an apply would do, in the manner of `terraform plan`: from the revision the system
+ * runs and a new spec resolved to exact model versions, the models to register, the
+ * deployments to add, change (field by field) or remove, the replicas to start and stop,
+ * the routes to switch, the settings a running system cannot change, and the warnings a
+ * reviewer must see. Pure: the same inputs give the same plan, so it is tested as a table
+ * (plan.test.ts) and the apply does exactly what the plan said.
+ *
+ * A plan is the diff stored with a revision, and what `aloft plan --json` prints.
+ */
+import type { ModelSignature, TensorSpec } from '../runtime/tensor.js';
+import { formatModelRef } from '../spec/modelref.js';
+import { redactSecrets } from '../spec/secrets.js';
+import type { DeploymentSpec, LoadedSpec, RateLimitSpec } from '../spec/types.js';
+
+/** A deployment of a spec at the exact model version it resolves to. */
+export interface TargetDeployment {
+  name: string;
+  spec: DeploymentSpec;
+  /** The reference as written: `credit-risk`, `credit-risk@2`, `credit-risk@production`. */
+  ref: string;
+  model: string;
+  version: number;
+  sha256: string;
+  signature: ModelSignature;
+}
+
+/** A model file of the spec and the version it is (or would be registered as). */
+export interface PlannedModel {
+  model: string;
+  version: number;
+  sha256: string;
+  sizeBytes: number;
+  /** Registered by this apply (false: the latest version already has this content). */
+  register: boolean;
+}
+
+/** One side of a plan: a spec and what it resolved to. */
+export interface PlanSide {
+  /** canonicalSpec() of the spec. */
+  canonical: CanonicalSpec;
+  deployments: readonly TargetDeployment[];
+}
+
+export interface FieldChange {
+  /** Dotted path inside the deployment or the spec, e.g. `replicas.min`, `server.port`. */
+  field: string;
+  from: unknown;
+  to: unknown;
+}
+
+export interface DeploymentPlan {
+  name: string;
+  action: 'add' | 'change' | 'remove';
+  /**
+   * How the change is made: `replace` starts a new replica group and switches the route to
+   * it once warm; `scale` starts or drains and stops replicas of the same group; `in-place`
+   * changes the route's settings (batching, timeout, limits, public) without new replicas.
+   */
+  effect: 'start' | 'stop' | 'replace' | 'scale' | 'in-place';
+  fields: FieldChange[];
+  from?: { model: string; version: number; sha256: string; replicas: number };
+  to?: { model: string; version: number; sha256: string; replicas: number };
+  replicasToStart: number;
+  replicasToStop: number;
+}
+
+export interface SettingPlan extends FieldChange {
+  /** false: `apply` refuses it; restart `aloft up` with the new file. */
+  live: boolean;
+}
+
+export interface Plan {
+  /** The newest revision when planned: an apply of this plan is refused if another landed since. 0 when there is none. */
+  base: number;
+  /** The revision the system runs (newest applied), or null before the first. */
+  current: number | null;
+  /** Whether applying would change anything. */
+  changes: boolean;
+  models: PlannedModel[];
+  deployments: DeploymentPlan[];
+  settings: SettingPlan[];
+  /** Settings that cannot change while running, one line each; non-empty means `apply` refuses. */
+  restart: string[];
+  warnings: string[];
+  /** What apply does, in order. */
+  steps: string[];
+  /** The system as it will be after the apply (for the plan's diagram). */
+  topology: Topology;
+}
+
+export interface Topology {
+  port: number;
+  /** The state database as written (secrets as templates); null: SQLite in the state folder. */
+  database: string | null;
+  stateDir: string;
+  deployments: { name: string; model: string; version: number; replicas: number; isolation: string; public: boolean }[];
+}
+
+/** The spec as stored and compared: normalized, secrets as their templates, model files as content hashes. */
+export type CanonicalSpec = Record<string, unknown> & {
+  models: Record<string, Record<string, unknown>>;
+  deployments: Record<string, Record<string, unknown>>;
+};
+
+/** The canonical form of a loaded spec: what two revisions are compared by. */
+export function canonicalSpec(loaded: LoadedSpec, files: Readonly<Record<string, { sha256: string }>>): CanonicalSpec {
+  const plain = JSON.parse(JSON.stringify(redactSecrets(loaded))) as CanonicalSpec;
+  for (const [name, m] of Object.entries(plain.models)) {
+    delete m.path;
+    m.sha256 = files[name]?.sha256 ?? null;
+  }
+  for (const [name, d] of Object.entries(loaded.spec.deployments)) {
+    const c = plain.deployments[name]!;
+    c.model = formatModelRef(d.model);
+    // As a user writes it: `replicas: 2`, or {min, max} for a range (`initial` is derived).
+    c.replicas = d.replicas.min === d.replicas.max ? d.replicas.min : { min: d.replicas.min, max: d.replicas.max };
+  }
+  return plain;
+}
+
+/**
+ * Settings that a running Aloft cannot change: the listening sockets, the HTTP server's
+ * limits, TLS, the state, the rate limiter's backend and JWT verification are set up once
+ * at start. Everything else changes live.
+ */
+const RESTART_PREFIXES = [
+  'version', 'server.host', 'server.port', 'server.adminPort', 'server.bodyLimit', 'server.bodyMemory', 'server.bodyTimeout', 'server.requestTimeout',
+  'server.headersTimeout', 'server.fastInferPath', 'server.drainTimeout', 'state', 'security.tls', 'security.auth.jwt', 'limits.backend', 'limits.redis',
+];
+
+function needsRestart(field: string): boolean {
+  return RESTART_PREFIXES.some((p) => field === p || field.startsWith(`${p}.`));
+}
+
+/** Leaf values of a JSON object by dotted path (arrays are leaves). */
+export function flatten(value: unknown, prefix = '', out: Map<string, unknown> = new Map()): Map<string, unknown> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0 && prefix) out.set(prefix, {});
+    for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) {
+    out.set(prefix, value);
+  }
+  return out;
+}
+
+/** Field-by-field differences of two JSON values, by dotted path, sorted. */
+export function diffFields(before: unknown, after: unknown): FieldChange[] {
+  const a = flatten(before);
+  const b = flatten(after);
+  const fields = [...new Set([...a.keys(), ...b.keys()])].sort();
+  const out: FieldChange[] = [];
+  for (const field of fields) {
+    const from = a.has(field) ? a.get(field) : null;
+    const to = b.has(field) ? b.get(field) : null;
+    if (JSON.stringify(from) !== JSON.stringify(to)) out.push({ field, from, to });
+  }
+  return out;
+}
+
+export interface PlanInputs {
+  base: number;
+  current: number | null;
+  /** What runs now; undefined before the first revision. */
+  before: PlanSide | undefined;
+  after: PlanSide;
+  models: readonly PlannedModel[];
+  /** Requests a deployment answered in the last five minutes. */
+  recentRequests(deployment: string): number;
+}
+
+const REPLACES = (field: string) => field === 'model' || field.startsWith('runtime.');
+
+export function makePlan(i: PlanInputs): Plan {
+  const warnings: string[] = [];
+  const deployments: DeploymentPlan[] = [];
+  const beforeSpec = i.before?.canonical;
+  const beforeDeps = new Map((i.before?.deployments ?? []).map((d) => [d.name, d]));
+  const afterDeps = new Map(i.after.deployments.map((d) => [d.name, d]));
+  const side = (d: TargetDeployment) => ({ model: d.model, version: d.version, sha256: d.sha256, replicas: d.spec.replicas.initial });
+
+  for (const name of [...new Set([...beforeDeps.keys(), ...afterDeps.keys()])].sort()) {
+    const old = beforeDeps.get(name);
+    const now = afterDeps.get(name);
+    if (!old && now) {
+      deployments.push({ name, action: 'add', effect: 'start', fields: diffFields({}, i.after.canonical.deployments[name]), to: side(now), replicasToStart: now.spec.replicas.initial, replicasToStop: 0 });
+      if (now.spec.public) warnings.push(`deployment '${name}' is public: anyone who can reach the gateway may call it without a key`);
+      continue;
+    }
+    if (old && !now) {
+      deployments.push({ name, action: 'remove', effect: 'stop', fields: [], from: side(old), replicasToStart: 0, replicasToStop: old.spec.replicas.initial });
+      const recent = i.recentRequests(name);
+      if (recent > 0) warnings.push(`removing deployment '${name}', which answered ${recent} requests in the last 5 minutes (${(recent / 300).toFixed(2)}/s); its callers will get 404`);
+      continue;
+    }
+    if (!old || !now) continue;
+    const fields = diffFields(beforeSpec?.deployments[name], i.after.canonical.deployments[name]);
+    const versionMoved = old.model !== now.model || old.version !== now.version || old.sha256 !== now.sha256;
+    if (versionMoved && !fields.some((f) => f.field === 'model')) fields.unshift({ field: 'model', from: `${old.model}@${old.version}`, to: `${now.model}@${now.version}` });
+    else if (versionMoved) {
+      const f = fields.find((x) => x.field === 'model')!;
+      f.from = `${old.ref} (${old.model}@${old.version})`;
+      f.to = `${now.ref} (${now.model}@${now.version})`;
+    }
+    if (fields.length === 0) continue;
+    const replace = versionMoved || fields.some((f) => REPLACES(f.field));
+    const delta = now.spec.replicas.initial - old.spec.replicas.initial;
+    deployments.push({
+      name, action: 'change', effect: replace ? 'replace' : delta !== 0 ? 'scale' : 'in-place', fields, from: side(old), to: side(now),
+      replicasToStart: replace ? now.spec.replicas.initial : Math.max(0, delta),
+      replicasToStop: replace ? old.spec.replicas.initial : Math.max(0, -delta),
+    });
+    if (!old.spec.public && now.spec.public) warnings.push(`deployment '${name}' becomes public: anyone who can reach the gateway may call it without a key`);
+    const loosened = loosenedLimit(old.spec.limits, now.spec.limits);
+    if (loosened) warnings.push(`deployment '${name}': rate limit loosened (${loosened})`);
+    if (versionMoved) {
+      const sig = signatureChange(old.signature, now.signature);
+      if (sig) warnings.push(`deployment '${name}': ${now.model}@${now.version} has a different signature from ${old.model}@${old.version} (${sig}); callers may break`);
+    }
+  }
+
+  const strip = (c: CanonicalSpec | undefined) => {
+    if (!c) return {};
+    const { models: _m, deployments: _d, ...rest } = c;
+    return rest;
+  };
+  const settings: SettingPlan[] = beforeSpec ? diffFields(strip(beforeSpec), strip(i.after.canonical)).map((f) => ({ ...f, live: !needsRestart(f.field) })) : [];
+  const restart = settings.filter((s) => !s.live).map((s) => `${s.field}: ${show(s.from)} → ${show(s.to)} needs a restart of aloft up`);
+  const perKey = loosenedLimit(beforeSpec ? (beforeSpec.limits as { perKey?: RateLimitSpec }).perKey : undefined, (i.after.canonical.limits as { perKey?: RateLimitSpec }).perKey);
+  if (beforeSpec && perKey) warnings.push(`per-key rate limit loosened (${perKey})`);
+  const authBefore = (beforeSpec?.security as { auth?: { enabled?: boolean } } | undefined)?.auth?.enabled;
+  const authAfter = (i.after.canonical.security as { auth?: { enabled?: boolean } }).auth?.enabled;
+  if (authBefore === true && authAfter === false) warnings.push('authentication is turned off: every endpoint answers without a key');
+
+  const models = i.models.filter((m) => m.register);
+  const modelFieldChanges = beforeSpec ? diffFields(
+    Object.fromEntries(Object.entries(beforeSpec.models).map(([k, v]) => [k, { ...v, sha256: null }])),
+    Object.fromEntries(Object.entries(i.after.canonical.models).map(([k, v]) => [k, { ...v, sha256: null }])),
+  ) : [];
+  const steps = stepsOf(models, deployments, settings);
+  return {
+    base: i.base, current: i.current,
+    changes: models.length > 0 || deployments.length > 0 || settings.length > 0 || modelFieldChanges.length > 0 || i.before === undefined,
+    models: [...i.models], deployments, settings, restart, warnings, steps, topology: topologyOf(i.after),
+  };
+}
+
+function topologyOf(after: PlanSide): Topology {
+  const c = after.canonical as { server?: { port?: number }; state?: { dir?: string; database?: string } };
+  return {
+    port: c.server?.port ?? 0, database: c.state?.database ?? null, stateDir: c.state?.dir ?? '',
+    deployments: after.deployments.map((d) => ({ name: d.name, model: d.model, version: d.version, replicas: d.spec.replicas.initial, isolation: d.spec.runtime.isolation, public: d.spec.public })),
+  };
+}
+
+function stepsOf(models: readonly PlannedModel[], deployments: readonly DeploymentPlan[], settings: readonly SettingPlan[]): string[] {
+  const steps: string[] = [];
+  for (const m of models) steps.push(`register ${m.model}@${m.version} (sha256:${m.sha256.slice(0, 12)})`);
+  for (const s of settings.filter((x) => x.live)) steps.push(`update ${s.field}: ${show(s.from)} → ${show(s.to)} in place`);
+  for (const d of deployments) {
+    const to = d.to && `${d.to.model}@${d.to.version}`;
+    const from = d.from && `${d.from.model}@${d.from.version}`;
+    switch (d.effect) {
+      case 'start': steps.push(`start ${d.replicasToStart} replica${d.replicasToStart === 1 ? '' : 's'} of ${to} and route deployment '${d.name}' to it`); break;
+      case 'stop': steps.push(`stop routing deployment '${d.name}', drain and stop ${from} (${d.replicasToStop} replica${d.replicasToStop === 1 ? '' : 's'})`); break;
+      case 'replace':
+        steps.push(`start ${d.replicasToStart} replica${d.replicasToStart === 1 ? '' : 's'} of ${to} for deployment '${d.name}', wait until all are ready`);
+        steps.push(`switch deployment '${d.name}' from ${from} to ${to} at one instant`);
+        steps.push(`drain and stop the old ${from} group (${d.replicasToStop} replica${d.replicasToStop === 1 ? '' : 's'})`);
+        break;
+      case 'scale':
+        steps.push(d.replicasToStart > 0
+          ? `start ${d.replicasToStart} more replica${d.replicasToStart === 1 ? '' : 's'} of ${to} (${d.from!.replicas} → ${d.to!.replicas})`
+          : `drain and stop ${d.replicasToStop} replica${d.replicasToStop === 1 ? '' : 's'} of ${to} (${d.from!.replicas} → ${d.to!.replicas})`);
+        break;
+      case 'in-place': steps.push(`update deployment '${d.name}' in place: ${d.fields.map((f) => f.field).join(', ')}`); break;
+    }
+  }
+  return steps;
+}
+
+/** How a limit got looser, or undefined: removed, or a higher rate, burst or daily quota. */
+function loosenedLimit(before: RateLimitSpec | undefined, after: RateLimitSpec | undefined): string | undefined {
+  if (!before) return undefined;
+  if (!after) return 'the limit is removed';
+  const parts: string[] = [];
+  if (after.rate > before.rate) parts.push(`rate ${before.rate} → ${after.rate}/s`);
+  if (after.burst > before.burst) parts.push(`burst ${before.burst} → ${after.burst}`);
+  if (before.daily !== undefined && (after.daily === undefined || after.daily > before.daily)) parts.push(`daily ${before.daily} → ${after.daily ?? 'none'}`);
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
+/** How two signatures differ, or undefined when they accept and return the same tensors. */
+export function signatureChange(a: ModelSignature, b: ModelSignature): string | undefined {
+  const fmt = (t: TensorSpec) => `${t.name} ${t.datatype}[${t.shape.map((d) => (d === -1 ? '?' : d)).join(',')}]`;
+  const side = (role: string, x: readonly TensorSpec[], y: readonly TensorSpec[]) => {
+    const before = x.map(fmt).join(', ');
+    const after = y.map(fmt).join(', ');
+    return before === after ? undefined : `${role} ${before} → ${after}`;
+  };
+  const parts = [side('inputs', a.inputs, b.inputs), side('outputs', a.outputs, b.outputs)].filter((p): p is string => p !== undefined);
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+/** A value as a plan shows it. */
+export function show(v: unknown): string {
+  if (v === null || v === undefined) return '(none)';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}

@@ -415,10 +415,12 @@ export class ControlPlane {
     const signatures = new Map<string, ModelSignature>();
     for (const name of Object.keys(src.loaded.spec.models)) {
       const f = files[name]!;
+      // The file's content names the version: the newest version with this hash, or a new one.
       const versions = await registry.listVersions(name).catch(() => [] as ModelVersion[]);
-      const latest = versions[versions.length - 1];
-      const register = !latest || latest.sha256 !== f.sha256;
-      models.push({ model: name, version: register ? (latest?.version ?? 0) + 1 : latest.version, sha256: f.sha256, sizeBytes: f.sizeBytes, register });
+      const same = versions.filter((v) => v.sha256 === f.sha256).pop();
+      const register = same === undefined;
+      const next = (versions[versions.length - 1]?.version ?? 0) + 1;
+      models.push({ model: name, version: same?.version ?? next, sha256: f.sha256, sizeBytes: f.sizeBytes, register });
       if (register) {
         const bytes = await registry.artifacts.bytesOf(f.sha256);
         const signature = bytes ? safeSignature(bytes) : f.signature;
@@ -437,7 +439,8 @@ export class ControlPlane {
       const planned = models.find((m) => m.model === dep.model.name);
       const ref = formatModelRef(dep.model);
       const sel = dep.model.selector;
-      if (planned?.register && (sel.kind === 'latest' || (sel.kind === 'version' && sel.version === planned.version))) {
+      // A deployment of a model the spec declares runs that file's version (unless it names a version or alias).
+      if (planned && (sel.kind === 'latest' || (planned.register && sel.kind === 'version' && sel.version === planned.version))) {
         const signature = signatures.get(planned.model) ?? (await this.#o.registry.getVersion(planned.model, planned.version).catch(() => undefined))?.signature;
         out.push({ name, spec: dep, ref, model: planned.model, version: planned.version, sha256: planned.sha256, signature: signature ?? { inputs: [], outputs: [], batchable: false } });
         continue;

@@ -1,0 +1,315 @@
+/**
+ * The control plane with its reconciler, on an injected clock: real SQLite store, real
+ * registry and audit trail, real gateway routing; a fake orchestrator whose replicas the
+ * test makes ready or failed. Nothing sleeps: time moves with `clock.advance`.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, test } from 'node:test';
+import { ManualClock } from '../clock.js';
+import { isAloftError } from '../errors.js';
+import { Routing } from '../gateway/routing.js';
+import { silentLogger } from '../log.js';
+import { mlp } from '../onnx/mlp.js';
+import { ArtifactStore } from '../registry/artifacts.js';
+import { Registry } from '../registry/registry.js';
+import { AuditLog, SYSTEM_ACTOR } from '../security/audit.js';
+import { parseSpec } from '../spec/load.js';
+import { openStore, type Store } from '../store/db.js';
+import { ControlPlane } from './control-plane.js';
+import { Controller } from './controller.js';
+import { base, FakeOrchestrator } from './orchestrators/fake.testing.js';
+import { ALL, DEPLOYMENTS, DeploymentsReconciler } from './reconcilers/deployments.js';
+
+const ALICE = { actor: { kind: 'key' as const, id: 'k1', name: 'alice' }, source: '127.0.0.1' };
+
+function model(seed: number, inputs = 4): Uint8Array {
+  const w = Float32Array.from({ length: inputs }, (_, i) => (i + seed) / 100);
+  return mlp([{ in: inputs, out: 1, weights: w, bias: Float32Array.of(seed) }], { inputName: 'x', outputName: 'y', activation: 'sigmoid' });
+}
+
+const yaml = (o: { file?: string; replicas?: number; port?: number; publicDep?: boolean } = {}) => [
+  'server:', `  port: ${o.port ?? 8080}`,
+  'models:', '  m:', `    path: ./${o.file ?? 'a.onnx'}`,
+  'deployments:', '  m:', '    model: m', `    replicas: ${o.replicas ?? 2}`, ...(o.publicDep ? ['    public: true'] : []), '',
+].join('\n');
+
+interface World {
+  dir: string;
+  clock: ManualClock;
+  store: Store;
+  audit: AuditLog;
+  orchestrator: FakeOrchestrator;
+  routing: Routing;
+  controller: Controller;
+  control: ControlPlane;
+  settle(): Promise<void>;
+  /** Start (or restart) the control plane on the spec file's current text. */
+  boot(text?: string): Promise<{ revision: number; recorded: boolean }>;
+  stop(): Promise<void>;
+}
+
+let world: World;
+
+async function makeWorld(dir: string, clock = new ManualClock()): Promise<World> {
+  const store = await openStore({ url: `sqlite:${join(dir, 'aloft.db')}`, stateDir: dir });
+  const registry = new Registry(store, new ArtifactStore(join(dir, 'artifacts')));
+  const audit = new AuditLog(store, { clock });
+  const orchestrator = new FakeOrchestrator();
+  const routing = new Routing({ clock, connect: () => ({ infer: async (x) => x, abandon: () => undefined, close: async () => undefined }) });
+  const controller = new Controller({ clock, logger: silentLogger });
+  const control = new ControlPlane({
+    store, registry, audit, clock, logger: silentLogger, dir, applyTimeoutMs: 60_000,
+    enqueue: () => controller.enqueue(DEPLOYMENTS, ALL), recentRequests: () => 0,
+  });
+  controller.add(new DeploymentsReconciler({
+    desired: () => control.deployments(), orchestrator, routing, cores: 2, enqueue: () => controller.enqueue(DEPLOYMENTS, ALL), onPass: (r) => control.onPass(r),
+  }));
+  const abort = new AbortController();
+  const loop = controller.start(abort.signal);
+  const settle = async () => {
+    for (let i = 0; i < 6; i++) {
+      await controller.settled();
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  return {
+    dir, clock, store, audit, orchestrator, routing, controller, control, settle,
+    async boot(text) {
+      const file = join(dir, 'aloft.yaml');
+      if (text !== undefined) await writeFile(file, text);
+      const { readFile } = await import('node:fs/promises');
+      const t = await readFile(file, 'utf8');
+      return control.start(parseSpec(t, file), t);
+    },
+    async stop() {
+      control.close();
+      abort.abort();
+      await loop;
+      await store.close();
+    },
+  };
+}
+
+beforeEach(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'aloft-control-'));
+  await writeFile(join(dir, 'a.onnx'), model(1));
+  await writeFile(join(dir, 'b.onnx'), model(2));
+  await writeFile(join(dir, 'wide.onnx'), model(3, 6));
+  world = await makeWorld(dir);
+});
+
+afterEach(async () => {
+  await world.stop().catch(() => undefined);
+  await rm(world.dir, { recursive: true, force: true });
+});
+
+/** Let the old groups drain: passes mid-transition look again every 50 ms of the clock. */
+async function drain(): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    await world.settle();
+    world.clock.advance(50);
+  }
+  await world.settle();
+}
+
+const routedVersion = () => world.routing.config.deployments.map((d) => `${d.name}→${base(d.versions[0]!.group)}`);
+const running = () => world.orchestrator.groups.map((g) => `${base(g.key)}×${g.replicas}`).sort();
+
+test('the first start records revision 1 as applying, and applied once every replica is ready; a restart on the same file records nothing', async () => {
+  const first = await world.boot(yaml());
+  assert.deepEqual(first, { revision: 1, recorded: true, plan: first.plan } as typeof first);
+  await world.settle();
+  assert.equal((await world.control.revisions.get(1))!.outcome, 'applying', 'not applied until the replicas are ready');
+  assert.equal((await world.control.status()).converged, false);
+  world.orchestrator.ready('m@1');
+  const done = await world.control.wait(1);
+  assert.equal(done.outcome, 'applied');
+  assert.equal(done.kind, 'startup');
+  assert.deepEqual(done.deployments.map((d) => `${d.name}=${d.model}@${d.version}`), ['m=m@1']);
+  await world.settle();
+  assert.equal((await world.control.status()).converged, true);
+
+  // A restart (a new control plane on the same database) with the unchanged file.
+  await world.stop();
+  world = await makeWorld(world.dir);
+  const again = await world.boot();
+  assert.equal(again.recorded, false);
+  assert.equal(again.revision, 1);
+  assert.equal((await world.control.revisions.list()).length, 1);
+});
+
+test('a replica change converges in place and is recorded with author, message, diff and an audit entry', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  const plan = await world.control.plan({ spec: yaml({ replicas: 3 }), file: 'aloft.yaml' });
+  assert.equal(plan.changes, true);
+  assert.deepEqual(plan.deployments.map((d) => [d.name, d.effect, d.replicasToStart, d.replicasToStop]), [['m', 'scale', 1, 0]]);
+  assert.deepEqual(plan.deployments[0]!.fields, [{ field: 'replicas', from: 2, to: 3 }]);
+  assert.equal((await world.control.revisions.list()).length, 1, 'a plan records nothing');
+
+  const r = await world.control.apply({ spec: yaml({ replicas: 3 }), file: 'aloft.yaml' }, ALICE, { base: 1, message: 'more capacity' });
+  assert.equal(r.revision, 2);
+  await world.settle();
+  assert.deepEqual(running(), ['m@1×3'], 'the same group, one more replica');
+  assert.deepEqual(routedVersion(), ['m→m@1'], 'no route switch');
+  world.orchestrator.ready('m@1');
+  const rev = await world.control.wait(2);
+  assert.equal(rev.outcome, 'applied');
+  assert.equal(rev.author, 'alice');
+  assert.equal(rev.message, 'more capacity');
+  const audit = await world.audit.list({ action: 'spec.applied' });
+  const entry = audit.find((e) => e.target === 'revision 2');
+  assert.ok(entry, 'spec.applied is audited');
+  assert.equal((entry.after as { author: string }).author, 'alice');
+  assert.equal((entry.after as { diff: { deployments: { fields: unknown[] }[] } }).diff.deployments[0]!.fields.length, 1);
+  assert.equal((await world.audit.verify()).ok, true);
+});
+
+test('a new version starts beside the old one and the route switches only when all new replicas are ready', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  assert.deepEqual(running(), ['m@1×2', 'm@2×2']);
+  assert.deepEqual(routedVersion(), ['m→m@1'], 'still on the old version');
+  assert.equal((await world.control.revisions.get(2))!.outcome, 'applying');
+  world.orchestrator.ready('m@2');
+  await world.settle();
+  assert.deepEqual(routedVersion(), ['m→m@2']);
+  world.clock.advance(50);
+  await world.settle();
+  assert.deepEqual(running(), ['m@2×2'], 'the old group is stopped once idle');
+  assert.equal((await world.control.wait(2)).outcome, 'applied');
+  const models = (await world.control.revisions.get(2))!.models;
+  assert.deepEqual(models.map((m) => [m.model, m.version, m.created]), [['m', 2, true]]);
+});
+
+test('a replica that fails terminally fails the apply with the reason, and the previous revision keeps serving', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  world.orchestrator.fail('m@2', 'the model failed to load: bad graph');
+  const rev = await world.control.wait(2);
+  assert.equal(rev.outcome, 'failed');
+  assert.match(rev.reason!, /deployment 'm': the model failed to load: bad graph/);
+  await world.settle();
+  assert.deepEqual(routedVersion(), ['m→m@1']);
+  assert.deepEqual(running(), ['m@1×2'], 'the failed group is stopped');
+  assert.equal((await world.control.revisions.current())!.number, 1);
+  // The next apply is not blocked by the failed one.
+  const next = await world.control.apply({ spec: yaml({ replicas: 1 }), file: 'aloft.yaml' }, ALICE, { base: 2 });
+  assert.equal(next.revision, 3);
+});
+
+test('an apply that does not converge within the apply timeout fails (time is stepped, not waited for)', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  const waiting = world.control.wait(2);
+  world.clock.advance(59_000);
+  await world.settle();
+  assert.equal((await world.control.revisions.get(2))!.outcome, 'applying');
+  world.clock.advance(1_000);
+  const rev = await waiting;
+  assert.equal(rev.outcome, 'failed');
+  assert.match(rev.reason!, /did not converge within 60 s \(m 0\/2 ready\)/);
+  await world.settle();
+  assert.deepEqual(routedVersion(), ['m→m@1']);
+});
+
+test('applies are refused while another converges and when planned against an older revision; nothing half-done', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await world.control.apply({ spec: yaml({ replicas: 3 }), file: 'aloft.yaml' }, ALICE, { base: 1 });
+  await assert.rejects(world.control.apply({ spec: yaml({ replicas: 1 }), file: 'aloft.yaml' }, ALICE), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_REVISION_CONFLICT' && /still being applied/.test(e.message));
+  world.orchestrator.ready('m@1');
+  await world.control.wait(2);
+  await assert.rejects(world.control.apply({ spec: yaml({ replicas: 1 }), file: 'aloft.yaml' }, ALICE, { base: 1 }), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_REVISION_CONFLICT' && /planned against revision 1, but revision 2/.test(e.message));
+  // Two applies planned against the same revision, at once: exactly one lands.
+  const both = await Promise.allSettled([
+    world.control.apply({ spec: yaml({ replicas: 1 }), file: 'aloft.yaml' }, ALICE, { base: 2 }),
+    world.control.apply({ spec: yaml({ replicas: 4 }), file: 'aloft.yaml' }, ALICE, { base: 2 }),
+  ]);
+  assert.deepEqual(both.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+  assert.equal((await world.control.revisions.list()).length, 3);
+});
+
+test('settings a running system cannot change are refused with nothing recorded; public changes live with a warning', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  const plan = await world.control.plan({ spec: yaml({ port: 9090 }), file: 'aloft.yaml' });
+  assert.deepEqual(plan.settings, [{ field: 'server.port', from: 8080, to: 9090, live: false }]);
+  assert.match(plan.restart[0]!, /server\.port: 8080 → 9090 needs a restart/);
+  await assert.rejects(world.control.apply({ spec: yaml({ port: 9090 }), file: 'aloft.yaml' }, ALICE), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_NEEDS_RESTART');
+  assert.equal((await world.control.revisions.list()).length, 1);
+  const pub = await world.control.plan({ spec: yaml({ publicDep: true }), file: 'aloft.yaml' });
+  assert.deepEqual(pub.deployments.map((d) => d.effect), ['in-place']);
+  assert.match(pub.warnings.join('\n'), /becomes public/);
+  await world.control.apply({ spec: yaml({ publicDep: true }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  assert.equal(world.control.desired.loaded.spec.deployments.m!.public, true, 'live settings read the desired revision');
+  assert.equal((await world.control.wait(2)).outcome, 'applied');
+});
+
+test('a start after a crash mid-apply records the interrupted revision as failed and converges to the spec file', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  // The process dies here (no close, no outcome recorded); a new one starts on the same state.
+  world.control.close();
+  const dir = world.dir;
+  world = await makeWorld(dir);
+  const r = await world.boot();
+  assert.equal(r.recorded, false, 'the file is revision 1 again');
+  const two = (await world.control.revisions.get(2))!;
+  assert.equal(two.outcome, 'failed');
+  assert.match(two.reason!, /interrupted/);
+  await world.settle();
+  world.orchestrator.ready('m@1');
+  await world.settle();
+  assert.deepEqual(routedVersion(), ['m→m@1']);
+  assert.equal((await world.control.status()).converged, true);
+});
+
+test('rollback restores a revision exactly by hash, even when the file on disk changed, and marks what it undid', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await world.control.apply({ spec: yaml({ file: 'wide.onnx' }), file: 'aloft.yaml' }, ALICE);
+  const plan2 = (await world.control.revisions.get(2))!;
+  assert.match(JSON.stringify(plan2.diff), /different signature/, 'the signature change is a warning');
+  await world.settle();
+  world.orchestrator.ready('m@2');
+  await drain();
+  await world.control.wait(2);
+  await writeFile(join(world.dir, 'a.onnx'), model(9)); // the file revision 1 used is overwritten
+  const r = await world.control.rollback(ALICE, {});
+  assert.equal(r.revision, 3);
+  await world.settle();
+  world.orchestrator.ready('m@1');
+  await drain();
+  const three = await world.control.wait(3);
+  assert.equal(three.outcome, 'applied');
+  assert.equal(three.kind, 'rollback');
+  assert.equal(three.rollbackOf, 1);
+  const one = (await world.control.revisions.get(1))!;
+  assert.deepEqual(three.deployments.map((d) => d.sha256), one.deployments.map((d) => d.sha256), 'the exact hash revision 1 ran');
+  assert.equal((await world.control.revisions.get(2))!.outcome, 'rolled_back');
+  assert.equal((await world.audit.list({ action: 'spec.rolled_back' })).length, 1);
+  await assert.rejects(world.control.rollback(SYSTEM_ACTOR_AUTHOR, { to: 99 }), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_REVISION_NOT_FOUND');
+});
+
+const SYSTEM_ACTOR_AUTHOR = { actor: SYSTEM_ACTOR, source: 'system' };

@@ -1,0 +1,72 @@
+/**
+ * makePlan as a table: the same inputs give the same plan. Each row changes one thing of
+ * a running spec and names what the plan must say about it.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ModelSignature } from '../runtime/tensor.js';
+import type { DeploymentSpec } from '../spec/types.js';
+import { diffFields, makePlan, signatureChange, type CanonicalSpec, type PlanSide, type TargetDeployment } from './plan.js';
+
+const SIG: ModelSignature = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }], batchable: true };
+
+const depSpec = (o: Partial<{ replicas: number; public: boolean; limits: { rate: number; burst: number; daily?: number } }> = {}): DeploymentSpec => ({
+  model: { name: 'm', selector: { kind: 'latest' } }, replicas: { min: o.replicas ?? 2, max: o.replicas ?? 2, initial: o.replicas ?? 2 },
+  batching: { enabled: true, maxBatchSize: 32, maxQueueDelay: 2, maxQueueSize: 1024 },
+  runtime: { intraOpThreads: 'auto', interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
+  timeout: 30000, public: o.public ?? false, ...(o.limits ? { limits: o.limits } : {}),
+});
+
+function side(deps: Record<string, { spec: DeploymentSpec; version?: number; sig?: ModelSignature }>, extra: Record<string, unknown> = {}): PlanSide {
+  const deployments: TargetDeployment[] = Object.entries(deps).map(([name, d]) => ({
+    name, spec: d.spec, ref: 'm', model: 'm', version: d.version ?? 1, sha256: String(d.version ?? 1).repeat(64), signature: d.sig ?? SIG,
+  }));
+  const canonical = {
+    version: 1, server: { port: 8080, host: '127.0.0.1' }, limits: { backend: 'memory' }, security: { auth: { enabled: true } }, ...extra,
+    models: { m: { sha256: '1'.repeat(64) } },
+    deployments: Object.fromEntries(Object.entries(deps).map(([n, d]) => [n, { model: 'm', replicas: d.spec.replicas.min, public: d.spec.public, ...(d.spec.limits ? { limits: d.spec.limits } : {}) }])),
+  } as CanonicalSpec;
+  return { canonical, deployments };
+}
+
+const before = side({ m: { spec: depSpec() } });
+const plan = (after: PlanSide, recent = 0) => makePlan({ base: 3, current: 3, before, after, models: [], recentRequests: () => recent });
+
+test('nothing changed: no changes, no steps', () => {
+  const p = plan(before);
+  assert.equal(p.changes, false);
+  assert.deepEqual([p.deployments, p.settings, p.steps, p.warnings], [[], [], [], []]);
+});
+
+test('the table: what each change plans', () => {
+  const rows: { name: string; after: PlanSide; recent?: number; effect?: string; fields?: string[]; warning?: RegExp; restart?: RegExp; steps: RegExp }[] = [
+    { name: 'replicas 2 → 3', after: side({ m: { spec: depSpec({ replicas: 3 }) } }), effect: 'scale', fields: ['replicas'], steps: /start 1 more replica of m@1 \(2 → 3\)/ },
+    { name: 'replicas 3 → 1', after: side({ m: { spec: depSpec({ replicas: 1 }) } }), effect: 'scale', fields: ['replicas'], steps: /drain and stop 1 replica of m@1 \(2 → 1\)/ },
+    { name: 'a new version', after: side({ m: { spec: depSpec(), version: 2 } }), effect: 'replace', fields: ['model'], steps: /switch deployment 'm' from m@1 to m@2 at one instant/ },
+    { name: 'public', after: side({ m: { spec: depSpec({ public: true }) } }), effect: 'in-place', fields: ['public'], warning: /'m' becomes public/, steps: /update deployment 'm' in place: public/ },
+    { name: 'a signature change', after: side({ m: { spec: depSpec(), version: 2, sig: { ...SIG, inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 6] }] } } }), effect: 'replace', warning: /different signature .*inputs x FP32\[\?,4\] → x FP32\[\?,6\]/, steps: /start 2 replicas of m@2/ },
+    { name: 'add a deployment', after: side({ m: { spec: depSpec() }, n: { spec: depSpec({ replicas: 1 }) } }), effect: 'start', steps: /start 1 replica of m@1 and route deployment 'n'/ },
+    { name: 'remove a deployment that is called', after: side({}), recent: 600, effect: 'stop', warning: /removing deployment 'm', which answered 600 requests in the last 5 minutes \(2\.00\/s\)/, steps: /drain and stop m@1 \(2 replicas\)/ },
+    { name: 'a port change', after: side({ m: { spec: depSpec() } }, { server: { port: 9090, host: '127.0.0.1' } }), restart: /server\.port: 8080 → 9090 needs a restart/, steps: /^$/ },
+    { name: 'a looser limit', after: side({ m: { spec: depSpec({ limits: { rate: 100, burst: 100 } }) } }), effect: 'in-place', warning: /rate limit loosened/, steps: /in place: limits/ },
+    { name: 'auth off', after: side({ m: { spec: depSpec() } }, { security: { auth: { enabled: false } } }), warning: /authentication is turned off/, steps: /update security\.auth\.enabled: true → false in place/ },
+  ];
+  const limited = side({ m: { spec: depSpec({ limits: { rate: 10, burst: 10 } }) } });
+  for (const row of rows) {
+    const p = row.name === 'a looser limit' ? makePlan({ base: 3, current: 3, before: limited, after: row.after, models: [], recentRequests: () => 0 }) : plan(row.after, row.recent);
+    assert.equal(p.changes, true, row.name);
+    if (row.effect) assert.equal(p.deployments.find((d) => d.name === (row.name === 'add a deployment' ? 'n' : 'm'))?.effect, row.effect, row.name);
+    if (row.fields) assert.deepEqual(p.deployments[0]!.fields.map((f) => f.field), row.fields, row.name);
+    if (row.warning) assert.match(p.warnings.join('\n'), row.warning, row.name);
+    else if (row.name !== 'auth off') assert.deepEqual(p.warnings, [], row.name);
+    if (row.restart) assert.match(p.restart.join('\n'), row.restart, row.name);
+    else assert.deepEqual(p.restart, [], row.name);
+    assert.match(p.steps.join('\n'), row.steps, row.name);
+  }
+});
+
+test('diffFields and signatureChange', () => {
+  assert.deepEqual(diffFields({ a: { b: 1, c: [1] } }, { a: { b: 2, c: [1] }, d: 'x' }), [{ field: 'a.b', from: 1, to: 2 }, { field: 'd', from: null, to: 'x' }]);
+  assert.equal(signatureChange(SIG, structuredClone(SIG)), undefined);
+  assert.match(signatureChange(SIG, { ...SIG, outputs: [{ name: 'p', datatype: 'FP32', shape: [-1, 1] }] })!, /outputs y FP32\[\?,1\] → p FP32\[\?,1\]/);
+});

@@ -107,6 +107,8 @@ interface StepStats {
   converged: boolean;
   sent: number;
   failed: number;
+  /** Answers with status 200. */
+  answered: number;
   /** Answers that were 200 but not the right version's output (or an unexpected version). */
   wrong: number;
   /** Answers to requests sent after convergence. */
@@ -119,7 +121,7 @@ interface StepStats {
 }
 
 function newStep(name: string, allowed: string[], target: string): StepStats {
-  return { name, allowed: new Set(allowed), target, converged: false, sent: 0, failed: 0, wrong: 0, afterConverged: 0, versions: new Map(), latencies: [], samples: [] };
+  return { name, allowed: new Set(allowed), target, converged: false, sent: 0, failed: 0, answered: 0, wrong: 0, afterConverged: 0, versions: new Map(), latencies: [], samples: [] };
 }
 
 function note(s: StepStats, what: string): void {
@@ -166,6 +168,7 @@ class Load {
           note(step, `HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
           continue;
         }
+        step.answered++;
         this.#check(step, after, text);
       } catch (err) {
         step.latencies.push(performance.now() - t0);
@@ -291,6 +294,10 @@ test('apply, scale and roll back live under a closed-loop load of 8 connections:
     const pids = () => running.orchestrator.status().map((r) => r.pid).filter((p): p is number => p !== undefined);
 
     const steps: StepStats[] = [];
+    const assertClean = (stats: StepStats) => {
+      assert.equal(stats.failed, 0, `${stats.name}: ${stats.failed} of ${stats.sent} requests failed: ${stats.samples.join(' | ')}`);
+      assert.equal(stats.wrong, 0, `${stats.name}: ${stats.wrong} answers were not the expected version's: ${stats.samples.join(' | ')}`);
+    };
     /**
      * One step: count from now on towards `stats`, run `change` (which returns the revision
      * it recorded, or undefined for the startup one), wait for convergence, then collect
@@ -308,10 +315,8 @@ test('apply, scale and roll back live under a closed-loop load of 8 connections:
       const now = new Set(pids());
       await check(before.filter((p) => !now.has(p)));
       await until(`${AFTER_CONVERGED} answers after ${stats.name} converged`, STEP_TIMEOUT_MS, () => (stats.afterConverged >= AFTER_CONVERGED || load!.stopped ? true : undefined), 10);
-      const versions = [...stats.versions].sort().map(([v, n]) => `v${v}: ${n}`).join(', ');
-      t.diagnostic(`${stats.name}: converged in ${took} ms; sent ${stats.sent}, failed ${stats.failed}, wrong ${stats.wrong}, p99 ${p99(stats.latencies).toFixed(1)} ms; answers ${versions}`);
-      assert.equal(stats.failed, 0, `${stats.name}: ${stats.failed} of ${stats.sent} requests failed: ${stats.samples.join(' | ')}`);
-      assert.equal(stats.wrong, 0, `${stats.name}: ${stats.wrong} answers were not the expected version's: ${stats.samples.join(' | ')}`);
+      t.diagnostic(`${stats.name}: revision ${revision} applied and converged ${took} ms after the change was sent`);
+      assertClean(stats);
       assert.ok(stats.afterConverged >= AFTER_CONVERGED, `${stats.name}: only ${stats.afterConverged} answers after convergence (request cap reached?)`);
     };
     const apply = async (spec: string, message: string): Promise<number> => {
@@ -344,7 +349,15 @@ test('apply, scale and roll back live under a closed-loop load of 8 connections:
       assert.equal(gone.length, 1, 'the v2 replica stopped');
     });
 
+    // Requests sent at the end of a step are answered during the next one: the final figures
+    // (and the checks on them) are taken once every loop has stopped.
     await load.stop();
+    for (const s of steps) {
+      const versions = [...s.versions].sort().map(([v, n]) => `v${v}: ${n}`).join(', ');
+      t.diagnostic(`${s.name}: sent ${s.sent}, failed ${s.failed}, wrong ${s.wrong}, p99 ${p99(s.latencies).toFixed(1)} ms; answers ${versions} (${s.afterConverged} after convergence)`);
+      assert.equal(s.answered + s.failed, s.sent, `${s.name}: every request sent was answered 200 or counted failed`);
+    }
+    for (const s of steps) assertClean(s);
     const total = steps.reduce((n, s) => n + s.sent, 0);
     const rows = steps.map((s) => `${s.name.padEnd(20)} | ${String(s.sent).padStart(6)} | ${String(s.failed).padStart(6)} | ${p99(s.latencies).toFixed(1).padStart(6)}`);
     console.log(['', `apply-live: ${CONNECTIONS} connections, ${total} requests`, `${'step'.padEnd(20)} | ${'sent'.padStart(6)} | ${'failed'.padStart(6)} | ${'p99 ms'.padStart(6)}`, ...rows, ''].join('\n'));

@@ -13,7 +13,7 @@ import { AloftError, fail, type ErrorCode } from '../errors.js';
 import { pathOf, routeOf, type RouteId } from './routes.js';
 import type {
   AliasDeleted, AliasResult, ApplyAnswer, ApplyRequest, ArtifactStored, AuditCheck, AuditList, ControlStatus, DeploymentList, KeyCreated, KeyList, KeyRequest, KeyRevoked,
-  ModelDetail, ModelList, PlanResult, PushResult, RevisionDetail, RevisionList, RollbackRequest, SpecSubmission,
+  GcResult, ModelDetail, ModelList, PlanResult, PushResult, RevisionDetail, RevisionList, RollbackRequest, SpecSubmission, VersionDeleted,
 } from './types.js';
 
 export interface AdminClientOptions {
@@ -87,6 +87,9 @@ export class AdminClient {
   putArtifact(sha256: string, bytes: Buffer): Promise<ArtifactStored> {
     return this.#json('admin.artifacts.put', { digest: sha256 }, bytes, { 'content-type': 'application/octet-stream' });
   }
+
+  deleteVersion(name: string, version: number): Promise<VersionDeleted> { return this.#json('admin.models.version.delete', { name, version }); }
+  gc(opts: { dryRun?: boolean } = {}): Promise<GcResult> { return this.#json('admin.gc', {}, JSON.stringify(opts), JSON_TYPE); }
 
   /** POST an inference request (JSON) to a deployment, or one version of it; the raw answer. */
   infer(deployment: string, body: string | Buffer, version?: string): Promise<RawAnswer> {

@@ -61,6 +61,8 @@ export function buildProgram(): Command {
     .action((o: { file: string; port?: number; host?: string; readyTimeout: number; insecure?: boolean }) => up(o));
 
   const m = program.command('models').description('the model registry: versions, hashes, signatures, aliases');
+  client(m.command('delete').description('delete a model version (refused while the running revision uses it or an alias points at it)').argument('<name@version>', 'e.g. credit-risk@2'))
+    .action((ref: string, o: Parameters<typeof models.remove>[1]) => models.remove(ref, o));
   m.command('push')
     .description('register a new version of a model from an ONNX file')
     .argument('<file>', 'the .onnx file')
@@ -112,6 +114,9 @@ export function buildProgram(): Command {
     .action((o: Parameters<typeof control.revisionsList>[0]) => control.revisionsList(o));
   client(rv.command('show').description('one revision: versions, diff, outcome and spec').argument('<n>', 'revision number'))
     .action((n: string, o: Parameters<typeof control.revisionsShow>[1]) => control.revisionsShow(n, o));
+
+  client(program.command('gc').description('delete stored model files that no version references').option('--dry-run', 'only list what would be removed'))
+    .action((o: Parameters<typeof models.gc>[0]) => models.gc(o));
 
   client(program.command('status').description('the current revision, whether the system has converged, and deployments, versions and replicas'))
     .action((o: Parameters<typeof status>[0]) => status(o));

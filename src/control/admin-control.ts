@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { routeOf } from '../api/routes.js';
-import type { ApplyAnswer, ApplyRequest, ArtifactStored, PlanResult, RevisionDetail, RevisionList, RollbackRequest } from '../api/types.js';
+import type { ApplyAnswer, ApplyRequest, ArtifactStored, GcResult, PlanResult, RevisionDetail, RevisionList, RollbackRequest, VersionDeleted } from '../api/types.js';
 import { fail, isAloftError } from '../errors.js';
 import { readSignature } from '../onnx/signature.js';
 import type { Registry } from '../registry/registry.js';
@@ -122,5 +122,19 @@ export function registerControlRoutes(app: FastifyInstance, ctx: ControlRoutesCo
     const stored = await registry.artifacts.put(body);
     reply.code(201);
     return { sha256: stored.sha256, sizeBytes: stored.size };
+  } });
+
+  app.route<{ Params: { name: string; version: string } }>({ ...routeOf('admin.models.version.delete'), handler: async (req): Promise<VersionDeleted> => {
+    const v = Number(req.params.version);
+    if (!Number.isInteger(v) || v < 1) throw fail('ALOFT_BAD_REQUEST', `version must be a positive integer, got '${req.params.version}'`);
+    await control.deleteVersion(req.params.name, v, who(req));
+    return { model: req.params.name, version: v, deleted: true };
+  } });
+
+  app.route({ ...routeOf('admin.gc'), handler: async (req): Promise<GcResult> => {
+    const body = jsonBody<{ dryRun?: unknown }>(req, '{"dryRun": true}');
+    if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') throw fail('ALOFT_BAD_REQUEST', 'dryRun must be true or false');
+    const removed = await control.gc(who(req), { dryRun: body.dryRun === true });
+    return { removed, freedBytes: removed.reduce((n, r) => n + r.sizeBytes, 0), dryRun: body.dryRun === true };
   } });
 }

@@ -313,3 +313,32 @@ test('rollback restores a revision exactly by hash, even when the file on disk c
 });
 
 const SYSTEM_ACTOR_AUTHOR = { actor: SYSTEM_ACTOR, source: 'system' };
+
+test('a version in use cannot be deleted; once no live revision uses it, it can, its number is not reused, and gc frees its file', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await assert.rejects(world.control.deleteVersion('m', 1, ALICE), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_VERSION_IN_USE' && /revision 1 \(current\)/.test(e.message) && /deployment 'm'/.test(e.message));
+  await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  world.orchestrator.ready('m@2');
+  await drain();
+  assert.equal((await world.control.wait(2)).outcome, 'applied');
+  const registry = new Registry(world.store, new ArtifactStore(join(world.dir, 'artifacts')));
+  const v1 = await registry.getVersion('m', 1);
+  await world.control.deleteVersion('m', 1, ALICE);
+  await assert.rejects(registry.getVersion('m', 1), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_VERSION_NOT_FOUND');
+  assert.deepEqual(await world.control.gc(ALICE, { dryRun: true }), [], 'a file stored in the last 10 minutes is kept');
+  const later = Date.now() + 3_600_000;
+  const removed = await registry.gc({ now: later, dryRun: true });
+  assert.deepEqual(removed.map((r) => r.sha256), [v1.sha256], 'only the deleted version\'s file is garbage');
+  await registry.gc({ now: later });
+  assert.equal(await registry.artifacts.has(v1.sha256, v1.sizeBytes), false);
+  // A file with the deleted version's content is a new version: numbers name one file forever.
+  await writeFile(join(world.dir, 'c.onnx'), model(5));
+  await world.control.apply({ spec: yaml({ file: 'c.onnx' }), file: 'aloft.yaml' }, ALICE);
+  assert.deepEqual((await world.control.revisions.get(3))!.models.map((m) => m.version), [3]);
+  const audit = await world.audit.list({ action: 'model.version.deleted' });
+  assert.equal(audit.length, 1);
+  await assert.rejects(world.control.rollback(ALICE, { to: 1 }), (e: unknown) => isAloftError(e) && /applying|being applied/.test(e.message), 'an apply is converging');
+});

@@ -128,6 +128,8 @@ interface Tracking {
   previous: DesiredState | undefined;
   timer: Timer;
   waiters: { resolve(r: RevisionRecord): void }[];
+  /** The outcome is being recorded. */
+  finishing?: boolean;
 }
 
 export class ControlPlane {
@@ -230,6 +232,38 @@ export class ControlPlane {
       }
       const prepared = await this.#prepareRevision(target);
       return this.#applyPrepared(prepared, latest, 'rollback', target.number, who, opts.message ?? `rollback to revision ${target.number}`);
+    });
+  }
+
+  /**
+   * Delete a model version, unless a live revision uses it: the desired one, the newest
+   * applied one, or one being applied (an earlier revision may still name it: rolling
+   * back to that revision then fails with a clear not-found).
+   */
+  async deleteVersion(model: string, version: number, who: Author): Promise<void> {
+    return this.#exclusive(async () => {
+      const users: string[] = [];
+      const uses = (deps: readonly { model: string; version: number }[]) => deps.some((d) => d.model === model && d.version === version);
+      const current = await this.#revisions.current();
+      if (current && uses(current.deployments)) users.push(`revision ${current.number} (current)`);
+      for (const r of await this.#revisions.applying()) if (uses(r.deployments)) users.push(`revision ${r.number} (being applied)`);
+      if (this.#desired && uses(this.#desired.deployments) && !users.some((u) => u.startsWith(`revision ${this.#desired!.revision} `))) users.push(`revision ${this.#desired.revision} (desired)`);
+      if (users.length > 0) {
+        const deps = (this.#desired?.deployments ?? []).filter((d) => d.model === model && d.version === version).map((d) => `'${d.name}'`);
+        throw fail('ALOFT_VERSION_IN_USE', `${model}@${version} is used by ${users.join(', ')}${deps.length ? ` (deployment ${deps.join(', ')})` : ''}; apply a spec that no longer uses it, then delete it`);
+      }
+      await this.#o.registry.deleteVersion(model, version, (tx, v) => this.#o.audit.append({ actor: who.actor, action: 'model.version.deleted', target: `${model}@${version}`, source: who.source, before: { sha256: v.sha256, sizeBytes: v.sizeBytes } }, tx));
+    });
+  }
+
+  /** Remove model files no live version references (see Registry.gc). */
+  async gc(who: Author, opts: { dryRun?: boolean } = {}): Promise<{ sha256: string; sizeBytes: number }[]> {
+    return this.#exclusive(async () => {
+      const removed = await this.#o.registry.gc({ ...opts, now: this.#o.clock.date().getTime() });
+      if (removed.length > 0 && !opts.dryRun) {
+        await this.#o.audit.append({ actor: who.actor, action: 'artifacts.collected', target: 'artifacts', source: who.source, after: { removed: removed.length, freedBytes: removed.reduce((n, r) => n + r.sizeBytes, 0), sha256: removed.map((r) => r.sha256) } });
+      }
+      return removed;
     });
   }
 
@@ -354,24 +388,30 @@ export class ControlPlane {
   }
 
   async #finish(t: Tracking, outcome: 'applied' | 'failed', reason: string | null): Promise<void> {
-    if (this.#tracking !== t) return;
-    this.#tracking = undefined;
+    if (this.#tracking !== t || t.finishing) return;
+    t.finishing = true;
     t.timer.cancel();
     if (outcome === 'failed') {
       this.#o.logger.error({ revision: t.revision, reason }, 'apply failed; back to the previous revision');
       if (t.previous) this.#setDesired(t.previous);
     }
     try {
-      await this.#revisions.finish(t.revision, outcome, reason);
-      if (outcome === 'applied' && t.kind === 'rollback') {
-        // The revisions after the target that were running are now rolled back.
-        for (const r of await this.#revisions.list(1000)) {
-          if (r.number > (t.rollbackOf ?? 0) && r.number < t.revision && r.outcome === 'applied') await this.#revisions.finish(r.number, 'rolled_back', `rolled back by revision ${t.revision}`, 'applied');
+      // The outcome, and for a rollback the revisions it undid, in one transaction: a crash
+      // leaves either all of it or none (and then the next start records the interruption).
+      await atomically(this.#o.store, async (tx) => {
+        const revisions = new RevisionRepository(tx, { now: () => this.#o.clock.date() });
+        await revisions.finish(t.revision, outcome, reason);
+        if (outcome === 'applied' && t.kind === 'rollback') {
+          for (const r of await revisions.list(1000)) {
+            if (r.number > (t.rollbackOf ?? 0) && r.number < t.revision && r.outcome === 'applied') await revisions.finish(r.number, 'rolled_back', `rolled back by revision ${t.revision}`, 'applied');
+          }
         }
-      }
+      });
     } catch (err) {
       this.#o.logger.error({ err, revision: t.revision }, 'could not record the outcome of an apply');
     }
+    // Only now does status say converged: never before the outcome is recorded.
+    if (this.#tracking === t) this.#tracking = undefined;
     const record = await this.#revisions.get(t.revision).catch(() => undefined);
     for (const w of t.waiters) if (record) w.resolve(record);
   }

@@ -127,15 +127,15 @@ export class ArtifactStore {
     return SHA256_RE.test(sha256) && intact(this.path(sha256), sha256, size);
   }
 
-  /** The sha256 of every stored artifact, with its size. */
-  async list(): Promise<{ sha256: string; size: number }[]> {
+  /** The sha256 of every stored artifact, with its size and when it was stored (ms since the epoch). */
+  async list(): Promise<{ sha256: string; size: number; storedAt: number }[]> {
     const root = join(this.dir, 'sha256');
-    const out: { sha256: string; size: number }[] = [];
+    const out: { sha256: string; size: number; storedAt: number }[] = [];
     for (const prefix of await readdir(root).catch(() => [] as string[])) {
       for (const name of await readdir(join(root, prefix)).catch(() => [] as string[])) {
         if (!SHA256_RE.test(name)) continue;
         const info = await stat(join(root, prefix, name)).catch(() => undefined);
-        if (info?.isFile()) out.push({ sha256: name, size: info.size });
+        if (info?.isFile()) out.push({ sha256: name, size: info.size, storedAt: info.mtimeMs });
       }
     }
     return out;

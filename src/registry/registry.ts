@@ -229,6 +229,35 @@ export class Registry {
   }
 
   /**
+   * Delete a version: it can no longer be resolved, served or aliased; its number is never
+   * reused. Its file stays until `gc`. Callers check first that no live revision uses it.
+   * @throws ALOFT_MODEL_NOT_FOUND, ALOFT_VERSION_NOT_FOUND, ALOFT_VERSION_IN_USE (an alias points at it).
+   */
+  async deleteVersion(name: string, version: number, record?: AliasRecorder<ModelVersion>): Promise<ModelVersion> {
+    const v = await this.getVersion(name, version);
+    if (v.aliases.length > 0) {
+      throw fail('ALOFT_VERSION_IN_USE', `${name}@${version} is what ${v.aliases.map((a) => `${name}@${a}`).join(', ')} points at; move or delete the alias first (aloft models alias ${name} ${v.aliases[0]} N)`);
+    }
+    await atomically(this.#store, async (tx) => {
+      if (!(await new ModelRepository(tx, this.#repoOpts).deleteVersion(name, version))) throw fail('ALOFT_VERSION_NOT_FOUND', `model '${name}' has no version ${version}`);
+      await record?.(tx, v);
+    });
+    return v;
+  }
+
+  /**
+   * Remove stored files that no live version references. Files stored in the last
+   * `graceMs` (default 10 min) are kept: an upload waiting for its apply is not garbage.
+   */
+  async gc(opts: { dryRun?: boolean; graceMs?: number; now?: number } = {}): Promise<{ sha256: string; sizeBytes: number }[]> {
+    const live = await this.#repo.liveHashes();
+    const cutoff = (opts.now ?? Date.now()) - (opts.graceMs ?? 600_000);
+    const garbage = (await this.#artifacts.list()).filter((a) => !live.has(a.sha256) && a.storedAt < cutoff);
+    if (!opts.dryRun) for (const a of garbage) await this.#artifacts.remove(a.sha256);
+    return garbage.map((a) => ({ sha256: a.sha256, sizeBytes: a.size }));
+  }
+
+  /**
    * The path of a version's model file after re-hashing it.
    * @throws ALOFT_ARTIFACT_CORRUPT (damaged or truncated), ALOFT_ARTIFACT_MISSING.
    */

@@ -101,14 +101,17 @@ export class ModelRepository {
         .selectFrom('model_versions')
         .selectAll()
         .where('model', '=', input.model)
+        .where('deleted_at', 'is', null)
         .orderBy('version', 'desc')
         .limit(1)
         .executeTakeFirst();
       if (latest && latest.sha256 === input.sha256) return { version: toVersion(latest), created: false };
+      // Numbers count deleted versions too: a number names one file forever.
+      const top = await trx.selectFrom('model_versions').select((eb) => eb.fn.max('version').as('n')).where('model', '=', input.model).executeTakeFirst();
 
       const row = {
         model: input.model,
-        version: latest ? Number(latest.version) + 1 : 1,
+        version: Number(top?.n ?? 0) + 1,
         sha256: input.sha256,
         size_bytes: input.sizeBytes,
         source_path: input.sourcePath,
@@ -118,7 +121,7 @@ export class ModelRepository {
         metadata: JSON.stringify(input.metadata ?? {}),
       } satisfies Insertable<ModelVersionsTable>;
       await trx.insertInto('model_versions').values(row).execute();
-      return { version: toVersion(row), created: true };
+      return { version: toVersion({ ...row, deleted_at: null }), created: true };
     });
   }
 
@@ -131,7 +134,7 @@ export class ModelRepository {
   async listModels(): Promise<ModelSummaryRecord[]> {
     const rows = await this.#store.db
       .selectFrom('models')
-      .leftJoin('model_versions as v', 'v.model', 'models.name')
+      .leftJoin('model_versions as v', (join) => join.onRef('v.model', '=', 'models.name').on('v.deleted_at', 'is', null))
       .select((eb) => [
         'models.name',
         'models.description',
@@ -157,6 +160,7 @@ export class ModelRepository {
       .selectFrom('model_versions')
       .selectAll()
       .where('model', '=', model)
+      .where('deleted_at', 'is', null)
       .orderBy('version', 'asc')
       .execute();
     return rows.map(toVersion);
@@ -168,6 +172,7 @@ export class ModelRepository {
       .selectAll()
       .where('model', '=', model)
       .where('version', '=', version)
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     return row && toVersion(row);
   }
@@ -177,10 +182,24 @@ export class ModelRepository {
       .selectFrom('model_versions')
       .selectAll()
       .where('model', '=', model)
+      .where('deleted_at', 'is', null)
       .orderBy('version', 'desc')
       .limit(1)
       .executeTakeFirst();
     return row && toVersion(row);
+  }
+
+  /** Mark a version deleted (a tombstone); false when there is no such live version. */
+  async deleteVersion(model: string, version: number): Promise<boolean> {
+    const r = await this.#store.db.updateTable('model_versions').set({ deleted_at: this.#now().toISOString() })
+      .where('model', '=', model).where('version', '=', version).where('deleted_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** The sha256 of every live version of every model: what garbage collection keeps. */
+  async liveHashes(): Promise<Set<string>> {
+    const rows = await this.#store.db.selectFrom('model_versions').select('sha256').where('deleted_at', 'is', null).execute();
+    return new Set(rows.map((r) => r.sha256));
   }
 
   /** Aliases of one model, or of all models when `model` is omitted; by model then alias. */

@@ -35,6 +35,8 @@ export interface ModelVersionsTable {
   signature: string;
   /** JSON object. */
   metadata: string;
+  /** Set when the version was deleted (a tombstone: its number is never reused). Migration 0005. */
+  deleted_at: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ModelAliasesTable {

@@ -56,3 +56,24 @@ export async function alias(name: string, aliasName: string, version: string, op
   if (opts.json) return printJson(r);
   process.stdout.write(`${name}@${aliasName} → v${v}\n`);
 }
+
+/** `aloft models delete NAME@V`: refused while a live revision uses the version. */
+export async function remove(ref: string, opts: ClientOptions & { json?: boolean; yes?: boolean }): Promise<void> {
+  const m = /^([^@]+)@v?(\d+)$/.exec(ref);
+  if (!m) throw fail('ALOFT_USAGE', `give the version to delete as NAME@VERSION (e.g. credit-risk@2), got '${ref}'`);
+  const r = await (await connect(opts)).deleteVersion(m[1]!, Number(m[2]));
+  if (opts.json) return printJson(r);
+  process.stdout.write(`deleted ${r.model}@${r.version}; its number is not reused. Run 'aloft gc' to free its file.\n`);
+}
+
+/** `aloft gc`: delete stored model files that no version references. */
+export async function gc(opts: ClientOptions & { json?: boolean; dryRun?: boolean }): Promise<void> {
+  const r = await (await connect(opts)).gc({ dryRun: opts.dryRun === true });
+  if (opts.json) return printJson(r);
+  if (r.removed.length === 0) {
+    process.stdout.write('nothing to collect: every stored model file is used by a version (or was uploaded in the last 10 minutes)\n');
+    return;
+  }
+  for (const a of r.removed) process.stdout.write(`${r.dryRun ? 'would remove' : 'removed'}  sha256:${shortHash(a.sha256)}  ${humanBytes(a.sizeBytes)}\n`);
+  process.stdout.write(`${r.dryRun ? 'would free' : 'freed'} ${humanBytes(r.freedBytes)} in ${r.removed.length} file${r.removed.length === 1 ? '' : 's'}\n`);
+}

@@ -5,6 +5,9 @@
  * second insert violates the key (optimistic concurrency enforced by the database, across
  * processes). Specs are stored as their templates (`${env:…}`), never resolved secrets.
  * Portable DDL only, as in 0001.
+ *
+ * Also: a deleted model version stays as a tombstone (`deleted_at` set) so its number is
+ * never given to another file, and the audit trail's references to it stay meaningful.
  */
 import { sql, type Kysely } from 'kysely';
 
@@ -31,8 +34,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addCheckConstraint('revisions_outcome_known', sql`outcome in ('applying', 'applied', 'failed', 'rolled_back')`)
     .execute();
   await db.schema.createIndex('revisions_outcome_idx').on('revisions').columns(['outcome', 'number']).execute();
+  await db.schema.alterTable('model_versions').addColumn('deleted_at', 'text').execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('model_versions').dropColumn('deleted_at').execute();
   await db.schema.dropTable('revisions').execute();
 }

@@ -170,7 +170,7 @@ export class ControlPlane {
     return this.#exclusive(async () => {
       const current = await this.#revisions.current();
       for (const r of await this.#revisions.applying()) {
-        await this.#revisions.finish(r.number, 'failed', `interrupted: aloft stopped before revision ${r.number} converged; it was not applied (the next start ran ${current ? `revision ${current.number} or newer` : 'the spec file'})`);
+        await this.#revisions.finish(r.number, 'failed', `interrupted: aloft stopped before revision ${r.number} finished converging, so it is not what runs; the next start ran the spec file (revision ${current ? `${current.number}, or a new one if the file differs` : '1'})`);
         this.#o.logger.warn({ revision: r.number }, 'an apply was interrupted by a stop; recorded as failed');
       }
       const files: Record<string, ModelFile> = {};
@@ -362,7 +362,7 @@ export class ControlPlane {
         after: { revision: number, author: who.actor.name, message, ...(rollbackOf !== null ? { rollbackOf } : {}), diff: diffOf(plan) },
       }, tx);
     });
-    failpoint('apply.recorded');
+    if (kind !== 'startup') failpoint('apply.recorded');
     return number;
   }
 

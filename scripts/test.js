@@ -30,6 +30,6 @@ if (files.length === 0) {
 }
 
 const r = spawnSync(process.execPath, [
-  '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files,
+  '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files,
 ], { cwd: root, stdio: 'inherit', env: { ...process.env, ALOFT_LOG_LEVEL: process.env.ALOFT_LOG_LEVEL ?? 'silent' } });
 process.exit(r.status ?? 1);

@@ -30,7 +30,7 @@ test('close() answers the requests already queued, then stops replicas and refus
     const adminKey = newAdminKey();
     const aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey });
     await aloft.waitReady(60_000);
-    const queued = () => aloft.gateway.routing.status().find((v) => v.group === 'm@1')?.queued;
+    const queued = () => aloft.gateway.routing.status().find((v) => v.deployment === 'm' && v.version === 1)?.queued;
     const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURE_COUNT], data: Array.from(encodeBatch(generateApplicants(1, { seed: 3 }))) }] });
     const n = 20;
     const pool = new Pool(aloft.url, { connections: n });

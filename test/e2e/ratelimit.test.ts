@@ -1,6 +1,7 @@
 /**
  * Issue 3: rate limits end to end. A real Aloft with `deployments.credit-risk.limits:
- * {rate: 5, burst: 5}` answers 10 simultaneous requests with exactly 5×200 and 5×429
+ * {rate: 0.5, burst: 5}` answers 10 simultaneous requests with exactly 5×200 and 5×429
+ * (the slow refill, one token per 2 s, keeps the count exact on a loaded machine)
  * (Retry-After, {"error"}), and serves again once Retry-After has passed. With
  * `limits.backend: redis`, two Aloft instances with one prefix share the limit.
  */
@@ -12,7 +13,7 @@ import { inferBody } from '../helpers/credit-risk.js';
 import { assertNoLeak, postJson, type Answer } from '../helpers/http.js';
 import { startProject, type Project } from '../helpers/project.js';
 
-const LIMITED = 'deployments: { credit-risk: { public: true, limits: { rate: 5, burst: 5 } } }';
+const LIMITED = 'deployments: { credit-risk: { public: true, limits: { rate: 0.5, burst: 5 } } }';
 const body = JSON.stringify(inferBody());
 
 const infer = (p: Project): Promise<Answer> => postJson(`${p.url}/v2/models/credit-risk/infer`, body);
@@ -21,20 +22,20 @@ function checkRefusals(answers: Answer[], allowed: number): void {
   const codes = answers.map((a) => a.status).sort();
   assert.deepEqual(codes, [...Array(allowed).fill(200), ...Array(answers.length - allowed).fill(429)], `statuses: ${codes.join(' ')}`);
   for (const a of answers.filter((x) => x.status === 429)) {
-    assert.equal(a.headers['retry-after'], '1');
-    assert.deepEqual(a.json, { error: "rate limit of 5 requests/s for deployment 'credit-risk' exceeded; retry after 1 s" });
+    assert.equal(a.headers['retry-after'], '2');
+    assert.deepEqual(a.json, { error: "rate limit of 0.5 requests/s for deployment 'credit-risk' exceeded; retry after 2 s" });
     assertNoLeak(a.text);
   }
 }
 
 /** Honour Retry-After, then expect the deployment to answer again. */
 async function servesAgain(p: Project): Promise<void> {
-  await sleep(1000);
+  await sleep(2000);
   const a = await infer(p);
   assert.equal(a.status, 200, a.text);
 }
 
-test('ratelimit e2e (memory): 10 requests at once against rate 5 burst 5 give exactly 5×200 and 5×429', async () => {
+test('ratelimit e2e (memory): 10 requests at once against rate 0.5 burst 5 give exactly 5×200 and 5×429', async () => {
   const p = await startProject({ yaml: LIMITED });
   after(() => p.close());
   checkRefusals(await Promise.all(Array.from({ length: 10 }, () => infer(p))), 5);
@@ -48,7 +49,8 @@ await withRedis('ratelimit e2e (redis)', ({ prefix }) => {
     after(() => Promise.all([a.close(), b.close()]));
     const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => infer(i % 2 === 0 ? a : b)));
     checkRefusals(answers, 5);
-    await Promise.all([servesAgain(a), servesAgain(b)]);
+    await servesAgain(a); // one token comes back every 2 s: one after the other
+    await servesAgain(b);
   });
 });
 

@@ -42,8 +42,26 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'aloft-store-'));
 }
 
+/**
+ * Kysely's migrator looks for its table by listing every schema's tables; when another test
+ * drops its own schema during that listing, PostgreSQL answers that the dropped schema does
+ * not exist. That is this harness's concurrent cleanup, not the code under test: try again.
+ */
+const OTHER_TEST_SCHEMA_GONE = /schema "aloft_test_[0-9a-f]+" does not exist/;
+
 function withOpen(db: Omit<TestDatabase, 'open'>): TestDatabase {
-  return { ...db, open: () => openStore({ url: db.url, stateDir: db.stateDir }) };
+  return {
+    ...db,
+    async open() {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await openStore({ url: db.url, stateDir: db.stateDir });
+        } catch (e) {
+          if (attempt >= 5 || !OTHER_TEST_SCHEMA_GONE.test((e as Error).message)) throw e;
+        }
+      }
+    },
+  };
 }
 
 async function createSqlite(): Promise<TestDatabase> {

@@ -117,6 +117,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
   const { spec } = loaded;
   // Settings that change live (public, limits, auth on/off) are read from the desired revision's spec.
   let live: Spec = spec;
+  let listeningAt: { host: string; port: number } | undefined;
   const host = opts.host ?? spec.server.host;
   const warnings = checkExposure({ host, tls: spec.security.tls !== undefined, authEnabled: spec.security.auth.enabled, insecure: opts.insecure === true });
   for (const message of warnings) progress({ kind: 'warning', message });
@@ -201,6 +202,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
       recentRequests: (d) => traffic.count(d),
       onDesired: (d) => { live = d.loaded.spec; },
+      listening: () => listeningAt,
     });
     controller.add(new DeploymentsReconciler({
       desired: () => control.deployments(), orchestrator, routing, cores: opts.cores ?? availableParallelism(),
@@ -228,6 +230,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     for (const m of started.plan.models) progress({ kind: 'registered', model: m.model, version: m.version, created: m.register, sha256: m.sha256, source: relativeTo(loaded, m.model) });
     life.own('control plane', () => control.close());
     const { url, adminUrl } = await listen(gateway, adminApp, host, opts.port ?? spec.server.port, spec.server.adminPort, tls !== undefined, life, spec.server.drainTimeout);
+    listeningAt = { host, port: Number(new URL(url).port || (tls ? 443 : 80)) };
     progress({ kind: 'listening', url, adminUrl });
 
     controller.enqueue(DEPLOYMENTS, ALL);

@@ -3,7 +3,7 @@
  * Startup and command errors are caught here, printed as one clear line, and set the
  * exit code.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isAloftError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { init } from './commands/init.js';
@@ -37,7 +37,9 @@ export function buildProgram(): Command {
     .description('Serve ONNX models in production from one YAML file: batched, balanced, versioned inference behind the Open Inference Protocol.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false })
+    // Usage errors (an unknown option, a missing argument) exit 2 like ALOFT_USAGE, not commander's 1.
+    .exitOverride();
 
   program.command('init')
     .description('create a starter project (aloft.yaml, a credit-risk model, a sample request) that runs as is')
@@ -150,12 +152,17 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // `plan --detailed-exitcode` keeps 2 for "there are changes": every error is 1 there (as terraform does).
+  const usageExit = argv.includes('--detailed-exitcode') ? 1 : 2;
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (isAloftError(err)) {
+    if (err instanceof CommanderError) {
+      // commander printed the message; help and --version are not errors.
+      process.exitCode = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : usageExit;
+    } else if (isAloftError(err)) {
       process.stderr.write(`error: ${err.message}\n`);
-      process.exitCode = err.code === 'ALOFT_USAGE' ? 2 : 1;
+      process.exitCode = err.code === 'ALOFT_USAGE' ? usageExit : 1;
     } else {
       process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = 1;

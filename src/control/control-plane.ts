@@ -24,6 +24,7 @@
  * recorded `failed` (interrupted), and the system converges to one revision: the spec
  * file's, recorded as a new revision when it differs from the newest applied one.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Clock, Timer } from '../clock.js';
 import { fail, isAloftError } from '../errors.js';
@@ -107,6 +108,8 @@ export interface ControlPlaneOptions {
   applyTimeoutMs?: number;
   /** Told whenever the desired state changes (live settings read it). */
   onDesired?(d: DesiredState): void;
+  /** Where the gateway listens (after `--host`/`--port` overrides), set once it does. */
+  listening?(): { host: string; port: number } | undefined;
 }
 
 interface Prepared {
@@ -208,7 +211,7 @@ export class ControlPlane {
   async apply(sub: SpecSubmission, who: Author, opts: { base?: number; message?: string } = {}): Promise<ApplyResult> {
     return this.#exclusive(async () => {
       const latest = await this.#checkBase(opts.base);
-      const prepared = await this.#prepareSubmission(sub);
+      const prepared = await this.#prepareSubmission(sub, true);
       return this.#applyPrepared(prepared, latest, 'apply', null, who, opts.message ?? '');
     });
   }
@@ -312,6 +315,9 @@ export class ControlPlane {
     const n = latest?.number ?? 0;
     if (latest?.outcome === 'applying') {
       throw fail('ALOFT_REVISION_CONFLICT', `revision ${n} is still being applied; wait until it has converged or failed ('aloft status'), then run 'aloft plan' again`);
+    }
+    if (base !== undefined && base > n) {
+      throw fail('ALOFT_REVISION_CONFLICT', `this change was planned against revision ${base}, which does not exist: the newest revision is ${n === 0 ? 'none yet' : n}; run 'aloft plan' against this system and apply that`, { details: { base, latest: n } });
     }
     if (base !== undefined && base !== n) {
       throw fail('ALOFT_REVISION_CONFLICT', `this change was planned against revision ${base}, but revision ${n} has landed since; run 'aloft plan' again and apply that`, { details: { base, latest: n } });
@@ -424,14 +430,15 @@ export class ControlPlane {
 
   // ---------------------------------------------------------------- resolution
 
-  async #prepareSubmission(sub: SpecSubmission): Promise<Prepared> {
+  /** `store`: keep model files read here in the artifact store (apply); a plan only hashes them. */
+  async #prepareSubmission(sub: SpecSubmission, store = false): Promise<Prepared> {
     if (typeof sub?.spec !== 'string' || sub.spec.length === 0) throw fail('ALOFT_BAD_REQUEST', 'send {"spec": "<the YAML>", "file": "aloft.yaml", "models": {"<name>": {"sha256": "…", "sizeBytes": N}}}');
     const file = typeof sub.file === 'string' && sub.file.length > 0 ? sub.file : 'aloft.yaml';
     const result = validateSpecText(sub.spec, file, this.#o.dir);
     if (!result.ok) throw specError(result);
     const files: Record<string, ModelFile> = {};
     const given = sub.models ?? {};
-    if (given === null || typeof given !== 'object') throw fail('ALOFT_BAD_REQUEST', 'models must be an object: {"<name>": {"sha256": "…", "sizeBytes": N}}');
+    if (given === null || typeof given !== 'object' || Array.isArray(given)) throw fail('ALOFT_BAD_REQUEST', 'models must be an object: {"<name>": {"sha256": "…", "sizeBytes": N}}');
     for (const name of Object.keys(result.loaded.spec.models)) {
       const m = (given as Record<string, ModelFile | undefined>)[name];
       if (m && typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256) && Number.isInteger(m.sizeBytes) && m.sizeBytes >= 0) {
@@ -440,11 +447,14 @@ export class ControlPlane {
       }
       // No hash given: read the file here (a spec on this machine's disk, e.g. curl with a local path).
       const path = result.loaded.spec.models[name]!.path;
-      const stored = await readFile(path).then(
-        (bytes) => this.#o.registry.artifacts.put(bytes),
-        () => { throw fail('ALOFT_SPEC_INVALID', `${file} models.${name}.path: model file not found: ${path}; send its sha256 and size in models.${name} (aloft plan and apply do), or a path this server can read`); },
-      );
-      files[name] = { sha256: stored.sha256, sizeBytes: stored.size };
+      const bytes = await readFile(path).catch(() => {
+        throw fail('ALOFT_SPEC_INVALID', `${file} models.${name}.path: model file not found: ${path}; send its sha256 and size in models.${name} (aloft plan and apply do), or a path this server can read`);
+      });
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      if (store) await this.#o.registry.artifacts.put(bytes);
+      const signature = safeSignature(bytes);
+      if (!signature) throw fail('ALOFT_MODEL_INVALID', `${file} models.${name}.path: ${path} is not a readable ONNX model`);
+      files[name] = { sha256, sizeBytes: bytes.length, signature };
     }
     return this.#prepare({ loaded: result.loaded, specText: sub.spec, file }, files);
   }
@@ -526,6 +536,7 @@ export class ControlPlane {
   }
 
   #plan(prepared: Prepared, latest: number, current: RevisionRecord | undefined, before: DesiredState | undefined): Plan {
+    const listening = this.#o.listening?.();
     const beforeSide = current && before ? {
       canonical: current.spec as CanonicalSpec,
       deployments: before.deployments.map((d) => ({ name: d.name, spec: d.spec, ref: current.deployments.find((x) => x.name === d.name)?.ref ?? d.model, model: d.model, version: d.version, sha256: d.sha256, signature: d.signature })),
@@ -533,6 +544,7 @@ export class ControlPlane {
     return makePlan({
       base: latest, current: current?.number ?? null, before: beforeSide, after: { canonical: prepared.canonical, deployments: prepared.targets },
       models: prepared.pinned ? [] : prepared.models, recentRequests: (d) => this.#o.recentRequests(d),
+      ...(listening ? { listening } : {}),
     });
   }
 

@@ -168,6 +168,8 @@ export interface PlanInputs {
   models: readonly PlannedModel[];
   /** Requests a deployment answered in the last five minutes. */
   recentRequests(deployment: string): number;
+  /** Where the system listens now, when `aloft up --host/--port` overrode the spec: a spec naming these is no change. */
+  listening?: { host: string; port: number };
 }
 
 const REPLACES = (field: string) => field === 'model' || field.startsWith('runtime.');
@@ -214,7 +216,9 @@ export function makePlan(i: PlanInputs): Plan {
     if (!old.spec.public && now.spec.public) warnings.push(`deployment '${name}' becomes public: anyone who can reach the gateway may call it without a key`);
     const loosened = loosenedLimit(old.spec.limits, now.spec.limits);
     if (loosened) warnings.push(`deployment '${name}': rate limit loosened (${loosened})`);
-    if (versionMoved) {
+    // A signature the server cannot know yet (a file not uploaded, no signature sent) is not compared.
+    const unknown = now.signature.inputs.length === 0 && now.signature.outputs.length === 0;
+    if (versionMoved && !unknown) {
       const sig = signatureChange(old.signature, now.signature);
       if (sig) warnings.push(`deployment '${name}': ${now.model}@${now.version} has a different signature from ${old.model}@${old.version} (${sig}); callers may break`);
     }
@@ -225,7 +229,17 @@ export function makePlan(i: PlanInputs): Plan {
     const { models: _m, deployments: _d, ...rest } = c;
     return rest;
   };
-  const settings: SettingPlan[] = beforeSpec ? diffFields(strip(beforeSpec), strip(i.after.canonical)).map((f) => ({ ...f, live: !needsRestart(f.field) })) : [];
+  const settings: SettingPlan[] = [];
+  if (beforeSpec) {
+    // The listening address changes only when the new spec names neither what the running
+    // spec said nor where the system listens (`aloft up --port` overrides the spec).
+    const where = { 'server.port': i.listening?.port, 'server.host': i.listening?.host } as Record<string, unknown>;
+    for (const f of diffFields(strip(beforeSpec), strip(i.after.canonical))) {
+      const now = where[f.field];
+      if (now !== undefined && f.to === now) continue;
+      settings.push({ ...f, ...(now !== undefined ? { from: now } : {}), live: !needsRestart(f.field) });
+    }
+  }
   const restart = settings.filter((s) => !s.live).map((s) => `${s.field}: ${show(s.from)} → ${show(s.to)} needs a restart of aloft up`);
   const perKey = loosenedLimit(beforeSpec ? (beforeSpec.limits as { perKey?: RateLimitSpec }).perKey : undefined, (i.after.canonical.limits as { perKey?: RateLimitSpec }).perKey);
   if (beforeSpec && perKey) warnings.push(`per-key rate limit loosened (${perKey})`);
@@ -238,11 +252,14 @@ export function makePlan(i: PlanInputs): Plan {
     Object.fromEntries(Object.entries(beforeSpec.models).map(([k, v]) => [k, { ...v, sha256: null }])),
     Object.fromEntries(Object.entries(i.after.canonical.models).map(([k, v]) => [k, { ...v, sha256: null }])),
   ) : [];
+  // Model metadata (description, labels) changes in place; it is named like a setting.
+  for (const f of modelFieldChanges) settings.push({ field: `models.${f.field}`, from: f.from, to: f.to, live: true });
   const steps = stepsOf(models, deployments, settings);
   return {
     base: i.base, current: i.current,
-    changes: models.length > 0 || deployments.length > 0 || settings.length > 0 || modelFieldChanges.length > 0 || i.before === undefined,
-    models: [...i.models], deployments, settings, restart, warnings, steps, topology: topologyOf(i.after),
+    changes: models.length > 0 || deployments.length > 0 || settings.length > 0 || i.before === undefined,
+    models: [...i.models], deployments, settings, restart, warnings, steps,
+    topology: { ...topologyOf(i.after), ...(i.listening && !settings.some((x) => x.field === 'server.port') ? { port: i.listening.port } : {}) },
   };
 }
 

@@ -342,3 +342,23 @@ test('a version in use cannot be deleted; once no live revision uses it, it can,
   assert.equal(audit.length, 1);
   await assert.rejects(world.control.rollback(ALICE, { to: 1 }), (e: unknown) => isAloftError(e) && /applying|being applied/.test(e.message), 'an apply is converging');
 });
+
+test('secrets are stored as their templates: the revision, its canonical spec, its diff and the audit trail never hold the value', async () => {
+  process.env.ALOFT_TEST_REVISION_SECRET = 'hunter2-very-secret-value';
+  try {
+    const withSecret = yaml().replace('    model: m\n', '    model: m\n    description: "owner token ${env:ALOFT_TEST_REVISION_SECRET}"\n');
+    await world.boot(yaml());
+    world.orchestrator.ready('m@1');
+    await world.control.wait(1);
+    await world.control.apply({ spec: withSecret, file: 'aloft.yaml' }, ALICE);
+    assert.equal(world.control.desired.loaded.spec.deployments.m!.description, 'owner token hunter2-very-secret-value', 'the running system has the value');
+    const rev = (await world.control.revisions.get(2))!;
+    const stored = JSON.stringify(rev);
+    assert.doesNotMatch(stored, /hunter2/);
+    assert.match(rev.specText, /\$\{env:ALOFT_TEST_REVISION_SECRET\}/);
+    assert.match(JSON.stringify(rev.diff), /\$\{env:ALOFT_TEST_REVISION_SECRET\}/, 'the diff shows the template');
+    assert.doesNotMatch(JSON.stringify(await world.audit.list({})), /hunter2/);
+  } finally {
+    delete process.env.ALOFT_TEST_REVISION_SECRET;
+  }
+});

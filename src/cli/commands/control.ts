@@ -139,7 +139,10 @@ async function follow(aloft: AdminClient, applied: ApplyAnswer, opts: { json?: b
     if (rev.outcome !== 'applying') break;
     if (!opts.json) {
       const s: ControlStatus = await aloft.status();
-      const line = s.deployments.map((d) => `${d.name} ${d.ready}/${d.desired} ready${d.routed === d.group ? '' : ' (warming)'}`).join(', ');
+      const step = (d: ControlStatus['deployments'][number]) => d.routed !== d.group
+        ? `new replicas warming, ${d.ready}/${d.desired} ready`
+        : d.ready < d.desired ? `${d.ready}/${d.desired} ready` : s.converged ? 'converged' : `routed to the new group, ${d.ready}/${d.desired} ready; old replicas draining`;
+      const line = s.deployments.map((d) => `${d.name}: ${step(d)}`).join('; ');
       if (line && line !== shown) err(`  ${line}\n`);
       shown = line;
     }

@@ -1,0 +1,89 @@
+/**
+ * Sequential comparison of two variants that stays valid when it is checked again and
+ * again as data arrives: the basis of rollout gates (issue 13) and, later, SLO checks.
+ *
+ * The statistic is the mixture sequential probability ratio test (mSPRT) of Johari,
+ * Pekelis and Walsh, "Always Valid Inference: Continuous Monitoring of A/B Tests"
+ * (2015/2021), for the difference θ = p_candidate − p_baseline of two rates (an error
+ * rate, or the share of requests slower than a latency bound), with a normal mixing
+ * distribution N(0, τ²) over θ and the plug-in variance of θ̂. Inverted, it gives an
+ * always-valid confidence sequence for θ:
+ *
+ *     θ̂ ± sqrt( V (V + τ²) / τ² · ( 2 ln(1/α) + ln((V + τ²) / V) ) ),   V = Var(θ̂)
+ *
+ * which covers θ at every sample size at once with probability ≥ 1 − α (asymptotically;
+ * the seeded simulations in sequential.test.ts measure it at the sizes a rollout sees).
+ * A verdict from it is therefore safe to take at any check:
+ *
+ * - `fail`: the lower bound is above 0, the candidate is worse (false alarms ≤ α);
+ * - `pass`: the upper bound is below `margin`, the candidate is not worse by more than it;
+ * - `inconclusive`: neither yet, or fewer than `minSamples` per variant. Too little data is
+ *   never a pass or a fail; what to do then is the rollout's `onInconclusive` policy.
+ *
+ * Counts get one pseudo-failure and one pseudo-success per variant (Agresti–Caffo), so a
+ * variant with no failures yet still has a variance.
+ */
+
+export interface RateSample {
+  /** Observations (requests). */
+  n: number;
+  /** Of them, "bad" ones (errors, or answers slower than the bound). */
+  bad: number;
+}
+
+export interface SequentialOptions {
+  /** False-alarm rate: the chance, over the whole run, of a `fail` when the variants are equal. Default 0.05. */
+  alpha?: number;
+  /** Mixing scale τ: the size of difference the test is most sensitive to. Default 0.02 (two percentage points). */
+  tau?: number;
+  /** A candidate worse by less than this still passes. Default 0.01 (one percentage point). */
+  margin?: number;
+  /** Fewer observations than this in either variant is inconclusive. Default 100. */
+  minSamples?: number;
+}
+
+export type Verdict = 'pass' | 'fail' | 'inconclusive';
+
+export interface RateComparison {
+  verdict: Verdict;
+  /** Observed rates (pseudo-counts included). */
+  baseline: number;
+  candidate: number;
+  /** θ̂ = candidate − baseline. */
+  difference: number;
+  /** The always-valid confidence sequence for θ at this sample size. */
+  lower: number;
+  upper: number;
+  /** Why, in one line, with the numbers. */
+  reason: string;
+}
+
+const DEFAULTS = { alpha: 0.05, tau: 0.02, margin: 0.01, minSamples: 100 };
+
+/** The always-valid confidence sequence for candidate − baseline at these counts. */
+export function rateDifferenceBounds(baseline: RateSample, candidate: RateSample, opts: SequentialOptions = {}): { estimate: number; lower: number; upper: number; pb: number; pc: number } {
+  const alpha = opts.alpha ?? DEFAULTS.alpha;
+  const tau2 = (opts.tau ?? DEFAULTS.tau) ** 2;
+  const pb = (baseline.bad + 1) / (baseline.n + 2);
+  const pc = (candidate.bad + 1) / (candidate.n + 2);
+  const v = (pb * (1 - pb)) / (baseline.n + 2) + (pc * (1 - pc)) / (candidate.n + 2);
+  const half = Math.sqrt(((v * (v + tau2)) / tau2) * (2 * Math.log(1 / alpha) + Math.log((v + tau2) / v)));
+  const estimate = pc - pb;
+  return { estimate, lower: estimate - half, upper: estimate + half, pb, pc };
+}
+
+/** Compare the candidate's rate of bad outcomes with the baseline's; valid at every check. */
+export function compareRates(baseline: RateSample, candidate: RateSample, opts: SequentialOptions = {}): RateComparison {
+  const margin = opts.margin ?? DEFAULTS.margin;
+  const minSamples = opts.minSamples ?? DEFAULTS.minSamples;
+  const b = rateDifferenceBounds(baseline, candidate, opts);
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const numbers = `candidate ${pct(b.pc)} (${candidate.bad}/${candidate.n}) vs baseline ${pct(b.pb)} (${baseline.bad}/${baseline.n}), difference ${pct(b.estimate)} in [${pct(b.lower)}, ${pct(b.upper)}]`;
+  const out = { baseline: b.pb, candidate: b.pc, difference: b.estimate, lower: b.lower, upper: b.upper };
+  if (baseline.n < minSamples || candidate.n < minSamples) {
+    return { ...out, verdict: 'inconclusive', reason: `too little data (${Math.min(baseline.n, candidate.n)} of ${minSamples} observations needed per variant): ${numbers}` };
+  }
+  if (b.lower > 0) return { ...out, verdict: 'fail', reason: `the candidate is worse: ${numbers}` };
+  if (b.upper < margin) return { ...out, verdict: 'pass', reason: `the candidate is not worse by ${pct(margin)} or more: ${numbers}` };
+  return { ...out, verdict: 'inconclusive', reason: `not decided yet: ${numbers}` };
+}

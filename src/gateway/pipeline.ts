@@ -30,6 +30,7 @@ import { errorAnswer, errorBody } from './http-errors.js';
 import type { Observer } from './observe.js';
 import { INFERENCE_HEADER, runInfer, type InferTimings } from './oip/infer.js';
 import { resolveVersion } from './oip/resolve.js';
+import { TICKETS } from './route-table.js';
 import type { LimitCheckFn } from './ratelimit/hook.js';
 import type { RouteTable } from './route-table.js';
 
@@ -99,6 +100,15 @@ export type Serve = (ex: InferExchange) => Promise<void>;
 
 const EMPTY = Buffer.alloc(0);
 
+/** A request's ticket in [0, TICKETS) for weighted splits: xorshift32, no allocation. */
+let ticketState = (Math.random() * 0x100000000) >>> 0 || 1;
+function nextTicket(): number {
+  ticketState ^= ticketState << 13;
+  ticketState ^= ticketState >>> 17;
+  ticketState ^= ticketState << 5;
+  return (ticketState >>> 0) % TICKETS;
+}
+
 export function inferPipeline(o: PipelineOptions): Serve {
   return async (ex) => {
     const { url, target } = ex;
@@ -117,7 +127,9 @@ export function inferPipeline(o: PipelineOptions): Serve {
       }
       principal = auth.principal;
       const caller = principal === undefined ? {} : { principal };
-      resolved = resolveVersion(o.routes, target.name, target.version, caller);
+      // One ticket per request, for a traffic split: both picks below land on the same version.
+      const ticket = nextTicket();
+      resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket);
       const deadline = ex.arrivedAt + resolved.dep.timeoutMs;
       if (o.limits) await o.limits(auth.principal, ex.ip, resolved.dep.name);
       if (ex.declaredLength !== undefined && ex.declaredLength > o.bodyLimit) throw tooLarge(o.bodyLimit);
@@ -134,7 +146,7 @@ export function inferPipeline(o: PipelineOptions): Serve {
       });
       // The version is picked again now, as the request joins a batcher: a route switched
       // while the body was arriving takes it to the new version, at one instant for all.
-      resolved = resolveVersion(o.routes, target.name, target.version, caller);
+      resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket);
       const answer = await runInfer(resolved, body, ex.inferenceHeader, deadline, o.clock, timings);
       const headers: Record<string, string> = { 'content-type': answer.contentType, 'content-length': String(Buffer.byteLength(answer.body)) };
       if (answer.headerLength !== undefined) headers[INFERENCE_HEADER] = String(answer.headerLength);

@@ -26,11 +26,48 @@ export interface ServedVersion {
 
 export interface DeploymentRoute {
   name: string;
-  /** Version that unversioned requests go to. */
+  /** Version that unversioned requests go to (without a split), and whose metadata the deployment shows. */
   current: number;
   versions: Map<number, ServedVersion>;
   /** Per-request deadline. */
   timeoutMs: number;
+  /**
+   * Unversioned requests shared among versions by weight (a canary, an A/B test): a
+   * request's ticket in [0, 10000) goes to the first version whose bound is above it.
+   * Sticky: the ticket is a hash of the caller's key, so one caller always meets one version.
+   */
+  split?: TrafficSplit;
+}
+
+export interface TrafficSplit {
+  /** Cumulative bounds out of 10000, ascending, the last 10000. */
+  bounds: readonly number[];
+  served: readonly ServedVersion[];
+  sticky: boolean;
+}
+
+/** Tickets: 10000 slots, so weights have two decimals of a percent. */
+export const TICKETS = 10_000;
+
+/** The version a ticket in [0, TICKETS) lands on. Constant time for the few versions a split has; allocates nothing. */
+export function pick(split: TrafficSplit, ticket: number): ServedVersion {
+  const { bounds, served } = split;
+  for (let i = 0; i < bounds.length; i++) if (ticket < bounds[i]!) return served[i]!;
+  return served[served.length - 1]!;
+}
+
+/** A caller's sticky ticket: FNV-1a of the key, onto [0, TICKETS). */
+export function stickyTicket(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // Mix the high bits down: FNV's low bits alone split similar keys unevenly.
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return (h >>> 0) % TICKETS;
 }
 
 export type VersionState = 'READY' | 'LOADING' | 'UNAVAILABLE';

@@ -101,3 +101,43 @@ test('a switch to another version happens at one instant; the old version finish
   await routing.drop('m@2'); // routed: not dropped
   assert.deepEqual(routing.status().map((s) => s.group), ['m@2']);
 });
+
+test('weights split unversioned requests by ticket; a refused split changes nothing; metadata and named versions ignore the split', async () => {
+  const { routing } = setup();
+  const { resolveVersion } = await import('./oip/resolve.js');
+  const { TICKETS } = await import('./route-table.js');
+  routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, versions: [{ ...version(1), weight: 90 }, { ...version(2), weight: 10 }] }] });
+  const counts = new Map<number, number>();
+  for (let t = 0; t < TICKETS; t++) {
+    const v = resolveVersion(routing.table, 'm', undefined, {}, t).served.version;
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  assert.deepEqual([...counts], [[1, 9000], [2, 1000]], 'tickets map onto the weights exactly');
+  assert.equal(resolveVersion(routing.table, 'm', undefined, {}).served.version, 1, 'metadata (no ticket) shows current');
+  assert.equal(resolveVersion(routing.table, 'm', '2', {}, 5).served.version, 2, 'a named version is kept');
+  for (const bad of [[50, 60], [101, -1], [100, Number.NaN]]) {
+    assert.throws(() => routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, versions: [{ ...version(1), weight: bad[0]! }, { ...version(2), weight: bad[1]! }] }] }), /weight/);
+  }
+  assert.throws(() => routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, versions: [{ ...version(1), weight: 100 }, version(2)] }] }), /some versions but not all/);
+  assert.equal(routing.table.get('m')!.split!.bounds.length, 2, 'the refused configs left the split as it was');
+  // Weight 0 drains a version: no unversioned request reaches it.
+  routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, versions: [{ ...version(1), weight: 100 }, { ...version(2), weight: 0 }] }] });
+  for (let t = 0; t < TICKETS; t += 97) assert.equal(resolveVersion(routing.table, 'm', undefined, {}, t).served.version, 1);
+});
+
+test('sticky splits: over 10,000 keys one key always meets one version, and the split is within 2 points of the weights', async (t) => {
+  const { routing } = setup();
+  const { resolveVersion } = await import('./oip/resolve.js');
+  routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, sticky: true, versions: [{ ...version(1), weight: 70 }, { ...version(2), weight: 30 }] }] });
+  const principal = (id: string) => ({ principal: { kind: 'key' as const, id, name: id, role: 'predictor' as const, scopes: ['*'] } });
+  let second = 0;
+  for (let k = 0; k < 10_000; k++) {
+    const caller = principal(`key-${k.toString(16)}`);
+    const first = resolveVersion(routing.table, 'm', undefined, caller, 1).served.version;
+    for (const t of [0, 4999, 9999]) assert.equal(resolveVersion(routing.table, 'm', undefined, caller, t).served.version, first, 'the same key, whatever the random ticket');
+    if (first === 2) second++;
+  }
+  const share = second / 10_000;
+  t.diagnostic(`sticky 70/30 over 10,000 keys: ${(share * 100).toFixed(1)}% met version 2`);
+  assert.ok(Math.abs(share - 0.3) <= 0.02, `share ${share}`);
+});

@@ -19,7 +19,7 @@ import type { ModelSignature } from '../runtime/tensor.js';
 import { PowerOfTwoChoices } from './balancers/index.js';
 import { Batcher } from './batcher.js';
 import { ReplicaSet, type EndpointInfo, type ReplicaTransport } from './replica-set.js';
-import { RouteTable, versionState, type DeploymentRoute, type ServedVersion, type VersionState } from './route-table.js';
+import { RouteTable, TICKETS, versionState, type DeploymentRoute, type ServedVersion, type TrafficSplit, type VersionState } from './route-table.js';
 import { ModelStats } from './stats.js';
 
 /** How a version's replicas are reached: HTTP to a process (or pod), messages to a thread. */
@@ -50,15 +50,24 @@ export interface VersionRoute {
   transport: TransportKind;
   /** Replicas the group should have, for readiness messages. */
   desiredReplicas: number;
+  /**
+   * Percent of the deployment's unversioned requests (a canary step, an A/B split). When
+   * any version of a deployment has a weight, all its weights must sum to 100; without
+   * weights every unversioned request goes to `current`. A weight of 0 drains a version:
+   * it keeps only requests that name it.
+   */
+  weight?: number;
 }
 
 export interface DeploymentRouteConfig {
   name: string;
   /** Per-request deadline, ms. */
   timeoutMs: number;
-  /** The version unversioned requests go to; one of `versions`. */
+  /** The version unversioned requests go to without weights, and whose metadata the deployment shows; one of `versions`. */
   current: number;
   versions: VersionRoute[];
+  /** With weights: assign callers by their key (API key or token subject), so one caller always meets the same version. */
+  sticky?: boolean;
 }
 
 /** Everything a gateway routes, as data (JSON). */
@@ -106,6 +115,28 @@ interface Group {
   routed: boolean;
 }
 
+/** The traffic split of a deployment's weights, or undefined without weights. Throws on weights that do not make 100. */
+function splitOf(d: DeploymentRouteConfig, versions: ReadonlyMap<number, ServedVersion>): TrafficSplit | undefined {
+  const weighted = d.versions.filter((v) => v.weight !== undefined);
+  if (weighted.length === 0) return undefined;
+  if (weighted.length !== d.versions.length) throw new Error(`route config: deployment '${d.name}' gives weights to some versions but not all`);
+  const bad = weighted.find((v) => !Number.isFinite(v.weight) || v.weight! < 0 || v.weight! > 100);
+  if (bad) throw new Error(`route config: deployment '${d.name}' version ${bad.version} has weight ${bad.weight}; weights are percentages 0-100`);
+  const total = weighted.reduce((n, v) => n + v.weight!, 0);
+  if (Math.abs(total - 100) > 1e-9) throw new Error(`route config: deployment '${d.name}' weights sum to ${total}, not 100`);
+  const bounds: number[] = [];
+  const served: ServedVersion[] = [];
+  let acc = 0;
+  for (const v of weighted) {
+    if (v.weight === 0) continue;
+    acc += v.weight!;
+    bounds.push(Math.round((acc / 100) * TICKETS));
+    served.push(versions.get(v.version)!);
+  }
+  bounds[bounds.length - 1] = TICKETS;
+  return { bounds, served, sticky: d.sticky === true };
+}
+
 const key = (b: BatchingConfig) => `${b.maxBatchSize}/${b.maxQueueDelayMs}/${b.maxQueueSize}/${b.coalesce !== false}`;
 
 export class Routing {
@@ -135,7 +166,8 @@ export class Routing {
         routed.add(v.group);
       }
       if (!versions.has(d.current)) throw new Error(`route config: deployment '${d.name}' routes to version ${d.current}, which it does not list`);
-      next.set(d.name, { name: d.name, current: d.current, timeoutMs: d.timeoutMs, versions });
+      const split = splitOf(d, versions);
+      next.set(d.name, { name: d.name, current: d.current, timeoutMs: d.timeoutMs, versions, ...(split ? { split } : {}) });
     }
     for (const [name, g] of this.#groups) g.routed = routed.has(name);
     this.table.replace(next);

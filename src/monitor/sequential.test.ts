@@ -42,13 +42,13 @@ function simulate(seed: number, pBase: number, pCand: number, opts: SequentialOp
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-test('A/A: checked after every 50 requests up to 5,000, false alarms stay under α = 0.05', () => {
+test('A/A: checked after every 50 requests up to 5,000, false alarms stay under α = 0.05', (t) => {
   const reps = 400;
   for (const p of [0.01, 0.05, 0.2]) {
     let alarms = 0;
     for (let s = 0; s < reps; s++) if (simulate(1000 + s, p, p).firstFail !== undefined) alarms++;
     const rate = alarms / reps;
-    console.log(`A/A at error rate ${p}: ${alarms} of ${reps} runs raised a false alarm at some check (${(rate * 100).toFixed(1)}%; stated α 5%)`);
+    t.diagnostic(`A/A at error rate ${p}: ${alarms} of ${reps} runs raised a false alarm at some check (${(rate * 100).toFixed(1)}%; stated α 5%)`);
     assert.ok(rate <= 0.05, `false-alarm rate ${rate} at p=${p}`);
   }
 });
@@ -59,7 +59,7 @@ test('a stricter α gives fewer false alarms', () => {
   assert.ok(alarms / 400 <= 0.01, `${alarms} of 400`);
 });
 
-test('error rate 1% against 5% is detected in every run; the requests it needs', () => {
+test('error rate 1% against 5% is detected in every run; the requests it needs', (t) => {
   const needed: number[] = [];
   for (let s = 0; s < 200; s++) {
     const run = simulate(9000 + s, 0.01, 0.05);
@@ -67,11 +67,11 @@ test('error rate 1% against 5% is detected in every run; the requests it needs',
     assert.equal(run.firstPass, undefined, 'a worse candidate never passes');
     needed.push(run.firstFail!);
   }
-  console.log(`1% vs 5%: detected in 200 of 200 runs, after a median of ${median(needed)} requests per variant (max ${Math.max(...needed)})`);
+  t.diagnostic(`1% vs 5%: detected in 200 of 200 runs, after a median of ${median(needed)} requests per variant (max ${Math.max(...needed)})`);
   assert.ok(median(needed) <= 1000);
 });
 
-test('p99 twice as high is detected as the share of answers slower than the baseline\'s p99', () => {
+test('p99 twice as high is detected as the share of answers slower than the baseline\'s p99', (t) => {
   // Latencies lognormal (median 5 ms); the candidate's are doubled. "Bad" = slower than the
   // baseline's p99, estimated from baseline answers seen so far.
   const needed: number[] = [];
@@ -91,16 +91,16 @@ test('p99 twice as high is detected as the share of answers slower than the base
     assert.notEqual(found, undefined, `run ${s}`);
     needed.push(found!);
   }
-  console.log(`p99 ×2: detected in 100 of 100 runs, after a median of ${median(needed)} requests per variant`);
+  t.diagnostic(`p99 ×2: detected in 100 of 100 runs, after a median of ${median(needed)} requests per variant`);
 });
 
-test('an equal candidate passes once there is enough data, and too little data is inconclusive', () => {
+test('an equal candidate passes once there is enough data, and too little data is inconclusive', (t) => {
   const passes: number[] = [];
   for (let s = 0; s < 100; s++) {
     const run = simulate(30000 + s, 0.01, 0.01, { max: 20000, chunk: 200 });
     if (run.firstPass !== undefined) passes.push(run.firstPass);
   }
-  console.log(`A/A at 1%: passed (not worse by 1 point) in ${passes.length} of 100 runs, after a median of ${median(passes)} requests per variant`);
+  t.diagnostic(`A/A at 1%: passed (not worse by 1 point) in ${passes.length} of 100 runs, after a median of ${median(passes)} requests per variant`);
   assert.ok(passes.length >= 95);
   const few = compareRates({ n: 20, bad: 0 }, { n: 20, bad: 20 });
   assert.equal(few.verdict, 'inconclusive', 'under minSamples nothing is decided, however it looks');

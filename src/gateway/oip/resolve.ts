@@ -1,15 +1,16 @@
 import { fail } from '../../errors.js';
-import type { DeploymentRoute, RouteTable, ServedVersion } from '../route-table.js';
+import { pick, stickyTicket, type DeploymentRoute, type RouteTable, type ServedVersion } from '../route-table.js';
 import { closest } from '../../spec/suggest.js';
 import { inScopeOf } from '../../security/policy.js';
 import type { Principal } from '../../security/principal.js';
 
 /**
- * Find the deployment and the version a request addresses, or throw 404 saying what
+ * Find the deployment and the version a request addresses (`ticket`: an inference
+ * request's place in a traffic split, see route-table.ts), or throw 404 saying what
  * exists — limited to what the caller's scopes cover, so a 404 never reveals other
  * deployments.
  */
-export function resolveVersion(routes: RouteTable, name: string, version: string | undefined, caller?: { principal?: Principal }): { dep: DeploymentRoute; served: ServedVersion } {
+export function resolveVersion(routes: RouteTable, name: string, version: string | undefined, caller?: { principal?: Principal }, ticket?: number): { dep: DeploymentRoute; served: ServedVersion } {
   const dep = routes.get(name);
   if (!dep) {
     const names = routes.list()
@@ -19,6 +20,12 @@ export function resolveVersion(routes: RouteTable, name: string, version: string
     throw fail('ALOFT_MODEL_NOT_FOUND', `model '${name}' is not served here${hint ? `; did you mean '${hint}'?` : ''} (served: ${names.join(', ') || 'none'})`);
   }
   if (version === undefined) {
+    // An inference request (it brings a ticket) under a split (canary, A/B) is placed by its
+    // ticket, or by its caller's sticky hash; metadata and readiness show `current`.
+    if (dep.split && ticket !== undefined) {
+      const t = dep.split.sticky && caller?.principal && caller.principal.kind !== 'anonymous' ? stickyTicket(caller.principal.id) : ticket;
+      return { dep, served: pick(dep.split, t) };
+    }
     const served = dep.versions.get(dep.current);
     if (!served) throw fail('ALOFT_NOT_READY', `model '${name}' has no version loaded yet`);
     return { dep, served };

@@ -26,6 +26,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
 import type { Clock, Timer } from '../clock.js';
 import { fail, isAloftError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
@@ -191,7 +192,7 @@ export class ControlPlane {
         this.#setDesired({ ...before, loaded });
         return { revision: current.number, recorded: false, plan };
       }
-      const number = await this.#record(prepared, plan, latest?.number ?? 0, 'startup', null, { actor: SYSTEM_ACTOR, source: 'system' }, `aloft up -f ${loaded.file}`);
+      const number = await this.#record(prepared, plan, latest?.number ?? 0, 'startup', null, { actor: SYSTEM_ACTOR, source: 'system' }, `aloft up -f ${relative(process.cwd(), loaded.file) || loaded.file}`);
       await this.#converge(number, 'startup', null, prepared, undefined);
       return { revision: number, recorded: true, plan };
     });
@@ -541,11 +542,14 @@ export class ControlPlane {
       canonical: current.spec as CanonicalSpec,
       deployments: before.deployments.map((d) => ({ name: d.name, spec: d.spec, ref: current.deployments.find((x) => x.name === d.name)?.ref ?? d.model, model: d.model, version: d.version, sha256: d.sha256, signature: d.signature })),
     } : undefined;
-    return makePlan({
+    const plan = makePlan({
       base: latest, current: current?.number ?? null, before: beforeSide, after: { canonical: prepared.canonical, deployments: prepared.targets },
       models: prepared.pinned ? [] : prepared.models, recentRequests: (d) => this.#o.recentRequests(d),
       ...(listening ? { listening } : {}),
     });
+    // The diagram names the state folder as the spec does: relative to the spec's folder.
+    plan.topology.stateDir = relative(this.#o.dir, plan.topology.stateDir) || '.';
+    return plan;
   }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {

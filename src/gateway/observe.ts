@@ -22,6 +22,8 @@ export interface Observation {
   outputMs?: number;
   /** Rows in the request, when decoded. */
   rows?: number;
+  /** An output held NaN or an infinity (answered 200, but the model failed). */
+  nonFinite?: boolean;
   principal?: Principal;
   /** Wall-clock ms of the answer. */
   at: number;

@@ -18,12 +18,14 @@ export class GatewayMetrics {
   readonly #requests: Counter<'deployment' | 'version' | 'code'>;
   readonly #latency: Histogram<'deployment' | 'version'>;
   readonly #batch: Histogram<'deployment' | 'version'>;
+  readonly #nonFinite: Counter<'deployment' | 'version'>;
   readonly #children = new Map<string, { latency: ReturnType<Histogram['labels']>; batch: ReturnType<Histogram['labels']>; codes: Map<number, ReturnType<Counter['labels']>> }>();
 
   constructor(gauges?: VersionGauges, opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'aloft_gateway_' });
     this.#requests = new Counter({ name: 'aloft_requests_total', help: 'Inference requests answered, by HTTP status code.', labelNames: ['deployment', 'version', 'code'], registers: [this.registry] });
     this.#latency = new Histogram({ name: 'aloft_request_duration_seconds', help: 'Time from request arrival to response, inference requests.', labelNames: ['deployment', 'version'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+    this.#nonFinite = new Counter({ name: 'aloft_nonfinite_outputs_total', help: 'Answers whose outputs held NaN or an infinity: the model failed on them though the request succeeded.', labelNames: ['deployment', 'version'], registers: [this.registry] });
     this.#batch = new Histogram({ name: 'aloft_batch_size', help: 'Requests per model run.', labelNames: ['deployment', 'version'], buckets: BATCH_BUCKETS, registers: [this.registry] });
     if (gauges) {
       const queued = new Gauge({ name: 'aloft_queue_depth', help: 'Requests waiting for a replica.', labelNames: ['deployment', 'version'], registers: [this.registry] });
@@ -71,8 +73,11 @@ export class GatewayMetrics {
   }
 
   /** The observer of every answer (gateway/observe.ts). */
-  observer(): (o: { deployment: string; version: number; status: number; totalMs: number }) => void {
-    return (o) => this.request(o.deployment, o.version, o.status, o.totalMs / 1000);
+  observer(): (o: { deployment: string; version: number; status: number; totalMs: number; nonFinite?: boolean }) => void {
+    return (o) => {
+      this.request(o.deployment, o.version, o.status, o.totalMs / 1000);
+      if (o.nonFinite) this.#nonFinite.labels({ deployment: o.deployment, version: String(o.version) }).inc();
+    };
   }
 
   /** One model run of `size` requests. */

@@ -27,3 +27,21 @@ test('metrics count answered inference requests by status and report replicas an
     await p.close();
   }
 });
+
+test('a model whose outputs are NaN answers 200, and /metrics counts those answers as non-finite (what rollout analysis treats as failures)', async () => {
+  const { mlp } = await import('../../src/onnx/mlp.js');
+  const nan = mlp([{ in: 22, out: 1, weights: new Float32Array(22).fill(0.001), bias: Float32Array.of(Number.NaN) }], { inputName: 'features', outputName: 'probability', activation: 'sigmoid' });
+  const p = await startProject({ files: { 'nan.onnx': Buffer.from(nan) }, yaml: 'models: { credit-risk: { path: ./nan.onnx } }' });
+  try {
+    const body = JSON.stringify(inferBody());
+    for (let i = 0; i < 3; i++) {
+      const r = await request(`${p.url}/v2/models/credit-risk/infer`, { method: 'POST', body });
+      assert.equal(r.statusCode, 200);
+      assert.match(await r.body.text(), /"data":\[null\]|NaN/, 'the answer carries the NaN (JSON null)');
+    }
+    const text = await (await request(`${p.url}/metrics`)).body.text();
+    assert.equal(Number(/aloft_nonfinite_outputs_total\{deployment="credit-risk",version="1"\} (\d+)/.exec(text)?.[1]), 3);
+  } finally {
+    await p.close();
+  }
+});

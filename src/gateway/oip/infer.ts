@@ -26,6 +26,19 @@ export interface InferTimings {
   inputMs?: number;
   outputMs?: number;
   rows?: number;
+  /** An output held NaN or an infinity: the model failed on this request, whatever the status (rollout analysis counts it). */
+  nonFinite?: boolean;
+}
+
+/** Whether any floating-point output holds NaN or an infinity. */
+function hasNonFinite(outputs: readonly { data: unknown }[]): boolean {
+  for (const o of outputs) {
+    const d = o.data;
+    if (d instanceof Float32Array || d instanceof Float64Array) {
+      for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -49,6 +62,7 @@ export async function runInfer(
   const left = deadline - t1;
   if (left <= 0) throw fail('ALOFT_TIMEOUT', `the request passed its deadline (${dep.timeoutMs} ms from its arrival) before it could be queued; send the body faster or raise the deployment's timeout`);
   const outputs = await served.batcher.infer(inputs, left);
+  if (hasNonFinite(outputs)) timings.nonFinite = true;
   const t2 = clock.now();
   const binaryOutput = request.binaryOutput === true;
   const enc = encodeInferResponse(

@@ -5,19 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Random } from '../../examples/credit-risk/random.js';
 import { compareRates, rateDifferenceBounds, type RateSample, type SequentialOptions } from './sequential.js';
 
-/** mulberry32: a small seeded generator, so every run sees the same data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded generator: every run sees the same data. */
+const rng = (seed: number): (() => number) => { const r = new Random(seed); return () => r.next(); };
 
 interface Run { firstFail?: number; firstPass?: number }
 
@@ -76,9 +68,8 @@ test('p99 twice as high is detected as the share of answers slower than the base
   // baseline's p99, estimated from baseline answers seen so far.
   const needed: number[] = [];
   for (let s = 0; s < 100; s++) {
-    const r = rng(20000 + s);
-    const normal = () => Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
-    const lat = () => 5 * Math.exp(0.5 * normal());
+    const r = new Random(20000 + s);
+    const lat = () => 5 * Math.exp(0.5 * r.normal(0, 1));
     const baseLat: number[] = [];
     const candLat: number[] = [];
     let found: number | undefined;

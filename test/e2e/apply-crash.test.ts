@@ -28,14 +28,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
 import { request } from 'undici';
 import { AdminClient } from '../../src/api/client.js';
 import type { ControlStatus, RevisionList, RevisionSummary } from '../../src/api/types.js';
 import type { Failpoint } from '../../src/failpoints.js';
-import { mlp } from '../../src/onnx/mlp.js';
 import { bearer, newAdminKey } from '../helpers/auth.js';
-import { FEATURES, inferBody, ROW } from '../helpers/credit-risk.js';
+import { inferBody } from '../helpers/credit-risk.js';
+import { creditModel, reference, specText } from '../helpers/models.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = ['--import', 'tsx', join(root, 'src/cli/bin.ts')];
@@ -51,56 +50,6 @@ const ORPHAN_MS = 30_000;
 // ------------------------------------------------------------------ models
 
 /** A small deterministic generator (LCG), so both models are the same on every run. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/**
- * A 22 → 8 → 1 sigmoid MLP. Input weights are scaled by 1/(|ROW[i]|+1), so hidden units stay
- * near ±1 and the sigmoid is far from saturation: two seeds give clearly different answers.
- */
-function creditModel(seed: number): Uint8Array {
-  const r = random(seed);
-  const hidden = 8;
-  const w1 = new Float32Array(FEATURES * hidden);
-  for (let i = 0; i < FEATURES; i++) {
-    for (let j = 0; j < hidden; j++) w1[i * hidden + j] = ((r() * 2 - 1) / (Math.abs(ROW[i]!) + 1)) * 0.5;
-  }
-  const b1 = Float32Array.from({ length: hidden }, () => r() * 0.2);
-  const w2 = Float32Array.from({ length: hidden }, () => r() * 2 - 1);
-  const b2 = Float32Array.from([r() * 0.2 - 0.1]);
-  return mlp([{ in: FEATURES, out: hidden, weights: w1, bias: b1 }, { in: hidden, out: 1, weights: w2, bias: b2 }], {
-    inputName: 'features', outputName: 'probability', activation: 'sigmoid', name: `credit-${seed}`,
-  });
-}
-
-/** ONNX Runtime's answer for ROW, straight from the file. */
-async function reference(path: string): Promise<number> {
-  const session = await ort.InferenceSession.create(path);
-  try {
-    const out = await session.run({ features: new ort.Tensor('float32', Float32Array.from(ROW), [1, FEATURES]) });
-    return (out.probability!.data as Float32Array)[0]!;
-  } finally {
-    await session.release();
-  }
-}
-
-function specText(modelFile: string, replicas: number): string {
-  return [
-    'models:',
-    `  ${DEPLOYMENT}:`,
-    `    path: ./${modelFile}`,
-    'deployments:',
-    `  ${DEPLOYMENT}:`,
-    `    model: ${DEPLOYMENT}`,
-    `    replicas: ${replicas}`,
-    '',
-  ].join('\n');
-}
 
 // ------------------------------------------------------------------ processes
 

@@ -19,14 +19,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
-import * as ort from 'onnxruntime-node';
 import { Pool } from 'undici';
 import { startAloft, type RunningAloft } from '../../src/aloft.js';
 import { AdminClient } from '../../src/api/client.js';
 import type { AuditCheck, RevisionDetail, RevisionSummary } from '../../src/api/types.js';
-import { mlp } from '../../src/onnx/mlp.js';
 import { bearer, newAdminKey } from '../helpers/auth.js';
-import { FEATURES, inferBody, ROW } from '../helpers/credit-risk.js';
+import { inferBody } from '../helpers/credit-risk.js';
+import { creditModel, reference, specText } from '../helpers/models.js';
 
 /** Load loops (and keep-alive connections to the gateway). */
 const CONNECTIONS = 8;
@@ -43,57 +42,6 @@ const DEPLOYMENT = 'credit-risk';
 // ------------------------------------------------------------------ models
 
 /** A small deterministic generator (LCG), so both models are the same on every run. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/**
- * A 22 → 8 → 1 sigmoid MLP. Input weights are scaled by 1/(|ROW[i]|+1) (≈ 1e-5 for 56300),
- * so hidden units stay near ±1 and the sigmoid is far from saturation: two seeds give
- * clearly different probabilities for ROW.
- */
-function creditModel(seed: number): Uint8Array {
-  const r = random(seed);
-  const hidden = 8;
-  const w1 = new Float32Array(FEATURES * hidden);
-  for (let i = 0; i < FEATURES; i++) {
-    for (let j = 0; j < hidden; j++) w1[i * hidden + j] = ((r() * 2 - 1) / (Math.abs(ROW[i]!) + 1)) * 0.5;
-  }
-  const b1 = Float32Array.from({ length: hidden }, () => r() * 0.2);
-  const w2 = Float32Array.from({ length: hidden }, () => r() * 2 - 1);
-  const b2 = Float32Array.from([r() * 0.2 - 0.1]);
-  return mlp([{ in: FEATURES, out: hidden, weights: w1, bias: b1 }, { in: hidden, out: 1, weights: w2, bias: b2 }], {
-    inputName: 'features', outputName: 'probability', activation: 'sigmoid', name: `credit-${seed}`,
-  });
-}
-
-/** ONNX Runtime's answer for ROW, straight from the file. */
-async function reference(path: string): Promise<number> {
-  const session = await ort.InferenceSession.create(path);
-  try {
-    const out = await session.run({ features: new ort.Tensor('float32', Float32Array.from(ROW), [1, FEATURES]) });
-    return (out.probability!.data as Float32Array)[0]!;
-  } finally {
-    await session.release();
-  }
-}
-
-function specText(modelFile: string, replicas: number): string {
-  return [
-    'models:',
-    `  ${DEPLOYMENT}:`,
-    `    path: ./${modelFile}`,
-    'deployments:',
-    `  ${DEPLOYMENT}:`,
-    `    model: ${DEPLOYMENT}`,
-    `    replicas: ${replicas}`,
-    '',
-  ].join('\n');
-}
 
 // ------------------------------------------------------------------ load
 

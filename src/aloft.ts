@@ -13,6 +13,8 @@ import { Controller } from './control/controller.js';
 import { ControlPlane } from './control/control-plane.js';
 import { registerControlRoutes } from './control/admin-control.js';
 import { RecentTraffic } from './monitor/traffic.js';
+import { VariantWindows } from './monitor/variants.js';
+import { Rollouts } from './control/rollouts.js';
 import { groupKey, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
 import { SplitOrchestrator } from './control/orchestrators/split.js';
@@ -169,6 +171,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     life.own('rate limiter', () => limiter.close());
     const budget = new BodyBudget(spec.server.bodyMemory);
     const traffic = new RecentTraffic(clock);
+    const variants = new VariantWindows();
+    const rollouts = new Rollouts(clock, variants);
     const gateway = createGateway({
       bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout,
       wire: spec.server.fastInferPath, logger, clock,
@@ -180,7 +184,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         deploymentLimit: (name) => live.deployments[name]?.limits,
         perKeyDefault: () => live.limits.perKey,
       },
-      observers: [traffic.observer()],
+      observers: [traffic.observer(), variants.observer()],
       // The transport by what the version's replicas speak (the replica spec's isolation).
       connect: (kind, info, v) => {
         if (kind === 'http') return new HttpTransport({ url: info.url, model: v.deployment, connections: 2 });
@@ -203,11 +207,13 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       recentRequests: (d) => traffic.count(d),
       onDesired: (d) => { live = d.loaded.spec; },
       listening: () => listeningAt,
+      rollouts: () => rollouts.status(),
     });
     controller.add(new DeploymentsReconciler({
       desired: () => control.deployments(), orchestrator, routing, cores: opts.cores ?? availableParallelism(),
       enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
       onPass: (r) => control.onPass(r),
+      rollouts,
     }));
     orchestrator.onChange((s) => {
       if (s.state === 'failed') progress({ kind: 'replica-failed', id: s.id, error: s.lastError ?? 'failed' });

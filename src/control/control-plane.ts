@@ -43,6 +43,7 @@ import { RevisionRepository, type RevisionKind, type RevisionRecord, type Revisi
 import type { ResolvedDeployment } from './groups.js';
 import { canonicalSpec, makePlan, type CanonicalSpec, type Plan, type PlannedModel, type TargetDeployment } from './plan.js';
 import type { PassReport } from './reconcilers/deployments.js';
+import type { RolloutStatus } from './rollouts.js';
 
 /** A model file as the client that read it describes it. */
 export interface ModelFile {
@@ -109,6 +110,8 @@ export interface ControlPlaneOptions {
   applyTimeoutMs?: number;
   /** Told whenever the desired state changes (live settings read it). */
   onDesired?(d: DesiredState): void;
+  /** The canary rollouts' state (control/rollouts.ts), for the audit trail. */
+  rollouts?(): RolloutStatus[];
   /** Where the gateway listens (after `--host`/`--port` overrides), set once it does. */
   listening?(): { host: string; port: number } | undefined;
 }
@@ -144,6 +147,8 @@ export class ControlPlane {
   #tracking: Tracking | undefined;
   /** Serializes the recording steps of applies in this process (the database serializes across processes). */
   #lock: Promise<unknown> = Promise.resolve();
+  /** Promotions already in the audit trail. */
+  readonly #audited = new Set<string>();
 
   constructor(o: ControlPlaneOptions) {
     this.#o = o;
@@ -300,7 +305,7 @@ export class ControlPlane {
     const t = this.#tracking;
     if (!t || report.desired !== this.#desired?.deployments) return;
     if (report.converged) void this.#finish(t, 'applied', null);
-    else if (report.failed) void this.#finish(t, 'failed', `deployment '${report.failed.deployment}': ${report.failed.reason}`);
+    else if (report.failed) void this.#finish(t, report.failed.rolledBack ? 'rolled_back' : 'failed', `deployment '${report.failed.deployment}': ${report.failed.reason}`);
   }
 
   /** Stop tracking (the system is stopping): an apply still converging stays `applying`, and the next start records it as interrupted. */
@@ -394,12 +399,12 @@ export class ControlPlane {
     this.#setDesired({ revision: number, loaded: prepared.loaded, deployments });
   }
 
-  async #finish(t: Tracking, outcome: 'applied' | 'failed', reason: string | null): Promise<void> {
+  async #finish(t: Tracking, outcome: 'applied' | 'failed' | 'rolled_back', reason: string | null): Promise<void> {
     if (this.#tracking !== t || t.finishing) return;
     t.finishing = true;
     t.timer.cancel();
-    if (outcome === 'failed') {
-      this.#o.logger.error({ revision: t.revision, reason }, 'apply failed; back to the previous revision');
+    if (outcome !== 'applied') {
+      this.#o.logger.error({ revision: t.revision, reason, outcome }, 'apply did not land; back to the previous revision');
       if (t.previous) this.#setDesired(t.previous);
     }
     try {
@@ -408,6 +413,15 @@ export class ControlPlane {
       await atomically(this.#o.store, async (tx) => {
         const revisions = new RevisionRepository(tx, { now: () => this.#o.clock.date() });
         await revisions.finish(t.revision, outcome, reason);
+        if (outcome === 'rolled_back') {
+          await this.#o.audit.append({ actor: SYSTEM_ACTOR, action: 'rollout.rolled_back', target: `revision ${t.revision}`, source: 'system', after: { revision: t.revision, reason } }, tx);
+        }
+        for (const r of this.#o.rollouts?.() ?? []) {
+          if (outcome === 'applied' && r.state === 'promoted' && !this.#audited.has(`${r.deployment}\u0000${r.candidate.group}`)) {
+            this.#audited.add(`${r.deployment}\u0000${r.candidate.group}`);
+            await this.#o.audit.append({ actor: SYSTEM_ACTOR, action: 'rollout.promoted', target: `${r.deployment}@${r.candidate.version}`, source: 'system', after: { revision: t.revision, steps: r.verdicts.filter((v) => v.action !== 'hold').map((v) => ({ step: v.step, weight: v.weight, action: v.action, failures: v.failures.reason, latency: v.latency.reason })) } }, tx);
+          }
+        }
         if (outcome === 'applied' && t.kind === 'rollback') {
           for (const r of await revisions.list(1000)) {
             if (r.number > (t.rollbackOf ?? 0) && r.number < t.revision && r.outcome === 'applied') await revisions.finish(r.number, 'rolled_back', `rolled back by revision ${t.revision}`, 'applied');

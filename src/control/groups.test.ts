@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { rolloutSchema } from '../spec/schema.js';
 import { autoThreads, planGroups, type ResolvedDeployment } from './groups.js';
 
 const dep = (name: string, replicas: number, threads: 'auto' | number): ResolvedDeployment => ({
@@ -11,6 +12,7 @@ const dep = (name: string, replicas: number, threads: 'auto' | number): Resolved
     runtime: { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
     timeout: 30000,
     public: false,
+    rollout: rolloutSchema.parse({}),
   },
 });
 

@@ -115,6 +115,8 @@ export function canonicalSpec(loaded: LoadedSpec, files: Readonly<Record<string,
     c.model = formatModelRef(d.model);
     // As a user writes it: `replicas: 2`, or {min, max} for a range (`initial` is derived).
     c.replicas = d.replicas.min === d.replicas.max ? d.replicas.min : { min: d.replicas.min, max: d.replicas.max };
+    // The default strategy is left out, so specs from before rollouts compare equal.
+    if (d.rollout.strategy === 'replace') delete c.rollout;
   }
   return plain;
 }

@@ -11,6 +11,7 @@ import type { Spec, SpecIssue } from './types.js';
 const defaults = {
   batching: { enabled: true, maxBatchSize: 64, maxQueueDelay: 0, maxQueueSize: 1024 },
   runtime: { intraOpThreads: 'auto', interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
+  rollout: { strategy: 'replace', steps: [10, 50, 100], interval: 30_000, analysis: { alpha: 0.05, minSamples: 100, maxDuration: 600_000, onInconclusive: 'wait' } },
 } as const;
 
 /** The issues of an invalid spec, as `line:col path: message[; hint]` for exact comparison. */
@@ -76,6 +77,7 @@ describe('valid specs', () => {
       timeout: 250,
       description: 'Scores loan applications',
       public: false,
+      rollout: defaults.rollout,
     });
     // model defaults to the deployment name; timeout to server.requestTimeout
     assert.deepEqual(spec.deployments.fraud, {
@@ -85,6 +87,7 @@ describe('valid specs', () => {
       runtime: defaults.runtime,
       timeout: 10_000,
       public: false,
+      rollout: defaults.rollout,
     });
     // a pinned reference to an undeclared (already registered) model is allowed
     assert.deepEqual(spec.deployments.churn?.model, { name: 'churn', selector: { kind: 'version', version: 7 } });

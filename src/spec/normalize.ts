@@ -46,6 +46,7 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
     ...(d.description !== undefined ? { description: d.description } : {}),
     public: d.public,
     ...(d.limits !== undefined ? { limits: rateLimit(d.limits) } : {}),
+    rollout: d.rollout,
   }));
   const { jwt } = parsed.security.auth;
   const { tls } = parsed.security;

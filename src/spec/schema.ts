@@ -299,6 +299,41 @@ export const securitySchema = z
   .prefault({})
   .describe('Authentication and transport security. Secure by default: every endpoint needs a credential unless a deployment is public. Every field is optional.');
 
+export const ROLLOUT_STRATEGIES = ['replace', 'canary'] as const;
+
+export const rolloutSchema = z
+  .strictObject({
+    strategy: z.enum(ROLLOUT_STRATEGIES, { error: (iss) => `unknown rollout strategy ${JSON.stringify(iss.input)}; use one of: ${ROLLOUT_STRATEGIES.join(', ')}` }).default('replace').describe(
+      "How a new model version reaches traffic: 'replace' (the new replica group warms beside the old one and takes all traffic at one instant once every replica is ready) or 'canary' (traffic moves to it in steps, each analysed against the old version, rolled back automatically on a failed step). Default 'replace'. Example: strategy: canary.",
+    ),
+    steps: z.array(z.number().gt(0, { error: 'a canary step is a percentage above 0' }).max(100, { error: 'a canary step is a percentage of at most 100' }))
+      .min(1).default([10, 50, 100])
+      .refine((xs) => xs.every((x, i) => i === 0 || x > xs[i - 1]!), { error: 'canary steps must increase, e.g. [10, 50, 100]' })
+      .describe("Percent of the deployment's traffic the new version gets at each canary step; 100 (or the end of the list) promotes it. Default [10, 50, 100]. Example: steps: [5, 25, 50, 100]."),
+    interval: duration({ positive: true }).prefault('30s').describe(
+      'How long each canary step lasts at least; it moves on only when the analysis has also decided. Default 30s. Example: interval: 1m.',
+    ),
+    analysis: z
+      .strictObject({
+        alpha: z.number().gt(0).max(0.5).default(0.05).describe(
+          "The analysis' false-alarm rate: the chance that an equal version is rolled back, over the whole step however often it is checked (an always-valid sequential test). Default 0.05. Example: alpha: 0.01.",
+        ),
+        minSamples: z.number().int().min(10).default(100).describe(
+          'Answers each version needs in a step before anything is decided; with fewer, the step is inconclusive. Default 100. Example: minSamples: 500.',
+        ),
+        maxDuration: duration({ positive: true }).prefault('10m').describe(
+          'The longest a step may stay inconclusive (too little traffic to decide); then onInconclusive applies, and with wait the canary is rolled back. Default 10m. Example: maxDuration: 30m.',
+        ),
+        onInconclusive: z.enum(['wait', 'rollback', 'promote']).default('wait').describe(
+          "What a step does when its interval has passed and the analysis has not decided: 'wait' (keep collecting until maxDuration, then roll back), 'rollback' or 'promote' at once. Default 'wait'. Example: onInconclusive: promote.",
+        ),
+      })
+      .prefault({})
+      .describe('How each canary step compares the new version with the old one: failures (5xx answers and outputs with NaN or an infinity) and the share of answers slower than the old version\'s p99. Every field is optional.'),
+  })
+  .prefault({})
+  .describe('How a change of model version is rolled out. Every field is optional.');
+
 export const deploymentSchema = z
   .strictObject({
     model: modelRef.optional().meta({ 'x-default': 'the deployment name' }).describe(
@@ -319,6 +354,7 @@ export const deploymentSchema = z
     limits: rateLimitSchema.optional().describe(
       'Rate limit for the deployment as a whole, across all callers. No default (unlimited). Example: limits: { rate: 500, burst: 1000 }.',
     ),
+    rollout: rolloutSchema,
   })
   .describe('A deployment: a served endpoint (/v2/models/<name>) backed by one model version.');
 

@@ -104,6 +104,21 @@ export interface SecuritySpec {
   readonly tls?: { readonly cert: string; readonly key: string };
 }
 
+export interface RolloutSpec {
+  readonly strategy: 'replace' | 'canary';
+  /** Percentages, increasing; 100 (or the end) promotes. */
+  readonly steps: readonly number[];
+  /** ms */
+  readonly interval: number;
+  readonly analysis: {
+    readonly alpha: number;
+    readonly minSamples: number;
+    /** ms */
+    readonly maxDuration: number;
+    readonly onInconclusive: 'wait' | 'rollback' | 'promote';
+  };
+}
+
 export interface DeploymentSpec {
   readonly model: ModelRef;
   readonly replicas: ReplicasSpec;
@@ -115,6 +130,8 @@ export interface DeploymentSpec {
   /** Callable without credentials (inference and metadata only). */
   readonly public: boolean;
   readonly limits?: RateLimitSpec;
+  /** How a new version reaches traffic. */
+  readonly rollout: RolloutSpec;
 }
 
 /** One top-level key per section; later sections (rollouts, slos, …) are added here. */

@@ -21,6 +21,7 @@
  * for its group synchronously, so no batch is sent to a replica after it stops being ready.
  */
 import { failpoint } from '../../failpoints.js';
+import type { Rollouts } from '../rollouts.js';
 import type { Orchestrator, ReplicaGroup, ReplicaStatus } from '../orchestrators/types.js';
 import type { Reconciler, ReconcileResult } from '../controller.js';
 import { planGroups, type ResolvedDeployment } from '../groups.js';
@@ -43,6 +44,8 @@ export interface DeploymentsReconcilerOptions {
   pollMs?: number;
   /** Told after every pass what it found (the control plane tracks an apply's convergence with it). */
   onPass?(report: PassReport): void;
+  /** Canary rollouts: the steps and analysis of deployments that declare `rollout.strategy: canary`. */
+  rollouts?: Rollouts;
 }
 
 /** What one pass found. */
@@ -51,8 +54,8 @@ export interface PassReport {
   desired: readonly ResolvedDeployment[];
   /** Every deployment is routed to its group, every group has all its replicas ready, and nothing else runs or drains. */
   converged: boolean;
-  /** A desired group has a replica that failed terminally (it will not be restarted). */
-  failed?: { deployment: string; group: string; reason: string };
+  /** A desired group has a replica that failed terminally (it will not be restarted), or its canary was rolled back (`rolledBack`). */
+  failed?: { deployment: string; group: string; reason: string; rolledBack?: boolean };
   /** Per deployment: its target group's ready replicas and the group routed now. */
   deployments: { name: string; group: string; routed: string | undefined; ready: number; desired: number }[];
 }
@@ -84,6 +87,7 @@ export class DeploymentsReconciler implements Reconciler {
     const routes: DeploymentRouteConfig[] = [];
     let transitioning = false;
     let switched = false;
+    let rolledBack: PassReport['failed'];
     desired.forEach((d, i) => {
       const target = targets[i]!;
       keep.set(target.key, target);
@@ -91,19 +95,35 @@ export class DeploymentsReconciler implements Reconciler {
       const prev = previous.get(d.name);
       const prevRoute = prev?.versions.find((v) => v.version === prev.current);
       let current = route;
+      const holdOld = () => {
+        const old = this.#applied.get(prevRoute!.group);
+        if (old) keep.set(old.key, old);
+        transitioning = true;
+      };
       if (prevRoute && prevRoute.group !== target.key) {
-        if (ready(target.key) >= target.replicas) {
-          // Every new replica is warm: switch now; the old group drains (below).
+        const warm = ready(target.key) >= target.replicas;
+        // A canary (a new version, not only new replica settings) moves in analysed steps (control/rollouts.ts).
+        const decision = d.spec.rollout.strategy === 'canary' && this.#o.rollouts && prevRoute.version !== d.version
+          ? this.#o.rollouts.decide(d.name, d.spec.rollout, { version: prevRoute.version, group: prevRoute.group }, { version: d.version, group: target.key }, warm, desired)
+          : warm ? { kind: 'promoted' as const } : { kind: 'warming' as const };
+        if (decision.kind === 'split') {
+          holdOld();
+          const { weight: _w, ...baseline } = prevRoute;
+          routes.push({ name: d.name, timeoutMs: d.spec.timeout, current: prevRoute.version, versions: [{ ...baseline, weight: 100 - decision.weight }, { ...route, weight: decision.weight }] });
+          return;
+        }
+        if (decision.kind === 'promoted') {
+          // Every new replica is warm (and a canary passed its steps): switch now; the old group drains (below).
           switched = true;
         } else {
-          // Keep serving from the old group until the new one is ready.
+          // Keep serving from the old group: the new one is warming, or its canary was rolled back.
           current = prevRoute;
-          const old = this.#applied.get(prevRoute.group);
-          if (old) keep.set(old.key, old);
-          transitioning = true;
+          holdOld();
+          if (decision.kind === 'rolled_back') rolledBack = { deployment: d.name, group: target.key, reason: decision.reason, rolledBack: true };
         }
       }
-      routes.push({ name: d.name, timeoutMs: d.spec.timeout, current: current.version, versions: [current] });
+      const { weight: _weight, ...only } = current;
+      routes.push({ name: d.name, timeoutMs: d.spec.timeout, current: current.version, versions: [only] });
     });
     const config: RouteConfig = { deployments: routes };
     routing.apply(config);
@@ -126,11 +146,11 @@ export class DeploymentsReconciler implements Reconciler {
     this.#applied = keep;
     for (const g of keep.keys()) this.#syncEndpoints(g);
     for (const v of routing.status()) if (!v.routed && !keep.has(v.group)) await routing.drop(v.group);
-    this.#o.onPass?.(this.#report(desired, targets, routes, transitioning));
+    this.#o.onPass?.(this.#report(desired, targets, routes, transitioning, rolledBack));
     return transitioning ? { requeueAfterMs: this.#o.pollMs ?? 50 } : undefined;
   }
 
-  #report(desired: readonly ResolvedDeployment[], targets: readonly ReplicaGroup[], routes: readonly DeploymentRouteConfig[], transitioning: boolean): PassReport {
+  #report(desired: readonly ResolvedDeployment[], targets: readonly ReplicaGroup[], routes: readonly DeploymentRouteConfig[], transitioning: boolean, rolledBack: PassReport['failed']): PassReport {
     const status = this.#o.orchestrator.status();
     const wanted = new Set(targets.map((t) => t.key));
     const deployments = targets.map((t, i) => ({
@@ -140,10 +160,8 @@ export class DeploymentsReconciler implements Reconciler {
     const extra = status.some((r) => !wanted.has(r.group) && r.state !== 'stopped') || this.#o.routing.status().some((v) => !wanted.has(v.group));
     const converged = !transitioning && !extra && deployments.every((d) => d.routed === d.group && d.ready >= d.desired);
     const broken = status.find((r) => wanted.has(r.group) && r.state === 'failed');
-    return {
-      desired, converged, deployments,
-      ...(broken ? { failed: { deployment: broken.deployment, group: broken.group, reason: broken.lastError ?? 'a replica failed' } } : {}),
-    };
+    const failed = rolledBack ?? (broken ? { deployment: broken.deployment, group: broken.group, reason: broken.lastError ?? 'a replica failed' } : undefined);
+    return { desired, converged, deployments, ...(failed ? { failed } : {}) };
   }
 
   /** The gateway's endpoints of a group: its ready replicas now. */

@@ -1,0 +1,122 @@
+/**
+ * Canary steps and their analysis on a stepped clock, fed like the gateway feeds them
+ * (monitor/variants.ts). Nothing sleeps.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../clock.js';
+import { VariantWindows } from '../monitor/variants.js';
+import { validateSpecText } from '../spec/load.js';
+import { rolloutSchema } from '../spec/schema.js';
+import type { RolloutSpec } from '../spec/types.js';
+import { Rollouts, type RolloutDecision } from './rollouts.js';
+
+const BASE = { version: 1, group: 'd@1.aaaaaa' };
+const CAND = { version: 2, group: 'd@2.bbbbbb' };
+const spec = (o: Record<string, unknown> = {}): RolloutSpec => rolloutSchema.parse({ strategy: 'canary', steps: [10, 50, 100], interval: '30s', ...o }) as RolloutSpec;
+
+function world(rollout: RolloutSpec) {
+  const clock = new ManualClock(0);
+  const windows = new VariantWindows();
+  const rollouts = new Rollouts(clock, windows);
+  const generation = {};
+  const decide = (ready = true) => rollouts.decide('d', rollout, BASE, CAND, ready, generation);
+  /** `rps` requests per second for `seconds`, split by the current weight; the candidate fails `bad` of its answers. */
+  const traffic = (seconds: number, rps: number, opts: { bad?: number; candMs?: number } = {}) => {
+    let last: RolloutDecision = decide();
+    let toCandidate = 0;
+    for (let s = 0; s < seconds; s++) {
+      const w = last.kind === 'split' ? last.weight : last.kind === 'promoted' ? 100 : 0;
+      for (let i = 0; i < rps; i++) {
+        const cand = (i * 100) / rps < w;
+        if (cand) {
+          toCandidate++;
+          windows.record('d', 2, 200, opts.candMs ?? 5, (opts.bad ?? 0) > 0 && toCandidate % Math.round(1 / opts.bad!) === 0);
+        } else windows.record('d', 1, 200, 5, false);
+      }
+      clock.advance(1000);
+      last = decide();
+      if (last.kind === 'promoted' || last.kind === 'rolled_back') break;
+    }
+    return { last, toCandidate, at: clock.now() };
+  };
+  return { clock, rollouts, decide, traffic };
+}
+
+test('a good candidate goes through every step and is promoted; each step lasts at least its interval', () => {
+  const w = world(spec());
+  assert.deepEqual(w.decide(false), { kind: 'warming' }, 'nothing moves while the candidate warms up');
+  assert.deepEqual(w.decide(true), { kind: 'split', weight: 10 });
+  const r = w.traffic(600, 200);
+  assert.equal(r.last.kind, 'promoted');
+  assert.ok(r.at >= 60_000, `two analysed steps of at least 30 s each (promoted at ${r.at} ms)`);
+  const st = w.rollouts.status()[0]!;
+  assert.equal(st.state, 'promoted');
+  assert.deepEqual(st.verdicts.filter((v) => v.action === 'next').map((v) => v.weight), [10, 50]);
+  assert.ok(st.verdicts.filter((v) => v.action === 'next').every((v) => v.failures.verdict === 'pass' && v.latency.verdict === 'pass'));
+});
+
+test('a candidate whose outputs are NaN for a quarter of requests is rolled back at its first step; the blast radius is about its weight', () => {
+  const w = world(spec());
+  w.decide(true);
+  const r = w.traffic(600, 200, { bad: 0.25 });
+  assert.equal(r.last.kind, 'rolled_back');
+  assert.match((r.last as { reason: string }).reason, /canary rolled back at step 1 \(10%\): failures: the candidate is worse/);
+  const sent = r.at / 1000 * 200;
+  assert.ok(r.toCandidate <= sent * 0.1 + 1, `${r.toCandidate} of ${sent} requests reached the candidate (10% weight)`);
+  assert.ok(r.at < 30_000, `rolled back before the step's interval ended (${r.at} ms)`);
+});
+
+test('a candidate many times slower is rolled back at its first step', () => {
+  const w = world(spec());
+  w.decide(true);
+  const r = w.traffic(600, 200, { candMs: 40 });
+  assert.equal(r.last.kind, 'rolled_back');
+  assert.match((r.last as { reason: string }).reason, /slower than the baseline's p99/);
+});
+
+test('low traffic: neither promoted nor rolled back on too little data; after maxDuration, wait rolls back', () => {
+  const w = world(spec({ analysis: { maxDuration: '5m' } }));
+  w.decide(true);
+  const early = w.traffic(299, 1);
+  assert.deepEqual(early.last, { kind: 'split', weight: 10 }, 'inconclusive: it waits');
+  assert.equal(w.rollouts.status()[0]!.verdicts.at(-1)!.failures.verdict, 'inconclusive');
+  const late = w.traffic(5, 1);
+  assert.equal(late.last.kind, 'rolled_back');
+  assert.match((late.last as { reason: string }).reason, /stayed inconclusive for 300 s/);
+});
+
+test('low traffic with onInconclusive: promote moves on after each interval; rollback rolls back at once', () => {
+  const promote = world(spec({ analysis: { onInconclusive: 'promote' } }));
+  promote.decide(true);
+  const p = promote.traffic(200, 1);
+  assert.equal(p.last.kind, 'promoted');
+  assert.ok(p.at >= 60_000 && p.at <= 62_000, `${p.at}`);
+  const rollback = world(spec({ analysis: { onInconclusive: 'rollback' } }));
+  rollback.decide(true);
+  const b = rollback.traffic(200, 1);
+  assert.equal(b.last.kind, 'rolled_back');
+  assert.ok(b.at >= 30_000 && b.at <= 31_000);
+});
+
+test('a new apply of the same candidate starts a new rollout', () => {
+  const w = world(spec());
+  w.decide(true);
+  w.traffic(600, 200, { bad: 0.25 });
+  assert.equal(w.rollouts.status()[0]!.state, 'rolled_back');
+  const again = w.rollouts.decide('d', spec(), BASE, CAND, true, {});
+  assert.deepEqual(again, { kind: 'split', weight: 10 });
+});
+
+test('the rollout spec: steps must increase and stay within 1-100; unknown strategies are named, at file:line:col', () => {
+  const spec = (rollout: string) => `models:\n  m:\n    path: ./m.onnx\ndeployments:\n  m:\n    rollout: ${rollout}\n`;
+  const issues = (rollout: string) => {
+    const r = validateSpecText(spec(rollout), 'aloft.yaml');
+    return r.ok ? [] : r.issues.map((i) => `${i.line}:${i.col} ${i.path}: ${i.message}`);
+  };
+  assert.deepEqual(issues('{ strategy: canary, steps: [50, 10] }'), ['6:41 deployments.m.rollout.steps: canary steps must increase, e.g. [10, 50, 100]']);
+  assert.match(issues('{ strategy: canary, steps: [10, 150] }').join(), /rollout\.steps\[1\]: a canary step is a percentage of at most 100/);
+  assert.match(issues('{ strategy: linear }').join(), /deployments\.m\.rollout\.strategy: unknown rollout strategy "linear"; use one of: replace, canary/);
+  assert.deepEqual(issues('{ strategy: canary, steps: [10, 50, 100], interval: 30s }'), [], 'the form of the issue works as written');
+  assert.equal(rolloutSchema.parse({}).strategy, 'replace');
+});

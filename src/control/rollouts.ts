@@ -1,0 +1,178 @@
+/**
+ * Canary rollouts: when a deployment that declares `rollout.strategy: canary` moves to a
+ * new model version, traffic moves to it in steps (`rollout.steps`, percent), each held
+ * at least `rollout.interval` and until the analysis has decided. The deployments
+ * reconciler asks `decide` on every pass; this module holds each rollout's state on the
+ * injected clock and answers with the weights to route, or the outcome.
+ *
+ * Analysis at each check of a step compares the candidate with the baseline over the
+ * step so far (monitor/variants.ts snapshots), with the always-valid sequential test
+ * (monitor/sequential.ts), so checking often does not inflate false alarms:
+ * - failures: 5xx answers plus 200s whose outputs held NaN or an infinity;
+ * - latency: the share of answers slower than the baseline's p99 in the step.
+ * A `fail` on either rolls back at once. Once the interval has passed, `pass` on both
+ * moves to the next step (a step of 100, or the end of the list, promotes). Inconclusive
+ * (too little data) follows `analysis.onInconclusive`: wait (until `maxDuration`, then roll
+ * back), rollback, or promote. Every verdict is kept with its numbers.
+ */
+import type { Clock } from '../clock.js';
+import { compareRates, type RateComparison } from '../monitor/sequential.js';
+import { countAbove, failures, quantile, type VariantCounts, type VariantWindows } from '../monitor/variants.js';
+import type { RolloutSpec } from '../spec/types.js';
+
+/** One recorded check of a step. */
+export interface StepVerdict {
+  step: number;
+  weight: number;
+  at: string;
+  failures: RateComparison;
+  latency: RateComparison;
+  /** What the check did: 'hold', 'next', 'promote', 'rollback'. */
+  action: 'hold' | 'next' | 'promote' | 'rollback';
+}
+
+export interface RolloutStatus {
+  deployment: string;
+  baseline: { version: number; group: string };
+  candidate: { version: number; group: string };
+  strategy: 'canary';
+  /** Index into steps; -1 while the candidate warms up. */
+  step: number;
+  weight: number;
+  state: 'warming' | 'progressing' | 'promoted' | 'rolled_back';
+  reason?: string;
+  startedAt: string;
+  stepStartedAt?: string;
+  verdicts: StepVerdict[];
+}
+
+/** What the reconciler routes now. */
+export type RolloutDecision =
+  | { kind: 'warming' }
+  | { kind: 'split'; weight: number }
+  | { kind: 'promoted' }
+  | { kind: 'rolled_back'; reason: string };
+
+interface State {
+  status: RolloutStatus;
+  /** The desired state it belongs to: a new apply of the same candidate starts a new rollout. */
+  generation: object;
+  stepStartedMs: number;
+  base: VariantCounts;
+  cand: VariantCounts;
+  /** Last check's verdicts, to record a verdict only when it changes. */
+  lastKey?: string;
+}
+
+export class Rollouts {
+  readonly #clock: Clock;
+  readonly #windows: VariantWindows;
+  readonly #states = new Map<string, State>();
+
+  constructor(clock: Clock, windows: VariantWindows) {
+    this.#clock = clock;
+    this.#windows = windows;
+  }
+
+  /** Every rollout known: running, and the last outcome per deployment. */
+  status(): RolloutStatus[] {
+    return [...this.#states.values()].map((s) => structuredClone(s.status));
+  }
+
+  /**
+   * The step for a deployment moving from `baseline` to `candidate` (their groups) under
+   * `spec`, given how many candidate replicas are ready of how many wanted.
+   */
+  decide(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
+    const id = `${deployment}\u0000${candidate.group}`;
+    let s = this.#states.get(id);
+    if (!s || s.generation !== generation) {
+      // A new rollout for this deployment replaces any earlier record of it.
+      for (const [k, old] of this.#states) if (old.status.deployment === deployment) this.#states.delete(k);
+      s = {
+        generation,
+        status: { deployment, baseline, candidate, strategy: 'canary', step: -1, weight: 0, state: 'warming', startedAt: this.#clock.date().toISOString(), verdicts: [] },
+        stepStartedMs: this.#clock.now(), base: this.#windows.snapshot(deployment, baseline.version), cand: this.#windows.snapshot(deployment, candidate.version),
+      };
+      this.#states.set(id, s);
+    }
+    const st = s.status;
+    if (st.state === 'promoted') return { kind: 'promoted' };
+    if (st.state === 'rolled_back') return { kind: 'rolled_back', reason: st.reason ?? 'rolled back' };
+    if (st.state === 'warming') {
+      if (!ready) return { kind: 'warming' };
+      this.#enter(s, deployment, spec, 0);
+      return this.#route(s);
+    }
+    return this.#check(s, deployment, spec);
+  }
+
+  #enter(s: State, deployment: string, spec: RolloutSpec, step: number): void {
+    const st = s.status;
+    st.step = step;
+    st.weight = spec.steps[step]!;
+    st.state = st.weight >= 100 ? 'promoted' : 'progressing';
+    s.stepStartedMs = this.#clock.now();
+    st.stepStartedAt = this.#clock.date().toISOString();
+    s.base = this.#windows.snapshot(deployment, st.baseline.version);
+    s.cand = this.#windows.snapshot(deployment, st.candidate.version);
+    s.lastKey = undefined;
+  }
+
+  #route(s: State): RolloutDecision {
+    return s.status.state === 'promoted' ? { kind: 'promoted' } : { kind: 'split', weight: s.status.weight };
+  }
+
+  #check(s: State, deployment: string, spec: RolloutSpec): RolloutDecision {
+    const st = s.status;
+    const base = this.#windows.since(deployment, st.baseline.version, s.base);
+    const cand = this.#windows.since(deployment, st.candidate.version, s.cand);
+    const opts = { alpha: spec.analysis.alpha, minSamples: spec.analysis.minSamples };
+    const fail = compareRates(failures(base), failures(cand), opts);
+    const p99 = quantile(base, 0.99);
+    const slow = compareRates(
+      { n: base.answers, bad: p99 === undefined ? 0 : countAbove(base, p99) },
+      { n: cand.answers, bad: p99 === undefined ? 0 : countAbove(cand, p99) },
+      opts,
+    );
+    const elapsed = this.#clock.now() - s.stepStartedMs;
+    let action: StepVerdict['action'] = 'hold';
+    let reason: string | undefined;
+    if (fail.verdict === 'fail' || slow.verdict === 'fail') {
+      action = 'rollback';
+      reason = `step ${st.step + 1} (${st.weight}%): ${fail.verdict === 'fail' ? `failures: ${fail.reason}` : `answers slower than the baseline's p99 (${p99?.toFixed(2)} ms): ${slow.reason}`}`;
+    } else if (elapsed >= spec.interval) {
+      const decided = fail.verdict === 'pass' && slow.verdict === 'pass';
+      if (decided || spec.analysis.onInconclusive === 'promote') action = 'next';
+      else if (spec.analysis.onInconclusive === 'rollback') {
+        action = 'rollback';
+        reason = `step ${st.step + 1} (${st.weight}%) was inconclusive after its interval and onInconclusive is rollback: ${fail.reason}`;
+      } else if (elapsed >= spec.analysis.maxDuration) {
+        action = 'rollback';
+        reason = `step ${st.step + 1} (${st.weight}%) stayed inconclusive for ${Math.round(spec.analysis.maxDuration / 1000)} s (analysis.maxDuration): ${fail.reason}`;
+      }
+    }
+    const key = `${action}|${fail.verdict}|${slow.verdict}`;
+    if (key !== s.lastKey || action !== 'hold') {
+      st.verdicts.push({ step: st.step, weight: st.weight, at: this.#clock.date().toISOString(), failures: fail, latency: slow, action });
+      if (st.verdicts.length > 200) st.verdicts.splice(0, st.verdicts.length - 200);
+      s.lastKey = key;
+    }
+    if (action === 'rollback') {
+      st.state = 'rolled_back';
+      st.weight = 0;
+      st.reason = `canary rolled back at ${reason}`;
+      return { kind: 'rolled_back', reason: st.reason };
+    }
+    if (action === 'next') {
+      const next = st.step + 1;
+      if (next >= spec.steps.length) {
+        st.state = 'promoted';
+        st.weight = 100;
+        return { kind: 'promoted' };
+      }
+      this.#enter(s, deployment, spec, next);
+    }
+    return this.#route(s);
+  }
+}

@@ -9,7 +9,8 @@
  * step so far (monitor/variants.ts snapshots), with the always-valid sequential test
  * (monitor/sequential.ts), so checking often does not inflate false alarms:
  * - failures: 5xx answers plus 200s whose outputs held NaN or an infinity;
- * - latency: the share of answers slower than the baseline's p99 in the step.
+ * - latency: the share of answers slower than the baseline's p99 in the step, which may be
+ *   up to 5 points higher than the baseline's (LATENCY_TOLERANCE) before it fails.
  * A `fail` on either rolls back at once. Once the interval has passed, `pass` on both
  * moves to the next step (a step of 100, or the end of the list, promotes). Inconclusive
  * (too little data) follows `analysis.onInconclusive`: wait (until `maxDuration`, then roll
@@ -19,6 +20,9 @@ import type { Clock } from '../clock.js';
 import { compareRates, type RateComparison } from '../monitor/sequential.js';
 import { countAbove, failures, quantile, type VariantCounts, type VariantWindows } from '../monitor/variants.js';
 import type { RolloutSpec } from '../spec/types.js';
+
+/** How many more of its answers (a share) the candidate may have over the baseline's p99 and still pass. */
+export const LATENCY_TOLERANCE = 0.05;
 
 /** One recorded check of a step. */
 export interface StepVerdict {
@@ -130,10 +134,12 @@ export class Rollouts {
     const opts = { alpha: spec.analysis.alpha, minSamples: spec.analysis.minSamples };
     const fail = compareRates(failures(base), failures(cand), opts);
     const p99 = quantile(base, 0.99);
+    // A new replica's first answers are often slower (caches, connections): the candidate may
+    // have up to LATENCY_TOLERANCE more of its answers over the baseline's p99 before that fails it.
     const slow = compareRates(
       { n: base.answers, bad: p99 === undefined ? 0 : countAbove(base, p99) },
       { n: cand.answers, bad: p99 === undefined ? 0 : countAbove(cand, p99) },
-      opts,
+      { ...opts, tolerance: LATENCY_TOLERANCE, margin: LATENCY_TOLERANCE },
     );
     const elapsed = this.#clock.now() - s.stepStartedMs;
     let action: StepVerdict['action'] = 'hold';

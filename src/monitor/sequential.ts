@@ -15,7 +15,7 @@
  * the seeded simulations in sequential.test.ts measure it at the sizes a rollout sees).
  * A verdict from it is therefore safe to take at any check:
  *
- * - `fail`: the lower bound is above 0, the candidate is worse (false alarms ≤ α);
+ * - `fail`: the lower bound is above 0 (or `tolerance`), the candidate is worse (false alarms ≤ α);
  * - `pass`: the upper bound is below `margin`, the candidate is not worse by more than it;
  * - `inconclusive`: neither yet, or fewer than `minSamples` per variant. Too little data is
  *   never a pass or a fail; what to do then is the rollout's `onInconclusive` policy.
@@ -40,6 +40,8 @@ export interface SequentialOptions {
   margin?: number;
   /** Fewer observations than this in either variant is inconclusive. Default 100. */
   minSamples?: number;
+  /** `fail` only when the candidate is worse by more than this (the lower bound above it). Default 0. */
+  tolerance?: number;
 }
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
@@ -83,7 +85,8 @@ export function compareRates(baseline: RateSample, candidate: RateSample, opts: 
   if (baseline.n < minSamples || candidate.n < minSamples) {
     return { ...out, verdict: 'inconclusive', reason: `too little data (${Math.min(baseline.n, candidate.n)} of ${minSamples} observations needed per variant): ${numbers}` };
   }
-  if (b.lower > 0) return { ...out, verdict: 'fail', reason: `the candidate is worse: ${numbers}` };
+  const tolerance = opts.tolerance ?? 0;
+  if (b.lower > tolerance) return { ...out, verdict: 'fail', reason: `the candidate is worse${tolerance > 0 ? ` by more than ${pct(tolerance)}` : ''}: ${numbers}` };
   if (b.upper < margin) return { ...out, verdict: 'pass', reason: `the candidate is not worse by ${pct(margin)} or more: ${numbers}` };
   return { ...out, verdict: 'inconclusive', reason: `not decided yet: ${numbers}` };
 }

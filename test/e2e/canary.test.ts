@@ -1,0 +1,123 @@
+/**
+ * Canary rollouts with real replica processes under a closed-loop load of 8 connections:
+ * a good version goes through every step and is promoted with no failed request; a version
+ * whose outputs are NaN is rolled back automatically at its first step, and the requests
+ * that reached it (the blast radius) are counted against what the step's weight predicts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Pool } from 'undici';
+import { startAloft, type RunningAloft } from '../../src/aloft.js';
+import { AdminClient } from '../../src/api/client.js';
+import type { RevisionDetail } from '../../src/api/types.js';
+import { mlp } from '../../src/onnx/mlp.js';
+import { bearer, newAdminKey } from '../helpers/auth.js';
+import { inferBody } from '../helpers/credit-risk.js';
+import { creditModel } from '../helpers/models.js';
+
+const CONNECTIONS = 8;
+const ROLLOUT = '    rollout: { strategy: canary, steps: [10, 50, 100], interval: 3s, analysis: { minSamples: 100, onInconclusive: promote } }';
+
+const spec = (file: string) => ['models:', '  credit-risk:', `    path: ./${file}`, 'deployments:', '  credit-risk:', '    model: credit-risk', '    replicas: 1', '    runtime: { isolation: process }', ROLLOUT, ''].join('\n');
+
+interface Tally { sent: number; failed: number; byVersion: Map<string, number>; nan: number }
+
+/** Closed-loop load: 8 loops, one request at a time each, until stopped or 200,000 requests. */
+function load(url: string, key: string) {
+  const pool = new Pool(url, { connections: CONNECTIONS });
+  const tally: Tally = { sent: 0, failed: 0, byVersion: new Map(), nan: 0 };
+  let stopped = false;
+  const body = JSON.stringify(inferBody());
+  const loop = async () => {
+    while (!stopped && tally.sent < 200_000) {
+      tally.sent++;
+      try {
+        const r = await pool.request({ method: 'POST', path: '/v2/models/credit-risk/infer', headers: { ...bearer(key), 'content-type': 'application/json' }, body });
+        const text = await r.body.text();
+        if (r.statusCode !== 200) { tally.failed++; continue; }
+        const a = JSON.parse(text) as { model_version: string; outputs: { data: (number | null)[] }[] };
+        tally.byVersion.set(a.model_version, (tally.byVersion.get(a.model_version) ?? 0) + 1);
+        if (!Number.isFinite(a.outputs[0]!.data[0])) tally.nan++;
+      } catch {
+        tally.failed++;
+      }
+    }
+  };
+  const loops = Array.from({ length: CONNECTIONS }, loop);
+  return { tally, stop: async () => { stopped = true; await Promise.all(loops); await pool.close(); } };
+}
+
+async function outcome(admin: AdminClient, n: number, ms = 120_000): Promise<RevisionDetail> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = await admin.revision(n);
+    if (r.outcome !== 'applying') return r;
+    if (Date.now() > end) throw new Error(`revision ${n} still applying after ${ms} ms`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+test('canary: a good version is promoted through every step with no failed request; a NaN version is rolled back at its first step', { timeout: 240_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'aloft-canary-'));
+  let aloft: RunningAloft | undefined;
+  let traffic: ReturnType<typeof load> | undefined;
+  try {
+    await writeFile(join(dir, 'a.onnx'), creditModel(1));
+    await writeFile(join(dir, 'b.onnx'), creditModel(2));
+    await writeFile(join(dir, 'nan.onnx'), mlp([{ in: 22, out: 1, weights: new Float32Array(22).fill(0.001), bias: Float32Array.of(Number.NaN) }], { inputName: 'features', outputName: 'probability', activation: 'sigmoid' }));
+    await writeFile(join(dir, 'aloft.yaml'), spec('a.onnx'));
+    const key = newAdminKey();
+    aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey: key, databaseUrl: `sqlite:${join(dir, '.aloft', 'aloft.db')}` });
+    await aloft.waitReady(60_000);
+    const admin = new AdminClient({ url: aloft.url, key });
+    traffic = load(aloft.url, key);
+
+    // 1. A good version: promoted through 10% and 50%, nothing fails.
+    const t0 = Date.now();
+    const good = await admin.apply({ spec: spec('b.onnx'), file: 'aloft.yaml', base: 1 });
+    assert.equal(good.revision, 2);
+    const two = await outcome(admin, 2);
+    const promotedAfter = Date.now() - t0;
+    assert.equal(two.outcome, 'applied', `revision 2: ${two.outcome}: ${two.reason ?? ''}`);
+    const goodTally = { sent: traffic.tally.sent, failed: traffic.tally.failed, v1: traffic.tally.byVersion.get('1') ?? 0, v2: traffic.tally.byVersion.get('2') ?? 0 };
+    t.diagnostic(`good canary: promoted ${promotedAfter} ms after apply; ${goodTally.sent} requests, ${goodTally.failed} failed; answered by v1 ${goodTally.v1}, v2 ${goodTally.v2}`);
+    assert.equal(goodTally.failed, 0);
+    assert.ok(promotedAfter >= 6000, 'two steps of at least 3 s each');
+    const audit = await admin.audit(new URLSearchParams({ action: 'rollout.promoted' }));
+    assert.equal(audit.entries.length, 1);
+
+    // 2. A version whose outputs are NaN: rolled back at its first step (10%).
+    const before = { sent: traffic.tally.sent, v3: traffic.tally.byVersion.get('3') ?? 0 };
+    const t1 = Date.now();
+    const bad = await admin.apply({ spec: spec('nan.onnx'), file: 'aloft.yaml', base: 2 });
+    assert.equal(bad.revision, 3);
+    const three = await outcome(admin, 3);
+    const rolledBackAfter = Date.now() - t1;
+    assert.equal(three.outcome, 'rolled_back');
+    assert.match(three.reason ?? '', /canary rolled back at step 1 \(10%\): failures: the candidate is worse/);
+    // Let the requests in flight at the rollback finish, then count.
+    await new Promise((r) => setTimeout(r, 500));
+    const reached = (traffic.tally.byVersion.get('3') ?? 0) - before.v3;
+    const sentDuring = traffic.tally.sent - before.sent;
+    t.diagnostic(`NaN canary: rolled back ${rolledBackAfter} ms after apply; ${reached} requests reached it (its NaN answers), of ${sentDuring} sent meanwhile; the 10% step predicts at most ~${Math.round(sentDuring * 0.1)} (minSamples 100 decides)`);
+    assert.ok(reached >= 100, 'the analysis waited for minSamples');
+    assert.ok(reached <= Math.max(400, sentDuring * 0.15), `${reached} reached the bad version`);
+    const status = await admin.status();
+    assert.equal(status.current?.number, 2, 'revision 2 still runs');
+    const after = traffic.tally.byVersion.get('2') ?? 0;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok((traffic.tally.byVersion.get('2') ?? 0) > after, 'v2 serves on');
+    assert.equal(traffic.tally.byVersion.get('3') ?? 0, before.v3 + reached, 'nothing reaches the rolled-back version any more');
+    const rolled = await admin.audit(new URLSearchParams({ action: 'rollout.rolled_back' }));
+    assert.equal(rolled.entries.length, 1);
+    assert.equal((await admin.verifyAudit()).ok, true);
+    assert.equal(traffic.tally.failed, 0, 'no request failed at any point (NaN answers are 200s; they are counted as the blast radius)');
+  } finally {
+    await traffic?.stop();
+    await aloft?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -229,7 +229,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     adminRoutes(adminApp, { registry, routing, orchestrator, audit });
     registerKeyRoutes(adminApp, { keys, authenticator, audit, clock, logger });
     registerAuditRoutes(adminApp, { audit });
-    registerControlRoutes(adminApp, { control, registry });
+    registerControlRoutes(adminApp, { control, registry, rollouts, audit, enqueue: () => controller.enqueue(DEPLOYMENTS, ALL) });
 
     // Desired state: the revision the spec file gives (recorded when it changed), converging from now on.
     const started = await control.start(loaded, specText);

@@ -63,6 +63,7 @@ export const ERRORS = {
   ALOFT_NEEDS_RESTART: { status: 409, summary: 'The change touches a setting a running system cannot change (listening address, TLS files, state folder, …); restart aloft up with the new file.', retry: 'terminal' },
   ALOFT_APPLY_FAILED: { status: 422, summary: 'An apply did not converge (a model failed to load, replicas never became ready); the system stays on the previous revision, serving.', retry: 'terminal' },
   ALOFT_ARTIFACT_NOT_UPLOADED: { status: 409, summary: 'The spec names a model file whose content this Aloft does not have; upload it (PUT /api/v1/artifacts/{sha256}) and apply again. The CLI does this itself.', retry: 'caller' },
+  ALOFT_NO_ROLLOUT: { status: 409, summary: 'The rollout command needs a running rollout of that deployment (promote, abort, pause, resume), or it is still warming up.', retry: 'terminal' },
   ALOFT_VERSION_IN_USE: { status: 409, summary: 'The model version is used by the current revision (or one being applied); apply a spec that no longer uses it first.', retry: 'terminal' },
 
   // runtime / orchestration

@@ -13,7 +13,7 @@ import { AloftError, fail, type ErrorCode } from '../errors.js';
 import { pathOf, routeOf, type RouteId } from './routes.js';
 import type {
   AliasDeleted, AliasResult, ApplyAnswer, ApplyRequest, ArtifactStored, AuditCheck, AuditList, ControlStatus, DeploymentList, KeyCreated, KeyList, KeyRequest, KeyRevoked,
-  GcResult, ModelDetail, ModelList, PlanResult, PushResult, RevisionDetail, RevisionList, RollbackRequest, SpecSubmission, VersionDeleted,
+  GcResult, ModelDetail, ModelList, RolloutChanged, RolloutList, PlanResult, PushResult, RevisionDetail, RevisionList, RollbackRequest, SpecSubmission, VersionDeleted,
 } from './types.js';
 
 export interface AdminClientOptions {
@@ -88,6 +88,10 @@ export class AdminClient {
     return this.#json('admin.artifacts.put', { digest: sha256 }, bytes, { 'content-type': 'application/octet-stream' });
   }
 
+  rollouts(): Promise<RolloutList> { return this.#json('admin.rollouts'); }
+  rolloutCommand(name: string, action: 'promote' | 'abort' | 'pause' | 'resume'): Promise<RolloutChanged> {
+    return this.#json(`admin.rollout.${action}`, { name }, '{}', JSON_TYPE);
+  }
   deleteVersion(name: string, version: number): Promise<VersionDeleted> { return this.#json('admin.models.version.delete', { name, version }); }
   gc(opts: { dryRun?: boolean } = {}): Promise<GcResult> { return this.#json('admin.gc', {}, JSON.stringify(opts), JSON_TYPE); }
 

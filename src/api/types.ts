@@ -13,6 +13,8 @@ export type { ReplicaStatus } from '../control/orchestrators/types.js';
 export type { Plan, PlannedModel, DeploymentPlan, SettingPlan, FieldChange } from '../control/plan.js';
 export type { SpecSubmission, ModelFile, ControlStatus } from '../control/control-plane.js';
 export type { RevisionRecord, RevisionSummary, RevisionOutcome, RevisionKind } from '../store/revisions.js';
+export type { RolloutStatus, StepVerdict } from '../control/rollouts.js';
+import type { RolloutStatus } from '../control/rollouts.js';
 import type { Plan } from '../control/plan.js';
 import type { SpecSubmission } from '../control/control-plane.js';
 import type { RevisionRecord, RevisionSummary } from '../store/revisions.js';
@@ -91,3 +93,8 @@ export interface KeyRevoked { id: string; name: string; revoked: true; revokedAt
 export interface AuditList { entries: AuditEntry[] }
 /** GET /api/v1/audit/verify */
 export type AuditCheck = AuditVerification;
+
+/** GET /api/v1/rollouts */
+export interface RolloutList { rollouts: RolloutStatus[] }
+/** POST /api/v1/rollouts/:name/{promote,abort,pause,resume} */
+export interface RolloutChanged { rollout: RolloutStatus }

@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import { init } from './commands/init.js';
 import * as audit from './commands/audit.js';
 import * as control from './commands/control.js';
+import * as rollout from './commands/rollout.js';
 import * as keys from './commands/keys.js';
 import * as models from './commands/models.js';
 import { predict } from './commands/predict.js';
@@ -116,6 +117,15 @@ export function buildProgram(): Command {
     .action((o: Parameters<typeof control.revisionsList>[0]) => control.revisionsList(o));
   client(rv.command('show').description('one revision: versions, diff, outcome and spec').argument('<n>', 'revision number'))
     .action((n: string, o: Parameters<typeof control.revisionsShow>[1]) => control.revisionsShow(n, o));
+
+  const ro = program.command('rollout').description('canary rollouts: status, and promote, abort, pause or resume one that runs (operator or admin)');
+  client(ro.command('status').description('strategy, step, weight, each check\'s verdict and numbers; exit 1 if it was rolled back').argument('<deployment>', 'deployment name')
+    .option('--watch', 'follow it until it is promoted or rolled back'))
+    .action(async (d: string, o: Parameters<typeof rollout.status>[1]) => { process.exitCode = await rollout.status(d, o); });
+  for (const [name, what] of [['promote', 'send all traffic to the new version now'], ['abort', 'roll back now; the apply ends rolled back'], ['pause', 'hold at the current weight'], ['resume', 'go on with a paused rollout']] as const) {
+    client(ro.command(name).description(what).argument('<deployment>', 'deployment name'))
+      .action((d: string, o: Parameters<typeof rollout.command>[2]) => rollout.command(name, d, o));
+  }
 
   client(program.command('gc').description('delete stored model files that no version references').option('--dry-run', 'only list what would be removed'))
     .action((o: Parameters<typeof models.gc>[0]) => models.gc(o));

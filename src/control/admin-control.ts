@@ -7,17 +7,24 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { routeOf } from '../api/routes.js';
-import type { ApplyAnswer, ApplyRequest, ArtifactStored, GcResult, PlanResult, RevisionDetail, RevisionList, RollbackRequest, VersionDeleted } from '../api/types.js';
+import type { ApplyAnswer, ApplyRequest, ArtifactStored, GcResult, PlanResult, RevisionDetail, RevisionList, RollbackRequest, RolloutChanged, RolloutList, VersionDeleted } from '../api/types.js';
 import { fail, isAloftError } from '../errors.js';
 import { readSignature } from '../onnx/signature.js';
 import type { Registry } from '../registry/registry.js';
 import { actorOf } from '../security/audit.js';
 import { ANONYMOUS, type Principal } from '../security/principal.js';
 import type { ControlPlane, ControlStatus, SpecSubmission } from './control-plane.js';
+import type { Rollouts } from './rollouts.js';
+import type { AuditLog } from '../security/audit.js';
+import { inScopeOf } from '../security/policy.js';
 
 export interface ControlRoutesContext {
   control: ControlPlane;
   registry: Registry;
+  rollouts?: Rollouts;
+  /** Wake the deployments reconciler (after a rollout command). */
+  enqueue?: () => void;
+  audit?: Pick<AuditLog, 'append'>;
 }
 
 function jsonBody<T>(req: FastifyRequest, example: string): T {
@@ -137,4 +144,23 @@ export function registerControlRoutes(app: FastifyInstance, ctx: ControlRoutesCo
     const removed = await control.gc(who(req), { dryRun: body.dryRun === true });
     return { removed, freedBytes: removed.reduce((n, r) => n + r.sizeBytes, 0), dryRun: body.dryRun === true };
   } });
+
+  const rollouts = ctx.rollouts;
+  if (!rollouts) return;
+  app.route({ ...routeOf('admin.rollouts'), handler: (req): RolloutList => ({
+    rollouts: rollouts.status().filter((r) => inScopeOf((req as { principal?: Principal }).principal, r.deployment)),
+  }) });
+  const command = (id: 'admin.rollout.promote' | 'admin.rollout.abort' | 'admin.rollout.pause' | 'admin.rollout.resume', act: (name: string, by: string) => ReturnType<Rollouts['status']>[number], action?: string) => {
+    app.route<{ Params: { name: string } }>({ ...routeOf(id), handler: async (req): Promise<RolloutChanged> => {
+      const by = who(req);
+      const rollout = act(req.params.name, by.actor.name);
+      ctx.enqueue?.();
+      if (action && ctx.audit) await ctx.audit.append({ actor: by.actor, action, target: `${rollout.deployment}@${rollout.candidate.version}`, source: by.source, after: { state: rollout.state, step: rollout.step, weight: rollout.weight, reason: rollout.reason ?? null } });
+      return { rollout };
+    } });
+  };
+  command('admin.rollout.promote', (n, by) => rollouts.promote(n, by), 'rollout.promote_requested');
+  command('admin.rollout.abort', (n, by) => rollouts.abort(n, by), 'rollout.aborted');
+  command('admin.rollout.pause', (n) => rollouts.pause(n), 'rollout.paused');
+  command('admin.rollout.resume', (n) => rollouts.resume(n), 'rollout.resumed');
 }

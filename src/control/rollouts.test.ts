@@ -120,3 +120,26 @@ test('the rollout spec: steps must increase and stay within 1-100; unknown strat
   assert.deepEqual(issues('{ strategy: canary, steps: [10, 50, 100], interval: 30s }'), [], 'the form of the issue works as written');
   assert.equal(rolloutSchema.parse({}).strategy, 'replace');
 });
+
+test('promote, abort, pause and resume act on the running rollout; with none running they say so', () => {
+  const w = world(spec({ interval: '10s' }));
+  assert.throws(() => w.rollouts.promote('d', 'alice'), /no rollout is running for deployment 'd'/);
+  w.decide(false);
+  assert.throws(() => w.rollouts.promote('d', 'alice'), /still warming up/);
+  w.decide(true);
+  w.rollouts.pause('d');
+  const held = w.traffic(60, 100);
+  assert.deepEqual(held.last, { kind: 'split', weight: 10 }, 'paused: a minute later still at step 1');
+  w.rollouts.resume('d');
+  const moved = w.traffic(11, 100);
+  assert.deepEqual(moved.last, { kind: 'split', weight: 50 }, 'resumed: the interval counts from the resume');
+  assert.equal(w.rollouts.promote('d', 'alice').state, 'promoted');
+  assert.deepEqual(w.decide(), { kind: 'promoted' });
+  assert.throws(() => w.rollouts.abort('d', 'alice'), /its last one was promoted/);
+
+  const b = world(spec());
+  b.decide(true);
+  const aborted = b.rollouts.abort('d', 'bob');
+  assert.equal(aborted.reason, 'canary aborted by bob at step 1 (10%)');
+  assert.deepEqual(b.decide(), { kind: 'rolled_back', reason: 'canary aborted by bob at step 1 (10%)' });
+});

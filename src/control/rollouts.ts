@@ -17,6 +17,7 @@
  * back), rollback, or promote. Every verdict is kept with its numbers.
  */
 import type { Clock } from '../clock.js';
+import { fail } from '../errors.js';
 import { compareRates, type RateComparison } from '../monitor/sequential.js';
 import { countAbove, failures, quantile, type VariantCounts, type VariantWindows } from '../monitor/variants.js';
 import type { RolloutSpec } from '../spec/types.js';
@@ -44,6 +45,8 @@ export interface RolloutStatus {
   step: number;
   weight: number;
   state: 'warming' | 'progressing' | 'promoted' | 'rolled_back';
+  /** Held at its weight by `aloft rollout pause`: no step moves, no automatic decision. */
+  paused: boolean;
   reason?: string;
   startedAt: string;
   stepStartedAt?: string;
@@ -95,7 +98,7 @@ export class Rollouts {
       for (const [k, old] of this.#states) if (old.status.deployment === deployment) this.#states.delete(k);
       s = {
         generation,
-        status: { deployment, baseline, candidate, strategy: 'canary', step: -1, weight: 0, state: 'warming', startedAt: this.#clock.date().toISOString(), verdicts: [] },
+        status: { deployment, baseline, candidate, strategy: 'canary', step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [] },
         stepStartedMs: this.#clock.now(), base: this.#windows.snapshot(deployment, baseline.version), cand: this.#windows.snapshot(deployment, candidate.version),
       };
       this.#states.set(id, s);
@@ -105,10 +108,53 @@ export class Rollouts {
     if (st.state === 'rolled_back') return { kind: 'rolled_back', reason: st.reason ?? 'rolled back' };
     if (st.state === 'warming') {
       if (!ready) return { kind: 'warming' };
+      if (st.paused) return { kind: 'warming' };
       this.#enter(s, deployment, spec, 0);
       return this.#route(s);
     }
+    if (st.paused) return this.#route(s);
     return this.#check(s, deployment, spec);
+  }
+
+  /** The running rollout of a deployment. @throws ALOFT_NO_ROLLOUT */
+  #running(deployment: string): State {
+    for (const s of this.#states.values()) if (s.status.deployment === deployment && (s.status.state === 'warming' || s.status.state === 'progressing')) return s;
+    const last = [...this.#states.values()].find((s) => s.status.deployment === deployment);
+    throw fail('ALOFT_NO_ROLLOUT', `no rollout is running for deployment '${deployment}'${last ? ` (its last one was ${last.status.state.replace('_', ' ')})` : ''}; a rollout starts when apply moves a deployment with rollout.strategy: canary to a new version`);
+  }
+
+  /** Send all traffic to the candidate now (the reconciler switches on its next pass). */
+  promote(deployment: string, by: string): RolloutStatus {
+    const s = this.#running(deployment);
+    if (s.status.state === 'warming') throw fail('ALOFT_NO_ROLLOUT', `the new version of '${deployment}' is still warming up; promote it once its replicas are ready ('aloft rollout status ${deployment}')`);
+    s.status.state = 'promoted';
+    s.status.weight = 100;
+    s.status.reason = `promoted by ${by}`;
+    return structuredClone(s.status);
+  }
+
+  /** Roll back now: all traffic to the baseline; the apply ends rolled back. */
+  abort(deployment: string, by: string): RolloutStatus {
+    const s = this.#running(deployment);
+    s.status.reason = `canary aborted by ${by} at ${s.status.step < 0 ? 'warm-up' : `step ${s.status.step + 1} (${s.status.weight}%)`}`;
+    s.status.state = 'rolled_back';
+    s.status.weight = 0;
+    return structuredClone(s.status);
+  }
+
+  /** Hold at the current weight: no step moves and no automatic decision until resumed. */
+  pause(deployment: string): RolloutStatus {
+    const s = this.#running(deployment);
+    s.status.paused = true;
+    return structuredClone(s.status);
+  }
+
+  /** Go on from the current step; its interval counts from now. */
+  resume(deployment: string): RolloutStatus {
+    const s = this.#running(deployment);
+    if (s.status.paused) s.stepStartedMs = this.#clock.now();
+    s.status.paused = false;
+    return structuredClone(s.status);
   }
 
   #enter(s: State, deployment: string, spec: RolloutSpec, step: number): void {

@@ -80,7 +80,8 @@ export function compareRates(baseline: RateSample, candidate: RateSample, opts: 
   const minSamples = opts.minSamples ?? DEFAULTS.minSamples;
   const b = rateDifferenceBounds(baseline, candidate, opts);
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-  const numbers = `candidate ${pct(b.pc)} (${candidate.bad}/${candidate.n}) vs baseline ${pct(b.pb)} (${baseline.bad}/${baseline.n}), difference ${pct(b.estimate)} in [${pct(b.lower)}, ${pct(b.upper)}]`;
+  const raw = (x: RateSample) => (x.n === 0 ? '-' : pct(x.bad / x.n));
+  const numbers = `candidate ${raw(candidate)} (${candidate.bad}/${candidate.n}) vs baseline ${raw(baseline)} (${baseline.bad}/${baseline.n}), difference in [${pct(b.lower)}, ${pct(b.upper)}] (always-valid, α ${opts.alpha ?? DEFAULTS.alpha})`;
   const out = { baseline: b.pb, candidate: b.pc, difference: b.estimate, lower: b.lower, upper: b.upper };
   if (baseline.n < minSamples || candidate.n < minSamples) {
     return { ...out, verdict: 'inconclusive', reason: `too little data (${Math.min(baseline.n, candidate.n)} of ${minSamples} observations needed per variant): ${numbers}` };

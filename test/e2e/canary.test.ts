@@ -121,3 +121,65 @@ test('canary: a good version is promoted through every step with no failed reque
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('rollout commands: status, pause, resume, promote and abort a running canary; bad input is refused and changes nothing', { timeout: 240_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'aloft-canary-cmd-'));
+  let aloft: RunningAloft | undefined;
+  let traffic: ReturnType<typeof load> | undefined;
+  const slow = (file: string) => spec(file).replace('interval: 3s', 'interval: 10m');
+  try {
+    for (const [f, seed] of [['a.onnx', 1], ['b.onnx', 2], ['c.onnx', 3]] as const) await writeFile(join(dir, f), creditModel(seed));
+    await writeFile(join(dir, 'aloft.yaml'), slow('a.onnx'));
+    const key = newAdminKey();
+    aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey: key, databaseUrl: `sqlite:${join(dir, '.aloft', 'aloft.db')}` });
+    await aloft.waitReady(60_000);
+    const admin = new AdminClient({ url: aloft.url, key });
+    const viewer = new AdminClient({ url: aloft.url, key: (await admin.createKey({ name: 'v', role: 'viewer' })).key });
+    await assert.rejects(admin.rolloutCommand('credit-risk', 'promote'), /no rollout is running for deployment 'credit-risk'/);
+    traffic = load(aloft.url, key);
+
+    // Abort: the apply ends rolled back, v1 serves on.
+    await admin.apply({ spec: slow('b.onnx'), file: 'aloft.yaml', base: 1 });
+    const at10 = async () => (await admin.rollouts()).rollouts.find((r) => r.state === 'progressing' && r.weight === 10);
+    for (let i = 0; i < 600 && !(await at10()); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(await at10(), 'the canary reached its first step');
+    await assert.rejects(viewer.rolloutCommand('credit-risk', 'abort'), /role 'viewer'/);
+    assert.equal((await admin.rolloutCommand('credit-risk', 'pause')).rollout.paused, true);
+    assert.equal((await admin.rolloutCommand('credit-risk', 'resume')).rollout.paused, false);
+    const aborted = await admin.rolloutCommand('credit-risk', 'abort');
+    assert.equal(aborted.rollout.state, 'rolled_back');
+    const two = await outcome(admin, 2);
+    assert.equal(two.outcome, 'rolled_back');
+    assert.match(two.reason ?? '', /canary aborted by admin at step 1 \(10%\)/);
+
+    // The CLI says it plainly and exits 1 for a rolled-back rollout.
+    // Spawned asynchronously: Aloft runs in this process and must keep answering.
+    const { execFile } = await import('node:child_process');
+    const cli = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', join(process.cwd(), 'src/cli/bin.ts'), 'rollout', 'status', 'credit-risk', '--url', aloft!.url, '--key', key], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+      });
+    });
+    t.diagnostic(`aloft rollout status after abort (exit ${cli.status}):\n${cli.stdout}`);
+    assert.equal(cli.status, 1, cli.stderr);
+    assert.match(cli.stdout, /rolled back/);
+    assert.match(cli.stdout, /ROLLED BACK: canary aborted by admin/);
+
+    // Promote: straight to the new version.
+    await admin.apply({ spec: slow('c.onnx'), file: 'aloft.yaml', base: 2 });
+    for (let i = 0; i < 600 && !(await at10()); i++) await new Promise((r) => setTimeout(r, 50));
+    await admin.rolloutCommand('credit-risk', 'promote');
+    const three = await outcome(admin, 3);
+    assert.equal(three.outcome, 'applied');
+    const served = (await admin.status()).deployments.find((d) => d.name === 'credit-risk');
+    assert.equal(served?.routed, served?.group);
+    assert.match(served?.group ?? '', /^credit-risk@3\./);
+    assert.equal(traffic.tally.failed, 0, 'no request failed through abort and promote');
+    const actions = (await admin.audit(new URLSearchParams({ action: 'rollout.*' }))).entries.map((e) => e.action);
+    assert.deepEqual(actions, ['rollout.paused', 'rollout.resumed', 'rollout.aborted', 'rollout.rolled_back', 'rollout.promote_requested', 'rollout.promoted']);
+  } finally {
+    await traffic?.stop();
+    await aloft?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

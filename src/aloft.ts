@@ -150,9 +150,17 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     // The metrics and the access policy read the gateway's routing, made below.
     const built: { routing?: Routing } = {};
     const metrics = new GatewayMetrics({
-      versions: () => (built.routing?.status() ?? []).filter((v) => v.routed).map((v) => ({
-        deployment: v.deployment, version: v.version, queued: v.queued, ready: v.ready, desired: v.desiredReplicas,
-      })),
+      versions: () => {
+        const config = built.routing?.config.deployments ?? [];
+        const weightOf = (d: string, version: number) => {
+          const c = config.find((x) => x.name === d);
+          const v = c?.versions.find((x) => x.version === version);
+          return v?.weight ?? (c?.current === version ? 100 : 0);
+        };
+        return (built.routing?.status() ?? []).filter((v) => v.routed).map((v) => ({
+          deployment: v.deployment, version: v.version, queued: v.queued, ready: v.ready, desired: v.desiredReplicas, weight: weightOf(v.deployment, v.version),
+        }));
+      },
     });
     const bursts = new FailureBurstDetector({
       clock,

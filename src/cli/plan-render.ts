@@ -78,6 +78,11 @@ export function renderPlan(plan: Plan): string {
     for (const w of plan.warnings) out.push(`  ! ${w}`);
     out.push('');
   }
+  if (plan.refused.length > 0) {
+    out.push('apply will refuse this plan:');
+    for (const r of plan.refused) out.push(`  ! ${r}`);
+    out.push('');
+  }
   if (plan.restart.length > 0) {
     out.push('apply will refuse this plan: it changes settings a running system cannot change:');
     for (const r of plan.restart) out.push(`  ! ${r}`);
@@ -117,9 +122,10 @@ export function renderPlanMarkdown(plan: Plan, opts: { file: string }): string {
   out.push(`# Aloft plan: ${opts.file}`, '');
   out.push(plan.current === null ? 'Against a system with no revision yet.' : `Against revision ${plan.base}; the system runs revision ${plan.current}.`, '');
   out.push(`**${planSummary(plan)}**`, '');
-  if (plan.warnings.length > 0 || plan.restart.length > 0) {
+  if (plan.warnings.length > 0 || plan.restart.length > 0 || plan.refused.length > 0) {
     for (const w of plan.warnings) out.push(`> ⚠️ ${w}`);
     for (const r of plan.restart) out.push(`> ⛔ ${r}: \`aloft apply\` refuses this; restart \`aloft up\``);
+    for (const r of plan.refused) out.push(`> ⛔ ${r}`);
     out.push('');
   }
   const models = plan.models.filter((m) => m.register);

@@ -64,7 +64,7 @@ async function answer<T>(reply: FastifyReply, work: () => Promise<T>, status: (r
     const r = await work();
     return reply.code(status(r)).send(r);
   } catch (err) {
-    if (isAloftError(err) && err.details && (Array.isArray(err.details.issues) || Array.isArray(err.details.restart))) {
+    if (isAloftError(err) && err.details && (Array.isArray(err.details.issues) || Array.isArray(err.details.restart) || Array.isArray(err.details.refused))) {
       return reply.code(err.status).send({ error: err.message, code: err.code, ...err.details });
     }
     throw err;

@@ -337,6 +337,9 @@ export class ControlPlane {
     if (plan.restart.length > 0) {
       throw fail('ALOFT_NEEDS_RESTART', `this change cannot be applied to a running system; nothing was changed:\n${plan.restart.map((r) => `  ${r}`).join('\n')}\nStop aloft up and start it again with the new file.`, { details: { restart: plan.restart } });
     }
+    if (plan.refused.length > 0) {
+      throw fail('ALOFT_BAD_REQUEST', `this change is refused; nothing was changed:\n${plan.refused.map((r) => `  ${r}`).join('\n')}`, { details: { refused: plan.refused } });
+    }
     if (!plan.changes) return { revision: current?.number ?? null, changed: false, plan };
     const number = await this.#record(prepared, plan, latest, kind, rollbackOf, who, message);
     await this.#converge(number, kind, rollbackOf, prepared, this.#desired);

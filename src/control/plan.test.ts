@@ -71,3 +71,14 @@ test('diffFields and signatureChange', () => {
   assert.equal(signatureChange(SIG, structuredClone(SIG)), undefined);
   assert.match(signatureChange(SIG, { ...SIG, outputs: [{ name: 'p', datatype: 'FP32', shape: [-1, 1] }] })!, /outputs y FP32\[\?,1\] → p FP32\[\?,1\]/);
 });
+
+test('a canary to a version with another signature is refused unless the spec allows it; a replace only warns', () => {
+  const wide = { ...SIG, inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 6] }] };
+  const canary = rolloutSchema.parse({ strategy: 'canary' });
+  const cand = (rollout: typeof canary) => side({ m: { spec: { ...depSpec(), rollout }, version: 2, sig: wide } });
+  const refused = plan(cand(canary));
+  assert.match(refused.refused.join('\n'), /a canary from m@1 to m@2 changes the signature \(inputs x FP32\[\?,4\] → x FP32\[\?,6\]\).*rollout\.allowSignatureChange: true/);
+  assert.deepEqual(plan(cand({ ...canary, allowSignatureChange: true })).refused, []);
+  assert.match(plan(cand({ ...canary, allowSignatureChange: true })).warnings.join(), /different signature/);
+  assert.deepEqual(plan(side({ m: { spec: depSpec(), version: 2, sig: wide } })).refused, [], 'the default strategy warns only');
+});

@@ -82,6 +82,8 @@ export interface Plan {
   settings: SettingPlan[];
   /** Settings that cannot change while running, one line each; non-empty means `apply` refuses. */
   restart: string[];
+  /** Changes apply refuses whatever the restart, one line each (an incompatible signature under a canary). */
+  refused: string[];
   warnings: string[];
   /** What apply does, in order. */
   steps: string[];
@@ -178,6 +180,7 @@ const REPLACES = (field: string) => field === 'model' || field.startsWith('runti
 
 export function makePlan(i: PlanInputs): Plan {
   const warnings: string[] = [];
+  const refused: string[] = [];
   const deployments: DeploymentPlan[] = [];
   const beforeSpec = i.before?.canonical;
   const beforeDeps = new Map((i.before?.deployments ?? []).map((d) => [d.name, d]));
@@ -222,7 +225,10 @@ export function makePlan(i: PlanInputs): Plan {
     const unknown = now.signature.inputs.length === 0 && now.signature.outputs.length === 0;
     if (versionMoved && !unknown) {
       const sig = signatureChange(old.signature, now.signature);
-      if (sig) warnings.push(`deployment '${name}': ${now.model}@${now.version} has a different signature from ${old.model}@${old.version} (${sig}); callers may break`);
+      if (sig && now.spec.rollout.strategy === 'canary' && !now.spec.rollout.allowSignatureChange) {
+        // A canary serves both versions to the same callers at once: their requests must fit both.
+        refused.push(`deployment '${name}': a canary from ${old.model}@${old.version} to ${now.model}@${now.version} changes the signature (${sig}); callers would meet both at once. Set rollout.allowSignatureChange: true if that is intended`);
+      } else if (sig) warnings.push(`deployment '${name}': ${now.model}@${now.version} has a different signature from ${old.model}@${old.version} (${sig}); callers may break`);
     }
   }
 
@@ -260,7 +266,7 @@ export function makePlan(i: PlanInputs): Plan {
   return {
     base: i.base, current: i.current,
     changes: models.length > 0 || deployments.length > 0 || settings.length > 0 || i.before === undefined,
-    models: [...i.models], deployments, settings, restart, warnings, steps,
+    models: [...i.models], deployments, settings, restart, refused, warnings, steps,
     topology: { ...topologyOf(i.after), ...(i.listening && !settings.some((x) => x.field === 'server.port') ? { port: i.listening.port } : {}) },
   };
 }

@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export interface VersionGauges {
   /** Called at scrape time: [deployment, version, queued, readyReplicas] per served version. */
-  versions(): { deployment: string; version: number; queued: number; ready: number; desired: number }[];
+  versions(): { deployment: string; version: number; queued: number; ready: number; desired: number; weight?: number }[];
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -31,16 +31,19 @@ export class GatewayMetrics {
       const queued = new Gauge({ name: 'aloft_queue_depth', help: 'Requests waiting for a replica.', labelNames: ['deployment', 'version'], registers: [this.registry] });
       const ready = new Gauge({ name: 'aloft_replicas_ready', help: 'Replicas ready to serve.', labelNames: ['deployment', 'version'], registers: [this.registry] });
       const desired = new Gauge({ name: 'aloft_replicas_desired', help: 'Replicas the deployment asks for.', labelNames: ['deployment', 'version'], registers: [this.registry] });
+      const weight = new Gauge({ name: 'aloft_traffic_weight_percent', help: "Percent of the deployment's unversioned requests routed to the version (a canary's step; 100 for the only version).", labelNames: ['deployment', 'version'], registers: [this.registry] });
       // Sampled at scrape time, not on the hot path.
       const collect = () => {
         queued.reset();
         ready.reset();
         desired.reset();
+        weight.reset();
         for (const v of gauges.versions()) {
           const l = { deployment: v.deployment, version: String(v.version) };
           queued.set(l, v.queued);
           ready.set(l, v.ready);
           desired.set(l, v.desired);
+          if (v.weight !== undefined) weight.set(l, v.weight);
         }
       };
       this.#collect = collect;

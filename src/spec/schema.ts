@@ -313,6 +313,9 @@ export const rolloutSchema = z
     interval: duration({ positive: true }).prefault('30s').describe(
       'How long each canary step lasts at least; it moves on only when the analysis has also decided. Default 30s. Example: interval: 1m.',
     ),
+    allowSignatureChange: z.boolean().default(false).describe(
+      "Let a canary move to a version whose inputs or outputs differ (names, datatypes, shapes); callers meet both versions during it. Without it, plan names the difference and apply refuses. Default false. Example: allowSignatureChange: true.",
+    ),
     analysis: z
       .strictObject({
         alpha: z.number().gt(0).max(0.5).default(0.05).describe(

@@ -110,6 +110,7 @@ export interface RolloutSpec {
   readonly steps: readonly number[];
   /** ms */
   readonly interval: number;
+  readonly allowSignatureChange: boolean;
   readonly analysis: {
     readonly alpha: number;
     readonly minSamples: number;

@@ -143,6 +143,9 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
     const at10 = async () => (await admin.rollouts()).rollouts.find((r) => r.state === 'progressing' && r.weight === 10);
     for (let i = 0; i < 600 && !(await at10()); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(await at10(), 'the canary reached its first step');
+    const metrics = await (await fetch(`${aloft.url}/metrics`, { headers: bearer(key) })).text();
+    assert.match(metrics, /aloft_traffic_weight_percent\{deployment="credit-risk",version="1"\} 90/);
+    assert.match(metrics, /aloft_traffic_weight_percent\{deployment="credit-risk",version="2"\} 10/);
     await assert.rejects(viewer.rolloutCommand('credit-risk', 'abort'), /role 'viewer'/);
     assert.equal((await admin.rolloutCommand('credit-risk', 'pause')).rollout.paused, true);
     assert.equal((await admin.rolloutCommand('credit-risk', 'resume')).rollout.paused, false);

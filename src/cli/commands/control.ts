@@ -98,6 +98,7 @@ export async function apply(opts: ApplyOptions): Promise<number> {
     if (opts.json) printJson({ revision: planned.plan.current, changed: false, plan: planned.plan });
     return 0;
   }
+  if (planned.plan.refused.length > 0) throw fail('ALOFT_BAD_REQUEST', `apply refuses this plan; nothing was changed:\n${planned.plan.refused.map((r) => `  ${r}`).join('\n')}`);
   if (planned.plan.restart.length > 0) throw fail('ALOFT_NEEDS_RESTART', `apply refuses this plan; nothing was changed:\n${planned.plan.restart.map((r) => `  ${r}`).join('\n')}\nStop aloft up and start it again with the new file.`);
   await mustConfirm(opts, `apply this plan to ${aloft.base}`);
   for (const u of planned.upload) {
@@ -185,7 +186,7 @@ export async function revisionsShow(number: string, opts: ClientOptions & { json
   out('\nversions:\n');
   for (const d of r.deployments) out(`  ${d.name}: ${d.ref} → ${d.model}@${d.version}  sha256:${shortHash(d.sha256)}\n`);
   const diff = r.diff as Pick<Plan, 'deployments' | 'settings' | 'models' | 'warnings'>;
-  const asPlan: Plan = { base: r.number - 1, current: r.number - 1 || null, changes: true, steps: [], restart: [], topology: { port: 0, database: null, stateDir: '', deployments: [] }, models: diff.models ?? [], deployments: diff.deployments ?? [], settings: diff.settings ?? [], warnings: diff.warnings ?? [] };
+  const asPlan: Plan = { base: r.number - 1, current: r.number - 1 || null, changes: true, steps: [], restart: [], refused: [], topology: { port: 0, database: null, stateDir: '', deployments: [] }, models: diff.models ?? [], deployments: diff.deployments ?? [], settings: diff.settings ?? [], warnings: diff.warnings ?? [] };
   out('\ndiff from the revision before:\n');
   out(renderPlan(asPlan).split('\n').slice(2).map((l) => (l ? `  ${l}` : l)).join('\n'));
   out(`\nspec (${r.specFile}, secrets as references):\n${r.specText.replace(/^/gm, '  ')}\n`);

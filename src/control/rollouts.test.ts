@@ -143,3 +143,41 @@ test('promote, abort, pause and resume act on the running rollout; with none run
   assert.equal(aborted.reason, 'canary aborted by bob at step 1 (10%)');
   assert.deepEqual(b.decide(), { kind: 'rolled_back', reason: 'canary aborted by bob at step 1 (10%)' });
 });
+
+test('blueGreen: warm, bake on preview requests only, switch at once, keep the old group for keepOld, then promote; abort switches back at once', () => {
+  const bg = (o: Record<string, unknown> = {}) => rolloutSchema.parse({ strategy: 'blueGreen', bake: '10s', keepOld: '60s', ...o }) as RolloutSpec;
+  const clock = new ManualClock(0);
+  const windows = new VariantWindows();
+  const rollouts = new Rollouts(clock, windows);
+  const gen = {};
+  const decide = () => rollouts.decide('d', bg(), BASE, CAND, true, gen);
+  assert.deepEqual(rollouts.decide('d', bg(), BASE, CAND, false, gen), { kind: 'warming' });
+  assert.deepEqual(decide(), { kind: 'split', weight: 0 }, 'baking: the candidate takes only requests that name it');
+  clock.advance(9_000);
+  assert.deepEqual(decide(), { kind: 'split', weight: 0 });
+  clock.advance(1_000);
+  assert.deepEqual(decide(), { kind: 'split', weight: 100, current: 'candidate' }, 'switched at one instant; the old group stays routed at 0');
+  assert.equal(rollouts.status()[0]!.state, 'switched');
+  clock.advance(59_000);
+  assert.deepEqual(decide(), { kind: 'split', weight: 100, current: 'candidate' });
+  clock.advance(1_000);
+  assert.deepEqual(decide(), { kind: 'promoted' }, 'keepOld over: the old group is released');
+
+  const again = new Rollouts(clock, windows);
+  const g2 = {};
+  again.decide('d', bg(), BASE, CAND, true, g2);
+  clock.advance(10_000);
+  again.decide('d', bg(), BASE, CAND, true, g2);
+  assert.equal(again.abort('d', 'carol').reason, 'blue-green aborted by carol at switched');
+  assert.deepEqual(again.decide('d', bg(), BASE, CAND, true, g2), { kind: 'rolled_back', reason: 'blue-green aborted by carol at switched' });
+
+  // Preview requests that fail roll it back during the bake.
+  const bad = new Rollouts(clock, windows);
+  const g3 = {};
+  bad.decide('e', bg(), BASE, CAND, true, g3);
+  for (let i = 0; i < 200; i++) windows.record('e', 1, 200, 5, false);
+  for (let i = 0; i < 30; i++) windows.record('e', 2, 200, 5, true);
+  const r = bad.decide('e', bg(), BASE, CAND, true, g3);
+  assert.equal(r.kind, 'rolled_back');
+  assert.match((r as { reason: string }).reason, /blue-green rolled back during bake: failures of preview requests/);
+});

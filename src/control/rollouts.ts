@@ -40,11 +40,16 @@ export interface RolloutStatus {
   deployment: string;
   baseline: { version: number; group: string };
   candidate: { version: number; group: string };
-  strategy: 'canary';
+  strategy: 'canary' | 'blueGreen';
   /** Index into steps; -1 while the candidate warms up. */
   step: number;
   weight: number;
-  state: 'warming' | 'progressing' | 'promoted' | 'rolled_back';
+  /**
+   * canary: warming → progressing (step by step) → promoted | rolled_back.
+   * blueGreen: warming → baking (preview requests only) → switched (all traffic, the old group
+   * still warm for keepOld) → promoted | rolled_back.
+   */
+  state: 'warming' | 'progressing' | 'baking' | 'switched' | 'promoted' | 'rolled_back';
   /** Held at its weight by `aloft rollout pause`: no step moves, no automatic decision. */
   paused: boolean;
   reason?: string;
@@ -56,7 +61,8 @@ export interface RolloutStatus {
 /** What the reconciler routes now. */
 export type RolloutDecision =
   | { kind: 'warming' }
-  | { kind: 'split'; weight: number }
+  /** Route both: `weight` percent to the candidate; `current` says whose metadata the deployment shows. */
+  | { kind: 'split'; weight: number; current?: 'baseline' | 'candidate' }
   | { kind: 'promoted' }
   | { kind: 'rolled_back'; reason: string };
 
@@ -91,18 +97,8 @@ export class Rollouts {
    * `spec`, given how many candidate replicas are ready of how many wanted.
    */
   decide(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
-    const id = `${deployment}\u0000${candidate.group}`;
-    let s = this.#states.get(id);
-    if (!s || s.generation !== generation) {
-      // A new rollout for this deployment replaces any earlier record of it.
-      for (const [k, old] of this.#states) if (old.status.deployment === deployment) this.#states.delete(k);
-      s = {
-        generation,
-        status: { deployment, baseline, candidate, strategy: 'canary', step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [] },
-        stepStartedMs: this.#clock.now(), base: this.#windows.snapshot(deployment, baseline.version), cand: this.#windows.snapshot(deployment, candidate.version),
-      };
-      this.#states.set(id, s);
-    }
+    if (spec.strategy === 'blueGreen') return this.#blueGreen(deployment, spec, baseline, candidate, ready, generation);
+    const s = this.#state(deployment, spec, baseline, candidate, generation);
     const st = s.status;
     if (st.state === 'promoted') return { kind: 'promoted' };
     if (st.state === 'rolled_back') return { kind: 'rolled_back', reason: st.reason ?? 'rolled back' };
@@ -116,9 +112,17 @@ export class Rollouts {
     return this.#check(s, deployment, spec);
   }
 
+  /** Whether `group` is the candidate of a rollout of `deployment` that has not been promoted (under way, or rolled back). */
+  isCandidate(deployment: string, group: string): boolean {
+    for (const s of this.#states.values()) {
+      if (s.status.deployment === deployment && s.status.candidate.group === group && s.status.state !== 'promoted') return true;
+    }
+    return false;
+  }
+
   /** The running rollout of a deployment. @throws ALOFT_NO_ROLLOUT */
   #running(deployment: string): State {
-    for (const s of this.#states.values()) if (s.status.deployment === deployment && (s.status.state === 'warming' || s.status.state === 'progressing')) return s;
+    for (const s of this.#states.values()) if (s.status.deployment === deployment && !['promoted', 'rolled_back'].includes(s.status.state)) return s;
     const last = [...this.#states.values()].find((s) => s.status.deployment === deployment);
     throw fail('ALOFT_NO_ROLLOUT', `no rollout is running for deployment '${deployment}'${last ? ` (its last one was ${last.status.state.replace('_', ' ')})` : ''}; a rollout starts when apply moves a deployment with rollout.strategy: canary to a new version`);
   }
@@ -136,7 +140,8 @@ export class Rollouts {
   /** Roll back now: all traffic to the baseline; the apply ends rolled back. */
   abort(deployment: string, by: string): RolloutStatus {
     const s = this.#running(deployment);
-    s.status.reason = `canary aborted by ${by} at ${s.status.step < 0 ? 'warm-up' : `step ${s.status.step + 1} (${s.status.weight}%)`}`;
+    const where = s.status.strategy === 'blueGreen' ? s.status.state : s.status.step < 0 ? 'warm-up' : `step ${s.status.step + 1} (${s.status.weight}%)`;
+    s.status.reason = `${s.status.strategy === 'blueGreen' ? 'blue-green' : 'canary'} aborted by ${by} at ${where}`;
     s.status.state = 'rolled_back';
     s.status.weight = 0;
     return structuredClone(s.status);
@@ -157,10 +162,65 @@ export class Rollouts {
     return structuredClone(s.status);
   }
 
+  #state(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, generation: object): State {
+    const id = `${deployment}\u0000${candidate.group}`;
+    let s = this.#states.get(id);
+    if (!s || s.generation !== generation) {
+      // A new rollout for this deployment replaces any earlier record of it.
+      for (const [k, old] of this.#states) if (old.status.deployment === deployment) this.#states.delete(k);
+      s = {
+        generation,
+        status: { deployment, baseline, candidate, strategy: spec.strategy === 'blueGreen' ? 'blueGreen' : 'canary', step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [] },
+        stepStartedMs: this.#clock.now(), base: this.#windows.snapshot(deployment, baseline.version), cand: this.#windows.snapshot(deployment, candidate.version),
+      };
+      this.#states.set(id, s);
+    }
+    return s;
+  }
+
+  /** blueGreen: warm in full, bake on preview requests, switch at once, keep the old group warm, then release it. */
+  #blueGreen(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
+    const s = this.#state(deployment, spec, baseline, candidate, generation);
+    const st = s.status;
+    const now = this.#clock.now();
+    if (st.state === 'promoted') return { kind: 'promoted' };
+    if (st.state === 'rolled_back') return { kind: 'rolled_back', reason: st.reason ?? 'rolled back' };
+    if (st.state === 'warming') {
+      if (!ready || st.paused) return { kind: 'warming' };
+      this.#enter(s, deployment, spec, -1);
+      st.state = 'baking';
+      st.weight = 0;
+    }
+    if (st.paused) return st.state === 'switched' ? { kind: 'split', weight: 100, current: 'candidate' } : { kind: 'split', weight: 0 };
+    if (st.state === 'baking') {
+      const base = this.#windows.since(deployment, st.baseline.version, s.base);
+      const cand = this.#windows.since(deployment, st.candidate.version, s.cand);
+      const fail = compareRates(failures(base), failures(cand), { alpha: spec.analysis.alpha, minSamples: Math.min(spec.analysis.minSamples, 20) });
+      if (fail.verdict === 'fail') {
+        st.verdicts.push({ step: -1, weight: 0, at: this.#clock.date().toISOString(), failures: fail, latency: fail, action: 'rollback' });
+        st.state = 'rolled_back';
+        st.reason = `blue-green rolled back during bake: failures of preview requests: ${fail.reason}`;
+        return { kind: 'rolled_back', reason: st.reason };
+      }
+      if (now - s.stepStartedMs < spec.bake) return { kind: 'split', weight: 0 };
+      st.state = 'switched';
+      st.weight = 100;
+      s.stepStartedMs = now;
+      st.stepStartedAt = this.#clock.date().toISOString();
+      st.verdicts.push({ step: 0, weight: 100, at: st.stepStartedAt, failures: fail, latency: fail, action: 'next' });
+    }
+    // switched: all traffic to the candidate; the old group stays warm for an instant rollback.
+    if (now - s.stepStartedMs >= spec.keepOld) {
+      st.state = 'promoted';
+      return { kind: 'promoted' };
+    }
+    return { kind: 'split', weight: 100, current: 'candidate' };
+  }
+
   #enter(s: State, deployment: string, spec: RolloutSpec, step: number): void {
     const st = s.status;
     st.step = step;
-    st.weight = spec.steps[step]!;
+    st.weight = step < 0 ? 0 : spec.steps[step]!;
     st.state = st.weight >= 100 ? 'promoted' : 'progressing';
     s.stepStartedMs = this.#clock.now();
     st.stepStartedAt = this.#clock.date().toISOString();

@@ -105,12 +105,16 @@ export interface SecuritySpec {
 }
 
 export interface RolloutSpec {
-  readonly strategy: 'replace' | 'canary';
+  readonly strategy: 'replace' | 'canary' | 'blueGreen';
   /** Percentages, increasing; 100 (or the end) promotes. */
   readonly steps: readonly number[];
   /** ms */
   readonly interval: number;
   readonly allowSignatureChange: boolean;
+  /** ms, blueGreen: preview-only time before the switch */
+  readonly bake: number;
+  /** ms, blueGreen: the old group stays warm this long after the switch */
+  readonly keepOld: number;
   readonly analysis: {
     readonly alpha: number;
     readonly minSamples: number;

@@ -186,3 +186,64 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('blue-green: the answers flip at one point with no failed request, and abort switches back at once while the old group is still warm', { timeout: 240_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'aloft-bluegreen-'));
+  let aloft: RunningAloft | undefined;
+  const bg = (file: string) => spec(file).replace(ROLLOUT, '    rollout: { strategy: blueGreen, bake: 1s, keepOld: 10m }');
+  try {
+    await writeFile(join(dir, 'a.onnx'), creditModel(1));
+    await writeFile(join(dir, 'b.onnx'), creditModel(2));
+    await writeFile(join(dir, 'aloft.yaml'), bg('a.onnx'));
+    const key = newAdminKey();
+    aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey: key, databaseUrl: `sqlite:${join(dir, '.aloft', 'aloft.db')}` });
+    await aloft.waitReady(60_000);
+    const admin = new AdminClient({ url: aloft.url, key });
+    // A sequence of answers in the order they were sent, from one connection, for the flip point.
+    const order: string[] = [];
+    let stop = false;
+    let failed = 0;
+    const pool = new Pool(aloft.url, { connections: 1 });
+    const body = JSON.stringify(inferBody());
+    const serial = (async () => {
+      while (!stop && order.length < 100_000) {
+        const r = await pool.request({ method: 'POST', path: '/v2/models/credit-risk/infer', headers: { ...bearer(key), 'content-type': 'application/json' }, body }).catch(() => undefined);
+        if (!r || r.statusCode !== 200) { failed++; await r?.body.dump(); continue; }
+        order.push((JSON.parse(await r.body.text()) as { model_version: string }).model_version);
+      }
+    })();
+    const traffic = load(aloft.url, key);
+    await admin.apply({ spec: bg('b.onnx'), file: 'aloft.yaml', base: 1 });
+    const state = async () => (await admin.rollouts()).rollouts.find((r) => r.deployment === 'credit-risk')?.state;
+    for (let i = 0; i < 1200 && (await state()) !== 'switched'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await state(), 'switched');
+    await new Promise((r) => setTimeout(r, 1000));
+    const flips = (xs: string[]) => xs.filter((v, i) => i > 0 && v !== xs[i - 1]).length;
+    const afterSwitch = [...order];
+    t.diagnostic(`blue-green switch: serial answers ${afterSwitch.length}, version changes in that sequence: ${flips(afterSwitch)} (v1 ${afterSwitch.filter((v) => v === '1').length}, v2 ${afterSwitch.filter((v) => v === '2').length})`);
+    assert.equal(flips(afterSwitch), 1, 'one flip: v1 … v1 v2 … v2');
+    assert.equal(afterSwitch.at(-1), '2');
+    assert.equal((await admin.revision(2)).outcome, 'applying', 'the old group is kept warm: the apply has not converged yet');
+
+    // Instant rollback: the old group is warm, the answers flip back.
+    const mark = order.length;
+    const t0 = Date.now();
+    await admin.rolloutCommand('credit-risk', 'abort');
+    const two = await outcome(admin, 2);
+    const back = Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await serial;
+    await traffic.stop();
+    await pool.close();
+    const afterAbort = order.slice(mark);
+    t.diagnostic(`blue-green abort: rolled back ${back} ms after the command; serial answers since ${afterAbort.length}, version changes ${flips(afterAbort)}; failed requests ${failed + traffic.tally.failed} of ${order.length + traffic.tally.sent}`);
+    assert.equal(two.outcome, 'rolled_back');
+    assert.equal(flips(afterAbort), 1);
+    assert.equal(afterAbort.at(-1), '1');
+    assert.equal(failed + traffic.tally.failed, 0);
+  } finally {
+    await aloft?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -93,7 +93,13 @@ export class DeploymentsReconciler implements Reconciler {
       keep.set(target.key, target);
       const route = versionRoute(d, target);
       const prev = previous.get(d.name);
-      const prevRoute = prev?.versions.find((v) => v.version === prev.current);
+      // During a rollout the config routes two groups; the one it moves from is the other one
+      // while the target is the candidate of a rollout not promoted (under way, or rolled back
+      // and routed back). Otherwise (promoted, or a reverted desired state going back to a
+      // group that is still routed) the target's own.
+      const prevRoute = prev && prev.versions.length > 1 && prev.versions.some((v) => v.group === target.key)
+        ? (this.#o.rollouts?.isCandidate(d.name, target.key) ? prev.versions.find((v) => v.group !== target.key) : prev.versions.find((v) => v.group === target.key))
+        : prev?.versions.find((v) => v.version === prev.current);
       let current = route;
       const holdOld = () => {
         const old = this.#applied.get(prevRoute!.group);
@@ -102,14 +108,15 @@ export class DeploymentsReconciler implements Reconciler {
       };
       if (prevRoute && prevRoute.group !== target.key) {
         const warm = ready(target.key) >= target.replicas;
-        // A canary (a new version, not only new replica settings) moves in analysed steps (control/rollouts.ts).
-        const decision = d.spec.rollout.strategy === 'canary' && this.#o.rollouts && prevRoute.version !== d.version
+        // A canary or blue-green rollout (a new version, not only new replica settings) moves as control/rollouts.ts decides.
+        const decision = d.spec.rollout.strategy !== 'replace' && this.#o.rollouts && prevRoute.version !== d.version
           ? this.#o.rollouts.decide(d.name, d.spec.rollout, { version: prevRoute.version, group: prevRoute.group }, { version: d.version, group: target.key }, warm, desired)
           : warm ? { kind: 'promoted' as const } : { kind: 'warming' as const };
         if (decision.kind === 'split') {
           holdOld();
           const { weight: _w, ...baseline } = prevRoute;
-          routes.push({ name: d.name, timeoutMs: d.spec.timeout, current: prevRoute.version, versions: [{ ...baseline, weight: 100 - decision.weight }, { ...route, weight: decision.weight }] });
+          const current = decision.current === 'candidate' ? route.version : prevRoute.version;
+          routes.push({ name: d.name, timeoutMs: d.spec.timeout, current, versions: [{ ...baseline, weight: 100 - decision.weight }, { ...route, weight: decision.weight }] });
           return;
         }
         if (decision.kind === 'promoted') {

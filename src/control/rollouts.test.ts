@@ -181,3 +181,20 @@ test('blueGreen: warm, bake on preview requests only, switch at once, keep the o
   assert.equal(r.kind, 'rolled_back');
   assert.match((r as { reason: string }).reason, /blue-green rolled back during bake: failures of preview requests/);
 });
+
+test('abTest: a sticky split at the configured share until promoted or aborted by hand, with a comparison at every check', () => {
+  const clock = new ManualClock(0);
+  const windows = new VariantWindows();
+  const rollouts = new Rollouts(clock, windows);
+  const ab = rolloutSchema.parse({ strategy: 'abTest', split: 20 }) as RolloutSpec;
+  const gen = {};
+  assert.deepEqual(rollouts.decide('d', ab, BASE, CAND, true, gen), { kind: 'split', weight: 20, sticky: true });
+  for (let i = 0; i < 500; i++) { windows.record('d', 1, 200, 5, false); windows.record('d', 2, i % 10 === 0 ? 503 : 200, 5, false); }
+  clock.advance(3_600_000);
+  assert.deepEqual(rollouts.decide('d', ab, BASE, CAND, true, gen), { kind: 'split', weight: 20, sticky: true }, 'never decided automatically');
+  const last = rollouts.status()[0]!.verdicts.at(-1)!;
+  assert.equal(last.failures.verdict, 'fail', 'the report says the new variant fails more');
+  assert.ok(last.failures.difference > 0.05 && last.failures.lower > 0, `effect ${last.failures.difference} in [${last.failures.lower}, ${last.failures.upper}]`);
+  rollouts.promote('d', 'dana');
+  assert.deepEqual(rollouts.decide('d', ab, BASE, CAND, true, gen), { kind: 'promoted' });
+});

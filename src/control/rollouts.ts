@@ -40,7 +40,7 @@ export interface RolloutStatus {
   deployment: string;
   baseline: { version: number; group: string };
   candidate: { version: number; group: string };
-  strategy: 'canary' | 'blueGreen';
+  strategy: 'canary' | 'blueGreen' | 'abTest';
   /** Index into steps; -1 while the candidate warms up. */
   step: number;
   weight: number;
@@ -48,8 +48,9 @@ export interface RolloutStatus {
    * canary: warming → progressing (step by step) → promoted | rolled_back.
    * blueGreen: warming → baking (preview requests only) → switched (all traffic, the old group
    * still warm for keepOld) → promoted | rolled_back.
+   * abTest: warming → testing (callers split by key) → promoted | rolled_back, by hand.
    */
-  state: 'warming' | 'progressing' | 'baking' | 'switched' | 'promoted' | 'rolled_back';
+  state: 'warming' | 'progressing' | 'baking' | 'switched' | 'testing' | 'promoted' | 'rolled_back';
   /** Held at its weight by `aloft rollout pause`: no step moves, no automatic decision. */
   paused: boolean;
   reason?: string;
@@ -62,7 +63,7 @@ export interface RolloutStatus {
 export type RolloutDecision =
   | { kind: 'warming' }
   /** Route both: `weight` percent to the candidate; `current` says whose metadata the deployment shows. */
-  | { kind: 'split'; weight: number; current?: 'baseline' | 'candidate' }
+  | { kind: 'split'; weight: number; current?: 'baseline' | 'candidate'; sticky?: boolean }
   | { kind: 'promoted' }
   | { kind: 'rolled_back'; reason: string };
 
@@ -98,6 +99,7 @@ export class Rollouts {
    */
   decide(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
     if (spec.strategy === 'blueGreen') return this.#blueGreen(deployment, spec, baseline, candidate, ready, generation);
+    if (spec.strategy === 'abTest') return this.#abTest(deployment, spec, baseline, candidate, ready, generation);
     const s = this.#state(deployment, spec, baseline, candidate, generation);
     const st = s.status;
     if (st.state === 'promoted') return { kind: 'promoted' };
@@ -140,8 +142,8 @@ export class Rollouts {
   /** Roll back now: all traffic to the baseline; the apply ends rolled back. */
   abort(deployment: string, by: string): RolloutStatus {
     const s = this.#running(deployment);
-    const where = s.status.strategy === 'blueGreen' ? s.status.state : s.status.step < 0 ? 'warm-up' : `step ${s.status.step + 1} (${s.status.weight}%)`;
-    s.status.reason = `${s.status.strategy === 'blueGreen' ? 'blue-green' : 'canary'} aborted by ${by} at ${where}`;
+    const where = s.status.strategy !== 'canary' ? s.status.state : s.status.step < 0 ? 'warm-up' : `step ${s.status.step + 1} (${s.status.weight}%)`;
+    s.status.reason = `${{ canary: 'canary', blueGreen: 'blue-green', abTest: 'A/B test' }[s.status.strategy]} aborted by ${by} at ${where}`;
     s.status.state = 'rolled_back';
     s.status.weight = 0;
     return structuredClone(s.status);
@@ -170,12 +172,43 @@ export class Rollouts {
       for (const [k, old] of this.#states) if (old.status.deployment === deployment) this.#states.delete(k);
       s = {
         generation,
-        status: { deployment, baseline, candidate, strategy: spec.strategy === 'blueGreen' ? 'blueGreen' : 'canary', step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [] },
+        status: { deployment, baseline, candidate, strategy: spec.strategy === 'replace' ? 'canary' : spec.strategy, step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [] },
         stepStartedMs: this.#clock.now(), base: this.#windows.snapshot(deployment, baseline.version), cand: this.#windows.snapshot(deployment, candidate.version),
       };
       this.#states.set(id, s);
     }
     return s;
+  }
+
+  /**
+   * abTest: callers split by their key for as long as it runs; every check compares the
+   * variants (failures, slow share: the difference with its always-valid interval, the
+   * effect size a report needs) and records it; only promote or abort ends it.
+   */
+  #abTest(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
+    const s = this.#state(deployment, spec, baseline, candidate, generation);
+    const st = s.status;
+    if (st.state === 'promoted') return { kind: 'promoted' };
+    if (st.state === 'rolled_back') return { kind: 'rolled_back', reason: st.reason ?? 'rolled back' };
+    if (st.state === 'warming') {
+      if (!ready) return { kind: 'warming' };
+      this.#enter(s, deployment, spec, -1);
+      st.state = 'testing';
+      st.weight = spec.split;
+    }
+    const base = this.#windows.since(deployment, st.baseline.version, s.base);
+    const cand = this.#windows.since(deployment, st.candidate.version, s.cand);
+    const opts = { alpha: spec.analysis.alpha, minSamples: spec.analysis.minSamples };
+    const fail = compareRates(failures(base), failures(cand), opts);
+    const p99 = quantile(base, 0.99);
+    const slow = compareRates({ n: base.answers, bad: p99 === undefined ? 0 : countAbove(base, p99) }, { n: cand.answers, bad: p99 === undefined ? 0 : countAbove(cand, p99) }, opts);
+    const key = `${fail.verdict}|${slow.verdict}|${Math.floor(this.#clock.now() / 10_000)}`;
+    if (key !== s.lastKey) {
+      st.verdicts.push({ step: 0, weight: st.weight, at: this.#clock.date().toISOString(), failures: fail, latency: slow, action: 'hold' });
+      if (st.verdicts.length > 200) st.verdicts.splice(0, st.verdicts.length - 200);
+      s.lastKey = key;
+    }
+    return { kind: 'split', weight: st.weight, sticky: true };
   }
 
   /** blueGreen: warm in full, bake on preview requests, switch at once, keep the old group warm, then release it. */

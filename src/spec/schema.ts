@@ -299,12 +299,12 @@ export const securitySchema = z
   .prefault({})
   .describe('Authentication and transport security. Secure by default: every endpoint needs a credential unless a deployment is public. Every field is optional.');
 
-export const ROLLOUT_STRATEGIES = ['replace', 'canary', 'blueGreen'] as const;
+export const ROLLOUT_STRATEGIES = ['replace', 'canary', 'blueGreen', 'abTest'] as const;
 
 export const rolloutSchema = z
   .strictObject({
     strategy: z.enum(ROLLOUT_STRATEGIES, { error: (iss) => `unknown rollout strategy ${JSON.stringify(iss.input)}; use one of: ${ROLLOUT_STRATEGIES.join(', ')}` }).default('replace').describe(
-      "How a new model version reaches traffic: 'replace' (the new replica group warms beside the old one and takes all traffic at one instant once every replica is ready), 'canary' (traffic moves to it in steps, each analysed against the old version, rolled back automatically on a failed step) or 'blueGreen' (the new group warms in full, serves only requests that name its version for `bake`, takes all traffic at one instant, and the old group stays warm for `keepOld` so that `aloft rollout abort` switches back at once). Default 'replace'. Example: strategy: canary.",
+      "How a new model version reaches traffic: 'replace' (the new replica group warms beside the old one and takes all traffic at one instant once every replica is ready), 'canary' (traffic moves to it in steps, each analysed against the old version, rolled back automatically on a failed step), 'blueGreen' (the new group warms in full, serves only requests that name its version for `bake`, takes all traffic at one instant, and the old group stays warm for `keepOld` so that `aloft rollout abort` switches back at once) or 'abTest' (callers are assigned to the old or the new version by their API key, `split` percent to the new one, for as long as it takes; `aloft rollout status` compares the variants, and `aloft rollout promote` or `abort` ends it). Default 'replace'. Example: strategy: canary.",
     ),
     steps: z.array(z.number().gt(0, { error: 'a canary step is a percentage above 0' }).max(100, { error: 'a canary step is a percentage of at most 100' }))
       .min(1).default([10, 50, 100])
@@ -312,6 +312,9 @@ export const rolloutSchema = z
       .describe("Percent of the deployment's traffic the new version gets at each canary step; 100 (or the end of the list) promotes it. Default [10, 50, 100]. Example: steps: [5, 25, 50, 100]."),
     interval: duration({ positive: true }).prefault('30s').describe(
       'How long each canary step lasts at least; it moves on only when the analysis has also decided. Default 30s. Example: interval: 1m.',
+    ),
+    split: z.number().gt(0).lt(100).default(50).describe(
+      'abTest: percent of callers (by API key or token subject, sticky) assigned to the new version. Default 50. Example: split: 20.',
     ),
     bake: duration().prefault('0s').describe(
       "blueGreen: how long the new version serves only preview requests (those naming its version, /v2/models/<name>/versions/<v>/infer) before the switch; a failure in them rolls back. Default 0s. Example: bake: 5m.",

@@ -105,12 +105,14 @@ export interface SecuritySpec {
 }
 
 export interface RolloutSpec {
-  readonly strategy: 'replace' | 'canary' | 'blueGreen';
+  readonly strategy: 'replace' | 'canary' | 'blueGreen' | 'abTest';
   /** Percentages, increasing; 100 (or the end) promotes. */
   readonly steps: readonly number[];
   /** ms */
   readonly interval: number;
   readonly allowSignatureChange: boolean;
+  /** abTest: percent of callers on the new version */
+  readonly split: number;
   /** ms, blueGreen: preview-only time before the switch */
   readonly bake: number;
   /** ms, blueGreen: the old group stays warm this long after the switch */

@@ -247,3 +247,46 @@ test('blue-green: the answers flip at one point with no failed request, and abor
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('abTest: each API key always meets the same variant, both variants are used, and promote ends it', { timeout: 240_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'aloft-abtest-'));
+  let aloft: RunningAloft | undefined;
+  const ab = (file: string) => spec(file).replace(ROLLOUT, '    rollout: { strategy: abTest, split: 50 }');
+  try {
+    await writeFile(join(dir, 'a.onnx'), creditModel(1));
+    await writeFile(join(dir, 'b.onnx'), creditModel(2));
+    await writeFile(join(dir, 'aloft.yaml'), ab('a.onnx'));
+    const key = newAdminKey();
+    aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey: key, databaseUrl: `sqlite:${join(dir, '.aloft', 'aloft.db')}` });
+    await aloft.waitReady(60_000);
+    const admin = new AdminClient({ url: aloft.url, key });
+    const keys = await Promise.all(Array.from({ length: 16 }, async (_, i) => (await admin.createKey({ name: `app-${i}`, role: 'predictor' })).key));
+    await admin.apply({ spec: ab('b.onnx'), file: 'aloft.yaml', base: 1 });
+    const state = async () => (await admin.rollouts()).rollouts.find((r) => r.deployment === 'credit-risk')?.state;
+    for (let i = 0; i < 1200 && (await state()) !== 'testing'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await state(), 'testing');
+    const body = JSON.stringify(inferBody());
+    const seen = new Map<number, Set<string>>();
+    await Promise.all(keys.map(async (k, i) => {
+      for (let n = 0; n < 20; n++) {
+        const r = await fetch(`${aloft!.url}/v2/models/credit-risk/infer`, { method: 'POST', headers: { ...bearer(k), 'content-type': 'application/json' }, body });
+        assert.equal(r.status, 200);
+        const v = ((await r.json()) as { model_version: string }).model_version;
+        seen.set(i, (seen.get(i) ?? new Set()).add(v));
+      }
+    }));
+    const perKey = [...seen.values()].map((s) => [...s].join(','));
+    t.diagnostic(`abTest 50/50 over 16 keys × 20 requests: variants per key ${perKey.join(' ')}`);
+    assert.ok(perKey.every((v) => v === '1' || v === '2'), 'one variant per key');
+    assert.ok(perKey.includes('1') && perKey.includes('2'), 'both variants are used');
+    const report = (await admin.rollouts()).rollouts.find((r) => r.deployment === 'credit-risk')!;
+    assert.ok(report.verdicts.length > 0 && report.verdicts.at(-1)!.failures.reason.includes('always-valid'), 'the comparison is reported');
+    await admin.rolloutCommand('credit-risk', 'promote');
+    assert.equal((await outcome(admin, 2)).outcome, 'applied');
+    const r = await fetch(`${aloft.url}/v2/models/credit-risk/infer`, { method: 'POST', headers: { ...bearer(keys[0]!), 'content-type': 'application/json' }, body });
+    assert.equal(((await r.json()) as { model_version: string }).model_version, '2');
+  } finally {
+    await aloft?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

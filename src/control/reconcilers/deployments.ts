@@ -116,7 +116,7 @@ export class DeploymentsReconciler implements Reconciler {
           holdOld();
           const { weight: _w, ...baseline } = prevRoute;
           const current = decision.current === 'candidate' ? route.version : prevRoute.version;
-          routes.push({ name: d.name, timeoutMs: d.spec.timeout, current, versions: [{ ...baseline, weight: 100 - decision.weight }, { ...route, weight: decision.weight }] });
+          routes.push({ name: d.name, timeoutMs: d.spec.timeout, current, versions: [{ ...baseline, weight: 100 - decision.weight }, { ...route, weight: decision.weight }], ...(decision.sticky ? { sticky: true } : {}) });
           return;
         }
         if (decision.kind === 'promoted') {

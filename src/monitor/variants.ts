@@ -41,15 +41,20 @@ export interface VariantCounts {
 }
 
 export class VariantWindows {
-  readonly #counts = new Map<string, VariantCounts>();
+  /** deployment → version → counters (two lookups, no key string built per answer). */
+  readonly #counts = new Map<string, Map<number, VariantCounts>>();
 
   /** Count one answer. */
   record(deployment: string, version: number, status: number, totalMs: number, nonFinite: boolean): void {
-    const key = `${deployment}\u0000${version}`;
-    let c = this.#counts.get(key);
+    let versions = this.#counts.get(deployment);
+    if (!versions) {
+      versions = new Map();
+      this.#counts.set(deployment, versions);
+    }
+    let c = versions.get(version);
     if (!c) {
       c = { answers: 0, errors: 0, nonFinite: 0, latency: new Uint32Array(BUCKETS) };
-      this.#counts.set(key, c);
+      versions.set(version, c);
     }
     c.answers++;
     if (status >= 500) c.errors++;
@@ -59,7 +64,7 @@ export class VariantWindows {
 
   /** A copy of a version's counters now (zeros when it has none yet). */
   snapshot(deployment: string, version: number): VariantCounts {
-    const c = this.#counts.get(`${deployment}\u0000${version}`);
+    const c = this.#counts.get(deployment)?.get(version);
     return c ? { ...c, latency: c.latency.slice() } : { answers: 0, errors: 0, nonFinite: 0, latency: new Uint32Array(BUCKETS) };
   }
 
@@ -73,7 +78,7 @@ export class VariantWindows {
 
   /** Forget a deployment's versions (after its rollout ended). */
   forget(deployment: string): void {
-    for (const key of this.#counts.keys()) if (key.startsWith(`${deployment}\u0000`)) this.#counts.delete(key);
+    this.#counts.delete(deployment);
   }
 
   observer(): Observer {

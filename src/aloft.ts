@@ -148,7 +148,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const threads = new ThreadOrchestrator({ logger, clock });
     const orchestrator = opts.orchestrator ?? new SplitOrchestrator(new LocalOrchestrator({ entry: replicaEntry(), logger, clock }), threads);
     // The metrics and the access policy read the gateway's routing, made below.
-    const built: { routing?: Routing } = {};
+    const built: { routing?: Routing; rollouts?: Rollouts } = {};
     const metrics = new GatewayMetrics({
       versions: () => {
         const config = built.routing?.config.deployments ?? [];
@@ -161,6 +161,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
           deployment: v.deployment, version: v.version, queued: v.queued, ready: v.ready, desired: v.desiredReplicas, weight: weightOf(v.deployment, v.version),
         }));
       },
+      rollouts: () => built.rollouts?.status() ?? [],
     });
     const bursts = new FailureBurstDetector({
       clock,
@@ -181,6 +182,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const traffic = new RecentTraffic(clock);
     const variants = new VariantWindows();
     const rollouts = new Rollouts(clock, variants);
+    built.rollouts = rollouts;
     const gateway = createGateway({
       bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout,
       wire: spec.server.fastInferPath, logger, clock,

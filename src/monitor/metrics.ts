@@ -8,6 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface VersionGauges {
   /** Called at scrape time: [deployment, version, queued, readyReplicas] per served version. */
   versions(): { deployment: string; version: number; queued: number; ready: number; desired: number; weight?: number }[];
+  /** Called at scrape time: the latest rollout of each deployment. */
+  rollouts?(): { deployment: string; strategy: string; state: string; candidate: { version: number } }[];
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -32,8 +34,11 @@ export class GatewayMetrics {
       const ready = new Gauge({ name: 'aloft_replicas_ready', help: 'Replicas ready to serve.', labelNames: ['deployment', 'version'], registers: [this.registry] });
       const desired = new Gauge({ name: 'aloft_replicas_desired', help: 'Replicas the deployment asks for.', labelNames: ['deployment', 'version'], registers: [this.registry] });
       const weight = new Gauge({ name: 'aloft_traffic_weight_percent', help: "Percent of the deployment's unversioned requests routed to the version (a canary's step; 100 for the only version).", labelNames: ['deployment', 'version'], registers: [this.registry] });
+      const rollout = new Gauge({ name: 'aloft_rollout_state', help: 'The latest rollout of each deployment: 1 on its current state (warming, progressing, baking, switched, testing, promoted, rolled_back).', labelNames: ['deployment', 'strategy', 'state', 'candidate'], registers: [this.registry] });
       // Sampled at scrape time, not on the hot path.
       const collect = () => {
+        rollout.reset();
+        for (const r of gauges.rollouts?.() ?? []) rollout.set({ deployment: r.deployment, strategy: r.strategy, state: r.state, candidate: String(r.candidate.version) }, 1);
         queued.reset();
         ready.reset();
         desired.reset();

@@ -146,6 +146,7 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
     const metrics = await (await fetch(`${aloft.url}/metrics`, { headers: bearer(key) })).text();
     assert.match(metrics, /aloft_traffic_weight_percent\{deployment="credit-risk",version="1"\} 90/);
     assert.match(metrics, /aloft_traffic_weight_percent\{deployment="credit-risk",version="2"\} 10/);
+    assert.match(metrics, /aloft_rollout_state\{deployment="credit-risk",strategy="canary",state="progressing",candidate="2"\} 1/);
     await assert.rejects(viewer.rolloutCommand('credit-risk', 'abort'), /role 'viewer'/);
     assert.equal((await admin.rolloutCommand('credit-risk', 'pause')).rollout.paused, true);
     assert.equal((await admin.rolloutCommand('credit-risk', 'resume')).rollout.paused, false);

@@ -102,8 +102,8 @@ export class Rollouts {
     if (spec.strategy === 'abTest') return this.#abTest(deployment, spec, baseline, candidate, ready, generation);
     const s = this.#state(deployment, spec, baseline, candidate, generation);
     const st = s.status;
-    if (st.state === 'promoted') return { kind: 'promoted' };
-    if (st.state === 'rolled_back') return { kind: 'rolled_back', reason: st.reason ?? 'rolled back' };
+    const ended = Rollouts.#ended(st);
+    if (ended) return ended;
     if (st.state === 'warming') {
       if (!ready) return { kind: 'warming' };
       if (st.paused) return { kind: 'warming' };
@@ -188,20 +188,15 @@ export class Rollouts {
   #abTest(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
     const s = this.#state(deployment, spec, baseline, candidate, generation);
     const st = s.status;
-    if (st.state === 'promoted') return { kind: 'promoted' };
-    if (st.state === 'rolled_back') return { kind: 'rolled_back', reason: st.reason ?? 'rolled back' };
+    const ended = Rollouts.#ended(st);
+    if (ended) return ended;
     if (st.state === 'warming') {
       if (!ready) return { kind: 'warming' };
       this.#enter(s, deployment, spec, -1);
       st.state = 'testing';
       st.weight = spec.split;
     }
-    const base = this.#windows.since(deployment, st.baseline.version, s.base);
-    const cand = this.#windows.since(deployment, st.candidate.version, s.cand);
-    const opts = { alpha: spec.analysis.alpha, minSamples: spec.analysis.minSamples };
-    const fail = compareRates(failures(base), failures(cand), opts);
-    const p99 = quantile(base, 0.99);
-    const slow = compareRates({ n: base.answers, bad: p99 === undefined ? 0 : countAbove(base, p99) }, { n: cand.answers, bad: p99 === undefined ? 0 : countAbove(cand, p99) }, opts);
+    const { fail, slow } = this.#compare(s, deployment, spec);
     const key = `${fail.verdict}|${slow.verdict}|${Math.floor(this.#clock.now() / 10_000)}`;
     if (key !== s.lastKey) {
       st.verdicts.push({ step: 0, weight: st.weight, at: this.#clock.date().toISOString(), failures: fail, latency: slow, action: 'hold' });
@@ -216,8 +211,8 @@ export class Rollouts {
     const s = this.#state(deployment, spec, baseline, candidate, generation);
     const st = s.status;
     const now = this.#clock.now();
-    if (st.state === 'promoted') return { kind: 'promoted' };
-    if (st.state === 'rolled_back') return { kind: 'rolled_back', reason: st.reason ?? 'rolled back' };
+    const ended = Rollouts.#ended(st);
+    if (ended) return ended;
     if (st.state === 'warming') {
       if (!ready || st.paused) return { kind: 'warming' };
       this.#enter(s, deployment, spec, -1);
@@ -226,9 +221,8 @@ export class Rollouts {
     }
     if (st.paused) return st.state === 'switched' ? { kind: 'split', weight: 100, current: 'candidate' } : { kind: 'split', weight: 0 };
     if (st.state === 'baking') {
-      const base = this.#windows.since(deployment, st.baseline.version, s.base);
-      const cand = this.#windows.since(deployment, st.candidate.version, s.cand);
-      const fail = compareRates(failures(base), failures(cand), { alpha: spec.analysis.alpha, minSamples: Math.min(spec.analysis.minSamples, 20) });
+      // Preview traffic is sparse: a bake decides on fewer answers than a canary step.
+      const { fail } = this.#compare(s, deployment, spec, Math.min(spec.analysis.minSamples, 20));
       if (fail.verdict === 'fail') {
         st.verdicts.push({ step: -1, weight: 0, at: this.#clock.date().toISOString(), failures: fail, latency: fail, action: 'rollback' });
         st.state = 'rolled_back';
@@ -266,20 +260,34 @@ export class Rollouts {
     return s.status.state === 'promoted' ? { kind: 'promoted' } : { kind: 'split', weight: s.status.weight };
   }
 
-  #check(s: State, deployment: string, spec: RolloutSpec): RolloutDecision {
-    const st = s.status;
-    const base = this.#windows.since(deployment, st.baseline.version, s.base);
-    const cand = this.#windows.since(deployment, st.candidate.version, s.cand);
-    const opts = { alpha: spec.analysis.alpha, minSamples: spec.analysis.minSamples };
-    const fail = compareRates(failures(base), failures(cand), opts);
+  /**
+   * The step so far, candidate against baseline: failures, and the share of answers slower
+   * than the baseline's p99. A new replica's first answers are often slower (caches,
+   * connections): the candidate may have up to LATENCY_TOLERANCE more of them before that fails it.
+   */
+  #compare(s: State, deployment: string, spec: RolloutSpec, minSamples = spec.analysis.minSamples): { fail: RateComparison; slow: RateComparison; p99: number | undefined } {
+    const base = this.#windows.since(deployment, s.status.baseline.version, s.base);
+    const cand = this.#windows.since(deployment, s.status.candidate.version, s.cand);
+    const opts = { alpha: spec.analysis.alpha, minSamples };
     const p99 = quantile(base, 0.99);
-    // A new replica's first answers are often slower (caches, connections): the candidate may
-    // have up to LATENCY_TOLERANCE more of its answers over the baseline's p99 before that fails it.
     const slow = compareRates(
       { n: base.answers, bad: p99 === undefined ? 0 : countAbove(base, p99) },
       { n: cand.answers, bad: p99 === undefined ? 0 : countAbove(cand, p99) },
       { ...opts, tolerance: LATENCY_TOLERANCE, margin: LATENCY_TOLERANCE },
     );
+    return { fail: compareRates(failures(base), failures(cand), opts), slow, p99 };
+  }
+
+  /** A rollout that has ended answers the same from then on. */
+  static #ended(st: RolloutStatus): RolloutDecision | undefined {
+    if (st.state === 'promoted') return { kind: 'promoted' };
+    if (st.state === 'rolled_back') return { kind: 'rolled_back', reason: st.reason ?? 'rolled back' };
+    return undefined;
+  }
+
+  #check(s: State, deployment: string, spec: RolloutSpec): RolloutDecision {
+    const st = s.status;
+    const { fail, slow, p99 } = this.#compare(s, deployment, spec);
     const elapsed = this.#clock.now() - s.stepStartedMs;
     let action: StepVerdict['action'] = 'hold';
     let reason: string | undefined;

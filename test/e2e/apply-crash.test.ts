@@ -35,6 +35,9 @@ import type { Failpoint } from '../../src/failpoints.js';
 import { bearer, newAdminKey } from '../helpers/auth.js';
 import { inferBody } from '../helpers/credit-risk.js';
 import { creditModel, reference, specText } from '../helpers/models.js';
+import { until as poll } from '../helpers/poll.js';
+
+const until = <T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined) => poll(what, ms, probe, 50);
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = ['--import', 'tsx', join(root, 'src/cli/bin.ts')];
@@ -53,15 +56,6 @@ const ORPHAN_MS = 30_000;
 
 // ------------------------------------------------------------------ processes
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined, every = 50): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
 
 /** The process state letter from /proc (Z: a zombie), or undefined off Linux or once it is gone. */
 function procState(pid: number): string | undefined {

@@ -26,6 +26,7 @@ import type { AuditCheck, RevisionDetail, RevisionSummary } from '../../src/api/
 import { bearer, newAdminKey } from '../helpers/auth.js';
 import { inferBody } from '../helpers/credit-risk.js';
 import { creditModel, reference, specText } from '../helpers/models.js';
+import { until } from '../helpers/poll.js';
 
 /** Load loops (and keep-alive connections to the gateway). */
 const CONNECTIONS = 8;
@@ -170,15 +171,6 @@ class Load {
 
 // ------------------------------------------------------------------ polling
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined, every = 25): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
 
 function alive(pid: number): boolean {
   try {

@@ -17,6 +17,7 @@ import { mlp } from '../../src/onnx/mlp.js';
 import { bearer, newAdminKey } from '../helpers/auth.js';
 import { inferBody } from '../helpers/credit-risk.js';
 import { creditModel } from '../helpers/models.js';
+import { until } from '../helpers/poll.js';
 
 const CONNECTIONS = 8;
 const ROLLOUT = '    rollout: { strategy: canary, steps: [10, 50, 100], interval: 3s, analysis: { minSamples: 100, onInconclusive: promote } }';
@@ -50,14 +51,11 @@ function load(url: string, key: string) {
   return { tally, stop: async () => { stopped = true; await Promise.all(loops); await pool.close(); } };
 }
 
-async function outcome(admin: AdminClient, n: number, ms = 120_000): Promise<RevisionDetail> {
-  const end = Date.now() + ms;
-  for (;;) {
+function outcome(admin: AdminClient, n: number, ms = 120_000): Promise<RevisionDetail> {
+  return until(`revision ${n}'s outcome`, ms, async () => {
     const r = await admin.revision(n);
-    if (r.outcome !== 'applying') return r;
-    if (Date.now() > end) throw new Error(`revision ${n} still applying after ${ms} ms`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+    return r.outcome === 'applying' ? undefined : r;
+  }, 50);
 }
 
 test('canary: a good version is promoted through every step with no failed request; a NaN version is rolled back at its first step', { timeout: 240_000 }, async (t) => {

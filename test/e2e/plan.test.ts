@@ -21,12 +21,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { stringify } from 'yaml';
 import type { ApplyAnswer, ControlStatus, DeploymentList, KeyCreated, ModelDetail, Plan, PlanResult, RevisionDetail, RevisionList } from '../../src/api/types.js';
 import { mlp } from '../../src/onnx/mlp.js';
 import { inferBody, inferOnce } from '../helpers/credit-risk.js';
-import { assertError, type Answer } from '../helpers/http.js';
+import { assertError, call, type Answer } from '../helpers/http.js';
 import { CREDIT_RISK_MODEL, projectSpec, startProject, type Project } from '../helpers/project.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -84,18 +84,7 @@ async function api(p: Project, method: 'GET' | 'POST' | 'PUT', path: string, opt
     body = typeof opts.body === 'string' || Buffer.isBuffer(opts.body) ? opts.body : JSON.stringify(opts.body);
     headers['content-type'] = opts.contentType ?? (Buffer.isBuffer(opts.body) ? 'application/octet-stream' : 'application/json');
   }
-  const res = await request(`${p.url}${path}`, {
-    method, headers, ...(body !== undefined ? { body } : {}), ...(key === null ? { dispatcher: anonymous } : {}),
-    headersTimeout: 60_000, bodyTimeout: 60_000,
-  });
-  const text = await res.body.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, headers: res.headers as Answer['headers'], text, json };
+  return call(`${p.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}), ...(key === null ? { dispatcher: anonymous } : {}), timeoutMs: 60_000 });
 }
 
 async function revisionList(p: Project): Promise<RevisionList['revisions']> {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 
 export interface Answer {
   status: number;
@@ -19,12 +19,19 @@ export interface CallOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
   body?: string | Buffer | Uint8Array | Readable;
   headers?: Record<string, string>;
+  /** Another undici dispatcher (e.g. one that adds no credentials). */
+  dispatcher?: Dispatcher;
+  /** Headers and body timeout, ms (undici's default otherwise). */
+  timeoutMs?: number;
 }
 
 /** Send one request (POST when there is a body, else GET) and read the whole answer. */
 export async function call(url: string, opts: CallOptions = {}): Promise<Answer> {
   const method = opts.method ?? (opts.body === undefined ? 'GET' : 'POST');
-  const res = await request(url, { method, ...(opts.body !== undefined ? { body: opts.body } : {}), ...(opts.headers ? { headers: opts.headers } : {}) });
+  const res = await request(url, {
+    method, ...(opts.body !== undefined ? { body: opts.body } : {}), ...(opts.headers ? { headers: opts.headers } : {}),
+    ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}), ...(opts.timeoutMs !== undefined ? { headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs } : {}),
+  });
   const text = await res.body.text();
   let json: unknown;
   try {

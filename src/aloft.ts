@@ -14,6 +14,7 @@ import { ControlPlane } from './control/control-plane.js';
 import { registerControlRoutes } from './control/admin-control.js';
 import { RecentTraffic } from './monitor/traffic.js';
 import { VariantWindows } from './monitor/variants.js';
+import { ShadowCounts } from './monitor/shadow.js';
 import { Rollouts } from './control/rollouts.js';
 import { groupKey, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
@@ -149,7 +150,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const orchestrator = opts.orchestrator ?? new SplitOrchestrator(new LocalOrchestrator({ entry: replicaEntry(), logger, clock }), threads);
     // The metrics and the access policy read the gateway's routing, made below.
     const built: { routing?: Routing; rollouts?: Rollouts } = {};
+    const shadows = new ShadowCounts();
     const metrics = new GatewayMetrics({
+      shadows: () => shadows.list(),
       versions: () => {
         const config = built.routing?.config.deployments ?? [];
         const weightOf = (d: string, version: number) => {
@@ -181,7 +184,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const budget = new BodyBudget(spec.server.bodyMemory);
     const traffic = new RecentTraffic(clock);
     const variants = new VariantWindows();
-    const rollouts = new Rollouts(clock, variants);
+    const rollouts = new Rollouts({ clock, windows: variants, shadows, logger });
     built.rollouts = rollouts;
     const gateway = createGateway({
       bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout,
@@ -195,6 +198,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         perKeyDefault: () => live.limits.perKey,
       },
       observers: [traffic.observer(), variants.observer()],
+      shadow: { counts: shadows, observe: variants.observer() },
       // The transport by what the version's replicas speak (the replica spec's isolation).
       connect: (kind, info, v) => {
         if (kind === 'http') return new HttpTransport({ url: info.url, model: v.deployment, connections: 2 });

@@ -118,7 +118,7 @@ export function buildProgram(): Command {
   client(rv.command('show').description('one revision: versions, diff, outcome and spec').argument('<n>', 'revision number'))
     .action((n: string, o: Parameters<typeof control.revisionsShow>[1]) => control.revisionsShow(n, o));
 
-  const ro = program.command('rollout').description('canary rollouts: status, and promote, abort, pause or resume one that runs (operator or admin)');
+  const ro = program.command('rollout').description('rollouts (canary, blueGreen, abTest, shadow): status, and promote, abort, pause or resume one that runs (operator or admin)');
   client(ro.command('status').description('strategy, step, weight, each check\'s verdict and numbers; exit 1 if it was rolled back').argument('<deployment>', 'deployment name')
     .option('--watch', 'follow it until it is promoted or rolled back'))
     .action(async (d: string, o: Parameters<typeof rollout.status>[1]) => { process.exitCode = await rollout.status(d, o); });

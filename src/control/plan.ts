@@ -225,9 +225,12 @@ export function makePlan(i: PlanInputs): Plan {
     const unknown = now.signature.inputs.length === 0 && now.signature.outputs.length === 0;
     if (versionMoved && !unknown) {
       const sig = signatureChange(old.signature, now.signature);
-      if (sig && now.spec.rollout.strategy === 'canary' && !now.spec.rollout.allowSignatureChange) {
-        // A canary serves both versions to the same callers at once: their requests must fit both.
-        refused.push(`deployment '${name}': a canary from ${old.model}@${old.version} to ${now.model}@${now.version} changes the signature (${sig}); callers would meet both at once. Set rollout.allowSignatureChange: true if that is intended`);
+      const both = { canary: 'a canary', abTest: 'an A/B test', shadow: 'a shadow' } as Record<string, string | undefined>;
+      const kind = both[now.spec.rollout.strategy];
+      if (sig && kind !== undefined && !now.spec.rollout.allowSignatureChange) {
+        // A canary or an A/B test serves both versions to the same callers at once, and a
+        // shadow sends the same requests to both: requests must fit both.
+        refused.push(`deployment '${name}': ${kind} from ${old.model}@${old.version} to ${now.model}@${now.version} changes the signature (${sig}); ${now.spec.rollout.strategy === 'shadow' ? 'the copied requests would not fit the new version' : 'callers would meet both at once'}. Set rollout.allowSignatureChange: true if that is intended`);
       } else if (sig) warnings.push(`deployment '${name}': ${now.model}@${now.version} has a different signature from ${old.model}@${old.version} (${sig}); callers may break`);
     }
   }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../clock.js';
+import { ShadowCounts } from '../monitor/shadow.js';
 import { VariantWindows } from '../monitor/variants.js';
 import { validateSpecText } from '../spec/load.js';
 import { rolloutSchema } from '../spec/schema.js';
@@ -18,7 +19,7 @@ const spec = (o: Record<string, unknown> = {}): RolloutSpec => rolloutSchema.par
 function world(rollout: RolloutSpec) {
   const clock = new ManualClock(0);
   const windows = new VariantWindows();
-  const rollouts = new Rollouts(clock, windows);
+  const rollouts = new Rollouts({ clock, windows });
   const generation = {};
   const decide = (ready = true) => rollouts.decide('d', rollout, BASE, CAND, ready, generation);
   /** `rps` requests per second for `seconds`, split by the current weight; the candidate fails `bad` of its answers. */
@@ -148,13 +149,13 @@ test('blueGreen: warm, bake on preview requests only, switch at once, keep the o
   const bg = (o: Record<string, unknown> = {}) => rolloutSchema.parse({ strategy: 'blueGreen', bake: '10s', keepOld: '60s', ...o }) as RolloutSpec;
   const clock = new ManualClock(0);
   const windows = new VariantWindows();
-  const rollouts = new Rollouts(clock, windows);
+  const rollouts = new Rollouts({ clock, windows });
   const gen = {};
   const decide = () => rollouts.decide('d', bg(), BASE, CAND, true, gen);
   assert.deepEqual(rollouts.decide('d', bg(), BASE, CAND, false, gen), { kind: 'warming' });
-  assert.deepEqual(decide(), { kind: 'split', weight: 0 }, 'baking: the candidate takes only requests that name it');
+  assert.deepEqual(decide(), { kind: 'split', weight: 0, preview: true }, 'baking: the candidate takes only requests that name it');
   clock.advance(9_000);
-  assert.deepEqual(decide(), { kind: 'split', weight: 0 });
+  assert.deepEqual(decide(), { kind: 'split', weight: 0, preview: true });
   clock.advance(1_000);
   assert.deepEqual(decide(), { kind: 'split', weight: 100, current: 'candidate' }, 'switched at one instant; the old group stays routed at 0');
   assert.equal(rollouts.status()[0]!.state, 'switched');
@@ -163,7 +164,7 @@ test('blueGreen: warm, bake on preview requests only, switch at once, keep the o
   clock.advance(1_000);
   assert.deepEqual(decide(), { kind: 'promoted' }, 'keepOld over: the old group is released');
 
-  const again = new Rollouts(clock, windows);
+  const again = new Rollouts({ clock, windows });
   const g2 = {};
   again.decide('d', bg(), BASE, CAND, true, g2);
   clock.advance(10_000);
@@ -172,7 +173,7 @@ test('blueGreen: warm, bake on preview requests only, switch at once, keep the o
   assert.deepEqual(again.decide('d', bg(), BASE, CAND, true, g2), { kind: 'rolled_back', reason: 'blue-green aborted by carol at switched' });
 
   // Preview requests that fail roll it back during the bake.
-  const bad = new Rollouts(clock, windows);
+  const bad = new Rollouts({ clock, windows });
   const g3 = {};
   bad.decide('e', bg(), BASE, CAND, true, g3);
   for (let i = 0; i < 200; i++) windows.record('e', 1, 200, 5, false);
@@ -185,7 +186,7 @@ test('blueGreen: warm, bake on preview requests only, switch at once, keep the o
 test('abTest: a sticky split at the configured share until promoted or aborted by hand, with a comparison at every check', () => {
   const clock = new ManualClock(0);
   const windows = new VariantWindows();
-  const rollouts = new Rollouts(clock, windows);
+  const rollouts = new Rollouts({ clock, windows });
   const ab = rolloutSchema.parse({ strategy: 'abTest', split: 20 }) as RolloutSpec;
   const gen = {};
   assert.deepEqual(rollouts.decide('d', ab, BASE, CAND, true, gen), { kind: 'split', weight: 20, sticky: true });
@@ -197,4 +198,177 @@ test('abTest: a sticky split at the configured share until promoted or aborted b
   assert.ok(last.failures.difference > 0.05 && last.failures.lower > 0, `effect ${last.failures.difference} in [${last.failures.lower}, ${last.failures.upper}]`);
   rollouts.promote('d', 'dana');
   assert.deepEqual(rollouts.decide('d', ab, BASE, CAND, true, gen), { kind: 'promoted' });
+});
+
+/** A shadow world: the baseline answers `rps` requests a second, each copied to the candidate, which agrees on a share. */
+function shadowWorld(o: Record<string, unknown> = {}) {
+  const clock = new ManualClock(0);
+  const windows = new VariantWindows();
+  const shadows = new ShadowCounts();
+  const rollouts = new Rollouts({ clock, windows, shadows });
+  const rollout = rolloutSchema.parse({ strategy: 'shadow', interval: '30s', ...o }) as RolloutSpec;
+  const gen = {};
+  const decide = () => rollouts.decide('d', rollout, BASE, CAND, true, gen);
+  const run = (seconds: number, rps: number, agree: number, candStatus = 200) => {
+    let last = decide();
+    let n = 0;
+    for (let s = 0; s < seconds && last.kind === 'shadow'; s++) {
+      for (let i = 0; i < rps; i++) {
+        windows.record('d', 1, 200, 5, false);
+        const e = shadows.entry('d', 2);
+        e.copies++;
+        if (candStatus >= 500) { e.failed++; windows.record('d', 2, candStatus, 5, false); continue; }
+        e.compared++;
+        if ((n++ % 1000) < agree * 1000) e.agreed++;
+        windows.record('d', 2, 200, 5, false);
+      }
+      clock.advance(1000);
+      last = decide();
+    }
+    return last;
+  };
+  return { clock, rollouts, decide, run };
+}
+
+test('shadow: copies are compared; promoted once agreement is surely at its target after the interval, rolled back when surely below', () => {
+  const good = shadowWorld({ shadow: { agreement: 0.95 } });
+  assert.deepEqual(good.decide(), { kind: 'shadow' });
+  const promoted = good.run(600, 50, 0.995);
+  assert.equal(promoted.kind, 'promoted');
+  const st = good.rollouts.status()[0]!;
+  assert.ok(good.clock.now() >= 30_000, 'not before its interval');
+  assert.equal(st.shadow!.target, 0.95);
+  assert.ok(st.shadow!.agreement! > 0.99, `agreement ${st.shadow!.agreement}`);
+  assert.equal(st.verdicts.at(-1)!.agreement!.verdict, 'pass');
+
+  const bad = shadowWorld({ shadow: { agreement: 0.95 } });
+  const rolled = bad.run(600, 50, 0.8);
+  assert.equal(rolled.kind, 'rolled_back');
+  assert.match((rolled as { reason: string }).reason, /shadow rolled back: agreement with the baseline below 95\.0%: over the limit: disagreement \d+\.\d+% \(\d+\/\d+\)/);
+  assert.ok(bad.clock.now() < 30_000, `rolled back as soon as it was sure (${bad.clock.now()} ms), not at the interval`);
+});
+
+test('shadow: without a target it waits for a hand; a candidate whose copies fail is rolled back on the errors gate', () => {
+  const manual = shadowWorld();
+  assert.equal(manual.run(3600, 20, 0.5).kind, 'shadow', 'an hour of 50% agreement decides nothing without shadow.agreement');
+  assert.equal(manual.rollouts.status()[0]!.state, 'shadowing');
+  manual.rollouts.promote('d', 'erin');
+  assert.deepEqual(manual.decide(), { kind: 'promoted' });
+
+  const failing = shadowWorld({ shadow: { agreement: 0.9 } });
+  const r = failing.run(600, 50, 1, 503);
+  assert.equal(r.kind, 'rolled_back');
+  assert.match((r as { reason: string }).reason, /shadow rolled back: failures: the candidate is worse/);
+});
+
+test('the outputShift gate rolls back a canary whose predictions moved; it is reported (not gated) by default', () => {
+  const clock = new ManualClock(0);
+  const windows = new VariantWindows();
+  const rollouts = new Rollouts({ clock, windows });
+  const gated = rolloutSchema.parse({ strategy: 'canary', steps: [50, 100], interval: '10s', analysis: { gates: ['errors', 'outputShift'], maxShift: 0.2 } }) as RolloutSpec;
+  const plain = rolloutSchema.parse({ strategy: 'canary', steps: [50, 100], interval: '10s' }) as RolloutSpec;
+  const score = (v: number) => [{ name: 'p', datatype: 'FP32' as const, shape: [1, 2], data: new Float32Array(v > 0.5 ? [0.1, 0.9] : [0.9, 0.1]) }];
+  for (const [dep, rollout] of [['g', gated], ['p', plain]] as const) {
+    const gen = {};
+    rollouts.decide(dep, rollout, BASE, CAND, true, gen);
+    // The baseline predicts class 1 for 30% of rows, the candidate for 90%.
+    for (let i = 0; i < 400; i++) {
+      windows.record(dep, 1, 200, 5, false, score(i % 10 < 3 ? 1 : 0));
+      windows.record(dep, 2, 200, 5, false, score(i % 10 < 9 ? 1 : 0));
+    }
+    clock.advance(10_000);
+    const r = rollouts.decide(dep, rollout, BASE, CAND, true, gen);
+    const st = rollouts.status().find((x) => x.deployment === dep)!;
+    const shift = st.verdicts.at(-1)!.outputShift!;
+    assert.equal(shift.verdict, 'fail');
+    assert.ok(shift.score! > 0.4, `distance ${shift.score}`);
+    if (dep === 'g') {
+      assert.equal(r.kind, 'rolled_back');
+      assert.match((r as { reason: string }).reason, /predictions moved: Jensen–Shannon distance of the predictions 0\.\d+ > 0\.2/);
+    } else assert.deepEqual(r, { kind: 'split', weight: 50 }, 'reported, not gated: the step goes on');
+  }
+});
+
+test('latencyP50 gates the median: a candidate slower on every answer but under the p99 fails it', () => {
+  const clock = new ManualClock(0);
+  const windows = new VariantWindows();
+  const rollouts = new Rollouts({ clock, windows });
+  const rollout = rolloutSchema.parse({ strategy: 'canary', steps: [50, 100], interval: '10s', analysis: { gates: ['errors', 'latency', 'latencyP50'] } }) as RolloutSpec;
+  const gen = {};
+  rollouts.decide('d', rollout, BASE, CAND, true, gen);
+  for (let i = 0; i < 1000; i++) {
+    windows.record('d', 1, 200, 2 + (i % 100) / 10, false); // 2 .. 12 ms
+    windows.record('d', 2, 200, 9, false); // always 9 ms: above the median, below the p99
+  }
+  clock.advance(10_000);
+  const r = rollouts.decide('d', rollout, BASE, CAND, true, gen);
+  assert.equal(r.kind, 'rolled_back');
+  assert.match((r as { reason: string }).reason, /answers slower than the baseline's median/);
+  assert.equal(rollouts.status()[0]!.verdicts.at(-1)!.latency.verdict !== 'fail', true, 'the p99 gate alone would not have failed it');
+});
+
+test('webhook gates: called once before each later step and before promotion; 2xx goes on, anything else rolls back with the answer recorded', async () => {
+  const clock = new ManualClock(0);
+  const windows = new VariantWindows();
+  const calls: { url: string; body: Record<string, unknown> }[] = [];
+  let answer = 200;
+  const fetchStub = (async (url: string, init: RequestInit) => {
+    calls.push({ url, body: JSON.parse(String(init.body)) as Record<string, unknown> });
+    return new Response(answer === 200 ? 'ok' : 'accuracy 0.61 < 0.7', { status: answer });
+  }) as unknown as typeof fetch;
+  const rollouts = new Rollouts({ clock, windows, fetch: fetchStub });
+  const rollout = rolloutSchema.parse({
+    strategy: 'canary', steps: [10, 50, 100], interval: '10s', analysis: { onInconclusive: 'promote' },
+    webhooks: [{ url: 'http://127.0.0.1:9/step' }, { url: 'http://127.0.0.1:9/final', before: 'promotion' }],
+  }) as RolloutSpec;
+  const gen = {};
+  const decide = () => rollouts.decide('d', rollout, BASE, CAND, true, gen);
+  const settle = () => new Promise((r) => setImmediate(r));
+  assert.deepEqual(decide(), { kind: 'split', weight: 10 });
+  clock.advance(10_000);
+  assert.deepEqual(decide(), { kind: 'split', weight: 10 }, 'holds while the step gate has not answered');
+  assert.match(rollouts.status()[0]!.waitingFor!, /webhook gate http:\/\/127\.0\.0\.1:9\/step/);
+  await settle();
+  assert.deepEqual(decide(), { kind: 'split', weight: 50 }, 'the gate answered 200: next step');
+  assert.deepEqual(calls.map((c) => c.url), ['http://127.0.0.1:9/step']);
+  assert.equal(calls[0]!.body.next, 50);
+  assert.ok((calls[0]!.body.analysis as Record<string, unknown>).failures, 'the gate gets the analysis');
+  clock.advance(10_000);
+  answer = 422;
+  decide();
+  await settle();
+  const r = decide();
+  assert.equal(r.kind, 'rolled_back');
+  assert.match((r as { reason: string }).reason, /webhook gate http:\/\/127\.0\.0\.1:9\/(step|final) answered 422: accuracy 0\.61 < 0\.7/);
+  assert.deepEqual(calls.slice(1).map((c) => c.url).sort(), ['http://127.0.0.1:9/final', 'http://127.0.0.1:9/step'], 'before promotion both gates are called');
+  const hooks = rollouts.status()[0]!.verdicts.filter((v) => v.webhook);
+  assert.ok(hooks.some((v) => v.webhook!.status === 422 && v.webhook!.verdict === 'fail'));
+
+  // A gate that cannot be reached fails, saying so.
+  const down = new Rollouts({ clock, windows, fetch: (async () => { throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:9') }); }) as unknown as typeof fetch });
+  const g2 = {};
+  const one = rolloutSchema.parse({ strategy: 'canary', steps: [50, 100], interval: '10s', analysis: { onInconclusive: 'promote' }, webhooks: [{ url: 'http://127.0.0.1:9/x' }] }) as RolloutSpec;
+  down.decide('e', one, BASE, CAND, true, g2);
+  clock.advance(10_000);
+  down.decide('e', one, BASE, CAND, true, g2);
+  await settle();
+  const d2 = down.decide('e', one, BASE, CAND, true, g2);
+  assert.match((d2 as { reason: string }).reason, /webhook gate http:\/\/127\.0\.0\.1:9\/x could not be called: connect ECONNREFUSED/);
+});
+
+test('status tells the time left in a step and to maxDuration', () => {
+  const w = world(spec({ interval: '30s', analysis: { maxDuration: '5m' } }));
+  w.decide();
+  w.clock.advance(12_000);
+  w.decide();
+  assert.deepEqual(w.rollouts.status()[0]!.timeLeft, { min: 18_000, max: 288_000 });
+});
+
+test('spec: an unknown gate, a bad sticky header, a shadow share over 1 and a webhook that is not http are each refused with what is allowed', () => {
+  const issues = (rollout: string) => validateSpecText(`version: 1\nmodels:\n  m: {path: ./m.onnx}\ndeployments:\n  m:\n    rollout: ${rollout}\n`, 'aloft.yaml').issues.map((i) => i.message).join('\n');
+  assert.match(issues('{strategy: canary, analysis: {gates: [errors, accuracyy]}}'), /unknown rollout gate "accuracyy"; the analysis can gate on: errors, latency, latencyP50, outputShift/);
+  assert.match(issues('{strategy: abTest, stickyHeader: "x user"}'), /stickyHeader is an HTTP header name/);
+  assert.match(issues('{strategy: shadow, shadow: {sample: 1.5}}'), /1/);
+  assert.match(issues('{strategy: canary, webhooks: [{url: "ftp://x/y"}]}'), /a webhook gate url is an http:\/\/ or https:\/\/ URL/);
+  assert.match(issues('{strategy: mirror}'), /unknown rollout strategy "mirror"; use one of: replace, canary, blueGreen, abTest, shadow/);
 });

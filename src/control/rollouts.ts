@@ -15,12 +15,28 @@
  * moves to the next step (a step of 100, or the end of the list, promotes). Inconclusive
  * (too little data) follows `analysis.onInconclusive`: wait (until `maxDuration`, then roll
  * back), rollback, or promote. Every verdict is kept with its numbers.
+ *
+ * `analysis.gates` picks which comparisons decide (errors, latency, latencyP50, outputShift:
+ * the Jensen–Shannon distance between the two versions' predictions); every one is computed
+ * and recorded either way. Webhook gates (`rollout.webhooks`) are called before a canary
+ * step after the first and before any promotion; the step holds until they answer, and
+ * anything but 2xx rolls back.
+ *
+ * shadow: the baseline answers everything; a sampled copy of each request goes to the
+ * candidate (gateway/shadow.ts), whose answers are compared with the baseline's. Its
+ * failures and latency are gated as a canary's are; with `shadow.agreement` it is
+ * promoted once the agreeing share is surely at least that (after `interval`), and rolled
+ * back once it is surely below; without it, promotion is by hand.
  */
 import type { Clock } from '../clock.js';
 import { fail } from '../errors.js';
-import { compareRates, type RateComparison } from '../monitor/sequential.js';
-import { countAbove, failures, quantile, type VariantCounts, type VariantWindows } from '../monitor/variants.js';
+import type { Logger } from '../log.js';
+import { checkRate, compareRates, type RateComparison, type TargetCheck, type Verdict } from '../monitor/sequential.js';
+import type { ShadowCounts, ShadowTally } from '../monitor/shadow.js';
+import { countAbove, failures, outputShift, quantile, type VariantCounts, type VariantWindows } from '../monitor/variants.js';
 import type { RolloutSpec } from '../spec/types.js';
+
+const STRATEGY_NAMES = { canary: 'canary', blueGreen: 'blue-green', abTest: 'A/B test', shadow: 'shadow' } as const;
 
 /** How many more of its answers (a share) the candidate may have over the baseline's p99 and still pass. */
 export const LATENCY_TOLERANCE = 0.05;
@@ -31,16 +47,68 @@ export interface StepVerdict {
   weight: number;
   at: string;
   failures: RateComparison;
+  /** The share of answers slower than the baseline's p99. */
   latency: RateComparison;
+  /** The share of answers slower than the baseline's median. */
+  latencyP50?: RateComparison;
+  /** The distance between the versions' distributions of predictions. */
+  outputShift?: ShiftVerdict;
+  /** shadow: the share of the candidate's answers that agree with the baseline's. */
+  agreement?: AgreementVerdict;
+  /** A webhook gate's call and answer. */
+  webhook?: WebhookVerdict;
   /** What the check did: 'hold', 'next', 'promote', 'rollback'. */
   action: 'hold' | 'next' | 'promote' | 'rollback';
+}
+
+export interface ShiftVerdict {
+  verdict: Verdict;
+  /** Jensen–Shannon distance, 0 (same) to 1 (disjoint); undefined without predictions on both sides. */
+  score?: number;
+  max: number;
+  /** Predictions counted: baseline, candidate. */
+  rows: [number, number];
+  reason: string;
+}
+
+export interface AgreementVerdict extends TargetCheck {
+  /** The agreement asked for (shadow.agreement), if any. */
+  target?: number;
+  compared: number;
+  agreed: number;
+  meanAbsDiff?: number;
+}
+
+export interface WebhookVerdict {
+  url: string;
+  before: 'step' | 'promotion';
+  verdict: 'pass' | 'fail';
+  /** The HTTP status, when it answered. */
+  status?: number;
+  ms: number;
+  /** Why it failed, or the start of its answer. */
+  detail?: string;
+}
+
+/** A shadow rollout's copies so far. */
+export interface ShadowStatus {
+  sample: number;
+  copies: number;
+  dropped: number;
+  failed: number;
+  compared: number;
+  agreed: number;
+  /** agreed / compared. */
+  agreement?: number;
+  meanAbsDiff?: number;
+  target?: number;
 }
 
 export interface RolloutStatus {
   deployment: string;
   baseline: { version: number; group: string };
   candidate: { version: number; group: string };
-  strategy: 'canary' | 'blueGreen' | 'abTest';
+  strategy: 'canary' | 'blueGreen' | 'abTest' | 'shadow';
   /** Index into steps; -1 while the candidate warms up. */
   step: number;
   weight: number;
@@ -49,8 +117,18 @@ export interface RolloutStatus {
    * blueGreen: warming → baking (preview requests only) → switched (all traffic, the old group
    * still warm for keepOld) → promoted | rolled_back.
    * abTest: warming → testing (callers split by key) → promoted | rolled_back, by hand.
+   * shadow: warming → shadowing (copies compared) → promoted | rolled_back.
    */
-  state: 'warming' | 'progressing' | 'baking' | 'switched' | 'testing' | 'promoted' | 'rolled_back';
+  state: 'warming' | 'progressing' | 'baking' | 'switched' | 'testing' | 'shadowing' | 'promoted' | 'rolled_back';
+  /** shadow: the copies and how they compared. */
+  shadow?: ShadowStatus;
+  /** A webhook gate being waited for. */
+  waitingFor?: string;
+  /**
+   * ms until the current step's (or bake's, or keepOld's) least time has passed (`min`),
+   * and until an undecided step hits analysis.maxDuration (`max`); while a rollout runs.
+   */
+  timeLeft?: { min: number; max?: number };
   /** Held at its weight by `aloft rollout pause`: no step moves, no automatic decision. */
   paused: boolean;
   reason?: string;
@@ -63,34 +141,75 @@ export interface RolloutStatus {
 export type RolloutDecision =
   | { kind: 'warming' }
   /** Route both: `weight` percent to the candidate; `current` says whose metadata the deployment shows. */
-  | { kind: 'split'; weight: number; current?: 'baseline' | 'candidate'; sticky?: boolean }
+  | { kind: 'split'; weight: number; current?: 'baseline' | 'candidate'; sticky?: boolean; preview?: boolean }
+  /** The baseline answers everything; a `sample` share is copied to the candidate. */
+  | { kind: 'shadow' }
   | { kind: 'promoted' }
   | { kind: 'rolled_back'; reason: string };
 
 interface State {
   status: RolloutStatus;
+  spec: RolloutSpec;
   /** The desired state it belongs to: a new apply of the same candidate starts a new rollout. */
   generation: object;
   stepStartedMs: number;
   base: VariantCounts;
   cand: VariantCounts;
+  shadow?: ShadowTally;
   /** Last check's verdicts, to record a verdict only when it changes. */
   lastKey?: string;
+  /** The webhook gates of one transition: called once, answered later. */
+  hooks?: { key: string; pending: number; failed?: string; done: boolean };
+}
+
+export interface RolloutsOptions {
+  clock: Clock;
+  windows: VariantWindows;
+  /** shadow rollouts' copy counters (gateway/shadow.ts). */
+  shadows?: ShadowCounts;
+  /** For webhook gates. Default: the global fetch. */
+  fetch?: typeof fetch;
+  logger?: Logger;
+}
+
+/** The comparisons of one check. */
+interface Comparison {
+  fail: RateComparison;
+  slow: RateComparison;
+  slow50: RateComparison;
+  shift: ShiftVerdict;
+  p99: number | undefined;
+  p50: number | undefined;
 }
 
 export class Rollouts {
   readonly #clock: Clock;
   readonly #windows: VariantWindows;
+  readonly #shadows: ShadowCounts | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #logger: Logger | undefined;
   readonly #states = new Map<string, State>();
 
-  constructor(clock: Clock, windows: VariantWindows) {
-    this.#clock = clock;
-    this.#windows = windows;
+  constructor(o: RolloutsOptions) {
+    this.#clock = o.clock;
+    this.#windows = o.windows;
+    this.#shadows = o.shadows;
+    this.#fetch = o.fetch ?? fetch;
+    this.#logger = o.logger;
   }
 
   /** Every rollout known: running, and the last outcome per deployment. */
   status(): RolloutStatus[] {
-    return [...this.#states.values()].map((s) => structuredClone(s.status));
+    return [...this.#states.values()].map((s) => {
+      const st = structuredClone(s.status);
+      const elapsed = this.#clock.now() - s.stepStartedMs;
+      const left = (ms: number) => Math.max(0, Math.round(ms - elapsed));
+      const { spec } = s;
+      if (st.state === 'progressing' || st.state === 'shadowing') st.timeLeft = { min: left(spec.interval), max: left(spec.analysis.maxDuration) };
+      else if (st.state === 'baking') st.timeLeft = { min: left(spec.bake) };
+      else if (st.state === 'switched') st.timeLeft = { min: left(spec.keepOld) };
+      return st;
+    });
   }
 
   /**
@@ -100,6 +219,7 @@ export class Rollouts {
   decide(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
     if (spec.strategy === 'blueGreen') return this.#blueGreen(deployment, spec, baseline, candidate, ready, generation);
     if (spec.strategy === 'abTest') return this.#abTest(deployment, spec, baseline, candidate, ready, generation);
+    if (spec.strategy === 'shadow') return this.#shadow(deployment, spec, baseline, candidate, ready, generation);
     const s = this.#state(deployment, spec, baseline, candidate, generation);
     const st = s.status;
     const ended = Rollouts.#ended(st);
@@ -126,7 +246,7 @@ export class Rollouts {
   #running(deployment: string): State {
     for (const s of this.#states.values()) if (s.status.deployment === deployment && !['promoted', 'rolled_back'].includes(s.status.state)) return s;
     const last = [...this.#states.values()].find((s) => s.status.deployment === deployment);
-    throw fail('ALOFT_NO_ROLLOUT', `no rollout is running for deployment '${deployment}'${last ? ` (its last one was ${last.status.state.replace('_', ' ')})` : ''}; a rollout starts when apply moves a deployment with rollout.strategy: canary to a new version`);
+    throw fail('ALOFT_NO_ROLLOUT', `no rollout is running for deployment '${deployment}'${last ? ` (its last one was ${last.status.state.replace('_', ' ')})` : ''}; a rollout starts when apply moves a deployment whose rollout.strategy is canary, blueGreen, abTest or shadow to a new version`);
   }
 
   /** Send all traffic to the candidate now (the reconciler switches on its next pass). */
@@ -143,7 +263,7 @@ export class Rollouts {
   abort(deployment: string, by: string): RolloutStatus {
     const s = this.#running(deployment);
     const where = s.status.strategy !== 'canary' ? s.status.state : s.status.step < 0 ? 'warm-up' : `step ${s.status.step + 1} (${s.status.weight}%)`;
-    s.status.reason = `${{ canary: 'canary', blueGreen: 'blue-green', abTest: 'A/B test' }[s.status.strategy]} aborted by ${by} at ${where}`;
+    s.status.reason = `${STRATEGY_NAMES[s.status.strategy]} aborted by ${by} at ${where}`;
     s.status.state = 'rolled_back';
     s.status.weight = 0;
     return structuredClone(s.status);
@@ -171,10 +291,11 @@ export class Rollouts {
       // A new rollout for this deployment replaces any earlier record of it.
       for (const [k, old] of this.#states) if (old.status.deployment === deployment) this.#states.delete(k);
       s = {
-        generation,
+        generation, spec,
         status: { deployment, baseline, candidate, strategy: spec.strategy === 'replace' ? 'canary' : spec.strategy, step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [] },
         stepStartedMs: this.#clock.now(), base: this.#windows.snapshot(deployment, baseline.version), cand: this.#windows.snapshot(deployment, candidate.version),
       };
+      if (spec.strategy === 'shadow') s.status.shadow = { sample: spec.shadow.sample, copies: 0, dropped: 0, failed: 0, compared: 0, agreed: 0, ...(spec.shadow.agreement !== undefined ? { target: spec.shadow.agreement } : {}) };
       this.#states.set(id, s);
     }
     return s;
@@ -196,11 +317,10 @@ export class Rollouts {
       st.state = 'testing';
       st.weight = spec.split;
     }
-    const { fail, slow } = this.#compare(s, deployment, spec);
-    const key = `${fail.verdict}|${slow.verdict}|${Math.floor(this.#clock.now() / 10_000)}`;
+    const c = this.#compare(s, deployment, spec);
+    const key = `${c.fail.verdict}|${c.slow.verdict}|${Math.floor(this.#clock.now() / 10_000)}`;
     if (key !== s.lastKey) {
-      st.verdicts.push({ step: 0, weight: st.weight, at: this.#clock.date().toISOString(), failures: fail, latency: slow, action: 'hold' });
-      if (st.verdicts.length > 200) st.verdicts.splice(0, st.verdicts.length - 200);
+      this.#record(st, { step: 0, weight: st.weight, ...Rollouts.#figures(c), action: 'hold' });
       s.lastKey = key;
     }
     return { kind: 'split', weight: st.weight, sticky: true };
@@ -219,22 +339,31 @@ export class Rollouts {
       st.state = 'baking';
       st.weight = 0;
     }
-    if (st.paused) return st.state === 'switched' ? { kind: 'split', weight: 100, current: 'candidate' } : { kind: 'split', weight: 0 };
+    const preview = { kind: 'split', weight: 0, preview: true } as const;
+    if (st.paused) return st.state === 'switched' ? { kind: 'split', weight: 100, current: 'candidate' } : preview;
     if (st.state === 'baking') {
       // Preview traffic is sparse: a bake decides on fewer answers than a canary step.
-      const { fail } = this.#compare(s, deployment, spec, Math.min(spec.analysis.minSamples, 20));
-      if (fail.verdict === 'fail') {
-        st.verdicts.push({ step: -1, weight: 0, at: this.#clock.date().toISOString(), failures: fail, latency: fail, action: 'rollback' });
+      const c = this.#compare(s, deployment, spec, Math.min(spec.analysis.minSamples, 20));
+      if (c.fail.verdict === 'fail') {
+        this.#record(st, { step: -1, weight: 0, ...Rollouts.#figures(c), action: 'rollback' });
         st.state = 'rolled_back';
-        st.reason = `blue-green rolled back during bake: failures of preview requests: ${fail.reason}`;
+        st.reason = `blue-green rolled back during bake: failures of preview requests: ${c.fail.reason}`;
         return { kind: 'rolled_back', reason: st.reason };
       }
-      if (now - s.stepStartedMs < spec.bake) return { kind: 'split', weight: 0 };
+      if (now - s.stepStartedMs < spec.bake) return preview;
+      // The switch is the promotion: webhook gates first.
+      const hook = this.#hooks(s, deployment, spec, 'promotion', c);
+      if (hook === 'pending') return preview;
+      if (hook !== 'pass') {
+        st.state = 'rolled_back';
+        st.reason = `blue-green rolled back before the switch: ${hook.failed}`;
+        return { kind: 'rolled_back', reason: st.reason };
+      }
       st.state = 'switched';
       st.weight = 100;
       s.stepStartedMs = now;
       st.stepStartedAt = this.#clock.date().toISOString();
-      st.verdicts.push({ step: 0, weight: 100, at: st.stepStartedAt, failures: fail, latency: fail, action: 'next' });
+      this.#record(st, { step: 0, weight: 100, ...Rollouts.#figures(c), action: 'next' });
     }
     // switched: all traffic to the candidate; the old group stays warm for an instant rollback.
     if (now - s.stepStartedMs >= spec.keepOld) {
@@ -261,21 +390,176 @@ export class Rollouts {
   }
 
   /**
-   * The step so far, candidate against baseline: failures, and the share of answers slower
-   * than the baseline's p99. A new replica's first answers are often slower (caches,
-   * connections): the candidate may have up to LATENCY_TOLERANCE more of them before that fails it.
+   * The step so far, candidate against baseline: failures, the shares of answers slower
+   * than the baseline's p99 and median, and how far the predictions moved. A new replica's
+   * first answers are often slower (caches, connections): the candidate may have up to
+   * LATENCY_TOLERANCE more slow answers before that fails it.
    */
-  #compare(s: State, deployment: string, spec: RolloutSpec, minSamples = spec.analysis.minSamples): { fail: RateComparison; slow: RateComparison; p99: number | undefined } {
+  #compare(s: State, deployment: string, spec: RolloutSpec, minSamples = spec.analysis.minSamples): Comparison {
     const base = this.#windows.since(deployment, s.status.baseline.version, s.base);
     const cand = this.#windows.since(deployment, s.status.candidate.version, s.cand);
     const opts = { alpha: spec.analysis.alpha, minSamples };
-    const p99 = quantile(base, 0.99);
-    const slow = compareRates(
-      { n: base.answers, bad: p99 === undefined ? 0 : countAbove(base, p99) },
-      { n: cand.answers, bad: p99 === undefined ? 0 : countAbove(cand, p99) },
-      { ...opts, tolerance: LATENCY_TOLERANCE, margin: LATENCY_TOLERANCE },
-    );
-    return { fail: compareRates(failures(base), failures(cand), opts), slow, p99 };
+    const slowShare = (q: number) => {
+      const bound = quantile(base, q);
+      return {
+        bound,
+        cmp: compareRates(
+          { n: base.answers, bad: bound === undefined ? 0 : countAbove(base, bound) },
+          { n: cand.answers, bad: bound === undefined ? 0 : countAbove(cand, bound) },
+          { ...opts, tolerance: LATENCY_TOLERANCE, margin: LATENCY_TOLERANCE },
+        ),
+      };
+    };
+    const p99 = slowShare(0.99);
+    const p50 = slowShare(0.5);
+    const max = spec.analysis.maxShift;
+    const d = outputShift(base.predictions, cand.predictions);
+    const rows: [number, number] = d?.rows ?? [0, 0];
+    const shift: ShiftVerdict = d === undefined || rows[0] < minSamples || rows[1] < minSamples
+      ? { verdict: 'inconclusive', ...(d ? { score: d.score } : {}), max, rows, reason: `too little data (${Math.min(...rows)} of ${minSamples} predictions needed per version)${d ? `: distance ${d.score.toFixed(3)}` : ''}` }
+      : { verdict: d.score > max ? 'fail' : 'pass', score: d.score, max, rows, reason: `Jensen–Shannon distance of the predictions ${d.score.toFixed(3)} ${d.score > max ? '>' : '≤'} ${max} (baseline ${rows[0]}, candidate ${rows[1]} predictions)` };
+    return { fail: compareRates(failures(base), failures(cand), opts), slow: p99.cmp, slow50: p50.cmp, shift, p99: p99.bound, p50: p50.bound };
+  }
+
+  /** The gates the spec names: the first that failed (with why), or whether all passed. */
+  static #gates(c: Comparison, spec: RolloutSpec): { failed?: string; passed: boolean } {
+    const named = {
+      errors: { v: c.fail.verdict, why: () => `failures: ${c.fail.reason}` },
+      latency: { v: c.slow.verdict, why: () => `answers slower than the baseline's p99 (${c.p99?.toFixed(2)} ms): ${c.slow.reason}` },
+      latencyP50: { v: c.slow50.verdict, why: () => `answers slower than the baseline's median (${c.p50?.toFixed(2)} ms): ${c.slow50.reason}` },
+      outputShift: { v: c.shift.verdict, why: () => `predictions moved: ${c.shift.reason}` },
+    };
+    const gates = spec.analysis.gates.map((g) => named[g]);
+    const failed = gates.find((g) => g.v === 'fail');
+    if (failed) return { failed: failed.why(), passed: false };
+    return { passed: gates.every((g) => g.v === 'pass') };
+  }
+
+  static #figures(c: Comparison): Pick<StepVerdict, 'failures' | 'latency' | 'latencyP50' | 'outputShift'> {
+    return { failures: c.fail, latency: c.slow, latencyP50: c.slow50, outputShift: c.shift };
+  }
+
+  #record(st: RolloutStatus, v: Omit<StepVerdict, 'at'>): void {
+    st.verdicts.push({ ...v, at: this.#clock.date().toISOString() } as StepVerdict);
+    if (st.verdicts.length > 200) st.verdicts.splice(0, st.verdicts.length - 200);
+  }
+
+  /**
+   * The webhook gates before a transition ('step': a next canary step; 'promotion'): 'pass'
+   * when there are none or all answered 2xx, 'pending' while any has not answered, or why
+   * one failed. Each is called once per transition; its answer is recorded as a verdict.
+   */
+  #hooks(s: State, deployment: string, spec: RolloutSpec, before: 'step' | 'promotion', c: Comparison): 'pass' | 'pending' | { failed: string } {
+    const hooks = spec.webhooks.filter((h) => before === 'promotion' || h.before === 'step');
+    const st = s.status;
+    if (hooks.length === 0) return 'pass';
+    const key = `${before}:${st.step}:${st.state}`;
+    if (s.hooks?.key !== key) {
+      const call = { key, pending: hooks.length, done: false } as NonNullable<State['hooks']>;
+      s.hooks = call;
+      const next = before === 'promotion' ? 100 : spec.steps[st.step + 1];
+      const body = JSON.stringify({
+        deployment, strategy: st.strategy, before, baseline: st.baseline, candidate: st.candidate,
+        step: st.step + 1, weight: st.weight, next, state: st.state,
+        analysis: { failures: c.fail, latency: c.slow, latencyP50: c.slow50, outputShift: c.shift, ...(st.shadow ? { shadow: st.shadow } : {}) },
+      });
+      for (const h of hooks) {
+        const t0 = this.#clock.now();
+        const answered = (verdict: 'pass' | 'fail', detail: string | undefined, status?: number) => {
+          if (s.hooks !== call) return; // a later transition (or an abort) replaced it
+          this.#record(st, { step: st.step, weight: st.weight, ...Rollouts.#figures(c), webhook: { url: h.url, before: h.before, verdict, ...(status !== undefined ? { status } : {}), ms: this.#clock.now() - t0, ...(detail ? { detail } : {}) }, action: 'hold' });
+          call.pending--;
+          if (verdict === 'fail' && call.failed === undefined) call.failed = `webhook gate ${h.url} ${detail ?? 'failed'}`;
+          if (call.pending === 0) call.done = true;
+        };
+        this.#fetch(h.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(h.timeout) })
+          .then(async (res) => {
+            const text = (await res.text().catch(() => '')).slice(0, 200);
+            answered(res.ok ? 'pass' : 'fail', res.ok ? text || undefined : `answered ${res.status}${text ? `: ${text}` : ''}`, res.status);
+          }, (err: unknown) => {
+            const name = err instanceof Error ? err.name : '';
+            answered('fail', name === 'TimeoutError' || name === 'AbortError' ? `did not answer within ${h.timeout} ms` : `could not be called: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+          });
+      }
+      this.#logger?.info({ deployment, before, hooks: hooks.map((h) => h.url) }, 'rollout webhook gates called');
+    }
+    const call = s.hooks;
+    if (call.failed !== undefined) return { failed: call.failed };
+    if (!call.done) {
+      st.waitingFor = `webhook gate${hooks.length > 1 ? 's' : ''} ${hooks.map((h) => h.url).join(', ')}`;
+      return 'pending';
+    }
+    delete st.waitingFor;
+    return 'pass';
+  }
+
+  /**
+   * shadow: the baseline answers everything; copies go to the candidate. Failed gates roll
+   * back; with `shadow.agreement`, it promotes once the agreeing share is surely at least
+   * that (after `interval`) and rolls back once it is surely below; otherwise it waits for
+   * `aloft rollout promote`.
+   */
+  #shadow(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
+    const s = this.#state(deployment, spec, baseline, candidate, generation);
+    const st = s.status;
+    const ended = Rollouts.#ended(st);
+    if (ended) return ended;
+    const counts = this.#shadows;
+    if (st.state === 'warming') {
+      if (!ready || st.paused) return { kind: 'warming' };
+      this.#enter(s, deployment, spec, -1);
+      st.state = 'shadowing';
+      s.shadow = counts?.snapshot(deployment, candidate.version);
+    }
+    const t = counts && s.shadow ? counts.since(deployment, candidate.version, s.shadow) : { copies: 0, dropped: 0, failed: 0, compared: 0, agreed: 0, absDiff: 0 };
+    const target = spec.shadow.agreement;
+    const agreement: AgreementVerdict = {
+      ...checkRate({ n: t.compared, bad: t.compared - t.agreed }, target === undefined ? 1 : 1 - target, { alpha: spec.analysis.alpha, minSamples: spec.analysis.minSamples, what: 'disagreement' }),
+      compared: t.compared, agreed: t.agreed, ...(target !== undefined ? { target } : {}), ...(t.compared > 0 ? { meanAbsDiff: t.absDiff / t.compared } : {}),
+    };
+    st.shadow = {
+      sample: spec.shadow.sample, copies: t.copies, dropped: t.dropped, failed: t.failed, compared: t.compared, agreed: t.agreed,
+      ...(t.compared > 0 ? { agreement: t.agreed / t.compared, meanAbsDiff: t.absDiff / t.compared } : {}), ...(target !== undefined ? { target } : {}),
+    };
+    if (st.paused) return { kind: 'shadow' };
+    const c = this.#compare(s, deployment, spec);
+    const gates = Rollouts.#gates(c, spec);
+    const elapsed = this.#clock.now() - s.stepStartedMs;
+    let action: StepVerdict['action'] = 'hold';
+    let reason: string | undefined;
+    if (gates.failed !== undefined) {
+      action = 'rollback';
+      reason = gates.failed;
+    } else if (target !== undefined && agreement.verdict === 'fail') {
+      action = 'rollback';
+      reason = `agreement with the baseline below ${(target * 100).toFixed(1)}%: ${agreement.reason}`;
+    } else if (target !== undefined && elapsed >= spec.interval) {
+      if (gates.passed && agreement.verdict === 'pass') action = 'promote';
+      else if (spec.analysis.onInconclusive === 'promote') action = 'promote';
+      else if (spec.analysis.onInconclusive === 'rollback') { action = 'rollback'; reason = `inconclusive after its interval and onInconclusive is rollback: ${agreement.reason}`; }
+      else if (elapsed >= spec.analysis.maxDuration) { action = 'rollback'; reason = `inconclusive for ${Math.round(spec.analysis.maxDuration / 1000)} s (analysis.maxDuration): ${agreement.reason}`; }
+    }
+    if (action === 'promote') {
+      const hook = this.#hooks(s, deployment, spec, 'promotion', c);
+      if (hook === 'pending') action = 'hold';
+      else if (hook !== 'pass') { action = 'rollback'; reason = hook.failed; }
+    }
+    const key = `${action}|${c.fail.verdict}|${c.slow.verdict}|${agreement.verdict}|${Math.floor(this.#clock.now() / 10_000)}`;
+    if (key !== s.lastKey || action !== 'hold') {
+      this.#record(st, { step: 0, weight: 0, ...Rollouts.#figures(c), agreement, action });
+      s.lastKey = key;
+    }
+    if (action === 'rollback') {
+      st.state = 'rolled_back';
+      st.reason = `shadow rolled back: ${reason}`;
+      return { kind: 'rolled_back', reason: st.reason };
+    }
+    if (action === 'promote') {
+      st.state = 'promoted';
+      st.weight = 100;
+      return { kind: 'promoted' };
+    }
+    return { kind: 'shadow' };
   }
 
   /** A rollout that has ended answers the same from then on. */
@@ -287,28 +571,36 @@ export class Rollouts {
 
   #check(s: State, deployment: string, spec: RolloutSpec): RolloutDecision {
     const st = s.status;
-    const { fail, slow, p99 } = this.#compare(s, deployment, spec);
+    const c = this.#compare(s, deployment, spec);
+    const gates = Rollouts.#gates(c, spec);
     const elapsed = this.#clock.now() - s.stepStartedMs;
     let action: StepVerdict['action'] = 'hold';
     let reason: string | undefined;
-    if (fail.verdict === 'fail' || slow.verdict === 'fail') {
+    if (gates.failed !== undefined) {
       action = 'rollback';
-      reason = `step ${st.step + 1} (${st.weight}%): ${fail.verdict === 'fail' ? `failures: ${fail.reason}` : `answers slower than the baseline's p99 (${p99?.toFixed(2)} ms): ${slow.reason}`}`;
+      reason = `step ${st.step + 1} (${st.weight}%): ${gates.failed}`;
     } else if (elapsed >= spec.interval) {
-      const decided = fail.verdict === 'pass' && slow.verdict === 'pass';
-      if (decided || spec.analysis.onInconclusive === 'promote') action = 'next';
+      if (gates.passed || spec.analysis.onInconclusive === 'promote') action = 'next';
       else if (spec.analysis.onInconclusive === 'rollback') {
         action = 'rollback';
-        reason = `step ${st.step + 1} (${st.weight}%) was inconclusive after its interval and onInconclusive is rollback: ${fail.reason}`;
+        reason = `step ${st.step + 1} (${st.weight}%) was inconclusive after its interval and onInconclusive is rollback: ${c.fail.reason}`;
       } else if (elapsed >= spec.analysis.maxDuration) {
         action = 'rollback';
-        reason = `step ${st.step + 1} (${st.weight}%) stayed inconclusive for ${Math.round(spec.analysis.maxDuration / 1000)} s (analysis.maxDuration): ${fail.reason}`;
+        reason = `step ${st.step + 1} (${st.weight}%) stayed inconclusive for ${Math.round(spec.analysis.maxDuration / 1000)} s (analysis.maxDuration): ${c.fail.reason}`;
       }
     }
-    const key = `${action}|${fail.verdict}|${slow.verdict}`;
+    if (action === 'next') {
+      // Webhook gates before the next step (or the promotion): hold until they answer.
+      const hook = this.#hooks(s, deployment, spec, st.step + 1 >= spec.steps.length || spec.steps[st.step + 1]! >= 100 ? 'promotion' : 'step', c);
+      if (hook === 'pending') action = 'hold';
+      else if (hook !== 'pass') {
+        action = 'rollback';
+        reason = `step ${st.step + 1} (${st.weight}%): ${hook.failed}`;
+      }
+    }
+    const key = `${action}|${c.fail.verdict}|${c.slow.verdict}|${c.shift.verdict}`;
     if (key !== s.lastKey || action !== 'hold') {
-      st.verdicts.push({ step: st.step, weight: st.weight, at: this.#clock.date().toISOString(), failures: fail, latency: slow, action });
-      if (st.verdicts.length > 200) st.verdicts.splice(0, st.verdicts.length - 200);
+      this.#record(st, { step: st.step, weight: st.weight, ...Rollouts.#figures(c), action });
       s.lastKey = key;
     }
     if (action === 'rollback') {

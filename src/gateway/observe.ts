@@ -5,6 +5,7 @@
  * in here next). Observers run after the answer is written and must not throw or block:
  * anything slow (a sink, a database) is buffered by the observer itself.
  */
+import type { Tensor } from '../runtime/tensor.js';
 import type { Principal } from '../security/principal.js';
 
 export interface Observation {
@@ -25,6 +26,9 @@ export interface Observation {
   /** An output held NaN or an infinity (answered 200, but the model failed). */
   nonFinite?: boolean;
   principal?: Principal;
+  /** The decoded inputs and the outputs of a request that reached the model (shared references: read, never change). */
+  inputs?: readonly Tensor[];
+  outputs?: readonly Tensor[];
   /** Wall-clock ms of the answer. */
   at: number;
 }

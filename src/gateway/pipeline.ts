@@ -33,6 +33,7 @@ import { resolveVersion } from './oip/resolve.js';
 import { TICKETS } from './route-table.js';
 import type { LimitCheckFn } from './ratelimit/hook.js';
 import type { RouteTable } from './route-table.js';
+import type { ShadowSend } from './shadow.js';
 
 export interface InferTarget {
   name: string;
@@ -58,6 +59,8 @@ export interface InferExchange {
   readonly ip: string;
   readonly authorization: string | string[] | undefined;
   readonly inferenceHeader: string | string[] | undefined;
+  /** Any other request header by its lower-case name (first copy), read only when routing needs it (a sticky header). */
+  header(name: string): string | undefined;
   /** The connection (the authentication memo is kept per connection). */
   readonly socket: object;
   /** clock.now() when the request head had arrived: the deadline counts from here. */
@@ -93,6 +96,8 @@ export interface PipelineOptions {
   bodyLimit: number;
   /** Time allowed for a body to arrive once the head has (server.bodyTimeout). */
   bodyTimeoutMs: number;
+  /** Sends shadow copies (shadow.ts); without it shadow routes copy nothing. */
+  shadow?: ShadowSend | undefined;
 }
 
 /** Serves one inference request, answering every error itself. */
@@ -127,9 +132,9 @@ export function inferPipeline(o: PipelineOptions): Serve {
       }
       principal = auth.principal;
       const caller = principal === undefined ? {} : { principal };
-      // One ticket per request, for a traffic split: both picks below land on the same version.
+      // One ticket per request, for a traffic split (both picks below land on the same version) or a shadow's sample.
       const ticket = nextTicket();
-      resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket);
+      resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket, ex.header);
       const deadline = ex.arrivedAt + resolved.dep.timeoutMs;
       if (o.limits) await o.limits(auth.principal, ex.ip, resolved.dep.name);
       if (ex.declaredLength !== undefined && ex.declaredLength > o.bodyLimit) throw tooLarge(o.bodyLimit);
@@ -146,12 +151,17 @@ export function inferPipeline(o: PipelineOptions): Serve {
       });
       // The version is picked again now, as the request joins a batcher: a route switched
       // while the body was arriving takes it to the new version, at one instant for all.
-      resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket);
+      resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket, ex.header);
       const answer = await runInfer(resolved, body, ex.inferenceHeader, deadline, o.clock, timings);
       const headers: Record<string, string> = { 'content-type': answer.contentType, 'content-length': String(Buffer.byteLength(answer.body)) };
       if (answer.headerLength !== undefined) headers[INFERENCE_HEADER] = String(answer.headerLength);
       status = 200;
       ex.answer(200, headers, answer.body);
+      // A shadow rollout: a sampled copy goes to the candidate once the caller has its answer (shadow.ts).
+      const sh = resolved.dep.shadow;
+      if (sh !== undefined && o.shadow !== undefined && target.version === undefined && ticket < sh.below && timings.inputs && timings.outputs) {
+        o.shadow(resolved.dep, sh, timings.inputs, timings.outputs);
+      }
     } catch (err) {
       if (err === CLIENT_GONE || ex.gone()) return; // the client left: nobody to answer
       const a = errorAnswer(err, o.logger, o.bodyLimit, { url, method: 'POST' });

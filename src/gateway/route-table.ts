@@ -37,6 +37,22 @@ export interface DeploymentRoute {
    * Sticky: the ticket is a hash of the caller's key, so one caller always meets one version.
    */
   split?: TrafficSplit;
+  /** blueGreen preview: unversioned inference requests of these callers (key names, token subjects) go to `served`. */
+  preview?: { served: ServedVersion; names: ReadonlySet<string> };
+  /** A shadow rollout: a sampled copy of every answered unversioned request goes to this version too (shadow.ts). */
+  shadow?: ShadowRoute;
+}
+
+export interface ShadowRoute {
+  served: ServedVersion;
+  /** Requests whose ticket is below this are copied (sample × TICKETS). */
+  below: number;
+  compare: 'argmax' | 'absdiff';
+  tolerance: number;
+  /** Copies in flight at most. */
+  queue: number;
+  /** The candidate's inputs differ from the primary's: check each copy against its signature. */
+  validate: boolean;
 }
 
 export interface TrafficSplit {
@@ -44,6 +60,8 @@ export interface TrafficSplit {
   bounds: readonly number[];
   served: readonly ServedVersion[];
   sticky: boolean;
+  /** Sticky by this request header's value (lower case), falling back to the caller's key. */
+  stickyHeader?: string;
 }
 
 /** Tickets: 10000 slots, so weights have two decimals of a percent. */

@@ -141,3 +141,86 @@ test('sticky splits: over 10,000 keys one key always meets one version, and the 
   t.diagnostic(`sticky 70/30 over 10,000 keys: ${(share * 100).toFixed(1)}% met version 2`);
   assert.ok(Math.abs(share - 0.3) <= 0.02, `share ${share}`);
 });
+
+test('sticky by header: 10,000 header values each always meet one variant, split within 2 points; no header falls back to the key; a preview key meets the candidate', async (t) => {
+  const { routing } = setup();
+  const { resolveVersion } = await import('./oip/resolve.js');
+  routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, sticky: true, stickyHeader: 'x-user-id', versions: [{ ...version(1), weight: 50 }, { ...version(2), weight: 50 }] }] });
+  const one = { principal: { kind: 'key' as const, id: 'k1', name: 'app', role: 'predictor' as const, scopes: ['*'] } };
+  let second = 0;
+  for (let u = 0; u < 10_000; u++) {
+    const header = (name: string) => (name === 'x-user-id' ? `user-${u}` : undefined);
+    const first = resolveVersion(routing.table, 'm', undefined, one, 17, header).served.version;
+    for (const ticket of [0, 5000, 9999]) assert.equal(resolveVersion(routing.table, 'm', undefined, one, ticket, header).served.version, first);
+    if (first === 2) second++;
+  }
+  t.diagnostic(`sticky by x-user-id 50/50 over 10,000 users: ${(second / 100).toFixed(1)}% met version 2`);
+  assert.ok(Math.abs(second / 10_000 - 0.5) <= 0.02, `share ${second / 10_000}`);
+  // One API key, many users: the header spreads them. Without the header the key decides, always the same way.
+  const byKey = new Set([0, 1234, 9999].map((ticket) => resolveVersion(routing.table, 'm', undefined, one, ticket, () => undefined).served.version));
+  assert.equal(byKey.size, 1);
+
+  routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, preview: { version: 2, names: ['ci-smoke'] }, versions: [{ ...version(1), weight: 100 }, { ...version(2), weight: 0 }] }] });
+  const smoke = { principal: { ...one.principal, id: 'k2', name: 'ci-smoke' } };
+  for (const ticket of [0, 9999]) {
+    assert.equal(resolveVersion(routing.table, 'm', undefined, smoke, ticket).served.version, 2, 'the preview key meets the candidate');
+    assert.equal(resolveVersion(routing.table, 'm', undefined, one, ticket).served.version, 1, 'everyone else the baseline');
+  }
+  assert.equal(resolveVersion(routing.table, 'm', undefined, smoke).served.version, 1, 'metadata shows current');
+  assert.throws(() => routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, preview: { version: 7, names: ['x'] }, versions: [version(1)] }] }), /previews version 7, which it does not list/);
+});
+
+test('shadow: a sampled copy goes to the candidate after the answer, compared by argmax or absdiff; a full queue drops and counts; failures are counted', async () => {
+  const { ShadowCounts } = await import('../monitor/shadow.js');
+  const { shadowSender } = await import('./shadow.js');
+  const { routing, replicas, clock } = setup();
+  routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, versions: [version(1), version(2)], shadow: { version: 2, sample: 0.25, compare: 'absdiff', tolerance: 0.5, queue: 2 } }] });
+  routing.setEndpoints('m@1', [{ id: 'm@1#0', url: 'x' }]);
+  routing.setEndpoints('m@2', [{ id: 'm@2#0', url: 'x' }]);
+  const dep = routing.table.get('m')!;
+  const sh = dep.shadow!;
+  assert.equal(sh.below, 2500, 'a 25% sample is tickets below 2500');
+  assert.equal(sh.served.version, 2);
+  assert.throws(() => routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, versions: [version(1)], shadow: { version: 1, sample: 1, compare: 'absdiff', tolerance: 0, queue: 1 } }] }), /shadows the version it serves/);
+
+  const counts = new ShadowCounts();
+  const seen: number[] = [];
+  const send = shadowSender({ counts, clock, observe: (o) => seen.push(o.status) });
+  const primary = (x: number): Tensor[] => [{ name: 'y', datatype: 'FP32', shape: [1, 1], data: Float32Array.of(x * 100) }];
+  // The candidate answers x*100; the primary's answers given here are x*100 for x=1 and off by 3 for x=2.
+  send(dep, sh, row(1), primary(1));
+  send(dep, sh, row(2), [{ name: 'y', datatype: 'FP32', shape: [1, 1], data: Float32Array.of(203) }]);
+  send(dep, sh, row(3), primary(3)); // the queue holds 2: dropped
+  assert.deepEqual({ ...counts.entry('m', 2) }, { copies: 2, dropped: 1, failed: 0, compared: 0, agreed: 0, absDiff: 0, inflight: 2 });
+  replicas.get('m@2')!.release();
+  await flush();
+  await flush();
+  const e = counts.entry('m', 2);
+  assert.deepEqual([e.copies, e.compared, e.agreed, e.inflight, e.dropped], [2, 2, 1, 0, 1], 'one agrees (|Δ| 0), one does not (|Δ| 3 > 0.5)');
+  assert.equal(e.absDiff, 3);
+  assert.deepEqual(seen, [200, 200], "the candidate's answers are observed as its own");
+
+  // A candidate that fails: counted as failed, observed as a 5xx of the candidate.
+  await routing.drop('m@2');
+  routing.apply({ deployments: [{ name: 'm', timeoutMs: 1000, current: 1, versions: [version(1), version(2)], shadow: { version: 2, sample: 1, compare: 'absdiff', tolerance: 0.5, queue: 2 } }] });
+  const dep2 = routing.table.get('m')!;
+  dep2.shadow!.served.batcher.close();
+  send(dep2, dep2.shadow!, row(1), primary(1));
+  await flush();
+  assert.equal(counts.entry('m', 2).failed, 1);
+  assert.equal(seen.at(-1), 503);
+});
+
+test('shadow comparisons: argmax per row of class scores, mean absolute difference otherwise', async () => {
+  const { meanAbsDiff, sameClasses } = await import('./shadow.js');
+  const scores = (...rows: number[][]): Tensor[] => [{ name: 'p', datatype: 'FP32', shape: [rows.length, rows[0]!.length], data: Float32Array.from(rows.flat()) }];
+  const a = scores([0.1, 0.9], [0.8, 0.2]);
+  assert.equal(sameClasses(a, scores([0.4, 0.6], [0.6, 0.4]), meanAbsDiff(a, scores([0.4, 0.6], [0.6, 0.4])), 0), true, 'the same class in every row');
+  assert.equal(sameClasses(a, scores([0.4, 0.6], [0.4, 0.6]), 0, 1), false, 'the second row changed class');
+  assert.ok(Math.abs(meanAbsDiff(a, scores([0.4, 0.6], [0.6, 0.4])) - 0.25) < 1e-6);
+  assert.equal(meanAbsDiff(a, scores([0.1, 0.9])), Infinity, 'a different size never agrees');
+  assert.equal(meanAbsDiff(a, scores([Number.NaN, 0.9], [0.8, 0.2])), Infinity, 'NaN against a number never agrees');
+  const labels = (...xs: bigint[]): Tensor[] => [{ name: 'label', datatype: 'INT64', shape: [xs.length], data: BigInt64Array.from(xs) }];
+  assert.equal(meanAbsDiff(labels(1n, 0n), labels(1n, 1n)), 0.5, 'INT64 labels compare as numbers');
+  assert.equal(sameClasses(labels(1n), labels(1n), 0, 0), true, 'no scored output: absdiff decides');
+});

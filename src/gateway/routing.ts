@@ -19,7 +19,7 @@ import type { ModelSignature } from '../runtime/tensor.js';
 import { PowerOfTwoChoices } from './balancers/index.js';
 import { Batcher } from './batcher.js';
 import { ReplicaSet, type EndpointInfo, type ReplicaTransport } from './replica-set.js';
-import { RouteTable, TICKETS, versionState, type DeploymentRoute, type ServedVersion, type TrafficSplit, type VersionState } from './route-table.js';
+import { RouteTable, TICKETS, versionState, type DeploymentRoute, type ServedVersion, type ShadowRoute, type TrafficSplit, type VersionState } from './route-table.js';
 import { ModelStats } from './stats.js';
 
 /** How a version's replicas are reached: HTTP to a process (or pod), messages to a thread. */
@@ -68,6 +68,15 @@ export interface DeploymentRouteConfig {
   versions: VersionRoute[];
   /** With weights: assign callers by their key (API key or token subject), so one caller always meets the same version. */
   sticky?: boolean;
+  /** With sticky: assign by this request header's value (lower case) where a request has it. */
+  stickyHeader?: string;
+  /** Unversioned inference requests of these callers (key names or token subjects) go to `version` (a blue-green preview). */
+  preview?: { version: number; names: string[] };
+  /**
+   * Copy a `sample` share of the answered unversioned requests to `version` (a shadow
+   * rollout, shadow.ts): its answers are compared with the primary's, never returned.
+   */
+  shadow?: { version: number; sample: number; compare: 'argmax' | 'absdiff'; tolerance: number; queue: number };
 }
 
 /** Everything a gateway routes, as data (JSON). */
@@ -134,7 +143,25 @@ function splitOf(d: DeploymentRouteConfig, versions: ReadonlyMap<number, ServedV
     served.push(versions.get(v.version)!);
   }
   bounds[bounds.length - 1] = TICKETS;
-  return { bounds, served, sticky: d.sticky === true };
+  return { bounds, served, sticky: d.sticky === true, ...(d.stickyHeader ? { stickyHeader: d.stickyHeader } : {}) };
+}
+
+/** A listed version of a deployment's config, or a config error. */
+function listed(d: DeploymentRouteConfig, versions: ReadonlyMap<number, ServedVersion>, version: number, what: string): ServedVersion {
+  const v = versions.get(version);
+  if (!v) throw new Error(`route config: deployment '${d.name}' ${what} version ${version}, which it does not list`);
+  return v;
+}
+
+function shadowOf(d: DeploymentRouteConfig, versions: ReadonlyMap<number, ServedVersion>): ShadowRoute | undefined {
+  const sh = d.shadow;
+  if (!sh) return undefined;
+  if (!(sh.sample > 0 && sh.sample <= 1)) throw new Error(`route config: deployment '${d.name}' shadows a share of ${sh.sample}; use a share in (0, 1]`);
+  if (sh.version === d.current) throw new Error(`route config: deployment '${d.name}' shadows the version it serves (${sh.version})`);
+  const served = listed(d, versions, sh.version, 'shadows');
+  const primary = versions.get(d.current)!;
+  const validate = JSON.stringify(served.signature.inputs) !== JSON.stringify(primary.signature.inputs);
+  return { served, below: Math.round(sh.sample * TICKETS), compare: sh.compare, tolerance: sh.tolerance, queue: sh.queue, validate };
 }
 
 const key = (b: BatchingConfig) => `${b.maxBatchSize}/${b.maxQueueDelayMs}/${b.maxQueueSize}/${b.coalesce !== false}`;
@@ -167,7 +194,9 @@ export class Routing {
       }
       if (!versions.has(d.current)) throw new Error(`route config: deployment '${d.name}' routes to version ${d.current}, which it does not list`);
       const split = splitOf(d, versions);
-      next.set(d.name, { name: d.name, current: d.current, timeoutMs: d.timeoutMs, versions, ...(split ? { split } : {}) });
+      const shadow = shadowOf(d, versions);
+      const preview = d.preview ? { served: listed(d, versions, d.preview.version, 'previews'), names: new Set(d.preview.names) } : undefined;
+      next.set(d.name, { name: d.name, current: d.current, timeoutMs: d.timeoutMs, versions, ...(split ? { split } : {}), ...(shadow ? { shadow } : {}), ...(preview ? { preview } : {}) });
     }
     for (const [name, g] of this.#groups) g.routed = routed.has(name);
     this.table.replace(next);

@@ -27,6 +27,8 @@ import { repositoryRoutes } from './oip/repository.js';
 import { statisticsRoutes } from './oip/statistics.js';
 import type { Observer } from './observe.js';
 import { inferPipeline } from './pipeline.js';
+import { shadowSender } from './shadow.js';
+import type { ShadowCounts } from '../monitor/shadow.js';
 import { makeLimitCheck, type RateLimitHookOptions } from './ratelimit/hook.js';
 import type { EndpointInfo } from './replica-set.js';
 import { Routing, type RouteConfig, type RoutingOptions } from './routing.js';
@@ -61,6 +63,8 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** More observers of every answer (observe.ts). */
   observers?: readonly Observer[];
+  /** Shadow rollouts: where copies are counted and who is told of the candidate's answers. */
+  shadow?: { counts: ShadowCounts; observe: Observer };
   /**
    * Read plain infer requests straight off the socket (fronts/wire.ts); every other
    * connection goes to node:http. Default true; never over TLS.
@@ -292,6 +296,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     routes, auth, limits: opts.limits ? makeLimitCheck(opts.limits) : undefined, budget, clock, logger,
     observers: [...(opts.metrics ? [opts.metrics.observer()] : []), ...(opts.observers ?? [])],
     bodyLimit: opts.bodyLimit, bodyTimeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+    shadow: opts.shadow ? shadowSender({ ...opts.shadow, clock }) : undefined,
   });
   healthRoutes(app, routes, () => draining);
   metadataRoutes(app, routes, opts.info);

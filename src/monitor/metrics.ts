@@ -10,6 +10,8 @@ export interface VersionGauges {
   versions(): { deployment: string; version: number; queued: number; ready: number; desired: number; weight?: number }[];
   /** Called at scrape time: the latest rollout of each deployment. */
   rollouts?(): { deployment: string; strategy: string; state: string; candidate: { version: number } }[];
+  /** Called at scrape time: shadow copies per candidate version (monitor/shadow.ts). */
+  shadows?(): { deployment: string; version: number; counts: { copies: number; dropped: number; failed: number; compared: number; agreed: number; inflight: number } }[];
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -34,9 +36,19 @@ export class GatewayMetrics {
       const ready = new Gauge({ name: 'aloft_replicas_ready', help: 'Replicas ready to serve.', labelNames: ['deployment', 'version'], registers: [this.registry] });
       const desired = new Gauge({ name: 'aloft_replicas_desired', help: 'Replicas the deployment asks for.', labelNames: ['deployment', 'version'], registers: [this.registry] });
       const weight = new Gauge({ name: 'aloft_traffic_weight_percent', help: "Percent of the deployment's unversioned requests routed to the version (a canary's step; 100 for the only version).", labelNames: ['deployment', 'version'], registers: [this.registry] });
-      const rollout = new Gauge({ name: 'aloft_rollout_state', help: 'The latest rollout of each deployment: 1 on its current state (warming, progressing, baking, switched, testing, promoted, rolled_back).', labelNames: ['deployment', 'strategy', 'state', 'candidate'], registers: [this.registry] });
+      const rollout = new Gauge({ name: 'aloft_rollout_state', help: 'The latest rollout of each deployment: 1 on its current state (warming, progressing, baking, switched, testing, shadowing, promoted, rolled_back).', labelNames: ['deployment', 'strategy', 'state', 'candidate'], registers: [this.registry] });
+      const shadowCopies = new Counter({ name: 'aloft_shadow_copies_total', help: "Shadow copies of requests to a candidate version, by outcome: sent, dropped (the shadow queue was full), failed (an error or no answer), compared (answered and compared with the primary's answer), agreed (of those compared).", labelNames: ['deployment', 'version', 'outcome'], registers: [this.registry] });
+      const shadowInflight = new Gauge({ name: 'aloft_shadow_inflight', help: 'Shadow copies under way to a candidate version (at most rollout.shadow.queue).', labelNames: ['deployment', 'version'], registers: [this.registry] });
       // Sampled at scrape time, not on the hot path.
       const collect = () => {
+        shadowCopies.reset();
+        shadowInflight.reset();
+        for (const sh of gauges.shadows?.() ?? []) {
+          const l = { deployment: sh.deployment, version: String(sh.version) };
+          const c = sh.counts;
+          for (const [outcome, n] of [['sent', c.copies], ['dropped', c.dropped], ['failed', c.failed], ['compared', c.compared], ['agreed', c.agreed]] as const) shadowCopies.inc({ ...l, outcome }, n);
+          shadowInflight.set(l, c.inflight);
+        }
         rollout.reset();
         for (const r of gauges.rollouts?.() ?? []) rollout.set({ deployment: r.deployment, strategy: r.strategy, state: r.state, candidate: String(r.candidate.version) }, 1);
         queued.reset();

@@ -91,3 +91,41 @@ export function compareRates(baseline: RateSample, candidate: RateSample, opts: 
   if (b.upper < margin) return { ...out, verdict: 'pass', reason: `the candidate is not worse by ${pct(margin)} or more: ${numbers}` };
   return { ...out, verdict: 'inconclusive', reason: `not decided yet: ${numbers}` };
 }
+
+/** The always-valid confidence sequence for one rate (the same mixture, one sample): p̂ ± half. */
+export function rateBounds(sample: RateSample, opts: SequentialOptions = {}): { estimate: number; lower: number; upper: number } {
+  const alpha = opts.alpha ?? DEFAULTS.alpha;
+  const tau2 = (opts.tau ?? DEFAULTS.tau) ** 2;
+  const p = (sample.bad + 1) / (sample.n + 2);
+  const v = (p * (1 - p)) / (sample.n + 2);
+  const half = Math.sqrt(((v * (v + tau2)) / tau2) * (2 * Math.log(1 / alpha) + Math.log((v + tau2) / v)));
+  return { estimate: p, lower: Math.max(0, p - half), upper: Math.min(1, p + half) };
+}
+
+export interface TargetCheck {
+  verdict: Verdict;
+  /** Observed rate of bad outcomes (pseudo-counts included) and its always-valid interval. */
+  rate: number;
+  lower: number;
+  upper: number;
+  reason: string;
+}
+
+/**
+ * Is a rate of bad outcomes at most `limit`? `pass` once the upper bound is at or under it,
+ * `fail` once the lower bound is over it (wrong with probability ≤ α however often it is
+ * checked), else (or under `minSamples`) inconclusive. A shadow's disagreement share
+ * against 1 − the agreement asked for, say.
+ */
+export function checkRate(sample: RateSample, limit: number, opts: SequentialOptions & { what?: string } = {}): TargetCheck {
+  const minSamples = opts.minSamples ?? DEFAULTS.minSamples;
+  const b = rateBounds(sample, opts);
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const what = opts.what ?? 'rate';
+  const numbers = `${what} ${sample.n === 0 ? '-' : pct(sample.bad / sample.n)} (${sample.bad}/${sample.n}), in [${pct(b.lower)}, ${pct(b.upper)}] (always-valid, α ${opts.alpha ?? DEFAULTS.alpha}), limit ${pct(limit)}`;
+  const out = { rate: b.estimate, lower: b.lower, upper: b.upper };
+  if (sample.n < minSamples) return { ...out, verdict: 'inconclusive', reason: `too little data (${sample.n} of ${minSamples} observations needed): ${numbers}` };
+  if (b.lower > limit) return { ...out, verdict: 'fail', reason: `over the limit: ${numbers}` };
+  if (b.upper <= limit) return { ...out, verdict: 'pass', reason: `within the limit: ${numbers}` };
+  return { ...out, verdict: 'inconclusive', reason: `not decided yet: ${numbers}` };
+}

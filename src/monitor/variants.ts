@@ -10,8 +10,15 @@
  * Latency buckets are logarithmic, 5% wide, from 10 µs to about 200 s: a quantile read
  * from them is within 5% of the true one. `shareAbove(bound)` counts the answers slower
  * than a bound (the baseline's p99, say), the form the sequential test compares.
+ *
+ * Predictions are counted too, one per row of the first output, so that the analysis can
+ * say how far the candidate's outputs moved from the baseline's (`outputShift`): a row of
+ * class scores (last dimension 2 to 64) counts its predicted class (argmax); a row of one
+ * value counts the value in bins of asinh(v) 0.05 wide (0.05 apart near 0, relative steps
+ * of 5% for large values, whatever the sign or scale).
  */
 import type { Observer } from '../gateway/observe.js';
+import type { Tensor } from '../runtime/tensor.js';
 import type { RateSample } from './sequential.js';
 
 const MIN_MS = 0.01;
@@ -38,6 +45,62 @@ export interface VariantCounts {
   nonFinite: number;
   /** Answers per latency bucket. */
   latency: Uint32Array;
+  /** Rows per prediction bin (classes, or binned values; see `predictionBin`). */
+  predictions: Uint32Array;
+}
+
+const VALUE_BINS = 401; // asinh(v) / 0.05, rounded, in [-200, 200]
+const CLASSES = 64;
+/** Value bins, then classes, then one bin for what is not a finite number. */
+export const PREDICTION_BINS = VALUE_BINS + CLASSES + 1;
+
+/** The prediction bin of one value (a regression output or a score). */
+function valueBin(v: number): number {
+  if (!Number.isFinite(v)) return PREDICTION_BINS - 1;
+  const b = Math.round(Math.asinh(v) * 20);
+  return (b < -200 ? -200 : b > 200 ? 200 : b) + 200;
+}
+
+/** Count one answer's predictions into `into`: one per row of the first numeric output. */
+export function countPredictions(outputs: readonly Tensor[] | undefined, into: Uint32Array): void {
+  const o = outputs?.[0];
+  if (!o || typeof o.data[0] !== 'number') return;
+  const d = o.data as ArrayLike<number>;
+  const width = o.shape.length >= 2 ? o.shape[o.shape.length - 1]! : 1;
+  if (width <= 0 || d.length === 0) return;
+  if (width === 1 || width > CLASSES) {
+    // One value per row (or too many classes to count): bin the first value of each row.
+    for (let i = 0; i < d.length; i += width) into[valueBin(d[i]!)]!++;
+    return;
+  }
+  for (let i = 0; i < d.length; i += width) {
+    let best = 0;
+    let max = d[i]!;
+    for (let k = 1; k < width; k++) if (d[i + k]! > max) { max = d[i + k]!; best = k; }
+    into[Number.isFinite(max) ? VALUE_BINS + best : PREDICTION_BINS - 1]!++;
+  }
+}
+
+/**
+ * How far two distributions of predictions are apart: the Jensen–Shannon distance (the
+ * square root of the divergence, base 2), 0 for the same distribution and 1 for disjoint
+ * ones. Undefined when either has no predictions. With few rows it is biased upwards
+ * (about sqrt(bins used / rows)), so a gate on it needs enough of them.
+ */
+export function outputShift(a: Uint32Array, b: Uint32Array): { score: number; rows: [number, number] } | undefined {
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) { na += a[i]!; nb += b[i]!; }
+  if (na === 0 || nb === 0) return undefined;
+  let js = 0;
+  for (let i = 0; i < a.length; i++) {
+    const p = a[i]! / na;
+    const q = b[i]! / nb;
+    const m = (p + q) / 2;
+    if (p > 0) js += (p / 2) * Math.log2(p / m);
+    if (q > 0) js += (q / 2) * Math.log2(q / m);
+  }
+  return { score: Math.sqrt(Math.max(0, Math.min(1, js))), rows: [na, nb] };
 }
 
 export class VariantWindows {
@@ -45,7 +108,7 @@ export class VariantWindows {
   readonly #counts = new Map<string, Map<number, VariantCounts>>();
 
   /** Count one answer. */
-  record(deployment: string, version: number, status: number, totalMs: number, nonFinite: boolean): void {
+  record(deployment: string, version: number, status: number, totalMs: number, nonFinite: boolean, outputs?: readonly Tensor[]): void {
     let versions = this.#counts.get(deployment);
     if (!versions) {
       versions = new Map();
@@ -53,19 +116,20 @@ export class VariantWindows {
     }
     let c = versions.get(version);
     if (!c) {
-      c = { answers: 0, errors: 0, nonFinite: 0, latency: new Uint32Array(BUCKETS) };
+      c = empty();
       versions.set(version, c);
     }
     c.answers++;
     if (status >= 500) c.errors++;
     else if (nonFinite) c.nonFinite++;
     c.latency[bucketOf(totalMs)]!++;
+    if (outputs !== undefined && status === 200) countPredictions(outputs, c.predictions);
   }
 
   /** A copy of a version's counters now (zeros when it has none yet). */
   snapshot(deployment: string, version: number): VariantCounts {
     const c = this.#counts.get(deployment)?.get(version);
-    return c ? { ...c, latency: c.latency.slice() } : { answers: 0, errors: 0, nonFinite: 0, latency: new Uint32Array(BUCKETS) };
+    return c ? { ...c, latency: c.latency.slice(), predictions: c.predictions.slice() } : empty();
   }
 
   /** What a version did since `snapshot` was taken. */
@@ -73,7 +137,9 @@ export class VariantWindows {
     const now = this.snapshot(deployment, version);
     const latency = new Uint32Array(BUCKETS);
     for (let i = 0; i < BUCKETS; i++) latency[i] = now.latency[i]! - from.latency[i]!;
-    return { answers: now.answers - from.answers, errors: now.errors - from.errors, nonFinite: now.nonFinite - from.nonFinite, latency };
+    const predictions = new Uint32Array(PREDICTION_BINS);
+    for (let i = 0; i < PREDICTION_BINS; i++) predictions[i] = now.predictions[i]! - from.predictions[i]!;
+    return { answers: now.answers - from.answers, errors: now.errors - from.errors, nonFinite: now.nonFinite - from.nonFinite, latency, predictions };
   }
 
   /** Forget a deployment's versions (after its rollout ended). */
@@ -82,8 +148,12 @@ export class VariantWindows {
   }
 
   observer(): Observer {
-    return (o) => this.record(o.deployment, o.version, o.status, o.totalMs, o.nonFinite === true);
+    return (o) => this.record(o.deployment, o.version, o.status, o.totalMs, o.nonFinite === true, o.outputs);
   }
+}
+
+function empty(): VariantCounts {
+  return { answers: 0, errors: 0, nonFinite: 0, latency: new Uint32Array(BUCKETS), predictions: new Uint32Array(PREDICTION_BINS) };
 }
 
 /** The q-quantile (0..1) of the counted latencies, ms (the bucket's upper edge); undefined without answers. */

@@ -11,7 +11,9 @@ import type { Spec, SpecIssue } from './types.js';
 const defaults = {
   batching: { enabled: true, maxBatchSize: 64, maxQueueDelay: 0, maxQueueSize: 1024 },
   runtime: { intraOpThreads: 'auto', interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
-  rollout: { strategy: 'replace', steps: [10, 50, 100], interval: 30_000, allowSignatureChange: false, split: 50, bake: 0, keepOld: 600_000, analysis: { alpha: 0.05, minSamples: 100, maxDuration: 600_000, onInconclusive: 'wait' } },
+  rollout: { strategy: 'replace', steps: [10, 50, 100], interval: 30_000, allowSignatureChange: false, split: 50, bake: 0, keepOld: 600_000, previewKeys: [],
+    shadow: { sample: 1, compare: 'auto', tolerance: 1e-3, queue: 64 }, webhooks: [],
+    analysis: { alpha: 0.05, minSamples: 100, maxDuration: 600_000, onInconclusive: 'wait', gates: ['errors', 'latency'], maxShift: 0.2 } },
 } as const;
 
 /** The issues of an invalid spec, as `line:col path: message[; hint]` for exact comparison. */

@@ -299,12 +299,14 @@ export const securitySchema = z
   .prefault({})
   .describe('Authentication and transport security. Secure by default: every endpoint needs a credential unless a deployment is public. Every field is optional.');
 
-export const ROLLOUT_STRATEGIES = ['replace', 'canary', 'blueGreen', 'abTest'] as const;
+export const ROLLOUT_STRATEGIES = ['replace', 'canary', 'blueGreen', 'abTest', 'shadow'] as const;
+/** What a rollout's analysis can gate on. */
+export const ROLLOUT_GATES = ['errors', 'latency', 'latencyP50', 'outputShift'] as const;
 
 export const rolloutSchema = z
   .strictObject({
     strategy: z.enum(ROLLOUT_STRATEGIES, { error: (iss) => `unknown rollout strategy ${JSON.stringify(iss.input)}; use one of: ${ROLLOUT_STRATEGIES.join(', ')}` }).default('replace').describe(
-      "How a new model version reaches traffic: 'replace' (the new replica group warms beside the old one and takes all traffic at one instant once every replica is ready), 'canary' (traffic moves to it in steps, each analysed against the old version, rolled back automatically on a failed step), 'blueGreen' (the new group warms in full, serves only requests that name its version for `bake`, takes all traffic at one instant, and the old group stays warm for `keepOld` so that `aloft rollout abort` switches back at once) or 'abTest' (callers are assigned to the old or the new version by their API key, `split` percent to the new one, for as long as it takes; `aloft rollout status` compares the variants, and `aloft rollout promote` or `abort` ends it). Default 'replace'. Example: strategy: canary.",
+      "How a new model version reaches traffic: 'replace' (the new replica group warms beside the old one and takes all traffic at one instant once every replica is ready), 'canary' (traffic moves to it in steps, each analysed against the old version, rolled back automatically on a failed step), 'blueGreen' (the new group warms in full, serves only preview requests for `bake`, takes all traffic at one instant, and the old group stays warm for `keepOld` so that `aloft rollout abort` switches back at once), 'abTest' (callers are assigned to the old or the new version by their API key or a header, `split` percent to the new one, for as long as it takes; `aloft rollout status` compares the variants, and `aloft rollout promote` or `abort` ends it) or 'shadow' (the old version answers every request; a sampled copy of them goes to the new one, whose answers are compared with the old one's and never returned; promoted on `shadow.agreement`, or by hand). Default 'replace'. Example: strategy: canary.",
     ),
     steps: z.array(z.number().gt(0, { error: 'a canary step is a percentage above 0' }).max(100, { error: 'a canary step is a percentage of at most 100' }))
       .min(1).default([10, 50, 100])
@@ -314,8 +316,42 @@ export const rolloutSchema = z
       'How long each canary step lasts at least; it moves on only when the analysis has also decided. Default 30s. Example: interval: 1m.',
     ),
     split: z.number().gt(0).lt(100).default(50).describe(
-      'abTest: percent of callers (by API key or token subject, sticky) assigned to the new version. Default 50. Example: split: 20.',
+      'abTest: percent of callers (by API key or token subject, or by stickyHeader; sticky) assigned to the new version. Default 50. Example: split: 20.',
     ),
+    stickyHeader: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, { error: 'stickyHeader is an HTTP header name, e.g. x-user-id' }).transform((h) => h.toLowerCase()).optional().describe(
+      "abTest: assign callers by this request header's value (a user or session id) instead of their API key; a request without the header falls back to its key. No default (the API key or token subject). Example: stickyHeader: x-user-id.",
+    ),
+    previewKeys: z.array(z.string().min(1)).default([]).describe(
+      "blueGreen: names of API keys (or token subjects) whose requests go to the new version during `bake`, as well as requests that name its version; e.g. the key of a smoke-test job. Default []. Example: previewKeys: [ci-smoke].",
+    ),
+    shadow: z
+      .strictObject({
+        sample: z.number().gt(0).max(1).default(1).describe(
+          'Share of requests (0 to 1] whose copy goes to the new version. Default 1. Example: sample: 0.1.',
+        ),
+        compare: z.enum(['auto', 'argmax', 'absdiff']).default('auto').describe(
+          "How an answer of the new version is compared with the old one's for the same request: 'argmax' (the same predicted class in every row of every output), 'absdiff' (the mean absolute difference of the outputs at most `tolerance`) or 'auto' (argmax when the first output has 2 to 64 scores per row, else absdiff). Default 'auto'. Example: compare: absdiff.",
+        ),
+        tolerance: z.number().min(0).default(1e-3).describe(
+          "absdiff: the largest mean absolute difference that still counts as agreeing. Default 0.001. Example: tolerance: 0.05.",
+        ),
+        agreement: z.number().gt(0).max(1).optional().describe(
+          "Promote automatically once the share of agreeing answers is, with the analysis' confidence, at least this (and the new version's failures are not worse); roll back once it is surely below. Without it, promotion is by hand (aloft rollout promote). No default. Example: agreement: 0.98.",
+        ),
+        queue: z.number().int().min(1).max(100_000).default(64).describe(
+          'Copies in flight to the new version at most; a copy over this is dropped and counted (aloft_shadow_copies_total{outcome="dropped"}), so shadowing never slows the answers. Default 64. Example: queue: 256.',
+        ),
+      })
+      .prefault({})
+      .describe('shadow: which requests are copied to the new version and how its answers are judged. Every field is optional.'),
+    webhooks: z
+      .array(z.strictObject({
+        url: z.url({ protocol: /^https?$/, error: 'a webhook gate url is an http:// or https:// URL' }).describe('Called with POST and a JSON body (the deployment, both versions, the step, the analysis so far); a 2xx answer lets the rollout go on, anything else (or no answer within `timeout`) rolls it back. Required. Example: url: https://eval.internal/gate.'),
+        before: z.enum(['step', 'promotion']).default('step').describe("'step': before every canary step after the first and before promotion; 'promotion': only before promotion. Default 'step'. Example: before: promotion."),
+        timeout: duration({ positive: true }).prefault('10s').describe('How long to wait for the answer. Default 10s. Example: timeout: 1m.'),
+      }))
+      .default([])
+      .describe('Webhook gates: URLs that must answer 2xx before a rollout moves on (an evaluation job a team already has). Each call and its answer is recorded in the rollout\'s verdicts. Default []. Example: webhooks: [{url: http://127.0.0.1:9000/gate, before: promotion}].'),
     bake: duration().prefault('0s').describe(
       "blueGreen: how long the new version serves only preview requests (those naming its version, /v2/models/<name>/versions/<v>/infer) before the switch; a failure in them rolls back. Default 0s. Example: bake: 5m.",
     ),
@@ -335,6 +371,12 @@ export const rolloutSchema = z
         ),
         maxDuration: duration({ positive: true }).prefault('10m').describe(
           'The longest a step may stay inconclusive (too little traffic to decide); then onInconclusive applies, and with wait the canary is rolled back. Default 10m. Example: maxDuration: 30m.',
+        ),
+        gates: z.array(z.enum(ROLLOUT_GATES, { error: (iss) => `unknown rollout gate ${JSON.stringify(iss.input)}; the analysis can gate on: ${ROLLOUT_GATES.join(', ')}` }))
+          .min(1, { error: 'gates needs at least one of: ' + ROLLOUT_GATES.join(', ') }).default(['errors', 'latency'])
+          .describe("What decides each step (every comparison is recorded either way): 'errors' (the share of 5xx answers and outputs with NaN or an infinity), 'latency' (the share of answers slower than the old version's p99, 5 points of slack), 'latencyP50' (the share slower than its median, 5 points of slack), 'outputShift' (the distance between the two versions' distributions of predictions, at most maxShift). Default [errors, latency]. Example: gates: [errors, latency, outputShift]."),
+        maxShift: z.number().gt(0).max(1).default(0.2).describe(
+          "outputShift: the largest Jensen–Shannon distance (0 same, 1 disjoint) between the versions' predictions that passes, judged once both have minSamples answers. Default 0.2. Example: maxShift: 0.1.",
         ),
         onInconclusive: z.enum(['wait', 'rollback', 'promote']).default('wait').describe(
           "What a step does when its interval has passed and the analysis has not decided: 'wait' (keep collecting until maxDuration, then roll back), 'rollback' or 'promote' at once. Default 'wait'. Example: onInconclusive: promote.",

@@ -105,7 +105,7 @@ export interface SecuritySpec {
 }
 
 export interface RolloutSpec {
-  readonly strategy: 'replace' | 'canary' | 'blueGreen' | 'abTest';
+  readonly strategy: 'replace' | 'canary' | 'blueGreen' | 'abTest' | 'shadow';
   /** Percentages, increasing; 100 (or the end) promotes. */
   readonly steps: readonly number[];
   /** ms */
@@ -117,12 +117,29 @@ export interface RolloutSpec {
   readonly bake: number;
   /** ms, blueGreen: the old group stays warm this long after the switch */
   readonly keepOld: number;
+  /** abTest: hash this header's value (lower case) instead of the caller's key */
+  readonly stickyHeader?: string;
+  /** blueGreen: key names whose unversioned requests go to the new version during bake */
+  readonly previewKeys: readonly string[];
+  readonly shadow: {
+    /** share of requests copied, (0, 1] */
+    readonly sample: number;
+    readonly compare: 'auto' | 'argmax' | 'absdiff';
+    readonly tolerance: number;
+    /** promote automatically at this agreement share */
+    readonly agreement?: number;
+    /** copies in flight at most */
+    readonly queue: number;
+  };
+  readonly webhooks: readonly { readonly url: string; readonly before: 'step' | 'promotion'; /** ms */ readonly timeout: number }[];
   readonly analysis: {
     readonly alpha: number;
     readonly minSamples: number;
     /** ms */
     readonly maxDuration: number;
     readonly onInconclusive: 'wait' | 'rollback' | 'promote';
+    readonly gates: readonly ('errors' | 'latency' | 'latencyP50' | 'outputShift')[];
+    readonly maxShift: number;
   };
 }
 

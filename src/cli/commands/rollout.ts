@@ -1,5 +1,5 @@
 /**
- * `aloft rollout status|promote|abort|pause|resume DEPLOYMENT`: canary rollouts of a
+ * `aloft rollout status|promote|abort|pause|resume DEPLOYMENT`: rollouts of a
  * running system (control/rollouts.ts), through the admin API.
  */
 import { fail } from '../../errors.js';
@@ -9,19 +9,40 @@ import { printJson } from '../output.js';
 
 const out = (s: string) => process.stdout.write(s);
 
+const STRATEGY = { canary: 'canary', blueGreen: 'blue-green', abTest: 'A/B test', shadow: 'shadow' } as const;
+
+const secs = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`);
+
 function describe(r: RolloutStatus): string {
-  const head = `${r.deployment}: canary v${r.baseline.version} → v${r.candidate.version}, ${r.state.replace('_', ' ')}${r.paused ? ' (paused)' : ''}`;
-  const where = r.state === 'progressing' ? `, step ${r.step + 1} at ${r.weight}% since ${r.stepStartedAt}` : r.state === 'warming' ? ', new replicas warming up' : '';
+  const head = `${r.deployment}: ${STRATEGY[r.strategy]} v${r.baseline.version} → v${r.candidate.version}, ${r.state.replace('_', ' ')}${r.paused ? ' (paused)' : ''}`;
+  const where = r.state === 'progressing' ? `, step ${r.step + 1} at ${r.weight}% since ${r.stepStartedAt}`
+    : r.state === 'warming' ? ', new replicas warming up'
+      : r.state === 'testing' ? `, ${r.weight}% of callers on v${r.candidate.version}`
+        : r.state === 'shadowing' && r.shadow ? `, ${Math.round(r.shadow.sample * 100)}% of requests copied to v${r.candidate.version}` : '';
   const lines = [`${head}${where}`];
+  if (r.timeLeft) {
+    const what = r.state === 'baking' ? 'bake ends' : r.state === 'switched' ? 'old version released' : 'step may move';
+    lines.push(`  time left: ${what} in ${secs(r.timeLeft.min)}${r.timeLeft.max !== undefined ? `; undecided, it ends by analysis.maxDuration in ${secs(r.timeLeft.max)}` : ''}`);
+  }
+  if (r.waitingFor) lines.push(`  waiting for ${r.waitingFor}`);
   if (r.reason) lines.push(`  ${r.state === 'rolled_back' ? 'ROLLED BACK: ' : ''}${r.reason}`);
+  if (r.shadow) {
+    const sh = r.shadow;
+    const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(2)}%`);
+    lines.push(`  shadow copies: ${sh.copies} sent, ${sh.compared} compared, ${sh.dropped} dropped, ${sh.failed} failed; agreement ${pct(sh.agreement)}${sh.target !== undefined ? ` (promotes at ${pct(sh.target)})` : ' (promote by hand)'}${sh.meanAbsDiff !== undefined ? `, mean |Δ| ${sh.meanAbsDiff.toPrecision(3)}` : ''}`);
+  }
   const last = r.verdicts.at(-1);
   if (last) {
-    lines.push(`  last check (step ${last.step + 1}, ${last.weight}%, ${last.at}): ${last.action}`);
-    lines.push(`    failures: ${last.failures.verdict}: ${last.failures.reason}`);
-    lines.push(`    latency:  ${last.latency.verdict}: ${last.latency.reason}`);
+    lines.push(`  last check (${r.strategy === 'canary' ? `step ${last.step + 1}, ${last.weight}%, ` : ''}${last.at}): ${last.action}`);
+    lines.push(`    failures:  ${last.failures.verdict}: ${last.failures.reason}`);
+    lines.push(`    latency:   ${last.latency.verdict}: ${last.latency.reason}`);
+    if (last.latencyP50) lines.push(`    median:    ${last.latencyP50.verdict}: ${last.latencyP50.reason}`);
+    if (last.outputShift) lines.push(`    outputs:   ${last.outputShift.verdict}: ${last.outputShift.reason}`);
+    if (last.agreement) lines.push(`    agreement: ${last.agreement.verdict}: ${last.agreement.reason}`);
   }
-  for (const v of r.verdicts.filter((x) => x.action === 'next' || x.action === 'promote' || x.action === 'rollback')) {
-    lines.push(`  step ${v.step + 1} (${v.weight}%) ${v.action} at ${v.at}`);
+  for (const v of r.verdicts) {
+    if (v.webhook) lines.push(`  webhook ${v.webhook.url} (${v.webhook.before}): ${v.webhook.verdict}${v.webhook.status !== undefined ? ` ${v.webhook.status}` : ''} in ${Math.round(v.webhook.ms)} ms${v.webhook.detail ? `: ${v.webhook.detail}` : ''}`);
+    else if (v.action === 'next' || v.action === 'promote' || v.action === 'rollback') lines.push(`  ${r.strategy === 'canary' ? `step ${v.step + 1} (${v.weight}%) ` : ''}${v.action} at ${v.at}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -32,7 +53,7 @@ export async function status(deployment: string, opts: ClientOptions & { json?: 
   let shown = '';
   for (;;) {
     const r = (await aloft.rollouts()).rollouts.find((x) => x.deployment === deployment);
-    if (!r) throw fail('ALOFT_NO_ROLLOUT', `deployment '${deployment}' has had no canary rollout since this Aloft started; 'aloft status' shows what it serves`);
+    if (!r) throw fail('ALOFT_NO_ROLLOUT', `deployment '${deployment}' has had no rollout since this Aloft started; 'aloft status' shows what it serves`);
     const done = r.state === 'promoted' || r.state === 'rolled_back';
     if (opts.json) {
       if (!opts.watch || done) printJson({ ...r, rolledBack: r.state === 'rolled_back' });

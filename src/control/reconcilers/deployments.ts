@@ -44,7 +44,7 @@ export interface DeploymentsReconcilerOptions {
   pollMs?: number;
   /** Told after every pass what it found (the control plane tracks an apply's convergence with it). */
   onPass?(report: PassReport): void;
-  /** Canary rollouts: the steps and analysis of deployments that declare `rollout.strategy: canary`. */
+  /** Rollouts: the steps and analysis of deployments that declare a `rollout.strategy` other than replace. */
   rollouts?: Rollouts;
 }
 
@@ -116,7 +116,24 @@ export class DeploymentsReconciler implements Reconciler {
           holdOld();
           const { weight: _w, ...baseline } = prevRoute;
           const current = decision.current === 'candidate' ? route.version : prevRoute.version;
-          routes.push({ name: d.name, timeoutMs: d.spec.timeout, current, versions: [{ ...baseline, weight: 100 - decision.weight }, { ...route, weight: decision.weight }], ...(decision.sticky ? { sticky: true } : {}) });
+          const r = d.spec.rollout;
+          routes.push({
+            name: d.name, timeoutMs: d.spec.timeout, current, versions: [{ ...baseline, weight: 100 - decision.weight }, { ...route, weight: decision.weight }],
+            ...(decision.sticky ? { sticky: true, ...(r.stickyHeader ? { stickyHeader: r.stickyHeader } : {}) } : {}),
+            ...(decision.preview && r.previewKeys.length > 0 ? { preview: { version: route.version, names: [...r.previewKeys] } } : {}),
+          });
+          return;
+        }
+        if (decision.kind === 'shadow') {
+          // The baseline answers everything; the candidate gets copies (gateway/shadow.ts).
+          holdOld();
+          const { weight: _w, ...baseline } = prevRoute;
+          const { weight: _c, ...candidate } = route;
+          const sh = d.spec.rollout.shadow;
+          routes.push({
+            name: d.name, timeoutMs: d.spec.timeout, current: prevRoute.version, versions: [baseline, candidate],
+            shadow: { version: route.version, sample: sh.sample, compare: shadowCompare(sh.compare, d), tolerance: sh.tolerance, queue: sh.queue },
+          });
           return;
         }
         if (decision.kind === 'promoted') {
@@ -176,6 +193,14 @@ export class DeploymentsReconciler implements Reconciler {
     const ready = this.#o.orchestrator.status().filter((r: ReplicaStatus) => r.group === group && r.state === 'ready' && r.url);
     this.#o.routing.setEndpoints(group, ready.map((r) => ({ id: r.id, url: r.url! })));
   }
+}
+
+/** 'auto' resolved by the candidate's first output: argmax for 2 to 64 scores per row, else absdiff. */
+function shadowCompare(compare: 'auto' | 'argmax' | 'absdiff', d: ResolvedDeployment): 'argmax' | 'absdiff' {
+  if (compare !== 'auto') return compare;
+  const first = d.signature.outputs[0];
+  const width = first && first.shape.length >= 2 ? first.shape[first.shape.length - 1]! : 1;
+  return width >= 2 && width <= 64 ? 'argmax' : 'absdiff';
 }
 
 /** What the gateway needs to route to a deployment's group. */

@@ -92,6 +92,10 @@ export function nodeExchange(req: IncomingMessage, res: ServerResponse, url: str
     ip: req.socket.remoteAddress ?? '',
     authorization: h.authorization,
     inferenceHeader: h[INFERENCE_HEADER],
+    header: (name) => {
+      const v = h[name];
+      return Array.isArray(v) ? v[0] : v;
+    },
     socket: req.socket,
     body: (read) => readBody(req, encoding, declaredLength, read, clock, () => { late = true; }),
     answer: (status, headers, body) => {

@@ -362,6 +362,7 @@ class WireConn {
     const { head } = cur;
     return {
       url: head.url, target: head.target, ip: this.ip, authorization: head.authorization, inferenceHeader: head.inferenceHeader, socket,
+      header: (name) => headerIn(cur.headBytes, head.headLength, name),
       arrivedAt: cur.arrivedAt, declaredLength: head.bodyLength,
       body: (read) => this.body(cur, read),
       answer: (status, headers, content) => this.write(cur, status, headers, content),
@@ -498,6 +499,25 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 type Known = keyof PlainHeaders | 'host' | 'connection' | 'upgrade' | 'authorization' | 'inference-header-content-length';
 const KNOWN = new Set<string>(['transfer-encoding', 'expect', 'content-encoding', 'content-type', 'content-length', 'host', 'connection', 'upgrade', 'authorization', 'inference-header-content-length']);
 const KNOWN_LENGTHS = new Set([...KNOWN].map((k) => k.length));
+
+/** The value of header `name` (lower case) in a head parseHead accepted, first copy; undefined without it. */
+export function headerIn(buf: Buffer, headLength: number, name: string): string | undefined {
+  let line = buf.indexOf(CR, 0) + 2;
+  while (line < headLength - 2) {
+    const eol = buf.indexOf(CR, line);
+    if (eol < 0) return undefined;
+    const colon = buf.indexOf(0x3a, line);
+    if (colon > line && colon < eol && colon - line === name.length && buf.toString('latin1', line, colon).toLowerCase() === name) {
+      let vs = colon + 1;
+      while (vs < eol && (buf[vs] === SP || buf[vs] === TAB)) vs++;
+      let ve = eol;
+      while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === TAB)) ve--;
+      return buf.toString('latin1', vs, ve);
+    }
+    line = eol + 2;
+  }
+  return undefined;
+}
 
 /**
  * The head of a plain infer request at the start of `buf`, or undefined for anything

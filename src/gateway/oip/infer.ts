@@ -1,6 +1,7 @@
 import type { Clock } from '../../clock.js';
 import { fail } from '../../errors.js';
 import { checkRequestedOutputs, decodeInferRequest, encodeInferResponse, validateInputs } from '../../runtime/codec/index.js';
+import type { Tensor } from '../../runtime/tensor.js';
 import type { DeploymentRoute, ServedVersion } from '../route-table.js';
 
 export const INFERENCE_HEADER = 'inference-header-content-length';
@@ -28,10 +29,17 @@ export interface InferTimings {
   rows?: number;
   /** An output held NaN or an infinity: the model failed on this request, whatever the status (rollout analysis counts it). */
   nonFinite?: boolean;
+  /**
+   * The decoded inputs and the model's outputs, when it got that far (references, not
+   * copies): what the observers compare and keep, such as the shadow copy to a candidate and the
+   * distribution of predictions. Nobody may change them.
+   */
+  inputs?: readonly Tensor[];
+  outputs?: readonly Tensor[];
 }
 
 /** Whether any floating-point output holds NaN or an infinity. */
-function hasNonFinite(outputs: readonly { data: unknown }[]): boolean {
+export function hasNonFinite(outputs: readonly { data: unknown }[]): boolean {
   for (const o of outputs) {
     const d = o.data;
     if (d instanceof Float32Array || d instanceof Float64Array) {
@@ -61,7 +69,9 @@ export async function runInfer(
   timings.rows = served.signature.batchable ? (inputs[0]?.shape[0] ?? 1) : 1;
   const left = deadline - t1;
   if (left <= 0) throw fail('ALOFT_TIMEOUT', `the request passed its deadline (${dep.timeoutMs} ms from its arrival) before it could be queued; send the body faster or raise the deployment's timeout`);
+  timings.inputs = inputs;
   const outputs = await served.batcher.infer(inputs, left);
+  timings.outputs = outputs;
   if (hasNonFinite(outputs)) timings.nonFinite = true;
   const t2 = clock.now();
   const binaryOutput = request.binaryOutput === true;

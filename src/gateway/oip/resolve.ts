@@ -10,7 +10,7 @@ import type { Principal } from '../../security/principal.js';
  * exists — limited to what the caller's scopes cover, so a 404 never reveals other
  * deployments.
  */
-export function resolveVersion(routes: RouteTable, name: string, version: string | undefined, caller?: { principal?: Principal }, ticket?: number): { dep: DeploymentRoute; served: ServedVersion } {
+export function resolveVersion(routes: RouteTable, name: string, version: string | undefined, caller?: { principal?: Principal }, ticket?: number, header?: (name: string) => string | undefined): { dep: DeploymentRoute; served: ServedVersion } {
   const dep = routes.get(name);
   if (!dep) {
     const names = routes.list()
@@ -22,9 +22,16 @@ export function resolveVersion(routes: RouteTable, name: string, version: string
   if (version === undefined) {
     // An inference request (it brings a ticket) under a split (canary, A/B) is placed by its
     // ticket, or by its caller's sticky hash; metadata and readiness show `current`.
-    if (dep.split && ticket !== undefined) {
-      const t = dep.split.sticky && caller?.principal && caller.principal.kind !== 'anonymous' ? stickyTicket(caller.principal.id) : ticket;
-      return { dep, served: pick(dep.split, t) };
+    if (ticket !== undefined) {
+      const p = caller?.principal;
+      if (dep.preview && p && p.kind !== 'anonymous' && dep.preview.names.has(p.name)) return { dep, served: dep.preview.served };
+      const split = dep.split;
+      if (split) {
+        if (!split.sticky) return { dep, served: pick(split, ticket) };
+        const h = split.stickyHeader === undefined ? undefined : header?.(split.stickyHeader);
+        const t = h ? stickyTicket(h) : p && p.kind !== 'anonymous' ? stickyTicket(p.id) : ticket;
+        return { dep, served: pick(split, t) };
+      }
     }
     const served = dep.versions.get(dep.current);
     if (!served) throw fail('ALOFT_NOT_READY', `model '${name}' has no version loaded yet`);

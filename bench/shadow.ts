@@ -1,0 +1,140 @@
+/**
+ * What a shadow rollout costs the version that answers (issue 13): the primary's
+ * throughput and latency with shadowing off and on, in one run, at the same closed-loop
+ * load. Starts Aloft as it ships (bench/systems/aloft.ts: the credit-risk deployment, 2
+ * replica processes, batching on, authentication on), then for each pair:
+ *
+ *   off: only version 1 runs; measured.
+ *   on:  `apply` moves the deployment to version 2 with `rollout: {strategy: shadow,
+ *        shadow: {sample: S}}` (promotion by hand, so it stays shadowing); once its
+ *        replicas are warm and copies flow, measured; then `aloft rollout abort` ends it.
+ *
+ * Version 2 is the same network re-encoded with another producer name (another file, the
+ * same answers), so the copies cost what the primary's requests cost and agree with them.
+ * Pairs alternate off/on, so drift in the machine's speed falls on both sides.
+ *
+ *   npm run build && tsx bench/shadow.ts [--samples 0.1,1] [--connections 64] [--pairs 3]
+ *                                        [--duration 5] [--warmup 1] [--write]
+ *
+ * `--write` puts the table into BENCHMARKS.md (between its shadow markers). Every request
+ * goes to 127.0.0.1; the run is bounded (pairs × samples × (warm-up + duration)) and stops
+ * its server.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import onnxProto from 'onnx-proto';
+import { AdminClient } from '../src/api/client.js';
+import { installCleanup, ROOT, stopAll } from './child.js';
+import { runLoad, type LoadResult } from './load.js';
+import { aloftSystem } from './systems/aloft.js';
+import { loadWorkload } from './workload.js';
+
+const { values } = parseArgs({
+  options: {
+    samples: { type: 'string', default: '0.1,1' },
+    connections: { type: 'string', default: '64' },
+    pairs: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    write: { type: 'boolean', default: false },
+  },
+});
+const SAMPLES = values.samples.split(',').map(Number);
+const CONNECTIONS = Number(values.connections);
+const PAIRS = Number(values.pairs);
+const DURATION_MS = Number(values.duration) * 1000;
+const WARMUP_MS = Number(values.warmup) * 1000;
+if (SAMPLES.some((s) => !(s > 0 && s <= 1))) throw new Error(`--samples are shares in (0, 1], got ${values.samples}`);
+for (const [name, n, max] of [['--connections', CONNECTIONS, 1024], ['--pairs', PAIRS, 20], ['--duration', DURATION_MS / 1000, 120], ['--warmup', WARMUP_MS / 1000, 60]] as const) {
+  if (!Number.isFinite(n) || n < 0 || n > max || (name !== '--warmup' && n === 0)) throw new Error(`${name} must be a number from ${name === '--warmup' ? 0 : 1} to ${max}, got ${n}`);
+}
+
+const poll = async <T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> => {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+interface Cell { sample: number; pair: number; off: LoadResult; on: LoadResult; copies: { compared: number; dropped: number; failed: number; agreement?: number } }
+
+installCleanup();
+const tmp = mkdtempSync(join(tmpdir(), 'aloft-shadow-bench-'));
+const cells: Cell[] = [];
+try {
+  const w = await loadWorkload('credit-risk', tmp);
+  const server = await aloftSystem(true).start(w, tmp);
+  const specPath = join(tmp, 'aloft-credit-risk-batching-process', 'aloft.yaml');
+  const base = JSON.parse(readFileSync(specPath, 'utf8')) as { models: Record<string, { path: string }>; deployments: Record<string, Record<string, unknown>> };
+  // Version 2: the same graph under another producer name: another digest, the same answers.
+  const model = onnxProto.onnx.ModelProto.decode(readFileSync(w.modelPath));
+  model.producerName = 'aloft-bench-shadow';
+  const v2Path = join(tmp, 'credit-risk-v2.onnx');
+  writeFileSync(v2Path, onnxProto.onnx.ModelProto.encode(model).finish());
+  const key = server.headers!.authorization!.replace(/^Bearer /, '');
+  const admin = new AdminClient({ url: server.url, key });
+  const load = () => runLoad({
+    url: server.url, path: `/v2/models/${w.name}/infer`, connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS,
+    requests: w.bodies.json!.map((r) => ({ body: r.body, headers: { ...r.headers, ...server.headers } })),
+  });
+  const settled = (n: number) => poll(`revision ${n}`, 120_000, async () => {
+    const r = await admin.revision(n);
+    return r.outcome === 'applying' ? undefined : r;
+  });
+  let revision = Math.max(...(await admin.revisions()).revisions.map((r) => r.number));
+  for (let pair = 1; pair <= PAIRS; pair++) {
+    for (const sample of SAMPLES) {
+      const off = await load();
+      const spec = structuredClone(base);
+      spec.models[w.name] = { path: v2Path };
+      spec.deployments[w.name] = { ...spec.deployments[w.name], rollout: { strategy: 'shadow', shadow: { sample } } };
+      const applied = await admin.apply({ spec: JSON.stringify(spec), file: 'aloft.yaml', base: revision });
+      revision = applied.revision!;
+      await poll('the shadow to start', 120_000, async () => ((await admin.rollouts()).rollouts.find((r) => r.deployment === w.name && r.state === 'shadowing' && (r.shadow?.compared ?? 0) > 0) ? true : undefined));
+      const on = await load();
+      const st = (await admin.rollouts()).rollouts.find((r) => r.deployment === w.name)!;
+      await admin.rolloutCommand(w.name, 'abort');
+      await settled(revision);
+      const sh = st.shadow!;
+      cells.push({ sample, pair, off, on, copies: { compared: sh.compared, dropped: sh.dropped, failed: sh.failed, ...(sh.agreement !== undefined ? { agreement: sh.agreement } : {}) } });
+      const c = cells.at(-1)!;
+      console.error(`pair ${pair}, sample ${sample}: off ${Math.round(off.rps)} req/s p50 ${off.p50.toFixed(2)} p99 ${off.p99.toFixed(2)} ms; on ${Math.round(on.rps)} req/s p50 ${on.p50.toFixed(2)} p99 ${on.p99.toFixed(2)} ms; copies compared ${c.copies.compared}, dropped ${c.copies.dropped}, failed ${c.copies.failed}`);
+      if (off.errors + off.non2xx + on.errors + on.non2xx > 0) throw new Error(`failed requests: off ${off.errors + off.non2xx}, on ${on.errors + on.non2xx}`);
+    }
+  }
+  await server.stop();
+} finally {
+  await stopAll();
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const lines = [
+  `Primary (version 1) with shadowing off and on, credit-risk, ${CONNECTIONS} connections, ${PAIRS} alternating pairs of ${DURATION_MS / 1000} s windows, one run (\`tsx bench/shadow.ts --samples ${SAMPLES.join(',')} --connections ${CONNECTIONS} --pairs ${PAIRS}\`). Ratios are on ÷ off, the median over pairs; copies are counted while shadowing.`,
+  '',
+  '| shadow.sample | off req/s | on req/s | req/s on/off | off p50 ms | on p50 ms | p50 on/off | off p99 ms | on p99 ms | p99 on/off | copies compared | dropped | agreement |',
+  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+];
+for (const sample of SAMPLES) {
+  const cs = cells.filter((c) => c.sample === sample);
+  const m = (f: (c: Cell) => number) => median(cs.map(f));
+  lines.push(`| ${sample} | ${Math.round(m((c) => c.off.rps))} | ${Math.round(m((c) => c.on.rps))} | ${m((c) => c.on.rps / c.off.rps).toFixed(2)} | ${m((c) => c.off.p50).toFixed(2)} | ${m((c) => c.on.p50).toFixed(2)} | ${m((c) => c.on.p50 / c.off.p50).toFixed(2)} | ${m((c) => c.off.p99).toFixed(2)} | ${m((c) => c.on.p99).toFixed(2)} | ${m((c) => c.on.p99 / c.off.p99).toFixed(2)} | ${m((c) => c.copies.compared)} | ${m((c) => c.copies.dropped)} | ${cs.every((c) => c.copies.agreement !== undefined) ? `${(m((c) => c.copies.agreement!) * 100).toFixed(2)}%` : '-'} |`);
+}
+const table = lines.join('\n');
+console.log(table);
+if (values.write) {
+  const file = join(ROOT, 'BENCHMARKS.md');
+  const doc = readFileSync(file, 'utf8');
+  const start = '<!-- shadow:start -->';
+  const end = '<!-- shadow:end -->';
+  const block = `${start}\n${table}\n${end}`;
+  const i = doc.indexOf(start);
+  const j = doc.indexOf(end);
+  writeFileSync(file, i >= 0 && j > i ? doc.slice(0, i) + block + doc.slice(j + end.length) : `${doc.trimEnd()}\n\n## Shadow rollouts: what the copies cost the primary\n\n${block}\n`);
+  console.error('wrote BENCHMARKS.md');
+}

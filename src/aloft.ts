@@ -15,6 +15,11 @@ import { registerControlRoutes } from './control/admin-control.js';
 import { RecentTraffic } from './monitor/traffic.js';
 import { VariantWindows } from './monitor/variants.js';
 import { ShadowCounts } from './monitor/shadow.js';
+import { Capture, type CaptureConfig } from './monitor/capture/capture.js';
+import { JsonlSink } from './monitor/capture/jsonl.js';
+import { CAPTURE_RETENTION, CaptureRetention } from './monitor/capture/retention.js';
+import { registerCaptureExportRoute, registerFeedbackRoute } from './monitor/capture/routes.js';
+import { CaptureStore } from './monitor/capture/store.js';
 import { Rollouts } from './control/rollouts.js';
 import { groupKey, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
@@ -151,7 +156,19 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     // The metrics and the access policy read the gateway's routing, made below.
     const built: { routing?: Routing; rollouts?: Rollouts } = {};
     const shadows = new ShadowCounts();
+    // Prediction capture (monitor/capture): sampled at the observation point, written off the request path.
+    const captureConfig = (d: string): CaptureConfig | undefined => {
+      const dep = live.deployments[d];
+      return dep?.capture ? { capture: dep.capture, ...(dep.features ? { features: dep.features } : {}) } : undefined;
+    };
+    const captureStore = new CaptureStore(store);
+    const jsonl = new JsonlSink({ dir: join(spec.state.dir, 'capture'), clock });
+    const capture = new Capture({ clock, logger, config: captureConfig, sinks: [captureStore, jsonl] });
+    life.own('capture', () => capture.close());
+    const feedbackCounts = new Map<string, { accepted: number; notCaptured: number; rejected: number }>();
     const metrics = new GatewayMetrics({
+      captures: () => capture.counts(),
+      feedback: () => [...feedbackCounts].map(([deployment, counts]) => ({ deployment, counts })),
       shadows: () => shadows.list(),
       versions: () => {
         const config = built.routing?.config.deployments ?? [];
@@ -197,7 +214,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         deploymentLimit: (name) => live.deployments[name]?.limits,
         perKeyDefault: () => live.limits.perKey,
       },
-      observers: [traffic.observer(), variants.observer()],
+      observers: [traffic.observer(), variants.observer(), capture.observer()],
       shadow: { counts: shadows, observe: variants.observer() },
       // The transport by what the version's replicas speak (the replica spec's isolation).
       connect: (kind, info, v) => {
@@ -244,6 +261,20 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     registerKeyRoutes(adminApp, { keys, authenticator, audit, clock, logger });
     registerAuditRoutes(adminApp, { audit });
     registerControlRoutes(adminApp, { control, registry, rollouts, audit, enqueue: () => controller.enqueue(DEPLOYMENTS, ALL) });
+    const captureRoutes = {
+      capture, store: captureStore, clock, config: captureConfig, exists: (d: string) => routing.table.get(d) !== undefined,
+      onFeedback: (d: string, c: { accepted: number; notCaptured: number; rejected: number }) => {
+        const t = feedbackCounts.get(d) ?? { accepted: 0, notCaptured: 0, rejected: 0 };
+        feedbackCounts.set(d, { accepted: t.accepted + c.accepted, notCaptured: t.notCaptured + c.notCaptured, rejected: t.rejected + c.rejected });
+      },
+    };
+    registerFeedbackRoute(gateway.app, captureRoutes);
+    registerCaptureExportRoute(adminApp, captureRoutes);
+    controller.add(new CaptureRetention({
+      clock, logger, store: captureStore, jsonl,
+      configs: () => new Map(Object.keys(live.deployments).flatMap((d) => { const c = captureConfig(d); return c ? [[d, c] as const] : []; })),
+    }));
+    controller.enqueue(CAPTURE_RETENTION, ALL);
 
     // Desired state: the revision the spec file gives (recorded when it changed), converging from now on.
     const started = await control.start(loaded, specText);

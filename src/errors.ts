@@ -66,6 +66,11 @@ export const ERRORS = {
   ALOFT_NO_ROLLOUT: { status: 409, summary: 'The rollout command needs a running rollout of that deployment (promote, abort, pause, resume), or it is still warming up.', retry: 'terminal' },
   ALOFT_VERSION_IN_USE: { status: 409, summary: 'The model version is used by the current revision (or one being applied); apply a spec that no longer uses it first.', retry: 'terminal' },
 
+  // monitoring: capture and feedback
+  ALOFT_CAPTURE_KEY: { status: 500, summary: 'A captured record cannot be decrypted: its key is not capture.key or one of capture.previousKeys, or the record was changed.', retry: 'terminal' },
+  ALOFT_NOT_CAPTURED: { status: 409, summary: 'The deployment does not capture predictions (no capture section), so there is nothing to export or join feedback to.', retry: 'terminal' },
+  ALOFT_FEEDBACK_INVALID: { status: 400, summary: 'The feedback body is not {"feedback": [{"id": "...", "label": number or array of numbers}, ...]} (at most 10000 entries).', retry: 'terminal' },
+
   // runtime / orchestration
   ALOFT_REPLICA_START: { status: 503, summary: 'A replica process could not start or become ready.', retry: 'transient' },
 

@@ -10,6 +10,7 @@ import { init } from './commands/init.js';
 import * as audit from './commands/audit.js';
 import * as control from './commands/control.js';
 import * as rollout from './commands/rollout.js';
+import { exportCapture } from './commands/capture.js';
 import * as keys from './commands/keys.js';
 import * as models from './commands/models.js';
 import { predict } from './commands/predict.js';
@@ -117,6 +118,12 @@ export function buildProgram(): Command {
     .action((o: Parameters<typeof control.revisionsList>[0]) => control.revisionsList(o));
   client(rv.command('show').description('one revision: versions, diff, outcome and spec').argument('<n>', 'revision number'))
     .action((n: string, o: Parameters<typeof control.revisionsShow>[1]) => control.revisionsShow(n, o));
+
+  const cap = program.command('capture').description('captured predictions (deployments.<name>.capture)');
+  client(cap.command('export').description('write a deployment\'s captured predictions, decrypted (admin only), to standard output; redacted features stay absent, hashed ones hashed').argument('<deployment>', 'deployment name')
+    .option('--since <duration>', 'how far back, e.g. 24h, 30m, 7d', '24h')
+    .option('--format <format>', 'jsonl (one record per line) or csv (one line per input row)', 'jsonl'))
+    .action((d: string, o: Parameters<typeof exportCapture>[1]) => exportCapture(d, o));
 
   const ro = program.command('rollout').description('rollouts (canary, blueGreen, abTest, shadow): status, and promote, abort, pause or resume one that runs (operator or admin)');
   client(ro.command('status').description('strategy, step, weight, each check\'s verdict and numbers; exit 1 if it was rolled back').argument('<deployment>', 'deployment name')

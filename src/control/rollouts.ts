@@ -205,7 +205,7 @@ export class Rollouts {
       const elapsed = this.#clock.now() - s.stepStartedMs;
       const left = (ms: number) => Math.max(0, Math.round(ms - elapsed));
       const { spec } = s;
-      if (st.state === 'progressing' || st.state === 'shadowing') st.timeLeft = { min: left(spec.interval), max: left(spec.analysis.maxDuration) };
+      if (st.state === 'progressing' || (st.state === 'shadowing' && spec.shadow.agreement !== undefined)) st.timeLeft = { min: left(spec.interval), max: left(spec.analysis.maxDuration) };
       else if (st.state === 'baking') st.timeLeft = { min: left(spec.bake) };
       else if (st.state === 'switched') st.timeLeft = { min: left(spec.keepOld) };
       return st;
@@ -523,7 +523,11 @@ export class Rollouts {
     };
     if (st.paused) return { kind: 'shadow' };
     const c = this.#compare(s, deployment, spec);
-    const gates = Rollouts.#gates(c, spec);
+    // Copies are sent open-loop (up to shadow.queue at once) and timed from their sending,
+    // the primary's answers from their arrival under the callers' own concurrency: the two
+    // latencies are not comparable, so a shadow reports the candidate's latency and gates
+    // on the rest.
+    const gates = Rollouts.#gates(c, { ...spec, analysis: { ...spec.analysis, gates: spec.analysis.gates.filter((g) => g !== 'latency' && g !== 'latencyP50') } });
     const elapsed = this.#clock.now() - s.stepStartedMs;
     let action: StepVerdict['action'] = 'hold';
     let reason: string | undefined;

@@ -29,6 +29,8 @@ export interface Observation {
   /** The decoded inputs and the outputs of a request that reached the model (shared references: read, never change). */
   inputs?: readonly Tensor[];
   outputs?: readonly Tensor[];
+  /** The request's id: the client's `id`, its X-Request-Id header, or one Aloft assigned (answered in both). */
+  requestId?: string;
   /** Wall-clock ms of the answer. */
   at: number;
 }

@@ -104,6 +104,8 @@ export interface PipelineOptions {
 export type Serve = (ex: InferExchange) => Promise<void>;
 
 const EMPTY = Buffer.alloc(0);
+/** A client's X-Request-Id that is kept: printable ASCII, up to 128 characters. */
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** A request's ticket in [0, TICKETS) for weighted splits: xorshift32, no allocation. */
 let ticketState = (Math.random() * 0x100000000) >>> 0 || 1;
@@ -152,8 +154,10 @@ export function inferPipeline(o: PipelineOptions): Serve {
       // The version is picked again now, as the request joins a batcher: a route switched
       // while the body was arriving takes it to the new version, at one instant for all.
       resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket, ex.header);
+      const given = ex.header('x-request-id');
+      if (given !== undefined && REQUEST_ID.test(given)) timings.requestId = given;
       const answer = await runInfer(resolved, body, ex.inferenceHeader, deadline, o.clock, timings);
-      const headers: Record<string, string> = { 'content-type': answer.contentType, 'content-length': String(Buffer.byteLength(answer.body)) };
+      const headers: Record<string, string> = { 'content-type': answer.contentType, 'content-length': String(Buffer.byteLength(answer.body)), 'x-request-id': timings.requestId! };
       if (answer.headerLength !== undefined) headers[INFERENCE_HEADER] = String(answer.headerLength);
       status = 200;
       ex.answer(200, headers, answer.body);

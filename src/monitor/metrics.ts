@@ -12,6 +12,10 @@ export interface VersionGauges {
   rollouts?(): { deployment: string; strategy: string; state: string; candidate: { version: number } }[];
   /** Called at scrape time: shadow copies per candidate version (monitor/shadow.ts). */
   shadows?(): { deployment: string; version: number; counts: { copies: number; dropped: number; failed: number; compared: number; agreed: number; inflight: number } }[];
+  /** Called at scrape time: prediction capture per deployment (monitor/capture). */
+  captures?(): { deployment: string; counts: { written: Record<string, number>; droppedFull: number; droppedSink: number; queued: number } }[];
+  /** Called at scrape time: feedback labels per deployment. */
+  feedback?(): { deployment: string; counts: { accepted: number; notCaptured: number; rejected: number } }[];
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -39,8 +43,25 @@ export class GatewayMetrics {
       const rollout = new Gauge({ name: 'aloft_rollout_state', help: 'The latest rollout of each deployment: 1 on its current state (warming, progressing, baking, switched, testing, shadowing, promoted, rolled_back).', labelNames: ['deployment', 'strategy', 'state', 'candidate'], registers: [this.registry] });
       const shadowCopies = new Counter({ name: 'aloft_shadow_copies_total', help: "Shadow copies of requests to a candidate version, by outcome: sent, dropped (the shadow queue was full), failed (an error or no answer), compared (answered and compared with the primary's answer), agreed (of those compared).", labelNames: ['deployment', 'version', 'outcome'], registers: [this.registry] });
       const shadowInflight = new Gauge({ name: 'aloft_shadow_inflight', help: 'Shadow copies under way to a candidate version (at most rollout.shadow.queue).', labelNames: ['deployment', 'version'], registers: [this.registry] });
+      const captured = new Counter({ name: 'aloft_capture_records_total', help: 'Captured predictions written, by sink (store, jsonl).', labelNames: ['deployment', 'sink'], registers: [this.registry] });
+      const dropped = new Counter({ name: 'aloft_capture_dropped_total', help: "Captured predictions lost: 'buffer_full' (the queue reached capture.buffer while a sink was slow; the prediction itself was answered) or 'sink_error' (a sink failed to write them).", labelNames: ['deployment', 'reason'], registers: [this.registry] });
+      const queuedCaptures = new Gauge({ name: 'aloft_capture_queued', help: 'Captured predictions waiting to be written.', labelNames: ['deployment'], registers: [this.registry] });
+      const feedback = new Counter({ name: 'aloft_feedback_labels_total', help: "Feedback labels received: 'accepted' (joined to a captured prediction), 'not_captured' (an id Aloft did not capture, or past retention), 'rejected' (malformed).", labelNames: ['deployment', 'outcome'], registers: [this.registry] });
       // Sampled at scrape time, not on the hot path.
       const collect = () => {
+        captured.reset();
+        dropped.reset();
+        queuedCaptures.reset();
+        for (const c of gauges.captures?.() ?? []) {
+          for (const [sink, n] of Object.entries(c.counts.written)) captured.inc({ deployment: c.deployment, sink }, n);
+          dropped.inc({ deployment: c.deployment, reason: 'buffer_full' }, c.counts.droppedFull);
+          dropped.inc({ deployment: c.deployment, reason: 'sink_error' }, c.counts.droppedSink);
+          queuedCaptures.set({ deployment: c.deployment }, c.counts.queued);
+        }
+        feedback.reset();
+        for (const f of gauges.feedback?.() ?? []) {
+          for (const [outcome, n] of [['accepted', f.counts.accepted], ['not_captured', f.counts.notCaptured], ['rejected', f.counts.rejected]] as const) feedback.inc({ deployment: f.deployment, outcome }, n);
+        }
         shadowCopies.reset();
         shadowInflight.reset();
         for (const sh of gauges.shadows?.() ?? []) {

@@ -68,6 +68,8 @@ describe('roles', () => {
     'admin.write': ['operator', 'admin'],
     'admin.keys': ['admin'],
     'admin.audit': ['admin'],
+    feedback: ['predictor', 'operator', 'admin'],
+    'admin.capture': ['admin'],
   };
   for (const action of ACTIONS) {
     for (const role of ['viewer', 'predictor', 'operator', 'admin'] as const) {

@@ -146,4 +146,6 @@ const DESCRIBE: Readonly<Record<Action, string>> = {
   'admin.write': 'change deployments or models through the admin API',
   'admin.keys': 'manage API keys',
   'admin.audit': 'read the audit trail',
+  feedback: 'send feedback labels',
+  'admin.capture': 'read captured predictions',
 };

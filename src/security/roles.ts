@@ -8,6 +8,7 @@
  * | ---         | ---                                                              | --- |
  * | health      | GET /v2/health/live, /v2/health/ready (open to probes)           | anyone |
  * | infer       | POST /v2/models/{d}[/versions/{v}]/infer (scoped)                | predictor, operator, admin |
+ * | feedback    | POST /v2/models/{d}/feedback (scoped; never anonymous)           | predictor, operator, admin |
  * | model       | GET /v2/models/{d}[/versions/{v}][/ready] (scoped)               | all roles |
  * | read        | GET /v2, /v2/models, stats, POST /v2/repository/index            | all roles |
  * | metrics     | GET /metrics                                                     | viewer, operator, admin |
@@ -15,17 +16,18 @@
  * | admin.write | POST/PUT/PATCH/DELETE /api/… (push, alias, apply, scale, rollout) | operator, admin |
  * | admin.keys  | /api/v1/keys…                                                    | admin |
  * | admin.audit | /api/v1/audit…                                                   | admin |
+ * | admin.capture | GET /api/v1/capture/{d} (decrypted captured predictions)       | admin |
  *
  * Leaf module (types only).
  */
 import type { Role } from '../spec/types.js';
 
-export type Action = 'health' | 'infer' | 'model' | 'read' | 'metrics' | 'admin.read' | 'admin.write' | 'admin.keys' | 'admin.audit';
+export type Action = 'health' | 'infer' | 'feedback' | 'model' | 'read' | 'metrics' | 'admin.read' | 'admin.write' | 'admin.keys' | 'admin.audit' | 'admin.capture';
 
-export const ACTIONS: readonly Action[] = ['health', 'infer', 'model', 'read', 'metrics', 'admin.read', 'admin.write', 'admin.keys', 'admin.audit'];
+export const ACTIONS: readonly Action[] = ['health', 'infer', 'feedback', 'model', 'read', 'metrics', 'admin.read', 'admin.write', 'admin.keys', 'admin.audit', 'admin.capture'];
 
 const VIEWER: readonly Action[] = ['health', 'model', 'read', 'metrics', 'admin.read'];
-const PREDICTOR: readonly Action[] = ['health', 'infer', 'model', 'read'];
+const PREDICTOR: readonly Action[] = ['health', 'infer', 'feedback', 'model', 'read'];
 const OPERATOR: readonly Action[] = [...new Set([...VIEWER, ...PREDICTOR, 'admin.write' as const])];
 
 /** The grant table: the one place that says which role may do what. */

@@ -47,6 +47,8 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
     public: d.public,
     ...(d.limits !== undefined ? { limits: rateLimit(d.limits) } : {}),
     rollout: d.rollout,
+    ...(d.features !== undefined ? { features: d.features.map((f) => (typeof f === 'string' ? { name: f, kind: 'numeric' as const } : f)) } : {}),
+    ...(d.capture !== undefined ? { capture: d.capture } : {}),
   }));
   const { jwt } = parsed.security.auth;
   const { tls } = parsed.security;

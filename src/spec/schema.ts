@@ -374,7 +374,7 @@ export const rolloutSchema = z
         ),
         gates: z.array(z.enum(ROLLOUT_GATES, { error: (iss) => `unknown rollout gate ${JSON.stringify(iss.input)}; the analysis can gate on: ${ROLLOUT_GATES.join(', ')}` }))
           .min(1, { error: 'gates needs at least one of: ' + ROLLOUT_GATES.join(', ') }).default(['errors', 'latency'])
-          .describe("What decides each step (every comparison is recorded either way): 'errors' (the share of 5xx answers and outputs with NaN or an infinity), 'latency' (the share of answers slower than the old version's p99, 5 points of slack), 'latencyP50' (the share slower than its median, 5 points of slack), 'outputShift' (the distance between the two versions' distributions of predictions, at most maxShift). Default [errors, latency]. Example: gates: [errors, latency, outputShift]."),
+          .describe("What decides each step (every comparison is recorded either way): 'errors' (the share of 5xx answers and outputs with NaN or an infinity), 'latency' (the share of answers slower than the old version's p99, 5 points of slack), 'latencyP50' (the share slower than its median, 5 points of slack), 'outputShift' (the distance between the two versions' distributions of predictions, at most maxShift). A shadow reports its copies' latency but does not gate on it: copies are sent open-loop and timed from their sending, so they are not comparable with the callers' latency. Default [errors, latency]. Example: gates: [errors, latency, outputShift]."),
         maxShift: z.number().gt(0).max(1).default(0.2).describe(
           "outputShift: the largest Jensen–Shannon distance (0 same, 1 disjoint) between the versions' predictions that passes, judged once both have minSamples answers. Default 0.2. Example: maxShift: 0.1.",
         ),
@@ -387,6 +387,59 @@ export const rolloutSchema = z
   })
   .prefault({})
   .describe('How a change of model version is rolled out. Every field is optional.');
+
+const featureName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, { error: (iss) => `feature name ${JSON.stringify(iss.input)}: use letters, digits, '_', '.', '-' (up to 64), starting with a letter or '_'` });
+
+export const featureSchema = z.union([
+  featureName,
+  z.strictObject({
+    name: featureName.describe('The column\'s name. Required. Example: name: region.'),
+    kind: z.enum(['numeric', 'categorical']).default('numeric').describe("'numeric' or 'categorical' (codes or labels compared as categories). Default 'numeric'. Example: kind: categorical."),
+    values: z.array(z.union([z.string(), z.number()])).min(1).optional().describe('categorical: the values it may take. No default. Example: values: [0, 1, 2, 3].'),
+  }),
+]);
+
+/** 32 bytes in base64 (a 256-bit key). */
+const aesKey = z.string().refine((s) => /^[A-Za-z0-9+/]{43}=$/.test(s.trim()) && Buffer.from(s.trim(), 'base64').length === 32, {
+  error: 'an encryption key is 32 bytes (256 bits) in base64, e.g. the output of: openssl rand -base64 32',
+});
+
+export const captureSchema = z
+  .strictObject({
+    sampleRate: z.number().min(0, { error: 'sampleRate is a share from 0 to 1' }).max(1, { error: 'sampleRate is a share from 0 to 1' }).default(1).describe(
+      'Share of answered requests that are captured, 0 to 1. Default 1. Example: sampleRate: 0.1.',
+    ),
+    redact: z.array(featureName).default([]).describe(
+      'Features (by name, see features) never stored: absent from every record. Default []. Example: redact: [income].',
+    ),
+    hash: z.array(featureName).default([]).describe(
+      'Features stored as an HMAC-SHA256 of their value under hashKey, so equal values still join but the value cannot be read back. Default []. Example: hash: [customer_id].',
+    ),
+    hashKey: z.string().min(16, { error: 'hashKey needs at least 16 characters; use a secret, e.g. ${env:CAPTURE_HASH_KEY}' }).optional().describe(
+      'The secret of the hash fields\' HMAC; required when hash names a feature. No default. Example: hashKey: ${env:CAPTURE_HASH_KEY}.',
+    ),
+    key: aesKey.describe(
+      'The AES-256-GCM key records are encrypted with at rest: 32 bytes in base64, given as ${env:NAME} or ${file:path}. Each record carries the key\'s id, so a new key can replace it while the old one stays in previousKeys. Required. Example: key: ${env:CAPTURE_KEY}.',
+    ),
+    previousKeys: z.array(aesKey).default([]).describe(
+      'Keys of earlier records: read (export, quality) but never written with. Default []. Example: previousKeys: [${env:CAPTURE_KEY_2025}].',
+    ),
+    retention: duration({ positive: true }).prefault('30d').describe(
+      'How long records are kept; older ones are deleted. Default 30d. Example: retention: 7d.',
+    ),
+    sinks: z.array(z.enum(['store', 'jsonl'])).min(1).default(['store']).describe(
+      "Where records go: 'store' (the state database: SQLite or PostgreSQL; what export and feedback read) and 'jsonl' (rotated files under the state folder's capture/<deployment>/, one encrypted record per line, for shipping to a data lake). Default [store]. Example: sinks: [store, jsonl].",
+    ),
+    buffer: z.number().int().min(1).max(1_000_000).default(10_000).describe(
+      'Records waiting to be written, at most; past it new samples are dropped and counted (aloft_capture_dropped_total), so a slow sink never slows or fails a prediction. Default 10000. Example: buffer: 50000.',
+    ),
+  })
+  .superRefine((c, ctx) => {
+    if (c.hash.length > 0 && c.hashKey === undefined) ctx.addIssue({ code: 'custom', path: ['hashKey'], message: 'hash names features, so hashKey is required: the secret of their HMAC, e.g. hashKey: ${env:CAPTURE_HASH_KEY}' });
+    const both = c.redact.filter((f) => c.hash.includes(f));
+    if (both.length > 0) ctx.addIssue({ code: 'custom', path: ['hash'], message: `${both.join(', ')} ${both.length > 1 ? 'are' : 'is'} both redacted and hashed; choose one` });
+  })
+  .describe('Prediction capture: a sample of requests and answers, redacted, hashed and encrypted, written off the request path. No default (nothing captured).');
 
 export const deploymentSchema = z
   .strictObject({
@@ -409,6 +462,19 @@ export const deploymentSchema = z
       'Rate limit for the deployment as a whole, across all callers. No default (unlimited). Example: limits: { rate: 500, burst: 1000 }.',
     ),
     rollout: rolloutSchema,
+    features: z.array(featureSchema).min(1).optional().describe(
+      "Names of the columns of the model's (first) input, in order, so that capture, redaction and drift speak of `income` rather than `input[7]`: a name, or { name, kind, values }. No default (columns are input[0], input[1], …). Example: features: [age, income, debt, region].",
+    ),
+    capture: captureSchema.optional(),
+  })
+  .superRefine((d, ctx) => {
+    if (!d.capture) return;
+    const names = new Set((d.features ?? []).map((f) => (typeof f === 'string' ? f : f.name)));
+    for (const field of ['redact', 'hash'] as const) {
+      d.capture[field].forEach((f, i) => {
+        if (!names.has(f)) ctx.addIssue({ code: 'custom', path: ['capture', field, i], message: `'${f}' is not a feature of this deployment; ${names.size > 0 ? `its features are ${[...names].join(', ')}` : 'name the input\'s columns with features: [...] first'}` });
+      });
+    }
   })
   .describe('A deployment: a served endpoint (/v2/models/<name>) backed by one model version.');
 

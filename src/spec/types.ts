@@ -156,6 +156,30 @@ export interface DeploymentSpec {
   readonly limits?: RateLimitSpec;
   /** How a new version reaches traffic. */
   readonly rollout: RolloutSpec;
+  /** Names of the first input's columns. */
+  readonly features?: readonly FeatureSpec[];
+  readonly capture?: CaptureSpec;
+}
+
+export interface FeatureSpec {
+  readonly name: string;
+  readonly kind: 'numeric' | 'categorical';
+  readonly values?: readonly (string | number)[];
+}
+
+export interface CaptureSpec {
+  readonly sampleRate: number;
+  readonly redact: readonly string[];
+  readonly hash: readonly string[];
+  /** Secret. */
+  readonly hashKey?: string;
+  /** Secret: base64 of 32 bytes. */
+  readonly key: string;
+  readonly previousKeys: readonly string[];
+  /** ms */
+  readonly retention: number;
+  readonly sinks: readonly ('store' | 'jsonl')[];
+  readonly buffer: number;
 }
 
 /** One top-level key per section; later sections (rollouts, slos, …) are added here. */

@@ -11,6 +11,8 @@ test('durations normalize to milliseconds', () => {
   assert.equal(parseDuration('30s'), 30_000);
   assert.equal(parseDuration('2m'), 120_000);
   assert.equal(parseDuration('1h'), 3_600_000);
+  assert.equal(parseDuration('30d'), 30 * 86_400_000);
+  assert.equal(parseDuration('1d12h'), 36 * 3_600_000);
   assert.equal(parseDuration('1m30s'), 90_000);
   assert.equal(parseDuration('0'), 0);
   assert.equal(parseDuration('0ms'), 0);
@@ -19,7 +21,7 @@ test('durations normalize to milliseconds', () => {
 });
 
 test('invalid durations are rejected', () => {
-  for (const bad of ['', '30', '30 s', '30sec', '-1s', '1.s', '.5s', 's', '1d', '30S', ' 30s', '1m 30s', -1, Number.NaN, Infinity, true, null, {}]) {
+  for (const bad of ['', '30', '30 s', '30sec', '-1s', '1.s', '.5s', 's', '1w', '30S', ' 30s', '1m 30s', -1, Number.NaN, Infinity, true, null, {}]) {
     assert.equal(parseDuration(bad), undefined, String(bad));
   }
 });
@@ -59,6 +61,7 @@ test('format durations and sizes the way they are written', () => {
   assert.equal(formatDuration(30_000), '30s');
   assert.equal(formatDuration(90_000), '90s');
   assert.equal(formatDuration(120_000), '2m');
+  assert.equal(formatDuration(86_400_000 * 30), '30d');
   assert.equal(formatDuration(0.5), '500us');
   assert.equal(formatDuration(2), '2ms');
   assert.equal(formatDuration(0), '0ms');

@@ -11,16 +11,17 @@ const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
   s: 1000,
   m: 60_000,
   h: 3_600_000,
+  d: 86_400_000,
 };
 
-const DURATION_PART = /(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)/y;
+const DURATION_PART = /(\d+(?:\.\d+)?)(us|µs|ms|s|m|h|d)/y;
 
 /** The string form of a duration, as a JSON Schema pattern (accepts exactly what parseDuration accepts). */
-export const DURATION_PATTERN = '^(0|([0-9]+(\\.[0-9]+)?(us|µs|ms|s|m|h))+)$';
+export const DURATION_PATTERN = '^(0|([0-9]+(\\.[0-9]+)?(us|µs|ms|s|m|h|d))+)$';
 
 /** What a valid duration looks like; used in error messages and docs. */
 export const DURATION_HELP =
-  "a number with a unit us, ms, s, m or h (e.g. '500us', '2ms', '30s', '1m30s'), or a number of milliseconds";
+  "a number with a unit us, ms, s, m, h or d (e.g. '500us', '2ms', '30s', '1m30s', '30d'), or a number of milliseconds";
 
 /**
  * Parse a duration to milliseconds.
@@ -84,7 +85,7 @@ export function parseSize(value: unknown): number | undefined {
 /** Format milliseconds the way a user would write them: 30000 → '30s', 0.5 → '500us', 90000 → '90s'. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0ms';
-  const units: Array<[string, number]> = [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1], ['us', 0.001]];
+  const units: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1], ['us', 0.001]];
   for (const [unit, size] of units) {
     const n = ms / size;
     if (Number.isInteger(n) || unit === 'us') return `${Math.round(n * 1000) / 1000}${unit}`;

@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.js';
+import { randomBytes } from 'node:crypto';
 import { fail } from '../../errors.js';
 import { checkRequestedOutputs, decodeInferRequest, encodeInferResponse, validateInputs } from '../../runtime/codec/index.js';
 import type { Tensor } from '../../runtime/tensor.js';
@@ -36,6 +37,18 @@ export interface InferTimings {
    */
   inputs?: readonly Tensor[];
   outputs?: readonly Tensor[];
+  /**
+   * The request's id. In: the client's X-Request-Id header, if any. Out: the body's `id`,
+   * else that header, else one assigned here; the answer carries it.
+   */
+  requestId?: string;
+}
+
+/** Assigned request ids: a random prefix per process and a counter, unique without coordination. */
+const ID_PREFIX = `${randomBytes(5).toString('hex')}-`;
+let idCounter = 0;
+export function nextRequestId(): string {
+  return ID_PREFIX + (idCounter++).toString(36);
 }
 
 /** Whether any floating-point output holds NaN or an infinity. */
@@ -75,8 +88,10 @@ export async function runInfer(
   if (hasNonFinite(outputs)) timings.nonFinite = true;
   const t2 = clock.now();
   const binaryOutput = request.binaryOutput === true;
+  const id = request.id ?? timings.requestId ?? nextRequestId();
+  timings.requestId = id;
   const enc = encodeInferResponse(
-    { modelName: dep.name, modelVersion: String(served.version), ...(request.id !== undefined ? { id: request.id } : {}), outputs },
+    { modelName: dep.name, modelVersion: String(served.version), id, outputs },
     { ...(request.outputs ? { outputs: request.outputs } : {}), binaryOutput },
   );
   timings.outputMs = clock.now() - t2;

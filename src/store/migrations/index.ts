@@ -8,6 +8,7 @@ import * as m0002 from './0002_api_keys.js';
 import * as m0003 from './0003_audit.js';
 import * as m0004 from './0004_key_scopes_explicit.js';
 import * as m0005 from './0005_revisions.js';
+import * as m0006 from './0006_capture.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -15,6 +16,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003_audit': m0003,
   '0004_key_scopes_explicit': m0004,
   '0005_revisions': m0005,
+  '0006_capture': m0006,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

@@ -1,0 +1,173 @@
+/**
+ * Prediction capture, off the request path. The observer (one of the observation point's,
+ * gateway/observe.ts) decides per answer whether to keep it (the deployment's
+ * capture.sampleRate) and, if so, queues a reference to it: no copy, no encoding, no I/O.
+ * A flush, on the injected clock's timer, builds the records (record.ts: named features,
+ * redaction, hashing), encrypts each (crypto.ts) and hands them in batches to the sinks the
+ * deployment names. One flush runs at a time; while a sink is slow the queue fills to
+ * capture.buffer and then new samples are dropped and counted, so a stalled sink costs
+ * bounded memory and never slows or fails a prediction. A sink that fails drops its batch
+ * (counted, logged) and the next flush tries again with new records.
+ */
+import type { Clock, Timer } from '../../clock.js';
+import type { Observation, Observer } from '../../gateway/observe.js';
+import type { Logger } from '../../log.js';
+import type { CaptureSpec, FeatureSpec } from '../../spec/types.js';
+import { KeyRing, type SealedRecord } from './crypto.js';
+import { buildRecord } from './record.js';
+
+/** One sealed record with what a sink may keep in the clear. */
+export interface SealedCapture {
+  deployment: string;
+  id: string;
+  /** ISO time of the answer. */
+  at: string;
+  version: number;
+  sealed: SealedRecord;
+}
+
+export interface CaptureSink {
+  readonly name: 'store' | 'jsonl';
+  write(batch: readonly SealedCapture[]): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** What a deployment captures (the live spec). */
+export interface CaptureConfig {
+  capture: CaptureSpec;
+  features?: readonly FeatureSpec[];
+}
+
+export interface CaptureCounts {
+  /** Records written, per sink. */
+  written: Record<string, number>;
+  /** Samples dropped because the queue was full. */
+  droppedFull: number;
+  /** Records lost because a sink failed. */
+  droppedSink: number;
+  queued: number;
+}
+
+export interface CaptureOptions {
+  clock: Clock;
+  logger: Logger;
+  config(deployment: string): CaptureConfig | undefined;
+  sinks: readonly CaptureSink[];
+  /** [0, 1) per answer, for sampling. Default Math.random. */
+  random?: () => number;
+  /** How often the queue is flushed. Default 200 ms. */
+  flushMs?: number;
+  /** Records per sink write. Default 500. */
+  batch?: number;
+}
+
+/** The associated data of a record: it belongs to this deployment and request id. */
+export const aadOf = (deployment: string, id: string) => `${deployment}\u0000${id}`;
+
+export class Capture {
+  readonly #o: CaptureOptions;
+  readonly #queue: { o: Observation; c: CaptureConfig }[] = [];
+  readonly #counts = new Map<string, CaptureCounts>();
+  readonly #rings = new Map<string, { key: string; previous: string; ring: KeyRing }>();
+  #timer: Timer | undefined;
+  #flushing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(o: CaptureOptions) {
+    this.#o = o;
+  }
+
+  observer(): Observer {
+    const random = this.#o.random ?? Math.random;
+    return (o) => {
+      if (o.status !== 200 || o.inputs === undefined || o.outputs === undefined || o.requestId === undefined || this.#closed) return;
+      const c = this.#o.config(o.deployment);
+      if (c === undefined || !(random() < c.capture.sampleRate)) return;
+      const counts = this.#countsOf(o.deployment);
+      if (counts.queued >= c.capture.buffer) {
+        counts.droppedFull++;
+        return;
+      }
+      counts.queued++;
+      this.#queue.push({ o, c });
+      this.#timer ??= this.#o.clock.setTimeout(() => {
+        this.#timer = undefined;
+        void this.flush();
+      }, this.#o.flushMs ?? 200);
+    };
+  }
+
+  /** Per deployment: written, dropped, queued. */
+  counts(): { deployment: string; counts: CaptureCounts }[] {
+    return [...this.#counts].map(([deployment, counts]) => ({ deployment, counts: structuredClone(counts) }));
+  }
+
+  /** The key ring of a deployment's capture spec (cached while the keys stay the same). */
+  ring(deployment: string, spec: CaptureSpec): KeyRing {
+    const previous = spec.previousKeys.join(',');
+    const had = this.#rings.get(deployment);
+    if (had && had.key === spec.key && had.previous === previous) return had.ring;
+    const ring = new KeyRing(spec.key, spec.previousKeys);
+    this.#rings.set(deployment, { key: spec.key, previous, ring });
+    return ring;
+  }
+
+  /** Write everything queued now; resolves when written (or dropped). */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    if (this.#queue.length === 0) return;
+    this.#flushing = this.#write().finally(() => { this.#flushing = undefined; });
+    await this.#flushing;
+  }
+
+  /** Flush what is queued, then stop taking samples and close the sinks. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    await this.flush();
+    await Promise.all(this.#o.sinks.map((s) => s.close?.()));
+  }
+
+  async #write(): Promise<void> {
+    const size = this.#o.batch ?? 500;
+    while (this.#queue.length > 0) {
+      const taken = this.#queue.splice(0, size);
+      const bySink = new Map<CaptureSink, SealedCapture[]>();
+      for (const { o, c } of taken) {
+        const counts = this.#countsOf(o.deployment);
+        counts.queued--;
+        const record = buildRecord({
+          id: o.requestId!, at: o.at, deployment: o.deployment, version: o.version, model: o.model, key: o.principal?.name ?? 'anonymous',
+          latencyMs: o.totalMs, inputs: o.inputs!, outputs: o.outputs!,
+        }, c.capture, c.features);
+        const sealed = this.ring(o.deployment, c.capture).seal(Buffer.from(JSON.stringify(record)), aadOf(o.deployment, record.id));
+        const item: SealedCapture = { deployment: o.deployment, id: record.id, at: record.at, version: o.version, sealed };
+        for (const sink of this.#o.sinks) {
+          if (!c.capture.sinks.includes(sink.name)) continue;
+          let list = bySink.get(sink);
+          if (!list) bySink.set(sink, (list = []));
+          list.push(item);
+        }
+      }
+      await Promise.all([...bySink].map(async ([sink, batch]) => {
+        try {
+          await sink.write(batch);
+          for (const r of batch) {
+            const w = this.#countsOf(r.deployment).written;
+            w[sink.name] = (w[sink.name] ?? 0) + 1;
+          }
+        } catch (err) {
+          for (const r of batch) this.#countsOf(r.deployment).droppedSink++;
+          this.#o.logger.warn({ err, sink: sink.name, records: batch.length }, 'capture sink failed; its records were dropped');
+        }
+      }));
+    }
+  }
+
+  #countsOf(deployment: string): CaptureCounts {
+    let c = this.#counts.get(deployment);
+    if (!c) this.#counts.set(deployment, (c = { written: {}, droppedFull: 0, droppedSink: 0, queued: 0 }));
+    return c;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Capture records at rest: AES-256-GCM with a fresh 96-bit IV per record and a key id on
+ * each, so a key can be replaced (capture.key) while older records stay readable
+ * (capture.previousKeys). The key id is the first 16 hex digits of the key's SHA-256: it
+ * names a key without revealing it. Sealed form: base64 of IV (12 bytes) ‖ tag (16) ‖
+ * ciphertext; the deployment and request id are authenticated as associated data, so a
+ * record cannot be moved to another row unnoticed.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { fail } from '../../errors.js';
+
+export interface SealedRecord {
+  kid: string;
+  data: string;
+}
+
+export function keyId(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+export class KeyRing {
+  readonly #write: { id: string; key: Buffer };
+  readonly #all = new Map<string, Buffer>();
+
+  /** `current` and `previous` are base64 32-byte keys (the spec checks them). */
+  constructor(current: string, previous: readonly string[] = []) {
+    const key = Buffer.from(current.trim(), 'base64');
+    if (key.length !== 32) throw fail('ALOFT_CAPTURE_KEY', 'a capture key is 32 bytes (256 bits) in base64, e.g. the output of: openssl rand -base64 32');
+    this.#write = { id: keyId(key), key };
+    this.#all.set(this.#write.id, key);
+    for (const p of previous) {
+      const k = Buffer.from(p.trim(), 'base64');
+      if (k.length === 32) this.#all.set(keyId(k), k);
+    }
+  }
+
+  /** The id records are written with now. */
+  get id(): string {
+    return this.#write.id;
+  }
+
+  seal(plaintext: Buffer, aad: string): SealedRecord {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.#write.key, iv);
+    c.setAAD(Buffer.from(aad));
+    const ct = Buffer.concat([c.update(plaintext), c.final()]);
+    return { kid: this.#write.id, data: Buffer.concat([iv, c.getAuthTag(), ct]).toString('base64') };
+  }
+
+  /** @throws ALOFT_CAPTURE_KEY when the record's key is not in the ring or it does not decrypt. */
+  open(r: SealedRecord, aad: string): Buffer {
+    const key = this.#all.get(r.kid);
+    if (!key) {
+      throw fail('ALOFT_CAPTURE_KEY', `a record was encrypted with key id ${r.kid}, which is neither capture.key (id ${this.#write.id}) nor one of capture.previousKeys; add the key it was written with to capture.previousKeys`);
+    }
+    const raw = Buffer.from(r.data, 'base64');
+    try {
+      const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+      d.setAAD(Buffer.from(aad));
+      d.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([d.update(raw.subarray(28)), d.final()]);
+    } catch (cause) {
+      throw fail('ALOFT_CAPTURE_KEY', `a record under key id ${r.kid} did not decrypt: it was changed, or moved from another row`, { cause });
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The capture's HTTP surface (api/routes.ts declares both):
+ *
+ * - POST /v2/models/{name}/feedback: ground-truth labels by request id. Each entry is
+ *   checked on its own; good entries are kept even when others in the batch are not, and
+ *   the answer says which were accepted, which ids were never captured, and which entries
+ *   were rejected and why. Labels for ids Aloft did not capture are counted, not kept.
+ * - GET /api/v1/capture/{name}?since=24h&format=jsonl|csv: the deployment's records,
+ *   decrypted, oldest first (admin only).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { routeOf } from '../../api/routes.js';
+import { fail } from '../../errors.js';
+import type { Principal } from '../../security/principal.js';
+import { parseDuration } from '../../spec/units.js';
+import type { Clock } from '../../clock.js';
+import { aadOf, type Capture, type CaptureConfig } from './capture.js';
+import type { CaptureRecord } from './record.js';
+import type { CaptureStore, StoredCapture } from './store.js';
+
+export interface CaptureRoutesContext {
+  capture: Capture;
+  store: CaptureStore;
+  clock: Clock;
+  /** The deployment's capture settings now; undefined when it does not capture. */
+  config(deployment: string): CaptureConfig | undefined;
+  /** Whether the deployment is served. */
+  exists(deployment: string): boolean;
+  /** Told of each feedback call's outcome counts. */
+  onFeedback?(deployment: string, counts: { accepted: number; notCaptured: number; rejected: number }): void;
+}
+
+export const MAX_FEEDBACK = 10_000;
+
+export interface FeedbackAnswer {
+  accepted: number;
+  /** Ids that were never captured (or are past retention): counted, not kept. */
+  notCaptured: string[];
+  rejected: { index: number; id?: string; error: string }[];
+}
+
+type Label = number | number[];
+
+function labelError(label: unknown): string | undefined {
+  if (typeof label === 'number') return Number.isFinite(label) ? undefined : 'label must be a finite number';
+  if (Array.isArray(label)) {
+    if (label.length === 0 || label.length > 1000) return 'a label array has 1 to 1000 numbers';
+    return label.every((x) => typeof x === 'number' && Number.isFinite(x)) ? undefined : 'a label array holds finite numbers only';
+  }
+  return `label must be a number or an array of numbers, got ${label === null ? 'null' : typeof label}`;
+}
+
+function parseJson(req: FastifyRequest): unknown {
+  const raw = (req.body as Buffer | undefined)?.toString('utf8') ?? '';
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw fail('ALOFT_FEEDBACK_INVALID', 'the body is not JSON; send {"feedback": [{"id": "<request id>", "label": 1}, …]}');
+  }
+}
+
+/** Decrypt one stored record with the deployment's keys. */
+export function openRecord(capture: Capture, c: CaptureConfig, r: StoredCapture): CaptureRecord {
+  return JSON.parse(capture.ring(r.deployment, c.capture).open({ kid: r.kid, data: r.data }, aadOf(r.deployment, r.id)).toString('utf8')) as CaptureRecord;
+}
+
+const csvCell = (v: unknown) => {
+  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesContext): void {
+  app.route({ ...routeOf('model.feedback'), handler: async (req, reply): Promise<FeedbackAnswer> => {
+    const deployment = (req.params as { name: string }).name;
+    const body = parseJson(req) as { feedback?: unknown } | null;
+    const list = body !== null && typeof body === 'object' && !Array.isArray(body) ? body.feedback : undefined;
+    if (!Array.isArray(list) || list.length === 0) throw fail('ALOFT_FEEDBACK_INVALID', 'send {"feedback": [{"id": "<request id>", "label": 1}, …]}: a non-empty array under "feedback"');
+    if (list.length > MAX_FEEDBACK) throw fail('ALOFT_FEEDBACK_INVALID', `at most ${MAX_FEEDBACK} labels per call; this one has ${list.length}: split it`);
+    if (!ctx.exists(deployment)) throw fail('ALOFT_MODEL_NOT_FOUND', `model '${deployment}' is not served here`);
+    const c = ctx.config(deployment);
+    if (!c) throw fail('ALOFT_NOT_CAPTURED', `deployment '${deployment}' does not capture predictions, so labels have nothing to join; add a capture section to it (docs/spec.md)`);
+    const rejected: FeedbackAnswer['rejected'] = [];
+    const good = new Map<string, Label>();
+    list.forEach((e: unknown, index) => {
+      if (e === null || typeof e !== 'object' || Array.isArray(e)) return rejected.push({ index, error: 'an entry is an object {"id": "...", "label": ...}' });
+      const { id, label } = e as { id?: unknown; label?: unknown };
+      if (typeof id !== 'string' || id.length === 0 || id.length > 128) return rejected.push({ index, error: 'id must be the request id, a string of 1 to 128 characters' });
+      const why = labelError(label);
+      if (why) return rejected.push({ index, id, error: why });
+      good.set(id, label as Label);
+      return undefined;
+    });
+    // Predictions answered a moment ago may still be queued for the sink.
+    await ctx.capture.flush();
+    const ids = [...good.keys()];
+    const known = await ctx.store.get(deployment, ids);
+    const notCaptured = ids.filter((id) => !known.has(id));
+    const keep = ids.filter((id) => known.has(id)).map((id) => ({ id, label: good.get(id)! }));
+    if (keep.length > 0) await ctx.store.putFeedback(deployment, keep, (req as { principal?: Principal }).principal?.name ?? 'anonymous', ctx.clock.date().toISOString());
+    ctx.onFeedback?.(deployment, { accepted: keep.length, notCaptured: notCaptured.length, rejected: rejected.length });
+    const answer: FeedbackAnswer = { accepted: keep.length, notCaptured, rejected };
+    if (keep.length === 0 && notCaptured.length === 0) return reply.code(400).send({ error: `every entry was rejected: ${rejected.slice(0, 3).map((r) => `#${r.index}: ${r.error}`).join('; ')}`, code: 'ALOFT_FEEDBACK_INVALID', ...answer }) as never;
+    return answer;
+  } });
+}
+
+export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRoutesContext): void {
+  app.route({ ...routeOf('admin.capture.export'), handler: async (req, reply) => {
+    const deployment = (req.params as { name: string }).name;
+    const q = req.query as { since?: string; format?: string };
+    const sinceMs = parseDuration(q.since ?? '24h');
+    if (sinceMs === undefined) throw fail('ALOFT_BAD_REQUEST', `since must be a duration back from now, such as 24h or 30m, got '${String(q.since).slice(0, 40)}'`);
+    const format = q.format ?? 'jsonl';
+    if (format !== 'jsonl' && format !== 'csv') throw fail('ALOFT_BAD_REQUEST', `format must be jsonl or csv, got '${String(format).slice(0, 40)}'`);
+    const c = ctx.config(deployment);
+    if (!c) throw fail('ALOFT_NOT_CAPTURED', `deployment '${deployment}' does not capture predictions (no capture section), so there is nothing to export`);
+    await ctx.capture.flush();
+    const since = new Date(ctx.clock.date().getTime() - sinceMs).toISOString();
+    const rows = ctx.store.list(deployment, since);
+    // Decrypt the first record before answering, so a wrong key is a clear error, not a cut-off stream.
+    const first = await rows.next();
+    const firstRecord = first.done ? undefined : openRecord(ctx.capture, c, first.value);
+    const columns = firstRecord ? Object.keys(firstRecord.rows[0] ?? {}) : [];
+    const outputs = firstRecord ? Object.keys(firstRecord.outputs) : [];
+    const lines = async function* (): AsyncGenerator<string> {
+      if (format === 'csv') yield `${['id', 'at', 'deployment', 'version', 'model', 'key', 'latencyMs', 'row', ...columns, ...outputs.map((o) => `output.${o}`)].map(csvCell).join(',')}\n`;
+      const emit = (r: CaptureRecord): string => {
+        if (format === 'jsonl') return `${JSON.stringify(r)}\n`;
+        const n = Math.max(1, r.rows.length);
+        let out = '';
+        for (let i = 0; i < n; i++) {
+          const row = r.rows[i] ?? {};
+          const outs = outputs.map((name) => {
+            const o = r.outputs[name];
+            if (!o) return '';
+            const per = o.data.length / n;
+            return per === 1 ? o.data[i] : o.data.slice(i * per, (i + 1) * per);
+          });
+          out += `${[r.id, r.at, r.deployment, r.version, r.model, r.key, r.latencyMs, i, ...columns.map((k) => row[k]), ...outs].map(csvCell).join(',')}\n`;
+        }
+        return out;
+      };
+      if (firstRecord) yield emit(firstRecord);
+      for await (const r of rows) yield emit(openRecord(ctx.capture, c, r));
+    };
+    const { Readable } = await import('node:stream');
+    return reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson').send(Readable.from(lines()));
+  } });
+}

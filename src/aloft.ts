@@ -18,7 +18,7 @@ import { ShadowCounts } from './monitor/shadow.js';
 import { Capture, type CaptureConfig } from './monitor/capture/capture.js';
 import { JsonlSink } from './monitor/capture/jsonl.js';
 import { CAPTURE_RETENTION, CaptureRetention } from './monitor/capture/retention.js';
-import { registerCaptureExportRoute, registerFeedbackRoute } from './monitor/capture/routes.js';
+import { registerCaptureExportRoute, registerFeedbackRoute, registerMonitorRoute } from './monitor/capture/routes.js';
 import { CaptureStore } from './monitor/capture/store.js';
 import { Rollouts } from './control/rollouts.js';
 import { groupKey, type ResolvedDeployment } from './control/groups.js';
@@ -263,6 +263,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     registerControlRoutes(adminApp, { control, registry, rollouts, audit, enqueue: () => controller.enqueue(DEPLOYMENTS, ALL) });
     const captureRoutes = {
       capture, store: captureStore, clock, config: captureConfig, exists: (d: string) => routing.table.get(d) !== undefined,
+      feedbackCounts: (d: string) => feedbackCounts.get(d),
       onFeedback: (d: string, c: { accepted: number; notCaptured: number; rejected: number }) => {
         const t = feedbackCounts.get(d) ?? { accepted: 0, notCaptured: 0, rejected: 0 };
         feedbackCounts.set(d, { accepted: t.accepted + c.accepted, notCaptured: t.notCaptured + c.notCaptured, rejected: t.rejected + c.rejected });
@@ -270,6 +271,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     };
     registerFeedbackRoute(gateway.app, captureRoutes);
     registerCaptureExportRoute(adminApp, captureRoutes);
+    registerMonitorRoute(adminApp, captureRoutes);
     controller.add(new CaptureRetention({
       clock, logger, store: captureStore, jsonl,
       configs: () => new Map(Object.keys(live.deployments).flatMap((d) => { const c = captureConfig(d); return c ? [[d, c] as const] : []; })),

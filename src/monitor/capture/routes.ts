@@ -17,6 +17,7 @@ import type { Clock } from '../../clock.js';
 import { aadOf, type Capture, type CaptureConfig } from './capture.js';
 import type { CaptureRecord } from './record.js';
 import type { CaptureStore, StoredCapture } from './store.js';
+import { pairsOf, quality, type QualityFigures } from '../quality.js';
 
 export interface CaptureRoutesContext {
   capture: Capture;
@@ -28,6 +29,20 @@ export interface CaptureRoutesContext {
   exists(deployment: string): boolean;
   /** Told of each feedback call's outcome counts. */
   onFeedback?(deployment: string, counts: { accepted: number; notCaptured: number; rejected: number }): void;
+  /** Feedback counts so far, per deployment. */
+  feedbackCounts?(deployment: string): { accepted: number; notCaptured: number; rejected: number } | undefined;
+}
+
+/** The windows quality is reported over, most recent first. */
+export const QUALITY_WINDOWS = [['1h', 3_600_000], ['24h', 86_400_000], ['7d', 7 * 86_400_000]] as const;
+
+export interface MonitorReport {
+  deployment: string;
+  at: string;
+  capture?: { sampleRate: number; written: Record<string, number>; droppedFull: number; droppedSink: number; queued: number };
+  feedback: { accepted: number; notCaptured: number; rejected: number };
+  /** Per version and window: quality from the labels joined so far (absent where no labelled prediction). */
+  quality: ({ version: number; window: string } & QualityFigures)[];
 }
 
 export const MAX_FEEDBACK = 10_000;
@@ -145,5 +160,42 @@ export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRou
     };
     const { Readable } = await import('node:stream');
     return reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson').send(Readable.from(lines()));
+  } });
+}
+
+/** What `aloft monitor` shows: capture and feedback counts, and quality per version and window. */
+export async function monitorReport(ctx: CaptureRoutesContext, deployment: string): Promise<MonitorReport> {
+  const c = ctx.config(deployment);
+  const now = ctx.clock.date().getTime();
+  const counts = ctx.capture.counts().find((x) => x.deployment === deployment)?.counts;
+  const report: MonitorReport = {
+    deployment, at: new Date(now).toISOString(),
+    ...(c ? { capture: { sampleRate: c.capture.sampleRate, written: counts?.written ?? {}, droppedFull: counts?.droppedFull ?? 0, droppedSink: counts?.droppedSink ?? 0, queued: counts?.queued ?? 0 } } : {}),
+    feedback: ctx.feedbackCounts?.(deployment) ?? { accepted: 0, notCaptured: 0, rejected: 0 },
+    quality: [],
+  };
+  if (!c) return report;
+  await ctx.capture.flush();
+  const longest = QUALITY_WINDOWS[QUALITY_WINDOWS.length - 1]![1];
+  const labelled = await ctx.store.labelled(deployment, new Date(now - longest).toISOString());
+  const rows = labelled.map((l) => {
+    const record = openRecord(ctx.capture, c, l.capture);
+    return { version: l.capture.version, atMs: Date.parse(l.capture.at), pairs: pairsOf(record, l.label) };
+  });
+  const versions = [...new Set(rows.map((r) => r.version))].sort((a, b) => b - a);
+  for (const version of versions) {
+    for (const [window, ms] of QUALITY_WINDOWS) {
+      const q = quality(rows.filter((r) => r.version === version && r.atMs >= now - ms).flatMap((r) => r.pairs));
+      if (q) report.quality.push({ version, window, ...q });
+    }
+  }
+  return report;
+}
+
+export function registerMonitorRoute(app: FastifyInstance, ctx: CaptureRoutesContext): void {
+  app.route({ ...routeOf('admin.monitor'), handler: async (req): Promise<MonitorReport> => {
+    const deployment = (req.params as { name: string }).name;
+    if (!ctx.exists(deployment)) throw fail('ALOFT_MODEL_NOT_FOUND', `model '${deployment}' is not served here`);
+    return monitorReport(ctx, deployment);
   } });
 }

@@ -1,0 +1,37 @@
+/**
+ * `aloft monitor DEPLOYMENT [--json]`: a deployment's capture and feedback counts and its
+ * quality per version over recent windows, computed on demand from the labels joined so far.
+ */
+import type { MonitorReport } from '../../monitor/capture/routes.js';
+import { pathOf } from '../../api/routes.js';
+import { connect, type ClientOptions } from '../client.js';
+import { printJson } from '../output.js';
+
+const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
+const num = (x: number | undefined) => (x === undefined ? '-' : x.toPrecision(4));
+
+export function describeMonitor(r: MonitorReport): string {
+  const lines = [`${r.deployment} at ${r.at}`];
+  if (r.capture) {
+    const written = Object.entries(r.capture.written).map(([sink, n]) => `${n} to ${sink}`).join(', ') || 'none yet';
+    lines.push(`  capture: sample ${r.capture.sampleRate}; written ${written}; dropped ${r.capture.droppedFull} (queue full), ${r.capture.droppedSink} (sink errors); ${r.capture.queued} queued`);
+  } else lines.push('  capture: off (add deployments.<name>.capture to capture predictions and join feedback)');
+  lines.push(`  feedback: ${r.feedback.accepted} accepted, ${r.feedback.notCaptured} for ids not captured, ${r.feedback.rejected} rejected`);
+  if (r.quality.length === 0) lines.push('  quality: no labelled predictions yet (POST /v2/models/<name>/feedback)');
+  for (const q of r.quality) {
+    const figures = q.task === 'regression'
+      ? `MAE ${num(q.mae)}, RMSE ${num(q.rmse)}`
+      : `accuracy ${pct(q.accuracy)}${q.precision !== undefined ? `, precision ${pct(q.precision)}` : ''}${q.recall !== undefined ? `, recall ${pct(q.recall)}` : ''}${q.auc !== undefined ? `, AUC ${num(q.auc)}` : ''}`;
+    lines.push(`  quality v${q.version}, last ${q.window}: ${figures} (${q.n} labelled, ${q.task})`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function monitor(deployment: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
+  const aloft = await connect(opts);
+  const r = await aloft.send('GET', pathOf('admin.monitor', { name: deployment }));
+  const body = JSON.parse(r.body.toString('utf8')) as MonitorReport & { error?: string };
+  if (r.status >= 400) throw aloft.errorFor(r.status, body.error ?? `HTTP ${r.status}`);
+  if (opts.json) return printJson(body);
+  process.stdout.write(describeMonitor(body));
+}

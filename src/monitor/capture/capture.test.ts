@@ -1,0 +1,148 @@
+/**
+ * Capture without servers: records are redacted, hashed and sealed; keys rotate; a stalled
+ * sink costs a bounded queue and counted drops, never a blocked observer. Then the store
+ * sink and the feedback join on SQLite and PostgreSQL. Nothing sleeps: the flush timer is
+ * on a ManualClock.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { ManualClock } from '../../clock.js';
+import { isAloftError } from '../../errors.js';
+import type { Observation } from '../../gateway/observe.js';
+import { silentLogger } from '../../log.js';
+import type { Tensor } from '../../runtime/tensor.js';
+import { captureSchema } from '../../spec/schema.js';
+import type { CaptureSpec } from '../../spec/types.js';
+import type { Store } from '../../store/db.js';
+import { testDialects, type TestDatabase } from '../../store/testing/databases.js';
+import { aadOf, Capture, type CaptureSink, type SealedCapture } from './capture.js';
+import { KeyRing, keyId } from './crypto.js';
+import { buildRecord, type CaptureRecord } from './record.js';
+import { CaptureStore, type StoredCapture } from './store.js';
+
+const KEY = randomBytes(32).toString('base64');
+const OTHER = randomBytes(32).toString('base64');
+const spec = (o: Record<string, unknown> = {}): CaptureSpec => captureSchema.parse({ key: KEY, redact: ['income'], hash: ['region'], hashKey: 'a-secret-of-16-chars', ...o }) as CaptureSpec;
+const FEATURES = [{ name: 'age', kind: 'numeric' as const }, { name: 'income', kind: 'numeric' as const }, { name: 'region', kind: 'categorical' as const }];
+const inputs = (...rows: number[][]): Tensor[] => [{ name: 'x', datatype: 'FP32', shape: [rows.length, 3], data: Float32Array.from(rows.flat()) }];
+const outputs = (...ps: number[]): Tensor[] => [{ name: 'p', datatype: 'FP32', shape: [ps.length, 1], data: Float32Array.from(ps) }];
+
+function obs(id: string, o: Partial<Observation> = {}): Observation {
+  return { deployment: 'd', version: 1, model: 'm', status: 200, totalMs: 2, at: Date.UTC(2026, 0, 1), requestId: id, inputs: inputs([31, 98765.5, 3]), outputs: outputs(0.25), ...o };
+}
+
+test('a record names the columns, leaves redacted features out, hashes hashed ones (equal values, equal hashes) and keeps the outputs', () => {
+  const r = buildRecord({ id: 'r-1', at: 0, deployment: 'd', version: 2, model: 'm', key: 'app', latencyMs: 1.23456, inputs: inputs([31, 98765.5, 3], [40, 1000, 3], [50, 7, 4]), outputs: outputs(0.1, 0.2, Number.NaN) }, spec(), FEATURES);
+  assert.deepEqual(r.rows.map((x) => Object.keys(x)), [['age', 'region'], ['age', 'region'], ['age', 'region']]);
+  assert.equal(r.rows[0]!.region, r.rows[1]!.region, 'equal values hash equally, so they still join');
+  assert.notEqual(r.rows[0]!.region, r.rows[2]!.region);
+  assert.match(String(r.rows[0]!.region), /^hmac:[0-9a-f]{32}$/);
+  assert.deepEqual(r.outputs.p, { shape: [3, 1], data: [Math.fround(0.1), Math.fround(0.2), null] }, 'NaN is stored as null');
+  assert.equal(r.latencyMs, 1.235);
+  const unnamed = buildRecord({ id: 'r', at: 0, deployment: 'd', version: 1, model: 'm', key: 'k', latencyMs: 1, inputs: inputs([1, 2, 3]), outputs: outputs(0) }, spec({ redact: [], hash: [] }), undefined);
+  assert.deepEqual(Object.keys(unnamed.rows[0]!), ['input[0]', 'input[1]', 'input[2]']);
+});
+
+test('sealed records open with their key, fail clearly with another, and stay readable after rotation; a moved record does not open', () => {
+  const ring = new KeyRing(KEY);
+  const sealed = ring.seal(Buffer.from('{"a":1}'), aadOf('d', 'r-1'));
+  assert.equal(sealed.kid, keyId(Buffer.from(KEY, 'base64')));
+  assert.ok(!Buffer.from(sealed.data, 'base64').toString('latin1').includes('"a"'), 'ciphertext, not the plaintext');
+  assert.equal(ring.open(sealed, aadOf('d', 'r-1')).toString(), '{"a":1}');
+  const wrong = new KeyRing(OTHER);
+  assert.throws(() => wrong.open(sealed, aadOf('d', 'r-1')), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_CAPTURE_KEY' && /key id [0-9a-f]{16}, which is neither capture\.key .* add the key it was written with to capture\.previousKeys/.test(e.message));
+  const rotated = new KeyRing(OTHER, [KEY]);
+  assert.equal(rotated.open(sealed, aadOf('d', 'r-1')).toString(), '{"a":1}', 'the old key, now in previousKeys, still reads it');
+  assert.notEqual(rotated.seal(Buffer.from('x'), 'a').kid, sealed.kid, 'new records use the new key');
+  assert.throws(() => ring.open(sealed, aadOf('d', 'r-2')), /did not decrypt: it was changed, or moved from another row/);
+});
+
+class Held implements CaptureSink {
+  readonly name = 'store' as const;
+  readonly batches: SealedCapture[][] = [];
+  release: (() => void) | undefined;
+  fail = false;
+  async write(batch: readonly SealedCapture[]): Promise<void> {
+    if (this.fail) throw new Error('disk full');
+    this.batches.push([...batch]);
+    await new Promise<void>((r) => { this.release = r; });
+  }
+}
+
+test('the observer only samples and queues; a stalled sink fills the queue to its bound and the rest is dropped and counted; a failing sink is counted', async () => {
+  const clock = new ManualClock(0);
+  const sink = new Held();
+  let draws = 0;
+  const capture = new Capture({ clock, logger: silentLogger, sinks: [sink], config: () => ({ capture: spec({ buffer: 100, sampleRate: 0.5 }), features: FEATURES }), random: () => (draws++ % 2) / 2, batch: 10 });
+  const observe = capture.observer();
+  for (let i = 0; i < 40; i++) observe(obs(`a${i}`));
+  assert.equal(capture.counts()[0]!.counts.queued, 20, 'a sample rate of 0.5 keeps half');
+  observe(obs('e', { status: 503 }));
+  assert.equal(capture.counts()[0]!.counts.queued, 20, 'errors are not captured');
+  clock.advance(200); // the flush timer: the first batch of 10 goes to the sink, which stalls
+  await new Promise((r) => setImmediate(r));
+  assert.equal(sink.batches.length, 1);
+  for (let i = 0; i < 1000; i++) observe(obs(`b${i}`));
+  const c = capture.counts()[0]!.counts;
+  assert.equal(c.queued, 100, 'the queue stops at capture.buffer');
+  assert.equal(c.droppedFull, 500 - (100 - 10), 'every sample past the bound is dropped and counted');
+  // The sink recovers: everything queued is written.
+  while (sink.release) {
+    const r = sink.release;
+    sink.release = undefined;
+    r();
+    await new Promise((x) => setImmediate(x));
+  }
+  await capture.flush();
+  assert.equal(capture.counts()[0]!.counts.written.store, 110);
+  const first = sink.batches[0]![0]!;
+  const record = JSON.parse(new KeyRing(KEY).open(first.sealed, aadOf('d', first.id)).toString()) as CaptureRecord;
+  assert.deepEqual(Object.keys(record.rows[0]!), ['age', 'region']);
+  assert.equal(record.key, 'anonymous');
+  sink.fail = true;
+  observe(obs('z1'));
+  observe(obs('z2')); // the sampler draws 0 then 0.5: one of the two is kept
+  await capture.flush();
+  assert.equal(capture.counts()[0]!.counts.droppedSink, 1);
+});
+
+for (const target of await testDialects()) {
+  describe(`capture store: ${target.name}`, { skip: target.skip ?? false }, () => {
+    let database: TestDatabase;
+    let store: Store;
+    beforeEach(async () => {
+      database = await target.create();
+      store = await database.open();
+    });
+    afterEach(async () => {
+      await store?.close();
+      await database?.cleanup();
+    });
+
+    test('records are kept once per request id, listed in order since a time, joined to feedback (latest label wins), and deleted past retention', async () => {
+      const s = new CaptureStore(store);
+      const ring = new KeyRing(KEY);
+      const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m)).toISOString();
+      const rec = (id: string, m: number) => ({ deployment: 'd', id, at: at(m), version: 1, sealed: ring.seal(Buffer.from(id), aadOf('d', id)) });
+      await s.write(Array.from({ length: 1200 }, (_, i) => rec(`r${String(i).padStart(4, '0')}`, i % 60)));
+      await s.write([rec('r0000', 59)]);
+      const all: StoredCapture[] = [];
+      for await (const r of s.list('d', at(0), 500)) all.push(r);
+      assert.equal(all.length, 1200, 'every record from `since` on (inclusive), the repeated id once');
+      const later: StoredCapture[] = [];
+      for await (const r of s.list('d', at(59), 500)) later.push(r);
+      assert.equal(later.length, 20);
+      assert.ok(all.every((r, i) => i === 0 || all[i - 1]!.at <= r.at), 'oldest first, across pages');
+      assert.equal(ring.open({ kid: all[0]!.kid, data: all[0]!.data }, aadOf('d', all[0]!.id)).toString(), all[0]!.id);
+      const got = await s.get('d', ['r0001', 'nope']);
+      assert.deepEqual([...got.keys()], ['r0001']);
+      await s.putFeedback('d', [{ id: 'r0001', label: 0 }, { id: 'r0061', label: [0.2, 0.8] }], 'app', at(70));
+      await s.putFeedback('d', [{ id: 'r0001', label: 1 }], 'app', at(71));
+      const joined = await s.labelled('d', at(0));
+      assert.deepEqual(joined.map((j) => [j.capture.id, j.label]), [['r0001', 1], ['r0061', [0.2, 0.8]]]);
+      assert.equal(await s.deleteBefore('d', at(30)), 600);
+      assert.deepEqual(await s.deployments(), ['d']);
+    });
+  });
+}

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { CaptureRecord } from './capture/record.js';
+import { auc, pairsOf, quality } from './quality.js';
+
+const record = (shape: number[], data: number[]): CaptureRecord => ({ id: 'r', at: '', deployment: 'd', version: 1, model: 'm', key: 'k', latencyMs: 1, rows: [], outputs: { p: { shape, data } } });
+
+test('binary classifiers: accuracy, precision, recall and AUC from scores in [0, 1] and 0/1 labels', () => {
+  const pairs = [[0.9, 1], [0.8, 1], [0.7, 0], [0.3, 1], [0.2, 0], [0.1, 0]].flatMap(([s, l]) => pairsOf(record([1, 1], [s!]), l!));
+  const q = quality(pairs)!;
+  assert.equal(q.task, 'binary');
+  assert.equal(q.n, 6);
+  assert.equal(q.accuracy, 4 / 6);
+  assert.equal(q.precision, 2 / 3);
+  assert.equal(q.recall, 2 / 3);
+  assert.ok(Math.abs(q.auc! - 8 / 9) < 1e-12, `AUC ${q.auc}: 8 of the 9 positive-negative pairs are ordered`);
+  assert.equal(auc([0.5, 0.5], [true, false]), 0.5, 'ties count half');
+  assert.equal(auc([0.1, 0.2], [true, true]), undefined, 'one class only: no AUC');
+});
+
+test('multi-class by argmax, regression by MAE and RMSE; labels per row; a label that does not fit the rows is not counted', () => {
+  const mc = quality([...pairsOf(record([2, 3], [0.1, 0.7, 0.2, 0.5, 0.3, 0.2]), [1, 2])])!;
+  assert.deepEqual(mc, { task: 'multiclass', n: 2, accuracy: 0.5 });
+  const reg = quality([...pairsOf(record([2, 1], [3, 5]), [2, 9])])!;
+  assert.deepEqual(reg, { task: 'regression', n: 2, mae: 2.5, rmse: Math.sqrt((1 + 16) / 2) });
+  assert.deepEqual(pairsOf(record([2, 1], [3, 5]), 1), [], 'one label for two rows: not joined');
+  assert.equal(quality([]), undefined);
+});

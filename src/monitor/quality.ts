@@ -1,0 +1,95 @@
+/**
+ * Model quality from ground truth: the labels sent to /feedback joined to the captured
+ * predictions (capture/store.ts), per deployment version and time window. The task is read
+ * from the data:
+ * - binary classification: one score per row in [0, 1] and labels 0/1 (the prediction is
+ *   score ≥ 0.5): accuracy, precision, recall, AUC;
+ * - multi-class: 2+ scores per row and integer labels (the prediction is the argmax):
+ *   accuracy, and AUC of class 1 when there are exactly two classes;
+ * - regression otherwise: MAE and RMSE.
+ * Every figure comes with `n`, the labelled predictions behind it. A label is a number (for
+ * a one-row request) or an array with one number per row.
+ */
+import type { CaptureRecord } from './capture/record.js';
+
+export interface QualityFigures {
+  task: 'binary' | 'multiclass' | 'regression';
+  n: number;
+  accuracy?: number;
+  precision?: number;
+  recall?: number;
+  auc?: number;
+  mae?: number;
+  rmse?: number;
+}
+
+interface Pair { scores: number[]; label: number }
+
+/** The labelled rows of one record: its first output's rows against the label(s). */
+export function pairsOf(record: CaptureRecord, label: number | number[]): Pair[] {
+  const out = Object.values(record.outputs)[0];
+  if (!out) return [];
+  const width = out.shape.length >= 2 ? out.shape[out.shape.length - 1]! : 1;
+  const rows = width > 0 ? Math.floor(out.data.length / width) : 0;
+  const labels = Array.isArray(label) ? label : [label];
+  if (labels.length !== rows) return [];
+  const pairs: Pair[] = [];
+  for (let r = 0; r < rows; r++) {
+    const scores = out.data.slice(r * width, (r + 1) * width).map((v) => (typeof v === 'number' ? v : NaN));
+    if (scores.every(Number.isFinite)) pairs.push({ scores, label: labels[r]! });
+  }
+  return pairs;
+}
+
+/** Area under the ROC curve by ranks (ties count half); undefined without both classes. */
+export function auc(scores: readonly number[], positive: readonly boolean[]): number | undefined {
+  const idx = scores.map((s, i) => [s, positive[i]!] as const).sort((a, b) => a[0] - b[0]);
+  let pos = 0;
+  let neg = 0;
+  let rankSum = 0;
+  for (let i = 0; i < idx.length;) {
+    let j = i;
+    while (j < idx.length && idx[j]![0] === idx[i]![0]) j++;
+    const rank = (i + 1 + j) / 2;
+    for (let k = i; k < j; k++) if (idx[k]![1]) { pos++; rankSum += rank; } else neg++;
+    i = j;
+  }
+  if (pos === 0 || neg === 0) return undefined;
+  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+}
+
+export function quality(pairs: readonly Pair[]): QualityFigures | undefined {
+  if (pairs.length === 0) return undefined;
+  const width = pairs[0]!.scores.length;
+  const binaryLabels = pairs.every((p) => p.label === 0 || p.label === 1);
+  if (width === 1 && binaryLabels && pairs.every((p) => p.scores[0]! >= 0 && p.scores[0]! <= 1)) {
+    let tp = 0; let fp = 0; let tn = 0; let fn = 0;
+    for (const p of pairs) {
+      const yes = p.scores[0]! >= 0.5;
+      if (yes && p.label === 1) tp++; else if (yes) fp++; else if (p.label === 1) fn++; else tn++;
+    }
+    const a = auc(pairs.map((p) => p.scores[0]!), pairs.map((p) => p.label === 1));
+    return {
+      task: 'binary', n: pairs.length, accuracy: (tp + tn) / pairs.length,
+      ...(tp + fp > 0 ? { precision: tp / (tp + fp) } : {}), ...(tp + fn > 0 ? { recall: tp / (tp + fn) } : {}), ...(a !== undefined ? { auc: a } : {}),
+    };
+  }
+  if (width >= 2 && pairs.every((p) => Number.isInteger(p.label) && p.label >= 0 && p.label < width)) {
+    let right = 0;
+    for (const p of pairs) {
+      let best = 0;
+      for (let k = 1; k < width; k++) if (p.scores[k]! > p.scores[best]!) best = k;
+      if (best === p.label) right++;
+    }
+    const a = width === 2 ? auc(pairs.map((p) => p.scores[1]!), pairs.map((p) => p.label === 1)) : undefined;
+    return { task: 'multiclass', n: pairs.length, accuracy: right / pairs.length, ...(a !== undefined ? { auc: a } : {}) };
+  }
+  let abs = 0;
+  let sq = 0;
+  for (const p of pairs) {
+    const e = p.scores[0]! - p.label;
+    abs += Math.abs(e);
+    sq += e * e;
+  }
+  return { task: 'regression', n: pairs.length, mae: abs / pairs.length, rmse: Math.sqrt(sq / pairs.length) };
+}

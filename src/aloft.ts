@@ -17,6 +17,7 @@ import { VariantWindows } from './monitor/variants.js';
 import { ShadowCounts } from './monitor/shadow.js';
 import { Capture, type CaptureConfig } from './monitor/capture/capture.js';
 import { JsonlSink } from './monitor/capture/jsonl.js';
+import { NatsSink } from './monitor/capture/nats.js';
 import { CAPTURE_RETENTION, CaptureRetention } from './monitor/capture/retention.js';
 import { registerCaptureExportRoute, registerFeedbackRoute, registerMonitorRoute } from './monitor/capture/routes.js';
 import { CaptureStore } from './monitor/capture/store.js';
@@ -163,7 +164,18 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     };
     const captureStore = new CaptureStore(store);
     const jsonl = new JsonlSink({ dir: join(spec.state.dir, 'capture'), clock });
-    const capture = new Capture({ clock, logger, config: captureConfig, sinks: [captureStore, jsonl] });
+    const natsSinks = new Map<string, NatsSink>();
+    const capture = new Capture({
+      clock, logger, config: captureConfig, sinks: [captureStore, jsonl],
+      sinksFor: (c) => {
+        if (!c.capture.sinks.includes('nats')) return [];
+        const { url, stream, subject } = c.capture.nats;
+        const id = `${url}\u0000${stream}\u0000${subject}`;
+        let sink = natsSinks.get(id);
+        if (!sink) natsSinks.set(id, (sink = new NatsSink({ url, stream, subject, logger, maxAgeMs: c.capture.retention })));
+        return [sink];
+      },
+    });
     life.own('capture', () => capture.close());
     const feedbackCounts = new Map<string, { accepted: number; notCaptured: number; rejected: number }>();
     const metrics = new GatewayMetrics({

@@ -343,6 +343,23 @@ test('webhook gates: called once before each later step and before promotion; 2x
   assert.deepEqual(calls.slice(1).map((c) => c.url).sort(), ['http://127.0.0.1:9/final', 'http://127.0.0.1:9/step'], 'before promotion both gates are called');
   const hooks = rollouts.status()[0]!.verdicts.filter((v) => v.webhook);
   assert.ok(hooks.some((v) => v.webhook!.status === 422 && v.webhook!.verdict === 'fail'));
+  assert.equal(rollouts.status()[0]!.waitingFor, undefined, 'a rolled-back rollout waits for nothing');
+
+  // Aborted while a gate is pending: its late answer is not recorded, and nothing is waited for.
+  let answerLate: ((r: Response) => void) | undefined;
+  const slow = new Rollouts({ clock, windows, fetch: (() => new Promise<Response>((r) => { answerLate = r; })) as unknown as typeof fetch });
+  const g3 = {};
+  const gated = rolloutSchema.parse({ strategy: 'canary', steps: [50, 100], interval: '2s', analysis: { onInconclusive: 'promote' }, webhooks: [{ url: 'http://127.0.0.1:9/late', before: 'promotion' }] }) as RolloutSpec;
+  slow.decide('f', gated, BASE, CAND, true, g3);
+  clock.advance(2_000);
+  slow.decide('f', gated, BASE, CAND, true, g3);
+  assert.ok(slow.status()[0]!.waitingFor);
+  slow.abort('f', 'admin');
+  answerLate!(new Response('ok', { status: 200 }));
+  await settle();
+  const after = slow.status()[0]!;
+  assert.equal(after.waitingFor, undefined);
+  assert.equal(after.verdicts.filter((v) => v.webhook).length, 0, 'the late answer is not recorded on the aborted rollout');
 
   // A gate that cannot be reached fails, saying so.
   const down = new Rollouts({ clock, windows, fetch: (async () => { throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:9') }); }) as unknown as typeof fetch });

@@ -256,6 +256,7 @@ export class Rollouts {
     s.status.state = 'promoted';
     s.status.weight = 100;
     s.status.reason = `promoted by ${by}`;
+    Rollouts.#forgetHooks(s);
     return structuredClone(s.status);
   }
 
@@ -266,7 +267,14 @@ export class Rollouts {
     s.status.reason = `${STRATEGY_NAMES[s.status.strategy]} aborted by ${by} at ${where}`;
     s.status.state = 'rolled_back';
     s.status.weight = 0;
+    Rollouts.#forgetHooks(s);
     return structuredClone(s.status);
+  }
+
+  /** A gate's answer that comes after the rollout ended by hand is not recorded; nothing is waited for any more. */
+  static #forgetHooks(s: State): void {
+    s.hooks = undefined;
+    delete s.status.waitingFor;
   }
 
   /** Hold at the current weight: no step moves and no automatic decision until resumed. */
@@ -484,7 +492,10 @@ export class Rollouts {
       this.#logger?.info({ deployment, before, hooks: hooks.map((h) => h.url) }, 'rollout webhook gates called');
     }
     const call = s.hooks;
-    if (call.failed !== undefined) return { failed: call.failed };
+    if (call.failed !== undefined) {
+      delete st.waitingFor;
+      return { failed: call.failed };
+    }
     if (!call.done) {
       st.waitingFor = `webhook gate${hooks.length > 1 ? 's' : ''} ${hooks.map((h) => h.url).join(', ')}`;
       return 'pending';

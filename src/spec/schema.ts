@@ -427,9 +427,17 @@ export const captureSchema = z
     retention: duration({ positive: true }).prefault('30d').describe(
       'How long records are kept; older ones are deleted. Default 30d. Example: retention: 7d.',
     ),
-    sinks: z.array(z.enum(['store', 'jsonl'])).min(1).default(['store']).describe(
-      "Where records go: 'store' (the state database: SQLite or PostgreSQL; what export and feedback read) and 'jsonl' (rotated files under the state folder's capture/<deployment>/, one encrypted record per line, for shipping to a data lake). Default [store]. Example: sinks: [store, jsonl].",
+    sinks: z.array(z.enum(['store', 'jsonl', 'nats'])).min(1).default(['store']).describe(
+      "Where records go: 'store' (the state database: SQLite or PostgreSQL; what export and feedback read), 'jsonl' (rotated files under the state folder's capture/<deployment>/, one encrypted record per line, for shipping to a data lake) and 'nats' (a NATS JetStream stream, the scaled shape's capture stream; see nats). Default [store]. Example: sinks: [store, jsonl].",
     ),
+    nats: z
+      .strictObject({
+        url: z.string().regex(/^(nats|tls):\/\/\S+$/, { error: 'nats.url is a NATS server URL such as nats://127.0.0.1:4222' }).default('nats://127.0.0.1:4222').describe('The NATS server (with JetStream). Default nats://127.0.0.1:4222. Example: url: nats://nats.internal:4222.'),
+        stream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'nats.stream is a stream name: letters, digits, _ and -' }).default('ALOFT_CAPTURE').describe('The JetStream stream, created when missing. Default ALOFT_CAPTURE. Example: stream: PREDICTIONS.'),
+        subject: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, { error: 'nats.subject is a subject prefix such as aloft.capture' }).default('aloft.capture').describe("Records go to '<subject>.<deployment>', with the message id '<deployment>/<request id>' (JetStream drops duplicates). Default aloft.capture. Example: subject: ml.predictions."),
+      })
+      .prefault({})
+      .describe('nats sink: where the capture stream is. Every field is optional.'),
     buffer: z.number().int().min(1).max(1_000_000).default(10_000).describe(
       'Records waiting to be written, at most; past it new samples are dropped and counted (aloft_capture_dropped_total), so a slow sink never slows or fails a prediction. Default 10000. Example: buffer: 50000.',
     ),

@@ -178,7 +178,8 @@ export interface CaptureSpec {
   readonly previousKeys: readonly string[];
   /** ms */
   readonly retention: number;
-  readonly sinks: readonly ('store' | 'jsonl')[];
+  readonly sinks: readonly ('store' | 'jsonl' | 'nats')[];
+  readonly nats: { readonly url: string; readonly stream: string; readonly subject: string };
   readonly buffer: number;
 }
 

@@ -27,7 +27,7 @@ export interface SealedCapture {
 }
 
 export interface CaptureSink {
-  readonly name: 'store' | 'jsonl';
+  readonly name: 'store' | 'jsonl' | 'nats';
   write(batch: readonly SealedCapture[]): Promise<void>;
   close?(): Promise<void>;
 }
@@ -53,6 +53,8 @@ export interface CaptureOptions {
   logger: Logger;
   config(deployment: string): CaptureConfig | undefined;
   sinks: readonly CaptureSink[];
+  /** Sinks that depend on a deployment's settings (the NATS stream it names), made on first use. */
+  sinksFor?(c: CaptureConfig): readonly CaptureSink[];
   /** [0, 1) per answer, for sampling. Default Math.random. */
   random?: () => number;
   /** How often the queue is flushed. Default 200 ms. */
@@ -72,6 +74,7 @@ export class Capture {
   #timer: Timer | undefined;
   #flushing: Promise<void> | undefined;
   #closed = false;
+  readonly #made = new Set<CaptureSink>();
 
   constructor(o: CaptureOptions) {
     this.#o = o;
@@ -126,7 +129,7 @@ export class Capture {
     this.#timer?.cancel();
     this.#timer = undefined;
     await this.flush();
-    await Promise.all(this.#o.sinks.map((s) => s.close?.()));
+    await Promise.all([...this.#o.sinks, ...this.#made].map((s) => s.close?.()));
   }
 
   async #write(): Promise<void> {
@@ -143,7 +146,9 @@ export class Capture {
         }, c.capture, c.features);
         const sealed = this.ring(o.deployment, c.capture).seal(Buffer.from(JSON.stringify(record)), aadOf(o.deployment, record.id));
         const item: SealedCapture = { deployment: o.deployment, id: record.id, at: record.at, version: o.version, sealed };
-        for (const sink of this.#o.sinks) {
+        const made = this.#o.sinksFor?.(c) ?? [];
+        for (const s of made) this.#made.add(s);
+        for (const sink of [...this.#o.sinks, ...made]) {
           if (!c.capture.sinks.includes(sink.name)) continue;
           let list = bySink.get(sink);
           if (!list) bySink.set(sink, (list = []));

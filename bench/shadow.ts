@@ -25,10 +25,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import onnxProto from 'onnx-proto';
-import { AdminClient } from '../src/api/client.js';
-import { installCleanup, ROOT, stopAll } from './child.js';
-import { runLoad, type LoadResult } from './load.js';
-import { aloftSystem } from './systems/aloft.js';
+import { installCleanup, stopAll } from './child.js';
+import type { LoadResult } from './load.js';
+import { median, poll, startPaired, writeSection } from './paired.js';
 import { loadWorkload } from './workload.js';
 
 const { values } = parseArgs({
@@ -51,16 +50,6 @@ for (const [name, n, max] of [['--connections', CONNECTIONS, 1024], ['--pairs', 
   if (!Number.isFinite(n) || n < 0 || n > max || (name !== '--warmup' && n === 0)) throw new Error(`${name} must be a number from ${name === '--warmup' ? 0 : 1} to ${max}, got ${n}`);
 }
 
-const poll = async <T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> => {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-
 interface Cell { sample: number; pair: number; off: LoadResult; on: LoadResult; copies: { compared: number; dropped: number; failed: number; agreement?: number } }
 
 installCleanup();
@@ -68,38 +57,25 @@ const tmp = mkdtempSync(join(tmpdir(), 'aloft-shadow-bench-'));
 const cells: Cell[] = [];
 try {
   const w = await loadWorkload('credit-risk', tmp);
-  const server = await aloftSystem(true).start(w, tmp);
-  const specPath = join(tmp, 'aloft-credit-risk-batching-process', 'aloft.yaml');
-  const base = JSON.parse(readFileSync(specPath, 'utf8')) as { models: Record<string, { path: string }>; deployments: Record<string, Record<string, unknown>> };
+  const aloft = await startPaired(w, tmp, { connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
+  const { server, admin, base, load } = aloft;
   // Version 2: the same graph under another producer name: another digest, the same answers.
   const model = onnxProto.onnx.ModelProto.decode(readFileSync(w.modelPath));
   model.producerName = 'aloft-bench-shadow';
   const v2Path = join(tmp, 'credit-risk-v2.onnx');
   writeFileSync(v2Path, onnxProto.onnx.ModelProto.encode(model).finish());
-  const key = server.headers!.authorization!.replace(/^Bearer /, '');
-  const admin = new AdminClient({ url: server.url, key });
-  const load = () => runLoad({
-    url: server.url, path: `/v2/models/${w.name}/infer`, connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS,
-    requests: w.bodies.json!.map((r) => ({ body: r.body, headers: { ...r.headers, ...server.headers } })),
-  });
-  const settled = (n: number) => poll(`revision ${n}`, 120_000, async () => {
-    const r = await admin.revision(n);
-    return r.outcome === 'applying' ? undefined : r;
-  });
-  let revision = Math.max(...(await admin.revisions()).revisions.map((r) => r.number));
   for (let pair = 1; pair <= PAIRS; pair++) {
     for (const sample of SAMPLES) {
       const off = await load();
       const spec = structuredClone(base);
       spec.models[w.name] = { path: v2Path };
       spec.deployments[w.name] = { ...spec.deployments[w.name], rollout: { strategy: 'shadow', shadow: { sample } } };
-      const applied = await admin.apply({ spec: JSON.stringify(spec), file: 'aloft.yaml', base: revision });
-      revision = applied.revision!;
+      const revision = await aloft.apply(spec, false);
       await poll('the shadow to start', 120_000, async () => ((await admin.rollouts()).rollouts.find((r) => r.deployment === w.name && r.state === 'shadowing' && (r.shadow?.compared ?? 0) > 0) ? true : undefined));
       const on = await load();
       const st = (await admin.rollouts()).rollouts.find((r) => r.deployment === w.name)!;
       await admin.rolloutCommand(w.name, 'abort');
-      await settled(revision);
+      await aloft.settled(revision);
       const sh = st.shadow!;
       cells.push({ sample, pair, off, on, copies: { compared: sh.compared, dropped: sh.dropped, failed: sh.failed, ...(sh.agreement !== undefined ? { agreement: sh.agreement } : {}) } });
       const c = cells.at(-1)!;
@@ -113,7 +89,6 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const lines = [
   `Primary (version 1) with shadowing off and on, credit-risk, ${CONNECTIONS} connections, ${PAIRS} alternating pairs of ${DURATION_MS / 1000} s windows, one run (\`tsx bench/shadow.ts --samples ${SAMPLES.join(',')} --connections ${CONNECTIONS} --pairs ${PAIRS}\`). Ratios are on ÷ off, the median over pairs; copies are counted while shadowing.`,
   '',
@@ -128,13 +103,6 @@ for (const sample of SAMPLES) {
 const table = lines.join('\n');
 console.log(table);
 if (values.write) {
-  const file = join(ROOT, 'BENCHMARKS.md');
-  const doc = readFileSync(file, 'utf8');
-  const start = '<!-- shadow:start -->';
-  const end = '<!-- shadow:end -->';
-  const block = `${start}\n${table}\n${end}`;
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  writeFileSync(file, i >= 0 && j > i ? doc.slice(0, i) + block + doc.slice(j + end.length) : `${doc.trimEnd()}\n\n## Shadow rollouts: what the copies cost the primary\n\n${block}\n`);
+  writeSection('shadow', 'Shadow rollouts: what the copies cost the primary', table);
   console.error('wrote BENCHMARKS.md');
 }

@@ -191,7 +191,12 @@ export class ControlPlane {
       }
       const prepared = await this.#prepare({ loaded, specText, file: loaded.file }, files);
       const latest = await this.#revisions.latest();
-      const before = current ? await this.#stateOf(current) : undefined;
+      // The recorded revision may name secrets this environment no longer has (a retired
+      // key): the file's spec then starts as a new revision, diffed against nothing.
+      const before = current ? await this.#stateOf(current).catch((err: unknown) => {
+        this.#o.logger.warn({ revision: current.number, err: (err as Error).message }, 'the current revision cannot be read back in this environment; starting the spec file as a new revision');
+        return undefined;
+      }) : undefined;
       const plan = this.#plan(prepared, latest?.number ?? 0, current ?? undefined, before);
       if (current && before && !plan.changes) {
         this.#setDesired({ ...before, loaded });

@@ -157,7 +157,9 @@ export function inferPipeline(o: PipelineOptions): Serve {
       const given = ex.header('x-request-id');
       if (given !== undefined && REQUEST_ID.test(given)) timings.requestId = given;
       const answer = await runInfer(resolved, body, ex.inferenceHeader, deadline, o.clock, timings);
-      const headers: Record<string, string> = { 'content-type': answer.contentType, 'content-length': String(Buffer.byteLength(answer.body)), 'x-request-id': timings.requestId! };
+      const headers: Record<string, string> = { 'content-type': answer.contentType, 'content-length': String(Buffer.byteLength(answer.body)) };
+      // A body `id` may be any string; only one that is safe in a header goes into X-Request-Id.
+      if (REQUEST_ID.test(timings.requestId!)) headers['x-request-id'] = timings.requestId!;
       if (answer.headerLength !== undefined) headers[INFERENCE_HEADER] = String(answer.headerLength);
       status = 200;
       ex.answer(200, headers, answer.body);

@@ -63,6 +63,9 @@ export interface CaptureOptions {
   batch?: number;
 }
 
+/** The longest request id that is captured (and that feedback accepts). */
+export const MAX_ID = 1024;
+
 /** The associated data of a record: it belongs to this deployment and request id. */
 export const aadOf = (deployment: string, id: string) => `${deployment}\u0000${id}`;
 
@@ -84,6 +87,8 @@ export class Capture {
     const random = this.#o.random ?? Math.random;
     return (o) => {
       if (o.status !== 200 || o.inputs === undefined || o.outputs === undefined || o.requestId === undefined || this.#closed) return;
+      // An id that feedback could not name is not captured (empty, or longer than MAX_ID).
+      if (o.requestId.length === 0 || o.requestId.length > MAX_ID) return;
       const c = this.#o.config(o.deployment);
       if (c === undefined || !(random() < c.capture.sampleRate)) return;
       const counts = this.#countsOf(o.deployment);

@@ -39,6 +39,11 @@ export class KeyRing {
     return this.#write.id;
   }
 
+  /** Whether records under key id `kid` can be opened. */
+  has(kid: string): boolean {
+    return this.#all.has(kid);
+  }
+
   seal(plaintext: Buffer, aad: string): SealedRecord {
     const iv = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', this.#write.key, iv);

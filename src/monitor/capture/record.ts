@@ -9,7 +9,9 @@
  * The first input's columns are named by the deployment's `features` (`input[i]` where it
  * has none). Redacted features are left out of every row; hashed ones are replaced by
  * `hmac:` and the first 32 hex digits of HMAC-SHA256(hashKey, the value as text), so equal
- * values still join and the value cannot be read back. NaN and infinities are stored as null.
+ * values still join and the value cannot be read back. The value is the one the model saw:
+ * for an FP32 input the float32 number (71.09137 is hashed as "71.09136962890625"), so a
+ * join outside Aloft rounds to float32 first (Math.fround). NaN and infinities are stored as null.
  */
 import { createHmac } from 'node:crypto';
 import type { Tensor } from '../../runtime/tensor.js';

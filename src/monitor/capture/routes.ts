@@ -14,7 +14,7 @@ import { fail } from '../../errors.js';
 import type { Principal } from '../../security/principal.js';
 import { parseDuration } from '../../spec/units.js';
 import type { Clock } from '../../clock.js';
-import { aadOf, type Capture, type CaptureConfig } from './capture.js';
+import { aadOf, MAX_ID, type Capture, type CaptureConfig } from './capture.js';
 import type { CaptureRecord } from './record.js';
 import type { CaptureStore, StoredCapture } from './store.js';
 import { pairsOf, quality, type QualityFigures } from '../quality.js';
@@ -99,7 +99,7 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
     list.forEach((e: unknown, index) => {
       if (e === null || typeof e !== 'object' || Array.isArray(e)) return rejected.push({ index, error: 'an entry is an object {"id": "...", "label": ...}' });
       const { id, label } = e as { id?: unknown; label?: unknown };
-      if (typeof id !== 'string' || id.length === 0 || id.length > 128) return rejected.push({ index, error: 'id must be the request id, a string of 1 to 128 characters' });
+      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID) return rejected.push({ index, error: `id must be the request id, a string of 1 to ${MAX_ID} characters` });
       const why = labelError(label);
       if (why) return rejected.push({ index, id, error: why });
       good.set(id, label as Label);
@@ -127,10 +127,15 @@ export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRou
     if (sinceMs === undefined) throw fail('ALOFT_BAD_REQUEST', `since must be a duration back from now, such as 24h or 30m, got '${String(q.since).slice(0, 40)}'`);
     const format = q.format ?? 'jsonl';
     if (format !== 'jsonl' && format !== 'csv') throw fail('ALOFT_BAD_REQUEST', `format must be jsonl or csv, got '${String(format).slice(0, 40)}'`);
+    if (!ctx.exists(deployment)) throw fail('ALOFT_MODEL_NOT_FOUND', `model '${deployment}' is not served here`);
     const c = ctx.config(deployment);
     if (!c) throw fail('ALOFT_NOT_CAPTURED', `deployment '${deployment}' does not capture predictions (no capture section), so there is nothing to export`);
     await ctx.capture.flush();
     const since = new Date(ctx.clock.date().getTime() - sinceMs).toISOString();
+    // Every key the records need must be at hand before answering: a missing one is a clear error, not a cut-off stream.
+    const ring = ctx.capture.ring(deployment, c.capture);
+    const missing = (await ctx.store.kids(deployment, since)).filter((k) => !ring.has(k));
+    if (missing.length > 0) throw fail('ALOFT_CAPTURE_KEY', `records since ${since} were encrypted with key id${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} neither capture.key (id ${ring.id}) nor in capture.previousKeys; add the key${missing.length > 1 ? 's' : ''} they were written with to capture.previousKeys`);
     const rows = ctx.store.list(deployment, since);
     // Decrypt the first record before answering, so a wrong key is a clear error, not a cut-off stream.
     const first = await rows.next();

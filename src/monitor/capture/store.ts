@@ -66,6 +66,12 @@ export class CaptureStore implements CaptureSink {
     }
   }
 
+  /** The key ids of a deployment's records since `since` (ISO). */
+  async kids(deployment: string, since: string): Promise<string[]> {
+    const rows = await this.#db.selectFrom('captures').select('kid').distinct().where('deployment', '=', deployment).where('at', '>=', since).execute();
+    return rows.map((r) => r.kid);
+  }
+
   /** The stored records of these request ids. */
   async get(deployment: string, ids: readonly string[]): Promise<Map<string, StoredCapture>> {
     const out = new Map<string, StoredCapture>();

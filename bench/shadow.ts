@@ -7,7 +7,7 @@
  *   off: only version 1 runs; measured.
  *   on:  `apply` moves the deployment to version 2 with `rollout: {strategy: shadow,
  *        shadow: {sample: S}}` (promotion by hand, so it stays shadowing); once its
- *        replicas are warm and copies flow, measured; then `aloft rollout abort` ends it.
+ *        replicas are warm measured (the warm-up starts the copies); then `aloft rollout abort` ends it.
  *
  * Version 2 is the same network re-encoded with another producer name (another file, the
  * same answers), so the copies cost what the primary's requests cost and agree with them.
@@ -71,7 +71,7 @@ try {
       spec.models[w.name] = { path: v2Path };
       spec.deployments[w.name] = { ...spec.deployments[w.name], rollout: { strategy: 'shadow', shadow: { sample } } };
       const revision = await aloft.apply(spec, false);
-      await poll('the shadow to start', 120_000, async () => ((await admin.rollouts()).rollouts.find((r) => r.deployment === w.name && r.state === 'shadowing' && (r.shadow?.compared ?? 0) > 0) ? true : undefined));
+      await poll('the shadow to start', 120_000, async () => ((await admin.rollouts()).rollouts.find((r) => r.deployment === w.name && r.state === 'shadowing') ? true : undefined));
       const on = await load();
       const st = (await admin.rollouts()).rollouts.find((r) => r.deployment === w.name)!;
       await admin.rolloutCommand(w.name, 'abort');

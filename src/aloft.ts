@@ -17,7 +17,7 @@ import { VariantWindows } from './monitor/variants.js';
 import { ShadowCounts } from './monitor/shadow.js';
 import { Capture, type CaptureConfig } from './monitor/capture/capture.js';
 import { JsonlSink } from './monitor/capture/jsonl.js';
-import { NatsSink } from './monitor/capture/nats.js';
+import { WorkerWriter } from './monitor/capture/worker-writer.js';
 import { CAPTURE_RETENTION, CaptureRetention } from './monitor/capture/retention.js';
 import { registerCaptureExportRoute, registerFeedbackRoute, registerMonitorRoute } from './monitor/capture/routes.js';
 import { CaptureStore } from './monitor/capture/store.js';
@@ -134,7 +134,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
 
   // Every part is started here, in order, and stopped by the lifecycle in reverse order.
   const life = new Lifecycle(logger);
-  const store = await openStore({ url: opts.databaseUrl ?? process.env.ALOFT_DATABASE_URL ?? spec.state.database, stateDir: spec.state.dir });
+  const databaseUrl = opts.databaseUrl ?? process.env.ALOFT_DATABASE_URL ?? spec.state.database;
+  const store = await openStore({ url: databaseUrl, stateDir: spec.state.dir });
   life.own('store', () => store.close());
   try {
     const registry = new Registry(store, new ArtifactStore(join(spec.state.dir, 'artifacts')));
@@ -164,18 +165,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     };
     const captureStore = new CaptureStore(store);
     const jsonl = new JsonlSink({ dir: join(spec.state.dir, 'capture'), clock });
-    const natsSinks = new Map<string, NatsSink>();
-    const capture = new Capture({
-      clock, logger, config: captureConfig, sinks: [captureStore, jsonl],
-      sinksFor: (c) => {
-        if (!c.capture.sinks.includes('nats')) return [];
-        const { url, stream, subject } = c.capture.nats;
-        const id = `${url}\u0000${stream}\u0000${subject}`;
-        let sink = natsSinks.get(id);
-        if (!sink) natsSinks.set(id, (sink = new NatsSink({ url, stream, subject, logger, maxAgeMs: c.capture.retention })));
-        return [sink];
-      },
-    });
+    // Records are built, sealed and written in their own thread (capture-worker.ts), off the gateway's event loop.
+    const capture = new Capture({ clock, logger, config: captureConfig, writer: new WorkerWriter({ url: databaseUrl, stateDir: spec.state.dir, jsonlDir: join(spec.state.dir, 'capture') }, logger) });
     life.own('capture', () => capture.close());
     const feedbackCounts = new Map<string, { accepted: number; notCaptured: number; rejected: number }>();
     const metrics = new GatewayMetrics({

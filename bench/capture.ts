@@ -1,0 +1,124 @@
+/**
+ * What prediction capture costs (issue 14): throughput and latency with capture off and at
+ * sampleRate 1.0, in one run, at the same closed-loop load, alternating pairs (bench/
+ * paired.ts); then the gateway's memory when the sink stalls.
+ *
+ *   off:    the deployment as it ships, no capture section.
+ *   on:     `capture: {sampleRate: 1.0, redact: […], key: …}` with the store sink (the
+ *           default; SQLite in the state folder), applied live.
+ *   stall:  the same with `sinks: [nats]` pointed at a TCP server that accepts and never
+ *           answers, so every write waits for its timeout: the queue fills to
+ *           capture.buffer and the rest is dropped; the gateway's peak RSS is measured
+ *           against capture off.
+ *
+ *   npm run build && tsx bench/capture.ts [--connections 64] [--pairs 3] [--duration 5] [--warmup 1] [--write]
+ *
+ * Every request goes to 127.0.0.1; the run is bounded and stops its servers.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { installCleanup, stopAll } from './child.js';
+import type { LoadResult } from './load.js';
+import { median, startPaired, writeSection } from './paired.js';
+import { peakRssKiB, resetPeakRss } from './rss.js';
+import { loadWorkload } from './workload.js';
+
+const { values } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '64' },
+    pairs: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    write: { type: 'boolean', default: false },
+  },
+});
+const CONNECTIONS = Number(values.connections);
+const PAIRS = Number(values.pairs);
+const DURATION_MS = Number(values.duration) * 1000;
+const WARMUP_MS = Number(values.warmup) * 1000;
+for (const [name, n, max] of [['--connections', CONNECTIONS, 1024], ['--pairs', PAIRS, 20], ['--duration', DURATION_MS / 1000, 120], ['--warmup', WARMUP_MS / 1000, 60]] as const) {
+  if (!Number.isFinite(n) || n < 0 || n > max || (name !== '--warmup' && n === 0)) throw new Error(`${name} must be a number from ${name === '--warmup' ? 0 : 1} to ${max}, got ${n}`);
+}
+
+installCleanup();
+const tmp = mkdtempSync(join(tmpdir(), 'aloft-capture-bench-'));
+// A "NATS server" that accepts connections and never says a word: the stalled sink.
+const held: Socket[] = [];
+const blackhole = createServer((s) => { held.push(s); s.on('error', () => undefined); });
+await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+const stallPort = (blackhole.address() as { port: number }).port;
+const pairs: { off: LoadResult; on: LoadResult; written: number }[] = [];
+let stall: { offPeakMiB: number; stallPeakMiB: number; off: LoadResult; on: LoadResult; dropped: number; queued: number } | undefined;
+try {
+  const w = await loadWorkload('credit-risk', tmp);
+  const aloft = await startPaired(w, tmp, { connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
+  const { server, base } = aloft;
+  const key = randomBytes(32).toString('base64');
+  const features = Array.from({ length: w.width }, (_, i) => `f${i}`);
+  const captured = (capture: Record<string, unknown>) => {
+    const spec = structuredClone(base);
+    spec.deployments[w.name] = { ...spec.deployments[w.name], features, capture: { sampleRate: 1, redact: ['f1'], key, ...capture } };
+    return spec;
+  };
+  const metric = async (name: string): Promise<number> => {
+    const text = await (await fetch(`${server.url}/metrics`, { headers: server.headers })).text();
+    return text.split('\n').filter((l) => l.startsWith(name)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+  };
+  for (let pair = 1; pair <= PAIRS; pair++) {
+    await aloft.apply(base);
+    const off = await load();
+    await aloft.apply(captured({}));
+    const before = await metric('aloft_capture_records_total');
+    const on = await load();
+    const written = (await metric('aloft_capture_records_total')) - before;
+    pairs.push({ off, on, written });
+    console.error(`pair ${pair}: off ${Math.round(off.rps)} req/s p50 ${off.p50.toFixed(2)} p99 ${off.p99.toFixed(2)} ms; on ${Math.round(on.rps)} req/s p50 ${on.p50.toFixed(2)} p99 ${on.p99.toFixed(2)} ms; ${written} records written`);
+    if (off.errors + off.non2xx + on.errors + on.non2xx > 0) throw new Error(`failed requests: off ${off.errors + off.non2xx}, on ${on.errors + on.non2xx}`);
+  }
+  // The stalled sink: peak RSS against capture off, at the same load.
+  await aloft.apply(base);
+  resetPeakRss(server.pid);
+  const off = await load();
+  const offPeak = peakRssKiB(server.pid) ?? NaN;
+  await aloft.apply(captured({ sinks: ['nats'], nats: { url: `nats://127.0.0.1:${stallPort}` } }));
+  resetPeakRss(server.pid);
+  const on = await load();
+  const stallPeak = peakRssKiB(server.pid) ?? NaN;
+  stall = { offPeakMiB: Math.round(offPeak / 1024), stallPeakMiB: Math.round(stallPeak / 1024), off, on, dropped: await metric('aloft_capture_dropped_total'), queued: await metric('aloft_capture_queued') };
+  console.error(`stalled sink: peak RSS ${stall.stallPeakMiB} MiB against ${stall.offPeakMiB} MiB with capture off; ${stall.dropped} dropped, ${stall.queued} queued; ${Math.round(on.rps)} req/s against ${Math.round(off.rps)}`);
+  if (on.errors + on.non2xx > 0) throw new Error(`failed requests with the sink stalled: ${on.errors + on.non2xx}`);
+  await server.stop();
+
+  async function load() {
+    return aloft.load();
+  }
+} finally {
+  for (const s of held) s.destroy();
+  blackhole.close();
+  await stopAll();
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const m = (f: (p: (typeof pairs)[number]) => number) => median(pairs.map(f));
+const lines = [
+  `Capture off and at sampleRate 1.0 (store sink, SQLite), credit-risk, ${CONNECTIONS} connections, ${PAIRS} alternating pairs of ${DURATION_MS / 1000} s windows, one run (\`tsx bench/capture.ts --connections ${CONNECTIONS} --pairs ${PAIRS}\`). Ratios are on ÷ off, the median over pairs.`,
+  '',
+  '| | off | on | on/off |',
+  '| --- | ---: | ---: | ---: |',
+  `| req/s | ${Math.round(m((p) => p.off.rps))} | ${Math.round(m((p) => p.on.rps))} | ${m((p) => p.on.rps / p.off.rps).toFixed(2)} |`,
+  `| p50 ms | ${m((p) => p.off.p50).toFixed(2)} | ${m((p) => p.on.p50).toFixed(2)} | ${m((p) => p.on.p50 / p.off.p50).toFixed(2)} |`,
+  `| p99 ms | ${m((p) => p.off.p99).toFixed(2)} | ${m((p) => p.on.p99).toFixed(2)} | ${m((p) => p.on.p99 / p.off.p99).toFixed(2)} |`,
+  `| records written per window | - | ${Math.round(m((p) => p.written))} | - |`,
+  '',
+  stall ? `Stalled sink (\`sinks: [nats]\` at a server that never answers): gateway peak RSS ${stall.stallPeakMiB} MiB against ${stall.offPeakMiB} MiB with capture off; ${Math.round(stall.on.rps)} req/s against ${Math.round(stall.off.rps)}; ${stall.dropped} samples dropped and counted, ${stall.queued} queued (capture.buffer 10000); 0 failed requests.` : '',
+];
+const table = lines.join('\n');
+console.log(table);
+if (values.write) {
+  writeSection('capture', 'Prediction capture: what it costs the answers', table);
+  console.error('wrote BENCHMARKS.md');
+}

@@ -44,11 +44,21 @@ export class KeyRing {
     return this.#all.has(kid);
   }
 
+  /** Random IVs drawn 256 at a time: one randomBytes call per record cost as much as the encryption. */
+  #ivs = Buffer.alloc(0);
+  #ivAt = 0;
+
   seal(plaintext: Buffer, aad: string): SealedRecord {
-    const iv = randomBytes(12);
+    if (this.#ivAt + 12 > this.#ivs.length) {
+      this.#ivs = randomBytes(12 * 256);
+      this.#ivAt = 0;
+    }
+    const iv = this.#ivs.subarray(this.#ivAt, this.#ivAt + 12);
+    this.#ivAt += 12;
     const c = createCipheriv('aes-256-gcm', this.#write.key, iv);
     c.setAAD(Buffer.from(aad));
-    const ct = Buffer.concat([c.update(plaintext), c.final()]);
+    const ct = c.update(plaintext);
+    c.final(); // GCM is a stream mode: final() adds no bytes
     return { kid: this.#write.id, data: Buffer.concat([iv, c.getAuthTag(), ct]).toString('base64') };
   }
 

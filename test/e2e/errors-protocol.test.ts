@@ -65,9 +65,11 @@ describe('inference requests', () => {
     const body = assertInferOk(await call(`${base}${INFER}`, { method: 'POST', body: JSON.stringify(inferBody({ id: 'req-42 ✓' })) }));
     assert.equal(body.id, 'req-42 ✓');
   });
-  it('has no id when the request has none', async () => {
-    const body = assertInferOk(await call(`${base}${INFER}`, { method: 'POST', body: validJson }));
-    assert.equal('id' in body, false);
+  it('gets an id assigned when the request has none, the same in the body and X-Request-Id', async () => {
+    const res = await call(`${base}${INFER}`, { method: 'POST', body: validJson });
+    const body = assertInferOk(res);
+    assert.match(String(body.id), /^[0-9a-f]{10}-[0-9a-z]+$/);
+    assert.equal(res.headers['x-request-id'], body.id);
   });
   it('versioned infer path works', async () => {
     assertInferOk(await call(`${base}/v2/models/credit-risk/versions/1/infer`, { method: 'POST', body: validJson }));

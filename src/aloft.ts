@@ -21,6 +21,7 @@ import { WorkerWriter } from './monitor/capture/worker-writer.js';
 import { CAPTURE_RETENTION, CaptureRetention } from './monitor/capture/retention.js';
 import { registerCaptureExportRoute, registerFeedbackRoute, registerMonitorRoute } from './monitor/capture/routes.js';
 import { CaptureStore } from './monitor/capture/store.js';
+import { DRIFT, DriftMonitor, type DriftCheck } from './monitor/drift-monitor.js';
 import { Rollouts } from './control/rollouts.js';
 import { groupKey, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
@@ -169,7 +170,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const capture = new Capture({ clock, logger, config: captureConfig, writer: new WorkerWriter({ url: databaseUrl, stateDir: spec.state.dir, jsonlDir: join(spec.state.dir, 'capture') }, logger) });
     life.own('capture', () => capture.close());
     const feedbackCounts = new Map<string, { accepted: number; notCaptured: number; rejected: number }>();
+    const driftSource: { checks: () => DriftCheck[] } = { checks: () => [] };
     const metrics = new GatewayMetrics({
+      drift: () => driftSource.checks().map((c) => ({ deployment: c.deployment, drifted: c.result!.drifted, share: c.result!.share, features: c.result!.features.map((f) => ({ feature: f.feature, drifted: f.drifted, statistic: f.statistic })) })),
       captures: () => capture.counts(),
       feedback: () => [...feedbackCounts].map(([deployment, counts]) => ({ deployment, counts })),
       shadows: () => shadows.list(),
@@ -272,6 +275,16 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         feedbackCounts.set(d, { accepted: t.accepted + c.accepted, notCaptured: t.notCaptured + c.notCaptured, rejected: t.rejected + c.rejected });
       },
     };
+    const driftChecks = new Map<string, DriftCheck>();
+    const drift = new DriftMonitor({
+      clock, logger, capture, store: captureStore,
+      spec: (d) => live.deployments[d], deployments: () => Object.keys(live.deployments),
+      onCheck: (c) => { if (c.result) driftChecks.set(c.deployment, c); },
+    });
+    driftSource.checks = () => [...driftChecks.values()];
+    controller.add(drift);
+    controller.enqueue(DRIFT, ALL);
+    Object.assign(captureRoutes, { drift });
     registerFeedbackRoute(gateway.app, captureRoutes);
     registerCaptureExportRoute(adminApp, captureRoutes);
     registerMonitorRoute(adminApp, captureRoutes);

@@ -14,6 +14,8 @@ export interface VersionGauges {
   shadows?(): { deployment: string; version: number; counts: { copies: number; dropped: number; failed: number; compared: number; agreed: number; inflight: number } }[];
   /** Called at scrape time: prediction capture per deployment (monitor/capture). */
   captures?(): { deployment: string; counts: { written: Record<string, number>; droppedFull: number; droppedSink: number; queued: number } }[];
+  /** Called at scrape time: the latest judged drift check per deployment. */
+  drift?(): { deployment: string; drifted: boolean; share: number; features: { feature: string; drifted: boolean; statistic: number }[] }[];
   /** Called at scrape time: feedback labels per deployment. */
   feedback?(): { deployment: string; counts: { accepted: number; notCaptured: number; rejected: number } }[];
 }
@@ -47,8 +49,21 @@ export class GatewayMetrics {
       const dropped = new Counter({ name: 'aloft_capture_dropped_total', help: "Captured predictions lost: 'buffer_full' (the queue reached capture.buffer while a sink was slow; the prediction itself was answered) or 'sink_error' (a sink failed to write them).", labelNames: ['deployment', 'reason'], registers: [this.registry] });
       const queuedCaptures = new Gauge({ name: 'aloft_capture_queued', help: 'Captured predictions waiting to be written.', labelNames: ['deployment'], registers: [this.registry] });
       const feedback = new Counter({ name: 'aloft_feedback_labels_total', help: "Feedback labels received: 'accepted' (joined to a captured prediction), 'not_captured' (an id Aloft did not capture, or past retention), 'rejected' (malformed).", labelNames: ['deployment', 'outcome'], registers: [this.registry] });
+      const driftDataset = new Gauge({ name: 'aloft_drift_detected', help: "1 when the latest drift check found the deployment's dataset drifted (drift.share of its features), else 0.", labelNames: ['deployment'], registers: [this.registry] });
+      const driftShare = new Gauge({ name: 'aloft_drift_share', help: 'Share of tested features that drifted in the latest drift check.', labelNames: ['deployment'], registers: [this.registry] });
+      const driftFeature = new Gauge({ name: 'aloft_drift_feature_drifted', help: '1 for a feature that drifted in the latest drift check, else 0.', labelNames: ['deployment', 'feature'], registers: [this.registry] });
+      const driftStatistic = new Gauge({ name: 'aloft_drift_feature_statistic', help: "The latest drift check's statistic per feature (KS D, chi-square, |z|, or a distance; see aloft monitor for the test).", labelNames: ['deployment', 'feature'], registers: [this.registry] });
       // Sampled at scrape time, not on the hot path.
       const collect = () => {
+        for (const g of [driftDataset, driftShare, driftFeature, driftStatistic]) g.reset();
+        for (const d of gauges.drift?.() ?? []) {
+          driftDataset.set({ deployment: d.deployment }, d.drifted ? 1 : 0);
+          driftShare.set({ deployment: d.deployment }, d.share);
+          for (const f of d.features) {
+            driftFeature.set({ deployment: d.deployment, feature: f.feature }, f.drifted ? 1 : 0);
+            driftStatistic.set({ deployment: d.deployment, feature: f.feature }, f.statistic);
+          }
+        }
         captured.reset();
         dropped.reset();
         queuedCaptures.reset();

@@ -49,6 +49,7 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
     rollout: d.rollout,
     ...(d.features !== undefined ? { features: d.features.map((f) => (typeof f === 'string' ? { name: f, kind: 'numeric' as const } : f)) } : {}),
     ...(d.capture !== undefined ? { capture: d.capture } : {}),
+    ...(d.drift !== undefined ? { drift: { ...d.drift, ...(d.drift.reference !== undefined ? { reference: resolvePath(dir, d.drift.reference) } : {}) } } : {}),
   }));
   const { jwt } = parsed.security.auth;
   const { tls } = parsed.security;

@@ -474,8 +474,21 @@ export const deploymentSchema = z
       "Names of the columns of the model's (first) input, in order, so that capture, redaction and drift speak of `income` rather than `input[7]`: a name, or { name, kind, values }. No default (columns are input[0], input[1], …). Example: features: [age, income, debt, region].",
     ),
     capture: captureSchema.optional(),
+    drift: z
+      .strictObject({
+        reference: z.string().min(1).optional().describe('Training rows to compare with: a CSV file with a header row of the feature names, or JSONL (one object per row), relative to the spec. No default (the first referenceSize captured predictions). Example: reference: ./reference.csv.'),
+        referenceSize: z.number().int().min(10).max(1_000_000).default(1000).describe('Without a reference file: how many of the first captured predictions make the reference. Default 1000. Example: referenceSize: 5000.'),
+        window: duration({ positive: true }).prefault('1h').describe('The recent window compared with the reference. Default 1h. Example: window: 24h.'),
+        every: duration({ positive: true }).prefault('10m').describe('How often the comparison runs on its own (aloft monitor also runs it on demand). Default 10m. Example: every: 1h.'),
+        share: z.number().gt(0).max(1).default(0.5).describe('The dataset has drifted when at least this share of its features has. Default 0.5. Example: share: 0.3.'),
+        minRows: z.number().int().min(1).default(100).describe('Windows with fewer captured rows are not judged. Default 100. Example: minRows: 500.'),
+      })
+      .optional()
+      .describe("Data drift: each feature of the recent window of captured predictions is compared with a reference, by the test Evidently picks for its size and kind (Kolmogorov–Smirnov, chi-square or a Z-test up to 1000 reference rows; normed Wasserstein or Jensen–Shannon distance above). Needs features and capture. No default (no drift checks)."),
   })
   .superRefine((d, ctx) => {
+    if (d.drift && !d.capture) ctx.addIssue({ code: 'custom', path: ['drift'], message: 'drift compares captured predictions with a reference: add a capture section to this deployment' });
+    if (d.drift && !d.features) ctx.addIssue({ code: 'custom', path: ['drift'], message: "drift compares features by name: name the input's columns with features: [...]" });
     if (!d.capture) return;
     const names = new Set((d.features ?? []).map((f) => (typeof f === 'string' ? f : f.name)));
     for (const field of ['redact', 'hash'] as const) {

@@ -159,6 +159,19 @@ export interface DeploymentSpec {
   /** Names of the first input's columns. */
   readonly features?: readonly FeatureSpec[];
   readonly capture?: CaptureSpec;
+  readonly drift?: DriftSpec;
+}
+
+export interface DriftSpec {
+  /** Absolute path. */
+  readonly reference?: string;
+  readonly referenceSize: number;
+  /** ms */
+  readonly window: number;
+  /** ms */
+  readonly every: number;
+  readonly share: number;
+  readonly minRows: number;
 }
 
 export interface FeatureSpec {

@@ -1,6 +1,7 @@
 /**
- * `aloft monitor DEPLOYMENT [--json]`: a deployment's capture and feedback counts and its
- * quality per version over recent windows, computed on demand from the labels joined so far.
+ * `aloft monitor DEPLOYMENT [--json]`: a deployment's capture and feedback counts, its
+ * quality per version over recent windows from the labels joined so far, and its drift
+ * (checked now, and the last scheduled check).
  */
 import type { MonitorReport } from '../../monitor/capture/routes.js';
 import { pathOf } from '../../api/routes.js';
@@ -23,6 +24,14 @@ export function describeMonitor(r: MonitorReport): string {
       ? `MAE ${num(q.mae)}, RMSE ${num(q.rmse)}`
       : `accuracy ${pct(q.accuracy)}${q.precision !== undefined ? `, precision ${pct(q.precision)}` : ''}${q.recall !== undefined ? `, recall ${pct(q.recall)}` : ''}${q.auc !== undefined ? `, AUC ${num(q.auc)}` : ''}`;
     lines.push(`  quality v${q.version}, last ${q.window}: ${figures} (${q.n} labelled, ${q.task})`);
+  }
+  for (const [label, c] of [['drift now', r.drift?.now], ['drift, last scheduled', r.drift?.scheduled]] as const) {
+    if (!c) continue;
+    lines.push(`  ${label} (${c.at}, window ${c.window}, ${c.currentRows} rows against ${c.reference.rows} from ${c.reference.source}): ${c.result ? (c.result.drifted ? `DRIFTED, ${c.result.driftedFeatures.length} of ${c.result.features.length} features (${c.result.driftedFeatures.join(', ')}; threshold share ${c.result.threshold})` : `no drift (${c.result.driftedFeatures.length} of ${c.result.features.length} features${c.result.driftedFeatures.length ? `: ${c.result.driftedFeatures.join(', ')}` : ''})`) : c.note ?? 'not judged'}`);
+    if (label === 'drift now' && c.result) {
+      for (const f of c.result.features) lines.push(`    ${f.drifted ? '!' : ' '} ${f.feature}: ${f.test} ${f.statistic.toPrecision(3)}${f.pValue !== undefined ? `, p ${f.pValue.toPrecision(2)} (< ${f.threshold} drifts)` : ` (≥ ${f.threshold} drifts)`}, ${f.referenceRows} vs ${f.currentRows} rows`);
+    }
+    for (const s of c.skipped) if (label === 'drift now') lines.push(`      ${s.feature}: ${s.reason}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -18,6 +18,7 @@ import { aadOf, MAX_ID, type Capture, type CaptureConfig } from './capture.js';
 import type { CaptureRecord } from './record.js';
 import type { CaptureStore, StoredCapture } from './store.js';
 import { pairsOf, quality, type QualityFigures } from '../quality.js';
+import type { DriftCheck, DriftMonitor } from '../drift-monitor.js';
 
 export interface CaptureRoutesContext {
   capture: Capture;
@@ -29,6 +30,8 @@ export interface CaptureRoutesContext {
   exists(deployment: string): boolean;
   /** Told of each feedback call's outcome counts. */
   onFeedback?(deployment: string, counts: { accepted: number; notCaptured: number; rejected: number }): void;
+  /** Drift checks, when any deployment has a drift section. */
+  drift?: DriftMonitor;
   /** Feedback counts so far, per deployment. */
   feedbackCounts?(deployment: string): { accepted: number; notCaptured: number; rejected: number } | undefined;
 }
@@ -43,6 +46,8 @@ export interface MonitorReport {
   feedback: { accepted: number; notCaptured: number; rejected: number };
   /** Per version and window: quality from the labels joined so far (absent where no labelled prediction). */
   quality: ({ version: number; window: string } & QualityFigures)[];
+  /** The last scheduled drift check and one run now (deployments with a drift section). */
+  drift?: { scheduled?: DriftCheck; now?: DriftCheck };
 }
 
 export const MAX_FEEDBACK = 10_000;
@@ -180,6 +185,11 @@ export async function monitorReport(ctx: CaptureRoutesContext, deployment: strin
     quality: [],
   };
   if (!c) return report;
+  if (ctx.drift) {
+    const now = await ctx.drift.check(deployment, 'on demand');
+    const scheduled = ctx.drift.last(deployment);
+    if (now || scheduled) report.drift = { ...(scheduled ? { scheduled } : {}), ...(now ? { now } : {}) };
+  }
   await ctx.capture.flush();
   const longest = QUALITY_WINDOWS[QUALITY_WINDOWS.length - 1]![1];
   const labelled = await ctx.store.labelled(deployment, new Date(now - longest).toISOString());

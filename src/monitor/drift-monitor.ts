@@ -1,0 +1,148 @@
+/**
+ * Drift checks of capturing deployments (deployments.<name>.drift): on a schedule (as a
+ * reconciler, every drift.every) and on demand (aloft monitor). Each check decrypts the
+ * recent window of captured predictions, turns its rows into columns by feature, and
+ * compares them with the reference (a training file, or the first referenceSize captured
+ * predictions) feature by feature (drift.ts). Redacted features are never stored, so they
+ * are not tested (and said so); hashed ones are compared as categories, the reference's
+ * values hashed the same way.
+ */
+import { stat } from 'node:fs/promises';
+import type { Clock } from '../clock.js';
+import type { Reconciler, ReconcileResult } from '../control/controller.js';
+import type { Logger } from '../log.js';
+import type { DeploymentSpec } from '../spec/types.js';
+import type { Capture } from './capture/capture.js';
+import { hmacOf } from './capture/record.js';
+import { openRecord } from './capture/routes.js';
+import type { CaptureStore } from './capture/store.js';
+import { datasetDrift, type Cell, type DatasetDrift } from './drift.js';
+import { loadReference } from './reference.js';
+import { formatDuration } from '../spec/units.js';
+
+export const DRIFT = 'drift';
+/** The most recent-window records one check reads. */
+export const MAX_WINDOW_ROWS = 20_000;
+
+export interface DriftCheck {
+  deployment: string;
+  at: string;
+  /** 'scheduled' or 'on demand'. */
+  trigger: 'scheduled' | 'on demand';
+  window: string;
+  reference: { source: string; rows: number };
+  currentRows: number;
+  /** Features not tested, and why. */
+  skipped: { feature: string; reason: string }[];
+  /** Undefined when the window had fewer than drift.minRows rows (or the reference is not there yet). */
+  result?: DatasetDrift;
+  note?: string;
+}
+
+export interface DriftMonitorOptions {
+  clock: Clock;
+  logger: Logger;
+  capture: Capture;
+  store: CaptureStore;
+  /** The live spec of a deployment. */
+  spec(deployment: string): DeploymentSpec | undefined;
+  deployments(): string[];
+  /** Told of every check (metrics, alerts). */
+  onCheck?(check: DriftCheck): void;
+}
+
+export class DriftMonitor implements Reconciler {
+  readonly name = DRIFT;
+  readonly #o: DriftMonitorOptions;
+  readonly #last = new Map<string, { check: DriftCheck; atMs: number }>();
+  readonly #files = new Map<string, { mtimeMs: number; columns: Record<string, Cell[]> }>();
+
+  constructor(o: DriftMonitorOptions) {
+    this.#o = o;
+  }
+
+  /** The last scheduled check of a deployment. */
+  last(deployment: string): DriftCheck | undefined {
+    return this.#last.get(deployment)?.check;
+  }
+
+  async reconcile(): Promise<ReconcileResult> {
+    const now = this.#o.clock.now();
+    let next = 60_000;
+    for (const d of this.#o.deployments()) {
+      const drift = this.#o.spec(d)?.drift;
+      if (!drift) continue;
+      next = Math.min(next, drift.every);
+      const last = this.#last.get(d);
+      if (last && now - last.atMs < drift.every) continue;
+      try {
+        const check = await this.check(d, 'scheduled');
+        if (check) this.#last.set(d, { check, atMs: now });
+      } catch (err) {
+        this.#o.logger.warn({ deployment: d, err: (err as Error).message }, 'drift check failed');
+        this.#last.set(d, { check: { deployment: d, at: this.#o.clock.date().toISOString(), trigger: 'scheduled', window: '', reference: { source: '', rows: 0 }, currentRows: 0, skipped: [], note: (err as Error).message }, atMs: now });
+      }
+    }
+    return { requeueAfterMs: next };
+  }
+
+  /** Compare the recent window with the reference now. Undefined when the deployment has no drift section. */
+  async check(deployment: string, trigger: DriftCheck['trigger']): Promise<DriftCheck | undefined> {
+    const spec = this.#o.spec(deployment);
+    const drift = spec?.drift;
+    const capture = spec?.capture;
+    if (!spec || !drift || !capture || !spec.features) return undefined;
+    await this.#o.capture.flush();
+    const names = spec.features.map((f) => f.name);
+    const redacted = new Set(capture.redact);
+    const hashed = new Set(capture.hash);
+    const tested = spec.features.filter((f) => !redacted.has(f.name)).map((f) => ({ name: f.name, kind: hashed.has(f.name) ? 'categorical' as const : f.kind }));
+    const skipped = spec.features.filter((f) => redacted.has(f.name)).map((f) => ({ feature: f.name, reason: 'redacted: never stored, so not tested' }));
+    const config = { capture, features: spec.features };
+    const columnsOf = async (since: string, limit: number) => {
+      const cols: Record<string, Cell[]> = Object.fromEntries(tested.map((f) => [f.name, [] as Cell[]]));
+      let rows = 0;
+      for await (const stored of this.#o.store.list(deployment, since)) {
+        const r = openRecord(this.#o.capture, config, stored);
+        for (const row of r.rows) {
+          for (const f of tested) cols[f.name]!.push(row[f.name] ?? null);
+          rows++;
+        }
+        if (rows >= limit) break;
+      }
+      return { cols, rows };
+    };
+    let ref: Record<string, Cell[]>;
+    let source: string;
+    if (drift.reference) {
+      const s = await stat(drift.reference).catch(() => undefined);
+      const cached = this.#files.get(drift.reference);
+      if (cached && s && cached.mtimeMs === s.mtimeMs) ref = cached.columns;
+      else {
+        ref = await loadReference(drift.reference, names);
+        this.#files.set(drift.reference, { mtimeMs: s?.mtimeMs ?? 0, columns: ref });
+      }
+      source = drift.reference;
+      // The captured values of hashed features are HMACs (of the value the model saw, float32 for FP32 inputs): hash the reference's the same way.
+      for (const f of hashed) if (ref[f]) ref = { ...ref, [f]: ref[f].map((v) => (v === null ? null : hmacOf(capture.hashKey ?? '', typeof v === 'number' ? Math.fround(v) : v))) };
+    } else {
+      const first = await columnsOf(new Date(0).toISOString(), drift.referenceSize);
+      ref = first.cols;
+      source = `the first ${drift.referenceSize} captured rows`;
+      if (first.rows < drift.referenceSize) {
+        return this.#done({ deployment, at: this.#o.clock.date().toISOString(), trigger, window: formatDuration(drift.window), reference: { source, rows: first.rows }, currentRows: 0, skipped, note: `the reference is not complete yet (${first.rows} of ${drift.referenceSize} captured rows)` });
+      }
+    }
+    const since = new Date(this.#o.clock.date().getTime() - drift.window).toISOString();
+    const cur = await columnsOf(since, MAX_WINDOW_ROWS);
+    const refRows = ref[tested[0]?.name ?? '']?.length ?? 0;
+    const base: DriftCheck = { deployment, at: this.#o.clock.date().toISOString(), trigger, window: formatDuration(drift.window), reference: { source, rows: refRows }, currentRows: cur.rows, skipped };
+    if (cur.rows < drift.minRows) return this.#done({ ...base, note: `too few rows in the window to judge (${cur.rows} of drift.minRows ${drift.minRows})` });
+    return this.#done({ ...base, result: datasetDrift(tested, ref, cur.cols, drift.share) });
+  }
+
+  #done(c: DriftCheck): DriftCheck {
+    this.#o.onCheck?.(c);
+    return c;
+  }
+}

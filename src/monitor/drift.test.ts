@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { chiSquare, datasetDrift, featureDrift, gammaQ, jensenShannon, ksTest, wassersteinNormed } from './drift.js';
+
+function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  const u = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s + 0.5) / 2 ** 32; };
+  return { u, normal: () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()) };
+}
+
+test('chi-square tails match the tables: χ²(1) 3.841 and χ²(5) 11.07 are the 5% points', () => {
+  assert.ok(Math.abs(gammaQ(0.5, 3.841 / 2) - 0.05) < 1e-3);
+  assert.ok(Math.abs(gammaQ(2.5, 11.07 / 2) - 0.05) < 1e-3);
+  assert.ok(Math.abs(chiSquare([50, 50], [50, 50]).p - 1) < 1e-9);
+});
+
+test('KS on seeded samples: equal distributions alarm at about the 5% rate; half a standard deviation is found at 300 rows', (t) => {
+  const r = rng(7);
+  let alarms = 0;
+  let found = 0;
+  const runs = 300;
+  for (let k = 0; k < runs; k++) {
+    const ref = Array.from({ length: 300 }, r.normal);
+    const same = Array.from({ length: 300 }, r.normal);
+    const moved = Array.from({ length: 300 }, () => r.normal() + 0.5);
+    if (ksTest(ref, same).p < 0.05) alarms++;
+    if (ksTest(ref, moved).p < 0.05) found++;
+  }
+  t.diagnostic(`KS, 300 vs 300 rows, ${runs} runs: ${alarms} false alarms (${((alarms / runs) * 100).toFixed(1)}%), a 0.5σ shift found in ${found}`);
+  assert.ok(alarms / runs <= 0.08, `false alarms ${alarms}`);
+  assert.ok(found / runs >= 0.95, `found ${found}`);
+});
+
+test('the test is chosen by size and kind, as Evidently does, and the dataset drifts when half its features do', () => {
+  const r = rng(3);
+  const small = Array.from({ length: 500 }, r.normal);
+  const big = Array.from({ length: 3000 }, r.normal);
+  assert.equal(featureDrift('x', 'numeric', small, small)!.test, 'ks');
+  assert.equal(featureDrift('x', 'numeric', big, big.map((v) => v + 1))!.test, 'wasserstein');
+  assert.ok(wassersteinNormed(big, big.map((v) => v + 1)) > 0.9, 'a shift of one standard deviation is a normed distance of about 1');
+  const regions = (n: number, p: number[]) => Array.from({ length: n }, () => { const u = r.u(); let acc = 0; for (let i = 0; i < p.length; i++) { acc += p[i]!; if (u < acc) return i; } return p.length - 1; });
+  assert.equal(featureDrift('region', 'categorical', regions(500, [0.25, 0.25, 0.25, 0.25]), regions(500, [0.25, 0.25, 0.25, 0.25]))!.test, 'chi-square');
+  const moved = featureDrift('region', 'categorical', regions(500, [0.25, 0.25, 0.25, 0.25]), regions(500, [0.55, 0.15, 0.15, 0.15]))!;
+  assert.equal(moved.drifted, true);
+  assert.equal(featureDrift('flag', 'numeric', regions(500, [0.5, 0.5]), regions(500, [0.5, 0.5]))!.test, 'z-test');
+  assert.equal(featureDrift('region', 'categorical', regions(2000, [0.5, 0.5]), regions(2000, [0.5, 0.5]))!.test, 'jensen-shannon');
+  assert.ok(jensenShannon([10, 0], [0, 10]) > 0.8);
+  const d = datasetDrift([{ name: 'a', kind: 'numeric' }, { name: 'b', kind: 'numeric' }], { a: small, b: small }, { a: small.map((v) => v + 2), b: small });
+  assert.deepEqual([d.drifted, d.share, d.driftedFeatures], [true, 0.5, ['a']]);
+  const f = d.features[0]!;
+  assert.deepEqual([f.referenceRows, f.currentRows, f.threshold], [500, 500, 0.05], 'each result says its sizes and threshold');
+});

@@ -1,0 +1,69 @@
+/**
+ * A drift reference: training rows from a CSV file (a header row with the feature names)
+ * or a JSONL file (one object per row, keyed by feature name). Its columns must be the
+ * deployment's features: a missing or unknown column is an error naming them.
+ */
+import { readFile } from 'node:fs/promises';
+import { fail } from '../errors.js';
+import type { Cell } from './drift.js';
+
+/** Split one CSV line (RFC 4180 quoting). */
+function csvFields(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') { cur += '"'; i++; } else if (ch === '"') quoted = false; else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { out.push(cur); cur = ''; } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+const cellOf = (s: string): Cell => {
+  const t = s.trim();
+  if (t === '') return null;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : t;
+};
+
+/** Columns by feature name. @throws ALOFT_SPEC_INVALID naming the file and the columns that do not fit. */
+export async function loadReference(path: string, features: readonly string[]): Promise<Record<string, Cell[]>> {
+  const text = await readFile(path, 'utf8').catch((err: unknown) => {
+    throw fail('ALOFT_SPEC_INVALID', `cannot read the drift reference ${path}: ${(err as Error).message}; drift.reference is a CSV or JSONL file of training rows, relative to the spec`);
+  });
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length < 2 && !path.endsWith('.jsonl')) throw fail('ALOFT_SPEC_INVALID', `the drift reference ${path} has no rows: it needs a header row with the feature names and at least one row`);
+  const columns: Record<string, Cell[]> = Object.fromEntries(features.map((f) => [f, [] as Cell[]]));
+  const check = (have: readonly string[]) => {
+    const missing = features.filter((f) => !have.includes(f));
+    const unknown = have.filter((h) => !features.includes(h));
+    if (missing.length > 0 || unknown.length > 0) {
+      throw fail('ALOFT_SPEC_INVALID', `the drift reference ${path} has the wrong columns${missing.length ? `; missing: ${missing.join(', ')}` : ''}${unknown.length ? `; not features of the deployment: ${unknown.join(', ')}` : ''}; its columns must be the deployment's features: ${features.join(', ')}`);
+    }
+  };
+  if (path.endsWith('.jsonl') || path.endsWith('.ndjson')) {
+    lines.forEach((line, i) => {
+      let row: unknown;
+      try { row = JSON.parse(line); } catch { throw fail('ALOFT_SPEC_INVALID', `the drift reference ${path} line ${i + 1} is not JSON`); }
+      if (row === null || typeof row !== 'object' || Array.isArray(row)) throw fail('ALOFT_SPEC_INVALID', `the drift reference ${path} line ${i + 1} is not an object of feature values`);
+      if (i === 0) check(Object.keys(row));
+      for (const f of features) {
+        const v = (row as Record<string, unknown>)[f];
+        columns[f]!.push(typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? v : null);
+      }
+    });
+    return columns;
+  }
+  const header = csvFields(lines[0]!).map((h) => h.trim());
+  check(header);
+  for (let i = 1; i < lines.length; i++) {
+    const fields = csvFields(lines[i]!);
+    if (fields.length !== header.length) throw fail('ALOFT_SPEC_INVALID', `the drift reference ${path} line ${i + 1} has ${fields.length} fields; the header has ${header.length}`);
+    header.forEach((h, k) => columns[h]!.push(cellOf(fields[k]!)));
+  }
+  return columns;
+}

@@ -174,10 +174,12 @@ export function wassersteinNormed(a: readonly number[], b: readonly number[]): n
   return w / Math.max(std, 0.001);
 }
 
-/** Jensen–Shannon distance (natural log, as scipy), over category counts. */
-export function jensenShannon(ref: readonly number[], cur: readonly number[]): number {
-  const nr = ref.reduce((s, x) => s + x, 0);
-  const nc = cur.reduce((s, x) => s + x, 0);
+/** Jensen–Shannon distance over two count vectors: natural log by default, as scipy (rollouts' output shift uses base 2, bounded by 1). */
+export function jensenShannon(ref: ArrayLike<number>, cur: ArrayLike<number>, base = Math.E): number {
+  let nr = 0;
+  let nc = 0;
+  for (let i = 0; i < ref.length; i++) { nr += ref[i]!; nc += cur[i]!; }
+  const ln = Math.log(base);
   let js = 0;
   for (let i = 0; i < ref.length; i++) {
     const p = ref[i]! / nr;
@@ -186,7 +188,7 @@ export function jensenShannon(ref: readonly number[], cur: readonly number[]): n
     if (p > 0) js += (p / 2) * Math.log(p / m);
     if (q > 0) js += (q / 2) * Math.log(q / m);
   }
-  return Math.sqrt(Math.max(0, js));
+  return Math.sqrt(Math.max(0, js / ln));
 }
 
 /** One feature, its test chosen as Evidently does. */

@@ -19,6 +19,7 @@
  */
 import type { Observer } from '../gateway/observe.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { jensenShannon } from './drift.js';
 import type { RateSample } from './sequential.js';
 
 const MIN_MS = 0.01;
@@ -92,15 +93,7 @@ export function outputShift(a: Uint32Array, b: Uint32Array): { score: number; ro
   let nb = 0;
   for (let i = 0; i < a.length; i++) { na += a[i]!; nb += b[i]!; }
   if (na === 0 || nb === 0) return undefined;
-  let js = 0;
-  for (let i = 0; i < a.length; i++) {
-    const p = a[i]! / na;
-    const q = b[i]! / nb;
-    const m = (p + q) / 2;
-    if (p > 0) js += (p / 2) * Math.log2(p / m);
-    if (q > 0) js += (q / 2) * Math.log2(q / m);
-  }
-  return { score: Math.sqrt(Math.max(0, Math.min(1, js))), rows: [na, nb] };
+  return { score: Math.min(1, jensenShannon(a, b, 2)), rows: [na, nb] };
 }
 
 export class VariantWindows {

@@ -122,8 +122,23 @@ function counts(values: readonly Cell[], categories: readonly string[]): number[
   return out;
 }
 
-/** Chi-square of the current counts against the reference proportions (empty reference bins filled with 0.0001, as Evidently). */
-export function chiSquare(ref: readonly number[], cur: readonly number[]): { chi2: number; p: number } {
+/**
+ * Chi-square of the current counts against the reference proportions. Categories the
+ * reference has fewer than 5 rows of are pooled into one bin (the test's validity rule),
+ * and an empty pool gets half a row: Evidently's fill of 0.0001 made a single row of an
+ * unseen value (a late-payment count of 5, say) a drift on its own, in a quarter of windows
+ * drawn from the reference itself.
+ */
+export function chiSquare(refCounts: readonly number[], curCounts: readonly number[]): { chi2: number; p: number } {
+  const ref: number[] = [];
+  const cur: number[] = [];
+  let rareRef = 0;
+  let rareCur = 0;
+  let rare = 0;
+  refCounts.forEach((r, i) => {
+    if (r >= 5) { ref.push(r); cur.push(curCounts[i]!); } else { rareRef += r; rareCur += curCounts[i]!; rare++; }
+  });
+  if (rare > 0) { ref.push(Math.max(rareRef, 0.5)); cur.push(rareCur); }
   const nr = ref.reduce((s, x) => s + x, 0);
   const nc = cur.reduce((s, x) => s + x, 0);
   let chi2 = 0;

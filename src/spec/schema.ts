@@ -388,7 +388,7 @@ export const rolloutSchema = z
   .prefault({})
   .describe('How a change of model version is rolled out. Every field is optional.');
 
-const featureName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, { error: (iss) => `feature name ${JSON.stringify(iss.input)}: use letters, digits, '_', '.', '-' (up to 64), starting with a letter or '_'` });
+const featureName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.=:/+-]{0,127}$/, { error: (iss) => `feature name ${JSON.stringify(iss.input)}: use letters, digits and _ . = : / + - (up to 128), starting with a letter or '_'` });
 
 export const featureSchema = z.union([
   featureName,

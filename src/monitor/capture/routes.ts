@@ -177,6 +177,7 @@ export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRou
 export async function monitorReport(ctx: CaptureRoutesContext, deployment: string): Promise<MonitorReport> {
   const c = ctx.config(deployment);
   const now = ctx.clock.date().getTime();
+  const now0 = now;
   const counts = ctx.capture.counts().find((x) => x.deployment === deployment)?.counts;
   const report: MonitorReport = {
     deployment, at: new Date(now).toISOString(),
@@ -186,7 +187,11 @@ export async function monitorReport(ctx: CaptureRoutesContext, deployment: strin
   };
   if (!c) return report;
   if (ctx.drift) {
-    const now = await ctx.drift.check(deployment, 'on demand');
+    // A drift check that cannot run (a reference file with the wrong columns) says why, and the rest of the report stands.
+    const now = await ctx.drift.check(deployment, 'on demand').catch((err: unknown): DriftCheck => ({
+      deployment, at: new Date(now0).toISOString(), trigger: 'on demand', window: '', reference: { source: '', rows: 0 }, currentRows: 0, skipped: [],
+      note: `drift check failed: ${(err as Error).message}`,
+    }));
     const scheduled = ctx.drift.last(deployment);
     if (now || scheduled) report.drift = { ...(scheduled ? { scheduled } : {}), ...(now ? { now } : {}) };
   }

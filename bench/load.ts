@@ -26,6 +26,7 @@ interface AutocannonOptions {
   duration: number;
   timeout: number;
   sampleInt: number;
+  overallRate?: number;
   requests: AutocannonRequest[];
 }
 
@@ -44,6 +45,8 @@ export interface LoadOptions {
   connections: number;
   warmupMs: number;
   durationMs: number;
+  /** Requests per second over all connections (autocannon's overallRate): a fixed load instead of closed-loop. */
+  rate?: number;
   /** Called when the measurement window opens and when it closes (e.g. to read CPU counters). */
   onWindowStart?: () => void;
   onWindowEnd?: () => void;
@@ -101,6 +104,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     duration: Math.ceil((opts.warmupMs + opts.durationMs) / 1000) + 5,
     timeout: 10,
     sampleInt: 100,
+    ...(opts.rate !== undefined ? { overallRate: opts.rate } : {}),
     requests: opts.requests.map((r) => ({ method: 'POST', path: opts.path, body: r.body, headers: r.headers })),
   });
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {

@@ -35,7 +35,7 @@ export interface PairedAloft {
   load(): Promise<LoadResult>;
 }
 
-export async function startPaired(w: Workload, tmp: string, opts: { connections: number; warmupMs: number; durationMs: number }): Promise<PairedAloft> {
+export async function startPaired(w: Workload, tmp: string, opts: { connections: number; warmupMs: number; durationMs: number; rate?: number }): Promise<PairedAloft> {
   const server = await aloftSystem(true).start(w, tmp);
   const specPath = join(tmp, 'aloft-credit-risk-batching-process', 'aloft.yaml');
   const base = JSON.parse(readFileSync(specPath, 'utf8')) as PairedAloft['base'];
@@ -55,6 +55,7 @@ export async function startPaired(w: Workload, tmp: string, opts: { connections:
     },
     load: () => runLoad({
       url: server.url, path: `/v2/models/${w.name}/infer`, connections: opts.connections, warmupMs: opts.warmupMs, durationMs: opts.durationMs,
+      ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
       requests: w.bodies.json!.map((r) => ({ body: r.body, headers: { ...r.headers, ...server.headers } })),
     }),
   };

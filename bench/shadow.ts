@@ -13,7 +13,7 @@
  * same answers), so the copies cost what the primary's requests cost and agree with them.
  * Pairs alternate off/on, so drift in the machine's speed falls on both sides.
  *
- *   npm run build && tsx bench/shadow.ts [--samples 0.1,1] [--connections 64] [--pairs 3]
+ *   npm run build && tsx bench/shadow.ts [--samples 0.1,1] [--connections 64] [--pairs 3] [--rate R]
  *                                        [--duration 5] [--warmup 1] [--write]
  *
  * `--write` puts the table into BENCHMARKS.md (between its shadow markers). Every request
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     pairs: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
+    rate: { type: 'string' },
     write: { type: 'boolean', default: false },
   },
 });
@@ -45,6 +46,9 @@ const CONNECTIONS = Number(values.connections);
 const PAIRS = Number(values.pairs);
 const DURATION_MS = Number(values.duration) * 1000;
 const WARMUP_MS = Number(values.warmup) * 1000;
+/** A fixed load in requests/s (open-loop) instead of closed-loop connections. */
+const RATE = values.rate === undefined ? undefined : Number(values.rate);
+if (RATE !== undefined && !(RATE >= 1 && RATE <= 100_000)) throw new Error(`--rate must be 1 to 100000 requests/s, got ${values.rate}`);
 if (SAMPLES.some((s) => !(s > 0 && s <= 1))) throw new Error(`--samples are shares in (0, 1], got ${values.samples}`);
 for (const [name, n, max] of [['--connections', CONNECTIONS, 1024], ['--pairs', PAIRS, 20], ['--duration', DURATION_MS / 1000, 120], ['--warmup', WARMUP_MS / 1000, 60]] as const) {
   if (!Number.isFinite(n) || n < 0 || n > max || (name !== '--warmup' && n === 0)) throw new Error(`${name} must be a number from ${name === '--warmup' ? 0 : 1} to ${max}, got ${n}`);
@@ -57,7 +61,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'aloft-shadow-bench-'));
 const cells: Cell[] = [];
 try {
   const w = await loadWorkload('credit-risk', tmp);
-  const aloft = await startPaired(w, tmp, { connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS });
+  const aloft = await startPaired(w, tmp, { connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS, ...(RATE !== undefined ? { rate: RATE } : {}) });
   const { server, admin, base, load } = aloft;
   // Version 2: the same graph under another producer name: another digest, the same answers.
   const model = onnxProto.onnx.ModelProto.decode(readFileSync(w.modelPath));
@@ -90,7 +94,7 @@ try {
 }
 
 const lines = [
-  `Primary (version 1) with shadowing off and on, credit-risk, ${CONNECTIONS} connections, ${PAIRS} alternating pairs of ${DURATION_MS / 1000} s windows, one run (\`tsx bench/shadow.ts --samples ${SAMPLES.join(',')} --connections ${CONNECTIONS} --pairs ${PAIRS}\`). Ratios are on ÷ off, the median over pairs; copies are counted while shadowing.`,
+  `Primary (version 1) with shadowing off and on, credit-risk, ${CONNECTIONS} connections${RATE !== undefined ? ` at a fixed ${RATE} requests/s` : ' closed-loop'}, ${PAIRS} alternating pairs of ${DURATION_MS / 1000} s windows, one run (\`tsx bench/shadow.ts --samples ${SAMPLES.join(',')} --connections ${CONNECTIONS} --pairs ${PAIRS}${RATE !== undefined ? ` --rate ${RATE}` : ''}\`). Ratios are on ÷ off, the median over pairs; copies are counted while shadowing.`,
   '',
   '| shadow.sample | off req/s | on req/s | req/s on/off | off p50 ms | on p50 ms | p50 on/off | off p99 ms | on p99 ms | p99 on/off | copies compared | dropped | agreement |',
   '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -103,6 +107,6 @@ for (const sample of SAMPLES) {
 const table = lines.join('\n');
 console.log(table);
 if (values.write) {
-  writeSection('shadow', 'Shadow rollouts: what the copies cost the primary', table);
+  writeSection(RATE === undefined ? 'shadow' : 'shadow-rate', RATE === undefined ? 'Shadow rollouts: what the copies cost the primary' : 'Shadow rollouts at a fixed load below capacity', table);
   console.error('wrote BENCHMARKS.md');
 }

@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../../log.js';
 import type { CaptureSpec } from '../../spec/types.js';
 import { openStore } from '../../store/db.js';
 import { InlineWriter, type CaptureConfig, type PendingCapture } from './capture.js';
-import { KeyRing } from './crypto.js';
+import { KeyRings } from './crypto.js';
 import { JsonlSink } from './jsonl.js';
 import { NatsSink } from './nats.js';
 import { CaptureStore } from './store.js';
@@ -43,7 +43,7 @@ if (parentPort) {
     },
   });
   const store = await openStore({ url: data.url, stateDir: data.stateDir });
-  const rings = new Map<string, { id: string; ring: KeyRing }>();
+  const rings = new KeyRings();
   const nats = new Map<string, NatsSink>();
   const writer = new InlineWriter({
     sinks: [new CaptureStore(store), new JsonlSink({ dir: data.jsonlDir, clock: systemClock })],
@@ -56,14 +56,7 @@ if (parentPort) {
       return [sink];
     },
     logger,
-    ring: (deployment: string, spec: CaptureSpec) => {
-      const id = `${spec.key}\u0000${spec.previousKeys.join(',')}`;
-      const had = rings.get(deployment);
-      if (had && had.id === id) return had.ring;
-      const ring = new KeyRing(spec.key, spec.previousKeys);
-      rings.set(deployment, { id, ring });
-      return ring;
-    },
+    ring: (deployment: string, spec: CaptureSpec) => rings.of(deployment, spec.key, spec.previousKeys),
   });
   port.on('message', (m: ToWorker) => {
     if (m.type === 'write') {

@@ -13,7 +13,7 @@ import type { Clock, Timer } from '../../clock.js';
 import type { Observation, Observer } from '../../gateway/observe.js';
 import type { Logger } from '../../log.js';
 import type { CaptureSpec, FeatureSpec } from '../../spec/types.js';
-import { KeyRing, type SealedRecord } from './crypto.js';
+import { KeyRings, type KeyRing, type SealedRecord } from './crypto.js';
 import { buildRecord, type RecordSource } from './record.js';
 
 /** One sealed record with what a sink may keep in the clear. */
@@ -148,7 +148,7 @@ export class Capture {
   readonly #o: CaptureOptions;
   readonly #queue: { o: Observation; c: CaptureConfig }[] = [];
   readonly #counts = new Map<string, CaptureCounts>();
-  readonly #rings = new Map<string, { key: string; previous: string; ring: KeyRing }>();
+  readonly #rings = new KeyRings();
   #timer: Timer | undefined;
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -188,12 +188,7 @@ export class Capture {
 
   /** The key ring of a deployment's capture spec (cached while the keys stay the same). */
   ring(deployment: string, spec: CaptureSpec): KeyRing {
-    const previous = spec.previousKeys.join(',');
-    const had = this.#rings.get(deployment);
-    if (had && had.key === spec.key && had.previous === previous) return had.ring;
-    const ring = new KeyRing(spec.key, spec.previousKeys);
-    this.#rings.set(deployment, { key: spec.key, previous, ring });
-    return ring;
+    return this.#rings.of(deployment, spec.key, spec.previousKeys);
   }
 
   /** Write everything queued now; resolves when written (or dropped). */

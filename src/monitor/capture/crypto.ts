@@ -18,6 +18,20 @@ export function keyId(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
+/** Each deployment's key ring, rebuilt only when its keys change (the gateway's reads and the capture thread's writes share this). */
+export class KeyRings {
+  readonly #rings = new Map<string, { id: string; ring: KeyRing }>();
+
+  of(deployment: string, key: string, previous: readonly string[]): KeyRing {
+    const id = `${key}\u0000${previous.join(',')}`;
+    const had = this.#rings.get(deployment);
+    if (had && had.id === id) return had.ring;
+    const ring = new KeyRing(key, previous);
+    this.#rings.set(deployment, { id, ring });
+    return ring;
+  }
+}
+
 export class KeyRing {
   readonly #write: { id: string; key: Buffer };
   readonly #all = new Map<string, Buffer>();

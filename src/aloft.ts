@@ -21,7 +21,11 @@ import { WorkerWriter } from './monitor/capture/worker-writer.js';
 import { CAPTURE_RETENTION, CaptureRetention } from './monitor/capture/retention.js';
 import { registerCaptureExportRoute, registerFeedbackRoute, registerMonitorRoute } from './monitor/capture/routes.js';
 import { CaptureStore } from './monitor/capture/store.js';
-import { DRIFT, DriftMonitor, type DriftCheck } from './monitor/drift-monitor.js';
+import { DRIFT, DriftMonitor } from './monitor/drift-monitor.js';
+import { createMonitoring } from './monitor/monitoring.js';
+import { ALERTS } from './monitor/alerts/alerts.js';
+import { registerAlertsRoute } from './monitor/alerts/routes.js';
+import { SLO } from './monitor/slo.js';
 import { Rollouts } from './control/rollouts.js';
 import { groupKey, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
@@ -170,9 +174,19 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const capture = new Capture({ clock, logger, config: captureConfig, writer: new WorkerWriter({ url: databaseUrl, stateDir: spec.state.dir, jsonlDir: join(spec.state.dir, 'capture') }, logger) });
     life.own('capture', () => capture.close());
     const feedbackCounts = new Map<string, { accepted: number; notCaptured: number; rejected: number }>();
-    const driftSource: { checks: () => DriftCheck[] } = { checks: () => [] };
+    const variants = new VariantWindows();
+    const adminAt = { url: '' };
+    // SLOs, drift results and alerts (monitor/monitoring.ts): reconcilers below, one observer on the gateway.
+    const monitoring = createMonitoring({
+      clock, logger, store, spec: () => live, variants, externalURL: () => adminAt.url,
+      replicas: () => orchestrator.status(),
+      captureDrops: () => capture.counts().map((c) => ({ deployment: c.deployment, dropped: c.counts.droppedFull + c.counts.droppedSink })),
+    });
+    life.own('alerts', () => monitoring.alerts.close());
     const metrics = new GatewayMetrics({
-      drift: () => driftSource.checks().map((c) => ({ deployment: c.deployment, drifted: c.result!.drifted, share: c.result!.share, features: c.result!.features.map((f) => ({ feature: f.feature, drifted: f.drifted, statistic: f.statistic })) })),
+      slos: () => monitoring.slo.last(),
+      alerts: () => ({ alerts: monitoring.alerts.report().active, deliveries: monitoring.alerts.counts() }),
+      drift: () => monitoring.driftChecks().map((c) => ({ deployment: c.deployment, drifted: c.result!.drifted, share: c.result!.share, features: c.result!.features.map((f) => ({ feature: f.feature, drifted: f.drifted, statistic: f.statistic })) })),
       captures: () => capture.counts(),
       feedback: () => [...feedbackCounts].map(([deployment, counts]) => ({ deployment, counts })),
       shadows: () => shadows.list(),
@@ -206,8 +220,11 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     life.own('rate limiter', () => limiter.close());
     const budget = new BodyBudget(spec.server.bodyMemory);
     const traffic = new RecentTraffic(clock);
-    const variants = new VariantWindows();
-    const rollouts = new Rollouts({ clock, windows: variants, shadows, logger });
+    const rollouts = new Rollouts({
+      clock, windows: variants, shadows, logger,
+      slos: (d) => live.deployments[d]?.slos ?? [],
+      drift: (d) => { const c = monitoring.driftOf(d); return c?.result ? { drifted: c.result.drifted, at: c.at, features: c.result.driftedFeatures } : undefined; },
+    });
     built.rollouts = rollouts;
     const gateway = createGateway({
       bodyLimit: spec.server.bodyLimit, bodyTimeoutMs: spec.server.bodyTimeout, budget, headersTimeoutMs: spec.server.headersTimeout,
@@ -220,7 +237,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         deploymentLimit: (name) => live.deployments[name]?.limits,
         perKeyDefault: () => live.limits.perKey,
       },
-      observers: [traffic.observer(), variants.observer(), capture.observer()],
+      observers: [traffic.observer(), variants.observer(), capture.observer(), monitoring.slo.observer()],
       shadow: { counts: shadows, observe: variants.observer() },
       // The transport by what the version's replicas speak (the replica spec's isolation).
       connect: (kind, info, v) => {
@@ -274,16 +291,22 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         const t = feedbackCounts.get(d) ?? { accepted: 0, notCaptured: 0, rejected: 0 };
         feedbackCounts.set(d, { accepted: t.accepted + c.accepted, notCaptured: t.notCaptured + c.notCaptured, rejected: t.rejected + c.rejected });
       },
+      onLabels: (d: string, labelled: Parameters<typeof monitoring.onLabels>[1]) => monitoring.onLabels(d, labelled),
+      slos: (d: string) => monitoring.slo.evaluate(d),
+      alerts: (d: string) => monitoring.alerts.report({ deployment: d }).active,
     };
-    const driftChecks = new Map<string, DriftCheck>();
     const drift = new DriftMonitor({
       clock, logger, capture, store: captureStore,
       spec: (d) => live.deployments[d], deployments: () => Object.keys(live.deployments),
-      onCheck: (c) => { if (c.result) driftChecks.set(c.deployment, c); },
+      onCheck: (c) => monitoring.onDriftCheck(c),
     });
-    driftSource.checks = () => [...driftChecks.values()];
     controller.add(drift);
     controller.enqueue(DRIFT, ALL);
+    controller.add(monitoring.slo);
+    controller.enqueue(SLO, ALL);
+    controller.add(monitoring.alerts);
+    controller.enqueue(ALERTS, ALL);
+    registerAlertsRoute(adminApp, { alerts: monitoring.alerts, exists: (d) => routing.table.get(d) !== undefined });
     Object.assign(captureRoutes, { drift });
     registerFeedbackRoute(gateway.app, captureRoutes);
     registerCaptureExportRoute(adminApp, captureRoutes);
@@ -300,6 +323,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     life.own('control plane', () => control.close());
     const { url, adminUrl } = await listen(gateway, adminApp, host, opts.port ?? spec.server.port, spec.server.adminPort, tls !== undefined, life, spec.server.drainTimeout);
     listeningAt = { host, port: Number(new URL(url).port || (tls ? 443 : 80)) };
+    adminAt.url = adminUrl;
     progress({ kind: 'listening', url, adminUrl });
 
     controller.enqueue(DEPLOYMENTS, ALL);

@@ -12,6 +12,7 @@ import * as control from './commands/control.js';
 import * as rollout from './commands/rollout.js';
 import { exportCapture } from './commands/capture.js';
 import { monitor } from './commands/monitor.js';
+import { alerts } from './commands/alerts.js';
 import * as keys from './commands/keys.js';
 import * as models from './commands/models.js';
 import { predict } from './commands/predict.js';
@@ -120,8 +121,12 @@ export function buildProgram(): Command {
   client(rv.command('show').description('one revision: versions, diff, outcome and spec').argument('<n>', 'revision number'))
     .action((n: string, o: Parameters<typeof control.revisionsShow>[1]) => control.revisionsShow(n, o));
 
-  client(program.command('monitor').description('a deployment\'s capture and feedback counts, and its quality per version over the last 1h, 24h and 7d, from the labels sent so far').argument('<deployment>', 'deployment name'))
+  client(program.command('monitor').description('a deployment\'s capture and feedback counts, its quality per version over the last 1h, 24h and 7d from the labels sent so far, drift per feature (checked now), each SLO\'s budget left and burn rates, and its open alerts').argument('<deployment>', 'deployment name'))
     .action((d: string, o: Parameters<typeof monitor>[1]) => monitor(d, o));
+  client(program.command('alerts').description('pending and firing alerts (drift, SLO burn, replica crash loops, capture drops) and the delivery of their notifications')
+    .option('--deployment <name>', 'only this deployment\'s')
+    .option('--all', 'also recently resolved alerts and every delivery'))
+    .action((o: Parameters<typeof alerts>[0]) => alerts(o));
   const cap = program.command('capture').description('captured predictions (deployments.<name>.capture)');
   client(cap.command('export').description('write a deployment\'s captured predictions, decrypted (admin only), to standard output; redacted features stay absent, hashed ones hashed').argument('<deployment>', 'deployment name')
     .option('--since <duration>', 'how far back, e.g. 24h, 30m, 7d', '24h')

@@ -34,7 +34,7 @@ import type { Logger } from '../log.js';
 import { checkRate, compareRates, type RateComparison, type TargetCheck, type Verdict } from '../monitor/sequential.js';
 import type { ShadowCounts, ShadowTally } from '../monitor/shadow.js';
 import { countAbove, failures, outputShift, quantile, type VariantCounts, type VariantWindows } from '../monitor/variants.js';
-import type { RolloutSpec } from '../spec/types.js';
+import type { RolloutSpec, SloSpec } from '../spec/types.js';
 
 const STRATEGY_NAMES = { canary: 'canary', blueGreen: 'blue-green', abTest: 'A/B test', shadow: 'shadow' } as const;
 
@@ -57,6 +57,12 @@ export interface StepVerdict {
   agreement?: AgreementVerdict;
   /** A webhook gate's call and answer. */
   webhook?: WebhookVerdict;
+  /** The candidate's bad-event share against each availability and latency SLO's budget × maxBurn. */
+  slo?: SloGateVerdict;
+  /** The share of the candidate's labelled predictions that were wrong, against the baseline's. */
+  accuracy?: RateComparison;
+  /** Whether the live inputs have drifted from the reference. */
+  drift?: { verdict: Verdict; reason: string };
   /** What the check did: 'hold', 'next', 'promote', 'rollback'. */
   action: 'hold' | 'next' | 'promote' | 'rollback';
 }
@@ -77,6 +83,13 @@ export interface AgreementVerdict extends TargetCheck {
   compared: number;
   agreed: number;
   meanAbsDiff?: number;
+}
+
+export interface SloGateVerdict {
+  verdict: Verdict;
+  /** One per availability or latency SLO of the deployment. */
+  slos: ({ name: string; kind: string; limit: number } & TargetCheck)[];
+  reason: string;
 }
 
 export interface WebhookVerdict {
@@ -170,6 +183,10 @@ export interface RolloutsOptions {
   /** For webhook gates. Default: the global fetch. */
   fetch?: typeof fetch;
   logger?: Logger;
+  /** The deployment's SLOs, for the slo gate. */
+  slos?: (deployment: string) => readonly SloSpec[];
+  /** The deployment's latest drift check, for the drift gate: undefined when none has judged yet. */
+  drift?: (deployment: string) => { drifted: boolean; at: string; features: readonly string[] } | undefined;
 }
 
 /** The comparisons of one check. */
@@ -180,6 +197,9 @@ interface Comparison {
   shift: ShiftVerdict;
   p99: number | undefined;
   p50: number | undefined;
+  slo: SloGateVerdict;
+  accuracy: RateComparison;
+  drift: { verdict: Verdict; reason: string };
 }
 
 export class Rollouts {
@@ -189,8 +209,12 @@ export class Rollouts {
   readonly #fetch: typeof fetch;
   readonly #logger: Logger | undefined;
   readonly #states = new Map<string, State>();
+  readonly #slos: RolloutsOptions['slos'];
+  readonly #drift: RolloutsOptions['drift'];
 
   constructor(o: RolloutsOptions) {
+    this.#slos = o.slos;
+    this.#drift = o.drift;
     this.#clock = o.clock;
     this.#windows = o.windows;
     this.#shadows = o.shadows;
@@ -426,7 +450,38 @@ export class Rollouts {
     const shift: ShiftVerdict = d === undefined || rows[0] < minSamples || rows[1] < minSamples
       ? { verdict: 'inconclusive', ...(d ? { score: d.score } : {}), max, rows, reason: `too little data (${Math.min(...rows)} of ${minSamples} predictions needed per version)${d ? `: distance ${d.score.toFixed(3)}` : ''}` }
       : { verdict: d.score > max ? 'fail' : 'pass', score: d.score, max, rows, reason: `Jensen–Shannon distance of the predictions ${d.score.toFixed(3)} ${d.score > max ? '>' : '≤'} ${max} (baseline ${rows[0]}, candidate ${rows[1]} predictions)` };
-    return { fail: compareRates(failures(base), failures(cand), opts), slow: p99.cmp, slow50: p50.cmp, shift, p99: p99.bound, p50: p50.bound };
+    return {
+      fail: compareRates(failures(base), failures(cand), opts), slow: p99.cmp, slow50: p50.cmp, shift, p99: p99.bound, p50: p50.bound,
+      slo: this.#sloGate(deployment, cand, spec, minSamples),
+      accuracy: compareRates({ n: base.labelled, bad: base.wrong }, { n: cand.labelled, bad: cand.wrong }, opts),
+      drift: this.#driftGate(deployment),
+    };
+  }
+
+  /**
+   * The slo gate, a guard: the candidate fails once its bad-event share is surely over
+   * maxBurn × the SLO's budget; with minSamples answers and no SLO surely over, it passes
+   * (an objective such as 99.9% would need many thousands of answers to be shown met).
+   */
+  #sloGate(deployment: string, cand: VariantCounts, spec: RolloutSpec, minSamples: number): SloGateVerdict {
+    const slos = (this.#slos?.(deployment) ?? []).filter((s) => s.kind !== 'accuracy');
+    if (slos.length === 0) return { verdict: 'inconclusive', slos: [], reason: 'the deployment declares no availability or latency SLO (deployments.<name>.slos)' };
+    const checks = slos.map((s) => {
+      const limit = Math.min(1, spec.analysis.maxBurn * (1 - s.objective / 100));
+      const sample = s.kind === 'availability' ? failures(cand) : { n: cand.answers - cand.errors, bad: countAbove(cand, s.threshold!) };
+      return { name: s.name, kind: s.kind, limit, ...checkRate(sample, limit, { alpha: spec.analysis.alpha, minSamples, what: s.kind === 'availability' ? 'bad answers' : `answers over ${s.threshold} ms` }) };
+    });
+    const failed = checks.find((c) => c.verdict === 'fail');
+    if (failed) return { verdict: 'fail', slos: checks, reason: `the ${failed.name} SLO: ${failed.reason}` };
+    if (cand.answers < minSamples) return { verdict: 'inconclusive', slos: checks, reason: `too little data (${cand.answers} of ${minSamples} answers)` };
+    return { verdict: 'pass', slos: checks, reason: `no SLO surely burnt faster than ${spec.analysis.maxBurn}× its budget: ${checks.map((c) => `${c.name} ${c.reason}`).join('; ')}` };
+  }
+
+  #driftGate(deployment: string): { verdict: Verdict; reason: string } {
+    const d = this.#drift?.(deployment);
+    if (!d) return { verdict: 'inconclusive', reason: 'no drift check has judged the live inputs yet (deployments.<name>.drift)' };
+    if (d.drifted) return { verdict: 'inconclusive', reason: `the live inputs drifted from the reference (check at ${d.at}: ${d.features.join(', ')}): held, not promoted on unrepresentative traffic` };
+    return { verdict: 'pass', reason: `no drift in the latest check (${d.at})` };
   }
 
   /** The gates the spec names: the first that failed (with why), or whether all passed. */
@@ -436,6 +491,9 @@ export class Rollouts {
       latency: { v: c.slow.verdict, why: () => `answers slower than the baseline's p99 (${c.p99?.toFixed(2)} ms): ${c.slow.reason}` },
       latencyP50: { v: c.slow50.verdict, why: () => `answers slower than the baseline's median (${c.p50?.toFixed(2)} ms): ${c.slow50.reason}` },
       outputShift: { v: c.shift.verdict, why: () => `predictions moved: ${c.shift.reason}` },
+      slo: { v: c.slo.verdict, why: () => `SLO burn: ${c.slo.reason}` },
+      accuracy: { v: c.accuracy.verdict, why: () => `wrong labelled predictions: ${c.accuracy.reason}` },
+      drift: { v: c.drift.verdict, why: () => `drift: ${c.drift.reason}` },
     };
     const gates = spec.analysis.gates.map((g) => named[g]);
     const failed = gates.find((g) => g.v === 'fail');
@@ -443,8 +501,8 @@ export class Rollouts {
     return { passed: gates.every((g) => g.v === 'pass') };
   }
 
-  static #figures(c: Comparison): Pick<StepVerdict, 'failures' | 'latency' | 'latencyP50' | 'outputShift'> {
-    return { failures: c.fail, latency: c.slow, latencyP50: c.slow50, outputShift: c.shift };
+  static #figures(c: Comparison): Pick<StepVerdict, 'failures' | 'latency' | 'latencyP50' | 'outputShift' | 'slo' | 'accuracy' | 'drift'> {
+    return { failures: c.fail, latency: c.slow, latencyP50: c.slow50, outputShift: c.shift, slo: c.slo, accuracy: c.accuracy, drift: c.drift };
   }
 
   #record(st: RolloutStatus, v: Omit<StepVerdict, 'at'>): void {

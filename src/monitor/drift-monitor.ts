@@ -16,7 +16,7 @@ import type { Capture } from './capture/capture.js';
 import { hmacOf } from './capture/record.js';
 import { openRecord } from './capture/routes.js';
 import type { CaptureStore } from './capture/store.js';
-import { datasetDrift, type Cell, type DatasetDrift } from './drift.js';
+import { datasetDrift, type Cell, type DatasetDrift, type FeatureDrift } from './drift.js';
 import { loadReference } from './reference.js';
 import { formatDuration } from '../spec/units.js';
 
@@ -36,6 +36,8 @@ export interface DriftCheck {
   skipped: { feature: string; reason: string }[];
   /** Undefined when the window had fewer than drift.minRows rows (or the reference is not there yet). */
   result?: DatasetDrift;
+  /** Prediction drift: each output against the first referenceSize captured predictions' (judged like a feature, not counted in the dataset's share). */
+  predictions?: FeatureDrift[];
   note?: string;
 }
 

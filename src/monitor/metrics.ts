@@ -18,6 +18,10 @@ export interface VersionGauges {
   drift?(): { deployment: string; drifted: boolean; share: number; features: { feature: string; drifted: boolean; statistic: number }[] }[];
   /** Called at scrape time: feedback labels per deployment. */
   feedback?(): { deployment: string; counts: { accepted: number; notCaptured: number; rejected: number } }[];
+  /** Called at scrape time: the latest evaluation of every SLO (monitor/slo.ts). */
+  slos?(): { deployment: string; name: string; objective: number; events: { good: number; total: number }; budget: { remaining: number }; rules: { severity: string; long: { window: string; rate: number }; short: { window: string; rate: number } }[] }[];
+  /** Called at scrape time: alerts (monitor/alerts) and their deliveries per sink. */
+  alerts?(): { alerts: { name: string; state: string; labels: Readonly<Record<string, string>> }[]; deliveries: { sink: string; delivered: number; failed: number; retried: number }[] };
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -53,8 +57,28 @@ export class GatewayMetrics {
       const driftShare = new Gauge({ name: 'aloft_drift_share', help: 'Share of tested features that drifted in the latest drift check.', labelNames: ['deployment'], registers: [this.registry] });
       const driftFeature = new Gauge({ name: 'aloft_drift_feature_drifted', help: '1 for a feature that drifted in the latest drift check, else 0.', labelNames: ['deployment', 'feature'], registers: [this.registry] });
       const driftStatistic = new Gauge({ name: 'aloft_drift_feature_statistic', help: "The latest drift check's statistic per feature (KS D, chi-square, |z|, or a distance; see aloft monitor for the test).", labelNames: ['deployment', 'feature'], registers: [this.registry] });
+      const sloObjective = new Gauge({ name: 'aloft_slo_objective_ratio', help: 'The SLO\'s objective as a ratio (99.9% is 0.999).', labelNames: ['deployment', 'slo'], registers: [this.registry] });
+      const sloEvents = new Gauge({ name: 'aloft_slo_events', help: "The SLO's events over its window, good and total (the store's counts, every gateway's answers).", labelNames: ['deployment', 'slo', 'kind'], registers: [this.registry] });
+      const sloBudget = new Gauge({ name: 'aloft_slo_error_budget_remaining_ratio', help: 'Share of the SLO\'s error budget left over its window (0 once spent).', labelNames: ['deployment', 'slo'], registers: [this.registry] });
+      const sloBurn = new Gauge({ name: 'aloft_slo_burn_rate', help: "The SLO's burn rate (bad share ÷ error budget) over each window its alert rules look at.", labelNames: ['deployment', 'slo', 'window'], registers: [this.registry] });
+      const alertsGauge = new Gauge({ name: 'aloft_alerts', help: 'Alerts by name and state (pending, firing), with their deployment and severity.', labelNames: ['alertname', 'state', 'deployment', 'severity'], registers: [this.registry] });
+      const notifications = new Counter({ name: 'aloft_alert_notifications_total', help: "Alert notifications per sink: 'delivered', 'retried' (a failed attempt that will be tried again) and 'failed' (given up after alerts.retries).", labelNames: ['sink', 'outcome'], registers: [this.registry] });
       // Sampled at scrape time, not on the hot path.
       const collect = () => {
+        for (const g of [sloObjective, sloEvents, sloBudget, sloBurn]) g.reset();
+        for (const s of gauges.slos?.() ?? []) {
+          const l = { deployment: s.deployment, slo: s.name };
+          sloObjective.set(l, s.objective / 100);
+          sloEvents.set({ ...l, kind: 'good' }, s.events.good);
+          sloEvents.set({ ...l, kind: 'total' }, s.events.total);
+          sloBudget.set(l, s.budget.remaining);
+          for (const r of s.rules) for (const w of [r.long, r.short]) sloBurn.set({ ...l, window: w.window }, w.rate);
+        }
+        alertsGauge.reset();
+        notifications.reset();
+        const a = gauges.alerts?.();
+        for (const x of a?.alerts ?? []) alertsGauge.inc({ alertname: x.name, state: x.state, deployment: x.labels.deployment ?? '', severity: x.labels.severity ?? '' });
+        for (const d of a?.deliveries ?? []) for (const outcome of ['delivered', 'retried', 'failed'] as const) notifications.inc({ sink: d.sink, outcome }, d[outcome]);
         for (const g of [driftDataset, driftShare, driftFeature, driftStatistic]) g.reset();
         for (const d of gauges.drift?.() ?? []) {
           driftDataset.set({ deployment: d.deployment }, d.drifted ? 1 : 0);

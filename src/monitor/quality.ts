@@ -23,7 +23,7 @@ export interface QualityFigures {
   rmse?: number;
 }
 
-interface Pair { scores: number[]; label: number }
+export interface Pair { scores: number[]; label: number }
 
 /** The labelled rows of one record: its first output's rows against the label(s). */
 export function pairsOf(record: CaptureRecord, label: number | number[]): Pair[] {
@@ -56,6 +56,23 @@ export function auc(scores: readonly number[], positive: readonly boolean[]): nu
   }
   if (pos === 0 || neg === 0) return undefined;
   return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+}
+
+/**
+ * Whether one labelled prediction was right, as quality() reads the task: a binary score is
+ * right when (score ≥ 0.5) is the label, class scores when the argmax is the label, and a
+ * regression value when within `tolerance` of the label (undefined without a tolerance).
+ */
+export function judge(p: Pair, tolerance?: number): boolean | undefined {
+  const width = p.scores.length;
+  if (width === 1 && (p.label === 0 || p.label === 1) && p.scores[0]! >= 0 && p.scores[0]! <= 1) return (p.scores[0]! >= 0.5 ? 1 : 0) === p.label;
+  if (width >= 2 && Number.isInteger(p.label) && p.label >= 0 && p.label < width) {
+    let best = 0;
+    for (let k = 1; k < width; k++) if (p.scores[k]! > p.scores[best]!) best = k;
+    return best === p.label;
+  }
+  if (tolerance === undefined) return undefined;
+  return Math.abs(p.scores[0]! - p.label) <= tolerance;
 }
 
 export function quality(pairs: readonly Pair[]): QualityFigures | undefined {

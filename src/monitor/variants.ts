@@ -48,6 +48,9 @@ export interface VariantCounts {
   latency: Uint32Array;
   /** Rows per prediction bin (classes, or binned values; see `predictionBin`). */
   predictions: Uint32Array;
+  /** Labelled predictions (from /feedback, counted when the labels arrive) and how many were wrong. */
+  labelled: number;
+  wrong: number;
 }
 
 const VALUE_BINS = 401; // asinh(v) / 0.05, rounded, in [-200, 200]
@@ -102,6 +105,22 @@ export class VariantWindows {
 
   /** Count one answer. */
   record(deployment: string, version: number, status: number, totalMs: number, nonFinite: boolean, outputs?: readonly Tensor[]): void {
+    const c = this.#counter(deployment, version);
+    c.answers++;
+    if (status >= 500) c.errors++;
+    else if (nonFinite) c.nonFinite++;
+    c.latency[bucketOf(totalMs)]!++;
+    if (outputs !== undefined && status === 200) countPredictions(outputs, c.predictions);
+  }
+
+  /** Count labelled predictions of a version, judged right or wrong (quality.ts judge). */
+  recordLabels(deployment: string, version: number, right: number, wrong: number): void {
+    const c = this.#counter(deployment, version);
+    c.labelled += right + wrong;
+    c.wrong += wrong;
+  }
+
+  #counter(deployment: string, version: number): VariantCounts {
     let versions = this.#counts.get(deployment);
     if (!versions) {
       versions = new Map();
@@ -112,11 +131,7 @@ export class VariantWindows {
       c = empty();
       versions.set(version, c);
     }
-    c.answers++;
-    if (status >= 500) c.errors++;
-    else if (nonFinite) c.nonFinite++;
-    c.latency[bucketOf(totalMs)]!++;
-    if (outputs !== undefined && status === 200) countPredictions(outputs, c.predictions);
+    return c;
   }
 
   /** A copy of a version's counters now (zeros when it has none yet). */
@@ -132,7 +147,7 @@ export class VariantWindows {
     for (let i = 0; i < BUCKETS; i++) latency[i] = now.latency[i]! - from.latency[i]!;
     const predictions = new Uint32Array(PREDICTION_BINS);
     for (let i = 0; i < PREDICTION_BINS; i++) predictions[i] = now.predictions[i]! - from.predictions[i]!;
-    return { answers: now.answers - from.answers, errors: now.errors - from.errors, nonFinite: now.nonFinite - from.nonFinite, latency, predictions };
+    return { answers: now.answers - from.answers, errors: now.errors - from.errors, nonFinite: now.nonFinite - from.nonFinite, latency, predictions, labelled: now.labelled - from.labelled, wrong: now.wrong - from.wrong };
   }
 
   /** Forget a deployment's versions (after its rollout ended). */
@@ -146,7 +161,7 @@ export class VariantWindows {
 }
 
 function empty(): VariantCounts {
-  return { answers: 0, errors: 0, nonFinite: 0, latency: new Uint32Array(BUCKETS), predictions: new Uint32Array(PREDICTION_BINS) };
+  return { answers: 0, errors: 0, nonFinite: 0, latency: new Uint32Array(BUCKETS), predictions: new Uint32Array(PREDICTION_BINS), labelled: 0, wrong: 0 };
 }
 
 /** The q-quantile (0..1) of the counted latencies, ms (the bucket's upper edge); undefined without answers. */

@@ -13,7 +13,8 @@ const defaults = {
   runtime: { intraOpThreads: 'auto', interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
   rollout: { strategy: 'replace', steps: [10, 50, 100], interval: 30_000, allowSignatureChange: false, split: 50, bake: 0, keepOld: 600_000, previewKeys: [],
     shadow: { sample: 1, compare: 'auto', tolerance: 1e-3, queue: 64 }, webhooks: [],
-    analysis: { alpha: 0.05, minSamples: 100, maxDuration: 600_000, onInconclusive: 'wait', gates: ['errors', 'latency'], maxShift: 0.2 } },
+    analysis: { alpha: 0.05, minSamples: 100, maxDuration: 600_000, onInconclusive: 'wait', gates: ['errors', 'latency'], maxShift: 0.2, maxBurn: 1 } },
+  slos: [],
 } as const;
 
 /** The issues of an invalid spec, as `line:col path: message[; hint]` for exact comparison. */
@@ -55,6 +56,7 @@ describe('valid specs', () => {
       },
       limits: { backend: 'memory', redis: { url: 'redis://127.0.0.1:6379', prefix: 'aloft', failMode: 'open' } },
       security: { auth: { enabled: true } },
+      alerts: { webhooks: [], log: true, every: 15_000, for: 0, repeat: 14_400_000, retries: 10, crashLoop: 3 },
     };
     assert.deepEqual(loaded.spec, expected);
   });
@@ -80,6 +82,7 @@ describe('valid specs', () => {
       description: 'Scores loan applications',
       public: false,
       rollout: defaults.rollout,
+      slos: [],
     });
     // model defaults to the deployment name; timeout to server.requestTimeout
     assert.deepEqual(spec.deployments.fraud, {
@@ -90,6 +93,7 @@ describe('valid specs', () => {
       timeout: 10_000,
       public: false,
       rollout: defaults.rollout,
+      slos: [],
     });
     // a pinned reference to an undeclared (already registered) model is allowed
     assert.deepEqual(spec.deployments.churn?.model, { name: 'churn', selector: { kind: 'version', version: 7 } });
@@ -178,7 +182,7 @@ rollout: {}
 `), [
       "4:5 deployments.d.minReplicas: unknown key 'minReplicas'; write replicas: { min: 1, max: 4 }",
       "6:7 deployments.d.batching.max_batch_size: unknown key 'max_batch_size'; did you mean 'maxBatchSize'?",
-      "7:1 rollout: unknown key 'rollout'; allowed keys: version, server, state, models, deployments, limits, security",
+      "7:1 rollout: unknown key 'rollout'; allowed keys: version, server, state, models, deployments, limits, security, alerts",
     ]);
   });
 
@@ -331,7 +335,7 @@ deployments:
       '4:1 deployments: expected a map, got nothing (null)',
     ]);
     assert.deepEqual(issuesOf('just a string\n'), [
-      "1:1 : expected a map, got string 'just a string'; a spec is a map of sections: version, server, state, models, deployments, limits, security",
+      "1:1 : expected a map, got string 'just a string'; a spec is a map of sections: version, server, state, models, deployments, limits, security, alerts",
     ]);
   });
 

@@ -50,6 +50,7 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
     ...(d.features !== undefined ? { features: d.features.map((f) => (typeof f === 'string' ? { name: f, kind: 'numeric' as const } : f)) } : {}),
     ...(d.capture !== undefined ? { capture: d.capture } : {}),
     ...(d.drift !== undefined ? { drift: { ...d.drift, ...(d.drift.reference !== undefined ? { reference: resolvePath(dir, d.drift.reference) } : {}) } } : {}),
+    slos: d.slos.map((slo) => ({ ...slo, name: slo.name ?? slo.kind })),
   }));
   const { jwt } = parsed.security.auth;
   const { tls } = parsed.security;
@@ -74,5 +75,6 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
       },
       ...(tls !== undefined ? { tls: { cert: resolvePath(dir, tls.cert), key: resolvePath(dir, tls.key) } } : {}),
     },
+    alerts: parsed.alerts,
   });
 }

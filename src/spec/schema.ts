@@ -301,7 +301,7 @@ export const securitySchema = z
 
 export const ROLLOUT_STRATEGIES = ['replace', 'canary', 'blueGreen', 'abTest', 'shadow'] as const;
 /** What a rollout's analysis can gate on. */
-export const ROLLOUT_GATES = ['errors', 'latency', 'latencyP50', 'outputShift'] as const;
+export const ROLLOUT_GATES = ['errors', 'latency', 'latencyP50', 'outputShift', 'slo', 'accuracy', 'drift'] as const;
 
 export const rolloutSchema = z
   .strictObject({
@@ -374,9 +374,12 @@ export const rolloutSchema = z
         ),
         gates: z.array(z.enum(ROLLOUT_GATES, { error: (iss) => `unknown rollout gate ${JSON.stringify(iss.input)}; the analysis can gate on: ${ROLLOUT_GATES.join(', ')}` }))
           .min(1, { error: 'gates needs at least one of: ' + ROLLOUT_GATES.join(', ') }).default(['errors', 'latency'])
-          .describe("What decides each step (every comparison is recorded either way): 'errors' (the share of 5xx answers and outputs with NaN or an infinity), 'latency' (the share of answers slower than the old version's p99, 5 points of slack), 'latencyP50' (the share slower than its median, 5 points of slack), 'outputShift' (the distance between the two versions' distributions of predictions, at most maxShift). A shadow reports its copies' latency but does not gate on it: copies are sent open-loop and timed from their sending, so they are not comparable with the callers' latency. Default [errors, latency]. Example: gates: [errors, latency, outputShift]."),
+          .describe("What decides each step (every comparison is recorded either way): 'errors' (the share of 5xx answers and outputs with NaN or an infinity), 'latency' (the share of answers slower than the old version's p99, 5 points of slack), 'latencyP50' (the share slower than its median, 5 points of slack), 'outputShift' (the distance between the two versions' distributions of predictions, at most maxShift), 'slo' (the candidate's bad-event share for each availability and latency SLO of the deployment, against maxBurn times the SLO's budget: a guard that fails once the share is surely above, and passes once minSamples answers are in without that; proving a 99.9% objective met would need many thousands of answers), 'accuracy' (the share of the candidate's labelled predictions that were wrong, against the baseline's, as errors are compared; labels come from /feedback), 'drift' (holds, inconclusive, while the deployment's latest drift check finds the live inputs drifted from the reference, so nothing is promoted on unrepresentative traffic). A shadow reports its copies' latency but does not gate on it: copies are sent open-loop and timed from their sending, so they are not comparable with the callers' latency. Default [errors, latency]. Example: gates: [errors, latency, outputShift]."),
         maxShift: z.number().gt(0).max(1).default(0.2).describe(
           "outputShift: the largest Jensen–Shannon distance (0 same, 1 disjoint) between the versions' predictions that passes, judged once both have minSamples answers. Default 0.2. Example: maxShift: 0.1.",
+        ),
+        maxBurn: z.number().gt(0).max(1000).default(1).describe(
+          "slo: the burn rate a candidate may run at: its bad-event share against maxBurn × (100 − objective)%. 1 means it must keep within the budget's pace; 14.4 fails only what would page. Default 1. Example: maxBurn: 2.",
         ),
         onInconclusive: z.enum(['wait', 'rollback', 'promote']).default('wait').describe(
           "What a step does when its interval has passed and the analysis has not decided: 'wait' (keep collecting until maxDuration, then roll back), 'rollback' or 'promote' at once. Default 'wait'. Example: onInconclusive: promote.",
@@ -449,6 +452,31 @@ export const captureSchema = z
   })
   .describe('Prediction capture: a sample of requests and answers, redacted, hashed and encrypted, written off the request path. No default (nothing captured).');
 
+export const SLO_KINDS = ['availability', 'latency', 'accuracy'] as const;
+
+const objective = z.number({ error: 'objective is a percentage, e.g. 99.9' })
+  .gt(0, { error: 'objective is a percentage above 0, e.g. 99.9' })
+  .lt(100, { error: (iss) => (Number(iss.input) > 100 ? `objective ${String(iss.input)} is over 100%: no more than every event can be good; use a percentage under 100, e.g. 99.9` : 'objective 100% leaves no error budget (not one event may fail), so every failure would page; use a percentage under 100, e.g. 99.99') })
+  .refine((v) => v > 1, { error: 'objective is a percentage: 99.9 means 99.9%, so a share such as 0.999 is written 99.9' });
+
+export const sloSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'an SLO name is lower-case letters, digits and -, starting with a letter' }).optional().meta({ 'x-default': 'the kind' }).describe("The SLO's name in alerts, metrics and aloft monitor; unique in the deployment. Default: its kind. Example: name: latency-fast."),
+    kind: z.enum(SLO_KINDS, { error: (iss) => `unknown SLO kind ${JSON.stringify(iss.input)}; an SLO measures one of: ${SLO_KINDS.join(', ')}` }).describe(
+      "What is measured: 'availability' (the share of answers that are not 5xx and hold no NaN or infinity), 'latency' (the share of non-5xx answers within threshold) or 'accuracy' (the share of labelled predictions that were right, from /feedback, counted when the label arrives). Required. Example: kind: latency.",
+    ),
+    objective: objective.describe('The share of good events promised, in percent (under 100). Required. Example: objective: 99.9.'),
+    window: duration({ positive: true }).prefault('30d').describe('The period the objective holds over; the error budget is (100 − objective)% of its events. Default 30d. Example: window: 7d.'),
+    threshold: duration({ positive: true }).optional().describe('latency: an answer is good when it takes at most this long, from arrival to answer. Required for latency. Example: threshold: 100ms.'),
+    tolerance: z.number().min(0).optional().describe('accuracy of a regression model: a prediction is right when within this distance of its label (classifiers are right when the predicted class is the label). No default (regression predictions are not judged). Example: tolerance: 0.5.'),
+  })
+  .superRefine((s, ctx) => {
+    if (s.kind === 'latency' && s.threshold === undefined) ctx.addIssue({ code: 'custom', path: ['threshold'], message: 'a latency SLO needs threshold: the time within which an answer is good, e.g. threshold: 100ms' });
+    if (s.kind !== 'latency' && s.threshold !== undefined) ctx.addIssue({ code: 'custom', path: ['threshold'], message: `threshold applies to latency SLOs only, not ${s.kind}` });
+    if (s.kind !== 'accuracy' && s.tolerance !== undefined) ctx.addIssue({ code: 'custom', path: ['tolerance'], message: `tolerance applies to accuracy SLOs only, not ${s.kind}` });
+  })
+  .describe('A service-level objective: a kind of event, the share of them that must be good, and the window.');
+
 export const deploymentSchema = z
   .strictObject({
     model: modelRef.optional().meta({ 'x-default': 'the deployment name' }).describe(
@@ -485,8 +513,18 @@ export const deploymentSchema = z
       })
       .optional()
       .describe("Data drift: each feature of the recent window of captured predictions is compared with a reference, by the test Evidently picks for its size and kind (Kolmogorov–Smirnov, chi-square or a Z-test up to 1000 reference rows; normed Wasserstein or Jensen–Shannon distance above). Needs features and capture. No default (no drift checks)."),
+    slos: z.array(sloSchema).default([]).describe(
+      "Service-level objectives, each with an error budget computed continuously and burn-rate alerts by the SRE workbook's multi-window rules (a page when 2% of the budget goes in an hour or 5% in six, a ticket when 10% goes in a day or in three; each checked over a long and a short window). Default [] (none). Example: slos: [{kind: availability, objective: 99.9}, {kind: latency, objective: 99, threshold: 100ms}].",
+    ),
   })
   .superRefine((d, ctx) => {
+    const slos = new Map<string, number>();
+    d.slos.forEach((slo, i) => {
+      const name = slo.name ?? slo.kind;
+      if (slos.has(name)) ctx.addIssue({ code: 'custom', path: ['slos', i, 'name'], message: `two SLOs are named '${name}' (#${slos.get(name)! + 1} and #${i + 1}); give one a name: ${name}-2` });
+      slos.set(name, i);
+      if (slo.kind === 'accuracy' && !d.capture) ctx.addIssue({ code: 'custom', path: ['slos', i], message: 'an accuracy SLO joins feedback labels to captured predictions: add a capture section to this deployment' });
+    });
     if (d.drift && !d.capture) ctx.addIssue({ code: 'custom', path: ['drift'], message: 'drift compares captured predictions with a reference: add a capture section to this deployment' });
     if (d.drift && !d.features) ctx.addIssue({ code: 'custom', path: ['drift'], message: "drift compares features by name: name the input's columns with features: [...]" });
     if (!d.capture) return;
@@ -504,6 +542,23 @@ export const deploymentsSchema = z
   .default({})
   .describe('Deployments to serve, by name; the name is the endpoint /v2/models/<name>. Same naming rules as models. Default none. Example: deployments: { credit-risk: { model: credit-risk, replicas: 2 } }.');
 
+export const alertsSchema = z
+  .strictObject({
+    webhooks: z.array(z.strictObject({
+      url: z.string().regex(/^https?:\/\/\S+$/, { error: 'a webhook url is an http:// or https:// URL' }).describe('Where notifications are POSTed as JSON: one body that Slack incoming webhooks (text) and Alertmanager webhook receivers (version 4: status, alerts, groupKey, …) both accept. Required. Example: url: ${env:SLACK_WEBHOOK}.'),
+      timeout: duration({ positive: true }).prefault('5s').describe('How long one delivery may take. Default 5s. Example: timeout: 2s.'),
+      headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/), z.string()).default({}).describe('Extra request headers, e.g. an authorization token. Default {}. Example: headers: { authorization: Bearer ${env:HOOK_TOKEN} }.'),
+    })).default([]).describe('Webhook receivers of every notification. A failed delivery (not 2xx, a timeout, a refused connection) is retried with exponential backoff (1 s doubling to 5 min, up to retries times), and shown by aloft alerts. Default []. Example: webhooks: [{url: https://hooks.slack.com/services/T/B/X}].'),
+    log: z.boolean().default(true).describe('Write every notification to the log (warn when firing, info when resolved). Default true. Example: log: false.'),
+    every: duration({ positive: true }).prefault('15s').describe('How often alert rules are evaluated. Default 15s. Example: every: 1m.'),
+    for: duration().prefault('0s').describe('How long a condition must hold before its alert fires (pending until then); a condition that clears while pending never fires. SLO burn rules already need a long and a short window to agree, so the default is 0s. Default 0s. Example: for: 2m.'),
+    repeat: duration({ positive: true }).prefault('4h').describe('A firing group is notified again after this long without change. Default 4h. Example: repeat: 1h.'),
+    retries: z.number().int().min(0).max(100).default(10).describe('Delivery attempts after the first, per notification and webhook. Default 10. Example: retries: 3.'),
+    crashLoop: z.number().int().min(2).max(1000).default(3).describe('A replica restarted this many times within 10 minutes is crash-looping (ReplicaCrashLoop fires). Default 3. Example: crashLoop: 5.'),
+  })
+  .prefault({})
+  .describe('Alerts: drift, SLO burn (availability, latency, accuracy), replica crash loops and capture drops share one model, pending → firing → resolved, deduplicated by their labels and grouped by deployment, with one set of sinks. Every field is optional.');
+
 /** Top-level sections. Each key owns one section; unknown keys are rejected. */
 export const sections = {
   version: z.literal(1, { error: 'version must be 1, the only spec version so far' }).default(1).describe(
@@ -515,6 +570,7 @@ export const sections = {
   deployments: deploymentsSchema,
   limits: limitsSchema,
   security: securitySchema,
+  alerts: alertsSchema,
 };
 
 export const specSchema = z

@@ -138,8 +138,9 @@ export interface RolloutSpec {
     /** ms */
     readonly maxDuration: number;
     readonly onInconclusive: 'wait' | 'rollback' | 'promote';
-    readonly gates: readonly ('errors' | 'latency' | 'latencyP50' | 'outputShift')[];
+    readonly gates: readonly ('errors' | 'latency' | 'latencyP50' | 'outputShift' | 'slo' | 'accuracy' | 'drift')[];
     readonly maxShift: number;
+    readonly maxBurn: number;
   };
 }
 
@@ -160,6 +161,35 @@ export interface DeploymentSpec {
   readonly features?: readonly FeatureSpec[];
   readonly capture?: CaptureSpec;
   readonly drift?: DriftSpec;
+  /** Service-level objectives, names unique. */
+  readonly slos: readonly SloSpec[];
+}
+
+export interface SloSpec {
+  /** Unique in the deployment; the kind when not given. */
+  readonly name: string;
+  readonly kind: 'availability' | 'latency' | 'accuracy';
+  /** Percent, in (1, 100). */
+  readonly objective: number;
+  /** ms */
+  readonly window: number;
+  /** ms, latency only */
+  readonly threshold?: number;
+  /** accuracy of regression outputs */
+  readonly tolerance?: number;
+}
+
+export interface AlertsSpec {
+  readonly webhooks: readonly { readonly url: string; /** ms */ readonly timeout: number; readonly headers: Readonly<Record<string, string>> }[];
+  readonly log: boolean;
+  /** ms */
+  readonly every: number;
+  /** ms */
+  readonly for: number;
+  /** ms */
+  readonly repeat: number;
+  readonly retries: number;
+  readonly crashLoop: number;
 }
 
 export interface DriftSpec {
@@ -205,6 +235,7 @@ export interface Spec {
   readonly deployments: Readonly<Record<string, DeploymentSpec>>;
   readonly limits: LimitsSpec;
   readonly security: SecuritySpec;
+  readonly alerts: AlertsSpec;
 }
 
 export interface LoadedSpec {

@@ -1,7 +1,8 @@
 /**
  * `aloft monitor DEPLOYMENT [--json]`: a deployment's capture and feedback counts, its
- * quality per version over recent windows from the labels joined so far, and its drift
- * (checked now, and the last scheduled check).
+ * quality per version over recent windows from the labels joined so far, its drift
+ * (checked now, and the last scheduled check), each SLO's budget and burn rates, and its
+ * open alerts.
  */
 import type { MonitorReport } from '../../monitor/capture/routes.js';
 import { pathOf } from '../../api/routes.js';
@@ -33,6 +34,14 @@ export function describeMonitor(r: MonitorReport): string {
     }
     for (const s of c.skipped) if (label === 'drift now') lines.push(`      ${s.feature}: ${s.reason}`);
   }
+  if (r.slos.length === 0) lines.push('  SLOs: none declared (deployments.<name>.slos)');
+  for (const s of r.slos) {
+    const what = s.kind === 'latency' ? `${s.objective}% within ${s.threshold}` : `${s.objective}% ${s.kind}`;
+    lines.push(`  SLO ${s.name} (${what} over ${s.window}): ${s.sli !== undefined ? `${s.sli.toFixed(3)}% good of ${s.events.total}` : 'no events yet'}; budget left ${(100 * s.budget.remaining).toFixed(1)}% (${s.budget.bad} bad of ${s.budget.allowed.toFixed(1)} allowed)${s.burning ? `; BURNING (${s.burning})` : ''}`);
+    lines.push(`    burn rate: ${s.rules.map((x) => `${x.long.window} ${x.long.rate.toFixed(2)}× / ${x.short.window} ${x.short.rate.toFixed(2)}× (${x.severity} at ${x.rate}×${x.active ? ', HOLDS' : ''})`).join('; ')}`);
+  }
+  lines.push(r.alerts.length === 0 ? '  alerts: none open' : `  alerts (${r.alerts.length} open):`);
+  for (const a of r.alerts) lines.push(`    ${a.state} ${a.labels.severity ?? ''} ${a.name}: ${a.annotations.summary}`);
   return `${lines.join('\n')}\n`;
 }
 

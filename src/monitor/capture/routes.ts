@@ -17,7 +17,9 @@ import type { Clock } from '../../clock.js';
 import { aadOf, MAX_ID, type Capture, type CaptureConfig } from './capture.js';
 import type { CaptureRecord } from './record.js';
 import type { CaptureStore, StoredCapture } from './store.js';
-import { pairsOf, quality, type QualityFigures } from '../quality.js';
+import { pairsOf, quality, type Pair, type QualityFigures } from '../quality.js';
+import type { SloStatus } from '../slo.js';
+import type { Alert } from '../alerts/model.js';
 import type { DriftCheck, DriftMonitor } from '../drift-monitor.js';
 
 export interface CaptureRoutesContext {
@@ -34,6 +36,12 @@ export interface CaptureRoutesContext {
   drift?: DriftMonitor;
   /** Feedback counts so far, per deployment. */
   feedbackCounts?(deployment: string): { accepted: number; notCaptured: number; rejected: number } | undefined;
+  /** Told of the labelled predictions of each feedback call, by version (accuracy SLOs, rollout gates). */
+  onLabels?(deployment: string, labelled: readonly { version: number; pairs: Pair[] }[]): void;
+  /** The deployment's SLOs evaluated now. */
+  slos?(deployment: string): Promise<SloStatus[]>;
+  /** Its pending and firing alerts. */
+  alerts?(deployment: string): Alert[];
 }
 
 /** The windows quality is reported over, most recent first. */
@@ -48,6 +56,10 @@ export interface MonitorReport {
   quality: ({ version: number; window: string } & QualityFigures)[];
   /** The last scheduled drift check and one run now (deployments with a drift section). */
   drift?: { scheduled?: DriftCheck; now?: DriftCheck };
+  /** Each SLO evaluated now: budget left, burn rate per window, the rules that hold. */
+  slos: SloStatus[];
+  /** Pending and firing alerts of the deployment. */
+  alerts: Alert[];
 }
 
 export const MAX_FEEDBACK = 10_000;
@@ -117,6 +129,18 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
     const notCaptured = ids.filter((id) => !known.has(id));
     const keep = ids.filter((id) => known.has(id)).map((id) => ({ id, label: good.get(id)! }));
     if (keep.length > 0) await ctx.store.putFeedback(deployment, keep, (req as { principal?: Principal }).principal?.name ?? 'anonymous', ctx.clock.date().toISOString());
+    if (keep.length > 0 && ctx.onLabels) {
+      // Judged now, when the labels arrive: the predictions they label, by version.
+      const labelled = keep.flatMap((k) => {
+        try {
+          const stored = known.get(k.id)!;
+          return [{ version: stored.version, pairs: pairsOf(openRecord(ctx.capture, c, stored), k.label) }];
+        } catch {
+          return []; // a record under a key no longer configured: kept, not judged
+        }
+      });
+      ctx.onLabels(deployment, labelled);
+    }
     ctx.onFeedback?.(deployment, { accepted: keep.length, notCaptured: notCaptured.length, rejected: rejected.length });
     const answer: FeedbackAnswer = { accepted: keep.length, notCaptured, rejected };
     if (keep.length === 0 && notCaptured.length === 0) return reply.code(400).send({ error: `every entry was rejected: ${rejected.slice(0, 3).map((r) => `#${r.index}: ${r.error}`).join('; ')}`, code: 'ALOFT_FEEDBACK_INVALID', ...answer }) as never;
@@ -184,6 +208,8 @@ export async function monitorReport(ctx: CaptureRoutesContext, deployment: strin
     ...(c ? { capture: { sampleRate: c.capture.sampleRate, written: counts?.written ?? {}, droppedFull: counts?.droppedFull ?? 0, droppedSink: counts?.droppedSink ?? 0, queued: counts?.queued ?? 0 } } : {}),
     feedback: ctx.feedbackCounts?.(deployment) ?? { accepted: 0, notCaptured: 0, rejected: 0 },
     quality: [],
+    slos: ctx.slos ? await ctx.slos(deployment) : [],
+    alerts: ctx.alerts?.(deployment) ?? [],
   };
   if (!c) return report;
   if (ctx.drift) {

@@ -9,6 +9,7 @@ import * as m0003 from './0003_audit.js';
 import * as m0004 from './0004_key_scopes_explicit.js';
 import * as m0005 from './0005_revisions.js';
 import * as m0006 from './0006_capture.js';
+import * as m0007 from './0007_slo_events.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -17,6 +18,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004_key_scopes_explicit': m0004,
   '0005_revisions': m0005,
   '0006_capture': m0006,
+  '0007_slo_events': m0007,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

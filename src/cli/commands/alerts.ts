@@ -1,0 +1,44 @@
+/**
+ * `aloft alerts [--deployment D] [--all] [--json]`: pending and firing alerts (and with
+ * --all the recently resolved ones), then every notification's delivery: which sink, how
+ * many attempts, the last error and when it is tried next.
+ */
+import { pathOf } from '../../api/routes.js';
+import type { Alert } from '../../monitor/alerts/model.js';
+import type { AlertsReport } from '../../monitor/alerts/alerts.js';
+import { connect, type ClientOptions } from '../client.js';
+import { printJson } from '../output.js';
+
+function alertLine(a: Alert): string {
+  const since = a.state === 'resolved' ? `resolved ${a.resolvedAt}` : a.state === 'firing' ? `since ${a.firingAt}` : `pending since ${a.activeAt}`;
+  const labels = Object.entries(a.labels).filter(([k]) => k !== 'alertname' && k !== 'deployment' && k !== 'severity').map(([k, v]) => `${k}=${v}`).join(' ');
+  return `  ${a.state.toUpperCase().padEnd(8)} ${(a.labels.severity ?? '').padEnd(6)} ${a.name}${a.labels.deployment ? ` ${a.labels.deployment}` : ''}${labels ? ` (${labels})` : ''}, ${since}\n           ${a.annotations.summary}`;
+}
+
+export function describeAlerts(r: AlertsReport, all: boolean): string {
+  const lines: string[] = [];
+  const firing = r.active.filter((a) => a.state === 'firing').length;
+  lines.push(`${firing} firing, ${r.active.length - firing} pending (at ${r.at}; sinks: ${r.sinks.join(', ') || 'none'})`);
+  for (const a of r.active) lines.push(alertLine(a));
+  if (all) {
+    lines.push(`resolved (${r.resolved.length}):`);
+    for (const a of r.resolved) lines.push(alertLine(a));
+  }
+  const failing = r.deliveries.filter((d) => d.state === 'waiting' || d.state === 'failed' || d.state === 'sending');
+  const shown = all ? r.deliveries : failing;
+  if (shown.length > 0 || all) lines.push(all ? `deliveries (${r.deliveries.length}):` : `deliveries not yet done (${failing.length}):`);
+  for (const d of shown) {
+    lines.push(`  #${d.id} ${d.state.padEnd(10)} ${d.status} ${d.groupKey} to ${d.sink}: ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}${d.lastError ? `, last error: ${d.lastError}` : ''}${d.nextAttemptAt ? `, next at ${d.nextAttemptAt}` : ''}${d.deliveredAt ? `, delivered ${d.deliveredAt}` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function alerts(opts: ClientOptions & { json?: boolean; all?: boolean; deployment?: string }): Promise<void> {
+  const aloft = await connect(opts);
+  const q = opts.deployment !== undefined ? `?deployment=${encodeURIComponent(opts.deployment)}` : '';
+  const r = await aloft.send('GET', `${pathOf('admin.alerts', {})}${q}`);
+  const body = JSON.parse(r.body.toString('utf8')) as AlertsReport & { error?: string };
+  if (r.status >= 400) throw aloft.errorFor(r.status, body.error ?? `HTTP ${r.status}`);
+  if (opts.json) return printJson(body);
+  process.stdout.write(describeAlerts(body, opts.all === true));
+}

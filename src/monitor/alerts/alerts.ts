@@ -1,0 +1,190 @@
+/**
+ * Alerts as a reconciler: every `alerts.every` it gathers what the rules say holds now
+ * (rules.ts), moves the alert book (model.ts), and hands the notifications due to every
+ * sink (sinks.ts). Deliveries never hold the controller's queue: each runs on its own,
+ * and one that fails is retried after 1 s, doubling to 5 min, up to `alerts.retries`
+ * times. A newer notification of the same group supersedes a retry still waiting, so a
+ * receiver is never told "firing" after "resolved". Every delivery (its attempts, its last
+ * error, when it is tried next) is kept for `aloft alerts` and /metrics.
+ */
+import type { Clock, Timer } from '../../clock.js';
+import type { Reconciler, ReconcileResult } from '../../control/controller.js';
+import type { Logger } from '../../log.js';
+import type { AlertsSpec } from '../../spec/types.js';
+import { AlertBook, type Alert, type Condition, type Notification } from './model.js';
+import { LogSink, WebhookSink, type AlertSink } from './sinks.js';
+
+export const ALERTS = 'alerts';
+
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 300_000;
+/** Deliveries kept for display. */
+const KEEP = 200;
+
+export interface Delivery {
+  id: number;
+  sink: string;
+  groupKey: string;
+  status: Notification['status'];
+  alerts: number;
+  state: 'sending' | 'waiting' | 'delivered' | 'failed' | 'superseded';
+  attempts: number;
+  lastError?: string;
+  /** ISO times. */
+  createdAt: string;
+  deliveredAt?: string;
+  nextAttemptAt?: string;
+}
+
+export interface AlertsReport {
+  at: string;
+  active: Alert[];
+  resolved: Alert[];
+  deliveries: Delivery[];
+  sinks: string[];
+}
+
+export interface AlertsOptions {
+  clock: Clock;
+  logger: Logger;
+  spec: () => AlertsSpec;
+  /** Every rule's conditions now. */
+  conditions: () => Promise<Condition[]> | Condition[];
+  /** Where `aloft alerts` can be asked (the admin API's URL). */
+  externalURL: () => string;
+  /** Sinks instead of those the spec names (tests). */
+  sinks?: () => AlertSink[];
+  fetch?: typeof fetch;
+}
+
+interface Job { delivery: Delivery; sink: AlertSink; n: Notification; timer?: Timer }
+
+export class Alerts implements Reconciler {
+  readonly name = ALERTS;
+  readonly #o: AlertsOptions;
+  readonly #book: AlertBook;
+  readonly #deliveries: Delivery[] = [];
+  readonly #jobs = new Map<number, Job>();
+  readonly #inflight = new Set<Promise<void>>();
+  #seq = 0;
+  #sinks: { key: string; sinks: AlertSink[] } | undefined;
+  #closed = false;
+  readonly #counts = new Map<string, { delivered: number; failed: number; retried: number }>();
+
+  constructor(o: AlertsOptions) {
+    this.#o = o;
+    this.#book = new AlertBook({ forMs: () => o.spec().for, repeatMs: () => o.spec().repeat });
+  }
+
+  async reconcile(): Promise<ReconcileResult> {
+    await this.evaluate();
+    return { requeueAfterMs: this.#o.spec().every };
+  }
+
+  /** Evaluate the rules now and send what is due. */
+  async evaluate(): Promise<Notification[]> {
+    const conditions = await this.#o.conditions();
+    const notes = this.#book.update(conditions, this.#o.clock.date().getTime());
+    for (const n of notes) for (const sink of this.#currentSinks()) this.#queue(sink, n);
+    return notes;
+  }
+
+  report(filter?: { deployment?: string }): AlertsReport {
+    const match = (a: Alert) => filter?.deployment === undefined || a.labels.deployment === filter.deployment;
+    return {
+      at: this.#o.clock.date().toISOString(),
+      active: this.#book.active().filter(match),
+      resolved: this.#book.resolved().filter(match).slice(0, 50),
+      deliveries: [...this.#deliveries].reverse().filter((d) => filter?.deployment === undefined || d.groupKey.includes(JSON.stringify(filter.deployment))),
+      sinks: this.#currentSinks().map((s) => s.name),
+    };
+  }
+
+  /** Delivery outcomes per sink, for /metrics. */
+  counts(): { sink: string; delivered: number; failed: number; retried: number }[] {
+    return [...this.#counts].map(([sink, c]) => ({ sink, ...c }));
+  }
+
+  /** Resolves when no delivery is being sent (retries may still wait). */
+  async settled(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const j of this.#jobs.values()) j.timer?.cancel();
+    this.#jobs.clear();
+  }
+
+  #currentSinks(): AlertSink[] {
+    if (this.#o.sinks) return this.#o.sinks();
+    const spec = this.#o.spec();
+    const key = JSON.stringify([spec.log, spec.webhooks]);
+    if (this.#sinks?.key !== key) {
+      const sinks: AlertSink[] = [];
+      if (spec.log) sinks.push(new LogSink(this.#o.logger));
+      for (const w of spec.webhooks) sinks.push(new WebhookSink({ url: w.url, timeoutMs: w.timeout, headers: w.headers, externalURL: this.#o.externalURL, ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}) }));
+      this.#sinks = { key, sinks };
+    }
+    return this.#sinks.sinks;
+  }
+
+  #queue(sink: AlertSink, n: Notification): void {
+    // A retry still waiting for the same group and sink is superseded by the newer state.
+    for (const [id, j] of this.#jobs) {
+      if (j.sink === sink && j.n.groupKey === n.groupKey && j.delivery.state === 'waiting') {
+        j.timer?.cancel();
+        j.delivery.state = 'superseded';
+        delete j.delivery.nextAttemptAt;
+        this.#jobs.delete(id);
+      }
+    }
+    const delivery: Delivery = { id: ++this.#seq, sink: sink.name, groupKey: n.groupKey, status: n.status, alerts: n.alerts.length, state: 'sending', attempts: 0, createdAt: this.#o.clock.date().toISOString() };
+    this.#deliveries.push(delivery);
+    if (this.#deliveries.length > KEEP) this.#deliveries.splice(0, this.#deliveries.length - KEEP);
+    const job: Job = { delivery, sink, n };
+    this.#jobs.set(delivery.id, job);
+    this.#attempt(job);
+  }
+
+  #count(sink: string, k: 'delivered' | 'failed' | 'retried'): void {
+    const c = this.#counts.get(sink) ?? { delivered: 0, failed: 0, retried: 0 };
+    c[k]++;
+    this.#counts.set(sink, c);
+  }
+
+  #attempt(job: Job): void {
+    const d = job.delivery;
+    d.state = 'sending';
+    d.attempts++;
+    delete d.nextAttemptAt;
+    const p = job.sink.send(job.n).then(
+      () => {
+        d.state = 'delivered';
+        d.deliveredAt = this.#o.clock.date().toISOString();
+        delete d.lastError;
+        this.#jobs.delete(d.id);
+        this.#count(d.sink, 'delivered');
+      },
+      (err: unknown) => {
+        d.lastError = (err as Error).message;
+        if (this.#closed || !this.#jobs.has(d.id)) return;
+        const retries = this.#o.spec().retries;
+        if (d.attempts > retries) {
+          d.state = 'failed';
+          this.#jobs.delete(d.id);
+          this.#count(d.sink, 'failed');
+          this.#o.logger.error({ sink: d.sink, group: d.groupKey, attempts: d.attempts, err: d.lastError }, 'alert notification not delivered; given up');
+          return;
+        }
+        const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (d.attempts - 1));
+        d.state = 'waiting';
+        d.nextAttemptAt = new Date(this.#o.clock.date().getTime() + delay).toISOString();
+        this.#count(d.sink, 'retried');
+        this.#o.logger.warn({ sink: d.sink, group: d.groupKey, attempts: d.attempts, retryInMs: delay, err: d.lastError }, 'alert notification failed; retrying');
+        job.timer = this.#o.clock.setTimeout(() => { if (this.#jobs.has(d.id)) this.#attempt(job); }, delay);
+      },
+    ).finally(() => this.#inflight.delete(p));
+    this.#inflight.add(p);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The one alert model (drift, SLO burn, accuracy, replica crash loops, capture drops), in
+ * Prometheus' and Alertmanager's terms:
+ *
+ * - A rule reports **conditions** that hold now, each named (`alertname`) and labelled.
+ *   The labels identify it: equal labels are the same alert (its fingerprint), however
+ *   often it is reported, so alerts are deduplicated by construction.
+ * - A new condition is **pending**; once it has held for `for` it is **firing**; when it no
+ *   longer holds a firing alert is **resolved** (a pending one is dropped: it never fired).
+ * - Alerts are **grouped** by deployment. A group is notified when one of its alerts starts
+ *   firing or resolves, and again every `repeat` while it fires unchanged; a notification
+ *   carries every firing alert of the group and those that just resolved.
+ *
+ * Level-based and clock-driven: `update(conditions, nowMs)` is the whole interface, so the
+ * same conditions twice change nothing.
+ */
+import { createHash } from 'node:crypto';
+
+export type Severity = 'page' | 'ticket';
+
+/** What a rule reports: a condition that holds now. */
+export interface Condition {
+  /** Labels, `alertname` and `severity` included; `deployment` groups. */
+  labels: Readonly<Record<string, string>>;
+  annotations: { summary: string; description?: string };
+  /** The figure behind it (a burn rate, a share), for display. */
+  value?: number;
+}
+
+export type AlertState = 'pending' | 'firing' | 'resolved';
+
+export interface Alert {
+  fingerprint: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  annotations: { summary: string; description?: string };
+  value?: number;
+  state: AlertState;
+  /** ISO times. */
+  activeAt: string;
+  firingAt?: string;
+  resolvedAt?: string;
+}
+
+/** What a group's notification carries. */
+export interface Notification {
+  /** e.g. '{deployment="credit-risk"}' */
+  groupKey: string;
+  groupLabels: Record<string, string>;
+  status: 'firing' | 'resolved';
+  alerts: Alert[];
+  /** Why it is sent now. */
+  reason: 'changed' | 'repeat';
+  at: string;
+}
+
+export interface AlertBookOptions {
+  /** ms a condition must hold before firing. */
+  forMs: () => number;
+  /** ms between notifications of a group that fires unchanged. */
+  repeatMs: () => number;
+  /** Resolved alerts kept for display. Default 200. */
+  history?: number;
+}
+
+/** The labels' identity: alertname and every label, sorted. */
+export function fingerprintOf(labels: Readonly<Record<string, string>>): string {
+  const canonical = Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',');
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+const GROUP_BY = ['deployment'] as const;
+
+function groupOf(labels: Readonly<Record<string, string>>): { key: string; labels: Record<string, string> } {
+  const g: Record<string, string> = {};
+  for (const k of GROUP_BY) if (labels[k] !== undefined) g[k] = labels[k];
+  return { key: `{${Object.entries(g).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`, labels: g };
+}
+
+export class AlertBook {
+  readonly #o: AlertBookOptions;
+  /** Pending and firing alerts by fingerprint. */
+  readonly #active = new Map<string, Alert>();
+  #resolved: Alert[] = [];
+  /** group key → wall ms of its last notification. */
+  readonly #notified = new Map<string, number>();
+
+  constructor(o: AlertBookOptions) {
+    this.#o = o;
+  }
+
+  /** Pending and firing alerts, firing first, newest first. */
+  active(): Alert[] {
+    return [...this.#active.values()].sort((a, b) => (a.state === b.state ? b.activeAt.localeCompare(a.activeAt) : a.state === 'firing' ? -1 : 1));
+  }
+
+  /** Resolved alerts, newest first. */
+  resolved(): Alert[] {
+    return [...this.#resolved].reverse();
+  }
+
+  /** Apply what holds now; returns the notifications due. */
+  update(conditions: readonly Condition[], nowMs: number): Notification[] {
+    const now = new Date(nowMs).toISOString();
+    const seen = new Set<string>();
+    const changed = new Map<string, Alert[]>();
+    const mark = (a: Alert) => {
+      const g = groupOf(a.labels).key;
+      changed.set(g, [...(changed.get(g) ?? []), a]);
+    };
+    for (const c of conditions) {
+      const fp = fingerprintOf(c.labels);
+      if (seen.has(fp)) continue;
+      seen.add(fp);
+      let a = this.#active.get(fp);
+      if (!a) {
+        a = { fingerprint: fp, name: c.labels.alertname ?? 'Alert', labels: { ...c.labels }, annotations: c.annotations, ...(c.value !== undefined ? { value: c.value } : {}), state: 'pending', activeAt: now };
+        this.#active.set(fp, a);
+      } else {
+        a.annotations = c.annotations;
+        if (c.value !== undefined) a.value = c.value;
+      }
+      if (a.state === 'pending' && nowMs - Date.parse(a.activeAt) >= this.#o.forMs()) {
+        a.state = 'firing';
+        a.firingAt = now;
+        mark(a);
+      }
+    }
+    const resolvedNow: Alert[] = [];
+    for (const [fp, a] of this.#active) {
+      if (seen.has(fp)) continue;
+      this.#active.delete(fp);
+      if (a.state !== 'firing') continue;
+      a.state = 'resolved';
+      a.resolvedAt = now;
+      resolvedNow.push(a);
+      mark(a);
+    }
+    this.#resolved.push(...resolvedNow);
+    const keep = this.#o.history ?? 200;
+    if (this.#resolved.length > keep) this.#resolved = this.#resolved.slice(-keep);
+
+    const out: Notification[] = [];
+    const firingByGroup = new Map<string, Alert[]>();
+    for (const a of this.#active.values()) {
+      if (a.state !== 'firing') continue;
+      const g = groupOf(a.labels).key;
+      firingByGroup.set(g, [...(firingByGroup.get(g) ?? []), a]);
+    }
+    const groups = new Set([...changed.keys(), ...firingByGroup.keys()]);
+    for (const g of groups) {
+      const firing = firingByGroup.get(g) ?? [];
+      const justResolved = (changed.get(g) ?? []).filter((a) => a.state === 'resolved');
+      const last = this.#notified.get(g);
+      const reason = changed.has(g) ? 'changed' : last === undefined || nowMs - last >= this.#o.repeatMs() ? 'repeat' : undefined;
+      if (reason === undefined || (firing.length === 0 && justResolved.length === 0)) continue;
+      const sample = firing[0] ?? justResolved[0]!;
+      this.#notified.set(g, nowMs);
+      if (firing.length === 0) this.#notified.delete(g);
+      out.push({
+        groupKey: g, groupLabels: groupOf(sample.labels).labels, status: firing.length > 0 ? 'firing' : 'resolved',
+        alerts: [...firing, ...justResolved].map((a) => ({ ...a })), reason, at: now,
+      });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The monitoring loop of one Aloft process, assembled: SLO events from the observation
+ * point and from feedback (slo.ts), the latest drift check per deployment, and the alert
+ * rules over all of them (alerts/). `aloft up` adds the reconcilers to its controller and
+ * the observer to its gateway; nothing here touches the request path beyond that
+ * observer's counter increments.
+ */
+import type { Clock } from '../clock.js';
+import type { ReplicaStatus } from '../control/orchestrators/types.js';
+import type { Logger } from '../log.js';
+import type { Spec } from '../spec/types.js';
+import type { Store } from '../store/db.js';
+import { Alerts } from './alerts/alerts.js';
+import type { Condition } from './alerts/model.js';
+import { CaptureDropRule, CrashLoopRule, driftConditions, sloConditions } from './alerts/rules.js';
+import type { DriftCheck } from './drift-monitor.js';
+import { judge, type Pair } from './quality.js';
+import { SloStore, SloTracker } from './slo.js';
+import type { VariantWindows } from './variants.js';
+
+export interface MonitoringOptions {
+  clock: Clock;
+  logger: Logger;
+  store: Store;
+  /** The live spec. */
+  spec(): Spec;
+  replicas(): readonly ReplicaStatus[];
+  captureDrops(): readonly { deployment: string; dropped: number }[];
+  /** Per-version label counts for the rollouts' accuracy gate. */
+  variants: VariantWindows;
+  externalURL(): string;
+  fetch?: typeof fetch;
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+export function createMonitoring(o: MonitoringOptions) {
+  const slo = new SloTracker({
+    clock: o.clock, logger: o.logger, store: new SloStore(o.store),
+    slos: (d) => o.spec().deployments[d]?.slos ?? NONE,
+    deployments: () => Object.keys(o.spec().deployments),
+    everyMs: () => o.spec().alerts.every,
+  });
+  /** The latest judged drift check per deployment (scheduled or on demand). */
+  const drift = new Map<string, DriftCheck>();
+  const crash = new CrashLoopRule();
+  const drops = new CaptureDropRule();
+  const conditions = async (): Promise<Condition[]> => {
+    const now = o.clock.date().getTime();
+    const live = new Set(Object.keys(o.spec().deployments));
+    for (const d of drift.keys()) if (!live.has(d)) drift.delete(d);
+    return [
+      ...sloConditions(await slo.refresh()),
+      ...driftConditions([...drift.values()]),
+      ...crash.conditions(o.replicas(), now, o.spec().alerts.crashLoop),
+      ...drops.conditions(o.captureDrops().filter((c) => live.has(c.deployment)), now),
+    ];
+  };
+  const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, externalURL: o.externalURL, ...(o.fetch ? { fetch: o.fetch } : {}) });
+  return {
+    slo,
+    alerts,
+    /** A drift check finished. */
+    onDriftCheck(c: DriftCheck): void {
+      if (c.result) drift.set(c.deployment, c);
+    },
+    driftOf(deployment: string): DriftCheck | undefined {
+      return drift.get(deployment);
+    },
+    driftChecks(): DriftCheck[] {
+      return [...drift.values()];
+    },
+    /** Labels arrived: judge each labelled prediction, for accuracy SLOs and the accuracy gate. */
+    onLabels(deployment: string, labelled: readonly { version: number; pairs: Pair[] }[]): void {
+      const tolerance = o.spec().deployments[deployment]?.slos.find((s) => s.kind === 'accuracy')?.tolerance;
+      let right = 0;
+      let wrong = 0;
+      for (const l of labelled) {
+        let r = 0;
+        let w = 0;
+        for (const p of l.pairs) {
+          const ok = judge(p, tolerance);
+          if (ok === true) r++;
+          else if (ok === false) w++;
+        }
+        if (r + w > 0) o.variants.recordLabels(deployment, l.version, r, w);
+        right += r;
+        wrong += w;
+      }
+      slo.recordLabels(deployment, right, wrong);
+    },
+  };
+}
+
+export type Monitoring = ReturnType<typeof createMonitoring>;

@@ -1,0 +1,195 @@
+/**
+ * The alert model without servers (pending → firing → resolved, dedupe, grouping, repeat),
+ * the rules, and delivery to a real HTTP receiver on 127.0.0.1 that fails and is retried
+ * on a ManualClock: nothing sleeps.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../../clock.js';
+import { silentLogger } from '../../log.js';
+import { alertsSchema } from '../../spec/schema.js';
+import type { AlertsSpec } from '../../spec/types.js';
+import { Alerts } from './alerts.js';
+import { AlertBook, fingerprintOf, type Condition } from './model.js';
+import { CaptureDropRule, CrashLoopRule } from './rules.js';
+import { webhookPayload, type WebhookPayload } from './sinks.js';
+
+const cond = (name: string, deployment: string, extra: Record<string, string> = {}): Condition => ({
+  labels: { alertname: name, deployment, severity: 'page', ...extra }, annotations: { summary: `${name} on ${deployment}` },
+});
+
+test('a condition fires after `for`, is deduplicated, and resolves when it stops holding', () => {
+  let forMs = 60_000;
+  const book = new AlertBook({ forMs: () => forMs, repeatMs: () => 3_600_000 });
+  const t0 = Date.UTC(2026, 0, 1);
+  assert.deepEqual(book.update([cond('X', 'a'), cond('X', 'a')], t0), [], 'pending: nothing sent');
+  assert.equal(book.active().length, 1, 'the same labels twice are one alert');
+  assert.equal(book.active()[0]!.state, 'pending');
+  const fired = book.update([cond('X', 'a')], t0 + 60_000);
+  assert.equal(fired.length, 1);
+  assert.equal(fired[0]!.status, 'firing');
+  assert.equal(fired[0]!.groupKey, '{deployment="a"}');
+  assert.deepEqual(book.update([cond('X', 'a')], t0 + 120_000), [], 'unchanged, within repeat: nothing');
+  const resolved = book.update([], t0 + 180_000);
+  assert.equal(resolved[0]!.status, 'resolved');
+  assert.equal(resolved[0]!.alerts[0]!.resolvedAt, new Date(t0 + 180_000).toISOString());
+  assert.equal(book.active().length, 0);
+  assert.equal(book.resolved().length, 1);
+  // A condition that clears while pending never fires, and is not "resolved".
+  book.update([cond('Y', 'a')], t0 + 200_000);
+  assert.deepEqual(book.update([], t0 + 210_000), []);
+  assert.equal(book.resolved().length, 1);
+  forMs = 0;
+  assert.equal(book.update([cond('Z', 'b')], t0 + 220_000)[0]!.status, 'firing', 'for 0 fires at once');
+});
+
+test('alerts are grouped by deployment; a group repeats after `repeat`; a resolve carries the group\'s other firing alerts', () => {
+  const book = new AlertBook({ forMs: () => 0, repeatMs: () => 600_000 });
+  const t0 = Date.UTC(2026, 0, 1);
+  const n = book.update([cond('A', 'd1'), cond('B', 'd1', { slo: 'latency' }), cond('A', 'd2')], t0);
+  assert.deepEqual(n.map((x) => [x.groupKey, x.alerts.length]).sort(), [['{deployment="d1"}', 2], ['{deployment="d2"}', 1]]);
+  assert.deepEqual(book.update([cond('A', 'd1'), cond('B', 'd1', { slo: 'latency' }), cond('A', 'd2')], t0 + 300_000), []);
+  const again = book.update([cond('A', 'd1'), cond('B', 'd1', { slo: 'latency' }), cond('A', 'd2')], t0 + 600_000);
+  assert.deepEqual(again.map((x) => x.reason), ['repeat', 'repeat']);
+  const r = book.update([cond('A', 'd1'), cond('A', 'd2')], t0 + 700_000);
+  assert.equal(r.length, 1);
+  assert.equal(r[0]!.status, 'firing', 'd1 still has A firing');
+  assert.deepEqual(r[0]!.alerts.map((a) => [a.name, a.state]), [['A', 'firing'], ['B', 'resolved']]);
+  assert.notEqual(fingerprintOf({ a: '1', b: '2' }), fingerprintOf({ a: '1', b: '3' }));
+  assert.equal(fingerprintOf({ a: '1', b: '2' }), fingerprintOf({ b: '2', a: '1' }));
+});
+
+test('the webhook body is Alertmanager\'s version 4 and carries Slack\'s text', () => {
+  const book = new AlertBook({ forMs: () => 0, repeatMs: () => 1 });
+  const [n] = book.update([{ ...cond('SLOBurnRate', 'credit-risk', { slo: 'latency' }), annotations: { summary: 'burning', description: 'fast' } }], Date.UTC(2026, 0, 1));
+  const p = webhookPayload(n!, 'http://127.0.0.1:8080');
+  assert.equal(p.version, '4');
+  assert.equal(p.status, 'firing');
+  assert.deepEqual(p.groupLabels, { deployment: 'credit-risk' });
+  assert.deepEqual(p.commonLabels, { alertname: 'SLOBurnRate', deployment: 'credit-risk', severity: 'page', slo: 'latency' });
+  assert.equal(p.alerts[0]!.endsAt, '0001-01-01T00:00:00Z');
+  assert.equal(p.alerts[0]!.startsAt, '2026-01-01T00:00:00.000Z');
+  assert.match(p.alerts[0]!.fingerprint, /^[0-9a-f]{16}$/);
+  assert.match(p.text, /^\[FIRING:1\] credit-risk\n.*SLOBurnRate.*burning/);
+});
+
+test('crash loops: restarts counted over 10 minutes, and a replica that failed for good', () => {
+  const rule = new CrashLoopRule();
+  const r = (restarts: number, state = 'ready') => [{ id: 'd#0', group: 'g', deployment: 'd', version: 1, state: state as 'ready', restarts, since: 0 }];
+  assert.equal(rule.conditions(r(0), 0, 3).length, 0);
+  assert.equal(rule.conditions(r(2), 60_000, 3).length, 0);
+  assert.equal(rule.conditions(r(3), 120_000, 3).length, 1);
+  assert.equal(rule.conditions(r(3), 700_000, 3).length, 0, 'the restarts left the window');
+  assert.match(rule.conditions(r(3, 'failed'), 800_000, 3)[0]!.annotations.summary, /failed and is not restarted/);
+});
+
+test('capture drops hold for five minutes after the count last rose', () => {
+  const rule = new CaptureDropRule();
+  assert.equal(rule.conditions([{ deployment: 'd', dropped: 0 }], 0).length, 0);
+  assert.equal(rule.conditions([{ deployment: 'd', dropped: 5 }], 1000)[0]!.value, 5);
+  assert.equal(rule.conditions([{ deployment: 'd', dropped: 5 }], 200_000).length, 1);
+  assert.equal(rule.conditions([{ deployment: 'd', dropped: 5 }], 301_001).length, 0);
+});
+
+describe('delivery to a real webhook receiver', () => {
+  let server: Server;
+  let url = '';
+  const received: { body: WebhookPayload; auth?: string }[] = [];
+  let failFirst = 0;
+  before(async () => {
+    server = createServer((req: IncomingMessage, res) => {
+      let data = '';
+      req.on('data', (c: Buffer) => { data += c.toString('utf8'); });
+      req.on('end', () => {
+        received.push({ body: JSON.parse(data) as WebhookPayload, ...(req.headers.authorization ? { auth: req.headers.authorization } : {}) });
+        if (failFirst > 0) { failFirst--; res.writeHead(500).end('receiver down'); } else res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  const spec = (o: Record<string, unknown> = {}) => alertsSchema.parse({ webhooks: [{ url, headers: { authorization: 'Bearer t0k3n' } }], log: false, ...o }) as AlertsSpec;
+
+  test('a receiver that fails is retried with backoff until it answers 2xx; every attempt is visible', async () => {
+    received.length = 0;
+    failFirst = 2;
+    const clock = new ManualClock(0, Date.UTC(2026, 0, 1));
+    let holds: Condition[] = [cond('SLOBurnRate', 'credit-risk', { slo: 'latency' })];
+    const alerts = new Alerts({ clock, logger: silentLogger, spec: () => spec(), conditions: () => holds, externalURL: () => 'http://127.0.0.1:9' });
+    await alerts.evaluate();
+    await alerts.settled();
+    assert.equal(received.length, 1);
+    let d = alerts.report().deliveries[0]!;
+    assert.equal(d.state, 'waiting');
+    assert.equal(d.attempts, 1);
+    assert.match(d.lastError!, /answered 500: receiver down/);
+    assert.equal(d.nextAttemptAt, new Date(Date.UTC(2026, 0, 1) + 1000).toISOString(), 'first retry after 1 s');
+    clock.advance(1000);
+    await alerts.settled();
+    assert.equal(received.length, 2);
+    assert.equal(alerts.report().deliveries[0]!.nextAttemptAt, new Date(Date.UTC(2026, 0, 1) + 3000).toISOString(), 'then 2 s');
+    clock.advance(2000);
+    await alerts.settled();
+    d = alerts.report().deliveries[0]!;
+    assert.equal(d.state, 'delivered');
+    assert.equal(d.attempts, 3);
+    assert.equal(received.length, 3);
+    assert.equal(received[2]!.auth, 'Bearer t0k3n');
+    assert.equal(received[2]!.body.status, 'firing');
+    assert.deepEqual(alerts.counts(), [{ sink: `webhook ${new URL(url).protocol}//${new URL(url).host}`, delivered: 1, failed: 0, retried: 2 }]);
+    // It resolves: one more notification, resolved.
+    holds = [];
+    await alerts.evaluate();
+    await alerts.settled();
+    assert.equal(received.at(-1)!.body.status, 'resolved');
+    assert.notEqual(received.at(-1)!.body.alerts[0]!.endsAt, '0001-01-01T00:00:00Z');
+    alerts.close();
+  });
+
+  test('retries stop at alerts.retries (failed, counted); a newer state supersedes a waiting retry', async () => {
+    received.length = 0;
+    failFirst = 100;
+    const clock = new ManualClock(0, Date.UTC(2026, 0, 1));
+    let holds: Condition[] = [cond('DataDrift', 'd')];
+    const alerts = new Alerts({ clock, logger: silentLogger, spec: () => spec({ retries: 2 }), conditions: () => holds, externalURL: () => '' });
+    await alerts.evaluate();
+    await alerts.settled();
+    clock.advance(1000);
+    await alerts.settled();
+    clock.advance(2000);
+    await alerts.settled();
+    assert.equal(received.length, 3, 'the first attempt and two retries');
+    assert.equal(alerts.report().deliveries[0]!.state, 'failed');
+    assert.equal(alerts.counts()[0]!.failed, 1);
+    // Firing again then resolving while the retry waits: the resolve replaces it.
+    holds = [cond('CaptureDropping', 'd')];
+    await alerts.evaluate();
+    await alerts.settled();
+    holds = [];
+    await alerts.evaluate();
+    await alerts.settled();
+    const states = alerts.report().deliveries.map((x) => [x.status, x.state]);
+    assert.deepEqual(states.slice(0, 2), [['resolved', 'waiting'], ['firing', 'superseded']]);
+    alerts.close();
+  });
+
+  test('an unreachable receiver is a clear error, retried', async () => {
+    // A port that was just listened on and closed: nothing answers there.
+    const gone = createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const port = (gone.address() as AddressInfo).port;
+    await new Promise<void>((r) => gone.close(() => r()));
+    const clock = new ManualClock(0, Date.UTC(2026, 0, 1));
+    const alerts = new Alerts({ clock, logger: silentLogger, spec: () => alertsSchema.parse({ webhooks: [{ url: `http://127.0.0.1:${port}/x`, timeout: '1s' }], log: false }) as AlertsSpec, conditions: () => [cond('X', 'd')], externalURL: () => '' });
+    await alerts.evaluate();
+    await alerts.settled();
+    const d = alerts.report().deliveries[0]!;
+    assert.equal(d.state, 'waiting');
+    assert.match(d.lastError!, /could not connect: .*ECONNREFUSED/);
+    alerts.close();
+  });
+});

@@ -16,7 +16,8 @@ import type { Capture } from './capture/capture.js';
 import { hmacOf } from './capture/record.js';
 import { openRecord } from './capture/routes.js';
 import type { CaptureStore } from './capture/store.js';
-import { datasetDrift, type Cell, type DatasetDrift, type FeatureDrift } from './drift.js';
+import { datasetDrift, featureDrift, type Cell, type DatasetDrift, type FeatureDrift } from './drift.js';
+import type { CaptureRecord } from './capture/record.js';
 import { loadReference } from './reference.js';
 import { formatDuration } from '../spec/units.js';
 
@@ -58,6 +59,8 @@ export class DriftMonitor implements Reconciler {
   readonly #o: DriftMonitorOptions;
   readonly #last = new Map<string, { check: DriftCheck; atMs: number }>();
   readonly #files = new Map<string, { mtimeMs: number; columns: Record<string, Cell[]> }>();
+  /** The first referenceSize captured rows per deployment, once there are that many (they do not change). */
+  readonly #firsts = new Map<string, { cols: Record<string, Cell[]>; rows: number; preds: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }> }>();
 
   constructor(o: DriftMonitorOptions) {
     this.#o = o;
@@ -103,6 +106,7 @@ export class DriftMonitor implements Reconciler {
     const config = { capture, features: spec.features };
     const columnsOf = async (since: string, limit: number) => {
       const cols: Record<string, Cell[]> = Object.fromEntries(tested.map((f) => [f.name, [] as Cell[]]));
+      const preds: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }> = {};
       let rows = 0;
       for await (const stored of this.#o.store.list(deployment, since)) {
         const r = openRecord(this.#o.capture, config, stored);
@@ -110,10 +114,14 @@ export class DriftMonitor implements Reconciler {
           for (const f of tested) cols[f.name]!.push(row[f.name] ?? null);
           rows++;
         }
+        predictionsOf(r.outputs, preds);
         if (rows >= limit) break;
       }
-      return { cols, rows };
+      return { cols, rows, preds };
     };
+    // The first referenceSize captured rows: the reference without a file, and always the predictions' (a training file holds no outputs).
+    const first = this.#firsts.get(deployment) ?? await columnsOf(new Date(0).toISOString(), drift.referenceSize);
+    if (first.rows >= drift.referenceSize) this.#firsts.set(deployment, first);
     let ref: Record<string, Cell[]>;
     let source: string;
     if (drift.reference) {
@@ -128,7 +136,6 @@ export class DriftMonitor implements Reconciler {
       // The captured values of hashed features are HMACs (of the value the model saw, float32 for FP32 inputs): hash the reference's the same way.
       for (const f of hashed) if (ref[f]) ref = { ...ref, [f]: ref[f].map((v) => (v === null ? null : hmacOf(capture.hashKey ?? '', typeof v === 'number' ? Math.fround(v) : v))) };
     } else {
-      const first = await columnsOf(new Date(0).toISOString(), drift.referenceSize);
       ref = first.cols;
       source = `the first ${drift.referenceSize} captured rows`;
       if (first.rows < drift.referenceSize) {
@@ -140,11 +147,45 @@ export class DriftMonitor implements Reconciler {
     const refRows = ref[tested[0]?.name ?? '']?.length ?? 0;
     const base: DriftCheck = { deployment, at: this.#o.clock.date().toISOString(), trigger, window: formatDuration(drift.window), reference: { source, rows: refRows }, currentRows: cur.rows, skipped };
     if (cur.rows < drift.minRows) return this.#done({ ...base, note: `too few rows in the window to judge (${cur.rows} of drift.minRows ${drift.minRows})` });
-    return this.#done({ ...base, result: datasetDrift(tested, ref, cur.cols, drift.share) });
+    const predictions = first.rows >= drift.referenceSize
+      ? Object.entries(cur.preds).flatMap(([name, p]) => {
+        const r = first.preds[name];
+        const d = r && r.kind === p.kind ? featureDrift(name, p.kind, r.cells, p.cells) : undefined;
+        return d ? [d] : [];
+      })
+      : [];
+    return this.#done({ ...base, result: datasetDrift(tested, ref, cur.cols, drift.share), ...(predictions.length > 0 ? { predictions } : {}) });
   }
 
   #done(c: DriftCheck): DriftCheck {
     this.#o.onCheck?.(c);
     return c;
+  }
+}
+
+/** At most this many classes make an output categorical (its argmax); wider ones are not tested. */
+const MAX_CLASSES = 64;
+
+/**
+ * The predictions of one record, per output: one value per row for a single score or
+ * value (numeric), the predicted class (argmax) for 2 to 64 class scores (categorical).
+ */
+export function predictionsOf(outputs: CaptureRecord['outputs'], into: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }>): void {
+  for (const [name, o] of Object.entries(outputs)) {
+    const width = o.shape.length >= 2 ? o.shape[o.shape.length - 1]! : 1;
+    if (width < 1 || width > MAX_CLASSES || typeof o.data[0] !== 'number') continue;
+    const kind = width === 1 ? 'numeric' : 'categorical';
+    const slot = into[name] ?? (into[name] = { kind, cells: [] });
+    if (slot.kind !== kind) continue;
+    for (let i = 0; i + width <= o.data.length; i += width) {
+      if (width === 1) {
+        const v = o.data[i];
+        slot.cells.push(typeof v === 'number' && Number.isFinite(v) ? v : null);
+        continue;
+      }
+      let best = 0;
+      for (let k = 1; k < width; k++) if ((o.data[i + k] as number) > (o.data[i + best] as number)) best = k;
+      slot.cells.push(best);
+    }
   }
 }

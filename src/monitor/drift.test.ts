@@ -50,3 +50,11 @@ test('the test is chosen by size and kind, as Evidently does, and the dataset dr
   const f = d.features[0]!;
   assert.deepEqual([f.referenceRows, f.currentRows, f.threshold], [500, 500, 0.05], 'each result says its sizes and threshold');
 });
+
+test('predictions per output: a score per row is numeric, 2 to 64 class scores are their argmax, NaN is missing, wider outputs are skipped', async () => {
+  const { predictionsOf } = await import('./drift-monitor.js');
+  const into: Parameters<typeof predictionsOf>[1] = {};
+  predictionsOf({ p: { shape: [3, 1], data: [0.1, Number.NaN, 0.9] }, c: { shape: [2, 3], data: [0.1, 0.7, 0.2, 0.5, 0.2, 0.3] }, wide: { shape: [1, 65], data: new Array<number>(65).fill(0) } }, into);
+  predictionsOf({ p: { shape: [1, 1], data: [0.4] } }, into);
+  assert.deepEqual(into, { p: { kind: 'numeric', cells: [0.1, null, 0.9, 0.4] }, c: { kind: 'categorical', cells: [1, 0] } });
+});

@@ -512,7 +512,7 @@ export const deploymentSchema = z
         minRows: z.number().int().min(1).default(100).describe('Windows with fewer captured rows are not judged. Default 100. Example: minRows: 500.'),
       })
       .optional()
-      .describe("Data drift: each feature of the recent window of captured predictions is compared with a reference, by the test Evidently picks for its size and kind (Kolmogorov–Smirnov, chi-square or a Z-test up to 1000 reference rows; normed Wasserstein or Jensen–Shannon distance above). Needs features and capture. No default (no drift checks)."),
+      .describe("Data drift: each feature of the recent window of captured predictions is compared with a reference, by the test Evidently picks for its size and kind (Kolmogorov–Smirnov, chi-square or a Z-test up to 1000 reference rows; normed Wasserstein or Jensen–Shannon distance above). Prediction drift too: each output (a score or value per row, or the predicted class of 2 to 64 class scores) against the first referenceSize captured predictions, reported beside the features and alerted on as PredictionDrift, not counted in share. Needs features and capture. No default (no drift checks)."),
     slos: z.array(sloSchema).default([]).describe(
       "Service-level objectives, each with an error budget computed continuously and burn-rate alerts by the SRE workbook's multi-window rules (a page when 2% of the budget goes in an hour or 5% in six, a ticket when 10% goes in a day or in three; each checked over a long and a short window). Default [] (none). Example: slos: [{kind: availability, objective: 99.9}, {kind: latency, objective: 99, threshold: 100ms}].",
     ),

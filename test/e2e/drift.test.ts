@@ -163,6 +163,7 @@ test('reference traffic raises no drift over many windows; shifted traffic is na
   t.diagnostic(`Aloft (one replica process per deployment, the example's model.onnx) ready in ${state.readyMs} ms at ${state.url}`);
   const t0 = Date.now();
   let falseAlarms = 0;
+  let predictionAlarms = 0;
   let featureAlarms = 0;
   const byFeature = new Map<string, number>();
   for (let k = 0; k < REFERENCE_WINDOWS; k++) {
@@ -185,12 +186,13 @@ test('reference traffic raises no drift over many windows; shifted traffic is na
     assert.equal(c.result.features.find((f) => f.feature === 'income')!.test, 'ks');
     assert.equal(c.result.features.find((f) => f.feature === 'purpose=car')!.test, 'z-test');
     if (c.result.drifted) falseAlarms++;
+    if (c.predictions?.some((f) => f.drifted)) predictionAlarms++;
     featureAlarms += c.result.driftedFeatures.length;
     for (const f of c.result.driftedFeatures) byFeature.set(f, (byFeature.get(f) ?? 0) + 1);
     t.diagnostic(`window ${k + 1} (shift 0, seed ${100 + k}): ${c.result.drifted ? 'DRIFTED' : 'no drift'}, ${c.result.driftedFeatures.length} of ${c.result.features.length} features${c.result.driftedFeatures.length ? ` (${c.result.driftedFeatures.join(', ')})` : ''}`);
   }
   const tests = REFERENCE_WINDOWS * (NAMES.length - 1);
-  t.diagnostic(`reference traffic: ${REFERENCE_WINDOWS} windows of ${ROWS_PER_WINDOW} requests in ${Date.now() - t0} ms; dataset false alarms ${falseAlarms}/${REFERENCE_WINDOWS}; per-feature false alarms ${featureAlarms}/${tests} (${((100 * featureAlarms) / tests).toFixed(1)}%): ${[...byFeature].sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f} ${n}`).join(', ') || 'none'}`);
+  t.diagnostic(`reference traffic: ${REFERENCE_WINDOWS} windows of ${ROWS_PER_WINDOW} requests in ${Date.now() - t0} ms; dataset false alarms ${falseAlarms}/${REFERENCE_WINDOWS}; prediction-drift false alarms ${predictionAlarms} (judged once the first ${1000} predictions are in); per-feature false alarms ${featureAlarms}/${tests} (${((100 * featureAlarms) / tests).toFixed(1)}%): ${[...byFeature].sort((a, b) => b[1] - a[1]).map(([f, n]) => `${f} ${n}`).join(', ') || 'none'}`);
   assert.ok(falseAlarms <= 1, `at most 1 false alarm in ${REFERENCE_WINDOWS} windows, got ${falseAlarms}`);
   const calm = await metrics();
   t.diagnostic(`after the last reference window: aloft_drift_detected ${metric(calm, 'aloft_drift_detected', `deployment="${DEP}"`)}`);
@@ -215,6 +217,11 @@ test('reference traffic raises no drift over many windows; shifted traffic is na
   assert.ok(found.result.share >= found.result.threshold);
   for (const f of SHIFTED) assert.ok(found.result.driftedFeatures.includes(f), `${f} is named drifted (got ${found.result.driftedFeatures.join(', ')})`);
   for (const f of found.result.features) assert.equal(f.drifted, found.result.driftedFeatures.includes(f.feature));
+  // Prediction drift: the riskier applicants move the model's output away from the first captured predictions'.
+  const preds = found.predictions ?? [];
+  t.diagnostic(`prediction drift: ${preds.map((f) => `${f.feature} ${f.test} ${f.statistic.toPrecision(3)} (threshold ${f.threshold}, ${f.referenceRows} vs ${f.currentRows})`).join('; ') || 'none'}`);
+  assert.ok(preds.length >= 1, 'the output is tested against the first captured predictions');
+  assert.ok(preds.some((f) => f.drifted), 'and found drifted');
 
   const m = await metrics();
   assert.equal(metric(m, 'aloft_drift_detected', `deployment="${DEP}"`), 1, 'aloft_drift_detected{deployment="credit-risk"} 1');

@@ -33,6 +33,7 @@ export function describeMonitor(r: MonitorReport): string {
       for (const f of c.result.features) lines.push(`    ${f.drifted ? '!' : ' '} ${f.feature}: ${f.test} ${f.statistic.toPrecision(3)}${f.pValue !== undefined ? `, p ${f.pValue.toPrecision(2)} (< ${f.threshold} drifts)` : ` (≥ ${f.threshold} drifts)`}, ${f.referenceRows} vs ${f.currentRows} rows`);
     }
     for (const s of c.skipped) if (label === 'drift now') lines.push(`      ${s.feature}: ${s.reason}`);
+    if (label === 'drift now') for (const f of c.predictions ?? []) lines.push(`    ${f.drifted ? '!' : ' '} prediction ${f.feature}: ${f.test} ${f.statistic.toPrecision(3)}${f.pValue !== undefined ? `, p ${f.pValue.toPrecision(2)} (< ${f.threshold} drifts)` : ` (≥ ${f.threshold} drifts)`}, ${f.referenceRows} vs ${f.currentRows} predictions (against the first captured ones)`);
   }
   if (r.slos.length === 0) lines.push('  SLOs: none declared (deployments.<name>.slos)');
   for (const s of r.slos) {

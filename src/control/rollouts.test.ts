@@ -8,8 +8,8 @@ import { ManualClock } from '../clock.js';
 import { ShadowCounts } from '../monitor/shadow.js';
 import { VariantWindows } from '../monitor/variants.js';
 import { validateSpecText } from '../spec/load.js';
-import { rolloutSchema } from '../spec/schema.js';
-import type { RolloutSpec } from '../spec/types.js';
+import { rolloutSchema, sloSchema } from '../spec/schema.js';
+import type { RolloutSpec, SloSpec } from '../spec/types.js';
 import { Rollouts, type RolloutDecision } from './rollouts.js';
 
 const BASE = { version: 1, group: 'd@1.aaaaaa' };
@@ -388,4 +388,77 @@ test('spec: an unknown gate, a bad sticky header, a shadow share over 1 and a we
   assert.match(issues('{strategy: shadow, shadow: {sample: 1.5}}'), /1/);
   assert.match(issues('{strategy: canary, webhooks: [{url: "ftp://x/y"}]}'), /a webhook gate url is an http:\/\/ or https:\/\/ URL/);
   assert.match(issues('{strategy: mirror}'), /unknown rollout strategy "mirror"; use one of: replace, canary, blueGreen, abTest, shadow/);
+});
+
+// ── gates from the monitoring loop: SLO burn, accuracy, drift ───────────────────────────
+
+function gated(rollout: RolloutSpec, o: { slos?: Parameters<typeof sloSchema.parse>[0][]; drift?: { drifted: boolean } } = {}) {
+  const clock = new ManualClock(0);
+  const windows = new VariantWindows();
+  const slos = (o.slos ?? []).map((s) => { const p = sloSchema.parse(s); return { ...p, name: p.name ?? p.kind } as SloSpec; });
+  const rollouts = new Rollouts({ clock, windows, slos: () => slos, drift: () => (o.drift ? { ...o.drift, at: 'now', features: o.drift.drifted ? ['income'] : [] } : undefined) });
+  const generation = {};
+  const decide = () => rollouts.decide('d', rollout, BASE, CAND, true, generation);
+  return { clock, windows, rollouts, decide };
+}
+
+test('slo gate: a candidate failing 2% against a 99.5% availability SLO is rolled back; without SLOs the gate is inconclusive, not a pass', () => {
+  const w = gated(spec({ analysis: { gates: ['slo'] } }), { slos: [{ kind: 'availability', objective: 99.5 }] });
+  w.decide();
+  let last: RolloutDecision = w.decide();
+  for (let s = 0; s < 600 && last.kind === 'split'; s++) {
+    for (let i = 0; i < 100; i++) w.windows.record('d', 2, i < 2 ? 503 : 200, 5, false);
+    w.clock.advance(1000);
+    last = w.decide();
+  }
+  assert.equal(last.kind, 'rolled_back');
+  assert.match((last as { reason: string }).reason, /SLO burn: the availability SLO: over the limit/);
+  const v = w.rollouts.status()[0]!.verdicts.at(-1)!;
+  assert.ok(Math.abs(v.slo!.slos[0]!.limit - 0.005) < 1e-12);
+
+  const none = gated(spec({ analysis: { gates: ['errors', 'slo'], maxDuration: '2m', onInconclusive: 'wait' } }));
+  none.decide();
+  for (let s = 0; s < 60; s++) { for (let i = 0; i < 50; i++) { none.windows.record('d', 1, 200, 5, false); none.windows.record('d', 2, 200, 5, false); } none.clock.advance(1000); none.decide(); }
+  const nv = none.rollouts.status()[0]!.verdicts.at(-1)!;
+  assert.equal(nv.slo!.verdict, 'inconclusive');
+  assert.match(nv.slo!.reason, /declares no availability or latency SLO/);
+});
+
+test('slo gate on latency: answers over the threshold count against the budget; a candidate within it passes', () => {
+  const w = gated(spec({ steps: [50, 100], analysis: { gates: ['slo'], minSamples: 200 } }), { slos: [{ kind: 'latency', objective: 90, threshold: '20ms' }] });
+  w.decide();
+  let last: RolloutDecision = w.decide();
+  for (let s = 0; s < 300 && last.kind === 'split'; s++) {
+    for (let i = 0; i < 50; i++) w.windows.record('d', 2, 200, i === 0 ? 30 : 5, false);
+    w.clock.advance(1000);
+    last = w.decide();
+  }
+  assert.equal(last.kind, 'promoted', '2% over 20 ms against a 10% allowance');
+});
+
+test('accuracy gate: labels of the candidate wrong 40% against the baseline\'s 10% roll it back; drift holds a rollout', () => {
+  const w = gated(spec({ analysis: { gates: ['accuracy'] } }));
+  w.decide();
+  let last: RolloutDecision = w.decide();
+  for (let s = 0; s < 600 && last.kind === 'split'; s++) {
+    w.windows.recordLabels('d', 1, 45, 5);
+    w.windows.recordLabels('d', 2, 6, 4);
+    w.clock.advance(1000);
+    last = w.decide();
+  }
+  assert.equal(last.kind, 'rolled_back');
+  assert.match((last as { reason: string }).reason, /wrong labelled predictions: the candidate is worse/);
+
+  const d = gated(spec({ analysis: { gates: ['errors', 'drift'], maxDuration: '2m' } }), { drift: { drifted: true } });
+  d.decide();
+  let dl: RolloutDecision = d.decide();
+  for (let s = 0; s < 200 && dl.kind === 'split'; s++) {
+    for (let i = 0; i < 50; i++) { d.windows.record('d', 1, 200, 5, false); d.windows.record('d', 2, 200, 5, false); }
+    d.clock.advance(1000);
+    dl = d.decide();
+  }
+  assert.equal(dl.kind, 'rolled_back', 'held while drifted, then maxDuration with wait rolls back');
+  const verdicts = d.rollouts.status()[0]!.verdicts;
+  assert.ok(verdicts.some((v) => v.drift?.verdict === 'inconclusive' && /drifted from the reference/.test(v.drift.reason)));
+  assert.ok(verdicts.every((v) => v.action !== 'next'), 'never stepped on drifted traffic');
 });

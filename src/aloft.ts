@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from './clock.js';
 import { Controller } from './control/controller.js';
-import { ControlPlane } from './control/control-plane.js';
+import { ControlPlane, type AutoscalingStatus } from './control/control-plane.js';
 import { registerControlRoutes } from './control/admin-control.js';
 import { RecentTraffic } from './monitor/traffic.js';
 import { VariantWindows } from './monitor/variants.js';
@@ -27,6 +27,7 @@ import { ALERTS } from './monitor/alerts/alerts.js';
 import { registerAlertsRoute } from './monitor/alerts/routes.js';
 import { SLO } from './monitor/slo.js';
 import { Rollouts } from './control/rollouts.js';
+import { AUTOSCALER, Autoscaler } from './control/autoscaler.js';
 import { groupKey, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
 import { SplitOrchestrator } from './control/orchestrators/split.js';
@@ -220,6 +221,14 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     life.own('rate limiter', () => limiter.close());
     const budget = new BodyBudget(spec.server.bodyMemory);
     const traffic = new RecentTraffic(clock);
+    // Answers and rows per deployment version, for the autoscaler's activity and rows-per-second metric.
+    const served = new Map<string, { answered: number; rows: number }>();
+    const countServed = (o: { deployment: string; version: number; rows?: number }) => {
+      const k = `${o.deployment}\u0000${o.version}`;
+      const c = served.get(k);
+      if (c) { c.answered++; c.rows += o.rows ?? 1; } else served.set(k, { answered: 1, rows: o.rows ?? 1 });
+    };
+    const scaler: { autoscaler?: Autoscaler } = {};
     const rollouts = new Rollouts({
       clock, windows: variants, shadows, logger,
       slos: (d) => live.deployments[d]?.slos ?? [],
@@ -237,7 +246,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         deploymentLimit: (name) => live.deployments[name]?.limits,
         perKeyDefault: () => live.limits.perKey,
       },
-      observers: [traffic.observer(), variants.observer(), capture.observer(), monitoring.slo.observer()],
+      observers: [traffic.observer(), variants.observer(), capture.observer(), monitoring.slo.observer(), countServed],
+      activate: (d) => scaler.autoscaler?.activate(d),
       shadow: { counts: shadows, observe: variants.observer() },
       // The transport by what the version's replicas speak (the replica spec's isolation).
       connect: (kind, info, v) => {
@@ -262,13 +272,38 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       onDesired: (d) => { live = d.loaded.spec; },
       listening: () => listeningAt,
       rollouts: () => rollouts.status(),
+      autoscaling: (): AutoscalingStatus[] => {
+        const last = new Map(autoscaler.last().map((e) => [e.deployment, e]));
+        return control.deployments().filter((d) => d.spec.autoscaling).map((d) => {
+          const e = last.get(d.name);
+          const decision = autoscaler.decisions(d.name).at(-1);
+          return { deployment: d.name, min: d.spec.replicas.min, max: d.spec.replicas.max, metric: d.spec.autoscaling!.metric, target: d.spec.autoscaling!.target, ...(e ? { last: e } : {}), ...(decision ? { lastDecision: decision } : {}) };
+        });
+      },
     });
+    // The autoscaler owns the replica count of deployments with a range (control/autoscaler.ts).
+    const autoscaler = new Autoscaler({
+      clock,
+      targets: () => control.deployments().filter((d) => d.spec.autoscaling).map((d) => ({
+        deployment: d.name, version: d.version, group: groupKey(d), spec: d.spec.autoscaling!, min: d.spec.replicas.min, max: d.spec.replicas.max, initial: d.spec.replicas.initial,
+      })),
+      observe: (t) => {
+        const v = routing.status().find((x) => x.group === t.group);
+        const c = served.get(`${t.deployment}\u0000${t.version}`);
+        return { concurrency: v?.busy ?? 0, ready: v?.ready ?? 0, answered: c?.answered ?? 0, rows: c?.rows ?? 0 };
+      },
+      onChange: () => controller.enqueue(DEPLOYMENTS, ALL),
+    });
+    scaler.autoscaler = autoscaler;
     controller.add(new DeploymentsReconciler({
       desired: () => control.deployments(), orchestrator, routing, cores: opts.cores ?? availableParallelism(),
       enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
       onPass: (r) => control.onPass(r),
       rollouts,
+      replicas: (d, g) => autoscaler.replicas(d, g),
     }));
+    controller.add(autoscaler);
+    controller.enqueue(AUTOSCALER, ALL);
     orchestrator.onChange((s) => {
       if (s.state === 'failed') progress({ kind: 'replica-failed', id: s.id, error: s.lastError ?? 'failed' });
       const d = control.deployments().find((x) => groupKey(x) === s.group);

@@ -43,6 +43,7 @@ import { RevisionRepository, type RevisionKind, type RevisionRecord, type Revisi
 import type { ResolvedDeployment } from './groups.js';
 import { canonicalSpec, makePlan, type CanonicalSpec, type Plan, type PlannedModel, type TargetDeployment } from './plan.js';
 import type { PassReport } from './reconcilers/deployments.js';
+import type { Decision, Evaluation } from './autoscaler.js';
 import type { RolloutStatus } from './rollouts.js';
 
 /** A model file as the client that read it describes it. */
@@ -92,6 +93,20 @@ export interface ControlStatus {
   /** What runs and is routed matches the desired revision. */
   converged: boolean;
   deployments: PassReport['deployments'];
+  /** Deployments with a replica range: the autoscaler's last evaluation and last change. */
+  autoscaling: AutoscalingStatus[];
+}
+
+export interface AutoscalingStatus {
+  deployment: string;
+  min: number;
+  max: number;
+  metric: 'concurrency' | 'rows';
+  target: number;
+  /** The last evaluation (every second). */
+  last?: Evaluation;
+  /** The last change of the count. */
+  lastDecision?: Decision;
 }
 
 export interface ControlPlaneOptions {
@@ -114,6 +129,8 @@ export interface ControlPlaneOptions {
   rollouts?(): RolloutStatus[];
   /** Where the gateway listens (after `--host`/`--port` overrides), set once it does. */
   listening?(): { host: string; port: number } | undefined;
+  /** The autoscaler's view of each deployment with a range. */
+  autoscaling?(): AutoscalingStatus[];
 }
 
 interface Prepared {
@@ -301,6 +318,7 @@ export class ControlPlane {
     return {
       current: summary(current), applying: summary(applying[applying.length - 1]),
       converged: last?.converged === true && this.#tracking === undefined, deployments: last?.deployments ?? [],
+      autoscaling: this.#o.autoscaling?.() ?? [],
     };
   }
 

@@ -44,13 +44,15 @@ export function groupKey(d: Pick<ResolvedDeployment, 'name' | 'version' | 'sha25
  * every replica now desired; `running` are the groups already running, which keep the
  * thread count they started with (a replica count change never restarts replicas).
  */
-export function planGroups(deployments: readonly ResolvedDeployment[], cores: number, running: ReadonlyMap<string, ReplicaGroup> = new Map()): ReplicaGroup[] {
+export function planGroups(deployments: readonly ResolvedDeployment[], cores: number, running: ReadonlyMap<string, ReplicaGroup> = new Map(), replicasOf?: (d: ResolvedDeployment, key: string) => number | undefined): ReplicaGroup[] {
   const total = deployments.reduce((n, d) => n + d.spec.replicas.initial, 0);
   return deployments.map((d) => {
     const key = groupKey(d);
+    // The autoscaler owns the count of a range (within min and max); a fixed count is the spec's.
+    const replicas = replicasOf?.(d, key) ?? d.spec.replicas.initial;
     const existing = running.get(key);
-    if (existing) return { ...existing, replicas: d.spec.replicas.initial };
-    return fresh(d, key, cores, total);
+    if (existing) return { ...existing, replicas };
+    return { ...fresh(d, key, cores, total), replicas };
   });
 }
 

@@ -98,6 +98,8 @@ export interface PipelineOptions {
   bodyTimeoutMs: number;
   /** Sends shadow copies (shadow.ts); without it shadow routes copy nothing. */
   shadow?: ShadowSend | undefined;
+  /** A request reached a deployment scaled to zero: start a replica (the request waits in its batcher). */
+  activate?: ((deployment: string) => void) | undefined;
 }
 
 /** Serves one inference request, answering every error itself. */
@@ -137,6 +139,8 @@ export function inferPipeline(o: PipelineOptions): Serve {
       // One ticket per request, for a traffic split (both picks below land on the same version) or a shadow's sample.
       const ticket = nextTicket();
       resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket, ex.header);
+      // Scaled to zero: a replica starts while the body arrives and the request waits in the queue.
+      if (resolved.served.desiredReplicas === 0 && resolved.served.scalesFromZero === true) o.activate?.(resolved.dep.name);
       const deadline = ex.arrivedAt + resolved.dep.timeoutMs;
       if (o.limits) await o.limits(auth.principal, ex.ip, resolved.dep.name);
       if (ex.declaredLength !== undefined && ex.declaredLength > o.bodyLimit) throw tooLarge(o.bodyLimit);

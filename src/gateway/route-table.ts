@@ -19,6 +19,8 @@ export interface ServedVersion {
   platform: string;
   /** Replicas the deployment wants for this version (for readiness messages). */
   desiredReplicas: number;
+  /** At zero replicas it still accepts requests: they wait while the autoscaler starts one. */
+  scalesFromZero?: boolean;
   batcher: Batcher;
   replicas: ReplicaSet;
   stats: ModelStats;
@@ -93,6 +95,7 @@ export type VersionState = 'READY' | 'LOADING' | 'UNAVAILABLE';
 export function versionState(v: ServedVersion): { state: VersionState; reason?: string } {
   const ready = v.replicas.readyCount();
   if (ready > 0) return { state: 'READY' };
+  if (v.desiredReplicas === 0 && v.scalesFromZero) return { state: 'READY', reason: 'scaled to zero (not loaded): the next request starts a replica and waits for it' };
   if (v.desiredReplicas === 0) return { state: 'UNAVAILABLE', reason: 'scaled to zero replicas' };
   return { state: 'LOADING', reason: `0 of ${v.desiredReplicas} replicas ready` };
 }

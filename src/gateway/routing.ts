@@ -50,6 +50,8 @@ export interface VersionRoute {
   transport: TransportKind;
   /** Replicas the group should have, for readiness messages. */
   desiredReplicas: number;
+  /** Autoscaled with min 0: at zero replicas it still accepts requests (they wait while one starts). */
+  scalesFromZero?: boolean;
   /**
    * Percent of the deployment's unversioned requests (a canary step, an A/B split). When
    * any version of a deployment has a weight, all its weights must sum to 100; without
@@ -240,7 +242,7 @@ export class Routing {
   #served(g: Group): ServedVersion {
     return {
       group: g.key, model: g.route.model, version: g.route.version, signature: g.route.signature, platform: PLATFORM,
-      desiredReplicas: g.route.desiredReplicas, batcher: g.batcher, replicas: g.replicas, stats: g.stats,
+      desiredReplicas: g.route.desiredReplicas, ...(g.route.scalesFromZero ? { scalesFromZero: true } : {}), batcher: g.batcher, replicas: g.replicas, stats: g.stats,
     };
   }
 

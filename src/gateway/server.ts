@@ -65,6 +65,8 @@ export interface GatewayOptions {
   observers?: readonly Observer[];
   /** Shadow rollouts: where copies are counted and who is told of the candidate's answers. */
   shadow?: { counts: ShadowCounts; observe: Observer };
+  /** A request reached a deployment scaled to zero (the autoscaler starts a replica). */
+  activate?: (deployment: string) => void;
   /**
    * Read plain infer requests straight off the socket (fronts/wire.ts); every other
    * connection goes to node:http. Default true; never over TLS.
@@ -297,6 +299,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     observers: [...(opts.metrics ? [opts.metrics.observer()] : []), ...(opts.observers ?? [])],
     bodyLimit: opts.bodyLimit, bodyTimeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
     shadow: opts.shadow ? shadowSender({ ...opts.shadow, clock }) : undefined,
+    activate: opts.activate,
   });
   healthRoutes(app, routes, () => draining);
   metadataRoutes(app, routes, opts.info);

@@ -62,7 +62,9 @@ export function createMonitoring(o: MonitoringOptions) {
     alerts,
     /** A drift check finished. */
     onDriftCheck(c: DriftCheck): void {
+      // A check that could not judge (too few rows, no reference yet, an error) leaves nothing drifted to alert on.
       if (c.result) drift.set(c.deployment, c);
+      else drift.delete(c.deployment);
     },
     driftOf(deployment: string): DriftCheck | undefined {
       return drift.get(deployment);

@@ -15,6 +15,8 @@ import type { CaptureRecord } from './capture/record.js';
 export interface QualityFigures {
   task: 'binary' | 'multiclass' | 'regression';
   n: number;
+  /** Labels that could not be judged against the predictions (a 2 for a binary classifier), not in n. */
+  unjudged?: number;
   accuracy?: number;
   precision?: number;
   recall?: number;
@@ -78,16 +80,18 @@ export function judge(p: Pair, tolerance?: number): boolean | undefined {
 export function quality(pairs: readonly Pair[]): QualityFigures | undefined {
   if (pairs.length === 0) return undefined;
   const width = pairs[0]!.scores.length;
-  const binaryLabels = pairs.every((p) => p.label === 0 || p.label === 1);
-  if (width === 1 && binaryLabels && pairs.every((p) => p.scores[0]! >= 0 && p.scores[0]! <= 1)) {
+  // One score in [0, 1] per row and whole-number labels: a binary classifier; labels other than 0 and 1 cannot be judged and are counted apart.
+  if (width === 1 && pairs.every((p) => Number.isInteger(p.label)) && pairs.some((p) => p.label === 0 || p.label === 1) && pairs.every((p) => p.scores[0]! >= 0 && p.scores[0]! <= 1)) {
+    const judged = pairs.filter((p) => p.label === 0 || p.label === 1);
+    const unjudged = pairs.length - judged.length;
     let tp = 0; let fp = 0; let tn = 0; let fn = 0;
-    for (const p of pairs) {
+    for (const p of judged) {
       const yes = p.scores[0]! >= 0.5;
       if (yes && p.label === 1) tp++; else if (yes) fp++; else if (p.label === 1) fn++; else tn++;
     }
-    const a = auc(pairs.map((p) => p.scores[0]!), pairs.map((p) => p.label === 1));
+    const a = auc(judged.map((p) => p.scores[0]!), judged.map((p) => p.label === 1));
     return {
-      task: 'binary', n: pairs.length, accuracy: (tp + tn) / pairs.length,
+      task: 'binary', n: judged.length, accuracy: (tp + tn) / judged.length, ...(unjudged > 0 ? { unjudged } : {}),
       ...(tp + fp > 0 ? { precision: tp / (tp + fp) } : {}), ...(tp + fn > 0 ? { recall: tp / (tp + fn) } : {}), ...(a !== undefined ? { auc: a } : {}),
     };
   }

@@ -76,6 +76,8 @@ describe('valid specs', () => {
     assert.deepEqual(spec.deployments['credit-risk'], {
       model: { name: 'credit-risk', selector: { kind: 'alias', alias: 'production' } },
       replicas: { min: 1, max: 4, initial: 1 },
+      // A range is autoscaled, with the defaults.
+      autoscaling: { metric: 'concurrency', target: 8, scaleToZeroAfter: 30_000, stableWindow: 60_000, panicWindow: 6_000, panicThreshold: 2, maxScaleUpRate: 1000, maxScaleDownRate: 2, scaleDownDelay: 30_000 },
       batching: { enabled: true, maxBatchSize: 128, maxQueueDelay: 2, maxQueueSize: 512 },
       runtime: { intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'extended', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
       timeout: 250,

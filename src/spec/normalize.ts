@@ -3,7 +3,7 @@
  * paths resolved against the spec's folder, the whole value deep-frozen.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { SpecParsed } from './schema.js';
+import { autoscalingSchema, type SpecParsed } from './schema.js';
 import type { DeploymentSpec, ModelSpec, RateLimitSpec, Spec } from './types.js';
 
 function mapValues<T, U>(record: Record<string, T>, fn: (value: T, key: string) => U): Record<string, U> {
@@ -40,6 +40,7 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
   const deployments = mapValues(parsed.deployments, (d, name): DeploymentSpec => ({
     model: d.model ?? { name, selector: { kind: 'latest' } },
     replicas: d.replicas,
+    ...(d.autoscaling !== undefined || d.replicas.min !== d.replicas.max ? { autoscaling: d.autoscaling ?? autoscalingSchema.parse({}) } : {}),
     batching: d.batching,
     runtime: d.runtime,
     timeout: d.timeout ?? parsed.server.requestTimeout,

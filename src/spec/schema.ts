@@ -477,6 +477,23 @@ export const sloSchema = z
   })
   .describe('A service-level objective: a kind of event, the share of them that must be good, and the window.');
 
+export const autoscalingSchema = z
+  .strictObject({
+    metric: z.enum(['concurrency', 'rows']).default('concurrency').describe("What a replica's share is measured in: 'concurrency' (requests queued or being run, sampled every second) or 'rows' (rows predicted per second). Default 'concurrency'. Example: metric: rows."),
+    target: z.number({ error: 'target is a number of concurrent requests (or rows per second) per replica, e.g. 8' }).gt(0, { error: 'target must be above 0: the concurrent requests (or rows per second) one replica should carry, e.g. 8' }).default(8).describe('What one replica should carry: concurrent requests (metric concurrency) or rows per second (metric rows). Default 8. Example: target: 16.'),
+    scaleToZeroAfter: duration({ positive: true }).prefault('30s').describe('With replicas.min 0: stop the last replica after this long without a request. The next request waits (within its deadline) while one starts. Default 30s. Example: scaleToZeroAfter: 5m.'),
+    stableWindow: duration({ positive: true }).prefault('60s').describe("The window the replica count follows (Knative's stable window). Default 60s. Example: stableWindow: 2m."),
+    panicWindow: duration({ positive: true }).prefault('6s').describe('The short window that reacts to a burst: when its demand is panicThreshold times what the ready replicas carry, the count follows it and does not go down until a stable window passes calmly. Default 6s. Example: panicWindow: 10s.'),
+    panicThreshold: z.number().gt(1).max(100).default(2).describe('Panic when the panic window wants this many times the ready replicas. Default 2. Example: panicThreshold: 3.'),
+    maxScaleUpRate: z.number().gt(1).max(10_000).default(1000).describe('At most this many times the ready replicas in one decision. Default 1000. Example: maxScaleUpRate: 2.'),
+    maxScaleDownRate: z.number().gt(1).max(10_000).default(2).describe('At least the ready replicas divided by this after one decision (2: at most half go at once). Default 2. Example: maxScaleDownRate: 4.'),
+    scaleDownDelay: duration().prefault('30s').describe('A lower count is applied only once it has been wanted for this long, so a noisy steady load does not flap. Default 30s. Example: scaleDownDelay: 5m.'),
+  })
+  .superRefine((a, ctx) => {
+    if (a.panicWindow >= a.stableWindow) ctx.addIssue({ code: 'custom', path: ['panicWindow'], message: `panicWindow (${a.panicWindow} ms) must be shorter than stableWindow (${a.stableWindow} ms)` });
+  })
+  .describe('How the autoscaler sizes a deployment with a replica range { min, max } (Knative\'s pod autoscaler: stable and panic windows on concurrency). Every field is optional.');
+
 export const deploymentSchema = z
   .strictObject({
     model: modelRef.optional().meta({ 'x-default': 'the deployment name' }).describe(
@@ -485,6 +502,7 @@ export const deploymentSchema = z
     replicas: replicasSchema.prefault(1).describe(
       'How many replica processes serve the model: a fixed count (0 stops serving but keeps the deployment) or an autoscaled range { min, max }. Default 1. Example: replicas: { min: 1, max: 4 }.',
     ),
+    autoscaling: autoscalingSchema.optional().meta({ 'x-default': 'the defaults below, for a range' }),
     batching: batchingSchema,
     runtime: runtimeSchema,
     timeout: duration({ positive: true }).optional().meta({ 'x-default': 'server.requestTimeout' }).describe(
@@ -518,6 +536,7 @@ export const deploymentSchema = z
     ),
   })
   .superRefine((d, ctx) => {
+    if (d.autoscaling && d.replicas.min === d.replicas.max) ctx.addIssue({ code: 'custom', path: ['autoscaling'], message: `autoscaling needs a replica range to move in, and replicas is a fixed ${d.replicas.min}; write replicas: { min: ${Math.max(0, d.replicas.min - 1)}, max: ${Math.max(1, d.replicas.min)} } or drop autoscaling` });
     const slos = new Map<string, number>();
     d.slos.forEach((slo, i) => {
       const name = slo.name ?? slo.kind;

@@ -147,6 +147,8 @@ export interface RolloutSpec {
 export interface DeploymentSpec {
   readonly model: ModelRef;
   readonly replicas: ReplicasSpec;
+  /** How a replica range is sized; set (defaults applied) whenever replicas is a range. */
+  readonly autoscaling?: AutoscalingSpec;
   readonly batching: BatchingSpec;
   readonly runtime: RuntimeSpec;
   /** Per-request deadline, ms. */
@@ -190,6 +192,23 @@ export interface AlertsSpec {
   readonly repeat: number;
   readonly retries: number;
   readonly crashLoop: number;
+}
+
+export interface AutoscalingSpec {
+  readonly metric: 'concurrency' | 'rows';
+  /** Per replica: concurrent requests, or rows per second. */
+  readonly target: number;
+  /** ms */
+  readonly scaleToZeroAfter: number;
+  /** ms */
+  readonly stableWindow: number;
+  /** ms */
+  readonly panicWindow: number;
+  readonly panicThreshold: number;
+  readonly maxScaleUpRate: number;
+  readonly maxScaleDownRate: number;
+  /** ms */
+  readonly scaleDownDelay: number;
 }
 
 export interface DriftSpec {

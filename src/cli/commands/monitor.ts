@@ -24,7 +24,7 @@ export function describeMonitor(r: MonitorReport): string {
     const figures = q.task === 'regression'
       ? `MAE ${num(q.mae)}, RMSE ${num(q.rmse)}`
       : `accuracy ${pct(q.accuracy)}${q.precision !== undefined ? `, precision ${pct(q.precision)}` : ''}${q.recall !== undefined ? `, recall ${pct(q.recall)}` : ''}${q.auc !== undefined ? `, AUC ${num(q.auc)}` : ''}`;
-    lines.push(`  quality v${q.version}, last ${q.window}: ${figures} (${q.n} labelled, ${q.task})`);
+    lines.push(`  quality v${q.version}, last ${q.window}: ${figures} (${q.n} labelled, ${q.task}${q.unjudged ? `; ${q.unjudged} labels that fit no class not judged` : ''})`);
   }
   for (const [label, c] of [['drift now', r.drift?.now], ['drift, last scheduled', r.drift?.scheduled]] as const) {
     if (!c) continue;

@@ -46,6 +46,8 @@ export interface DeploymentsReconcilerOptions {
   onPass?(report: PassReport): void;
   /** Rollouts: the steps and analysis of deployments that declare a `rollout.strategy` other than replace. */
   rollouts?: Rollouts;
+  /** The autoscaler's count for a deployment's group, when it scales it (control/autoscaler.ts). */
+  replicas?(deployment: string, group: string): number | undefined;
 }
 
 /** What one pass found. */
@@ -77,7 +79,7 @@ export class DeploymentsReconciler implements Reconciler {
   async reconcile(): Promise<ReconcileResult | void> {
     const { orchestrator, routing } = this.#o;
     const desired = this.#o.desired();
-    const targets = planGroups(desired, this.#o.cores, this.#applied);
+    const targets = planGroups(desired, this.#o.cores, this.#applied, this.#o.replicas ? (d, key) => this.#o.replicas!(d.name, key) : undefined);
     const status = orchestrator.status();
     const ready = (group: string) => status.filter((r) => r.group === group && r.state === 'ready').length;
     const previous = new Map(routing.config.deployments.map((d) => [d.name, d]));
@@ -211,5 +213,6 @@ export function versionRoute(d: ResolvedDeployment, group: ReplicaGroup): Versio
     batching: { maxBatchSize: b.enabled ? b.maxBatchSize : 1, maxQueueDelayMs: b.enabled ? b.maxQueueDelay : 0, maxQueueSize: b.maxQueueSize },
     transport: group.spec.isolation === 'thread' ? 'thread' : 'http',
     desiredReplicas: group.replicas,
+    ...(d.spec.autoscaling && d.spec.replicas.min === 0 ? { scalesFromZero: true } : {}),
   };
 }

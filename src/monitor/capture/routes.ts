@@ -128,10 +128,12 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
     const known = await ctx.store.get(deployment, ids);
     const notCaptured = ids.filter((id) => !known.has(id));
     const keep = ids.filter((id) => known.has(id)).map((id) => ({ id, label: good.get(id)! }));
+    // A label resent or corrected replaces the stored one (quality uses the latest) but is judged once: the SLO counts each prediction once.
+    const before = keep.length > 0 && ctx.onLabels ? await ctx.store.labelledIds(deployment, keep.map((k) => k.id)) : new Set<string>();
     if (keep.length > 0) await ctx.store.putFeedback(deployment, keep, (req as { principal?: Principal }).principal?.name ?? 'anonymous', ctx.clock.date().toISOString());
     if (keep.length > 0 && ctx.onLabels) {
       // Judged now, when the labels arrive: the predictions they label, by version.
-      const labelled = keep.flatMap((k) => {
+      const labelled = keep.filter((k) => !before.has(k.id)).flatMap((k) => {
         try {
           const stored = known.get(k.id)!;
           return [{ version: stored.version, pairs: pairsOf(openRecord(ctx.capture, c, stored), k.label) }];

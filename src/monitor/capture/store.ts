@@ -82,6 +82,16 @@ export class CaptureStore implements CaptureSink {
     return out;
   }
 
+  /** Which of `ids` already have a label. */
+  async labelledIds(deployment: string, ids: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const rows = await this.#db.selectFrom('feedback').select('request_id').where('deployment', '=', deployment).where('request_id', 'in', ids.slice(i, i + CHUNK)).execute();
+      for (const r of rows) out.add(r.request_id);
+    }
+    return out;
+  }
+
   /** Delete a deployment's records (and their labels) older than `before` (ISO); how many records went. */
   async deleteBefore(deployment: string, before: string): Promise<number> {
     const r = await this.#db.deleteFrom('captures').where('deployment', '=', deployment).where('at', '<', before).executeTakeFirst();

@@ -1,0 +1,122 @@
+/**
+ * The autoscaler's real decision code on a stepped clock, against a simulated deployment:
+ * replicas become ready a second after they are asked for, and the offered concurrency is
+ * what the test says. Nothing sleeps.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ManualClock } from '../clock.js';
+import { autoscalingSchema } from '../spec/schema.js';
+import type { AutoscalingSpec } from '../spec/types.js';
+import { Autoscaler, Kpa } from './autoscaler.js';
+
+
+const spec = (o: Record<string, unknown> = {}): AutoscalingSpec => autoscalingSchema.parse(o) as AutoscalingSpec;
+
+/** A deployment whose replicas start `startMs` after being asked for; `load(t)` is the concurrency offered at second t. */
+function sim(o: { min: number; max: number; initial?: number; auto?: Record<string, unknown>; startMs?: number; load: (s: number) => number }) {
+  const clock = new ManualClock(0);
+  let ready = o.initial ?? Math.max(1, o.min);
+  let asked = ready;
+  let readyAt = 0;
+  let answered = 0;
+  const history: { s: number; desired: number; ready: number; load: number }[] = [];
+  let sec = 0;
+  const a = new Autoscaler({
+    clock,
+    targets: () => [{ deployment: 'd', version: 1, group: 'd@1.x', spec: spec(o.auto), min: o.min, max: o.max, initial: o.initial ?? Math.max(1, o.min) }],
+    observe: () => {
+      const offered = o.load(sec);
+      answered += offered > 0 ? Math.ceil(offered) : 0;
+      return { concurrency: offered, ready, answered, rows: answered };
+    },
+    onChange: () => undefined,
+  });
+  const run = (seconds: number) => {
+    for (let i = 0; i < seconds; i++) {
+      a.tick();
+      const want = a.replicas('d', 'd@1.x') ?? asked;
+      if (want !== asked) { asked = want; readyAt = clock.now() + (o.startMs ?? 1000); }
+      if (asked < ready) ready = asked; // stopping is immediate
+      clock.advance(1000);
+      sec++;
+      if (asked > ready && clock.now() >= readyAt) ready = asked;
+      history.push({ s: sec, desired: asked, ready, load: o.load(sec - 1) });
+    }
+  };
+  return { a, clock, run, history, activate: () => a.activate('d'), desired: () => a.replicas('d', 'd@1.x') };
+}
+
+test('a step from 1 to 32 concurrent requests scales up within the panic window', () => {
+  const s = sim({ min: 1, max: 8, load: (t) => (t < 60 ? 1 : 32) });
+  s.run(60);
+  assert.equal(s.desired(), 1, 'one request in flight needs one replica');
+  s.run(6);
+  const up = s.a.decisions('d').find((d) => d.to > 1)!;
+  assert.ok(up, 'it scaled up');
+  assert.ok(Date.parse(up.at) - Date.parse(new Date(Date.UTC(2026, 0, 1) + 60_000).toISOString()) <= 6000, `within the 6 s panic window (at ${up.at})`);
+  assert.ok(up.panicking, 'in panic mode');
+  s.run(10);
+  assert.equal(s.desired(), 4, '32 concurrent at 8 per replica');
+});
+
+test('a steady noisy load does not flap: at most a couple of decisions over ten minutes', () => {
+  // 16 ± 6 concurrent requests, pseudo-random.
+  let seed = 42;
+  const noise = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32; };
+  const s = sim({ min: 1, max: 10, load: () => 16 + (noise() - 0.5) * 12 });
+  s.run(600);
+  const decisions = s.a.decisions('d');
+  assert.ok(decisions.length <= 3, `${decisions.length} decisions: ${decisions.map((d) => `${d.from}→${d.to}`).join(', ')}`);
+  assert.ok([2, 3].includes(s.desired()!), `16 ± 6 at 8 per replica: 2 or 3 replicas (got ${s.desired()})`);
+});
+
+test('load removed: the count comes down only after the scale-down delay, at most halving per decision, never under min', () => {
+  const s = sim({ min: 2, max: 16, auto: { scaleDownDelay: '30s' }, load: (t) => (t < 120 ? 100 : 0) });
+  s.run(120);
+  assert.equal(s.desired(), 13, 'ceil(100 / 8)');
+  s.run(25);
+  assert.equal(s.desired(), 13, 'held through the delay');
+  s.run(200);
+  assert.equal(s.desired(), 2, 'down to min');
+  const downs = s.a.decisions('d').filter((d) => d.to < d.from);
+  assert.ok(downs.length >= 2, 'in steps');
+  for (const d of downs) assert.ok(d.to >= Math.floor(d.ready / 2), `${d.from}→${d.to} with ${d.ready} ready: at most half at once`);
+  assert.ok(Date.parse(downs[0]!.at) >= Date.UTC(2026, 0, 1) + 150_000, 'not before the delay has passed');
+  for (const h of s.history) assert.ok(h.desired >= 2 && h.desired <= 16);
+});
+
+test('max and the scale-up rate hold under any load', () => {
+  const s = sim({ min: 1, max: 5, auto: { maxScaleUpRate: 2 }, load: () => 1000 });
+  s.run(3);
+  const first = s.a.decisions('d')[0]!;
+  assert.equal(first.to, 2, 'at most twice the ready replicas in one decision');
+  s.run(30);
+  assert.equal(s.desired(), 5, 'never over max');
+  assert.ok(s.history.every((h) => h.desired <= 5));
+});
+
+test('scale to zero after scaleToZeroAfter without a request; a request activates one replica at once', () => {
+  const s = sim({ min: 0, max: 4, auto: { scaleToZeroAfter: '30s' }, load: (t) => (t < 10 ? 2 : 0) });
+  s.run(39);
+  assert.equal(s.desired(), 1, 'idle 29 s: still one');
+  s.run(3);
+  assert.equal(s.desired(), 0, 'idle 30 s: zero');
+  assert.match(s.a.decisions('d').at(-1)!.reason, /scaled to zero: no request for 30s/);
+  s.activate();
+  assert.equal(s.desired(), 1);
+  assert.match(s.a.decisions('d').at(-1)!.reason, /activated/);
+  s.activate();
+  assert.equal(s.a.decisions('d').filter((d) => /activated/.test(d.reason)).length, 1, 'a second request does not decide again');
+});
+
+test('bad spec: a target of 0, a panic window not shorter than the stable one', () => {
+  const r = autoscalingSchema.safeParse({ target: 0 });
+  assert.equal(r.success, false);
+  assert.match(r.error!.issues[0]!.message, /target must be above 0/);
+  const w = autoscalingSchema.safeParse({ panicWindow: '60s', stableWindow: '60s' });
+  assert.match(w.error!.issues[0]!.message, /must be shorter than stableWindow/);
+  const k = new Kpa(spec(), 1, 3, 1, 0);
+  k.record(500, 0, 0);
+  assert.equal(k.decide(1000, 1).to, 1, 'no load, min 1');
+});

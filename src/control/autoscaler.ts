@@ -1,0 +1,281 @@
+/**
+ * The autoscaler (deployments.<name>.autoscaling, for deployments with a replica range):
+ * Knative's pod autoscaler (KPA), decision for decision (`algorithms.md` §1.1), as a
+ * reconciler of the control plane with the clock injected.
+ *
+ * The metric is concurrency: requests queued or being run for the deployment's version,
+ * sampled every second (`rows` instead: rows per second). Each tick:
+ *
+ *   stable = mean over the stable window (60 s), panic = mean over the panic window (6 s)
+ *   wantStable = ceil(stable / target), wantPanic = ceil(panic / target)
+ *   both clamped to [floor(ready / maxScaleDownRate), ceil(ready × maxScaleUpRate)]
+ *   panic mode starts (or is extended) when wantPanic / ready ≥ panicThreshold (2), and ends
+ *   a stable window after the last time it held; in panic mode the count never goes down
+ *   desired = panicking ? max(wantStable, wantPanic, desired so far) : wantStable
+ *   a lower count is taken only if it carries the demand at 90% of target (hysteresis)
+ *   desired = the highest desired of the last scaleDownDelay (scale down only once the
+ *   lower count has held that long: a noisy steady load does not flap)
+ *   then clamped to [min, max]; with min 0 it is 0 once scaleToZeroAfter has passed
+ *   without a request (and at least 1 before), and a request to a deployment at zero
+ *   brings it to 1 at once (activate).
+ *
+ * Every decision that changes the count is recorded with its inputs.
+ */
+import type { Clock } from '../clock.js';
+import type { AutoscalingSpec } from '../spec/types.js';
+import type { Reconciler, ReconcileResult } from './controller.js';
+
+export const AUTOSCALER = 'autoscaler';
+
+/** Scaling down needs the lower count to carry the demand at 90% of target. */
+const SCALE_DOWN_TOLERANCE = 0.1;
+
+export interface Decision {
+  at: string;
+  deployment: string;
+  version: number;
+  /** Replicas before and after. */
+  from: number;
+  to: number;
+  ready: number;
+  /** The metric's means over the windows (concurrency, or rows per second). */
+  stable: number;
+  panic: number;
+  panicking: boolean;
+  reason: string;
+}
+
+/** One tick's inputs and outcome (the last one is kept whether or not it changed anything). */
+export interface Evaluation extends Decision {
+  wantStable: number;
+  wantPanic: number;
+}
+
+/** The KPA state of one deployment version: samples, panic mode, recent desired counts. */
+export class Kpa {
+  #spec: AutoscalingSpec;
+  #min: number;
+  #max: number;
+  /** Samples of the metric, one per second: [atMs, value]. */
+  #samples: [number, number][] = [];
+  #panicUntil = -Infinity;
+  #panicking = false;
+  /** Desired counts of recent ticks, for the scale-down delay: [atMs, desired]. */
+  #recent: [number, number][] = [];
+  #lastActivityMs: number;
+  #desired: number;
+
+  constructor(spec: AutoscalingSpec, min: number, max: number, initial: number, nowMs: number) {
+    this.#spec = spec;
+    this.#min = min;
+    this.#max = max;
+    this.#desired = initial;
+    this.#lastActivityMs = nowMs;
+  }
+
+  get desired(): number {
+    return this.#desired;
+  }
+
+  /** The spec changed (a new apply): keep the samples, take the new bounds. */
+  update(spec: AutoscalingSpec, min: number, max: number): void {
+    this.#spec = spec;
+    this.#min = min;
+    this.#max = max;
+  }
+
+  /** One sample: the metric now, and whether any request arrived since the last one. */
+  record(nowMs: number, value: number, arrivals: number): void {
+    this.#samples.push([nowMs, value]);
+    const keep = nowMs - this.#spec.stableWindow;
+    let drop = 0;
+    while (drop < this.#samples.length && this.#samples[drop]![0] <= keep) drop++;
+    if (drop > 0) this.#samples.splice(0, drop);
+    if (value > 0 || arrivals > 0) this.#lastActivityMs = nowMs;
+  }
+
+  /** A request reached the deployment while it had no replica: one at once. */
+  activate(nowMs: number): boolean {
+    this.#lastActivityMs = nowMs;
+    if (this.#desired > 0) return false;
+    this.#desired = Math.max(1, this.#min);
+    this.#recent.push([nowMs, this.#desired]);
+    return true;
+  }
+
+  #mean(sinceMs: number): number {
+    let sum = 0;
+    let n = 0;
+    for (const [at, v] of this.#samples) if (at > sinceMs) { sum += v; n++; }
+    return n === 0 ? 0 : sum / n;
+  }
+
+  /** Decide the replica count now, given the replicas ready. */
+  decide(nowMs: number, readyReplicas: number): Omit<Evaluation, 'at' | 'deployment' | 'version'> {
+    const s = this.#spec;
+    const from = this.#desired;
+    const stable = this.#mean(nowMs - s.stableWindow);
+    const panic = this.#mean(nowMs - s.panicWindow);
+    const ready = Math.max(1, readyReplicas);
+    const maxUp = Math.ceil(s.maxScaleUpRate * ready);
+    const maxDown = Math.floor(ready / s.maxScaleDownRate);
+    const clamp = (x: number) => Math.min(maxUp, Math.max(maxDown, x));
+    const wantStable = clamp(Math.ceil(stable / s.target));
+    const wantPanic = clamp(Math.ceil(panic / s.target));
+    if (wantPanic / ready >= s.panicThreshold && panic > 0) {
+      this.#panicUntil = nowMs + s.stableWindow;
+      this.#panicking = true;
+    } else if (this.#panicking && nowMs > this.#panicUntil) {
+      this.#panicking = false;
+    }
+    let want = this.#panicking ? Math.max(wantStable, wantPanic, from) : wantStable;
+    let reason = this.#panicking
+      ? `panic: ${panic.toFixed(2)} over the last ${s.panicWindow / 1000}s is ${(wantPanic / ready).toFixed(1)}× what ${ready} ready replica${ready === 1 ? '' : 's'} serve at ${s.target} each; no scaling down until ${Math.round((this.#panicUntil - nowMs) / 1000)}s pass calmly`
+      : `stable: ${stable.toFixed(2)} over the last ${s.stableWindow / 1000}s at ${s.target} per replica`;
+    // Scale down only with 10% headroom left at the lower count (HPA's tolerance): a demand
+    // hovering at a boundary (16 at 8 per replica) does not flip between counts.
+    if (!this.#panicking && want < from) {
+      const roomy = Math.ceil(stable / (s.target * (1 - SCALE_DOWN_TOLERANCE)));
+      if (roomy > want) {
+        want = Math.min(from, roomy);
+        reason += `; ${want} kept: fewer would run above ${Math.round(100 * (1 - SCALE_DOWN_TOLERANCE))}% of target`;
+      }
+    }
+    // Scale down only once the lower count has held for scaleDownDelay.
+    this.#recent.push([nowMs, want]);
+    this.#recent = this.#recent.filter(([at]) => at > nowMs - s.scaleDownDelay);
+    const held = Math.max(want, ...this.#recent.map(([, d]) => d));
+    if (held > want) {
+      reason += `; held at ${held} by scaleDownDelay (${s.scaleDownDelay / 1000}s)`;
+      want = held;
+    }
+    let to = Math.min(this.#max, Math.max(this.#min, want));
+    if (to < want) reason += `; capped at max ${this.#max}`;
+    else if (to > want && this.#min > 0) reason += `; kept at min ${this.#min}`;
+    if (this.#min === 0) {
+      const idleMs = nowMs - this.#lastActivityMs;
+      if (idleMs >= s.scaleToZeroAfter) {
+        to = 0;
+        this.#recent = [];
+        reason = `scaled to zero: no request for ${Math.round(idleMs / 1000)}s (scaleToZeroAfter ${s.scaleToZeroAfter / 1000}s)`;
+      } else if (to === 0) {
+        to = 1;
+        reason += `; idle for ${Math.round(idleMs / 1000)}s of the ${s.scaleToZeroAfter / 1000}s before scaling to zero`;
+      }
+    }
+    this.#desired = to;
+    return { from, to, ready: readyReplicas, stable, panic, panicking: this.#panicking, wantStable, wantPanic, reason };
+  }
+}
+
+export interface ScaledVersion {
+  deployment: string;
+  version: number;
+  group: string;
+  spec: AutoscalingSpec;
+  min: number;
+  max: number;
+  initial: number;
+}
+
+export interface AutoscalerOptions {
+  clock: Clock;
+  /** Deployments with a replica range, each at the version it serves now. */
+  targets(): readonly ScaledVersion[];
+  /** The metric now for a deployment's group (concurrency: requests queued or running), its ready replicas, and requests and rows answered so far (counters). */
+  observe(t: ScaledVersion): { concurrency: number; ready: number; answered: number; rows: number };
+  /** The desired count changed: converge (the deployments reconciler reads `replicas()`). */
+  onChange(): void;
+  /** Sampling interval. Default 1 s. */
+  tickMs?: number;
+}
+
+/** Decisions kept per deployment. */
+const KEEP = 50;
+
+export class Autoscaler implements Reconciler {
+  readonly name = AUTOSCALER;
+  readonly #o: AutoscalerOptions;
+  readonly #kpas = new Map<string, { kpa: Kpa; group: string; answered: number; rows: number; lastMs: number }>();
+  readonly #decisions = new Map<string, Decision[]>();
+  readonly #last = new Map<string, Evaluation>();
+
+  constructor(o: AutoscalerOptions) {
+    this.#o = o;
+  }
+
+  /** The replica count the autoscaler wants for a deployment's group, if it scales it. */
+  replicas(deployment: string, group: string): number | undefined {
+    const k = this.#kpas.get(deployment);
+    return k && k.group === group ? k.kpa.desired : undefined;
+  }
+
+  /** A request for a deployment whose group has no replica: start one now. */
+  activate(deployment: string): void {
+    const k = this.#kpas.get(deployment);
+    if (!k) return;
+    const now = this.#o.clock.now();
+    if (!k.kpa.activate(now)) return;
+    this.#record({ at: this.#o.clock.date().toISOString(), deployment, version: Number(k.group.split('@')[1]?.split('.')[0] ?? 0), from: 0, to: k.kpa.desired, ready: 0, stable: 0, panic: 0, panicking: false, reason: 'activated: a request arrived while scaled to zero; it waits for the replica' });
+    this.#o.onChange();
+  }
+
+  /** Every recorded change, newest last, per deployment. */
+  decisions(deployment?: string): Decision[] {
+    if (deployment !== undefined) return [...(this.#decisions.get(deployment) ?? [])];
+    return [...this.#decisions.values()].flat().sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  /** The last evaluation of each scaled deployment. */
+  last(): Evaluation[] {
+    return [...this.#last.values()];
+  }
+
+  async reconcile(): Promise<ReconcileResult> {
+    this.tick();
+    return { requeueAfterMs: this.#o.tickMs ?? 1000 };
+  }
+
+  /** Sample every scaled deployment and decide. */
+  tick(): void {
+    const now = this.#o.clock.now();
+    const targets = this.#o.targets();
+    const live = new Set(targets.map((t) => t.deployment));
+    for (const d of this.#kpas.keys()) if (!live.has(d)) { this.#kpas.delete(d); this.#last.delete(d); }
+    let changed = false;
+    for (const t of targets) {
+      let k = this.#kpas.get(t.deployment);
+      const seen = this.#o.observe(t);
+      if (!k || k.group !== t.group) {
+        // A new deployment, or a new version: its group starts at the initial count (or what the old one ran).
+        const start = k ? Math.min(t.max, Math.max(t.min, k.kpa.desired)) : t.initial;
+        k = { kpa: new Kpa(t.spec, t.min, t.max, start, now), group: t.group, answered: seen.answered, rows: seen.rows, lastMs: now };
+        this.#kpas.set(t.deployment, k);
+      } else k.kpa.update(t.spec, t.min, t.max);
+      const arrivals = seen.answered - k.answered;
+      const dt = Math.max(1, now - k.lastMs) / 1000;
+      const value = t.spec.metric === 'rows' ? (seen.rows - k.rows) / dt : seen.concurrency;
+      k.answered = seen.answered;
+      k.rows = seen.rows;
+      k.lastMs = now;
+      k.kpa.record(now, value, arrivals);
+      const e = k.kpa.decide(now, seen.ready);
+      const ev: Evaluation = { at: this.#o.clock.date().toISOString(), deployment: t.deployment, version: t.version, ...e };
+      this.#last.set(t.deployment, ev);
+      if (e.to !== e.from) {
+        this.#record(ev);
+        changed = true;
+      }
+    }
+    if (changed) this.#o.onChange();
+  }
+
+  #record(d: Decision): void {
+    const { deployment } = d;
+    const list = this.#decisions.get(deployment) ?? [];
+    const { wantStable: _s, wantPanic: _p, ...decision } = d as Evaluation;
+    list.push(decision);
+    if (list.length > KEEP) list.splice(0, list.length - KEEP);
+    this.#decisions.set(deployment, list);
+  }
+}

@@ -21,6 +21,8 @@ function report(ipc: Record<string, unknown>, line: Record<string, unknown>, the
 }
 
 async function main(): Promise<void> {
+  // Since the process started: node's boot and this program's imports (ONNX Runtime's included).
+  const bootMs = performance.now();
   let replica: RunningReplica | undefined;
   let stopping = false;
   const stop = (): void => {
@@ -44,7 +46,8 @@ async function main(): Promise<void> {
     report({ type: 'error', code, message }, { event: 'error', code, message }, () => process.exit(1));
     return;
   }
-  report({ type: 'ready', port: replica.port, pid: process.pid }, { event: 'ready', port: replica.port, pid: process.pid });
+  const startup = { bootMs, ...replica.startup };
+  report({ type: 'ready', port: replica.port, pid: process.pid, startup }, { event: 'ready', port: replica.port, pid: process.pid, startup });
 }
 
 void main();

@@ -14,7 +14,7 @@ import {
   checkRequestedOutputs, decodeInferRequest, encodeInferResponse, validateInputs,
 } from './codec/index.js';
 import { PLATFORM, sessionOptionsOf, type ReplicaOptions as ReplicaDescription } from './replica-spec.js';
-import { ModelSession } from './session.js';
+import { ModelSession , type StartupTimings } from './session.js';
 import type { ModelSignature, Tensor } from './tensor.js';
 
 /** The replica's description (replica-spec.ts) and what only a server in this process takes. */
@@ -31,6 +31,8 @@ export interface RunningReplica {
   port: number;
   host: string;
   signature: ModelSignature;
+  /** Where its start went. */
+  startup: StartupTimings;
   /** Stop accepting, finish in-flight requests, release the model. Idempotent. */
   close(): Promise<void>;
 }
@@ -88,9 +90,12 @@ function parseHeaderLength(v: string | string[] | undefined): number | undefined
  *   await r.close();
  */
 export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica> {
-  const session = await ModelSession.open(opts.modelPath, sessionOptionsOf(opts));
+  const startup: StartupTimings = {};
+  const session = await ModelSession.open(opts.modelPath, sessionOptionsOf(opts), startup);
   try {
+    const t = performance.now();
     await session.warmUp();
+    startup.warmUpMs = performance.now() - t;
   } catch (e) {
     await session.close();
     throw e;
@@ -230,6 +235,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   server.headersTimeout = 66_000;
   server.requestTimeout = 0;
 
+  const listening = performance.now();
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -243,6 +249,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     throw e;
   }
   const addr = server.address() as AddressInfo;
+  startup.listenMs = performance.now() - listening;
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -260,5 +267,5 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     return closing;
   };
 
-  return { port: addr.port, host: addr.address, signature: sig, close };
+  return { port: addr.port, host: addr.address, signature: sig, startup, close };
 }

@@ -58,6 +58,16 @@ function errorMessage(e: unknown): string {
  *   const [y] = await s.run([{ name: 'features', datatype: 'FP32', shape: [1, 16], data: x }]);
  *   await s.close();
  */
+/** Where a replica's start went, ms: reading and hashing the file, ONNX Runtime's load, the warm-up run, listening. */
+export interface StartupTimings {
+  /** From the process's (or thread's) start to the replica code running: node and its imports. */
+  bootMs?: number;
+  verifyMs?: number;
+  loadMs?: number;
+  warmUpMs?: number;
+  listenMs?: number;
+}
+
 export class ModelSession {
   private closed = false;
 
@@ -74,7 +84,8 @@ export class ModelSession {
    * @throws AloftError ALOFT_ARTIFACT_MISSING (unreadable file), ALOFT_ARTIFACT_CORRUPT
    *   (hash mismatch), ALOFT_MODEL_INVALID (not a model ONNX Runtime can load).
    */
-  static async open(path: string, opts: SessionOptions = {}): Promise<ModelSession> {
+  static async open(path: string, opts: SessionOptions = {}, timings?: StartupTimings): Promise<ModelSession> {
+    let t = performance.now();
     let bytes: Buffer;
     try {
       bytes = await readFile(path);
@@ -90,10 +101,12 @@ export class ModelSession {
         );
       }
     }
+    if (timings) { const n = performance.now(); timings.verifyMs = n - t; t = n; }
     const signature = readSignature(bytes);
     let session: InferenceSession;
     try {
       session = await InferenceSession.create(bytes, ortSessionOptions(opts));
+      if (timings) timings.loadMs = performance.now() - t;
     } catch (e) {
       throw fail('ALOFT_MODEL_INVALID', `ONNX Runtime cannot load the model ${path}: ${errorMessage(e)}`, { cause: e });
     }

@@ -11,7 +11,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { isAloftError } from '../errors.js';
 import { sessionOptionsOf } from './replica-spec.js';
-import { ModelSession } from './session.js';
+import { ModelSession , type StartupTimings } from './session.js';
 import type { Tensor } from './tensor.js';
 import { movableBuffers, restoreBytes, type ThreadReplicaData } from './thread-entry.js';
 
@@ -20,9 +20,13 @@ type Incoming = { type: 'infer'; id: number; inputs: Tensor[] } | { type: 'stop'
 
 async function main(port: NonNullable<typeof parentPort>, data: ThreadReplicaData): Promise<void> {
   let session: ModelSession;
+  // The thread's own clock starts with it: performance.now() here is its boot (imports).
+  const startup: StartupTimings = { bootMs: performance.now() };
   try {
-    session = await ModelSession.open(data.modelPath, sessionOptionsOf(data));
+    session = await ModelSession.open(data.modelPath, sessionOptionsOf(data), startup);
+    const t = performance.now();
     await session.warmUp();
+    startup.warmUpMs = performance.now() - t;
   } catch (err) {
     port.postMessage({ type: 'error', code: isAloftError(err) ? err.code : 'ALOFT_REPLICA_START', message: (err as Error).message });
     process.exit(1);
@@ -53,7 +57,7 @@ async function main(port: NonNullable<typeof parentPort>, data: ThreadReplicaDat
       }
     });
   });
-  port.postMessage({ type: 'ready' });
+  port.postMessage({ type: 'ready', startup });
 }
 
 if (!isMainThread && parentPort) void main(parentPort, workerData as ThreadReplicaData);

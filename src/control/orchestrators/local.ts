@@ -16,7 +16,7 @@ import type { Logger } from '../../log.js';
 import { replicaArgs, replicaOptionsOf } from '../../runtime/replica-spec.js';
 import type { BackoffPolicy } from './backoff.js';
 import { ReplicaSlot, SlotOrchestrator } from './slots.js';
-import type { ReplicaGroup, ReplicaState } from './types.js';
+import type { ReplicaGroup, ReplicaStartup, ReplicaState } from './types.js';
 
 export interface LocalOrchestratorOptions {
   /** How to start the replica program (see runtime/entry.ts `replicaEntry`). */
@@ -90,11 +90,11 @@ class ProcessSlot extends ReplicaSlot {
     };
     forward(child.stdout, 'debug');
     forward(child.stderr, 'warn');
-    child.on('message', (msg: { type?: string; port?: number; code?: string; message?: string }) => {
+    child.on('message', (msg: { type?: string; port?: number; code?: string; message?: string; startup?: Omit<ReplicaStartup, 'totalMs'> }) => {
       if (msg?.type === 'ready' && typeof msg.port === 'number' && child === this.child) {
         const host = this.local.host === '0.0.0.0' ? '127.0.0.1' : this.local.host;
         this.#url = `http://${host}:${msg.port}`;
-        this.ready();
+        this.ready(msg.startup);
         this.#scheduleProbe();
       } else if (msg?.type === 'error') {
         this.startupError(msg.code, msg.message);

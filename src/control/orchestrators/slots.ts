@@ -11,7 +11,7 @@ import { systemClock, type Clock, type Timer } from '../../clock.js';
 import { retryOfCode } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import type { Orchestrator, ReplicaGroup, ReplicaState, ReplicaStatus } from './types.js';
+import type { Orchestrator, ReplicaGroup, ReplicaStartup, ReplicaState, ReplicaStatus } from './types.js';
 
 export interface SlotOrchestratorOptions {
   clock?: Clock;
@@ -49,6 +49,8 @@ export abstract class ReplicaSlot implements Slot {
   lastError: string | undefined;
   since: number;
   readySince = 0;
+  startup: ReplicaStartup | undefined;
+  #launchedAt = 0;
   /** The last error is one no restart can fix: the slot goes to `failed`. */
   terminal = false;
   /** False once stopped for good. */
@@ -78,7 +80,7 @@ export abstract class ReplicaSlot implements Slot {
     const live = this.state !== 'stopped' && this.state !== 'backoff' && this.state !== 'failed';
     return {
       id: this.id, group: this.group.key, deployment: this.group.deployment, version: this.group.spec.version,
-      state: this.state, restarts: this.restarts, since: this.since,
+      state: this.state, restarts: this.restarts, since: this.since, ...(this.startup ? { startup: this.startup } : {}),
       ...(url && this.state === 'ready' ? { url } : {}), ...(pid !== undefined && live ? { pid } : {}), ...(this.lastError ? { lastError: this.lastError } : {}),
     };
   }
@@ -91,13 +93,15 @@ export abstract class ReplicaSlot implements Slot {
   }
 
   start(): void {
+    this.#launchedAt = this.orch.clock.now();
     this.set('starting');
     this.launch();
   }
 
-  /** The replica loaded, warmed up and answers. */
-  protected ready(): void {
+  /** The replica loaded, warmed up and answers; `parts` is its own account of where the start went. */
+  protected ready(parts?: Omit<ReplicaStartup, 'totalMs'>): void {
     this.readySince = this.orch.clock.now();
+    this.startup = { totalMs: this.readySince - this.#launchedAt, ...parts };
     this.set('ready');
   }
 

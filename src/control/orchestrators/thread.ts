@@ -12,7 +12,7 @@ import { replicaOptionsOf } from '../../runtime/replica-spec.js';
 import { threadReplicaWorker, type ThreadReplicaData } from '../../runtime/thread-entry.js';
 import type { BackoffPolicy } from './backoff.js';
 import { ReplicaSlot, SlotOrchestrator } from './slots.js';
-import type { ReplicaGroup } from './types.js';
+import type { ReplicaGroup, ReplicaStartup } from './types.js';
 
 export interface ThreadOrchestratorOptions {
   clock?: Clock;
@@ -48,9 +48,9 @@ class ThreadSlot extends ReplicaSlot {
     const how = threadReplicaWorker();
     const worker = new Worker(how.entry, { workerData: data, eval: how.eval });
     this.worker = worker;
-    worker.on('message', (msg: { type?: string; code?: string; message?: string }) => {
+    worker.on('message', (msg: { type?: string; code?: string; message?: string; startup?: Omit<ReplicaStartup, 'totalMs'> }) => {
       if (worker !== this.worker) return;
-      if (msg.type === 'ready') this.ready();
+      if (msg.type === 'ready') this.ready(msg.startup);
       else if (msg.type === 'error') this.startupError(msg.code, msg.message);
     });
     worker.on('error', (err) => {

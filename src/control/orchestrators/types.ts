@@ -40,6 +40,21 @@ export interface ReplicaStatus {
   lastError?: string;
   /** Wall-clock ms of the last transition. */
   since: number;
+  /** Its last start, once ready: ms from launch to ready, and the replica's own account of the parts. */
+  startup?: ReplicaStartup;
+}
+
+export interface ReplicaStartup {
+  /** From the orchestrator launching it to its ready report. */
+  totalMs: number;
+  /** Process or thread start to the replica's code running (node, imports). */
+  bootMs?: number;
+  /** Reading the artifact and checking its sha256. */
+  verifyMs?: number;
+  /** ONNX Runtime's session creation. */
+  loadMs?: number;
+  warmUpMs?: number;
+  listenMs?: number;
 }
 
 export interface Orchestrator {

@@ -92,7 +92,11 @@ describe('replica process', () => {
       assert.equal(ready.type, 'ready');
       assert.equal(ready.pid, r.child.pid);
       assert.equal(typeof ready.port, 'number');
-      assert.deepEqual(JSON.parse(r.stdout().trim().split('\n').pop()!), { event: 'ready', port: ready.port, pid: r.child.pid });
+      const line = JSON.parse(r.stdout().trim().split('\n').pop()!) as { startup: Record<string, number> };
+      assert.deepEqual({ ...line, startup: undefined }, { event: 'ready', port: ready.port, pid: r.child.pid, startup: undefined });
+      // Where the start went, each part a duration.
+      assert.deepEqual(Object.keys(line.startup).sort(), ['bootMs', 'listenMs', 'loadMs', 'verifyMs', 'warmUpMs']);
+      for (const [k, v] of Object.entries(line.startup)) assert.ok(v >= 0 && v < 60_000, `${k} ${v}`);
       const base = `http://127.0.0.1:${ready.port as number}`;
 
       const live = await call(base, 'GET', '/v2/health/live');

@@ -140,7 +140,8 @@ describe('delivery to a real webhook receiver', () => {
     assert.equal(received.length, 3);
     assert.equal(received[2]!.auth, 'Bearer t0k3n');
     assert.equal(received[2]!.body.status, 'firing');
-    assert.deepEqual(alerts.counts(), [{ sink: `webhook ${new URL(url).protocol}//${new URL(url).host}`, delivered: 1, failed: 0, retried: 2 }]);
+    assert.match(alerts.counts()[0]!.sink, new RegExp(`^webhook http://${new URL(url).host.replace(/\./g, "\\.")} #[0-9a-f]{6}$`));
+    assert.deepEqual({ ...alerts.counts()[0]!, sink: undefined }, { sink: undefined, delivered: 1, failed: 0, retried: 2 });
     // It resolves: one more notification, resolved.
     holds = [];
     await alerts.evaluate();

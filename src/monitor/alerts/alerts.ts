@@ -132,7 +132,8 @@ export class Alerts implements Reconciler {
   #queue(sink: AlertSink, n: Notification): void {
     // A retry still waiting for the same group and sink is superseded by the newer state.
     for (const [id, j] of this.#jobs) {
-      if (j.sink === sink && j.n.groupKey === n.groupKey && j.delivery.state === 'waiting') {
+      // By name, not object: the sinks are rebuilt when the alerts section changes.
+      if (j.sink.name === sink.name && j.n.groupKey === n.groupKey && j.delivery.state === 'waiting') {
         j.timer?.cancel();
         j.delivery.state = 'superseded';
         delete j.delivery.nextAttemptAt;

@@ -10,6 +10,7 @@
  *   `labels`, `annotations`, `startsAt`, `endsAt` ("0001-01-01T00:00:00Z" while firing),
  *   `generatorURL` and `fingerprint`.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { Alert, Notification } from './model.js';
 
@@ -97,9 +98,9 @@ export class WebhookSink implements AlertSink {
 
   constructor(o: WebhookSinkOptions) {
     this.#o = o;
-    // The URL without credentials or query (a Slack hook's path is its secret: keep only the host).
+    // The URL without its path (a Slack hook's path is its secret): the host, and a digest of the whole URL so two hooks on one host differ.
     const u = new URL(o.url);
-    this.name = `webhook ${u.protocol}//${u.host}`;
+    this.name = `webhook ${u.protocol}//${u.host} #${createHash('sha256').update(o.url).digest('hex').slice(0, 6)}`;
   }
 
   async send(n: Notification): Promise<void> {

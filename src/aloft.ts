@@ -177,6 +177,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const feedbackCounts = new Map<string, { accepted: number; notCaptured: number; rejected: number }>();
     const variants = new VariantWindows();
     const adminAt = { url: '' };
+    const scaler: { autoscaler?: Autoscaler } = {};
     // SLOs, drift results and alerts (monitor/monitoring.ts): reconcilers below, one observer on the gateway.
     const monitoring = createMonitoring({
       clock, logger, store, spec: () => live, variants, externalURL: () => adminAt.url,
@@ -185,6 +186,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     });
     life.own('alerts', () => monitoring.alerts.close());
     const metrics = new GatewayMetrics({
+      autoscaling: () => (scaler.autoscaler?.last() ?? []).map((e) => ({ deployment: e.deployment, desired: e.to, ready: e.ready, stable: e.stable, panic: e.panic, panicking: e.panicking, ...scaler.autoscaler!.counts(e.deployment) })),
       slos: () => monitoring.slo.last(),
       alerts: () => ({ alerts: monitoring.alerts.report().active, deliveries: monitoring.alerts.counts() }),
       drift: () => monitoring.driftChecks().map((c) => ({ deployment: c.deployment, drifted: c.result!.drifted, share: c.result!.share, features: c.result!.features.map((f) => ({ feature: f.feature, drifted: f.drifted, statistic: f.statistic })) })),
@@ -228,7 +230,6 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       const c = served.get(k);
       if (c) { c.answered++; c.rows += o.rows ?? 1; } else served.set(k, { answered: 1, rows: o.rows ?? 1 });
     };
-    const scaler: { autoscaler?: Autoscaler } = {};
     const rollouts = new Rollouts({
       clock, windows: variants, shadows, logger,
       slos: (d) => live.deployments[d]?.slos ?? [],

@@ -199,6 +199,7 @@ export class Autoscaler implements Reconciler {
   readonly #kpas = new Map<string, { kpa: Kpa; group: string; answered: number; rows: number; lastMs: number }>();
   readonly #decisions = new Map<string, Decision[]>();
   readonly #last = new Map<string, Evaluation>();
+  readonly #counts = new Map<string, { up: number; down: number }>();
 
   constructor(o: AutoscalerOptions) {
     this.#o = o;
@@ -229,6 +230,11 @@ export class Autoscaler implements Reconciler {
   /** The last evaluation of each scaled deployment. */
   last(): Evaluation[] {
     return [...this.#last.values()];
+  }
+
+  /** Changes made so far per deployment, up and down (counters, for /metrics). */
+  counts(deployment: string): { up: number; down: number } {
+    return this.#counts.get(deployment) ?? { up: 0, down: 0 };
   }
 
   async reconcile(): Promise<ReconcileResult> {
@@ -272,6 +278,9 @@ export class Autoscaler implements Reconciler {
 
   #record(d: Decision): void {
     const { deployment } = d;
+    const c = this.#counts.get(deployment) ?? { up: 0, down: 0 };
+    if (d.to > d.from) c.up++; else c.down++;
+    this.#counts.set(deployment, c);
     const list = this.#decisions.get(deployment) ?? [];
     const { wantStable: _s, wantPanic: _p, ...decision } = d as Evaluation;
     list.push(decision);

@@ -82,3 +82,14 @@ test('a canary to a version with another signature is refused unless the spec al
   assert.match(plan(cand({ ...canary, allowSignatureChange: true })).warnings.join(), /different signature/);
   assert.deepEqual(plan(side({ m: { spec: depSpec(), version: 2, sig: wide } })).refused, [], 'the default strategy warns only');
 });
+
+test('scale to zero on a public or latency-sensitive deployment is a warning, not an error', async () => {
+  const { autoscalingSchema } = await import('../spec/schema.js');
+  const zero = (o: { public?: boolean; timeout?: number }): DeploymentSpec => ({ ...depSpec({ public: o.public ?? false }), replicas: { min: 0, max: 2, initial: 1 }, autoscaling: autoscalingSchema.parse({}) as NonNullable<DeploymentSpec['autoscaling']>, timeout: o.timeout ?? 30000 });
+  const pub = plan(side({ m: { spec: depSpec() }, z: { spec: zero({ public: true }) } }));
+  assert.ok(pub.warnings.some((w) => /'z' scales to zero \(replicas.min 0\) and it is public: the first request after 30s idle waits while a replica starts/.test(w)), pub.warnings.join('\n'));
+  const tight = plan(side({ m: { spec: depSpec() }, z: { spec: zero({ timeout: 500 }) } }));
+  assert.ok(tight.warnings.some((w) => /its deadline is 500 ms/.test(w)));
+  const relaxed = plan(side({ m: { spec: depSpec() }, z: { spec: zero({}) } }));
+  assert.deepEqual(relaxed.warnings, [], 'private, a 30 s deadline, no latency SLO: nothing to warn about');
+});

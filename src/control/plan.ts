@@ -193,6 +193,8 @@ export function makePlan(i: PlanInputs): Plan {
     if (!old && now) {
       deployments.push({ name, action: 'add', effect: 'start', fields: diffFields({}, i.after.canonical.deployments[name]), to: side(now), replicasToStart: now.spec.replicas.initial, replicasToStop: 0 });
       if (now.spec.public) warnings.push(`deployment '${name}' is public: anyone who can reach the gateway may call it without a key`);
+      const cold = coldStartWarning(name, now.spec);
+      if (cold) warnings.push(cold);
       continue;
     }
     if (old && !now) {
@@ -219,6 +221,8 @@ export function makePlan(i: PlanInputs): Plan {
       replicasToStop: replace ? old.spec.replicas.initial : Math.max(0, -delta),
     });
     if (!old.spec.public && now.spec.public) warnings.push(`deployment '${name}' becomes public: anyone who can reach the gateway may call it without a key`);
+    const cold = coldStartWarning(name, now.spec);
+    if (cold && coldStartWarning(name, old.spec) === undefined) warnings.push(cold);
     const loosened = loosenedLimit(old.spec.limits, now.spec.limits);
     if (loosened) warnings.push(`deployment '${name}': rate limit loosened (${loosened})`);
     // A signature the server cannot know yet (a file not uploaded, no signature sent) is not compared.
@@ -336,4 +340,21 @@ export function show(v: unknown): string {
   if (v === null || v === undefined) return '(none)';
   if (typeof v === 'string') return v;
   return JSON.stringify(v);
+}
+
+/**
+ * A deployment that may scale to zero and is latency-sensitive (public, with a latency
+ * SLO, or a deadline under 2 s): its first request after an idle spell waits for a replica
+ * to start. Worth knowing, not an error.
+ */
+function coldStartWarning(name: string, spec: DeploymentSpec): string | undefined {
+  if (spec.replicas.min !== 0 || !spec.autoscaling) return undefined;
+  const latency = spec.slos.find((s) => s.kind === 'latency');
+  const why = [
+    ...(spec.public ? ['it is public'] : []),
+    ...(latency ? [`it has a latency SLO (${latency.objective}% within ${latency.threshold} ms)`] : []),
+    ...(spec.timeout < 2000 ? [`its deadline is ${spec.timeout} ms`] : []),
+  ];
+  if (why.length === 0) return undefined;
+  return `deployment '${name}' scales to zero (replicas.min 0) and ${why.join(' and ')}: the first request after ${Math.round(spec.autoscaling.scaleToZeroAfter / 1000)}s idle waits while a replica starts (a cold start, a few hundred ms for a small model); set replicas.min: 1 to keep one warm`;
 }

@@ -20,6 +20,8 @@ export interface VersionGauges {
   feedback?(): { deployment: string; counts: { accepted: number; notCaptured: number; rejected: number } }[];
   /** Called at scrape time: the latest evaluation of every SLO (monitor/slo.ts). */
   slos?(): { deployment: string; name: string; objective: number; events: { good: number; total: number }; budget: { remaining: number }; rules: { severity: string; long: { window: string; rate: number }; short: { window: string; rate: number } }[] }[];
+  /** Called at scrape time: the autoscaler's last evaluation per deployment (control/autoscaler.ts), and its changes so far. */
+  autoscaling?(): { deployment: string; desired: number; ready: number; stable: number; panic: number; panicking: boolean; up: number; down: number }[];
   /** Called at scrape time: alerts (monitor/alerts) and their deliveries per sink. */
   alerts?(): { alerts: { name: string; state: string; labels: Readonly<Record<string, string>> }[]; deliveries: { sink: string; delivered: number; failed: number; retried: number }[] };
 }
@@ -63,8 +65,23 @@ export class GatewayMetrics {
       const sloBurn = new Gauge({ name: 'aloft_slo_burn_rate', help: "The SLO's burn rate (bad share ÷ error budget) over each window its alert rules look at.", labelNames: ['deployment', 'slo', 'window'], registers: [this.registry] });
       const alertsGauge = new Gauge({ name: 'aloft_alerts', help: 'Alerts by name and state (pending, firing), with their deployment and severity.', labelNames: ['alertname', 'state', 'deployment', 'severity'], registers: [this.registry] });
       const notifications = new Counter({ name: 'aloft_alert_notifications_total', help: "Alert notifications per sink: 'delivered', 'retried' (a failed attempt that will be tried again) and 'failed' (given up after alerts.retries).", labelNames: ['sink', 'outcome'], registers: [this.registry] });
+      const asDesired = new Gauge({ name: 'aloft_autoscaler_desired_replicas', help: 'Replicas the autoscaler wants for the deployment (within replicas.min and max).', labelNames: ['deployment'], registers: [this.registry] });
+      const asObserved = new Gauge({ name: 'aloft_autoscaler_observed', help: "The autoscaler's metric (concurrency, or rows per second) averaged over its stable and panic windows.", labelNames: ['deployment', 'window'], registers: [this.registry] });
+      const asPanic = new Gauge({ name: 'aloft_autoscaler_panic', help: '1 while the autoscaler is in panic mode (a burst: it follows the short window and does not scale down).', labelNames: ['deployment'], registers: [this.registry] });
+      const asDecisions = new Counter({ name: 'aloft_autoscaler_decisions_total', help: 'Changes of the replica count the autoscaler made, by direction.', labelNames: ['deployment', 'direction'], registers: [this.registry] });
       // Sampled at scrape time, not on the hot path.
       const collect = () => {
+        for (const g of [asDesired, asObserved, asPanic]) g.reset();
+        asDecisions.reset();
+        for (const a of gauges.autoscaling?.() ?? []) {
+          const l = { deployment: a.deployment };
+          asDesired.set(l, a.desired);
+          asObserved.set({ ...l, window: 'stable' }, a.stable);
+          asObserved.set({ ...l, window: 'panic' }, a.panic);
+          asPanic.set(l, a.panicking ? 1 : 0);
+          asDecisions.inc({ ...l, direction: 'up' }, a.up);
+          asDecisions.inc({ ...l, direction: 'down' }, a.down);
+        }
         for (const g of [sloObjective, sloEvents, sloBudget, sloBurn]) g.reset();
         for (const s of gauges.slos?.() ?? []) {
           const l = { deployment: s.deployment, slo: s.name };

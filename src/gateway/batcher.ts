@@ -6,6 +6,7 @@
  * has waited that long. By default there is no delay: an idle system adds no latency, and
  * batches form only while every replica is busy — load builds batches.
  */
+import type { Admission } from './admission.js';
 import type { Clock, Timer } from '../clock.js';
 import { fail, retryOf } from '../errors.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -30,6 +31,8 @@ export interface BatcherOptions {
    * Default false: the batcher alone dispatches at once.
    */
   coalesce?: boolean;
+  /** Admission control (admission.ts): told of every dispatch and answer, so its limit and wait prediction follow the model. */
+  admission?: Admission;
 }
 
 /** Where batches run: a set of replicas behind a balancer (see replica-set.ts). */
@@ -57,6 +60,8 @@ interface Pending {
   rows: number;
   key: string;
   enqueuedAt: number;
+  /** Requests queued ahead of it when it joined. */
+  ahead: number;
   deadline: number;
   attempts: number;
   resolve: (outputs: Tensor[]) => void;
@@ -96,6 +101,11 @@ export class Batcher {
     this.#unsubscribe = target.onCapacity(() => this.#pump());
   }
 
+  /** Admission control, when the batcher has it. */
+  get admission(): Admission | undefined {
+    return this.#opts.admission;
+  }
+
   /** Requests queued or in a batch being run. */
   get busy(): number {
     return this.queued + this.#running;
@@ -130,7 +140,7 @@ export class Batcher {
     const now = this.#clock.now();
     return new Promise<Tensor[]>((resolve, reject) => {
       const rows = this.#opts.batchable ? (inputs[0]?.shape[0] ?? 1) : 1;
-      this.#queue.push({ inputs, rows, key: this.#opts.batchable ? batchKey(inputs) : '', enqueuedAt: now, deadline: now + timeoutMs, attempts: 0, resolve, reject });
+      this.#queue.push({ inputs, rows, key: this.#opts.batchable ? batchKey(inputs) : '', enqueuedAt: now, ahead: this.queued, deadline: now + timeoutMs, attempts: 0, resolve, reject });
       this.#queuedRows += rows;
       this.#armSweep(now + timeoutMs);
       if (this.#opts.coalesce) this.#pumpAtEndOfTurn();
@@ -249,6 +259,8 @@ export class Batcher {
     const start = this.#clock.now();
     const stats = this.#stats;
     if (stats) for (const p of batch) stats.recordQueue(start - p.enqueuedAt);
+    const admission = this.#opts.admission;
+    if (admission) for (const p of batch) admission.dispatched(start - p.enqueuedAt, p.ahead);
     const owned = batch.length > 1;
     const inputs = owned
       ? batch[0]!.inputs.map((_, i) => concatRows(batch.map((p) => p.inputs[i]!)))
@@ -259,7 +271,9 @@ export class Batcher {
     slot.run(inputs, owned, deadline).then(
       (outputs) => {
         this.#running -= batch.length;
-        stats?.recordBatch(batch.length, this.#clock.now() - start);
+        const end = this.#clock.now();
+        stats?.recordBatch(batch.length, end - start);
+        if (admission) for (const p of batch) admission.answered(end - p.enqueuedAt, this.busy + batch.length);
         this.#answer(batch, outputs);
         this.#checkIdle();
       },

@@ -142,6 +142,15 @@ export function inferPipeline(o: PipelineOptions): Serve {
       // Scaled to zero: a replica starts while the body arrives and the request waits in the queue.
       if (resolved.served.desiredReplicas === 0 && resolved.served.scalesFromZero === true) o.activate?.(resolved.dep.name);
       const deadline = ex.arrivedAt + resolved.dep.timeoutMs;
+      // Admission control before the body is read: over the limit, or sure to miss its deadline, it is refused now.
+      const priority = ex.header('x-aloft-priority');
+      if (priority !== undefined && priority !== 'low' && priority !== 'normal') throw fail('ALOFT_BAD_REQUEST', `x-aloft-priority must be 'low' or 'normal', got '${priority.slice(0, 40)}'`);
+      const admission = resolved.served.batcher.admission;
+      if (admission) {
+        const b = resolved.served.batcher;
+        const refusal = admission.check(b.busy, b.queued, deadline - o.clock.now(), priority === 'low');
+        if (refusal) throw fail('ALOFT_OVERLOADED', refusal.message);
+      }
       if (o.limits) await o.limits(auth.principal, ex.ip, resolved.dep.name);
       if (ex.declaredLength !== undefined && ex.declaredLength > o.bodyLimit) throw tooLarge(o.bodyLimit);
       reservation = o.budget.open();

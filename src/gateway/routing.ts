@@ -12,6 +12,7 @@
  * and `drop()` releases it once its replicas are gone. A version whose batching changes
  * gets a new batcher over the same replicas (no restart), the old one drains the same way.
  */
+import { Admission, type AdmissionOptions } from './admission.js';
 import type { Clock } from '../clock.js';
 import type { GatewayMetrics } from '../monitor/metrics.js';
 import { PLATFORM } from '../runtime/replica-spec.js';
@@ -52,6 +53,8 @@ export interface VersionRoute {
   desiredReplicas: number;
   /** Autoscaled with min 0: at zero replicas it still accepts requests (they wait while one starts). */
   scalesFromZero?: boolean;
+  /** Admission control of the version's queue (admission.ts). Default: none (only maxQueueSize bounds it). */
+  admission?: AdmissionOptions;
   /**
    * Percent of the deployment's unversioned requests (a canary step, an A/B split). When
    * any version of a deployment has a weight, all its weights must sum to 100; without
@@ -258,7 +261,7 @@ export class Routing {
       const stats = new ModelStats(metrics ? (size) => metrics.batch(deployment, v.version, size) : undefined);
       g = { key: v.group, replicas, stats, route: v, deployment, batcher: this.#batcher(replicas, v, stats), batching: key(v.batching), old: [], routed: true };
       this.#groups.set(v.group, g);
-    } else if (g.batching !== key(v.batching) || g.route.signature.batchable !== v.signature.batchable) {
+    } else if (g.batching !== key(v.batching) || g.route.signature.batchable !== v.signature.batchable || JSON.stringify(g.route.admission) !== JSON.stringify(v.admission)) {
       g.old.push(g.batcher);
       const drained = g.batcher;
       g.batcher = this.#batcher(g.replicas, v, g.stats);
@@ -282,6 +285,7 @@ export class Routing {
       maxQueueSize: v.batching.maxQueueSize,
       batchable: v.signature.batchable,
       coalesce: v.batching.coalesce !== false,
+      ...(v.admission && v.admission.limit !== 'off' ? { admission: new Admission(v.admission) } : v.admission?.refuseLate ? { admission: new Admission(v.admission) } : {}),
     }, this.#opts.clock, stats);
   }
 }

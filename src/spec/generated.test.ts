@@ -33,7 +33,7 @@ test('objects in the JSON Schema are closed and list their required keys', () =>
   assert.equal(model.additionalProperties, false);
   const deployment = (schema.properties?.deployments?.additionalProperties as JsonSchema);
   assert.equal(deployment.additionalProperties, false);
-  assert.deepEqual(Object.keys(deployment.properties ?? {}), ['model', 'replicas', 'autoscaling', 'batching', 'runtime', 'timeout', 'description', 'public', 'limits', 'rollout', 'features', 'capture', 'drift', 'slos']);
+  assert.deepEqual(Object.keys(deployment.properties ?? {}), ['model', 'replicas', 'autoscaling', 'batching', 'admission', 'runtime', 'timeout', 'description', 'public', 'limits', 'rollout', 'features', 'capture', 'drift', 'slos']);
 });
 
 /** A small JSON Schema validator for the keywords the generator emits. Returns the paths that fail. */

@@ -42,6 +42,12 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
     replicas: d.replicas,
     ...(d.autoscaling !== undefined || d.replicas.min !== d.replicas.max ? { autoscaling: d.autoscaling ?? autoscalingSchema.parse({}) } : {}),
     batching: d.batching,
+    admission: {
+      limit: d.admission.limit,
+      minLimit: d.admission.minLimit ?? Math.min(d.admission.maxLimit ?? d.batching.maxQueueSize, Math.max(16, d.batching.enabled ? d.batching.maxBatchSize : 1)),
+      maxLimit: d.admission.maxLimit ?? Math.max(d.batching.maxQueueSize, d.admission.minLimit ?? 1),
+      refuseLate: d.admission.refuseLate,
+    },
     runtime: d.runtime,
     timeout: d.timeout ?? parsed.server.requestTimeout,
     ...(d.description !== undefined ? { description: d.description } : {}),

@@ -477,6 +477,21 @@ export const sloSchema = z
   })
   .describe('A service-level objective: a kind of event, the share of them that must be good, and the window.');
 
+export const admissionSchema = z
+  .strictObject({
+    limit: z.union([z.literal('adaptive'), z.literal('off'), z.number().int().min(1)], { error: "limit is 'adaptive', 'off', or a whole number of requests queued or running, e.g. 256" }).default('adaptive').describe(
+      "How many of the deployment's requests may be queued or running at once before more are refused at once with 503 and Retry-After: 'adaptive' (a Gradient2 limit that follows the model's measured latency, between minLimit and maxLimit), a fixed number, or 'off' (only batching.maxQueueSize bounds the queue). Default 'adaptive'. Example: limit: 512.",
+    ),
+    minLimit: z.number().int().min(1).optional().meta({ 'x-default': 'max(16, batching.maxBatchSize)' }).describe('The adaptive limit never goes below this. Default: max(16, batching.maxBatchSize). Example: minLimit: 32.'),
+    maxLimit: z.number().int().min(1).optional().meta({ 'x-default': 'batching.maxQueueSize' }).describe('The adaptive limit never goes above this. Default: batching.maxQueueSize. Example: maxLimit: 4096.'),
+    refuseLate: z.boolean().default(true).describe("Refuse at once (503) a request the queue would keep past its deadline, predicted from the queue's recent waits, instead of letting it wait and time out. Default true. Example: refuseLate: false."),
+  })
+  .superRefine((a, ctx) => {
+    if (a.minLimit !== undefined && a.maxLimit !== undefined && a.minLimit > a.maxLimit) ctx.addIssue({ code: 'custom', path: ['minLimit'], message: `minLimit (${a.minLimit}) is greater than maxLimit (${a.maxLimit})` });
+  })
+  .prefault({})
+  .describe("Admission control under overload: requests beyond the limit, or sure to miss their deadline, get 503 with Retry-After at once, so the ones admitted stay fast; requests with the header x-aloft-priority: low are shed first (admitted only under 3/4 of the limit). Every field is optional.");
+
 export const autoscalingSchema = z
   .strictObject({
     metric: z.enum(['concurrency', 'rows']).default('concurrency').describe("What a replica's share is measured in: 'concurrency' (requests queued or being run, sampled every second) or 'rows' (rows predicted per second). Default 'concurrency'. Example: metric: rows."),
@@ -504,6 +519,7 @@ export const deploymentSchema = z
     ),
     autoscaling: autoscalingSchema.optional().meta({ 'x-default': 'the defaults below, for a range' }),
     batching: batchingSchema,
+    admission: admissionSchema,
     runtime: runtimeSchema,
     timeout: duration({ positive: true }).optional().meta({ 'x-default': 'server.requestTimeout' }).describe(
       "Per-request deadline for this deployment, from arrival to response, including queueing; past it the request gets 504. Default: server.requestTimeout. Example: timeout: 250ms.",

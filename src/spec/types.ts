@@ -150,6 +150,7 @@ export interface DeploymentSpec {
   /** How a replica range is sized; set (defaults applied) whenever replicas is a range. */
   readonly autoscaling?: AutoscalingSpec;
   readonly batching: BatchingSpec;
+  readonly admission: AdmissionSpec;
   readonly runtime: RuntimeSpec;
   /** Per-request deadline, ms. */
   readonly timeout: number;
@@ -192,6 +193,13 @@ export interface AlertsSpec {
   readonly repeat: number;
   readonly retries: number;
   readonly crashLoop: number;
+}
+
+export interface AdmissionSpec {
+  readonly limit: 'adaptive' | 'off' | number;
+  readonly minLimit: number;
+  readonly maxLimit: number;
+  readonly refuseLate: boolean;
 }
 
 export interface AutoscalingSpec {

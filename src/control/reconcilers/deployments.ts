@@ -214,5 +214,6 @@ export function versionRoute(d: ResolvedDeployment, group: ReplicaGroup): Versio
     transport: group.spec.isolation === 'thread' ? 'thread' : 'http',
     desiredReplicas: group.replicas,
     ...(d.spec.autoscaling && d.spec.replicas.min === 0 ? { scalesFromZero: true } : {}),
+    admission: { ...d.spec.admission },
   };
 }

@@ -66,6 +66,8 @@ export interface LoadResult {
   errors: number;
   /** Over the whole run, warm-up included: responses with a status other than 2xx. */
   non2xx: number;
+  /** In the measurement window, per HTTP status: responses and their latencies (ms). */
+  byStatus: Record<number, { count: number; p50: number; p99: number; max: number }>;
 }
 
 /** Nearest-rank percentile of ascending `sorted` (q in [0, 1]). */
@@ -91,6 +93,7 @@ export function summarize(latencies: ArrayLike<number>): { count: number; mean: 
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = [];
+  const perStatus = new Map<number, number[]>();
   let errors = 0;
   let non2xx = 0;
   let windowStart = Number.POSITIVE_INFINITY;
@@ -110,7 +113,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     if (statusCode < 200 || statusCode > 299) non2xx++;
     const now = performance.now();
-    if (now >= windowStart && now < windowEnd) latencies.push(responseTime);
+    if (now >= windowStart && now < windowEnd) {
+      latencies.push(responseTime);
+      const l = perStatus.get(statusCode);
+      if (l) l.push(responseTime); else perStatus.set(statusCode, [responseTime]);
+    }
   });
   instance.on('reqError', () => { errors++; });
 
@@ -130,5 +137,6 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   }
   const seconds = opts.durationMs / 1000;
   const s = summarize(latencies);
-  return { connections: opts.connections, count: s.count, seconds, rps: s.count / seconds, p50: s.p50, p99: s.p99, mean: s.mean, max: s.max, errors, non2xx };
+  const byStatus = Object.fromEntries([...perStatus].map(([code, l]) => { const x = summarize(l); return [code, { count: x.count, p50: x.p50, p99: x.p99, max: x.max }]; }));
+  return { connections: opts.connections, count: s.count, seconds, rps: s.count / seconds, p50: s.p50, p99: s.p99, mean: s.mean, max: s.max, errors, non2xx, byStatus };
 }

@@ -19,21 +19,22 @@ test('a fixed limit refuses past it, at once, saying why', () => {
   assert.equal(new Admission({ ...opts, limit: 'off', refuseLate: false }).check(1e6, 1e6, 1, true), undefined, 'off admits everything');
 });
 
-test('the adaptive limit grows while latency holds and the limit is used, and falls when latency climbs', () => {
+test('the adaptive limit grows while requests wait less than two batches, and backs off when the queue holds them longer', () => {
   const a = new Admission(opts);
   assert.equal(a.limit, 64, 'four times the floor to start');
-  // 5 ms answers with the limit in use: it grows.
-  for (let i = 0; i < 2000; i++) a.answered(5, Math.ceil(a.limit));
+  // Batches of 4 ms; requests wait 3 ms for a replica with the limit in use: it grows.
+  const answer = (waitMs: number, inflight: number) => { a.dispatched(waitMs, 0); a.ran(4); a.answered(inflight); };
+  for (let i = 0; i < 2000; i++) answer(3, Math.ceil(a.limit));
   const grown = a.limit;
-  assert.ok(grown > 100, `grew to ${grown.toFixed(0)}`);
+  assert.ok(grown > 300, `grew to ${grown.toFixed(0)}`);
   // Used at less than half: nothing is learnt, it stays.
-  for (let i = 0; i < 2000; i++) a.answered(5, 2);
+  for (let i = 0; i < 2000; i++) answer(3, 2);
   assert.equal(a.limit, grown);
-  // A queue builds: latency 4× the long-term figure; the limit comes down, not below minLimit.
-  for (let i = 0; i < 200; i++) a.answered(20, Math.ceil(a.limit));
+  // Requests now wait 20 ms (five batches): it backs off by 10% a window, not below minLimit.
+  for (let i = 0; i < 200; i++) answer(20, Math.ceil(a.limit));
   assert.ok(a.limit < grown * 0.5, `fell to ${a.limit.toFixed(0)} from ${grown.toFixed(0)}`);
-  for (let i = 0; i < 20_000; i++) a.answered(200, Math.ceil(a.limit));
-  assert.ok(a.limit >= 16);
+  for (let i = 0; i < 20_000; i++) answer(200, Math.ceil(a.limit));
+  assert.equal(a.limit, 16);
 });
 
 test('a request that would wait past its deadline is refused before it waits', () => {

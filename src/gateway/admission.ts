@@ -3,21 +3,27 @@
  * for what it admits and refuses the rest at once (503 ALOFT_OVERLOADED with Retry-After),
  * instead of letting every request wait in a queue that only grows.
  *
- * Three checks, each O(1), before a request joins the queue:
- * - **Adaptive concurrency limit** (Netflix's Gradient2, `algorithms.md` §4.5): the
- *   requests queued or running may not exceed `limit`, which follows the measured latency
- *   (arrival in the queue to answer). Every window of samples:
- *
- *     gradient = clamp(1.5 × longRtt / shortRtt, 0.5, 1)      longRtt: an average over ~600 samples
- *     limit    = 0.8 × limit + 0.2 × (limit × gradient + √limit)
- *
- *   so the limit grows while latency holds and shrinks as soon as a queue builds up; it
- *   does not grow while less than half of it is used (nothing was learnt about more).
+ * Three checks, each O(1), before a request's body is read:
+ * - **Adaptive concurrency limit**, AIMD on measured queueing latency (`algorithms.md`
+ *   §4.5, Netflix's AIMD limit): every window of 20 answers, if the requests of the window
+ *   waited in the queue longer on average than twice a batch's run time (at least 2 ms),
+ *   the limit shrinks by 10%; otherwise, if the window used at least half of it, it grows
+ *   by √limit. The signal is the wait for a replica, not the whole latency: with batching a
+ *   deeper queue also makes bigger batches and more throughput, which a whole-latency
+ *   gradient (Gradient2) reads as congestion, shrinking the limit until the replicas
+ *   starve (measured: a quarter of capacity left, `bench/overload.ts`). A wait of about two
+ *   batches means the replicas are always busy and a request sits behind at most that.
  * - **Deadline**: a request that would wait in the queue past its deadline is refused before
  *   it waits. The wait is predicted from what the queue has done: the ms each position ahead
  *   cost the requests dispatched lately.
  * - **Priority**: low-priority requests (header `x-aloft-priority: low`) are admitted only
  *   while the queue is under 3/4 of the limit, so they are shed first.
+ */
+
+/*
+ * Measured (bench/overload.ts, 2 cores shared by the load generator, the gateway and two
+ * replicas): against clients that retry a 503 at once, the adaptive limit costs more in
+ * refusals than it saves in queueing, so it is not the default; the deadline check is.
  */
 
 export interface AdmissionOptions {
@@ -30,10 +36,11 @@ export interface AdmissionOptions {
   refuseLate: boolean;
 }
 
-const TOLERANCE = 1.5;
-const SMOOTHING = 0.2;
-const LONG_WINDOW = 600;
 const WINDOW_SAMPLES = 20;
+const BACKOFF = 0.9;
+/** The queue wait that counts as congestion: this many batch run times, and at least MIN_WAIT_MS. */
+const WAIT_BATCHES = 2;
+const MIN_WAIT_MS = 2;
 /** Low priority is admitted below this share of the limit. */
 const LOW_SHARE = 0.75;
 
@@ -42,11 +49,11 @@ export type Refusal = { reason: 'limit' | 'late' | 'priority'; message: string }
 export class Admission {
   readonly #o: AdmissionOptions;
   #limit: number;
-  #longRtt = 0;
-  #longN = 0;
-  #windowSum = 0;
+  #windowWait = 0;
   #windowN = 0;
   #windowMaxInflight = 0;
+  /** ms one batch takes on a replica, averaged. */
+  #batchMs = 0;
   /** ms of queue wait per position ahead, averaged over recent dispatches. */
   #msPerPosition = 0;
   #refused = { limit: 0, late: 0, priority: 0 };
@@ -100,30 +107,28 @@ export class Admission {
   dispatched(waitMs: number, ahead: number): void {
     const sample = waitMs / (ahead + 1);
     this.#msPerPosition = this.#msPerPosition === 0 ? sample : this.#msPerPosition * 0.9 + sample * 0.1;
+    this.#windowWait += waitMs;
   }
 
-  /** A request was answered `rttMs` after joining the queue, with `inflight` queued or running. */
-  answered(rttMs: number, inflight: number): void {
+  /** A batch ran on a replica in `ms`. */
+  ran(ms: number): void {
+    this.#batchMs = this.#batchMs === 0 ? ms : this.#batchMs * 0.9 + ms * 0.1;
+  }
+
+  /** A request was answered, with `inflight` queued or running. */
+  answered(inflight: number): void {
     if (this.#o.limit !== 'adaptive') return;
-    this.#windowSum += rttMs;
     this.#windowN++;
     if (inflight > this.#windowMaxInflight) this.#windowMaxInflight = inflight;
     if (this.#windowN < WINDOW_SAMPLES) return;
-    const shortRtt = this.#windowSum / this.#windowN;
+    const meanWait = this.#windowWait / this.#windowN;
     const maxInflight = this.#windowMaxInflight;
-    this.#windowSum = 0;
+    this.#windowWait = 0;
     this.#windowN = 0;
     this.#windowMaxInflight = 0;
-    // The long-term latency: an exponential average over about LONG_WINDOW samples, warmed up on the first windows.
-    this.#longN += WINDOW_SAMPLES;
-    const k = Math.min(1, WINDOW_SAMPLES / Math.min(this.#longN, LONG_WINDOW));
-    this.#longRtt = this.#longRtt === 0 ? shortRtt : this.#longRtt * (1 - k) + shortRtt * k;
-    // After a long overload the average is high: let it come down quickly once latency recovers.
-    if (this.#longRtt / shortRtt > 2) this.#longRtt *= 0.95;
-    // Application-limited: less than half the limit was used, so latency says nothing about more.
-    if (maxInflight * 2 < this.#limit && shortRtt <= this.#longRtt * TOLERANCE) return;
-    const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * this.#longRtt) / shortRtt));
-    const next = this.#limit * gradient + Math.sqrt(this.#limit);
-    this.#limit = Math.min(this.#o.maxLimit, Math.max(this.#o.minLimit, this.#limit * (1 - SMOOTHING) + next * SMOOTHING));
+    const congested = meanWait > Math.max(MIN_WAIT_MS, WAIT_BATCHES * this.#batchMs);
+    if (congested) this.#limit = Math.max(this.#o.minLimit, this.#limit * BACKOFF);
+    // Grow only when the limit was used: an application-limited window says nothing about more.
+    else if (maxInflight * 2 >= this.#limit) this.#limit = Math.min(this.#o.maxLimit, this.#limit + Math.sqrt(this.#limit));
   }
 }

@@ -273,7 +273,10 @@ export class Batcher {
         this.#running -= batch.length;
         const end = this.#clock.now();
         stats?.recordBatch(batch.length, end - start);
-        if (admission) for (const p of batch) admission.answered(end - p.enqueuedAt, this.busy + batch.length);
+        if (admission) {
+          admission.ran(end - start);
+          for (let i = 0; i < batch.length; i++) admission.answered(this.busy + batch.length);
+        }
         this.#answer(batch, outputs);
         this.#checkIdle();
       },

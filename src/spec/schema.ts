@@ -479,8 +479,8 @@ export const sloSchema = z
 
 export const admissionSchema = z
   .strictObject({
-    limit: z.union([z.literal('adaptive'), z.literal('off'), z.number().int().min(1)], { error: "limit is 'adaptive', 'off', or a whole number of requests queued or running, e.g. 256" }).default('adaptive').describe(
-      "How many of the deployment's requests may be queued or running at once before more are refused at once with 503 and Retry-After: 'adaptive' (a Gradient2 limit that follows the model's measured latency, between minLimit and maxLimit), a fixed number, or 'off' (only batching.maxQueueSize bounds the queue). Default 'adaptive'. Example: limit: 512.",
+    limit: z.union([z.literal('adaptive'), z.literal('off'), z.number().int().min(1)], { error: "limit is 'adaptive', 'off', or a whole number of requests queued or running, e.g. 256" }).default('off').describe(
+      "How many of the deployment's requests may be queued or running at once before more are refused at once with 503 and Retry-After: 'adaptive' (an AIMD limit on the measured queueing latency: it shrinks by 10% while requests wait more than two batches for a replica, and grows while they do not, between minLimit and maxLimit), a fixed number, or 'off' (batching.maxQueueSize bounds the queue, and refuseLate refuses what would miss its deadline). Default 'off': on a machine where callers, gateway and replicas share the cores, clients that retry at once turn refusals into a storm that costs more than queueing (BENCHMARKS.md, overload). Example: limit: adaptive.",
     ),
     minLimit: z.number().int().min(1).optional().meta({ 'x-default': 'max(16, batching.maxBatchSize)' }).describe('The adaptive limit never goes below this. Default: max(16, batching.maxBatchSize). Example: minLimit: 32.'),
     maxLimit: z.number().int().min(1).optional().meta({ 'x-default': 'batching.maxQueueSize' }).describe('The adaptive limit never goes above this. Default: batching.maxQueueSize. Example: maxLimit: 4096.'),

@@ -274,7 +274,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       listening: () => listeningAt,
       rollouts: () => rollouts.status(),
       autoscaling: (): AutoscalingStatus[] => {
-        const last = new Map(autoscaler.last().map((e) => [e.deployment, e]));
+        const last = new Map(control.deployments().map((d) => [d.name, autoscaler.last().find((e) => e.deployment === d.name && e.version === d.version)]));
         return control.deployments().filter((d) => d.spec.autoscaling).map((d) => {
           const e = last.get(d.name);
           const decision = autoscaler.decisions(d.name).at(-1);
@@ -285,9 +285,16 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     // The autoscaler owns the replica count of deployments with a range (control/autoscaler.ts).
     const autoscaler = new Autoscaler({
       clock,
-      targets: () => control.deployments().filter((d) => d.spec.autoscaling).map((d) => ({
-        deployment: d.name, version: d.version, group: groupKey(d), spec: d.spec.autoscaling!, min: d.spec.replicas.min, max: d.spec.replicas.max, initial: d.spec.replicas.initial,
-      })),
+      // Each deployment's group, and during a rollout the group it moves from: each scaled by the traffic it gets.
+      targets: () => control.deployments().filter((d) => d.spec.autoscaling).flatMap((d) => {
+        const t = { deployment: d.name, spec: d.spec.autoscaling!, min: d.spec.replicas.min, max: d.spec.replicas.max, initial: d.spec.replicas.initial };
+        const r = rollouts.status().find((x) => x.deployment === d.name && x.state !== 'promoted' && x.state !== 'rolled_back');
+        const group = groupKey(d);
+        return [
+          { ...t, version: d.version, group },
+          ...(r && r.baseline.group !== group ? [{ ...t, version: r.baseline.version, group: r.baseline.group, newest: false }] : []),
+        ];
+      }),
       observe: (t) => {
         const v = routing.status().find((x) => x.group === t.group);
         const c = served.get(`${t.deployment}\u0000${t.version}`);
@@ -296,6 +303,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       onChange: () => controller.enqueue(DEPLOYMENTS, ALL),
     });
     scaler.autoscaler = autoscaler;
+    life.own('autoscaler', () => autoscaler.close());
     controller.add(new DeploymentsReconciler({
       desired: () => control.deployments(), orchestrator, routing, cores: opts.cores ?? availableParallelism(),
       enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),

@@ -120,3 +120,12 @@ test('bad spec: a target of 0, a panic window not shorter than the stable one', 
   k.record(500, 0, 0);
   assert.equal(k.decide(1000, 1).to, 1, 'no load, min 1');
 });
+
+test('panic is judged on the demand, not on the count the scale-up rate allows', () => {
+  // 2 ready at target 2 and a demand of 8 (4 replicas, 2× the ready ones); maxScaleUpRate 1.5 caps the count at 3.
+  const k = new Kpa(spec({ target: 2, maxScaleUpRate: 1.5, stableWindow: '10s', panicWindow: '2s' }), 1, 8, 2, 0);
+  for (let t = 1000; t <= 3000; t += 1000) k.record(t, 8, 1);
+  const d = k.decide(3000, 2);
+  assert.equal(d.panicking, true, d.reason);
+  assert.equal(d.to, 3, 'the count still moves by at most 1.5× the ready replicas');
+});

@@ -9,7 +9,8 @@
  *   stable = mean over the stable window (60 s), panic = mean over the panic window (6 s)
  *   wantStable = ceil(stable / target), wantPanic = ceil(panic / target)
  *   both clamped to [floor(ready / maxScaleDownRate), ceil(ready × maxScaleUpRate)]
- *   panic mode starts (or is extended) when wantPanic / ready ≥ panicThreshold (2), and ends
+ *   panic mode starts (or is extended) when ceil(panic / target) / ready ≥ panicThreshold
+ *   (2; the demand before the rate limits), and ends
  *   a stable window after the last time it held; in panic mode the count never goes down
  *   desired = panicking ? max(wantStable, wantPanic, desired so far) : wantStable
  *   a lower count is taken only if it carries the demand at 90% of target (hysteresis)
@@ -21,7 +22,7 @@
  *
  * Every decision that changes the count is recorded with its inputs.
  */
-import type { Clock } from '../clock.js';
+import type { Clock, Timer } from '../clock.js';
 import type { AutoscalingSpec } from '../spec/types.js';
 import type { Reconciler, ReconcileResult } from './controller.js';
 
@@ -122,7 +123,9 @@ export class Kpa {
     const clamp = (x: number) => Math.min(maxUp, Math.max(maxDown, x));
     const wantStable = clamp(Math.ceil(stable / s.target));
     const wantPanic = clamp(Math.ceil(panic / s.target));
-    if (wantPanic / ready >= s.panicThreshold && panic > 0) {
+    // Panic on the demand itself, before the rate limits (as Knative does): a capped count could never reach the threshold.
+    const demand = Math.ceil(panic / s.target);
+    if (demand / ready >= s.panicThreshold && panic > 0) {
       this.#panicUntil = nowMs + s.stableWindow;
       this.#panicking = true;
     } else if (this.#panicking && nowMs > this.#panicUntil) {
@@ -130,7 +133,7 @@ export class Kpa {
     }
     let want = this.#panicking ? Math.max(wantStable, wantPanic, from) : wantStable;
     let reason = this.#panicking
-      ? `panic: ${panic.toFixed(2)} over the last ${s.panicWindow / 1000}s is ${(wantPanic / ready).toFixed(1)}× what ${ready} ready replica${ready === 1 ? '' : 's'} serve at ${s.target} each; no scaling down until ${Math.round((this.#panicUntil - nowMs) / 1000)}s pass calmly`
+      ? `panic: ${panic.toFixed(2)} over the last ${s.panicWindow / 1000}s is ${(demand / ready).toFixed(1)}× what ${ready} ready replica${ready === 1 ? '' : 's'} serve at ${s.target} each; no scaling down until ${Math.round((this.#panicUntil - nowMs) / 1000)}s pass calmly`
       : `stable: ${stable.toFixed(2)} over the last ${s.stableWindow / 1000}s at ${s.target} per replica`;
     // Scale down only with 10% headroom left at the lower count (HPA's tolerance): a demand
     // hovering at a boundary (16 at 8 per replica) does not flip between counts.
@@ -172,11 +175,16 @@ export interface ScaledVersion {
   deployment: string;
   version: number;
   group: string;
+  /** False for the group a rollout moves away from (scaled by its own traffic, but not the count a next group starts at). */
+  newest?: boolean;
   spec: AutoscalingSpec;
   min: number;
   max: number;
   initial: number;
 }
+
+/** How often concurrency is sampled between decisions (their mean is the tick's value). */
+const SAMPLE_MS = 100;
 
 export interface AutoscalerOptions {
   clock: Clock;
@@ -196,29 +204,60 @@ const KEEP = 50;
 export class Autoscaler implements Reconciler {
   readonly name = AUTOSCALER;
   readonly #o: AutoscalerOptions;
-  readonly #kpas = new Map<string, { kpa: Kpa; group: string; answered: number; rows: number; lastMs: number }>();
+  /** Per replica group: a deployment has one, or two while a rollout runs (each scaled by its own traffic). */
+  readonly #kpas = new Map<string, { kpa: Kpa; deployment: string; version: number; answered: number; rows: number; lastMs: number }>();
+  /** The count each deployment's newest group was last given, for the first count of its next group. */
+  readonly #latest = new Map<string, number>();
   readonly #decisions = new Map<string, Decision[]>();
+  /** The last evaluation per group. */
   readonly #last = new Map<string, Evaluation>();
   readonly #counts = new Map<string, { up: number; down: number }>();
+  /** Concurrency samples since the last tick, per group: sum and count. */
+  readonly #sampled = new Map<string, { sum: number; n: number }>();
+  #sampler: Timer | undefined;
+  #closed = false;
 
   constructor(o: AutoscalerOptions) {
     this.#o = o;
   }
 
-  /** The replica count the autoscaler wants for a deployment's group, if it scales it. */
-  replicas(deployment: string, group: string): number | undefined {
-    const k = this.#kpas.get(deployment);
-    return k && k.group === group ? k.kpa.desired : undefined;
+  /**
+   * Sample every scaled group's concurrency every 100 ms, so a tick decides on the mean of
+   * its second rather than one instant (under a closed-loop load one reading is often all
+   * or nothing).
+   */
+  #sample(): void {
+    if (this.#closed) return;
+    for (const t of this.#o.targets()) {
+      const c = this.#o.observe(t).concurrency;
+      const s = this.#sampled.get(t.group);
+      if (s) { s.sum += c; s.n++; } else this.#sampled.set(t.group, { sum: c, n: 1 });
+    }
+    this.#sampler = this.#o.clock.setTimeout(() => this.#sample(), SAMPLE_MS);
   }
 
-  /** A request for a deployment whose group has no replica: start one now. */
+  /** Stop sampling. */
+  close(): void {
+    this.#closed = true;
+    this.#sampler?.cancel();
+  }
+
+  /** The replica count the autoscaler wants for a deployment's group, if it scales it. */
+  replicas(deployment: string, group: string): number | undefined {
+    const k = this.#kpas.get(group);
+    return k && k.deployment === deployment ? k.kpa.desired : undefined;
+  }
+
+  /** A request for a deployment whose group has no replica: start one in each of its groups at zero, now. */
   activate(deployment: string): void {
-    const k = this.#kpas.get(deployment);
-    if (!k) return;
     const now = this.#o.clock.now();
-    if (!k.kpa.activate(now)) return;
-    this.#record({ at: this.#o.clock.date().toISOString(), deployment, version: Number(k.group.split('@')[1]?.split('.')[0] ?? 0), from: 0, to: k.kpa.desired, ready: 0, stable: 0, panic: 0, panicking: false, reason: 'activated: a request arrived while scaled to zero; it waits for the replica' });
-    this.#o.onChange();
+    let changed = false;
+    for (const k of this.#kpas.values()) {
+      if (k.deployment !== deployment || !k.kpa.activate(now)) continue;
+      changed = true;
+      this.#record({ at: this.#o.clock.date().toISOString(), deployment, version: k.version, from: 0, to: k.kpa.desired, ready: 0, stable: 0, panic: 0, panicking: false, reason: 'activated: a request arrived while scaled to zero; it waits for the replica' });
+    }
+    if (changed) this.#o.onChange();
   }
 
   /** Every recorded change, newest last, per deployment. */
@@ -227,7 +266,7 @@ export class Autoscaler implements Reconciler {
     return [...this.#decisions.values()].flat().sort((a, b) => a.at.localeCompare(b.at));
   }
 
-  /** The last evaluation of each scaled deployment. */
+  /** The last evaluation of each scaled group (a deployment's newest group first). */
   last(): Evaluation[] {
     return [...this.#last.values()];
   }
@@ -238,36 +277,43 @@ export class Autoscaler implements Reconciler {
   }
 
   async reconcile(): Promise<ReconcileResult> {
+    if (!this.#sampler && !this.#closed) this.#sample();
     this.tick();
     return { requeueAfterMs: this.#o.tickMs ?? 1000 };
   }
 
-  /** Sample every scaled deployment and decide. */
+  /** Sample every scaled group and decide. */
   tick(): void {
     const now = this.#o.clock.now();
     const targets = this.#o.targets();
-    const live = new Set(targets.map((t) => t.deployment));
-    for (const d of this.#kpas.keys()) if (!live.has(d)) { this.#kpas.delete(d); this.#last.delete(d); }
+    const live = new Set(targets.map((t) => t.group));
+    for (const g of this.#kpas.keys()) if (!live.has(g)) { this.#kpas.delete(g); this.#last.delete(g); }
+    for (const d of this.#latest.keys()) if (!targets.some((t) => t.deployment === d)) this.#latest.delete(d);
     let changed = false;
     for (const t of targets) {
-      let k = this.#kpas.get(t.deployment);
+      let k = this.#kpas.get(t.group);
       const seen = this.#o.observe(t);
-      if (!k || k.group !== t.group) {
-        // A new deployment, or a new version: its group starts at the initial count (or what the old one ran).
-        const start = k ? Math.min(t.max, Math.max(t.min, k.kpa.desired)) : t.initial;
-        k = { kpa: new Kpa(t.spec, t.min, t.max, start, now), group: t.group, answered: seen.answered, rows: seen.rows, lastMs: now };
-        this.#kpas.set(t.deployment, k);
+      if (!k) {
+        // A new deployment, or a new version: its group starts at the initial count, or at what the deployment's last group was given.
+        const before = this.#latest.get(t.deployment);
+        const start = before !== undefined ? Math.min(t.max, Math.max(t.min, before)) : t.initial;
+        k = { kpa: new Kpa(t.spec, t.min, t.max, start, now), deployment: t.deployment, version: t.version, answered: seen.answered, rows: seen.rows, lastMs: now };
+        this.#kpas.set(t.group, k);
       } else k.kpa.update(t.spec, t.min, t.max);
       const arrivals = seen.answered - k.answered;
       const dt = Math.max(1, now - k.lastMs) / 1000;
-      const value = t.spec.metric === 'rows' ? (seen.rows - k.rows) / dt : seen.concurrency;
+      const sampled = this.#sampled.get(t.group);
+      const concurrency = sampled && sampled.n > 0 ? (sampled.sum + seen.concurrency) / (sampled.n + 1) : seen.concurrency;
+      this.#sampled.delete(t.group);
+      const value = t.spec.metric === 'rows' ? (seen.rows - k.rows) / dt : concurrency;
       k.answered = seen.answered;
       k.rows = seen.rows;
       k.lastMs = now;
       k.kpa.record(now, value, arrivals);
       const e = k.kpa.decide(now, seen.ready);
       const ev: Evaluation = { at: this.#o.clock.date().toISOString(), deployment: t.deployment, version: t.version, ...e };
-      this.#last.set(t.deployment, ev);
+      this.#last.set(t.group, ev);
+      if (t.newest !== false) this.#latest.set(t.deployment, e.to);
       if (e.to !== e.from) {
         this.#record(ev);
         changed = true;

@@ -169,7 +169,7 @@ export class Batcher {
         this.#queuedRows -= p.rows;
         p.reject(this.#target.hasReplicas()
           ? fail('ALOFT_TIMEOUT', `the request waited ${Math.round(now - p.enqueuedAt)} ms in the queue and passed its deadline; the model is saturated — add replicas or raise the timeout`)
-          : fail('ALOFT_NOT_READY', `no replica of this model became ready within ${Math.round(now - p.enqueuedAt)} ms; check 'aloft status' and the replica logs`));
+          : fail('ALOFT_NOT_READY', `no replica of this model was ready within the request's deadline (it waited ${Math.round(now - p.enqueuedAt)} ms): replicas are starting (after scaling from zero, a restart or a new version) or failing; retry, raise the deployment's timeout, or check 'aloft status' and the replica logs`));
       }
     }
     if (removed) {

@@ -522,7 +522,7 @@ export const deploymentSchema = z
     admission: admissionSchema,
     runtime: runtimeSchema,
     timeout: duration({ positive: true }).optional().meta({ 'x-default': 'server.requestTimeout' }).describe(
-      "Per-request deadline for this deployment, from arrival to response, including queueing; past it the request gets 504. Default: server.requestTimeout. Example: timeout: 250ms.",
+      "Per-request deadline for this deployment, from arrival to response, including queueing; past it the request gets 504 (or 503 when no replica was ready in time, e.g. while one starts after scaling from zero). Default: server.requestTimeout. Example: timeout: 250ms.",
     ),
     description: z.string().optional().describe('Free text shown in listings and the dashboard. No default. Example: description: Scores loan applications.'),
     public: z.boolean().default(false).describe(

@@ -21,7 +21,9 @@ export async function status(opts: ClientOptions & { json?: boolean }): Promise<
   for (const a of control.autoscaling) {
     const e = a.last;
     const unit = a.metric === 'rows' ? 'rows/s' : 'concurrent';
-    process.stdout.write(`\nautoscaling ${a.deployment}: ${e ? `${e.to} desired, ${e.ready} ready` : 'not evaluated yet'} (range ${a.min}–${a.max}, target ${a.target} ${unit} per replica)${e ? `; stable ${e.stable.toFixed(2)}, panic ${e.panic.toFixed(2)}${e.panicking ? ' (PANIC)' : ''}` : ''}\n`);
+    // Ready now (the last pass), not the count the last evaluation saw.
+    const ready = control.deployments.find((d) => d.name === a.deployment)?.ready ?? e?.ready ?? 0;
+    process.stdout.write(`\nautoscaling ${a.deployment}: ${e ? `${e.to} desired, ${ready} ready` : 'not evaluated yet'} (range ${a.min}–${a.max}, target ${a.target} ${unit} per replica)${e ? `; stable ${e.stable.toFixed(2)}, panic ${e.panic.toFixed(2)}${e.panicking ? ' (PANIC)' : ''}` : ''}\n`);
     if (e) process.stdout.write(`  now: ${e.reason}\n`);
     if (a.lastDecision) process.stdout.write(`  last change: ${a.lastDecision.from} → ${a.lastDecision.to} at ${a.lastDecision.at}: ${a.lastDecision.reason}\n`);
   }

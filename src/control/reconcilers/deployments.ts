@@ -105,7 +105,9 @@ export class DeploymentsReconciler implements Reconciler {
       let current = route;
       const holdOld = () => {
         const old = this.#applied.get(prevRoute!.group);
-        if (old) keep.set(old.key, old);
+        // The group a rollout moves from keeps serving its share; the autoscaler sizes it by that share (a range), else it keeps its count.
+        const scaled = old ? this.#o.replicas?.(d.name, old.key) : undefined;
+        if (old) keep.set(old.key, scaled !== undefined ? { ...old, replicas: scaled } : old);
         transitioning = true;
       };
       if (prevRoute && prevRoute.group !== target.key) {

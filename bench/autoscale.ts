@@ -49,7 +49,7 @@ installCleanup();
 const tmp = mkdtempSync(join(tmpdir(), 'aloft-autoscale-bench-'));
 const samples: Sample[] = [];
 const colds: Cold[] = [];
-let decisions: { at: string; from: number; to: number; reason: string }[] = [];
+let decisions: { at: string; from: number; to: number; reason: string }[] | undefined;
 try {
   const w = await loadWorkload('credit-risk', tmp);
   const aloft = await startPaired(w, tmp, { connections: 1, warmupMs: 0, durationMs: 1000 });
@@ -205,11 +205,11 @@ const table = [
   '',
   `![load step](docs/charts/autoscale-step.svg)`,
   '',
-  `Load step ${LOW} → ${HIGH} → ${LOW} connections, ${PHASE_S} s each, \`replicas: {min: 1, max: 3}\`, \`autoscaling: {target: 4, stableWindow: 12s, panicWindow: 2s, scaleDownDelay: 4s}\`: the count rose ${firstUp ? `${firstUp.t - PHASE_S} s after the step` : 'never'} and reached ${maxDesired}; it came back to 1 ${backDown ? `${backDown.t - 2 * PHASE_S} s after the load fell` : 'not within the phase'}; ${decisions.length} decisions; ${samples.at(-1)?.failed ?? 0} failed requests.`,
+  `Load step ${LOW} → ${HIGH} → ${LOW} connections, ${PHASE_S} s each, \`replicas: {min: 1, max: 3}\`, \`autoscaling: {target: 4, stableWindow: 12s, panicWindow: 2s, scaleDownDelay: 4s}\`: the count rose ${firstUp ? `${firstUp.t - PHASE_S} s after the step` : 'never'} and reached ${maxDesired}; it came back to 1 ${backDown ? `${backDown.t - 2 * PHASE_S} s after the load fell` : 'not within the phase'}; ${decisions?.length ?? 0} decisions; ${samples.at(-1)?.failed ?? 0} failed requests.`,
   '',
   '| decision at | from | to | reason |',
   '| --- | ---: | ---: | --- |',
-  ...decisions.map((d) => `| ${d.at} | ${d.from} | ${d.to} | ${d.reason.replace(/\|/g, '/')} |`),
+  ...(decisions ?? []).map((d) => `| ${d.at} | ${d.from} | ${d.to} | ${d.reason.replace(/\|/g, '/')} |`),
   '',
   `![cold starts](docs/charts/cold-start.svg)`,
   '',

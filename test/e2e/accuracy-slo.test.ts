@@ -37,13 +37,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startAloft, type RunningAloft } from '../../src/aloft.js';
-import { systemClock, type Clock } from '../../src/clock.js';
 import type { AlertsReport } from '../../src/monitor/alerts/alerts.js';
 import type { Alert } from '../../src/monitor/alerts/model.js';
 import type { FeedbackAnswer, MonitorReport } from '../../src/monitor/capture/routes.js';
 import type { SloStatus } from '../../src/monitor/slo.js';
 import { encodeValues, FEATURE_NAMES, generateApplicants, type LabeledApplicant } from '../../examples/credit-risk/data.js';
 import { bearer, newAdminKey } from '../helpers/auth.js';
+import { offsetClock } from '../helpers/clock.js';
+import { metricValue } from '../helpers/prometheus.js';
 import { call } from '../helpers/http.js';
 import { until } from '../helpers/poll.js';
 
@@ -66,12 +67,7 @@ const DRIFT_ROWS = 300;
 const SHIFTED = ['age', 'income', 'credit_score', 'debt_to_income', 'num_late_payments'];
 
 /** The system clock, its wall-clock time moved forward by `offset.ms`. */
-const offset = { ms: 0 };
-const clock: Clock = {
-  now: () => systemClock.now(),
-  date: () => new Date(Date.now() + offset.ms),
-  setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms),
-};
+const { clock, offset } = offsetClock();
 const serverNow = () => clock.date().getTime();
 
 interface Phase { name: string; n: number; right: number; accuracy: number; ids: string[] }
@@ -172,15 +168,7 @@ async function metrics(): Promise<string> {
 }
 
 /** A sample's value by its name and labels (in any order); undefined when absent. */
-function metric(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const got = new Map([...line.slice(name.length + 1, close).matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
-    if (Object.entries(labels).every(([k, v]) => got.get(k) === v)) return Number(line.slice(close + 1).trim());
-  }
-  return undefined;
-}
+const metric = metricValue;
 
 /** The accuracy SLO of the report. */
 function accuracySlo(r: MonitorReport): SloStatus {

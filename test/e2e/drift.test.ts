@@ -24,11 +24,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startAloft, type RunningAloft } from '../../src/aloft.js';
-import { systemClock, type Clock } from '../../src/clock.js';
 import type { MonitorReport } from '../../src/monitor/capture/routes.js';
 import type { DriftCheck } from '../../src/monitor/drift-monitor.js';
 import { encodeValues, FEATURE_NAMES, generateApplicants } from '../../examples/credit-risk/data.js';
 import { bearer, newAdminKey } from '../helpers/auth.js';
+import { offsetClock } from '../helpers/clock.js';
 import { call } from '../helpers/http.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -46,12 +46,7 @@ const SHIFTED = ['age', 'income', 'credit_score', 'debt_to_income', 'num_late_pa
 const KEY = randomBytes(32).toString('base64');
 
 /** The system clock, its wall-clock time moved forward by `offset.ms`. */
-const offset = { ms: 0 };
-const clock: Clock = {
-  now: () => systemClock.now(),
-  date: () => new Date(Date.now() + offset.ms),
-  setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms),
-};
+const { clock, offset } = offsetClock();
 
 const state: { dir: string; adminKey: string; aloft?: RunningAloft; url: string; savedKey?: string; readyMs: number } = { dir: '', adminKey: newAdminKey(), url: '', readyMs: 0 };
 

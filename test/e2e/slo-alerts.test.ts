@@ -35,7 +35,6 @@ import { startAloft, type RunningAloft } from '../../src/aloft.js';
 import { AdminClient } from '../../src/api/client.js';
 import type { RevisionDetail } from '../../src/api/types.js';
 import type { Plan } from '../../src/control/plan.js';
-import { systemClock, type Clock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import type { AlertsReport, Delivery } from '../../src/monitor/alerts/alerts.js';
 import type { Alert } from '../../src/monitor/alerts/model.js';
@@ -44,6 +43,8 @@ import type { MonitorReport } from '../../src/monitor/capture/routes.js';
 import type { SloStatus } from '../../src/monitor/slo.js';
 import { GraphBuilder } from '../../src/onnx/builder.js';
 import { bearer, newAdminKey } from '../helpers/auth.js';
+import { offsetClock } from '../helpers/clock.js';
+import { metricValue } from '../helpers/prometheus.js';
 import { FEATURES, inferBody, ROW } from '../helpers/credit-risk.js';
 import { call } from '../helpers/http.js';
 import { creditModel, random } from '../helpers/models.js';
@@ -61,12 +62,7 @@ const AVAILABILITY_OBJECTIVE = 99.9;
 const PAGE_RATE = 14.4;
 
 /** The system clock, its wall-clock time moved forward by `offset.ms`. */
-const offset = { ms: 0 };
-const clock: Clock = {
-  now: () => systemClock.now(),
-  date: () => new Date(Date.now() + offset.ms),
-  setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms),
-};
+const { clock, offset } = offsetClock();
 
 // ── models ────────────────────────────────────────────────────────────────────────────────
 
@@ -254,15 +250,7 @@ async function metrics(): Promise<string> {
 }
 
 /** The value of the series `name` whose labels include every one of `labels` (undefined when there is none). */
-function metric(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const have = new Map([...line.slice(name.length + 1, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) return Number(line.slice(close + 1).trim());
-  }
-  return undefined;
-}
+const metric = metricValue;
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -501,7 +501,7 @@ export const autoscalingSchema = z
     panicWindow: duration({ positive: true }).prefault('6s').describe('The short window that reacts to a burst: when its demand is panicThreshold times what the ready replicas carry, the count follows it and does not go down until a stable window passes calmly. Default 6s. Example: panicWindow: 10s.'),
     panicThreshold: z.number().gt(1).max(100).default(2).describe('Panic when the panic window wants this many times the ready replicas. Default 2. Example: panicThreshold: 3.'),
     maxScaleUpRate: z.number().gt(1).max(10_000).default(1000).describe('At most this many times the ready replicas in one decision. Default 1000. Example: maxScaleUpRate: 2.'),
-    maxScaleDownRate: z.number().gt(1).max(10_000).default(2).describe('At least the ready replicas divided by this after one decision (2: at most half go at once). Default 2. Example: maxScaleDownRate: 4.'),
+    maxScaleDownRate: z.number().gt(1).max(10_000).default(2).describe('At least the ready replicas divided by this, rounded down, after one decision (2: down to half of them). Default 2. Example: maxScaleDownRate: 4.'),
     scaleDownDelay: duration().prefault('30s').describe('A lower count is applied only once it has been wanted for this long, so a noisy steady load does not flap. Default 30s. Example: scaleDownDelay: 5m.'),
   })
   .superRefine((a, ctx) => {

@@ -15,7 +15,7 @@ const defaults = {
     shadow: { sample: 1, compare: 'auto', tolerance: 1e-3, queue: 64 }, webhooks: [],
     analysis: { alpha: 0.05, minSamples: 100, maxDuration: 600_000, onInconclusive: 'wait', gates: ['errors', 'latency'], maxShift: 0.2, maxBurn: 1 } },
   slos: [],
-  admission: { limit: 'off', minLimit: 64, maxLimit: 1024, refuseLate: true },
+  admission: { limit: 'off', refuseLate: true },
 } as const;
 
 /** The issues of an invalid spec, as `line:col path: message[; hint]` for exact comparison. */
@@ -80,8 +80,8 @@ describe('valid specs', () => {
       // A range is autoscaled, with the defaults.
       autoscaling: { metric: 'concurrency', target: 8, scaleToZeroAfter: 30_000, stableWindow: 60_000, panicWindow: 6_000, panicThreshold: 2, maxScaleUpRate: 1000, maxScaleDownRate: 2, scaleDownDelay: 30_000 },
       batching: { enabled: true, maxBatchSize: 128, maxQueueDelay: 2, maxQueueSize: 512 },
-      // The adaptive limit's bounds follow the batching: a batch's worth at least, the queue at most.
-      admission: { limit: 'off', minLimit: 128, maxLimit: 512, refuseLate: true },
+      // Admission as written: the adaptive limit's bounds default from the batching when the route is made.
+      admission: { limit: 'off', refuseLate: true },
       runtime: { intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'extended', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
       timeout: 250,
       description: 'Scores loan applications',
@@ -94,7 +94,7 @@ describe('valid specs', () => {
       model: { name: 'fraud', selector: { kind: 'latest' } },
       replicas: { min: 2, max: 2, initial: 2 },
       batching: { ...defaults.batching, enabled: false },
-      admission: { limit: 'off', minLimit: 16, maxLimit: 1024, refuseLate: true },
+      admission: { limit: 'off', refuseLate: true },
       runtime: defaults.runtime,
       timeout: 10_000,
       public: false,

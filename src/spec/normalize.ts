@@ -42,10 +42,11 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
     replicas: d.replicas,
     ...(d.autoscaling !== undefined || d.replicas.min !== d.replicas.max ? { autoscaling: d.autoscaling ?? autoscalingSchema.parse({}) } : {}),
     batching: d.batching,
+    // The adaptive limit's bounds default from the batching when the route is made (deployments.ts), so a plan shows only what was written.
     admission: {
       limit: d.admission.limit,
-      minLimit: d.admission.minLimit ?? Math.min(d.admission.maxLimit ?? d.batching.maxQueueSize, Math.max(16, d.batching.enabled ? d.batching.maxBatchSize : 1)),
-      maxLimit: d.admission.maxLimit ?? Math.max(d.batching.maxQueueSize, d.admission.minLimit ?? 1),
+      ...(d.admission.minLimit !== undefined ? { minLimit: d.admission.minLimit } : {}),
+      ...(d.admission.maxLimit !== undefined ? { maxLimit: d.admission.maxLimit } : {}),
       refuseLate: d.admission.refuseLate,
     },
     runtime: d.runtime,

@@ -197,8 +197,10 @@ export interface AlertsSpec {
 
 export interface AdmissionSpec {
   readonly limit: 'adaptive' | 'off' | number;
-  readonly minLimit: number;
-  readonly maxLimit: number;
+  /** Default: max(16, the batch size), at most maxLimit. */
+  readonly minLimit?: number;
+  /** Default: batching.maxQueueSize. */
+  readonly maxLimit?: number;
   readonly refuseLate: boolean;
 }
 

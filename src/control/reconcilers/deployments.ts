@@ -26,6 +26,7 @@ import type { Orchestrator, ReplicaGroup, ReplicaStatus } from '../orchestrators
 import type { Reconciler, ReconcileResult } from '../controller.js';
 import { planGroups, type ResolvedDeployment } from '../groups.js';
 import type { DeploymentRouteConfig, RouteConfig, Routing, VersionRoute } from '../../gateway/routing.js';
+import type { AdmissionOptions } from '../../gateway/admission.js';
 
 export const DEPLOYMENTS = 'deployments';
 /** The one key: replica groups are applied as a whole set. */
@@ -216,6 +217,14 @@ export function versionRoute(d: ResolvedDeployment, group: ReplicaGroup): Versio
     transport: group.spec.isolation === 'thread' ? 'thread' : 'http',
     desiredReplicas: group.replicas,
     ...(d.spec.autoscaling && d.spec.replicas.min === 0 ? { scalesFromZero: true } : {}),
-    admission: { ...d.spec.admission },
+    admission: admissionOf(d.spec),
   };
+}
+
+/** The admission settings of a route, the adaptive limit's bounds defaulted from the batching. */
+function admissionOf(spec: ResolvedDeployment['spec']): AdmissionOptions {
+  const a = spec.admission;
+  const b = spec.batching;
+  const maxLimit = a.maxLimit ?? Math.max(b.maxQueueSize, a.minLimit ?? 1);
+  return { limit: a.limit, minLimit: a.minLimit ?? Math.min(maxLimit, Math.max(16, b.enabled ? b.maxBatchSize : 1)), maxLimit, refuseLate: a.refuseLate };
 }

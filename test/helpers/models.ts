@@ -4,6 +4,7 @@
  * different answers for ROW; and ONNX Runtime's own answer for a file, to compare with.
  */
 import * as ort from 'onnxruntime-node';
+import { GraphBuilder } from '../../src/onnx/builder.js';
 import { mlp } from '../../src/onnx/mlp.js';
 import { FEATURES, ROW } from './credit-risk.js';
 
@@ -59,4 +60,24 @@ export function specText(modelFile: string, replicas: number): string {
     `    replicas: ${replicas}`,
     '',
   ].join('\n');
+}
+
+/**
+ * credit-risk's signature, slow: one shared `width`×`width` tanh layer applied `depth`
+ * times (a small file however slow: the weights are stored once). About width² × depth
+ * multiply-adds a row.
+ */
+export function slowCreditModel(depth: number, width = 256): Uint8Array {
+  const r = random(4242);
+  const uniform = (n: number, scale: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+  const g = new GraphBuilder({ name: 'credit-slow' });
+  const x = g.input('features', 'FP32', ['batch', FEATURES]);
+  const w0 = g.initializer('w0', Float32Array.from({ length: FEATURES * width }, (_, i) => (r() * 2 - 1) / (Math.abs(ROW[Math.floor(i / width)]!) + 1)), [FEATURES, width]);
+  const w = g.initializer('w', uniform(width * width, Math.sqrt(3 / width)), [width, width]);
+  const b = g.initializer('b', new Float32Array(width).fill(0.01), [width]);
+  const out = g.initializer('wout', uniform(width, 1 / Math.sqrt(width)), [width, 1]);
+  let h = g.tanh(g.add(g.matmul(x, w0), b));
+  for (let i = 0; i < depth; i++) h = g.tanh(g.add(g.matmul(h, w), b));
+  g.output(g.sigmoid(g.matmul(h, out)), 'probability', 'FP32', ['batch', 1]);
+  return g.toBytes();
 }

@@ -3,6 +3,7 @@
  * replicas as child processes, state in SQLite (or PostgreSQL) and a content-addressed
  * artifact folder. `startAloft` is what `aloft up` runs; tests and embedders call it too.
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { availableParallelism } from 'node:os';
@@ -26,9 +27,14 @@ import { createMonitoring } from './monitor/monitoring.js';
 import { ALERTS } from './monitor/alerts/alerts.js';
 import { registerAlertsRoute } from './monitor/alerts/routes.js';
 import { SLO } from './monitor/slo.js';
+import { COST, CostMeters, CostStore } from './cost/meters.js';
+import { costReport, idleFindings, reservationOf, type IdleFinding, type LiveDeployment } from './cost/report.js';
+import { registerCostRoute } from './cost/routes.js';
+import { ratesOf } from './cost/report.js';
+import { hourlyCost } from './cost/prices.js';
 import { Rollouts } from './control/rollouts.js';
 import { AUTOSCALER, Autoscaler } from './control/autoscaler.js';
-import { groupKey, type ResolvedDeployment } from './control/groups.js';
+import { groupKey, threadsOf, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
 import { SplitOrchestrator } from './control/orchestrators/split.js';
 import { ThreadOrchestrator } from './control/orchestrators/thread.js';
@@ -177,15 +183,44 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const feedbackCounts = new Map<string, { accepted: number; notCaptured: number; rejected: number }>();
     const variants = new VariantWindows();
     const adminAt = { url: '' };
+    // Cost (cost/): meters sampled by a reconciler, priced when reported; idle findings feed the alerts.
+    const cores = opts.cores ?? availableParallelism();
+    const costStore = new CostStore(store);
+    const artifactBytes = new Map<string, number>();
+    const liveCost = (): LiveDeployment[] => {
+      const deps = ctl.control?.deployments() ?? [];
+      const total = deps.reduce((n, d) => n + d.spec.replicas.initial, 0);
+      const running = orchestrator.status();
+      return deps.map((d) => {
+        let bytes = artifactBytes.get(d.sha256);
+        if (bytes === undefined) { try { bytes = statSync(d.artifactPath).size; } catch { bytes = 0; } artifactBytes.set(d.sha256, bytes); }
+        return {
+          name: d.name, version: d.version, spec: d.spec, labels: live.models[d.model]?.labels ?? {},
+          reservation: reservationOf(d.spec, threadsOf(d.spec, cores, total), bytes),
+          replicas: running.filter((r) => r.deployment === d.name && (r.state === 'ready' || r.state === 'starting' || r.state === 'unhealthy')).length,
+        };
+      });
+    };
+    const idle: { findings: IdleFinding[] } = { findings: [] };
+    const ctl: { control?: ControlPlane } = {};
     const scaler: { autoscaler?: Autoscaler } = {};
     // SLOs, drift results and alerts (monitor/monitoring.ts): reconcilers below, one observer on the gateway.
     const monitoring = createMonitoring({
       clock, logger, store, spec: () => live, variants, externalURL: () => adminAt.url,
       replicas: () => orchestrator.status(),
       captureDrops: () => capture.counts().map((c) => ({ deployment: c.deployment, dropped: c.counts.droppedFull + c.counts.droppedSink })),
+      conditions: () => idle.findings.map((f) => ({
+        labels: { alertname: 'IdleDeployment', deployment: f.deployment, severity: 'ticket' },
+        annotations: { summary: `${f.deployment}: its ${f.replicas} replica${f.replicas === 1 ? '' : 's'} used ${(100 * f.utilisation).toFixed(1)}% of the CPU they reserve over ${f.window} (${f.unpriced.length > 0 ? `unpriced: ${f.unpriced.join(', ')}` : `$${f.monthlyCost.toFixed(2)} a month`}): ${f.recommendation}` },
+        value: f.utilisation,
+      })),
     });
     life.own('alerts', () => monitoring.alerts.close());
     const metrics = new GatewayMetrics({
+      cost: () => {
+        const rates = ratesOf(live.cost);
+        return liveCost().map((d) => ({ deployment: d.name, hourly: hourlyCost(d.reservation, rates).priced * d.replicas, reservedCpu: d.reservation.cpu * d.replicas, reservedMemoryGiB: d.reservation.memoryGiB * d.replicas }));
+      },
       autoscaling: () => (scaler.autoscaler?.last() ?? []).map((e) => ({ deployment: e.deployment, desired: e.to, ready: e.ready, stable: e.stable, panic: e.panic, panicking: e.panicking, ...scaler.autoscaler!.counts(e.deployment) })),
       slos: () => monitoring.slo.last(),
       alerts: () => ({ alerts: monitoring.alerts.report().active, deliveries: monitoring.alerts.counts() }),
@@ -223,6 +258,10 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     life.own('rate limiter', () => limiter.close());
     const budget = new BodyBudget(spec.server.bodyMemory);
     const traffic = new RecentTraffic(clock);
+    const meters = new CostMeters({
+      clock, logger, store: costStore, replicas: () => orchestrator.status(), everyMs: () => live.cost.every,
+      reservation: (d, v) => liveCost().find((x) => x.name === d && x.version === v)?.reservation ?? liveCost().find((x) => x.name === d)?.reservation,
+    });
     // Answers and rows per deployment version, for the autoscaler's activity and rows-per-second metric.
     const served = new Map<string, { answered: number; rows: number }>();
     const countServed = (o: { deployment: string; version: number; rows?: number }) => {
@@ -247,7 +286,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         deploymentLimit: (name) => live.deployments[name]?.limits,
         perKeyDefault: () => live.limits.perKey,
       },
-      observers: [traffic.observer(), variants.observer(), capture.observer(), monitoring.slo.observer(), countServed],
+      observers: [traffic.observer(), variants.observer(), capture.observer(), monitoring.slo.observer(), countServed, meters.observer()],
       activate: (d) => scaler.autoscaler?.activate(d),
       shadow: { counts: shadows, observe: variants.observer() },
       // The transport by what the version's replicas speak (the replica spec's isolation).
@@ -304,6 +343,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     });
     scaler.autoscaler = autoscaler;
     life.own('autoscaler', () => autoscaler.close());
+    ctl.control = control;
     controller.add(new DeploymentsReconciler({
       desired: () => control.deployments(), orchestrator, routing, cores: opts.cores ?? availableParallelism(),
       enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
@@ -351,6 +391,24 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     controller.add(monitoring.alerts);
     controller.enqueue(ALERTS, ALL);
     registerAlertsRoute(adminApp, { alerts: monitoring.alerts, exists: (d) => routing.table.get(d) !== undefined });
+    controller.add({
+      name: COST,
+      // Sample, flush, and once a minute look for idle deployments (their findings become IdleDeployment alerts).
+      reconcile: (() => {
+        let lastIdleMs = -Infinity;
+        return async () => {
+          await meters.reconcile();
+          const now = clock.now();
+          if (now - lastIdleMs >= 60_000) {
+            lastIdleMs = now;
+            idle.findings = await idleFindings({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: liveCost() });
+          }
+          return { requeueAfterMs: live.cost.every };
+        };
+      })(),
+    });
+    controller.enqueue(COST, ALL);
+    registerCostRoute(adminApp, { report: async (by, sinceMs) => { await meters.flush(); return costReport({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), sinceMs, by, deployments: liveCost(), cores }); } });
     Object.assign(captureRoutes, { drift });
     registerFeedbackRoute(gateway.app, captureRoutes);
     registerCaptureExportRoute(adminApp, captureRoutes);

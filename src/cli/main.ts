@@ -13,6 +13,7 @@ import * as rollout from './commands/rollout.js';
 import { exportCapture } from './commands/capture.js';
 import { monitor } from './commands/monitor.js';
 import { alerts } from './commands/alerts.js';
+import { cost } from './commands/cost.js';
 import * as keys from './commands/keys.js';
 import * as models from './commands/models.js';
 import { predict } from './commands/predict.js';
@@ -127,6 +128,10 @@ export function buildProgram(): Command {
     .option('--deployment <name>', 'only this deployment\'s')
     .option('--all', 'also recently resolved alerts and every delivery'))
     .action((o: Parameters<typeof alerts>[0]) => alerts(o));
+  client(program.command('cost').description('what serving costs: spend, cost per 1,000 predictions, efficiency (used ÷ reserved) and idle findings, from the meters (cost.prices or cost.instance price them)')
+    .option('--by <group>', 'deployment, version or label', 'deployment')
+    .option('--since <duration>', 'how far back, e.g. 30d, 24h', '30d'))
+    .action((o: Parameters<typeof cost>[0]) => cost(o));
   const cap = program.command('capture').description('captured predictions (deployments.<name>.capture)');
   client(cap.command('export').description('write a deployment\'s captured predictions, decrypted (admin only), to standard output; redacted features stay absent, hashed ones hashed').argument('<deployment>', 'deployment name')
     .option('--since <duration>', 'how far back, e.g. 24h, 30m, 7d', '24h')

@@ -12,7 +12,7 @@ const dep = (name: string, replicas: number, threads: 'auto' | number): Resolved
     runtime: { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
     timeout: 30000,
     public: false,
-    rollout: rolloutSchema.parse({}), slos: [], admission: { limit: 'off', refuseLate: true },
+    rollout: rolloutSchema.parse({}), slos: [], admission: { limit: 'off', refuseLate: true }, resources: { gpu: 0 },
   },
 });
 

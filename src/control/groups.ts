@@ -56,6 +56,13 @@ export function planGroups(deployments: readonly ResolvedDeployment[], cores: nu
   });
 }
 
+/** ONNX Runtime intra-op threads of a replica: as written, else the vCPUs it reserves (resources.cpu, at least 1), else the 'auto' share of the cores. */
+export function threadsOf(spec: ResolvedDeployment['spec'], cores: number, totalReplicas: number): number {
+  const t = spec.runtime.intraOpThreads;
+  if (t !== 'auto') return t;
+  return spec.resources.cpu !== undefined ? Math.max(1, Math.floor(spec.resources.cpu)) : autoThreads(cores, totalReplicas);
+}
+
 function fresh(d: ResolvedDeployment, key: string, cores: number, total: number): ReplicaGroup {
   return {
     key,
@@ -68,7 +75,7 @@ function fresh(d: ResolvedDeployment, key: string, cores: number, total: number)
       sha256: d.sha256,
       artifact: d.artifactPath,
       runtime: {
-        intraOpThreads: d.spec.runtime.intraOpThreads === 'auto' ? autoThreads(cores, total) : d.spec.runtime.intraOpThreads,
+        intraOpThreads: threadsOf(d.spec, cores, total),
         interOpThreads: d.spec.runtime.interOpThreads,
         graphOptimization: d.spec.runtime.graphOptimization,
         executionMode: d.spec.runtime.executionMode,

@@ -15,7 +15,7 @@ const depSpec = (o: Partial<{ replicas: number; public: boolean; limits: { rate:
   model: { name: 'm', selector: { kind: 'latest' } }, replicas: { min: o.replicas ?? 2, max: o.replicas ?? 2, initial: o.replicas ?? 2 },
   batching: { enabled: true, maxBatchSize: 32, maxQueueDelay: 2, maxQueueSize: 1024 },
   runtime: { intraOpThreads: 'auto', interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
-  timeout: 30000, public: o.public ?? false, rollout: rolloutSchema.parse({}), slos: [], admission: { limit: 'off', refuseLate: true }, ...(o.limits ? { limits: o.limits } : {}),
+  timeout: 30000, public: o.public ?? false, rollout: rolloutSchema.parse({}), slos: [], admission: { limit: 'off', refuseLate: true }, resources: { gpu: 0 }, ...(o.limits ? { limits: o.limits } : {}),
 });
 
 function side(deps: Record<string, { spec: DeploymentSpec; version?: number; sig?: ModelSignature }>, extra: Record<string, unknown> = {}): PlanSide {

@@ -22,6 +22,8 @@ export interface VersionGauges {
   slos?(): { deployment: string; name: string; objective: number; events: { good: number; total: number }; budget: { remaining: number }; rules: { severity: string; long: { window: string; rate: number }; short: { window: string; rate: number } }[] }[];
   /** Called at scrape time: the autoscaler's last evaluation per deployment (control/autoscaler.ts), and its changes so far. */
   autoscaling?(): { deployment: string; desired: number; ready: number; stable: number; panic: number; panicking: boolean; up: number; down: number }[];
+  /** Called at scrape time: what each deployment's running replicas reserve and cost an hour (cost/). */
+  cost?(): { deployment: string; hourly: number; reservedCpu: number; reservedMemoryGiB: number }[];
   /** Called at scrape time: alerts (monitor/alerts) and their deliveries per sink. */
   alerts?(): { alerts: { name: string; state: string; labels: Readonly<Record<string, string>> }[]; deliveries: { sink: string; delivered: number; failed: number; retried: number }[] };
 }
@@ -69,8 +71,17 @@ export class GatewayMetrics {
       const asObserved = new Gauge({ name: 'aloft_autoscaler_observed', help: "The autoscaler's metric (concurrency, or rows per second) averaged over its stable and panic windows.", labelNames: ['deployment', 'window'], registers: [this.registry] });
       const asPanic = new Gauge({ name: 'aloft_autoscaler_panic', help: '1 while the autoscaler is in panic mode (a burst: it follows the short window and does not scale down).', labelNames: ['deployment'], registers: [this.registry] });
       const asDecisions = new Counter({ name: 'aloft_autoscaler_decisions_total', help: 'Changes of the replica count the autoscaler made, by direction.', labelNames: ['deployment', 'direction'], registers: [this.registry] });
+      const costHourly = new Gauge({ name: 'aloft_cost_hourly', help: "What the deployment's running replicas cost an hour at the price table (cost.prices or cost.instance), in cost.currency; unpriced resources count nothing here (aloft cost lists them).", labelNames: ['deployment'], registers: [this.registry] });
+      const reserved = new Gauge({ name: 'aloft_resources_reserved', help: "What the deployment's running replicas reserve: vCPUs and GiB (resources).", labelNames: ['deployment', 'resource'], registers: [this.registry] });
       // Sampled at scrape time, not on the hot path.
       const collect = () => {
+        costHourly.reset();
+        reserved.reset();
+        for (const c of gauges.cost?.() ?? []) {
+          costHourly.set({ deployment: c.deployment }, c.hourly);
+          reserved.set({ deployment: c.deployment, resource: 'cpu' }, c.reservedCpu);
+          reserved.set({ deployment: c.deployment, resource: 'memory_gib' }, c.reservedMemoryGiB);
+        }
         for (const g of [asDesired, asObserved, asPanic]) g.reset();
         asDecisions.reset();
         for (const a of gauges.autoscaling?.() ?? []) {

@@ -30,6 +30,8 @@ export interface MonitoringOptions {
   variants: VariantWindows;
   externalURL(): string;
   fetch?: typeof fetch;
+  /** More rules' conditions (cost's idle findings). */
+  conditions?(): Condition[];
 }
 
 const NONE: readonly never[] = Object.freeze([]);
@@ -54,6 +56,7 @@ export function createMonitoring(o: MonitoringOptions) {
       ...driftConditions([...drift.values()]),
       ...crash.conditions(o.replicas(), now, o.spec().alerts.crashLoop),
       ...drops.conditions(o.captureDrops().filter((c) => live.has(c.deployment)), now),
+      ...(o.conditions?.() ?? []),
     ];
   };
   const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, externalURL: o.externalURL, ...(o.fetch ? { fetch: o.fetch } : {}) });

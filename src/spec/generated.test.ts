@@ -27,13 +27,13 @@ test('objects in the JSON Schema are closed and list their required keys', () =>
   const schema = specJsonSchema();
   assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
   assert.equal(schema.additionalProperties, false);
-  assert.deepEqual(Object.keys(schema.properties ?? {}), ['version', 'server', 'state', 'models', 'deployments', 'limits', 'security', 'alerts']);
+  assert.deepEqual(Object.keys(schema.properties ?? {}), ['version', 'server', 'state', 'models', 'deployments', 'limits', 'security', 'alerts', 'cost']);
   const model = (schema.properties?.models?.additionalProperties as JsonSchema);
   assert.deepEqual(model.required, ['path']);
   assert.equal(model.additionalProperties, false);
   const deployment = (schema.properties?.deployments?.additionalProperties as JsonSchema);
   assert.equal(deployment.additionalProperties, false);
-  assert.deepEqual(Object.keys(deployment.properties ?? {}), ['model', 'replicas', 'autoscaling', 'batching', 'admission', 'runtime', 'timeout', 'description', 'public', 'limits', 'rollout', 'features', 'capture', 'drift', 'slos']);
+  assert.deepEqual(Object.keys(deployment.properties ?? {}), ['model', 'replicas', 'autoscaling', 'batching', 'admission', 'runtime', 'resources', 'timeout', 'description', 'public', 'limits', 'rollout', 'features', 'capture', 'drift', 'slos']);
 });
 
 /** A small JSON Schema validator for the keywords the generator emits. Returns the paths that fail. */

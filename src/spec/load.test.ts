@@ -15,7 +15,7 @@ const defaults = {
     shadow: { sample: 1, compare: 'auto', tolerance: 1e-3, queue: 64 }, webhooks: [],
     analysis: { alpha: 0.05, minSamples: 100, maxDuration: 600_000, onInconclusive: 'wait', gates: ['errors', 'latency'], maxShift: 0.2, maxBurn: 1 } },
   slos: [],
-  admission: { limit: 'off', refuseLate: true },
+  admission: { limit: 'off', refuseLate: true }, resources: { gpu: 0 },
 } as const;
 
 /** The issues of an invalid spec, as `line:col path: message[; hint]` for exact comparison. */
@@ -58,6 +58,7 @@ describe('valid specs', () => {
       limits: { backend: 'memory', redis: { url: 'redis://127.0.0.1:6379', prefix: 'aloft', failMode: 'open' } },
       security: { auth: { enabled: true } },
       alerts: { webhooks: [], log: true, every: 15_000, for: 0, repeat: 14_400_000, retries: 10, crashLoop: 3 },
+      cost: { prices: {}, instances: [], currency: 'USD', every: 10_000, idle: { below: 0.05, for: 3_600_000 } },
     };
     assert.deepEqual(loaded.spec, expected);
   });
@@ -81,7 +82,7 @@ describe('valid specs', () => {
       autoscaling: { metric: 'concurrency', target: 8, scaleToZeroAfter: 30_000, stableWindow: 60_000, panicWindow: 6_000, panicThreshold: 2, maxScaleUpRate: 1000, maxScaleDownRate: 2, scaleDownDelay: 30_000 },
       batching: { enabled: true, maxBatchSize: 128, maxQueueDelay: 2, maxQueueSize: 512 },
       // Admission as written: the adaptive limit's bounds default from the batching when the route is made.
-      admission: { limit: 'off', refuseLate: true },
+      admission: { limit: 'off', refuseLate: true }, resources: { gpu: 0 },
       runtime: { intraOpThreads: 2, interOpThreads: 1, graphOptimization: 'extended', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
       timeout: 250,
       description: 'Scores loan applications',
@@ -94,7 +95,7 @@ describe('valid specs', () => {
       model: { name: 'fraud', selector: { kind: 'latest' } },
       replicas: { min: 2, max: 2, initial: 2 },
       batching: { ...defaults.batching, enabled: false },
-      admission: { limit: 'off', refuseLate: true },
+      admission: { limit: 'off', refuseLate: true }, resources: { gpu: 0 },
       runtime: defaults.runtime,
       timeout: 10_000,
       public: false,
@@ -188,7 +189,7 @@ rollout: {}
 `), [
       "4:5 deployments.d.minReplicas: unknown key 'minReplicas'; write replicas: { min: 1, max: 4 }",
       "6:7 deployments.d.batching.max_batch_size: unknown key 'max_batch_size'; did you mean 'maxBatchSize'?",
-      "7:1 rollout: unknown key 'rollout'; allowed keys: version, server, state, models, deployments, limits, security, alerts",
+      "7:1 rollout: unknown key 'rollout'; allowed keys: version, server, state, models, deployments, limits, security, alerts, cost",
     ]);
   });
 
@@ -341,7 +342,7 @@ deployments:
       '4:1 deployments: expected a map, got nothing (null)',
     ]);
     assert.deepEqual(issuesOf('just a string\n'), [
-      "1:1 : expected a map, got string 'just a string'; a spec is a map of sections: version, server, state, models, deployments, limits, security, alerts",
+      "1:1 : expected a map, got string 'just a string'; a spec is a map of sections: version, server, state, models, deployments, limits, security, alerts, cost",
     ]);
   });
 

@@ -50,6 +50,7 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
       refuseLate: d.admission.refuseLate,
     },
     runtime: d.runtime,
+    resources: { ...(d.resources.cpu !== undefined ? { cpu: d.resources.cpu } : {}), ...(d.resources.memory !== undefined ? { memory: d.resources.memory } : {}), gpu: d.resources.gpu },
     timeout: d.timeout ?? parsed.server.requestTimeout,
     ...(d.description !== undefined ? { description: d.description } : {}),
     public: d.public,
@@ -84,5 +85,6 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
       ...(tls !== undefined ? { tls: { cert: resolvePath(dir, tls.cert), key: resolvePath(dir, tls.key) } } : {}),
     },
     alerts: parsed.alerts,
+    cost: { ...parsed.cost, ...(parsed.cost.instance !== undefined ? { instance: parsed.cost.instance } : {}) },
   });
 }

@@ -10,6 +10,7 @@
  * To add a section (rollouts, slos, …): write its schema here or in its own file, add it
  * to `sections`, and add its normalized type to `Spec` in types.ts.
  */
+import { CATALOG, suggestInstance } from '../cost/prices.js';
 import { z } from 'zod';
 import { EXECUTION_MODES, GRAPH_OPTIMIZATIONS, ISOLATIONS } from '../runtime/replica-spec.js';
 import { MODEL_REF_PATTERN, NAME_PATTERN, checkModelRef } from './modelref.js';
@@ -477,6 +478,66 @@ export const sloSchema = z
   })
   .describe('A service-level objective: a kind of event, the share of them that must be good, and the window.');
 
+/** A memory quantity as Kubernetes writes it (1Gi, 512Mi, 2G, 1.5Gi) or as sizes elsewhere in the spec (1GiB, 512MiB), in GiB. */
+const MEMORY = /^([0-9]+(?:\.[0-9]+)?)\s*(Ki|Mi|Gi|Ti|K|M|G|T|KiB|MiB|GiB|TiB|KB|MB|GB|TB|k)?$/;
+const MEMORY_UNITS: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40, K: 1e3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
+const memoryGiB = z.union([z.string(), z.number().min(0)], { error: 'memory is a quantity such as 1Gi, 512Mi or 2GiB' }).transform((v, ctx) => {
+  if (typeof v === 'number') return v / 2 ** 30;
+  const m = MEMORY.exec(v.trim());
+  if (!m) {
+    ctx.issues.push({ code: 'custom', message: `invalid memory '${v}': use a quantity such as 1Gi, 512Mi or 2GiB`, input: v });
+    return z.NEVER;
+  }
+  return (Number(m[1]) * (m[2] ? MEMORY_UNITS[m[2]]! : 1)) / 2 ** 30;
+});
+/** vCPUs: a number (0.5) or millicores ("500m"). */
+const cpus = z.union([z.number().gt(0, { error: 'cpu must be above 0, e.g. 1 or 500m' }), z.string().regex(/^[0-9]+m$/, { error: "cpu is a number of vCPUs (1, 0.5) or millicores ('500m')" })]).transform((v) => (typeof v === 'number' ? v : Number(v.slice(0, -1)) / 1000));
+
+export const resourcesSchema = z
+  .strictObject({
+    cpu: cpus.optional().meta({ 'x-default': 'the replica\'s ONNX Runtime intra-op threads' }).describe("vCPUs one replica reserves: a number or millicores. With intraOpThreads 'auto' it also sets the replica's threads. Default: its intra-op threads (the 'auto' share of this machine's cores). Example: cpu: 2."),
+    memory: memoryGiB.optional().meta({ 'x-default': 'twice the model file, plus 256Mi' }).describe('Memory one replica reserves (Kubernetes quantities: 1Gi, 512Mi). Default: twice the model file plus 256Mi, rounded up to 64Mi. Example: memory: 1Gi.'),
+    gpu: z.number().int().min(0).default(0).describe('GPUs one replica reserves. Default 0. Example: gpu: 1.'),
+  })
+  .describe("What one replica reserves, for cost allocation (and, on Kubernetes, its resource requests). Every field is optional.");
+
+const price = (what: string) => z.number({ error: `${what} is a price in dollars per hour, e.g. 0.04` }).min(0, { error: `${what} cannot be negative; a price is dollars per hour, 0 or more` });
+
+export const costSchema = z
+  .strictObject({
+    prices: z.strictObject({
+      cpu: price('prices.cpu').optional().describe('$ per vCPU-hour. No default (unpriced, unless instance gives it). Example: cpu: 0.04.'),
+      memory: price('prices.memory').optional().describe('$ per GiB-hour. No default. Example: memory: 0.005.'),
+      gpu: price('prices.gpu').optional().describe('$ per GPU-hour. No default. Example: gpu: 0.95.'),
+    }).prefault({}).describe('Per-resource prices; each one given overrides the instance\'s. Every field is optional.'),
+    instance: z.string().min(1).optional().describe("An instance type whose hourly price is split into per-resource rates with OpenCost's ratios: one of the built-in catalog (aws:m6i.large, aws:m6i.xlarge, aws:c6i.large, aws:c6i.xlarge, aws:g5.xlarge, gcp:n2-standard-2, gcp:e2-standard-2, azure:D2s_v5; on-demand list prices as of 2024, which change) or of instances. No default. Example: instance: aws:m6i.large."),
+    instances: z.array(z.strictObject({
+      name: z.string().min(1).describe('The type\'s name. Required. Example: name: onprem-node.'),
+      vcpu: z.number().gt(0).describe('vCPUs. Required. Example: vcpu: 16.'),
+      memory: memoryGiB.describe('Memory. Required. Example: memory: 64Gi.'),
+      gpu: z.number().int().min(0).default(0).describe('GPUs. Default 0. Example: gpu: 2.'),
+      hourly: price('instances[].hourly').describe('$ per hour. Required. Example: hourly: 1.2.'),
+    })).default([]).describe('Instance types of your own (or your negotiated prices), added to the catalog; a name in the catalog replaces it. Default []. Example: instances: [{name: onprem, vcpu: 32, memory: 128Gi, hourly: 0.9}].'),
+    currency: z.string().regex(/^[A-Z]{3}$/, { error: 'currency is a three-letter code such as USD' }).default('USD').describe('What the prices are in; reports say it. Default USD. Example: currency: EUR.'),
+    every: duration({ positive: true }).prefault('10s').describe('How often the meters sample the replicas (allocation, CPU and memory used). Default 10s. Example: every: 30s.'),
+    idle: z.strictObject({
+      below: z.number().min(0).max(1).default(0.05).describe('A deployment is idle while the CPU its replicas use stays under this share of what they reserve. Default 0.05. Example: below: 0.1.'),
+      for: duration({ positive: true }).prefault('1h').describe('…for this long. Default 1h. Example: for: 6h.'),
+    }).prefault({}).describe('Idle detection: findings (with what the idle capacity costs per month and what to do) and an IdleDeployment alert. Every field is optional.'),
+  })
+  .superRefine((c, ctx) => {
+    const names = new Set(c.instances.map((i) => i.name));
+    if (c.instance !== undefined && !names.has(c.instance) && !CATALOG_NAMES.includes(c.instance)) {
+      const best = suggestName(c.instance, [...CATALOG_NAMES, ...names]);
+      ctx.addIssue({ code: 'custom', path: ['instance'], message: `unknown instance type '${c.instance}'${best ? `; did you mean '${best}'?` : ''} Known: ${[...CATALOG_NAMES, ...names].join(', ')}, or add it under cost.instances` });
+    }
+  })
+  .prefault({})
+  .describe('What serving costs: prices, the meters\' sampling and idle detection. `aloft cost` reports spend, cost per 1,000 predictions and efficiency; `aloft plan` shows each change\'s monthly cost. Every field is optional.');
+
+const CATALOG_NAMES = CATALOG.map((t) => t.name);
+const suggestName = (name: string, names: readonly string[]) => suggestInstance(name, names.map((n) => ({ name: n, provider: 'custom' as const, region: '', vcpu: 1, memoryGiB: 1, gpu: 0, hourly: 0, source: '' })));
+
 export const admissionSchema = z
   .strictObject({
     limit: z.union([z.literal('adaptive'), z.literal('off'), z.number().int().min(1)], { error: "limit is 'adaptive', 'off', or a whole number of requests queued or running, e.g. 256" }).default('off').describe(
@@ -521,6 +582,7 @@ export const deploymentSchema = z
     batching: batchingSchema,
     admission: admissionSchema,
     runtime: runtimeSchema,
+    resources: resourcesSchema.prefault({}),
     timeout: duration({ positive: true }).optional().meta({ 'x-default': 'server.requestTimeout' }).describe(
       "Per-request deadline for this deployment, from arrival to response, including queueing; past it the request gets 504 (or 503 when no replica was ready in time, e.g. while one starts after scaling from zero). Default: server.requestTimeout. Example: timeout: 250ms.",
     ),
@@ -606,6 +668,7 @@ export const sections = {
   limits: limitsSchema,
   security: securitySchema,
   alerts: alertsSchema,
+  cost: costSchema,
 };
 
 export const specSchema = z

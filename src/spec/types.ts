@@ -151,6 +151,7 @@ export interface DeploymentSpec {
   readonly autoscaling?: AutoscalingSpec;
   readonly batching: BatchingSpec;
   readonly admission: AdmissionSpec;
+  readonly resources: ResourcesSpec;
   readonly runtime: RuntimeSpec;
   /** Per-request deadline, ms. */
   readonly timeout: number;
@@ -193,6 +194,24 @@ export interface AlertsSpec {
   readonly repeat: number;
   readonly retries: number;
   readonly crashLoop: number;
+}
+
+export interface ResourcesSpec {
+  /** vCPUs; undefined: the replica's intra-op threads. */
+  readonly cpu?: number;
+  /** GiB; undefined: twice the model file plus 256 MiB. */
+  readonly memory?: number;
+  readonly gpu: number;
+}
+
+export interface CostSpec {
+  readonly prices: { readonly cpu?: number; readonly memory?: number; readonly gpu?: number };
+  readonly instance?: string;
+  readonly instances: readonly { readonly name: string; readonly vcpu: number; readonly memory: number; readonly gpu: number; readonly hourly: number }[];
+  readonly currency: string;
+  /** ms */
+  readonly every: number;
+  readonly idle: { readonly below: number; /** ms */ readonly for: number };
 }
 
 export interface AdmissionSpec {
@@ -265,6 +284,7 @@ export interface Spec {
   readonly limits: LimitsSpec;
   readonly security: SecuritySpec;
   readonly alerts: AlertsSpec;
+  readonly cost: CostSpec;
 }
 
 export interface LoadedSpec {

@@ -14,7 +14,7 @@ const spec = (replicas: number): DeploymentSpec => ({
   model: { name: 'm', selector: { kind: 'latest' } }, replicas: { min: replicas, max: replicas, initial: replicas },
   batching: { enabled: true, maxBatchSize: 8, maxQueueDelay: 0, maxQueueSize: 100 },
   runtime: { intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all', executionMode: 'sequential', allowSpinning: false, isolation: 'process' },
-  timeout: 1000, public: false, rollout: rolloutSchema.parse({}), slos: [], admission: { limit: 'off', refuseLate: true },
+  timeout: 1000, public: false, rollout: rolloutSchema.parse({}), slos: [], admission: { limit: 'off', refuseLate: true }, resources: { gpu: 0 },
 });
 const dep = (version: number, replicas: number): ResolvedDeployment => ({
   name: 'm', model: 'm', version, spec: spec(replicas), artifactPath: `/a/${version}`, sha256: String(version).repeat(64).slice(0, 64),

@@ -10,6 +10,7 @@ import * as m0004 from './0004_key_scopes_explicit.js';
 import * as m0005 from './0005_revisions.js';
 import * as m0006 from './0006_capture.js';
 import * as m0007 from './0007_slo_events.js';
+import * as m0008 from './0008_cost_meters.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -19,6 +20,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005_revisions': m0005,
   '0006_capture': m0006,
   '0007_slo_events': m0007,
+  '0008_cost_meters': m0008,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

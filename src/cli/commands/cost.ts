@@ -1,0 +1,37 @@
+/**
+ * `aloft cost [--by deployment|version|label] [--since 30d] [--json]`: spend over the window,
+ * cost per 1,000 predictions, efficiency (CPU and memory used ÷ reserved) and idle findings;
+ * unpriced resources are named, never counted as free.
+ */
+import { pathOf } from '../../api/routes.js';
+import type { CostReport } from '../../cost/report.js';
+import { connect, type ClientOptions } from '../client.js';
+import { printJson, printTable } from '../output.js';
+
+const money = (x: number, currency: string) => `${x < 0.01 && x > 0 ? x.toFixed(6) : x.toFixed(2)} ${currency}`;
+const pct = (x: number | undefined) => (x === undefined ? 'not measured' : `${(100 * x).toFixed(1)}%`);
+
+export function describeCost(r: CostReport): string {
+  const out: string[] = [`cost from ${r.since} to ${r.until}, by ${r.by}; rates: ${[['cpu', 'vCPU-h'], ['memory', 'GiB-h'], ['gpu', 'GPU-h']].map(([k, u]) => `${k} ${r.rates[k as 'cpu'] !== undefined ? `${r.rates[k as 'cpu']!.toPrecision(3)} ${r.currency}/${u}` : 'unpriced'}`).join(', ')} (${r.rates.source})`, ''];
+  process.stdout.write(`${out.join('\n')}\n`);
+  const rows = [...r.groups, r.total].map((g) => [
+    g.key, g.replicaHours.toFixed(2), `${money(g.cost, r.currency)}${g.unpriced.length ? ` + unpriced ${g.unpriced.join(', ')}` : ''}`,
+    String(g.predictions), g.costPer1kPredictions !== undefined ? money(g.costPer1kPredictions, r.currency) : '-', pct(g.efficiency.cpu), pct(g.efficiency.memory),
+  ]);
+  printTable([r.by.toUpperCase(), 'REPLICA-HOURS', 'SPEND', 'PREDICTIONS', 'PER 1K PREDICTIONS', 'CPU USED/RESERVED', 'MEMORY USED/RESERVED'], rows);
+  const tail: string[] = [''];
+  if (r.machine) tail.push(`this machine: ${r.machine.reservedCpu} vCPU reserved by running replicas on ${r.machine.cores} cores${r.machine.oversubscribed ? ' (OVERSUBSCRIBED: replicas slow each other down; lower resources.cpu or replicas)' : ''}`);
+  if (r.findings.length === 0) tail.push('idle: none');
+  for (const f of r.findings) tail.push(`idle: ${f.deployment}: ${f.replicas} replica${f.replicas === 1 ? '' : 's'} used ${pct(f.utilisation)} of their CPU over ${f.window}, ${f.unpriced.length ? `unpriced (${f.unpriced.join(', ')})` : `${money(f.monthlyCost, r.currency)} a month`}; ${f.recommendation}`);
+  return `${tail.join('\n')}\n`;
+}
+
+export async function cost(opts: ClientOptions & { json?: boolean; by?: string; since?: string }): Promise<void> {
+  const aloft = await connect(opts);
+  const q = new URLSearchParams({ ...(opts.by ? { by: opts.by } : {}), ...(opts.since ? { since: opts.since } : {}) }).toString();
+  const r = await aloft.send('GET', `${pathOf('admin.cost', {})}${q ? `?${q}` : ''}`);
+  const body = JSON.parse(r.body.toString('utf8')) as CostReport & { error?: string };
+  if (r.status >= 400) throw aloft.errorFor(r.status, body.error ?? `HTTP ${r.status}`);
+  if (opts.json) return printJson(body);
+  process.stdout.write(describeCost(body));
+}

@@ -1,0 +1,135 @@
+/**
+ * Meter arithmetic on a stepped clock, through the real store (SQLite and PostgreSQL): a
+ * replica group of known reservation, price and lifetime costs exactly that; a scale-up
+ * mid-period splits the cost at the moment it happened; a new meter (a restart) reads the
+ * same figures; idle findings; instance prices split as OpenCost does.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { ManualClock } from '../clock.js';
+import type { ReplicaStatus } from '../control/orchestrators/types.js';
+import { silentLogger } from '../log.js';
+import { costSchema } from '../spec/schema.js';
+import type { CostSpec, DeploymentSpec } from '../spec/types.js';
+import type { Store } from '../store/db.js';
+import { testDialects, type TestDatabase } from '../store/testing/databases.js';
+import { CostMeters, CostStore, type ProcessUsage } from './meters.js';
+import { splitInstance } from './prices.js';
+import { costReport, ratesOf, reservationOf } from './report.js';
+
+const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${a} ≉ ${b}`);
+const cost = (o: Record<string, unknown> = {}) => costSchema.parse({ prices: { cpu: 0.04, memory: 0.005 }, ...o }) as CostSpec;
+
+test('an instance price is split with OpenCost\'s ratios, and sums back to it', () => {
+  // The spec's example: base prices GPU 30, CPU 30, RAM 10 normalise a $35 node to 15/15/5; here with OpenCost's default rates.
+  const r = splitInstance({ vcpu: 2, memoryGiB: 8, gpu: 0, hourly: 0.096 });
+  close(2 * r.cpu + 8 * r.memory, 0.096);
+  close(r.cpu / r.memory, 0.031611 / 0.004237);
+  const rates = ratesOf(cost({ prices: { memory: 0.01 }, instance: 'aws:m6i.large' }));
+  close(rates.cpu!, r.cpu);
+  assert.equal(rates.memory, 0.01, 'a price given overrides the instance\'s');
+  assert.match(rates.source, /instance aws:m6i.large .*; cost.prices for memory/);
+});
+
+test('bad cost specs: a negative price, an unknown instance type with a suggestion', () => {
+  const neg = costSchema.safeParse({ prices: { cpu: -1 } });
+  assert.match(neg.error!.issues[0]!.message, /cannot be negative/);
+  const unknown = costSchema.safeParse({ instance: 'aws:m6i.larg' });
+  assert.match(unknown.error!.issues[0]!.message, /unknown instance type 'aws:m6i.larg'; did you mean 'aws:m6i.large'\?/);
+});
+
+test('reservation: the spec\'s, else the threads and twice the model file plus 256 MiB', () => {
+  const spec = { resources: { gpu: 0 } } as unknown as DeploymentSpec;
+  assert.deepEqual(reservationOf(spec, 2, 10 * 2 ** 20), { cpu: 2, memoryGiB: 320 / 1024, gpu: 0 }, '2 × 10 MiB + 256 MiB = 276, rounded up to 320 MiB');
+  assert.deepEqual(reservationOf({ resources: { cpu: 1, memory: 1, gpu: 0 } } as unknown as DeploymentSpec, 4, 0), { cpu: 1, memoryGiB: 1, gpu: 0 });
+});
+
+for (const target of await testDialects()) {
+  describe(`cost meters: ${target.name}`, { skip: target.skip ?? false }, () => {
+    let database: TestDatabase;
+    let store: Store;
+    beforeEach(async () => {
+      database = await target.create();
+      store = await database.open();
+    });
+    afterEach(async () => {
+      await store?.close();
+      await database?.cleanup();
+    });
+
+    const replica = (id: string, o: Partial<ReplicaStatus> = {}): ReplicaStatus => ({ id, group: 'd@1.x', deployment: 'd', version: 1, state: 'ready', restarts: 0, since: 0, pid: 100 + Number(id.split('#')[1]), ...o });
+    const world = () => {
+      const clock = new ManualClock(0, Date.UTC(2026, 5, 1));
+      let replicas: ReplicaStatus[] = [replica('d#0'), replica('d#1')];
+      const cpu = new Map<number, number>();
+      const usage: ProcessUsage = { cpuSeconds: (pid) => cpu.get(pid) ?? 0, rssBytes: () => 512 * 2 ** 20 };
+      const meters = new CostMeters({
+        clock, logger: silentLogger, store: new CostStore(store), replicas: () => replicas, usage, everyMs: () => 10_000,
+        reservation: () => ({ cpu: 1, memoryGiB: 1, gpu: 0 }),
+      });
+      return { clock, meters, cpu, set: (r: ReplicaStatus[]) => { replicas = r; } };
+    };
+    const live = [{ name: 'd', version: 1, spec: { replicas: { min: 2, max: 2, initial: 2 }, resources: { cpu: 1, memory: 1, gpu: 0 } } as unknown as DeploymentSpec, reservation: { cpu: 1, memoryGiB: 1, gpu: 0 }, replicas: 2, labels: { team: 'risk' } }];
+
+    test('2 replicas of 1 vCPU and 1 GiB for 2 hours at $0.04 and $0.005: exactly $0.18; then a third for an hour adds $0.045', async () => {
+      const w = world();
+      const observe = w.meters.observer();
+      for (let s = 0; s <= 7200; s += 10) {
+        await w.meters.reconcile();
+        if (s < 7200) { w.clock.advance(10_000); w.cpu.set(100, (w.cpu.get(100) ?? 0) + 0.5); w.cpu.set(101, (w.cpu.get(101) ?? 0) + 0.5); }
+      }
+      for (let i = 0; i < 1000; i++) observe({ deployment: 'd', version: 1, model: 'm', status: 200, totalMs: 1, rows: 2, at: w.clock.date().getTime() });
+      await w.meters.flush();
+      let r = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'deployment', deployments: live });
+      const g = r.groups[0]!;
+      close(g.replicaHours, 4);
+      close(g.cost, 2 * 2 * (0.04 + 0.005));
+      assert.deepEqual(g.unpriced, []);
+      close(g.used.cpuHours, 2 * 720 * 0.5 / 3600);
+      close(g.efficiency.cpu!, 0.05, 1e-6);
+      assert.equal(g.predictions, 2000);
+      close(g.costPer1kPredictions!, (0.18 / 2000) * 1000);
+      // A third replica joins for an hour: its hour is added, split at the moment it ran.
+      w.set([replica('d#0'), replica('d#1'), replica('d#2')]);
+      for (let s = 0; s <= 3600; s += 10) { await w.meters.reconcile(); if (s < 3600) w.clock.advance(10_000); }
+      r = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'deployment', deployments: live });
+      close(r.groups[0]!.replicaHours, 4 + 3);
+      close(r.total.cost, 0.18 + 3 * 0.045);
+      // A restart: a new meter on the same store reports the same.
+      const again = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'label', deployments: live });
+      assert.equal(again.groups[0]!.key, 'team=risk');
+      close(again.groups[0]!.cost, r.total.cost);
+    });
+
+    test('replicas backing off or stopped hold no reservation; an unpriced GPU is reported, never free', async () => {
+      const w = world();
+      w.set([replica('d#0', { state: 'backoff' }), replica('d#1', { state: 'stopped' })]);
+      for (let s = 0; s < 10; s++) { await w.meters.reconcile(); w.clock.advance(10_000); }
+      const r = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 86_400_000, by: 'deployment', deployments: live });
+      assert.equal(r.total.replicaHours, 0);
+      const gpu = new CostMeters({ clock: w.clock, logger: silentLogger, store: new CostStore(store), replicas: () => [replica('d#0')], usage: { cpuSeconds: () => 0, rssBytes: () => undefined }, everyMs: () => 1, reservation: () => ({ cpu: 1, memoryGiB: 1, gpu: 1 }) });
+      await gpu.reconcile(); w.clock.advance(3_600_000); await gpu.reconcile();
+      const g = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 86_400_000, by: 'deployment', deployments: live });
+      assert.deepEqual(g.total.unpriced, ['gpu']);
+      close(g.total.cost, 0.045, 1e-6);
+    });
+
+    test('an idle deployment is found after idle.for, with its monthly cost and what to change; a busy one is not', async () => {
+      const w = world();
+      const spec = cost({ idle: { below: 0.05, for: '1h' } });
+      for (let s = 0; s <= 3600; s += 10) { await w.meters.reconcile(); if (s < 3600) { w.clock.advance(10_000); w.cpu.set(100, (w.cpu.get(100) ?? 0) + 0.1); } }
+      const r = await costReport({ store: new CostStore(store), spec, nowMs: w.clock.date().getTime(), sinceMs: 86_400_000, by: 'deployment', deployments: live });
+      assert.equal(r.findings.length, 1);
+      const f = r.findings[0]!;
+      assert.equal(f.deployment, 'd');
+      close(f.utilisation, 0.005, 1e-6);
+      close(f.monthlyCost, 2 * 0.045 * 730);
+      assert.match(f.recommendation, /no request in the window: let it scale to zero/);
+      // Busy: 80% of a core each.
+      const busy = world();
+      for (let s = 0; s <= 3600; s += 10) { await busy.meters.reconcile(); if (s < 3600) { busy.clock.advance(10_000); busy.cpu.set(100, (busy.cpu.get(100) ?? 0) + 8); busy.cpu.set(101, (busy.cpu.get(101) ?? 0) + 8); } }
+      const b = await costReport({ store: new CostStore(store), spec, nowMs: busy.clock.date().getTime(), sinceMs: 3_600_000, by: 'deployment', deployments: live });
+      assert.ok(b.findings.every((x) => x.utilisation >= 0.05), JSON.stringify(b.findings));
+    });
+  });
+}

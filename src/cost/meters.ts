@@ -1,0 +1,271 @@
+/**
+ * Cost meters (issue 16), off the hot path: a reconciler samples the replicas every
+ * `cost.every` and adds, per deployment, version and hour, OpenCost's allocation:
+ *
+ *   allocated = replica-seconds × what one replica reserves (vCPU, GiB, GPU)
+ *   cost      = allocated hours × the price table's rates        (priced at report time)
+ *
+ * and what was used: CPU seconds and resident GiB-seconds of each replica process, read
+ * from /proc (thread replicas share the gateway's process, so their use is not told apart
+ * and is reported as unmeasured). Requests and rows come from the observation point. A
+ * replica counts as allocated while it is starting, ready or unhealthy (it holds its
+ * reservation), not while it backs off, has stopped or failed.
+ *
+ * The rows are added to the store (migration 0008) with an upsert, so they survive restarts
+ * and several gateways add up; `report` sums them and prices them.
+ */
+import { readFileSync } from 'node:fs';
+import { sql, type Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Reconciler, ReconcileResult } from '../control/controller.js';
+import type { ReplicaStatus } from '../control/orchestrators/types.js';
+import type { Observer } from '../gateway/observe.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/db.js';
+import type { Database } from '../store/schema.js';
+import { hourlyCost, HOURS_PER_MONTH, type Rates, type Reservation } from './prices.js';
+
+export const COST = 'cost';
+const HOUR_S = 3600;
+
+export interface MeterRow {
+  deployment: string;
+  version: number;
+  /** The hour's start, epoch seconds. */
+  bucket: number;
+  replicaS: number;
+  cpuAllocS: number;
+  memAllocGiBS: number;
+  gpuAllocS: number;
+  cpuUsedS: number;
+  memUsedGiBS: number;
+  requests: number;
+  rows: number;
+}
+
+interface CostMetersTable {
+  deployment: string;
+  version: number;
+  bucket: number | string;
+  replica_s: number;
+  cpu_alloc_s: number;
+  mem_alloc_gib_s: number;
+  gpu_alloc_s: number;
+  cpu_used_s: number;
+  mem_used_gib_s: number;
+  requests: number | string;
+  rows: number | string;
+}
+
+type Tables = { cost_meters: CostMetersTable };
+
+const FIELDS = ['replicaS', 'cpuAllocS', 'memAllocGiBS', 'gpuAllocS', 'cpuUsedS', 'memUsedGiBS', 'requests', 'rows'] as const;
+const COLUMNS = { replicaS: 'replica_s', cpuAllocS: 'cpu_alloc_s', memAllocGiBS: 'mem_alloc_gib_s', gpuAllocS: 'gpu_alloc_s', cpuUsedS: 'cpu_used_s', memUsedGiBS: 'mem_used_gib_s', requests: 'requests', rows: 'rows' } as const;
+
+export type Quantities = Omit<MeterRow, 'deployment' | 'version' | 'bucket'>;
+const zero = (): Quantities => ({ replicaS: 0, cpuAllocS: 0, memAllocGiBS: 0, gpuAllocS: 0, cpuUsedS: 0, memUsedGiBS: 0, requests: 0, rows: 0 });
+
+export class CostStore {
+  readonly #db: Kysely<Database & Tables>;
+
+  constructor(store: Store) {
+    this.#db = store.db.withTables<Tables>();
+  }
+
+  async add(rows: readonly MeterRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 200) {
+      const values = rows.slice(i, i + 200).map((r) => ({
+        deployment: r.deployment, version: r.version, bucket: r.bucket, replica_s: r.replicaS, cpu_alloc_s: r.cpuAllocS, mem_alloc_gib_s: r.memAllocGiBS,
+        gpu_alloc_s: r.gpuAllocS, cpu_used_s: r.cpuUsedS, mem_used_gib_s: r.memUsedGiBS, requests: r.requests, rows: r.rows,
+      }));
+      await this.#db.insertInto('cost_meters').values(values)
+        .onConflict((oc) => oc.columns(['deployment', 'version', 'bucket']).doUpdateSet((eb) => Object.fromEntries(FIELDS.map((f) => [COLUMNS[f], sql`${eb.ref(`cost_meters.${COLUMNS[f]}`)} + ${eb.ref(`excluded.${COLUMNS[f]}`)}`])) as never))
+        .execute();
+    }
+  }
+
+  /** Sums per deployment and version of the hours starting at or after `sinceSec`. */
+  async sums(sinceSec: number): Promise<(Quantities & { deployment: string; version: number; first: number })[]> {
+    const rows = await this.#db.selectFrom('cost_meters')
+      .select((eb) => [
+        'deployment', 'version', eb.fn.min('bucket').as('first'),
+        ...FIELDS.map((f) => eb.fn.sum(COLUMNS[f]).as(f)),
+      ])
+      .where('bucket', '>=', sinceSec).groupBy(['deployment', 'version']).execute() as unknown as Record<string, string | number>[];
+    return rows.map((r) => ({ deployment: String(r.deployment), version: Number(r.version), first: Number(r.first), ...Object.fromEntries(FIELDS.map((f) => [f, Number(r[f] ?? 0)])) as Quantities }));
+  }
+}
+
+/** CPU seconds (user + system) and resident bytes of a process, from /proc; undefined when unreadable. */
+export interface ProcessUsage {
+  cpuSeconds(pid: number): number | undefined;
+  rssBytes(pid: number): number | undefined;
+}
+
+const CLK_TCK = 100;
+
+export const procUsage: ProcessUsage = {
+  cpuSeconds(pid) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces): state is field 3; utime 14, stime 15.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    } catch {
+      return undefined;
+    }
+  },
+  rssBytes(pid) {
+    try {
+      const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+export interface CostMetersOptions {
+  clock: Clock;
+  logger: Logger;
+  store: CostStore;
+  replicas(): readonly ReplicaStatus[];
+  /** What one replica of a deployment's version reserves; undefined when it is not known (not metered). */
+  reservation(deployment: string, version: number): Reservation | undefined;
+  usage?: ProcessUsage;
+  everyMs(): number;
+}
+
+const ALLOCATED: ReadonlySet<ReplicaStatus['state']> = new Set(['starting', 'ready', 'unhealthy']);
+
+export class CostMeters implements Reconciler {
+  readonly name = COST;
+  readonly #o: CostMetersOptions;
+  readonly #usage: ProcessUsage;
+  /** Per replica id: when it was last sampled (clock ms), its CPU seconds then, and its pid. */
+  readonly #seen = new Map<string, { atMs: number; cpu?: number; pid?: number }>();
+  /** Unflushed counts per deployment, version and hour. */
+  readonly #pending = new Map<string, MeterRow>();
+
+  constructor(o: CostMetersOptions) {
+    this.#o = o;
+    this.#usage = o.usage ?? procUsage;
+  }
+
+  /** Requests and rows per deployment version, from every answer. */
+  observer(): Observer {
+    return (o) => {
+      const r = this.#row(o.deployment, o.version, Math.floor(o.at / 1000));
+      r.requests++;
+      r.rows += o.rows ?? 1;
+    };
+  }
+
+  /** Sample the replicas now: allocation since the last sample, and what they used. */
+  sample(): void {
+    const now = this.#o.clock.now();
+    const bucketSec = Math.floor(this.#o.clock.date().getTime() / 1000);
+    const live = new Set<string>();
+    for (const r of this.#o.replicas()) {
+      if (!ALLOCATED.has(r.state)) { this.#seen.delete(r.id); continue; }
+      live.add(r.id);
+      const last = this.#seen.get(r.id);
+      const cpu = r.pid !== undefined ? this.#usage.cpuSeconds(r.pid) : undefined;
+      const samePid = last?.pid === r.pid;
+      this.#seen.set(r.id, { atMs: now, ...(cpu !== undefined ? { cpu } : {}), ...(r.pid !== undefined ? { pid: r.pid } : {}) });
+      if (!last) continue; // allocation is counted from the first sample on
+      const dt = (now - last.atMs) / 1000;
+      const res = this.#o.reservation(r.deployment, r.version);
+      if (!res || dt <= 0) continue;
+      const row = this.#row(r.deployment, r.version, bucketSec);
+      row.replicaS += dt;
+      row.cpuAllocS += dt * res.cpu;
+      row.memAllocGiBS += dt * res.memoryGiB;
+      row.gpuAllocS += dt * res.gpu;
+      if (cpu !== undefined && last.cpu !== undefined && samePid) row.cpuUsedS += Math.max(0, cpu - last.cpu);
+      const rss = r.pid !== undefined ? this.#usage.rssBytes(r.pid) : undefined;
+      if (rss !== undefined) row.memUsedGiBS += dt * (rss / 2 ** 30);
+    }
+    for (const id of this.#seen.keys()) if (!live.has(id)) this.#seen.delete(id);
+  }
+
+  async flush(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const rows = [...this.#pending.values()];
+    this.#pending.clear();
+    try {
+      await this.#o.store.add(rows);
+    } catch (err) {
+      for (const r of rows) this.#merge(r);
+      throw err;
+    }
+  }
+
+  async reconcile(): Promise<ReconcileResult> {
+    this.sample();
+    await this.flush();
+    return { requeueAfterMs: this.#o.everyMs() };
+  }
+
+  #row(deployment: string, version: number, atSec: number): MeterRow {
+    const bucket = Math.floor(atSec / HOUR_S) * HOUR_S;
+    const key = `${deployment}\0${version}\0${bucket}`;
+    let r = this.#pending.get(key);
+    if (!r) {
+      r = { deployment, version, bucket, ...zero() };
+      this.#pending.set(key, r);
+    }
+    return r;
+  }
+
+  #merge(r: MeterRow): void {
+    const into = this.#row(r.deployment, r.version, r.bucket);
+    for (const f of FIELDS) into[f] += r[f];
+  }
+}
+
+export interface CostGroup {
+  /** The deployment, `deployment@version`, or `label=value`. */
+  key: string;
+  replicaHours: number;
+  allocated: { cpuHours: number; memoryGiBHours: number; gpuHours: number };
+  used: { cpuHours: number; memoryGiBHours: number };
+  /** The priced part of the allocation. */
+  cost: number;
+  /** Resources allocated here that have no price: not in cost. */
+  unpriced: ('cpu' | 'memory' | 'gpu')[];
+  requests: number;
+  predictions: number;
+  /** cost ÷ predictions × 1000; undefined without predictions. */
+  costPer1kPredictions?: number;
+  /** used ÷ allocated (undefined where use is not measured). */
+  efficiency: { cpu?: number; memory?: number };
+}
+
+/** Price summed quantities. */
+export function price(key: string, q: Quantities, rates: Rates): CostGroup {
+  const alloc = { cpuHours: q.cpuAllocS / HOUR_S, memoryGiBHours: q.memAllocGiBS / HOUR_S, gpuHours: q.gpuAllocS / HOUR_S };
+  const { priced, unpriced } = hourlyCost({ cpu: alloc.cpuHours, memoryGiB: alloc.memoryGiBHours, gpu: alloc.gpuHours }, rates);
+  return {
+    key, replicaHours: q.replicaS / HOUR_S, allocated: alloc, used: { cpuHours: q.cpuUsedS / HOUR_S, memoryGiBHours: q.memUsedGiBS / HOUR_S },
+    cost: priced, unpriced, requests: q.requests, predictions: q.rows,
+    ...(q.rows > 0 ? { costPer1kPredictions: (priced / q.rows) * 1000 } : {}),
+    efficiency: {
+      ...(q.cpuAllocS > 0 && q.cpuUsedS > 0 ? { cpu: q.cpuUsedS / q.cpuAllocS } : {}),
+      ...(q.memAllocGiBS > 0 && q.memUsedGiBS > 0 ? { memory: q.memUsedGiBS / q.memAllocGiBS } : {}),
+    },
+  };
+}
+
+/** Sum quantity records. */
+export function total(qs: readonly Quantities[]): Quantities {
+  const t = zero();
+  for (const q of qs) for (const f of FIELDS) t[f] += q[f];
+  return t;
+}
+
+/** $ per month of `replicas` replicas reserving `r` (unpriced resources listed). */
+export function monthly(r: Reservation, replicas: number, rates: Rates): { cost: number; unpriced: ('cpu' | 'memory' | 'gpu')[] } {
+  const h = hourlyCost(r, rates);
+  return { cost: h.priced * replicas * HOURS_PER_MONTH, unpriced: replicas > 0 ? h.unpriced : [] };
+}

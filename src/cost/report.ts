@@ -1,0 +1,132 @@
+/**
+ * From the meters to what `aloft cost` shows: spend per deployment, version or label, cost
+ * per 1,000 predictions, efficiency, and idle findings (with what the idle capacity costs a
+ * month and what to change). Also what one replica reserves, and the rates a spec's price
+ * table gives.
+ */
+import type { CostSpec, DeploymentSpec } from '../spec/types.js';
+import { price, total, type CostGroup, type CostStore, type Quantities } from './meters.js';
+import { CATALOG, HOURS_PER_MONTH, hourlyCost, splitInstance, type Rates, type Reservation } from './prices.js';
+
+export interface ResolvedRates extends Rates {
+  currency: string;
+  /** Where the rates come from: 'prices', the instance type (with its price's source), or both. */
+  source: string;
+}
+
+/** The per-resource rates of a spec: its instance's split rates, each overridden by a price given. */
+export function ratesOf(c: CostSpec): ResolvedRates {
+  let base: Rates = {};
+  let source = '';
+  if (c.instance !== undefined) {
+    const own = c.instances.find((i) => i.name === c.instance);
+    const t = own ? { vcpu: own.vcpu, memoryGiB: own.memory, gpu: own.gpu, hourly: own.hourly } : CATALOG.find((i) => i.name === c.instance);
+    if (t) {
+      base = splitInstance(t);
+      source = own ? `instance ${c.instance} (cost.instances, $${own.hourly}/h)` : `instance ${c.instance} (${(t as (typeof CATALOG)[number]).source}, $${t.hourly}/h)`;
+    }
+  }
+  const given = Object.entries(c.prices).filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (given.length > 0) source = source ? `${source}; cost.prices for ${given.join(', ')}` : 'cost.prices';
+  return { ...base, ...Object.fromEntries(Object.entries(c.prices).filter(([, v]) => v !== undefined)), currency: c.currency, source: source || 'none: every resource is unpriced' };
+}
+
+/** What one replica reserves: the spec's resources, else its threads' vCPUs and twice the model file plus 256 MiB (rounded up to 64 MiB). */
+export function reservationOf(spec: DeploymentSpec, threads: number, artifactBytes: number): Reservation {
+  const defaultMemory = Math.ceil((2 * artifactBytes + 256 * 2 ** 20) / (64 * 2 ** 20)) * 64 / 1024;
+  return { cpu: spec.resources.cpu ?? threads, memoryGiB: spec.resources.memory ?? defaultMemory, gpu: spec.resources.gpu };
+}
+
+export interface IdleFinding {
+  deployment: string;
+  /** CPU used ÷ reserved over the window. */
+  utilisation: number;
+  window: string;
+  replicas: number;
+  /** $ a month the deployment's replicas cost now. */
+  monthlyCost: number;
+  unpriced: ('cpu' | 'memory' | 'gpu')[];
+  requests: number;
+  recommendation: string;
+}
+
+export interface CostReport {
+  currency: string;
+  since: string;
+  until: string;
+  rates: ResolvedRates;
+  by: 'deployment' | 'version' | 'label';
+  groups: CostGroup[];
+  total: CostGroup;
+  findings: IdleFinding[];
+  /** vCPUs reserved by every replica running now against this machine's cores (local orchestrator). */
+  machine?: { cores: number; reservedCpu: number; oversubscribed: boolean };
+}
+
+export interface LiveDeployment {
+  name: string;
+  version: number;
+  spec: DeploymentSpec;
+  reservation: Reservation;
+  /** Replicas it runs now. */
+  replicas: number;
+  labels: Readonly<Record<string, string>>;
+}
+
+export async function costReport(o: {
+  store: CostStore; spec: CostSpec; nowMs: number; sinceMs: number; by: CostReport['by']; deployments: readonly LiveDeployment[]; cores?: number;
+}): Promise<CostReport> {
+  const rates = ratesOf(o.spec);
+  const rows = await o.store.sums(Math.floor((o.nowMs - o.sinceMs) / 1000 / 3600) * 3600);
+  const labelsOf = new Map(o.deployments.map((d) => [d.name, d.labels]));
+  const groups = new Map<string, Quantities[]>();
+  for (const r of rows) {
+    const keys = o.by === 'deployment' ? [r.deployment] : o.by === 'version' ? [`${r.deployment}@${r.version}`] : Object.entries(labelsOf.get(r.deployment) ?? {}).map(([k, v]) => `${k}=${v}`);
+    for (const k of keys.length > 0 ? keys : ['(no labels)']) groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const findings = await idleFindings({ ...o, rates });
+  const reservedCpu = o.deployments.reduce((n, d) => n + d.reservation.cpu * d.replicas, 0);
+  return {
+    currency: rates.currency, since: new Date(o.nowMs - o.sinceMs).toISOString(), until: new Date(o.nowMs).toISOString(), rates, by: o.by,
+    groups: [...groups].map(([k, qs]) => price(k, total(qs), rates)).sort((a, b) => b.cost - a.cost || a.key.localeCompare(b.key)),
+    total: price('total', total(rows), rates),
+    findings,
+    ...(o.cores !== undefined ? { machine: { cores: o.cores, reservedCpu, oversubscribed: reservedCpu > o.cores } } : {}),
+  };
+}
+
+/**
+ * Deployments whose replicas used under `idle.below` of the CPU they reserve over the last
+ * `idle.for`, having been allocated for (nearly) all of it: what they cost a month, and
+ * what to change.
+ */
+export async function idleFindings(o: { store: CostStore; spec: CostSpec; nowMs: number; deployments: readonly LiveDeployment[]; rates?: Rates }): Promise<IdleFinding[]> {
+  const rates = o.rates ?? ratesOf(o.spec);
+  const windowS = o.spec.idle.for / 1000;
+  const since = Math.floor((o.nowMs / 1000 - windowS) / 3600) * 3600;
+  const rows = await o.store.sums(since);
+  const out: IdleFinding[] = [];
+  for (const d of o.deployments) {
+    if (d.replicas === 0) continue;
+    const q = total(rows.filter((r) => r.deployment === d.name));
+    // Allocated for at least 90% of the window by one replica, and its use measured.
+    if (q.replicaS < 0.9 * windowS || q.cpuAllocS === 0) continue;
+    const utilisation = q.cpuUsedS / q.cpuAllocS;
+    if (utilisation >= o.spec.idle.below) continue;
+    const h = hourlyCost(d.reservation, rates);
+    const r = d.spec.replicas;
+    const needed = Math.max(1, Math.ceil((q.cpuUsedS / (q.replicaS / Math.max(1, d.replicas))) / (0.6 * d.reservation.cpu)));
+    const recommendation = q.requests === 0
+      ? (r.min === 0 ? 'no request in the window: it scales to zero once idle; check scaleToZeroAfter' : `no request in the window: let it scale to zero (replicas: { min: 0, max: ${Math.max(1, r.max)} }) or remove it`)
+      : r.min !== r.max
+        ? `lower replicas.min (${r.min}) or let it scale to zero (min: 0)`
+        : d.replicas > needed
+          ? `fewer replicas: ${needed} would carry this load at 60% of what they reserve (replicas: ${needed}, or a range { min: ${Math.min(needed, 1)}, max: ${d.replicas} })`
+          : `reserve less: resources.cpu ${d.reservation.cpu} is ${(100 * utilisation).toFixed(1)}% used; fewer threads (runtime.intraOpThreads) or a smaller cpu`;
+    out.push({
+      deployment: d.name, utilisation, window: `${Math.round(windowS / 60)}m`, replicas: d.replicas,
+      monthlyCost: h.priced * d.replicas * HOURS_PER_MONTH, unpriced: h.unpriced, requests: q.requests, recommendation,
+    });
+  }
+  return out;
+}

@@ -312,6 +312,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       onDesired: (d) => { live = d.loaded.spec; },
       listening: () => listeningAt,
       rollouts: () => rollouts.status(),
+      cores,
       autoscaling: (): AutoscalingStatus[] => {
         const last = new Map(control.deployments().map((d) => [d.name, autoscaler.last().find((e) => e.deployment === d.name && e.version === d.version)]));
         return control.deployments().filter((d) => d.spec.autoscaling).map((d) => {
@@ -393,13 +394,14 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     registerAlertsRoute(adminApp, { alerts: monitoring.alerts, exists: (d) => routing.table.get(d) !== undefined });
     controller.add({
       name: COST,
-      // Sample, flush, and once a minute look for idle deployments (their findings become IdleDeployment alerts).
+      // Sample, flush, and now and then look for idle deployments (their findings become IdleDeployment alerts).
       reconcile: (() => {
         let lastIdleMs = -Infinity;
         return async () => {
           await meters.reconcile();
           const now = clock.now();
-          if (now - lastIdleMs >= 60_000) {
+          // As often as a quarter of idle.for, at most once a minute.
+          if (now - lastIdleMs >= Math.min(60_000, live.cost.idle.for / 4)) {
             lastIdleMs = now;
             idle.findings = await idleFindings({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: liveCost() });
           }

@@ -4,7 +4,7 @@
  * pull request, with a Mermaid diagram of the resulting topology. Pure functions of the
  * plan the server returned.
  */
-import { show, type DeploymentPlan, type Plan } from '../control/plan.js';
+import { show, type DeploymentPlan, type MonthlyCost, type Plan } from '../control/plan.js';
 import { humanBytes, shortHash } from './output.js';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -38,6 +38,23 @@ function effectText(d: DeploymentPlan): string {
 }
 
 /** The plan as the terminal shows it. */
+/** "12.34 USD/month" for a fixed count, "12.34–49.36 USD/month" for a range, and what is unpriced. */
+export function monthlyText(m: MonthlyCost | undefined, currency: string): string {
+  if (!m) return 'nothing';
+  const money = (x: number) => x.toFixed(2);
+  const range = m.min === m.max ? money(m.min) : `${money(m.min)}–${money(m.max)}`;
+  return `${range} ${currency}/month${m.unpriced.length > 0 ? ` + unpriced ${m.unpriced.join(', ')}` : ''}`;
+}
+
+/** A deployment's or the system's monthly cost before → after, with the change when both are fixed. */
+export function costChange(from: MonthlyCost | undefined, to: MonthlyCost | undefined, currency: string): string {
+  const delta = from && to && from.min === from.max && to.min === to.max ? to.min - from.min : undefined;
+  const sign = (x: number) => (x >= 0 ? `+${x.toFixed(2)}` : x.toFixed(2));
+  if (!from) return `${monthlyText(to, currency)} (new)`;
+  if (!to) return `${monthlyText(from, currency)} → nothing (${sign(-from.max)} ${currency}/month at most)`;
+  return `${monthlyText(from, currency)} → ${monthlyText(to, currency)}${delta !== undefined ? ` (${sign(delta)} ${currency}/month)` : ''}`;
+}
+
 export function renderPlan(plan: Plan): string {
   const out: string[] = [];
   out.push(plan.current === null ? 'Plan for a system with no revision yet' : `Plan against revision ${plan.base} (the system runs revision ${plan.current})`);
@@ -60,7 +77,12 @@ export function renderPlan(plan: Plan): string {
       if (d.action === 'change') for (const f of d.fields) out.push(`      ${f.field}: ${show(f.from)} → ${show(f.to)}`);
       if (d.action === 'add') out.push(`      model: ${d.to!.model}@${d.to!.version}  replicas: ${d.to!.replicas}`);
       if (d.action === 'remove') out.push(`      was: ${d.from!.model}@${d.from!.version}  replicas: ${d.from!.replicas}`);
+      if (d.cost && plan.cost) out.push(`      cost: ${costChange(d.cost.from, d.cost.to, plan.cost.currency)}`);
     }
+    out.push('');
+  }
+  if (plan.cost) {
+    out.push(`Cost: ${costChange(plan.current === null ? undefined : plan.cost.from, plan.cost.to, plan.cost.currency)} for every deployment`);
     out.push('');
   }
   if (plan.settings.length > 0) {
@@ -138,10 +160,11 @@ export function renderPlanMarkdown(plan: Plan, opts: { file: string }): string {
     out.push('## Deployments', '', '| deployment | action | how | changes |', '| --- | --- | --- | --- |');
     for (const d of plan.deployments) {
       const changes = d.action === 'change' ? d.fields.map((f) => `\`${f.field}\`: ${show(f.from)} → ${show(f.to)}`).join('<br>') : d.action === 'add' ? `${d.to!.model}@${d.to!.version}, ${plural(d.to!.replicas, 'replica')}` : `${d.from!.model}@${d.from!.version}`;
-      out.push(`| ${d.name} | ${d.action} | ${effectText(d)} | ${changes} |`);
+      out.push(`| ${d.name} | ${d.action} | ${effectText(d)} | ${changes}${d.cost && plan.cost ? `<br>cost: ${costChange(d.cost.from, d.cost.to, plan.cost.currency)}` : ''} |`);
     }
     out.push('');
   }
+  if (plan.cost) out.push(`**Cost:** ${costChange(plan.current === null ? undefined : plan.cost.from, plan.cost.to, plan.cost.currency)} for every deployment`, '');
   if (plan.settings.length > 0) {
     out.push('## Settings', '', '| setting | from | to | |', '| --- | --- | --- | --- |');
     for (const s of plan.settings) out.push(`| \`${s.field}\` | ${show(s.from)} | ${show(s.to)} | ${s.live ? 'in place' : '**needs a restart**'} |`);

@@ -24,6 +24,7 @@
  * recorded `failed` (interrupted), and the system converges to one revision: the spec
  * file's, recorded as a new revision when it differs from the newest applied one.
  */
+import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
@@ -44,6 +45,9 @@ import type { ResolvedDeployment } from './groups.js';
 import { canonicalSpec, makePlan, type CanonicalSpec, type Plan, type PlannedModel, type TargetDeployment } from './plan.js';
 import type { PassReport } from './reconcilers/deployments.js';
 import type { Decision, Evaluation } from './autoscaler.js';
+import { hourlyCost } from '../cost/prices.js';
+import { ratesOf, reservationOf } from '../cost/report.js';
+import { threadsOf } from './groups.js';
 import type { RolloutStatus } from './rollouts.js';
 
 /** A model file as the client that read it describes it. */
@@ -131,6 +135,8 @@ export interface ControlPlaneOptions {
   listening?(): { host: string; port: number } | undefined;
   /** The autoscaler's view of each deployment with a range. */
   autoscaling?(): AutoscalingStatus[];
+  /** Cores of this machine, for the default vCPU reservation in plan's cost lines. */
+  cores?: number;
 }
 
 interface Prepared {
@@ -582,10 +588,26 @@ export class ControlPlane {
       canonical: current.spec as CanonicalSpec,
       deployments: before.deployments.map((d) => ({ name: d.name, spec: d.spec, ref: current.deployments.find((x) => x.name === d.name)?.ref ?? d.model, model: d.model, version: d.version, sha256: d.sha256, signature: d.signature })),
     } : undefined;
+    // Cost lines, with the new spec's prices, when it has any.
+    const rates = ratesOf(prepared.loaded.spec.cost);
+    const priced = rates.cpu !== undefined || rates.memory !== undefined || rates.gpu !== undefined;
+    const sizes = new Map<string, number>(prepared.models.map((m) => [m.sha256, m.sizeBytes]));
+    for (const d of before?.deployments ?? []) if (!sizes.has(d.sha256)) { try { sizes.set(d.sha256, statSync(d.artifactPath).size); } catch { /* not metered: the default memory has no model part */ } }
+    const cores = this.#o.cores ?? 1;
     const plan = makePlan({
       base: latest, current: current?.number ?? null, before: beforeSide, after: { canonical: prepared.canonical, deployments: prepared.targets },
       models: prepared.pinned ? [] : prepared.models, recentRequests: (d) => this.#o.recentRequests(d),
       ...(listening ? { listening } : {}),
+      ...(priced ? {
+        cost: {
+          currency: rates.currency,
+          hourly: (d: TargetDeployment) => {
+            const side = prepared.targets.includes(d) ? prepared.targets : beforeSide?.deployments ?? [];
+            const total = side.reduce((n, x) => n + x.spec.replicas.initial, 0);
+            return hourlyCost(reservationOf(d.spec, threadsOf(d.spec, cores, total), sizes.get(d.sha256) ?? 0), rates);
+          },
+        },
+      } : {}),
     });
     // The diagram names the state folder as the spec does: relative to the spec's folder.
     plan.topology.stateDir = relative(this.#o.dir, plan.topology.stateDir) || '.';

@@ -93,3 +93,48 @@ test('scale to zero on a public or latency-sensitive deployment is a warning, no
   const relaxed = plan(side({ m: { spec: depSpec() }, z: { spec: zero({}) } }));
   assert.deepEqual(relaxed.warnings, [], 'private, a 30 s deadline, no latency SLO: nothing to warn about');
 });
+
+test('sections left at their defaults are not in the canonical spec, so revisions from before them compare equal', async () => {
+  const { parseSpec } = await import('../spec/load.js');
+  const { canonicalSpec } = await import('./plan.js');
+  const canon = (yaml: string) => canonicalSpec({ file: '/p/aloft.yaml', dir: '/p', spec: parseSpec(yaml, '/p/aloft.yaml').spec } as never, {});
+  const plain = canon('models: { m: { path: ./m.onnx } }\ndeployments: { m: { replicas: { min: 1, max: 2 } } }\n');
+  assert.deepEqual(Object.keys(plain).filter((k) => k === 'alerts' || k === 'cost'), []);
+  assert.deepEqual(Object.keys(plain.deployments.m!).filter((k) => ['slos', 'admission', 'resources', 'autoscaling'].includes(k)), []);
+  const written = canon('models: { m: { path: ./m.onnx } }\ndeployments: { m: { resources: { cpu: 2 }, admission: { limit: adaptive } } }\ncost: { prices: { cpu: 0.04 } }\n');
+  assert.deepEqual(written.deployments.m!.resources, { cpu: 2, gpu: 0 });
+  assert.equal((written.deployments.m!.admission as { limit: string }).limit, 'adaptive');
+  assert.ok(written.cost, 'a written section is kept');
+});
+
+test('cost lines, golden: replicas 2 → 4, a range, a new deployment, a removed one, an unpriced GPU', async () => {
+  const { renderPlan } = await import('../cli/plan-render.js');
+  const { hourlyCost } = await import('../cost/prices.js');
+  const { reservationOf } = await import('../cost/report.js');
+  const rates = { cpu: 0.04, memory: 0.005 };
+  const cost = { currency: 'USD', hourly: (d: TargetDeployment) => hourlyCost(reservationOf(d.spec, 1, 0), rates) };
+  const res = (spec: DeploymentSpec, r: DeploymentSpec['resources'], replicas?: DeploymentSpec['replicas']): DeploymentSpec => ({ ...spec, resources: r, ...(replicas ? { replicas } : {}) });
+  const one = { cpu: 1, memory: 1, gpu: 0 };
+  const beforeCost = side({ a: { spec: res(depSpec({ replicas: 2 }), one) }, b: { spec: res(depSpec({ replicas: 1 }), one) }, gone: { spec: res(depSpec({ replicas: 1 }), one) } });
+  const after = side({
+    a: { spec: res(depSpec({ replicas: 4 }), one) },
+    b: { spec: res(depSpec({ replicas: 1 }), one, { min: 1, max: 3, initial: 1 }) },
+    new: { spec: res(depSpec({ replicas: 1 }), { cpu: 2, memory: 4, gpu: 0 }) },
+    gpu: { spec: res(depSpec({ replicas: 1 }), { cpu: 1, memory: 1, gpu: 1 }) },
+  });
+  after.canonical.deployments.b!.replicas = { min: 1, max: 3 };
+  const p = makePlan({ base: 3, current: 3, before: beforeCost, after, models: [], recentRequests: () => 0, cost });
+  const lines = renderPlan(p).split('\n').filter((l) => /cost:|^Cost:/.test(l.trim()) || l.startsWith('Cost:')).map((l) => l.trim());
+  assert.deepEqual(lines, [
+    // 2 → 4 replicas of 1 vCPU + 1 GiB at 0.045 $/h × 730 h.
+    'cost: 65.70 USD/month → 131.40 USD/month (+65.70 USD/month)',
+    // A range: from min to max.
+    'cost: 32.85 USD/month → 32.85–98.55 USD/month',
+    'cost: 32.85 USD/month → nothing (-32.85 USD/month at most)',
+    // The GPU has no price: named, not counted as free.
+    'cost: 32.85 USD/month + unpriced gpu (new)',
+    // 2 vCPU + 4 GiB = 0.1 $/h.
+    'cost: 73.00 USD/month (new)',
+    'Cost: 131.40 USD/month → 270.10–335.80 USD/month + unpriced gpu for every deployment',
+  ]);
+});

@@ -9,7 +9,9 @@
  * A plan is the diff stored with a revision, and what `aloft plan --json` prints.
  */
 import type { ModelSignature, TensorSpec } from '../runtime/tensor.js';
+import { HOURS_PER_MONTH } from '../cost/prices.js';
 import { formatModelRef } from '../spec/modelref.js';
+import { alertsSchema, autoscalingSchema, costSchema } from '../spec/schema.js';
 import { redactSecrets } from '../spec/secrets.js';
 import type { DeploymentSpec, LoadedSpec, RateLimitSpec } from '../spec/types.js';
 
@@ -63,6 +65,15 @@ export interface DeploymentPlan {
   to?: { model: string; version: number; sha256: string; replicas: number };
   replicasToStart: number;
   replicasToStop: number;
+  /** What its replicas cost a month before and after (a range: from min to max replicas). */
+  cost?: { from?: MonthlyCost; to?: MonthlyCost };
+}
+
+/** $ a month: exact for a fixed count, min to max for a range; resources without a price are named. */
+export interface MonthlyCost {
+  min: number;
+  max: number;
+  unpriced: string[];
 }
 
 export interface SettingPlan extends FieldChange {
@@ -89,6 +100,8 @@ export interface Plan {
   steps: string[];
   /** The system as it will be after the apply (for the plan's diagram). */
   topology: Topology;
+  /** The monthly cost of every deployment before and after, when the spec has prices (cost.prices or cost.instance). */
+  cost?: { currency: string; from: MonthlyCost; to: MonthlyCost };
 }
 
 export interface Topology {
@@ -105,6 +118,20 @@ export type CanonicalSpec = Record<string, unknown> & {
   deployments: Record<string, Record<string, unknown>>;
 };
 
+/** Later sections as they normalize when not written (JSON), computed once. */
+let deploymentDefaults: Record<string, string> | undefined;
+let topDefaults: Record<string, string> | undefined;
+const DEPLOYMENT_DEFAULTS = () => (deploymentDefaults ??= {
+  slos: '[]',
+  admission: JSON.stringify({ limit: 'off', refuseLate: true }),
+  resources: JSON.stringify({ gpu: 0 }),
+  autoscaling: JSON.stringify(autoscalingSchema.parse({})),
+});
+const TOP_DEFAULTS = () => (topDefaults ??= {
+  alerts: JSON.stringify(alertsSchema.parse({})),
+  cost: JSON.stringify(costSchema.parse({})),
+});
+
 /** The canonical form of a loaded spec: what two revisions are compared by. */
 export function canonicalSpec(loaded: LoadedSpec, files: Readonly<Record<string, { sha256: string }>>): CanonicalSpec {
   const plain = JSON.parse(JSON.stringify(redactSecrets(loaded))) as CanonicalSpec;
@@ -119,7 +146,10 @@ export function canonicalSpec(loaded: LoadedSpec, files: Readonly<Record<string,
     c.replicas = d.replicas.min === d.replicas.max ? d.replicas.min : { min: d.replicas.min, max: d.replicas.max };
     // The default strategy is left out, so specs from before rollouts compare equal.
     if (d.rollout.strategy === 'replace') delete c.rollout;
+    // So are sections left at their defaults, so specs from before they existed compare equal.
+    for (const [k, v] of Object.entries(DEPLOYMENT_DEFAULTS())) if (JSON.stringify(c[k]) === v) delete c[k];
   }
+  for (const [k, v] of Object.entries(TOP_DEFAULTS())) if (JSON.stringify(plain[k]) === v) delete plain[k];
   return plain;
 }
 
@@ -174,11 +204,18 @@ export interface PlanInputs {
   recentRequests(deployment: string): number;
   /** Where the system listens now, when `aloft up --host/--port` overrode the spec: a spec naming these is no change. */
   listening?: { host: string; port: number };
+  /** What one replica of a deployment costs an hour (the after spec's prices), for the cost lines; absent without prices. */
+  cost?: { currency: string; hourly(d: TargetDeployment): { priced: number; unpriced: string[] } };
 }
 
 const REPLACES = (field: string) => field === 'model' || field.startsWith('runtime.');
 
 export function makePlan(i: PlanInputs): Plan {
+  const monthlyOf = (d: TargetDeployment | undefined): MonthlyCost | undefined => {
+    if (!d || !i.cost) return undefined;
+    const h = i.cost.hourly(d);
+    return { min: h.priced * d.spec.replicas.min * HOURS_PER_MONTH, max: h.priced * d.spec.replicas.max * HOURS_PER_MONTH, unpriced: d.spec.replicas.max > 0 ? h.unpriced : [] };
+  };
   const warnings: string[] = [];
   const refused: string[] = [];
   const deployments: DeploymentPlan[] = [];
@@ -270,11 +307,23 @@ export function makePlan(i: PlanInputs): Plan {
   // Model metadata (description, labels) changes in place; it is named like a setting.
   for (const f of modelFieldChanges) settings.push({ field: `models.${f.field}`, from: f.from, to: f.to, live: true });
   const steps = stepsOf(models, deployments, settings);
+  // Cost lines: each planned deployment's monthly cost before and after, and the system's.
+  let cost: Plan['cost'];
+  if (i.cost) {
+    for (const d of deployments) {
+      const from = monthlyOf(beforeDeps.get(d.name));
+      const to = monthlyOf(afterDeps.get(d.name));
+      if (from || to) d.cost = { ...(from ? { from } : {}), ...(to ? { to } : {}) };
+    }
+    const sum = (ds: readonly TargetDeployment[]): MonthlyCost => ds.map((d) => monthlyOf(d)!).reduce((a, b) => ({ min: a.min + b.min, max: a.max + b.max, unpriced: [...new Set([...a.unpriced, ...b.unpriced])].sort() }), { min: 0, max: 0, unpriced: [] });
+    cost = { currency: i.cost.currency, from: sum(i.before?.deployments ?? []), to: sum(i.after.deployments) };
+  }
   return {
     base: i.base, current: i.current,
     changes: models.length > 0 || deployments.length > 0 || settings.length > 0 || i.before === undefined,
     models: [...i.models], deployments, settings, restart, refused, warnings, steps,
     topology: { ...topologyOf(i.after), ...(i.listening && !settings.some((x) => x.field === 'server.port') ? { port: i.listening.port } : {}) },
+    ...(cost ? { cost } : {}),
   };
 }
 

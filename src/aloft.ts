@@ -26,10 +26,12 @@ import { DRIFT, DriftMonitor } from './monitor/drift-monitor.js';
 import { createMonitoring } from './monitor/monitoring.js';
 import { ALERTS } from './monitor/alerts/alerts.js';
 import { registerAlertsRoute } from './monitor/alerts/routes.js';
+import type { Condition } from './monitor/alerts/model.js';
 import { SLO } from './monitor/slo.js';
 import { COST, CostMeters, CostStore } from './cost/meters.js';
 import { costReport, idleFindings, reservationOf, type IdleFinding, type LiveDeployment } from './cost/report.js';
 import { registerCostRoute } from './cost/routes.js';
+import { budgetConditions, budgetStatus, type BudgetStatus } from './cost/budgets.js';
 import { ratesOf } from './cost/report.js';
 import { hourlyCost } from './cost/prices.js';
 import { Rollouts } from './control/rollouts.js';
@@ -201,7 +203,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         };
       });
     };
-    const idle: { findings: IdleFinding[] } = { findings: [] };
+    const idle: { findings: IdleFinding[]; budgets: BudgetStatus[] } = { findings: [], budgets: [] };
     const ctl: { control?: ControlPlane } = {};
     const scaler: { autoscaler?: Autoscaler } = {};
     // SLOs, drift results and alerts (monitor/monitoring.ts): reconcilers below, one observer on the gateway.
@@ -209,11 +211,11 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       clock, logger, store, spec: () => live, variants, externalURL: () => adminAt.url,
       replicas: () => orchestrator.status(),
       captureDrops: () => capture.counts().map((c) => ({ deployment: c.deployment, dropped: c.counts.droppedFull + c.counts.droppedSink })),
-      conditions: () => idle.findings.map((f) => ({
+      conditions: (): Condition[] => idle.findings.map((f): Condition => ({
         labels: { alertname: 'IdleDeployment', deployment: f.deployment, severity: 'ticket' },
         annotations: { summary: `${f.deployment}: its ${f.replicas} replica${f.replicas === 1 ? '' : 's'} used ${(100 * f.utilisation).toFixed(1)}% of the CPU they reserve over ${f.window} (${f.unpriced.length > 0 ? `unpriced: ${f.unpriced.join(', ')}` : `$${f.monthlyCost.toFixed(2)} a month`}): ${f.recommendation}` },
         value: f.utilisation,
-      })),
+      })).concat(budgetConditions(idle.budgets)),
     });
     life.own('alerts', () => monitoring.alerts.close());
     const metrics = new GatewayMetrics({
@@ -327,7 +329,10 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       clock,
       // Each deployment's group, and during a rollout the group it moves from: each scaled by the traffic it gets.
       targets: () => control.deployments().filter((d) => d.spec.autoscaling).flatMap((d) => {
-        const t = { deployment: d.name, spec: d.spec.autoscaling!, min: d.spec.replicas.min, max: d.spec.replicas.max, initial: d.spec.replicas.initial };
+        // A spent budget with capReplicas holds what it covers at its minimum (at least 1) until the month ends.
+        const capped = idle.budgets.some((b) => b.exhausted && b.deployments.includes(d.name) && live.cost.budgets.find((x) => x.name === b.name)?.capReplicas === true);
+        const max = capped ? Math.max(1, d.spec.replicas.min) : d.spec.replicas.max;
+        const t = { deployment: d.name, spec: d.spec.autoscaling!, min: d.spec.replicas.min, max, initial: Math.min(max, d.spec.replicas.initial) };
         const r = rollouts.status().find((x) => x.deployment === d.name && x.state !== 'promoted' && x.state !== 'rolled_back');
         const group = groupKey(d);
         return [
@@ -404,13 +409,24 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
           if (now - lastIdleMs >= Math.min(60_000, live.cost.idle.for / 4)) {
             lastIdleMs = now;
             idle.findings = await idleFindings({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: liveCost() });
+            const before = new Set(idle.budgets.filter((b) => b.exhausted).map((b) => b.name));
+            idle.budgets = await budgetStatus({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: liveCost() });
+            // A budget that caps replicas and was just spent (or a new month freed one): the autoscaler's bounds changed.
+            if (idle.budgets.some((b) => b.exhausted !== before.has(b.name))) controller.enqueue(AUTOSCALER, ALL);
           }
           return { requeueAfterMs: live.cost.every };
         };
       })(),
     });
     controller.enqueue(COST, ALL);
-    registerCostRoute(adminApp, { report: async (by, sinceMs) => { await meters.flush(); return costReport({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), sinceMs, by, deployments: liveCost(), cores }); } });
+    registerCostRoute(adminApp, {
+      report: async (by, sinceMs) => {
+        await meters.flush();
+        const nowMs = clock.date().getTime();
+        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores });
+        return { ...r, budgets: await budgetStatus({ store: costStore, spec: live.cost, nowMs, deployments: liveCost() }) };
+      },
+    });
     Object.assign(captureRoutes, { drift });
     registerFeedbackRoute(gateway.app, captureRoutes);
     registerCaptureExportRoute(adminApp, captureRoutes);

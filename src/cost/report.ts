@@ -59,6 +59,8 @@ export interface CostReport {
   groups: CostGroup[];
   total: CostGroup;
   findings: IdleFinding[];
+  /** Each budget's month to date and forecast (budgets.ts). */
+  budgets?: import('./budgets.js').BudgetStatus[];
   /** vCPUs reserved by every replica running now against this machine's cores (local orchestrator). */
   machine?: { cores: number; reservedCpu: number; oversubscribed: boolean };
 }

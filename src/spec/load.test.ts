@@ -58,7 +58,7 @@ describe('valid specs', () => {
       limits: { backend: 'memory', redis: { url: 'redis://127.0.0.1:6379', prefix: 'aloft', failMode: 'open' } },
       security: { auth: { enabled: true } },
       alerts: { webhooks: [], log: true, every: 15_000, for: 0, repeat: 14_400_000, retries: 10, crashLoop: 3 },
-      cost: { prices: {}, instances: [], currency: 'USD', every: 10_000, idle: { below: 0.05, for: 3_600_000 } },
+      cost: { prices: {}, instances: [], currency: 'USD', every: 10_000, budgets: [], idle: { below: 0.05, for: 3_600_000 } },
     };
     assert.deepEqual(loaded.spec, expected);
   });

@@ -520,6 +520,17 @@ export const costSchema = z
     })).default([]).describe('Instance types of your own (or your negotiated prices), added to the catalog; a name in the catalog replaces it. Default []. Example: instances: [{name: onprem, vcpu: 32, memory: 128Gi, hourly: 0.9}].'),
     currency: z.string().regex(/^[A-Z]{3}$/, { error: 'currency is a three-letter code such as USD' }).default('USD').describe('What the prices are in; reports say it. Default USD. Example: currency: EUR.'),
     every: duration({ positive: true }).prefault('10s').describe('How often the meters sample the replicas (allocation, CPU and memory used). Default 10s. Example: every: 30s.'),
+    budgets: z.array(z.strictObject({
+      name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'a budget name is lower-case letters, digits and -' }).describe('The budget\'s name in alerts and reports. Required. Example: name: risk-team.'),
+      deployment: z.string().min(1).optional().describe('The deployment it covers. Give deployment or label; neither covers every deployment. Example: deployment: credit-risk.'),
+      label: z.string().regex(/^[^=]+=[^=]*$/, { error: 'label is key=value, e.g. team=risk' }).optional().describe('The deployments whose model has this label (key=value). Example: label: team=risk.'),
+      amount: price('budgets[].amount').refine((v) => v > 0, { error: 'a budget amount must be above 0' }).describe('The most to spend in a period, in cost.currency. Required. Example: amount: 500.'),
+      period: z.enum(['month'], { error: (iss) => (iss.input === undefined ? 'a budget needs its period: period: month (budgets run per calendar month, UTC)' : `unknown budget period ${JSON.stringify(iss.input)}; budgets are per month: period: month`) }).describe("The budget's period: 'month' (calendar month, UTC). Required. Example: period: month."),
+      alertAt: z.array(z.number().gt(0).max(1000)).min(1).default([50, 80, 100]).describe('Percentages of the amount spent month to date that raise a BudgetSpent alert, each once per month. Default [50, 80, 100]. Example: alertAt: [90, 100].'),
+      capReplicas: z.boolean().default(false).describe("Once the amount is spent, hold every autoscaled deployment it covers at replicas.min (at least 1) until the month ends. Default false. Example: capReplicas: true."),
+    }).superRefine((b, ctx) => {
+      if (b.deployment !== undefined && b.label !== undefined) ctx.addIssue({ code: 'custom', path: ['label'], message: 'a budget covers a deployment or a label, not both' });
+    })).default([]).describe('Monthly budgets per deployment, per model label, or for everything: month-to-date spend, an end-of-month forecast, BudgetSpent alerts at alertAt and a BudgetForecast alert while the forecast is over the amount. Default []. Example: budgets: [{name: risk, label: team=risk, amount: 500, period: month}].'),
     idle: z.strictObject({
       below: z.number().min(0).max(1).default(0.05).describe('A deployment is idle while the CPU its replicas use stays under this share of what they reserve. Default 0.05. Example: below: 0.1.'),
       for: duration({ positive: true }).prefault('1h').describe('…for this long. Default 1h. Example: for: 6h.'),

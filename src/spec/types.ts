@@ -212,6 +212,17 @@ export interface CostSpec {
   /** ms */
   readonly every: number;
   readonly idle: { readonly below: number; /** ms */ readonly for: number };
+  readonly budgets: readonly BudgetSpec[];
+}
+
+export interface BudgetSpec {
+  readonly name: string;
+  readonly deployment?: string;
+  readonly label?: string;
+  readonly amount: number;
+  readonly period: 'month';
+  readonly alertAt: readonly number[];
+  readonly capReplicas: boolean;
 }
 
 export interface AdmissionSpec {

@@ -402,13 +402,18 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       // Sample, flush, and now and then look for idle deployments (their findings become IdleDeployment alerts).
       reconcile: (() => {
         let lastIdleMs = -Infinity;
+        let oversubscribed = false;
         return async () => {
           await meters.reconcile();
           const now = clock.now();
           // As often as a quarter of idle.for, at most once a minute.
           if (now - lastIdleMs >= Math.min(60_000, live.cost.idle.for / 4)) {
             lastIdleMs = now;
-            idle.findings = await idleFindings({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: liveCost() });
+            const deps = liveCost();
+            const reserved = deps.reduce((n, d) => n + d.reservation.cpu * d.replicas, 0);
+            if (reserved > cores && !oversubscribed) logger.warn({ reservedCpu: reserved, cores }, `the running replicas reserve ${reserved} vCPU on ${cores} cores: they slow each other down; lower resources.cpu or replicas (aloft cost shows each)`);
+            oversubscribed = reserved > cores;
+            idle.findings = await idleFindings({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: deps });
             const before = new Set(idle.budgets.filter((b) => b.exhausted).map((b) => b.name));
             idle.budgets = await budgetStatus({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: liveCost() });
             // A budget that caps replicas and was just spent (or a new month freed one): the autoscaler's bounds changed.

@@ -146,6 +146,8 @@ export class CostMeters implements Reconciler {
   readonly #seen = new Map<string, { atMs: number; cpu?: number; pid?: number }>();
   /** Unflushed counts per deployment, version and hour. */
   readonly #pending = new Map<string, MeterRow>();
+  /** Wall ms of the previous sample. */
+  #lastWall: number | undefined;
 
   constructor(o: CostMetersOptions) {
     this.#o = o;
@@ -164,7 +166,10 @@ export class CostMeters implements Reconciler {
   /** Sample the replicas now: allocation since the last sample, and what they used. */
   sample(): void {
     const now = this.#o.clock.now();
-    const bucketSec = Math.floor(this.#o.clock.date().getTime() / 1000);
+    const wall = this.#o.clock.date().getTime();
+    const bucketSec = Math.floor(wall / 1000);
+    const previousWall = this.#lastWall;
+    this.#lastWall = wall;
     const live = new Set<string>();
     for (const r of this.#o.replicas()) {
       if (!ALLOCATED.has(r.state)) { this.#seen.delete(r.id); continue; }
@@ -173,8 +178,9 @@ export class CostMeters implements Reconciler {
       const cpu = r.pid !== undefined ? this.#usage.cpuSeconds(r.pid) : undefined;
       const samePid = last?.pid === r.pid;
       this.#seen.set(r.id, { atMs: now, ...(cpu !== undefined ? { cpu } : {}), ...(r.pid !== undefined ? { pid: r.pid } : {}) });
-      if (!last) continue; // allocation is counted from the first sample on
-      const dt = (now - last.atMs) / 1000;
+      // A replica seen for the first time holds its reservation since it started (its state's
+      // `since`), or since the previous sample if that is later; on the very first sample, from now.
+      const dt = last ? (now - last.atMs) / 1000 : previousWall === undefined ? 0 : Math.max(0, wall - Math.max(r.since, previousWall)) / 1000;
       const res = this.#o.reservation(r.deployment, r.version);
       if (!res || dt <= 0) continue;
       const row = this.#row(r.deployment, r.version, bucketSec);
@@ -182,7 +188,7 @@ export class CostMeters implements Reconciler {
       row.cpuAllocS += dt * res.cpu;
       row.memAllocGiBS += dt * res.memoryGiB;
       row.gpuAllocS += dt * res.gpu;
-      if (cpu !== undefined && last.cpu !== undefined && samePid) row.cpuUsedS += Math.max(0, cpu - last.cpu);
+      if (cpu !== undefined && last?.cpu !== undefined && samePid) row.cpuUsedS += Math.max(0, cpu - last.cpu);
       const rss = r.pid !== undefined ? this.#usage.rssBytes(r.pid) : undefined;
       if (rss !== undefined) row.memUsedGiBS += dt * (rss / 2 ** 30);
     }

@@ -5,6 +5,7 @@
  * table gives.
  */
 import type { CostSpec, DeploymentSpec } from '../spec/types.js';
+import { formatDuration } from '../spec/units.js';
 import { price, total, type CostGroup, type CostStore, type Quantities } from './meters.js';
 import { CATALOG, HOURS_PER_MONTH, hourlyCost, splitInstance, type Rates, type Reservation } from './prices.js';
 
@@ -112,7 +113,7 @@ export async function idleFindings(o: { store: CostStore; spec: CostSpec; nowMs:
     if (d.replicas === 0) continue;
     const q = total(rows.filter((r) => r.deployment === d.name));
     // Allocated for at least 90% of the window by one replica, and its use measured.
-    if (q.replicaS < 0.9 * windowS || q.cpuAllocS === 0) continue;
+    if (q.replicaS / Math.max(1, d.replicas) < 0.9 * windowS || q.cpuAllocS === 0) continue;
     const utilisation = q.cpuUsedS / q.cpuAllocS;
     if (utilisation >= o.spec.idle.below) continue;
     const h = hourlyCost(d.reservation, rates);
@@ -126,7 +127,7 @@ export async function idleFindings(o: { store: CostStore; spec: CostSpec; nowMs:
           ? `fewer replicas: ${needed} would carry this load at 60% of what they reserve (replicas: ${needed}, or a range { min: ${Math.min(needed, 1)}, max: ${d.replicas} })`
           : `reserve less: resources.cpu ${d.reservation.cpu} is ${(100 * utilisation).toFixed(1)}% used; fewer threads (runtime.intraOpThreads) or a smaller cpu`;
     out.push({
-      deployment: d.name, utilisation, window: `${Math.round(windowS / 60)}m`, replicas: d.replicas,
+      deployment: d.name, utilisation, window: formatDuration(o.spec.idle.for), replicas: d.replicas,
       monthlyCost: h.priced * d.replicas * HOURS_PER_MONTH, unpriced: h.unpriced, requests: q.requests, recommendation,
     });
   }

@@ -78,6 +78,10 @@ export function renderPlan(plan: Plan): string {
       if (d.action === 'add') out.push(`      model: ${d.to!.model}@${d.to!.version}  replicas: ${d.to!.replicas}`);
       if (d.action === 'remove') out.push(`      was: ${d.from!.model}@${d.from!.version}  replicas: ${d.from!.replicas}`);
       if (d.cost && plan.cost) out.push(`      cost: ${costChange(d.cost.from, d.cost.to, plan.cost.currency)}`);
+      if (d.cost?.during && plan.cost) {
+        const w = d.cost.during;
+        out.push(`      during the ${w.strategy} rollout: +${w.hourly.toFixed(4)} ${plan.cost.currency}/hour for the new group beside the old${w.unpriced.length ? ` + unpriced ${w.unpriced.join(', ')}` : ''} (at least ${Math.round(w.atLeastMs / 60_000)} min, ${(w.hourly * w.atLeastMs / 3_600_000).toFixed(4)} ${plan.cost.currency})`);
+      }
     }
     out.push('');
   }

@@ -138,3 +138,14 @@ test('cost lines, golden: replicas 2 → 4, a range, a new deployment, a removed
     'Cost: 131.40 USD/month → 270.10–335.80 USD/month + unpriced gpu for every deployment',
   ]);
 });
+
+test('a blue-green rollout\'s plan says what the second group costs while both run', async () => {
+  const { renderPlan } = await import('../cli/plan-render.js');
+  const { hourlyCost } = await import('../cost/prices.js');
+  const { reservationOf } = await import('../cost/report.js');
+  const cost = { currency: 'USD', hourly: (d: TargetDeployment) => hourlyCost(reservationOf(d.spec, 1, 0), { cpu: 0.04, memory: 0.005 }) };
+  const spec = (): DeploymentSpec => ({ ...depSpec({ replicas: 2 }), resources: { cpu: 1, memory: 1, gpu: 0 }, rollout: rolloutSchema.parse({ strategy: 'blueGreen', bake: '10m', keepOld: '50m' }) as DeploymentSpec['rollout'] });
+  const p = makePlan({ base: 3, current: 3, before: side({ a: { spec: spec(), version: 1 } }), after: side({ a: { spec: spec(), version: 2 } }), models: [], recentRequests: () => 0, cost });
+  const line = renderPlan(p).split('\n').map((l) => l.trim()).find((l) => l.startsWith('during'));
+  assert.equal(line, 'during the blueGreen rollout: +0.0900 USD/hour for the new group beside the old (at least 60 min, 0.0900 USD)');
+});

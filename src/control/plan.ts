@@ -66,7 +66,17 @@ export interface DeploymentPlan {
   replicasToStart: number;
   replicasToStop: number;
   /** What its replicas cost a month before and after (a range: from min to max replicas). */
-  cost?: { from?: MonthlyCost; to?: MonthlyCost };
+  cost?: { from?: MonthlyCost; to?: MonthlyCost; during?: RolloutCost };
+}
+
+/** A rollout that runs both groups at once (canary, blue-green, A/B, shadow): what the second group costs while it does. */
+export interface RolloutCost {
+  strategy: string;
+  /** $ an hour of the new group beside the old one. */
+  hourly: number;
+  unpriced: string[];
+  /** The least time the rollout keeps both (its steps' intervals, or bake plus keepOld), ms. */
+  atLeastMs: number;
 }
 
 /** $ a month: exact for a fixed count, min to max for a range; resources without a price are named. */
@@ -313,7 +323,16 @@ export function makePlan(i: PlanInputs): Plan {
     for (const d of deployments) {
       const from = monthlyOf(beforeDeps.get(d.name));
       const to = monthlyOf(afterDeps.get(d.name));
-      if (from || to) d.cost = { ...(from ? { from } : {}), ...(to ? { to } : {}) };
+      // A new version under a strategy that runs both groups: the new one's cost meanwhile.
+      const now = afterDeps.get(d.name);
+      const r = now?.spec.rollout;
+      let during: RolloutCost | undefined;
+      if (now && r && r.strategy !== 'replace' && d.action === 'change' && d.fields.some((f) => f.field === 'model')) {
+        const h = i.cost.hourly(now);
+        const atLeastMs = r.strategy === 'blueGreen' ? r.bake + r.keepOld : r.strategy === 'canary' ? r.steps.filter((s) => s < 100).length * r.interval : r.interval;
+        during = { strategy: r.strategy, hourly: h.priced * now.spec.replicas.initial, unpriced: h.unpriced, atLeastMs };
+      }
+      if (from || to) d.cost = { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(during ? { during } : {}) };
     }
     const sum = (ds: readonly TargetDeployment[]): MonthlyCost => ds.map((d) => monthlyOf(d)!).reduce((a, b) => ({ min: a.min + b.min, max: a.max + b.max, unpriced: [...new Set([...a.unpriced, ...b.unpriced])].sort() }), { min: 0, max: 0, unpriced: [] });
     cost = { currency: i.cost.currency, from: sum(i.before?.deployments ?? []), to: sum(i.after.deployments) };

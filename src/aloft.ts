@@ -31,6 +31,9 @@ import { SLO } from './monitor/slo.js';
 import { COST, CostMeters, CostStore } from './cost/meters.js';
 import { costReport, idleFindings, reservationOf, type IdleFinding, type LiveDeployment } from './cost/report.js';
 import { registerCostRoute } from './cost/routes.js';
+import { candidates, choose, measure, syntheticInputs } from './cost/recommend.js';
+import { registerRecommendRoute } from './cost/recommend-route.js';
+import { procUsage } from './cost/meters.js';
 import { budgetConditions, budgetStatus, type BudgetStatus } from './cost/budgets.js';
 import { ratesOf } from './cost/report.js';
 import { hourlyCost } from './cost/prices.js';
@@ -424,6 +427,36 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       })(),
     });
     controller.enqueue(COST, ALL);
+    // The capacity planner: one fresh replica per candidate, on orchestrators of its own (never the system's groups).
+    let recommending = false;
+    registerRecommendRoute(adminApp, {
+      exists: (d) => control.deployments().some((x) => x.name === d),
+      run: async (name, rps, p99Ms, durationMs, onProgress) => {
+        if (recommending) throw fail('ALOFT_REVISION_CONFLICT', 'a recommendation is already being measured; wait for it to finish');
+        recommending = true;
+        try {
+          const d = control.deployments().find((x) => x.name === name)!;
+          const list = candidates(cores, d.signature.batchable);
+          const inputs = syntheticInputs(d);
+          const measured = [];
+          for (const [i, c] of list.entries()) {
+            const threadsOrch = new ThreadOrchestrator({ logger, clock });
+            const orch = c.isolation === 'thread' ? threadsOrch : new LocalOrchestrator({ entry: replicaEntry(), logger, clock });
+            const m = await measure({
+              deployment: d, candidate: c, inputs, durationMs, concurrency: Math.min(128, Math.max(4, 2 * c.maxBatchSize)), clock, orchestrator: orch,
+              connect: (info) => (c.isolation === 'thread' ? new ThreadTransport(threadsOrch.worker(info.url)!) : new HttpTransport({ url: info.url, model: d.name, connections: 2 })),
+              rssBytes: (pid) => procUsage.rssBytes(pid),
+            });
+            measured.push(m);
+            onProgress(m, i + 1, list.length);
+          }
+          const bytes = liveCost().find((x) => x.name === name)?.reservation.memoryGiB ?? 0.25;
+          return choose(measured, { deployment: name, rps, p99Ms, rates: ratesOf(live.cost), currency: live.cost.currency, defaultMemoryMiB: bytes * 1024, inputs: 'synthetic' });
+        } finally {
+          recommending = false;
+        }
+      },
+    });
     registerCostRoute(adminApp, {
       report: async (by, sinceMs) => {
         await meters.flush();

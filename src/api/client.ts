@@ -111,6 +111,29 @@ export class AdminClient {
     return this.#onError(new AloftError(codeForStatus(status), message));
   }
 
+  /** Send a request whose answer is NDJSON, handing each line to `onLine` as it arrives; resolves with the status. */
+  async lines(method: string, path: string, body: string, onLine: (line: unknown) => void): Promise<number> {
+    const auth: Record<string, string> = this.#key !== undefined ? { authorization: `Bearer ${this.#key}` } : {};
+    let res;
+    try {
+      res = await request(`${this.base}${path}`, { method: method as 'POST', headers: { ...auth, 'content-type': 'application/json' }, body, headersTimeout: 600_000, bodyTimeout: 600_000 });
+    } catch (err) {
+      throw fail('ALOFT_CONNECT', `cannot reach Aloft at ${this.base} (${(err as { code?: string }).code ?? (err as Error).message}); start it with 'aloft up -f aloft.yaml' or pass --url`, { cause: err });
+    }
+    let buf = '';
+    for await (const chunk of res.body) {
+      buf += (chunk as Buffer).toString('utf8');
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line) onLine(JSON.parse(line));
+      }
+    }
+    if (buf.trim()) onLine(JSON.parse(buf));
+    return res.statusCode;
+  }
+
   /** Send a request; network failures become ALOFT_CONNECT. */
   async send(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<RawAnswer> {
     const auth: Record<string, string> = this.#key !== undefined ? { authorization: `Bearer ${this.#key}` } : {};

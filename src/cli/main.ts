@@ -14,6 +14,7 @@ import { exportCapture } from './commands/capture.js';
 import { monitor } from './commands/monitor.js';
 import { alerts } from './commands/alerts.js';
 import { cost } from './commands/cost.js';
+import { recommend } from './commands/recommend.js';
 import * as keys from './commands/keys.js';
 import * as models from './commands/models.js';
 import { predict } from './commands/predict.js';
@@ -132,6 +133,11 @@ export function buildProgram(): Command {
     .option('--by <group>', 'deployment, version or label', 'deployment')
     .option('--since <duration>', 'how far back, e.g. 30d, 24h', '30d'))
     .action((o: Parameters<typeof cost>[0]) => cost(o));
+  client(program.command('recommend').description('measure a deployment\'s model on temporary replicas across configurations (isolation, threads, batch size) and price each at a target rate: the cheapest meeting the p99 target, with its spec fragment (admin or operator)').argument('<deployment>', 'deployment name')
+    .option('--rps <n>', 'target requests per second', '100')
+    .option('--p99 <ms>', 'target p99 latency in ms', '100')
+    .option('--duration <ms>', 'measurement per configuration, ms', '1500'))
+    .action((d: string, o: Parameters<typeof recommend>[1]) => recommend(d, o));
   const cap = program.command('capture').description('captured predictions (deployments.<name>.capture)');
   client(cap.command('export').description('write a deployment\'s captured predictions, decrypted (admin only), to standard output; redacted features stay absent, hashed ones hashed').argument('<deployment>', 'deployment name')
     .option('--since <duration>', 'how far back, e.g. 24h, 30m, 7d', '24h')

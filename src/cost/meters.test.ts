@@ -133,3 +133,18 @@ for (const target of await testDialects()) {
     });
   });
 }
+
+test('the planner prices measurements at the target rate and picks the cheapest meeting the p99, else the closest', async () => {
+  const { choose } = await import('./recommend.js');
+  const m = (isolation: 'process' | 'thread', threads: number, rps: number, p99: number) => ({ isolation, threads, maxBatchSize: 16, rps, p50: p99 / 3, p99, memoryMiB: 200, errors: 0, concurrency: 32 });
+  const r = choose([m('process', 2, 1000, 4), m('process', 1, 700, 9), m('thread', 1, 300, 2)], { deployment: 'd', rps: 1000, p99Ms: 10, rates: { cpu: 0.04, memory: 0.005 }, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic' });
+  // At 70% of measured: 2 replicas of 2 threads, 3 of 1 thread, 5 of the thread one.
+  assert.deepEqual(r.rows.map((x) => [x.isolation, x.threads, x.replicas]), [['process', 1, 3], ['process', 2, 2], ['thread', 1, 5]]);
+  assert.equal(r.best!.threads, 1, '3 × (1 vCPU + 256 MiB) is cheaper than 2 × (2 vCPU + 256 MiB)');
+  close(r.best!.monthly, 3 * (0.04 + 0.25 * 0.005) * 730);
+  assert.match(r.fragment!, /replicas: 3\n {4}runtime: \{ isolation: process, intraOpThreads: 1 \}/);
+  const none = choose([m('process', 1, 700, 9)], { deployment: 'd', rps: 10, p99Ms: 1, rates: {}, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic' });
+  assert.equal(none.best, undefined);
+  assert.match(none.note, /no configuration meets p99 ≤ 1 ms; the closest is process, 1 thread, batch 16 at p99 9.00 ms/);
+  assert.deepEqual(none.rows[0]!.unpriced, ['cpu', 'memory']);
+});

@@ -37,7 +37,7 @@ export interface PairedAloft {
 
 export async function startPaired(w: Workload, tmp: string, opts: { connections: number; warmupMs: number; durationMs: number; rate?: number }): Promise<PairedAloft> {
   const server = await aloftSystem(true).start(w, tmp);
-  const specPath = join(tmp, 'aloft-credit-risk-batching-process', 'aloft.yaml');
+  const specPath = join(tmp, `aloft-${w.id}-batching-process`, 'aloft.yaml');
   const base = JSON.parse(readFileSync(specPath, 'utf8')) as PairedAloft['base'];
   const key = server.headers!.authorization!.replace(/^Bearer /, '');
   const admin = new AdminClient({ url: server.url, key });

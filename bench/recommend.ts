@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import type { Recommendation } from '../src/cost/recommend.js';
 import { installCleanup, stopAll } from './child.js';
-import { runLoad, type LoadResult } from './load.js';
+import type { LoadResult } from './load.js';
 import { startPaired, writeSection } from './paired.js';
 import { loadWorkload, MODEL_IDS } from './workload.js';
 

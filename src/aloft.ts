@@ -192,7 +192,15 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const cores = opts.cores ?? availableParallelism();
     const costStore = new CostStore(store);
     const artifactBytes = new Map<string, number>();
+    // What each deployment reserves and runs now; computed once per second at most (the meters ask per replica).
+    let liveCostCache: { atMs: number; value: LiveDeployment[] } | undefined;
     const liveCost = (): LiveDeployment[] => {
+      const nowMs = clock.now();
+      if (liveCostCache && nowMs - liveCostCache.atMs < 1000) return liveCostCache.value;
+      liveCostCache = { atMs: nowMs, value: computeLiveCost() };
+      return liveCostCache.value;
+    };
+    const computeLiveCost = (): LiveDeployment[] => {
       const deps = ctl.control?.deployments() ?? [];
       const total = deps.reduce((n, d) => n + d.spec.replicas.initial, 0);
       const running = orchestrator.status();
@@ -265,15 +273,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const traffic = new RecentTraffic(clock);
     const meters = new CostMeters({
       clock, logger, store: costStore, replicas: () => orchestrator.status(), everyMs: () => live.cost.every,
-      reservation: (d, v) => liveCost().find((x) => x.name === d && x.version === v)?.reservation ?? liveCost().find((x) => x.name === d)?.reservation,
+      reservation: (d, v) => { const all = liveCost(); return (all.find((x) => x.name === d && x.version === v) ?? all.find((x) => x.name === d))?.reservation; },
     });
-    // Answers and rows per deployment version, for the autoscaler's activity and rows-per-second metric.
-    const served = new Map<string, { answered: number; rows: number }>();
-    const countServed = (o: { deployment: string; version: number; rows?: number }) => {
-      const k = `${o.deployment}\u0000${o.version}`;
-      const c = served.get(k);
-      if (c) { c.answered++; c.rows += o.rows ?? 1; } else served.set(k, { answered: 1, rows: o.rows ?? 1 });
-    };
     const rollouts = new Rollouts({
       clock, windows: variants, shadows, logger,
       slos: (d) => live.deployments[d]?.slos ?? [],
@@ -291,7 +292,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         deploymentLimit: (name) => live.deployments[name]?.limits,
         perKeyDefault: () => live.limits.perKey,
       },
-      observers: [traffic.observer(), variants.observer(), capture.observer(), monitoring.slo.observer(), countServed, meters.observer()],
+      observers: [traffic.observer(), variants.observer(), capture.observer(), monitoring.slo.observer(), meters.observer()],
       activate: (d) => scaler.autoscaler?.activate(d),
       shadow: { counts: shadows, observe: variants.observer() },
       // The transport by what the version's replicas speak (the replica spec's isolation).
@@ -345,8 +346,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       }),
       observe: (t) => {
         const v = routing.status().find((x) => x.group === t.group);
-        const c = served.get(`${t.deployment}\u0000${t.version}`);
-        return { concurrency: v?.busy ?? 0, ready: v?.ready ?? 0, answered: c?.answered ?? 0, rows: c?.rows ?? 0 };
+        // Answers and rows per version, counted by the cost meters (one counter for both).
+        const c = meters.served(t.deployment, t.version);
+        return { concurrency: v?.busy ?? 0, ready: v?.ready ?? 0, answered: c.answered, rows: c.rows };
       },
       onChange: () => controller.enqueue(DEPLOYMENTS, ALL),
     });

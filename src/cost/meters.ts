@@ -148,19 +148,51 @@ export class CostMeters implements Reconciler {
   readonly #pending = new Map<string, MeterRow>();
   /** Wall ms of the previous sample. */
   #lastWall: number | undefined;
+  /** Per deployment and version: running totals, and the pending row answers are counted into. */
+  readonly #served = new Map<string, Map<number, { answered: number; rows: number; row: MeterRow | undefined; bucket: number; generation: number }>>();
+  /** Bumped by every flush: a cached pending row of an older generation has been written. */
+  #generation = 0;
 
   constructor(o: CostMetersOptions) {
     this.#o = o;
     this.#usage = o.usage ?? procUsage;
   }
 
-  /** Requests and rows per deployment version, from every answer. */
+  /**
+   * Requests and rows per deployment version, from every answer: counted into the hour's
+   * pending row (found by key once per flush and hour, not per answer) and into running
+   * totals (`served`, which the autoscaler reads).
+   */
   observer(): Observer {
     return (o) => {
-      const r = this.#row(o.deployment, o.version, Math.floor(o.at / 1000));
-      r.requests++;
-      r.rows += o.rows ?? 1;
+      let versions = this.#served.get(o.deployment);
+      if (!versions) {
+        versions = new Map();
+        this.#served.set(o.deployment, versions);
+      }
+      let c = versions.get(o.version);
+      if (!c) {
+        c = { answered: 0, rows: 0, row: undefined, bucket: -1, generation: -1 };
+        versions.set(o.version, c);
+      }
+      const rows = o.rows ?? 1;
+      c.answered++;
+      c.rows += rows;
+      const bucket = Math.floor(o.at / 1000 / HOUR_S);
+      if (c.row === undefined || c.bucket !== bucket || c.generation !== this.#generation) {
+        c.row = this.#row(o.deployment, o.version, Math.floor(o.at / 1000));
+        c.bucket = bucket;
+        c.generation = this.#generation;
+      }
+      c.row.requests++;
+      c.row.rows += rows;
     };
+  }
+
+  /** Answers and rows of a deployment version since this process started (counters). */
+  served(deployment: string, version: number): { answered: number; rows: number } {
+    const c = this.#served.get(deployment)?.get(version);
+    return { answered: c?.answered ?? 0, rows: c?.rows ?? 0 };
   }
 
   /** Sample the replicas now: allocation since the last sample, and what they used. */
@@ -199,6 +231,7 @@ export class CostMeters implements Reconciler {
     if (this.#pending.size === 0) return;
     const rows = [...this.#pending.values()];
     this.#pending.clear();
+    this.#generation++;
     try {
       await this.#o.store.add(rows);
     } catch (err) {

@@ -52,7 +52,8 @@ export function createMonitoring(o: MonitoringOptions) {
     const live = new Set(Object.keys(o.spec().deployments));
     for (const d of drift.keys()) if (!live.has(d)) drift.delete(d);
     return [
-      ...sloConditions(await slo.refresh()),
+      // The SLO reconciler evaluates on the same interval: reuse its evaluation when it is that fresh.
+      ...sloConditions(await slo.recent(o.spec().alerts.every / 2)),
       ...driftConditions([...drift.values()]),
       ...crash.conditions(o.replicas(), now, o.spec().alerts.crashLoop),
       ...drops.conditions(o.captureDrops().filter((c) => live.has(c.deployment)), now),

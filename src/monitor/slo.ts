@@ -235,6 +235,7 @@ export class SloTracker implements Reconciler {
   readonly #counters = new Map<string, { slos: readonly SloSpec[]; counters: Counter[] }>();
   #pending: EventRow[] = [];
   #last: SloStatus[] = [];
+  #lastMs = -Infinity;
   #lastPruneMs = -Infinity;
 
   constructor(o: SloTrackerOptions) {
@@ -306,10 +307,16 @@ export class SloTracker implements Reconciler {
     return out;
   }
 
+  /** The last evaluation if it is at most `maxAgeMs` old, else a new one (the alert rules and the reconciler share one). */
+  async recent(maxAgeMs: number): Promise<SloStatus[]> {
+    return this.#o.clock.now() - this.#lastMs <= maxAgeMs ? this.#last : this.refresh();
+  }
+
   /** Evaluate every SLO now and keep the result as the last evaluation. */
   async refresh(): Promise<SloStatus[]> {
     const statuses = await this.evaluate();
     this.#last = statuses;
+    this.#lastMs = this.#o.clock.now();
     this.#o.onEvaluate?.(statuses);
     return statuses;
   }

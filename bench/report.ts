@@ -267,11 +267,12 @@ export const TARGETS = {
   gatewayRssMiB: 150,
 } as const;
 
-const ALOFT_BATCHING = ['aloft', 'aloft-threads'];
+/** The configurations measured beside the default (the `aloft` system, the minimal spec). */
+const ALOFT_OTHERS = ['aloft-threads', 'aloft-nobatch'];
 
-/** Aloft's best cell (batching on, either isolation) for a model, body and load: the most req/s, or the least of `by`. */
-function bestAloft(rows: readonly Row[], model: ModelId, connections: number, body: BodyKind, by: 'rps' | 'p50' | 'p99' = 'rps'): Row | undefined {
-  return rows.filter((r) => r.model === model && ALOFT_BATCHING.includes(r.system) && r.connections === connections && r.body === body && !r.failed)
+/** The best of the other Aloft configurations for a model, body and load: the most req/s, or the least of `by`. */
+function bestOther(rows: readonly Row[], model: ModelId, connections: number, body: BodyKind, by: 'rps' | 'p50' | 'p99' = 'rps'): Row | undefined {
+  return rows.filter((r) => r.model === model && ALOFT_OTHERS.includes(r.system) && r.connections === connections && r.body === body && !r.failed)
     .sort((a, b) => (by === 'rps' ? b.rps - a.rps : a[by] - b[by]))[0];
 }
 
@@ -280,62 +281,66 @@ function verdict(met: boolean | undefined): string {
 }
 
 /**
- * Each target against this run: the Aloft cell it is judged on (the fastest, named), the
- * reference cell, the ratio, and what a server doing no work at all reaches in the same run
- * (the bare node:http server) — a target below that floor cannot be met by any server here.
+ * Each target against this run: judged on the default configuration (the minimal spec, as a
+ * new user runs it), with the reference cell, the ratio, the best other configuration of
+ * this run beside it, and what a server doing no work at all reaches in the same run (the
+ * bare node:http server) — a target below that floor cannot be met by any server here.
  */
 export function targetsSection(rows: readonly Row[], concurrency: readonly number[]): string {
   const lo = Math.min(...concurrency);
   const hi = Math.max(...concurrency);
   const lines: string[][] = [];
   const cell = (r: Row | undefined, name = r && rowLabel(r)) => (r ? `${name}: ${int(r.rps)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms` : '—');
+  const other = (r: Row | undefined, value: (r: Row) => number) => (r ? `${rowLabel(r)}: ${ratio(value(r))}` : '—');
 
-  const aM = bestAloft(rows, 'mnist', hi, 'json');
+  const aM = find(rows, 'mnist', 'aloft', hi);
   const pM = find(rows, 'mnist', 'plain', hi);
   const fM = find(rows, 'mnist', 'fixed', hi);
   if (aM && pM) {
     lines.push([`MNIST, JSON, ${conns(hi)}: req/s ≥ ${TARGETS.mnistThroughput}× plain`, cell(aM), cell(pM, 'plain'), ratio(aM.rps / pM.rps), verdict(aM.rps >= TARGETS.mnistThroughput * pM.rps),
-      fM ? `bare server ${ratio(fM.rps / pM.rps)} plain` : '—']);
-    const best = bestAloft(rows, 'mnist', hi, 'json', 'p99')!;
+      other(bestOther(rows, 'mnist', hi, 'json'), (r) => r.rps / pM.rps), fM ? `bare server ${ratio(fM.rps / pM.rps)} plain` : '—']);
     const floor = fM ? fM.p99 / pM.p99 : undefined;
-    lines.push([`MNIST, JSON, ${conns(hi)}: p99 ≤ ${TARGETS.mnistP99}× plain`, cell(best), cell(pM, 'plain'), ratio(best.p99 / pM.p99), verdict(best.p99 <= TARGETS.mnistP99 * pM.p99),
-      floor === undefined ? '—' : `bare server p99 ${ms(fM!.p99)} ms = ${ratio(floor)} plain${floor > TARGETS.mnistP99 ? ': the target is below what a server doing no work reaches here' : ''}; Aloft ${ratio(best.p99 / fM!.p99)} the bare server`]);
+    lines.push([`MNIST, JSON, ${conns(hi)}: p99 ≤ ${TARGETS.mnistP99}× plain`, cell(aM), cell(pM, 'plain'), ratio(aM.p99 / pM.p99), verdict(aM.p99 <= TARGETS.mnistP99 * pM.p99),
+      other(bestOther(rows, 'mnist', hi, 'json', 'p99'), (r) => r.p99 / pM.p99),
+      floor === undefined ? '—' : `bare server p99 ${ms(fM!.p99)} ms = ${ratio(floor)} plain${floor > TARGETS.mnistP99 ? ': the target is below what a server doing no work reaches here' : ''}; Aloft ${ratio(aM.p99 / fM!.p99)} the bare server`]);
   }
-  const aL = bestAloft(rows, 'mnist', lo, 'json', 'p50');
+  const aL = find(rows, 'mnist', 'aloft', lo);
   const pL = find(rows, 'mnist', 'plain', lo);
   const fL = find(rows, 'mnist', 'fixed', lo);
   if (aL && pL) {
     lines.push([`MNIST, JSON, ${conns(lo)}: p50 ≤ plain`, cell(aL), cell(pL, 'plain'), ratio(aL.p50 / pL.p50), verdict(aL.p50 <= pL.p50),
+      other(bestOther(rows, 'mnist', lo, 'json', 'p50'), (r) => r.p50 / pL.p50),
       fL ? `bare server p50 ${ms(fL.p50)} ms; Aloft ${aL.p50 > pL.p50 ? `${ms(aL.p50 - pL.p50)} ms over` : `${ms(pL.p50 - aL.p50)} ms under`} plain, which runs the model on its event loop while Aloft hands it to a replica and back (alone: \`tsx bench/hop.ts\`)` : '—']);
   }
-  const aB = bestAloft(rows, 'mnist', hi, 'binary');
+  const aB = find(rows, 'mnist', 'aloft', hi, 'binary');
   if (aB && fM) {
-    lines.push([`MNIST, binary, ${conns(hi)}: req/s ≥ ${TARGETS.binaryCeiling}× the bare server`, cell(aB), cell(fM, 'bare server'), ratio(aB.rps / fM.rps), verdict(aB.rps >= TARGETS.binaryCeiling * fM.rps), '—']);
+    lines.push([`MNIST, binary, ${conns(hi)}: req/s ≥ ${TARGETS.binaryCeiling}× the bare server`, cell(aB), cell(fM, 'bare server'), ratio(aB.rps / fM.rps), verdict(aB.rps >= TARGETS.binaryCeiling * fM.rps),
+      other(bestOther(rows, 'mnist', hi, 'binary'), (r) => r.rps / fM.rps), '—']);
   }
-  const aC = bestAloft(rows, 'credit-risk', hi, 'json');
+  const aC = find(rows, 'credit-risk', 'aloft', hi);
   const pC = find(rows, 'credit-risk', 'plain', hi);
   const fC = find(rows, 'credit-risk', 'fixed', hi);
   if (aC && pC) {
     lines.push([`credit-risk, JSON, ${conns(hi)}: req/s ≥ ${TARGETS.creditRiskThroughput}× plain`, cell(aC), cell(pC, 'plain'), ratio(aC.rps / pC.rps), verdict(aC.rps >= TARGETS.creditRiskThroughput * pC.rps),
-      fC ? `bare server ${ratio(fC.rps / pC.rps)} plain` : '—']);
+      other(bestOther(rows, 'credit-risk', hi, 'json'), (r) => r.rps / pC.rps), fC ? `bare server ${ratio(fC.rps / pC.rps)} plain` : '—']);
   }
   const gw = rows.filter((r) => r.system === 'aloft' && !r.failed && r.serverRssKiB !== undefined);
   if (gw.length > 0) {
     const peak = Math.max(...gw.map((r) => r.serverRssKiB!));
-    lines.push([`gateway peak RSS ≤ ${TARGETS.gatewayRssMiB} MiB (process replicas)`, `${mib(peak)} MiB, highest over ${gw.length} cell${gw.length === 1 ? '' : 's'}`, '—', '—', verdict(peak / 1024 <= TARGETS.gatewayRssMiB),
+    lines.push([`gateway peak RSS ≤ ${TARGETS.gatewayRssMiB} MiB (process replicas)`, `${mib(peak)} MiB, highest over ${gw.length} cell${gw.length === 1 ? '' : 's'}`, '—', '—', verdict(peak / 1024 <= TARGETS.gatewayRssMiB), '—',
       'with thread replicas the process also holds the model sessions (see the tables)']);
   }
   const aloft = rows.filter((r) => r.system.startsWith('aloft') && !r.failed);
   if (aloft.length > 0) {
     const bad = aloft.reduce((n, r) => n + r.errors + r.non2xx, 0);
-    lines.push(['no errors in any Aloft cell', `${bad} errors and non-2xx over ${aloft.length} cell${aloft.length === 1 ? '' : 's'}`, '—', '—', verdict(bad === 0), '—']);
+    lines.push(['no errors in any Aloft cell', `${bad} errors and non-2xx over ${aloft.length} cell${aloft.length === 1 ? '' : 's'}`, '—', '—', verdict(bad === 0), '—', '—']);
   }
   if (lines.length === 0) return '';
-  const head = ['target', 'Aloft (the cell judged: its fastest, or lowest latency, of either isolation)', 'reference', 'ratio', 'verdict', 'what a server doing no work reaches in this run'];
+  const head = ['target', 'Aloft, the cell judged: the default configuration (minimal spec)', 'reference', 'ratio', 'verdict', 'best other configuration of this run (ratio)', 'what a server doing no work reaches in this run'];
   return [
     '## Targets',
     '',
-    'Each target judged on this run alone (ratios swing with the VM; see Method).',
+    'Each target judged on this run alone (ratios swing with the VM; see Method), on the default configuration: the deployment a new user writes, `model:` and nothing else. The other configurations measured are shown beside it, not judged.',
     '',
     `| ${head.join(' | ')} |`,
     `| ${head.map(() => '---').join(' | ')} |`,

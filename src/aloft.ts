@@ -49,7 +49,7 @@ import { fail } from './errors.js';
 import { createGateway, createHttpServer, OIP_EXTENSIONS, type Gateway } from './gateway/server.js';
 import { checkExposure, readTls, reloadTls } from './gateway/tls.js';
 import type { Routing } from './gateway/routing.js';
-import { HttpTransport } from './gateway/transports/http.js';
+import { processTransport } from './gateway/transports/process.js';
 import { ThreadTransport } from './gateway/transports/thread.js';
 import { Lifecycle } from './lifecycle.js';
 import { silentLogger, type Logger } from './log.js';
@@ -297,7 +297,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       shadow: { counts: shadows, observe: variants.observer() },
       // The transport by what the version's replicas speak (the replica spec's isolation).
       connect: (kind, info, v) => {
-        if (kind === 'http') return new HttpTransport({ url: info.url, model: v.deployment, connections: 2 });
+        if (kind === 'http') return processTransport(info, v.deployment);
         const worker = threads.worker(info.url);
         if (worker) return new ThreadTransport(worker);
         // The thread ended between the status event and now: a transport that says so.
@@ -446,7 +446,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
             const orch = c.isolation === 'thread' ? threadsOrch : new LocalOrchestrator({ entry: replicaEntry(), logger, clock });
             const m = await measure({
               deployment: d, candidate: c, inputs, durationMs, concurrency: Math.min(128, Math.max(4, 2 * c.maxBatchSize)), clock, orchestrator: orch,
-              connect: (info) => (c.isolation === 'thread' ? new ThreadTransport(threadsOrch.worker(info.url)!) : new HttpTransport({ url: info.url, model: d.name, connections: 2 })),
+              connect: (info) => (c.isolation === 'thread' ? new ThreadTransport(threadsOrch.worker(info.url)!) : processTransport(info, d.name)),
               rssBytes: (pid) => procUsage.rssBytes(pid),
             });
             measured.push(m);

@@ -1,6 +1,8 @@
 /**
- * Aloft (bench/peers/aloft-server.mjs → startAloft from dist/) with a temporary spec and state folder:
- * the default deployment (2 replicas, batching on, maxBatchSize 64), or batching off.
+ * Aloft (bench/peers/aloft-server.mjs → startAloft from dist/) with a temporary spec and state folder.
+ * `aloft` is the default configuration, the deployment a new user writes: `model:` and
+ * nothing else (1 process replica, batching on, maxBatchSize 64, intraOpThreads auto).
+ * Beside it: thread replicas, and batching off, each otherwise the same.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,8 +49,11 @@ export function parseObject(name: string, text: string | undefined, example: str
   return v as Record<string, unknown>;
 }
 
-/** Replicas per deployment: 2 unless ALOFT_BENCH_DEPLOYMENT says otherwise. */
-const REPLICAS = (ALOFT_DEPLOYMENT.replicas as number | undefined) ?? 2;
+/** Replicas per deployment: the spec's default (1) unless ALOFT_BENCH_DEPLOYMENT says otherwise. */
+const REPLICAS = ALOFT_DEPLOYMENT.replicas as number | undefined;
+const replicaCount = REPLICAS ?? 1;
+/** The setting as a label says it: "default" when the spec leaves it out. */
+const replicasText = REPLICAS === undefined ? '1 replica, the default' : `${REPLICAS} replica${REPLICAS === 1 ? '' : 's'}`;
 
 export interface AloftStartOptions {
   /** Extra node flags for the gateway process (e.g. --cpu-prof). */
@@ -61,12 +66,15 @@ export function aloftSystem(batching: boolean, isolation: 'process' | 'thread' =
   const threads = isolation === 'thread';
   return {
     id: threads ? 'aloft-threads' : batching ? 'aloft' : 'aloft-nobatch',
-    label: threads ? `Aloft, thread replicas (${REPLICAS}, batching on)` : batching ? `Aloft, batching on (${REPLICAS} replicas, maxBatchSize 64)` : `Aloft, batching off (${REPLICAS} replicas)`,
+    label: threads ? `Aloft, thread replicas (${replicasText}, batching on)`
+      : batching ? (Object.keys(ALOFT_DEPLOYMENT).length === 0 ? `Aloft, default configuration (minimal spec: ${replicasText}, process, batching on)` : `Aloft, process replicas (${replicasText}, batching on)`)
+        : `Aloft, batching off (${replicasText})`,
     bodyKinds: (w: Workload): BodyKind[] => (batching && w.bodies.binary ? ['json', 'binary'] : ['json']),
     async start(w, tmpDir): Promise<RunningServer> {
       const dir = join(tmpDir, `aloft-${w.id}-${batching ? 'batching' : 'nobatch'}-${isolation}`);
       mkdirSync(dir, { recursive: true });
       const { runtime: runtimeOverride, ...override } = ALOFT_DEPLOYMENT;
+      const runtime = { ...(runtimeOverride as Record<string, unknown> | undefined), ...(threads ? { isolation: 'thread' } : {}) };
       const specPath = join(dir, 'aloft.yaml');
       // JSON is YAML.
       writeFileSync(specPath, JSON.stringify({
@@ -77,8 +85,9 @@ export function aloftSystem(batching: boolean, isolation: 'process' | 'thread' =
           model: w.name,
           ...(batching ? {} : { batching: { enabled: false } }),
           ...override,
-          replicas: REPLICAS,
-          runtime: { ...(runtimeOverride as Record<string, unknown> | undefined), ...(threads ? { isolation: 'thread' } : {}) },
+          // Only what is asked for: the default configuration is the minimal spec.
+          ...(REPLICAS !== undefined ? { replicas: REPLICAS } : {}),
+          ...(Object.keys(runtime).length > 0 ? { runtime } : {}),
         } },
       }, null, 2));
       // Aloft is measured as it ships: authentication on, every request carrying a key.
@@ -91,7 +100,7 @@ export function aloftSystem(batching: boolean, isolation: 'process' | 'thread' =
         const children = childPids(child.pid).filter((p) => commandLine(p).includes('replica-main'));
         const replicaPids = [...new Set([...announced, ...children])];
         for (const pid of replicaPids) track(pid, 'replica-main');
-        const expected = threads ? 0 : REPLICAS;
+        const expected = threads ? 0 : replicaCount;
         if (replicaPids.length !== expected) throw new Error(`Aloft: expected ${expected} replica processes, found ${replicaPids.length} (${replicaPids.join(', ')})`);
         return { url: String(ready.url), pid: child.pid, replicaPids, headers: { authorization: `Bearer ${key}` }, stop: () => child.stop(20_000) };
       } catch (err) {

@@ -137,18 +137,18 @@ export async function measure(o: MeasureOptions): Promise<Measured> {
   const batcher = new Batcher(set, { maxBatchSize: c.maxBatchSize, maxQueueDelayMs: 0, maxQueueSize: 1_000_000, batchable: d.signature.batchable, coalesce: true }, o.clock);
   try {
     await o.orchestrator.apply([group]);
-    const ready = await new Promise<{ id: string; url: string; pid?: number }>((resolve, reject) => {
+    const ready = await new Promise<{ id: string; url: string; socket?: string; pid?: number }>((resolve, reject) => {
       const started = Date.now();
       const check = () => {
         const r = o.orchestrator.status().find((x) => x.group === group.key);
-        if (r?.state === 'ready' && r.url) return resolve({ id: r.id, url: r.url, ...(r.pid !== undefined ? { pid: r.pid } : {}) });
+        if (r?.state === 'ready' && r.url) return resolve({ id: r.id, url: r.url, ...(r.socket !== undefined ? { socket: r.socket } : {}), ...(r.pid !== undefined ? { pid: r.pid } : {}) });
         if (r?.state === 'failed') return reject(new Error(`the replica failed to start: ${r.lastError ?? 'unknown'}`));
         if (Date.now() - started > 60_000) return reject(new Error('the replica was not ready within 60 s'));
         setTimeout(check, 20);
       };
       check();
     });
-    set.setEndpoints([{ id: ready.id, url: ready.url }]);
+    set.setEndpoints([{ id: ready.id, url: ready.url, ...(ready.socket !== undefined ? { socket: ready.socket } : {}) }]);
     const latencies: number[] = [];
     let errors = 0;
     let i = 0;

@@ -52,6 +52,8 @@ export interface EndpointInfo {
   /** Stable replica id from the orchestrator. */
   id: string;
   url: string;
+  /** A replica process on this machine: its wire-protocol socket (transports/socket.ts), used instead of `url`. */
+  socket?: string;
 }
 
 class Endpoint implements Candidate {

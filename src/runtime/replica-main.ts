@@ -1,12 +1,13 @@
 /**
  * The replica program: `node replica-main.js --model <path> --name <model> --version <n>
- * [--sha256 <hex>] [--host 127.0.0.1] [--port 0] [--intra-op-threads N]
+ * [--sha256 <hex>] [--host 127.0.0.1] [--port 0] [--socket <path>] [--intra-op-threads N]
  * [--inter-op-threads N] [--graph-optimization all|extended|basic|disabled]
  * [--execution-mode sequential|parallel] [--allow-spinning on|off]`.
  *
  * When the model is verified, loaded, warmed up and the port listens, it reports ready:
- * an IPC message `{ type: 'ready', port, pid }` when started with an IPC channel, and
- * always one stdout line `{"event":"ready","port":N,"pid":N}`. On a startup failure it
+ * an IPC message `{ type: 'ready', port, socket, pid, startup }` when started with an IPC
+ * channel, and always one stdout line `{"event":"ready","port":N,"pid":N,…}` (`socket`
+ * when it serves the wire protocol, runtime/wire.ts, on a Unix socket). On a startup failure it
  * reports `{"event":"error","code","message"}` (IPC `{ type: 'error', code, message }`)
  * and exits 1. SIGTERM/SIGINT (or the parent closing the IPC channel) drain and exit 0.
  */
@@ -47,7 +48,8 @@ async function main(): Promise<void> {
     return;
   }
   const startup = { bootMs, ...replica.startup };
-  report({ type: 'ready', port: replica.port, pid: process.pid, startup }, { event: 'ready', port: replica.port, pid: process.pid, startup });
+  const socket = replica.socket !== undefined ? { socket: replica.socket } : {};
+  report({ type: 'ready', port: replica.port, ...socket, pid: process.pid, startup }, { event: 'ready', port: replica.port, ...socket, pid: process.pid, startup });
 }
 
 void main();

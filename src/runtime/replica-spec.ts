@@ -66,6 +66,11 @@ export interface ReplicaOptions {
   host?: string;
   /** Default 0 (any free port). */
   port?: number;
+  /**
+   * Also serve the wire protocol (wire.ts) on this Unix socket path: what a gateway on the
+   * same machine uses instead of HTTP. HTTP stays on for probes and direct calls.
+   */
+  socket?: string;
   intraOpThreads?: number;
   interOpThreads?: number;
   graphOptimization?: GraphOptimization;
@@ -74,10 +79,11 @@ export interface ReplicaOptions {
 }
 
 /** The replica server's options for `spec`, listening where given (processes and pods; threads do not listen). */
-export function replicaOptionsOf(spec: ReplicaSpec, listen: { host?: string; port?: number } = {}): ReplicaOptions {
+export function replicaOptionsOf(spec: ReplicaSpec, listen: { host?: string; port?: number; socket?: string } = {}): ReplicaOptions {
   return {
     modelPath: spec.artifact, modelName: spec.servedAs, modelVersion: String(spec.version), sha256: spec.sha256,
     ...(listen.host !== undefined ? { host: listen.host } : {}), ...(listen.port !== undefined ? { port: listen.port } : {}),
+    ...(listen.socket !== undefined ? { socket: listen.socket } : {}),
     ...spec.runtime,
   };
 }
@@ -106,6 +112,7 @@ const FLAGS: readonly { flag: string; field: keyof ReplicaOptions; kind: Kind; r
   { flag: 'sha256', field: 'sha256', kind: { type: 'hex64' } },
   { flag: 'host', field: 'host', kind: { type: 'text' } },
   { flag: 'port', field: 'port', kind: { type: 'int', min: 0, max: 65535 } },
+  { flag: 'socket', field: 'socket', kind: { type: 'text' } },
   { flag: 'intra-op-threads', field: 'intraOpThreads', kind: { type: 'int', min: 0 } },
   { flag: 'inter-op-threads', field: 'interOpThreads', kind: { type: 'int', min: 0 } },
   { flag: 'graph-optimization', field: 'graphOptimization', kind: { type: 'oneOf', values: GRAPH_OPTIMIZATIONS } },

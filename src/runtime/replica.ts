@@ -15,6 +15,7 @@ import {
 } from './codec/index.js';
 import { PLATFORM, sessionOptionsOf, type ReplicaOptions as ReplicaDescription } from './replica-spec.js';
 import { ModelSession , type StartupTimings } from './session.js';
+import { serveFrames, type FrameServer } from './socket-server.js';
 import type { ModelSignature, Tensor } from './tensor.js';
 
 /** The replica's description (replica-spec.ts) and what only a server in this process takes. */
@@ -30,6 +31,8 @@ export interface ReplicaOptions extends ReplicaDescription {
 export interface RunningReplica {
   port: number;
   host: string;
+  /** The Unix socket it serves the wire protocol on, when asked to. */
+  socket?: string;
   signature: ModelSignature;
   /** Where its start went. */
   startup: StartupTimings;
@@ -249,6 +252,16 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     throw e;
   }
   const addr = server.address() as AddressInfo;
+  let frames: FrameServer | undefined;
+  if (opts.socket !== undefined) {
+    try {
+      frames = await serveFrames(opts.socket, sig, (inputs) => serial(() => session.run(inputs)), onError);
+    } catch (e) {
+      server.close();
+      await session.close();
+      throw fail('ALOFT_REPLICA_START', `could not listen on the socket ${opts.socket}: ${(e as Error).message}`, { cause: e });
+    }
+  }
   startup.listenMs = performance.now() - listening;
 
   let closing: Promise<void> | undefined;
@@ -259,7 +272,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), opts.drainTimeoutMs ?? 30_000);
       timer.unref();
-      await closed;
+      await Promise.all([closed, frames?.close()]);
       clearTimeout(timer);
       await tail;
       await session.close();
@@ -267,5 +280,5 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
     return closing;
   };
 
-  return { port: addr.port, host: addr.address, signature: sig, startup, close };
+  return { port: addr.port, host: addr.address, ...(opts.socket !== undefined ? { socket: opts.socket } : {}), signature: sig, startup, close };
 }

@@ -206,7 +206,7 @@ export const runtimeSchema = z
       "ONNX Runtime graph optimization level applied when the model loads. Default 'all'. Example: graphOptimization: basic.",
     ),
     isolation: z.enum(ISOLATIONS).default('process').describe(
-      "Where replicas run. 'process': each replica is its own process, reached over HTTP — a crash takes down only that replica, and it is the same program a Kubernetes pod runs. 'thread': replicas are worker threads inside the Aloft process, reached by message passing — no extra HTTP hop, so lower latency and CPU per request, but a native crash in ONNX Runtime stops the whole server. Default 'process'. Example: isolation: thread.",
+      "Where replicas run. 'process': each replica is its own process, reached over a Unix socket with a framed binary protocol — a crash takes down only that replica, and it is the same program a Kubernetes pod runs. 'thread': replicas are worker threads inside the Aloft process, reached by message passing — no second process to wake, so lower latency at low load, but a native crash in ONNX Runtime stops the whole server. At high load the two serve about the same (BENCHMARKS.md). Default 'process'. Example: isolation: thread.",
     ),
     executionMode: z.enum(EXECUTION_MODES).default('sequential').describe(
       "Run operators one at a time ('sequential') or independent branches at once ('parallel'). Default 'sequential'. Example: executionMode: parallel.",

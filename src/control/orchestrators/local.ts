@@ -9,6 +9,9 @@
  * the next probe it passes; after `probeFailures` in a row it is killed and restarted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import type { Clock } from '../../clock.js';
@@ -37,12 +40,19 @@ export interface LocalOrchestratorOptions {
   random?: () => number;
   /** Extra environment for replica processes. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Replicas also serve the wire protocol (runtime/wire.ts) on a Unix socket in a folder
+   * of this orchestrator's (mode 0700), and report it, so the gateway reaches them without
+   * HTTP. Default true; false leaves them HTTP only.
+   */
+  socket?: boolean;
 }
 
 /** A replica as a child process: spawned with its spec as flags, ready on its IPC message, probed over HTTP. */
 class ProcessSlot extends ReplicaSlot {
   child: ChildProcess | undefined;
   #url: string | undefined;
+  #socket: string | undefined;
   #probeFails = 0;
 
   constructor(id: string, group: ReplicaGroup, readonly local: LocalOrchestrator) {
@@ -57,13 +67,18 @@ class ProcessSlot extends ReplicaSlot {
     return this.child?.pid;
   }
 
+  override get socket(): string | undefined {
+    return this.#socket;
+  }
+
   protected get running(): boolean {
     return this.child !== undefined;
   }
 
   protected launch(): void {
     const o = this.local.opts;
-    const args = [...o.entry.args, ...replicaArgs(replicaOptionsOf(this.group.spec, { host: this.local.host, port: 0 }))];
+    const socket = this.local.socketPath();
+    const args = [...o.entry.args, ...replicaArgs(replicaOptionsOf(this.group.spec, { host: this.local.host, port: 0, ...(socket ? { socket } : {}) }))];
     let child: ChildProcess;
     try {
       child = spawn(o.entry.command, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...o.env } });
@@ -74,6 +89,7 @@ class ProcessSlot extends ReplicaSlot {
     }
     this.child = child;
     this.#url = undefined;
+    this.#socket = undefined;
     this.#probeFails = 0;
     const log = this.local.logger;
     const forward = (stream: NodeJS.ReadableStream | null, level: 'debug' | 'warn') => {
@@ -90,10 +106,11 @@ class ProcessSlot extends ReplicaSlot {
     };
     forward(child.stdout, 'debug');
     forward(child.stderr, 'warn');
-    child.on('message', (msg: { type?: string; port?: number; code?: string; message?: string; startup?: Omit<ReplicaStartup, 'totalMs'> }) => {
+    child.on('message', (msg: { type?: string; port?: number; socket?: string; code?: string; message?: string; startup?: Omit<ReplicaStartup, 'totalMs'> }) => {
       if (msg?.type === 'ready' && typeof msg.port === 'number' && child === this.child) {
         const host = this.local.host === '0.0.0.0' ? '127.0.0.1' : this.local.host;
         this.#url = `http://${host}:${msg.port}`;
+        this.#socket = typeof msg.socket === 'string' ? msg.socket : undefined;
         this.ready(msg.startup);
         this.#scheduleProbe();
       } else if (msg?.type === 'error') {
@@ -107,6 +124,7 @@ class ProcessSlot extends ReplicaSlot {
       if (child !== this.child) return;
       this.child = undefined;
       this.#url = undefined;
+      this.#socket = undefined;
       this.exited(signal ?? `code ${code}`);
     });
     const startTimeout = o.startTimeoutMs ?? 120_000;
@@ -153,6 +171,8 @@ export class LocalOrchestrator extends SlotOrchestrator<ProcessSlot> {
   readonly kind = 'local';
   readonly opts: LocalOrchestratorOptions;
   readonly host: string;
+  #socketDir: string | undefined;
+  #launches = 0;
 
   constructor(opts: LocalOrchestratorOptions) {
     super(opts);
@@ -162,6 +182,20 @@ export class LocalOrchestrator extends SlotOrchestrator<ProcessSlot> {
 
   protected makeSlot(id: string, group: ReplicaGroup): ProcessSlot {
     return new ProcessSlot(id, group, this);
+  }
+
+  /** A fresh socket path for one launch (never reused, so a restarted replica cannot be mistaken for its predecessor). */
+  socketPath(): string | undefined {
+    if (this.opts.socket === false) return undefined;
+    // mkdtemp makes the folder 0700: only this user can reach the replicas' sockets.
+    this.#socketDir ??= mkdtempSync(join(tmpdir(), 'aloft-'));
+    return join(this.#socketDir, `r${++this.#launches}.sock`);
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    if (this.#socketDir) rmSync(this.#socketDir, { recursive: true, force: true });
+    this.#socketDir = undefined;
   }
 
   /** The pid of a replica, for fault-injection tests and `aloft status`. */

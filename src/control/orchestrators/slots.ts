@@ -67,6 +67,10 @@ export abstract class ReplicaSlot implements Slot {
   abstract get url(): string | undefined;
   /** The process id, where there is one. */
   abstract get pid(): number | undefined;
+  /** The Unix socket the ready replica serves the wire protocol on, where it has one. */
+  get socket(): string | undefined {
+    return undefined;
+  }
   /** True while a replica is launched (running or starting). */
   protected abstract get running(): boolean;
   /** Launch the replica; report with ready(), startupError() and exited(). */
@@ -76,12 +80,13 @@ export abstract class ReplicaSlot implements Slot {
 
   status(): ReplicaStatus {
     const url = this.url;
+    const socket = this.socket;
     const pid = this.pid;
     const live = this.state !== 'stopped' && this.state !== 'backoff' && this.state !== 'failed';
     return {
       id: this.id, group: this.group.key, deployment: this.group.deployment, version: this.group.spec.version,
       state: this.state, restarts: this.restarts, since: this.since, ...(this.startup ? { startup: this.startup } : {}),
-      ...(url && this.state === 'ready' ? { url } : {}), ...(pid !== undefined && live ? { pid } : {}), ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...(url && this.state === 'ready' ? { url } : {}), ...(socket && this.state === 'ready' ? { socket } : {}), ...(pid !== undefined && live ? { pid } : {}), ...(this.lastError ? { lastError: this.lastError } : {}),
     };
   }
 

@@ -35,6 +35,8 @@ export interface ReplicaStatus {
   version: number;
   state: ReplicaState;
   url?: string;
+  /** A process replica on this machine: the Unix socket its wire protocol is served on (runtime/wire.ts), which the gateway uses instead of `url`. */
+  socket?: string;
   pid?: number;
   restarts: number;
   lastError?: string;

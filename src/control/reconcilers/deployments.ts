@@ -196,7 +196,7 @@ export class DeploymentsReconciler implements Reconciler {
   /** The gateway's endpoints of a group: its ready replicas now. */
   #syncEndpoints(group: string): void {
     const ready = this.#o.orchestrator.status().filter((r: ReplicaStatus) => r.group === group && r.state === 'ready' && r.url);
-    this.#o.routing.setEndpoints(group, ready.map((r) => ({ id: r.id, url: r.url! })));
+    this.#o.routing.setEndpoints(group, ready.map((r) => ({ id: r.id, url: r.url!, ...(r.socket !== undefined ? { socket: r.socket } : {}) })));
   }
 }
 

@@ -315,6 +315,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       store, registry, audit, clock, logger, dir: loaded.dir,
       enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
       recentRequests: (d) => traffic.count(d),
+      recentReplicas: (d) => meters.recentReplicas(d),
       onDesired: (d) => { live = d.loaded.spec; },
       listening: () => listeningAt,
       rollouts: () => rollouts.status(),

@@ -43,7 +43,16 @@ export function monthlyText(m: MonthlyCost | undefined, currency: string): strin
   if (!m) return 'nothing';
   const money = (x: number) => x.toFixed(2);
   const range = m.min === m.max ? money(m.min) : `${money(m.min)}–${money(m.max)}`;
-  return `${range} ${currency}/month${m.unpriced.length > 0 ? ` + unpriced ${m.unpriced.join(', ')}` : ''}`;
+  const e = m.expected;
+  const expected = e && m.min !== m.max ? `, expected ${money(e.monthly)} (${e.replicas.toFixed(1)} replicas, as on average over the last ${spanText(e.hours)})` : '';
+  return `${range} ${currency}/month${expected}${m.unpriced.length > 0 ? ` + unpriced ${m.unpriced.join(', ')}` : ''}`;
+}
+
+/** "40 min", "5.5 h", "3.2 days". */
+function spanText(hours: number): string {
+  if (hours < 1) return `${Math.round(hours * 60)} min`;
+  if (hours < 48) return `${hours.toFixed(1)} h`;
+  return `${(hours / 24).toFixed(1)} days`;
 }
 
 /** A deployment's or the system's monthly cost before → after, with the change when both are fixed. */

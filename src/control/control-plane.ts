@@ -125,6 +125,8 @@ export interface ControlPlaneOptions {
   enqueue(): void;
   /** Requests a deployment answered in the last five minutes. */
   recentRequests(deployment: string): number;
+  /** The replicas a deployment ran on average recently (cost meters), for `plan`'s expected cost of a range. */
+  recentReplicas?(deployment: string): { average: number; hours: number } | undefined;
   /** Give up on an apply that has not converged after this long. Default 5 min. */
   applyTimeoutMs?: number;
   /** Told whenever the desired state changes (live settings read it). */
@@ -597,6 +599,7 @@ export class ControlPlane {
     const plan = makePlan({
       base: latest, current: current?.number ?? null, before: beforeSide, after: { canonical: prepared.canonical, deployments: prepared.targets },
       models: prepared.pinned ? [] : prepared.models, recentRequests: (d) => this.#o.recentRequests(d),
+      ...(this.#o.recentReplicas ? { recentReplicas: (d: string) => this.#o.recentReplicas!(d) } : {}),
       ...(listening ? { listening } : {}),
       ...(priced ? {
         cost: {

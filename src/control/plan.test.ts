@@ -139,6 +139,36 @@ test('cost lines, golden: replicas 2 → 4, a range, a new deployment, a removed
   ]);
 });
 
+test('cost lines, golden: a range with metered history shows what its recent average would cost, held inside the new range', async () => {
+  const { renderPlan } = await import('../cli/plan-render.js');
+  const { hourlyCost } = await import('../cost/prices.js');
+  const { reservationOf } = await import('../cost/report.js');
+  const cost = { currency: 'USD', hourly: (d: TargetDeployment) => hourlyCost(reservationOf(d.spec, 1, 0), { cpu: 0.04, memory: 0.005 }) };
+  const one = { cpu: 1, memory: 1, gpu: 0 };
+  const spec = (replicas: DeploymentSpec['replicas']) => ({ ...depSpec({ replicas: 1 }), resources: one, replicas });
+  const before = side({ a: { spec: spec({ min: 1, max: 4, initial: 1 }) }, b: { spec: spec({ min: 1, max: 4, initial: 1 }) }, c: { spec: spec({ min: 2, max: 2, initial: 2 }) } });
+  const after = side({ a: { spec: spec({ min: 1, max: 6, initial: 1 }) }, b: { spec: spec({ min: 3, max: 6, initial: 3 }) }, c: { spec: spec({ min: 2, max: 2, initial: 2 }) } });
+  after.canonical.deployments.a!.replicas = { min: 1, max: 6 };
+  after.canonical.deployments.b!.replicas = { min: 3, max: 6 };
+  // a ran 2.5 replicas on average over 3 days; b 1.2 over 5 hours, under its new min of 3.
+  const recent: Record<string, { average: number; hours: number }> = { a: { average: 2.5, hours: 72 }, b: { average: 1.2, hours: 5 } };
+  const p = makePlan({ base: 3, current: 3, before, after, models: [], recentRequests: () => 0, cost, recentReplicas: (d) => recent[d] });
+  const lines = renderPlan(p).split('\n').map((l) => l.trim()).filter((l) => l.startsWith('cost:') || l.startsWith('Cost:'));
+  assert.deepEqual(lines, [
+    // 0.045 $/h a replica: 2.5 × 0.045 × 730 = 82.125 (82.12 as printed).
+    'cost: 32.85–131.40 USD/month, expected 82.12 (2.5 replicas, as on average over the last 3.0 days) → 32.85–197.10 USD/month, expected 82.12 (2.5 replicas, as on average over the last 3.0 days)',
+    // The new min holds the expectation up: 3 × 0.045 × 730 = 98.55.
+    'cost: 32.85–131.40 USD/month, expected 39.42 (1.2 replicas, as on average over the last 5.0 h) → 98.55–197.10 USD/month, expected 98.55 (3.0 replicas, as on average over the last 5.0 h)',
+    // The fixed count is exact (65.70) and counts as its own expectation in the total.
+    'Cost: 131.40–328.50 USD/month, expected 187.25 (5.7 replicas, as on average over the last 5.0 h) → 197.10–459.90 USD/month, expected 246.38 (7.5 replicas, as on average over the last 5.0 h) for every deployment',
+  ]);
+  assert.deepEqual(p.deployments.find((d) => d.name === 'b')!.cost!.to!.expected, { monthly: 0.045 * 3 * 730, replicas: 3, hours: 5 });
+  // Without history there is no expectation.
+  const fresh = makePlan({ base: 3, current: 3, before, after, models: [], recentRequests: () => 0, cost, recentReplicas: () => undefined });
+  assert.equal(fresh.deployments.find((d) => d.name === 'a')!.cost!.to!.expected, undefined);
+  assert.equal(fresh.cost!.to.expected, undefined);
+});
+
 test('a blue-green rollout\'s plan says what the second group costs while both run', async () => {
   const { renderPlan } = await import('../cli/plan-render.js');
   const { hourlyCost } = await import('../cost/prices.js');

@@ -84,6 +84,11 @@ export interface MonthlyCost {
   min: number;
   max: number;
   unpriced: string[];
+  /**
+   * A range with metered history: what the replicas it ran on average recently (cost
+   * meters, up to 7 days), held inside the new min and max, would cost.
+   */
+  expected?: { monthly: number; replicas: number; hours: number };
 }
 
 export interface SettingPlan extends FieldChange {
@@ -216,6 +221,8 @@ export interface PlanInputs {
   listening?: { host: string; port: number };
   /** What one replica of a deployment costs an hour (the after spec's prices), for the cost lines; absent without prices. */
   cost?: { currency: string; hourly(d: TargetDeployment): { priced: number; unpriced: string[] } };
+  /** The replicas a deployment ran on average recently and the hours behind it (cost/meters.ts `recentReplicas`), for a range's expected cost. */
+  recentReplicas?(deployment: string): { average: number; hours: number } | undefined;
 }
 
 const REPLACES = (field: string) => field === 'model' || field.startsWith('runtime.');
@@ -224,7 +231,13 @@ export function makePlan(i: PlanInputs): Plan {
   const monthlyOf = (d: TargetDeployment | undefined): MonthlyCost | undefined => {
     if (!d || !i.cost) return undefined;
     const h = i.cost.hourly(d);
-    return { min: h.priced * d.spec.replicas.min * HOURS_PER_MONTH, max: h.priced * d.spec.replicas.max * HOURS_PER_MONTH, unpriced: d.spec.replicas.max > 0 ? h.unpriced : [] };
+    const { min, max } = d.spec.replicas;
+    const recent = min === max ? undefined : i.recentReplicas?.(d.name);
+    const replicas = recent && Math.min(max, Math.max(min, recent.average));
+    return {
+      min: h.priced * min * HOURS_PER_MONTH, max: h.priced * max * HOURS_PER_MONTH, unpriced: max > 0 ? h.unpriced : [],
+      ...(recent && replicas !== undefined ? { expected: { monthly: h.priced * replicas * HOURS_PER_MONTH, replicas, hours: recent.hours } } : {}),
+    };
   };
   const warnings: string[] = [];
   const refused: string[] = [];
@@ -334,7 +347,19 @@ export function makePlan(i: PlanInputs): Plan {
       }
       if (from || to) d.cost = { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(during ? { during } : {}) };
     }
-    const sum = (ds: readonly TargetDeployment[]): MonthlyCost => ds.map((d) => monthlyOf(d)!).reduce((a, b) => ({ min: a.min + b.min, max: a.max + b.max, unpriced: [...new Set([...a.unpriced, ...b.unpriced])].sort() }), { min: 0, max: 0, unpriced: [] });
+    // The system's expected cost: when every range in it has one (a fixed count is its own).
+    const expectedOf = (m: MonthlyCost) => m.expected?.monthly ?? (m.min === m.max ? m.min : undefined);
+    const sum = (ds: readonly TargetDeployment[]): MonthlyCost => {
+      const ms = ds.map((d) => monthlyOf(d)!);
+      const out: MonthlyCost = { min: 0, max: 0, unpriced: [...new Set(ms.flatMap((m) => m.unpriced))].sort() };
+      for (const m of ms) { out.min += m.min; out.max += m.max; }
+      const expected = ms.map(expectedOf);
+      const withHistory = ms.filter((m) => m.expected);
+      if (withHistory.length > 0 && expected.every((e) => e !== undefined)) {
+        out.expected = { monthly: expected.reduce((a, b) => a! + b!, 0)!, replicas: ms.reduce((n, m, k) => n + (m.expected?.replicas ?? ds[k]!.spec.replicas.min), 0), hours: Math.min(...withHistory.map((m) => m.expected!.hours)) };
+      }
+      return out;
+    };
     cost = { currency: i.cost.currency, from: sum(i.before?.deployments ?? []), to: sum(i.after.deployments) };
   }
   return {

@@ -101,6 +101,24 @@ for (const target of await testDialects()) {
       close(again.groups[0]!.cost, r.total.cost);
     });
 
+    test('recent replicas: the average over the metered time (2 for 2 h, then 3 for 1 h: 7/3), read back by a new meter after a restart', async () => {
+      const w = world();
+      assert.equal(w.meters.recentReplicas('d'), undefined, 'no history yet');
+      for (let s = 0; s <= 7200; s += 10) { await w.meters.reconcile(); if (s < 7200) w.clock.advance(10_000); }
+      await w.meters.refreshRecent();
+      close(w.meters.recentReplicas('d')!.average, 2, 1e-6);
+      close(w.meters.recentReplicas('d')!.hours, 2, 1e-6);
+      w.set([replica('d#0'), replica('d#1'), replica('d#2')]);
+      for (let s = 0; s <= 3600; s += 10) { await w.meters.reconcile(); if (s < 3600) w.clock.advance(10_000); }
+      await w.meters.refreshRecent();
+      close(w.meters.recentReplicas('d')!.average, 7 / 3, 1e-6);
+      // A restart mid-hour: the new meter reads the same history from the store (its hours start on the hour, as the clock's did).
+      const again = new CostMeters({ clock: w.clock, logger: silentLogger, store: new CostStore(store), replicas: () => [], everyMs: () => 10_000, reservation: () => undefined });
+      await again.refreshRecent();
+      close(again.recentReplicas('d')!.average, 7 / 3, 1e-6);
+      assert.equal(again.recentReplicas('other'), undefined);
+    });
+
     test('replicas backing off or stopped hold no reservation; an unpriced GPU is reported, never free', async () => {
       const w = world();
       w.set([replica('d#0', { state: 'backoff' }), replica('d#1', { state: 'stopped' })]);

@@ -136,6 +136,17 @@ export interface CostMetersOptions {
   everyMs(): number;
 }
 
+/** How far back `recentReplicas` looks, and how often it is read again. */
+export const RECENT_WINDOW_S = 7 * 24 * HOUR_S;
+const RECENT_REFRESH_MS = 5 * 60_000;
+
+export interface RecentReplicas {
+  /** Replicas running on average (replica-seconds ÷ seconds covered). */
+  average: number;
+  /** Hours of history behind it. */
+  hours: number;
+}
+
 const ALLOCATED: ReadonlySet<ReplicaStatus['state']> = new Set(['starting', 'ready', 'unhealthy']);
 
 export class CostMeters implements Reconciler {
@@ -152,6 +163,11 @@ export class CostMeters implements Reconciler {
   readonly #served = new Map<string, Map<number, { answered: number; rows: number; row: MeterRow | undefined; bucket: number; generation: number }>>();
   /** Bumped by every flush: a cached pending row of an older generation has been written. */
   #generation = 0;
+  /** Per deployment: the replicas it ran on average over the recent window (from the store), and how long that covers. */
+  #recent = new Map<string, RecentReplicas>();
+  #recentAtMs = -Infinity;
+  /** Wall ms of this process's first sample: the store's hours start on the hour, the meters may have started within it. */
+  #firstWall: number | undefined;
 
   constructor(o: CostMetersOptions) {
     this.#o = o;
@@ -202,6 +218,7 @@ export class CostMeters implements Reconciler {
     const bucketSec = Math.floor(wall / 1000);
     const previousWall = this.#lastWall;
     this.#lastWall = wall;
+    this.#firstWall ??= wall;
     const live = new Set<string>();
     for (const r of this.#o.replicas()) {
       if (!ALLOCATED.has(r.state)) { this.#seen.delete(r.id); continue; }
@@ -243,7 +260,41 @@ export class CostMeters implements Reconciler {
   async reconcile(): Promise<ReconcileResult> {
     this.sample();
     await this.flush();
+    if (this.#o.clock.now() - this.#recentAtMs >= RECENT_REFRESH_MS) await this.refreshRecent();
     return { requeueAfterMs: this.#o.everyMs() };
+  }
+
+  /**
+   * The replicas a deployment ran on average over the last RECENT_WINDOW (7 days, or since
+   * metering began), summed over its versions: what `plan` expects an autoscaled range to
+   * cost. Undefined before a minute of history.
+   */
+  recentReplicas(deployment: string): RecentReplicas | undefined {
+    return this.#recent.get(deployment);
+  }
+
+  /** Read the recent averages from the store again (the reconciler does it every 5 min). */
+  async refreshRecent(): Promise<void> {
+    this.#recentAtMs = this.#o.clock.now();
+    const nowSec = this.#o.clock.date().getTime() / 1000;
+    const sinceSec = nowSec - RECENT_WINDOW_S;
+    const sums = await this.#o.store.sums(Math.floor(sinceSec / HOUR_S) * HOUR_S);
+    const by = new Map<string, { replicaS: number; first: number }>();
+    for (const r of sums) {
+      const b = by.get(r.deployment) ?? { replicaS: 0, first: Infinity };
+      b.replicaS += r.replicaS;
+      b.first = Math.min(b.first, r.first);
+      by.set(r.deployment, b);
+    }
+    const firstSample = this.#firstWall !== undefined ? this.#firstWall / 1000 : Infinity;
+    const recent = new Map<string, RecentReplicas>();
+    for (const [d, b] of by) {
+      // From the window's start, the deployment's first metered hour, or (within that hour) this process's first sample.
+      const start = Math.max(sinceSec, b.first, firstSample < b.first + HOUR_S ? firstSample : -Infinity);
+      const covered = nowSec - start;
+      if (covered >= 60) recent.set(d, { average: b.replicaS / covered, hours: covered / HOUR_S });
+    }
+    this.#recent = recent;
   }
 
   #row(deployment: string, version: number, atSec: number): MeterRow {

@@ -22,7 +22,10 @@ import type { Orchestrator, ReplicaGroup } from '../control/orchestrators/types.
 import { PowerOfTwoChoices } from '../gateway/balancers/index.js';
 import { Batcher } from '../gateway/batcher.js';
 import { ReplicaSet, type EndpointInfo, type ReplicaTransport } from '../gateway/replica-set.js';
-import type { Tensor } from '../runtime/tensor.js';
+import { DATATYPES, elementCount, type TensorData } from '../runtime/datatypes.js';
+import type { ModelSignature, Tensor, TensorSpec } from '../runtime/tensor.js';
+import { columnNames, type CaptureRecord, type CellValue } from '../monitor/capture/record.js';
+import type { FeatureSpec } from '../spec/types.js';
 import { hourlyCost, HOURS_PER_MONTH, type Rates } from './prices.js';
 
 export interface Candidate {
@@ -178,6 +181,53 @@ export async function measure(o: MeasureOptions): Promise<Measured> {
 }
 
 /** Synthetic request inputs from a signature: `n` one-row requests of standard-normal values (integers as small counts). */
+/**
+ * The requests `recommend` replays from captured predictions: each record's inputs as the
+ * model takes them (its first input from the named rows, the others from their tensors).
+ * Unusable when the capture redacts or hashes a column of the first input (the value the
+ * model saw is gone), or the model takes text: `reason` says why, and recommend measures
+ * with synthetic requests instead.
+ */
+export function capturedInputs(records: readonly CaptureRecord[], sig: ModelSignature, o: { features?: readonly FeatureSpec[]; redact: readonly string[]; hash: readonly string[] }): { inputs: Tensor[][] } | { reason: string } {
+  const first = sig.inputs[0];
+  if (!first) return { reason: 'the model has no inputs' };
+  if (sig.inputs.some((s) => s.datatype === 'BYTES')) return { reason: 'the model takes text (BYTES), which is not replayed' };
+  const width = first.shape.length >= 2 ? first.shape[first.shape.length - 1]! : -1;
+  const inner = first.shape.slice(1);
+  if (width < 1 || inner.some((x) => x < 0)) return { reason: `input '${first.name}' has a dynamic dimension beyond the first (shape [${first.shape.join(', ')}]), so captured rows cannot be reshaped` };
+  const names = columnNames(width, o.features);
+  const lost = names.filter((n) => o.redact.includes(n) || o.hash.includes(n));
+  if (lost.length > 0) return { reason: `capture ${o.redact.some((n) => lost.includes(n)) ? 'redacts' : 'hashes'} ${lost.map((n) => `'${n}'`).join(', ')}, so the values the model saw are not stored` };
+  const rowSize = elementCount(inner);
+  const out: Tensor[][] = [];
+  for (const r of records) {
+    const cells: CellValue[] = [];
+    for (const row of r.rows) for (const n of names) cells.push(row[n] ?? null);
+    if (cells.length === 0 || cells.length % rowSize !== 0) continue;
+    const head = tensorOf(first, [cells.length / rowSize, ...inner], cells);
+    const rest = sig.inputs.slice(1).map((s) => { const t = r.inputs?.[s.name]; return t ? tensorOf(s, t.shape, t.data) : undefined; });
+    if (!head || rest.some((t) => t === undefined)) continue;
+    out.push([head, ...(rest as Tensor[])]);
+  }
+  return out.length > 0 ? { inputs: out } : { reason: 'no captured prediction could be rebuilt' };
+}
+
+/** A tensor of `spec`'s datatype from captured cells (null: NaN; a cell that is not a number: undefined). */
+function tensorOf(spec: TensorSpec, shape: number[], cells: readonly CellValue[]): Tensor | undefined {
+  const ctor = DATATYPES[spec.datatype].array;
+  if (!ctor || cells.length !== elementCount(shape)) return undefined;
+  const data = new ctor(cells.length);
+  const big = data instanceof BigInt64Array || data instanceof BigUint64Array;
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i];
+    const v = c === null ? Number.NaN : typeof c === 'boolean' ? Number(c) : c;
+    if (typeof v !== 'number') return undefined;
+    if (big) (data as BigInt64Array)[i] = BigInt(Number.isFinite(v) ? Math.trunc(v) : 0);
+    else (data as Float64Array)[i] = v;
+  }
+  return { name: spec.name, datatype: spec.datatype, shape, data: data as TensorData };
+}
+
 export function syntheticInputs(d: ResolvedDeployment, n = 64): Tensor[][] {
   let seed = 12345;
   const u = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return (seed + 0.5) / 2 ** 32; };

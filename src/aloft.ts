@@ -20,7 +20,7 @@ import { Capture, type CaptureConfig } from './monitor/capture/capture.js';
 import { JsonlSink } from './monitor/capture/jsonl.js';
 import { WorkerWriter } from './monitor/capture/worker-writer.js';
 import { CAPTURE_RETENTION, CaptureRetention } from './monitor/capture/retention.js';
-import { registerCaptureExportRoute, registerFeedbackRoute, registerMonitorRoute } from './monitor/capture/routes.js';
+import { openRecord, registerCaptureExportRoute, registerFeedbackRoute, registerMonitorRoute } from './monitor/capture/routes.js';
 import { CaptureStore } from './monitor/capture/store.js';
 import { DRIFT, DriftMonitor } from './monitor/drift-monitor.js';
 import { createMonitoring } from './monitor/monitoring.js';
@@ -31,7 +31,7 @@ import { SLO } from './monitor/slo.js';
 import { COST, CostMeters, CostStore } from './cost/meters.js';
 import { costReport, idleFindings, reservationOf, type IdleFinding, type LiveDeployment } from './cost/report.js';
 import { registerCostRoute } from './cost/routes.js';
-import { candidates, choose, measure, syntheticInputs } from './cost/recommend.js';
+import { candidates, capturedInputs, choose, measure, syntheticInputs } from './cost/recommend.js';
 import { registerRecommendRoute } from './cost/recommend-route.js';
 import { procUsage } from './cost/meters.js';
 import { budgetConditions, budgetStatus, type BudgetStatus } from './cost/budgets.js';
@@ -431,6 +431,19 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     });
     controller.enqueue(COST, ALL);
     // The capacity planner: one fresh replica per candidate, on orchestrators of its own (never the system's groups).
+    const recentCaptured = async (name: string) => {
+      const c = captureConfig(name);
+      if (!c) return { reason: 'the deployment does not capture predictions' };
+      const d = control.deployments().find((x) => x.name === name)!;
+      await capture.flush();
+      const records = [];
+      for await (const stored of captureStore.list(name, new Date(clock.date().getTime() - 86_400_000).toISOString())) {
+        try { records.push(openRecord(capture, c, stored)); } catch { /* a record under a retired key: skipped */ }
+        if (records.length >= 256) break;
+      }
+      if (records.length === 0) return { reason: 'no prediction captured in the last day' };
+      return capturedInputs(records, d.signature, { ...(c.features ? { features: c.features } : {}), redact: c.capture.redact, hash: c.capture.hash });
+    };
     let recommending = false;
     registerRecommendRoute(adminApp, {
       exists: (d) => control.deployments().some((x) => x.name === d),
@@ -440,7 +453,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         try {
           const d = control.deployments().find((x) => x.name === name)!;
           const list = candidates(cores, d.signature.batchable);
-          const inputs = syntheticInputs(d);
+          // Captured requests when there are some (the last day's, up to 256), else synthetic ones from the signature.
+          const replay = await recentCaptured(name);
+          const inputs = 'inputs' in replay ? replay.inputs : syntheticInputs(d);
           const measured = [];
           for (const [i, c] of list.entries()) {
             const threadsOrch = new ThreadOrchestrator({ logger, clock });
@@ -454,7 +469,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
             onProgress(m, i + 1, list.length);
           }
           const bytes = liveCost().find((x) => x.name === name)?.reservation.memoryGiB ?? 0.25;
-          return choose(measured, { deployment: name, rps, p99Ms, rates: ratesOf(live.cost), currency: live.cost.currency, defaultMemoryMiB: bytes * 1024, inputs: 'synthetic' });
+          return choose(measured, { deployment: name, rps, p99Ms, rates: ratesOf(live.cost), currency: live.cost.currency, defaultMemoryMiB: bytes * 1024, inputs: 'inputs' in replay ? 'captured' : 'synthetic', ...('reason' in replay ? { inputsWhy: replay.reason } : { inputsWhy: `${replay.inputs.length} captured predictions of the last day` }) });
         } finally {
           recommending = false;
         }

@@ -166,3 +166,29 @@ test('the planner prices measurements at the target rate and picks the cheapest 
   assert.match(none.note, /no configuration meets p99 ≤ 1 ms; the closest is process, 1 thread, batch 16 at p99 9.00 ms/);
   assert.deepEqual(none.rows[0]!.unpriced, ['cpu', 'memory']);
 });
+
+test('captured predictions are rebuilt into the requests the model took; a redacted or hashed column makes them unusable, with the reason', async () => {
+  const { buildRecord } = await import('../monitor/capture/record.js');
+  const { capturedInputs } = await import('./recommend.js');
+  const sig = { inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 3] }, { name: 'k', datatype: 'INT64' as const, shape: [-1, 1] }], outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [-1, 1] }], batchable: true };
+  const features = [{ name: 'age', kind: 'numeric' as const }, { name: 'income', kind: 'numeric' as const }, { name: 'region', kind: 'categorical' as const }];
+  const x = new Float32Array([31, 52000.5, 2, 45, Number.NaN, 1]);
+  const src = { id: 'r1', at: 0, deployment: 'd', version: 1, model: 'm', key: 'k', latencyMs: 1,
+    inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [2, 3], data: x }, { name: 'k', datatype: 'INT64' as const, shape: [2, 1], data: new BigInt64Array([7n, 9n]) }],
+    outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [2, 1], data: new Float32Array([0.1, 0.9]) }] };
+  const capture = (o: { redact?: string[]; hash?: string[] }) => ({ sampleRate: 1, redact: o.redact ?? [], hash: o.hash ?? [], hashKey: 'h' }) as never;
+  const record = JSON.parse(JSON.stringify(buildRecord(src, capture({}), features)));
+  const got = capturedInputs([record, record], sig, { features, redact: [], hash: [] });
+  assert.ok('inputs' in got, 'reason' in got ? got.reason : '');
+  assert.equal(got.inputs.length, 2);
+  const [a, k] = got.inputs[0]!;
+  assert.deepEqual(a!.shape, [2, 3]);
+  assert.deepEqual(Array.from(a!.data as Float32Array).map((v) => (Number.isNaN(v) ? 'NaN' : v)), [31, 52000.5, 2, 45, 'NaN', 1], 'NaN was stored as null and comes back as NaN');
+  assert.deepEqual(k!.shape, [2, 1]);
+  assert.deepEqual(Array.from(k!.data as BigInt64Array), [7n, 9n]);
+  const redacted = capturedInputs([buildRecord(src, capture({ redact: ['income'] }), features)], sig, { features, redact: ['income'], hash: [] });
+  assert.deepEqual(redacted, { reason: "capture redacts 'income', so the values the model saw are not stored" });
+  const hashed = capturedInputs([buildRecord(src, capture({ hash: ['region'] }), features)], sig, { features, redact: [], hash: ['region'] });
+  assert.deepEqual(hashed, { reason: "capture hashes 'region', so the values the model saw are not stored" });
+  assert.match((capturedInputs([], sig, { redact: [], hash: [] }) as { reason: string }).reason, /no captured prediction could be rebuilt/);
+});

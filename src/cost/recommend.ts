@@ -60,6 +60,8 @@ export interface Recommendation {
   p99Ms: number;
   currency: string;
   inputs: 'captured' | 'synthetic';
+  /** Which captured predictions were replayed, or why none were. */
+  inputsWhy?: string;
   /** What the figures include. */
   measuredAt: string;
   rows: Priced[];
@@ -85,7 +87,7 @@ export function candidates(cores: number, batchable: boolean): Candidate[] {
 }
 
 /** Price the measurements at `rps` and pick the cheapest meeting `p99Ms` (pure). */
-export function choose(measured: readonly Measured[], o: { deployment: string; rps: number; p99Ms: number; rates: Rates; currency: string; defaultMemoryMiB: number; inputs: Recommendation['inputs'] }): Recommendation {
+export function choose(measured: readonly Measured[], o: { deployment: string; rps: number; p99Ms: number; rates: Rates; currency: string; defaultMemoryMiB: number; inputs: Recommendation['inputs']; inputsWhy?: string }): Recommendation {
   const rows = measured.map((m): Priced => {
     const replicas = m.rps > 0 ? Math.max(1, Math.ceil(o.rps / (0.7 * m.rps))) : Infinity;
     const memoryGiB = Math.ceil((m.memoryMiB ?? o.defaultMemoryMiB) / 64) * 64 / 1024;
@@ -107,7 +109,7 @@ export function choose(measured: readonly Measured[], o: { deployment: string; r
     : closest
       ? `no configuration meets p99 ≤ ${o.p99Ms} ms; the closest is ${closest.isolation}, ${closest.threads} thread${closest.threads === 1 ? '' : 's'}, batch ${closest.maxBatchSize} at p99 ${closest.p99.toFixed(2)} ms`
       : 'no configuration answered';
-  return { deployment: o.deployment, rps: o.rps, p99Ms: o.p99Ms, currency: o.currency, inputs: o.inputs, measuredAt: MEASURED_AT, rows, ...(best ? { best } : {}), ...(closest ? { closest } : {}), ...(fragment ? { fragment } : {}), note };
+  return { deployment: o.deployment, rps: o.rps, p99Ms: o.p99Ms, currency: o.currency, inputs: o.inputs, ...(o.inputsWhy !== undefined ? { inputsWhy: o.inputsWhy } : {}), measuredAt: MEASURED_AT, rows, ...(best ? { best } : {}), ...(closest ? { closest } : {}), ...(fragment ? { fragment } : {}), note };
 }
 
 export interface MeasureOptions {

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,9 @@ import { startProject, type Project } from '../helpers/project.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let p: Project;
 before(async () => {
-  p = await startProject({ replicas: 1, yaml: 'cost: { prices: { cpu: 0.04, memory: 0.005 } }\ndeployments: { credit-risk: { runtime: { isolation: process } } }' });
+  process.env.RECOMMEND_CAPTURE_KEY = randomBytes(32).toString('base64');
+  // The deployment captures every prediction, so the planner replays captured requests.
+  p = await startProject({ replicas: 1, yaml: 'cost: { prices: { cpu: 0.04, memory: 0.005 } }\ndeployments: { credit-risk: { runtime: { isolation: process }, capture: { sampleRate: 1, key: "${env:RECOMMEND_CAPTURE_KEY}" } } }' });
 });
 after(async () => { await p?.close(); });
 
@@ -29,6 +32,10 @@ async function recommend(body: Record<string, unknown>): Promise<{ status: numbe
 }
 
 test('every candidate is measured with progress; the cheapest meeting the target is recommended with its fragment; the deployment keeps serving', { timeout: 300_000 }, async (t) => {
+  for (let i = 0; i < 20; i++) {
+    const r = await call(`${p.url}/v2/models/credit-risk/infer`, { method: 'POST', body: JSON.stringify(inferBody()), headers: { ...p.headers, 'content-type': 'application/json' } });
+    assert.equal(r.status, 200, r.text);
+  }
   const serving = (async () => {
     let ok = 0;
     for (let i = 0; i < 50; i++) {
@@ -55,6 +62,8 @@ test('every candidate is measured with progress; the cheapest meeting the target
   assert.match(result.fragment!, new RegExp(`replicas: ${result.best.replicas}\\n    runtime: \\{ isolation: ${result.best.isolation}, intraOpThreads: ${result.best.threads} \\}`));
   t.diagnostic(`recommended: ${result.note}\n${result.fragment}`);
   assert.equal(await serving, 50, 'the deployment answered every request while the planner ran');
+  assert.equal(result.inputs, 'captured', `captured requests were replayed (${result.inputsWhy})`);
+  assert.match(result.inputsWhy!, /^\d+ captured predictions of the last day$/);
 });
 
 test('a target no configuration can meet says so and names the closest; bad requests are clear errors', { timeout: 300_000 }, async () => {

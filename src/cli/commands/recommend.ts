@@ -30,6 +30,6 @@ export async function recommend(deployment: string, opts: ClientOptions & { json
     x.isolation, String(x.threads), String(x.maxBatchSize), String(Math.round(x.rps)), x.p50.toFixed(2), x.p99.toFixed(2), x.memoryMiB === undefined ? '-' : x.memoryMiB.toFixed(0),
     String(x.replicas), `${x.monthly.toFixed(2)}${x.unpriced.length ? ` + unpriced ${x.unpriced.join(', ')}` : ''}`, x.per1k.toFixed(6), x.meets ? 'yes' : 'no',
   ]));
-  process.stdout.write(`\nmeasured at ${r.measuredAt}; one replica measured, replicas assumed to add up\nat ${r.rps} req/s with p99 ≤ ${r.p99Ms} ms (${r.inputs} requests): ${r.note}\n`);
+  process.stdout.write(`\nmeasured at ${r.measuredAt}; one replica measured, replicas assumed to add up\nat ${r.rps} req/s with p99 ≤ ${r.p99Ms} ms (${r.inputs} requests${r.inputsWhy ? `: ${r.inputsWhy}` : ''}): ${r.note}\n`);
   if (r.fragment) process.stdout.write(`\n${r.fragment}\n`);
 }

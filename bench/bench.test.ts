@@ -10,7 +10,7 @@ import { encodeInferResponse } from '../src/runtime/codec/index.js';
 import { startPeer } from './child.js';
 import { parseDeployment, parseObject } from './systems/aloft.js';
 import { percentile, summarize } from './load.js';
-import { findings, modelTable, occupancy, profileSection, targetsSection, violatesLittle, type Row } from './report.js';
+import { findings, modelTable, occupancy, ownedSections, profileSection, targetsSection, violatesLittle, type Row } from './report.js';
 import { stageOf, stageTimes, type ProfileResult } from './profile.js';
 import { checkResponse, loadWorkload, type ModelId } from './workload.js';
 
@@ -206,5 +206,13 @@ describe('profile breakdown', () => {
     };
     const t = stageTimes(profile, 1025, 1100);
     assert.deepEqual(Object.fromEntries(t), { 'HTTP write (syscall)': 20, 'request decode': 30, idle: 40 });
+  });
+});
+
+describe('BENCHMARKS.md', () => {
+  it('keeps the sections other benches own, with their prose, from the first of them to the end', () => {
+    const doc = '# Benchmarks\n\n## Targets\n\nx\n\n## What this shows\n\ny\n\n## Shadow\n\n<!-- shadow:start -->\nt\n<!-- shadow:end -->\n\nprose\n\n## Autoscaling\n\n<!-- autoscale:start -->\nu\n<!-- autoscale:end -->\n';
+    assert.equal(ownedSections(doc), '## Shadow\n\n<!-- shadow:start -->\nt\n<!-- shadow:end -->\n\nprose\n\n## Autoscaling\n\n<!-- autoscale:start -->\nu\n<!-- autoscale:end -->');
+    assert.equal(ownedSections('# B\n\n## Targets\n\nx\n'), '');
   });
 });

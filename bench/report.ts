@@ -413,3 +413,17 @@ export function markdown(rows: readonly Row[], models: readonly ModelId[], title
   parts.push(['## What this shows', '', ...models.flatMap((model) => [`**${model}.** ${findings(rows, model, info.concurrency).join(' ')}`, ''])].join('\n').trimEnd());
   return `${parts.join('\n\n')}\n`;
 }
+
+/**
+ * The sections other benches own (shadow, capture, overload, autoscale, recommend: each a
+ * `## ` section holding a `<!-- name:start -->` block, with its prose), from the first of
+ * them to the end of `doc`: `npm run bench` rewrites the sections before them and keeps these.
+ */
+export function ownedSections(doc: string): string {
+  const starts = [...doc.matchAll(/^## .*$/gm)].map((m) => m.index);
+  for (let k = 0; k < starts.length; k++) {
+    const section = doc.slice(starts[k], starts[k + 1] ?? doc.length);
+    if (/<!-- [\w-]+:start -->/.test(section)) return doc.slice(starts[k]).trimEnd();
+  }
+  return '';
+}

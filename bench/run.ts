@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 import { installCleanup, onExit, ROOT, stopAll, track } from './child.js';
 import { runLoad } from './load.js';
 import type { ProfileResult } from './profile.js';
-import { markdown, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
+import { markdown, ownedSections, terminalTables, type Machine, type Row, type RunInfo } from './report.js';
 import { childPids, commandLine, cpuCounters, cpuMs, peakRssKiB, resetPeakRss, threadCpuMs } from './rss.js';
 import { ALOFT_DEPLOYMENT, ALOFT_NODE_ARGS, ALOFT_SERVER, aloftBatching, aloftNoBatching, aloftThreads } from './systems/aloft.js';
 import { fastifyFixedServer, fixedServer, socketFixedServer } from './systems/fixed.js';
@@ -430,7 +430,11 @@ async function main(): Promise<number> {
     if (failed.length > 0) {
       console.error('BENCHMARKS.md not written: some systems failed (see above).');
     } else {
-      writeFileSync(join(ROOT, 'BENCHMARKS.md'), markdown(rows, opts.models, titles, info));
+      // The sections the other benches write (bench/paired.ts writeSection) stay as they are.
+      const file = join(ROOT, 'BENCHMARKS.md');
+      let kept = '';
+      try { kept = ownedSections(readFileSync(file, 'utf8')); } catch { /* no file yet */ }
+      writeFileSync(file, kept ? `${markdown(rows, opts.models, titles, info).trimEnd()}\n\n${kept}\n` : markdown(rows, opts.models, titles, info));
       log('wrote BENCHMARKS.md');
     }
   }

@@ -22,7 +22,11 @@
  *
  * On start (`start`): a revision still `applying` was interrupted by a crash; it is
  * recorded `failed` (interrupted), and the system converges to one revision: the spec
- * file's, recorded as a new revision when it differs from the newest applied one.
+ * file's, recorded as a new revision when it differs from the newest applied one. When
+ * the file moves a deployment that declares a rollout (canary, blue-green, shadow, A/B)
+ * to a new version, the newest applied revision runs first and the file lands as an
+ * apply once it has converged: a restart in the middle of a canary resumes it from the
+ * first step (its analysis starts over) rather than giving the new version all traffic.
  */
 import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -174,6 +178,12 @@ export class ControlPlane {
   #lock: Promise<unknown> = Promise.resolve();
   /** Promotions already in the audit trail. */
   readonly #audited = new Set<string>();
+  /**
+   * A start whose spec file moves a deployment that declares a rollout to a new version:
+   * the revision that ran before converges first, then this lands as an apply, so the new
+   * version rolls out as declared instead of starting cold with all the traffic.
+   */
+  #deferred: { prepared: Prepared; message: string; from: number; base: number; timer: Timer } | undefined;
 
   constructor(o: ControlPlaneOptions) {
     this.#o = o;
@@ -225,6 +235,22 @@ export class ControlPlane {
       const plan = this.#plan(prepared, latest?.number ?? 0, current ?? undefined, before);
       if (current && before && !plan.changes) {
         this.#setDesired({ ...before, loaded });
+        return { revision: current.number, recorded: false, plan };
+      }
+      const rolling = current && before && plan.restart.length === 0 && plan.refused.length === 0 ? plan.deployments.filter((d) => {
+        const now = prepared.targets.find((t) => t.name === d.name);
+        return d.action === 'change' && d.effect === 'replace' && d.from && d.to && d.from.version !== d.to.version && now !== undefined && now.spec.rollout.strategy !== 'replace';
+      }) : [];
+      if (current && before && rolling.length > 0) {
+        const names = rolling.map((d) => `'${d.name}' (${d.from!.model}@${d.from!.version} → ${d.to!.model}@${d.to!.version}, ${prepared.targets.find((t) => t.name === d.name)!.spec.rollout.strategy})`).join(', ');
+        this.#o.logger.info({ revision: current.number, deployments: rolling.map((d) => d.name) }, `the spec file moves ${names} to a new version under a rollout: serving revision ${current.number} first, then applying the file so the rollout runs as declared`);
+        this.#deferred = {
+          prepared, message: `aloft up -f ${relative(process.cwd(), loaded.file) || loaded.file}: rolled out from revision ${current.number}`, from: current.number,
+          // The newest revision when held (an interrupted one may be newer than what runs): anything after it is newer than the file.
+          base: latest?.number ?? 0,
+          timer: this.#o.clock.setTimeout(() => this.#applyDeferred('timeout'), this.#o.applyTimeoutMs ?? 300_000),
+        };
+        this.#setDesired(before);
         return { revision: current.number, recorded: false, plan };
       }
       const number = await this.#record(prepared, plan, latest?.number ?? 0, 'startup', null, { actor: SYSTEM_ACTOR, source: 'system' }, `aloft up -f ${relative(process.cwd(), loaded.file) || loaded.file}`);
@@ -333,14 +359,38 @@ export class ControlPlane {
   /** The deployments reconciler's report after each pass. */
   onPass(report: PassReport): void {
     this.#last = report;
+    if (this.#deferred && report.converged && report.desired === this.#desired?.deployments && this.#tracking === undefined) this.#applyDeferred('converged');
     const t = this.#tracking;
     if (!t || report.desired !== this.#desired?.deployments) return;
     if (report.converged) void this.#finish(t, 'applied', null);
     else if (report.failed) void this.#finish(t, report.failed.rolledBack ? 'rolled_back' : 'failed', `deployment '${report.failed.deployment}': ${report.failed.reason}`);
   }
 
+  /**
+   * Apply the spec file held back at start: once the revision that ran before has converged,
+   * or after the apply timeout if it never does (its replicas no longer start). Dropped when
+   * another revision landed meanwhile (an operator's apply is newer than the file).
+   */
+  #applyDeferred(why: 'converged' | 'timeout'): void {
+    const deferred = this.#deferred;
+    if (!deferred) return;
+    this.#deferred = undefined;
+    deferred.timer.cancel();
+    void this.#exclusive(async () => {
+      const latest = (await this.#revisions.latest())?.number ?? 0;
+      if (latest !== deferred.base) {
+        this.#o.logger.warn({ from: deferred.from, latest }, `the spec file held back at start was not applied: revision ${latest} landed since, and it is newer`);
+        return;
+      }
+      if (why === 'timeout') this.#o.logger.warn({ from: deferred.from }, `revision ${deferred.from} did not converge after the start; applying the spec file anyway`);
+      await this.#applyPrepared(deferred.prepared, latest, 'apply', null, { actor: SYSTEM_ACTOR, source: 'system' }, deferred.message);
+    }).catch((err: unknown) => this.#o.logger.error({ err, from: deferred.from }, 'the spec file could not be rolled out after the start; the previous revision keeps running'));
+  }
+
   /** Stop tracking (the system is stopping): an apply still converging stays `applying`, and the next start records it as interrupted. */
   close(): void {
+    this.#deferred?.timer.cancel();
+    this.#deferred = undefined;
     this.#tracking?.timer.cancel();
     this.#tracking = undefined;
   }

@@ -234,7 +234,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         const rates = ratesOf(live.cost);
         return liveCost().map((d) => ({ deployment: d.name, hourly: hourlyCost(d.reservation, rates).priced * d.replicas, reservedCpu: d.reservation.cpu * d.replicas, reservedMemoryGiB: d.reservation.memoryGiB * d.replicas }));
       },
-      autoscaling: () => (scaler.autoscaler?.last() ?? []).map((e) => ({ deployment: e.deployment, desired: e.to, ready: e.ready, stable: e.stable, panic: e.panic, panicking: e.panicking, ...scaler.autoscaler!.counts(e.deployment) })),
+      autoscaling: () => (scaler.autoscaler?.last() ?? []).map((e) => ({ deployment: e.deployment, version: e.version, desired: e.to, ready: e.ready, stable: e.stable, panic: e.panic, panicking: e.panicking, ...scaler.autoscaler!.counts(e.deployment) })),
       slos: () => monitoring.slo.last(),
       alerts: () => ({ alerts: monitoring.alerts.report().active, deliveries: monitoring.alerts.counts() }),
       drift: () => monitoring.driftChecks().map((c) => ({ deployment: c.deployment, drifted: c.result!.drifted, share: c.result!.share, features: c.result!.features.map((f) => ({ feature: f.feature, drifted: f.drifted, statistic: f.statistic })) })),

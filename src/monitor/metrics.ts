@@ -21,7 +21,8 @@ export interface VersionGauges {
   /** Called at scrape time: the latest evaluation of every SLO (monitor/slo.ts). */
   slos?(): { deployment: string; name: string; objective: number; events: { good: number; total: number }; budget: { remaining: number }; rules: { severity: string; long: { window: string; rate: number }; short: { window: string; rate: number } }[] }[];
   /** Called at scrape time: the autoscaler's last evaluation per deployment (control/autoscaler.ts), and its changes so far. */
-  autoscaling?(): { deployment: string; desired: number; ready: number; stable: number; panic: number; panicking: boolean; up: number; down: number }[];
+  /** One entry per autoscaled replica group (two while a rollout runs both versions); `up`/`down` count the deployment's changes, so they are added once per deployment. */
+  autoscaling?(): { deployment: string; version: number; desired: number; ready: number; stable: number; panic: number; panicking: boolean; up: number; down: number }[];
   /** Called at scrape time: what each deployment's running replicas reserve and cost an hour (cost/). */
   cost?(): { deployment: string; hourly: number; reservedCpu: number; reservedMemoryGiB: number }[];
   /** Called at scrape time: alerts (monitor/alerts) and their deliveries per sink. */
@@ -67,9 +68,9 @@ export class GatewayMetrics {
       const sloBurn = new Gauge({ name: 'aloft_slo_burn_rate', help: "The SLO's burn rate (bad share ÷ error budget) over each window its alert rules look at.", labelNames: ['deployment', 'slo', 'window'], registers: [this.registry] });
       const alertsGauge = new Gauge({ name: 'aloft_alerts', help: 'Alerts by name and state (pending, firing), with their deployment and severity.', labelNames: ['alertname', 'state', 'deployment', 'severity'], registers: [this.registry] });
       const notifications = new Counter({ name: 'aloft_alert_notifications_total', help: "Alert notifications per sink: 'delivered', 'retried' (a failed attempt that will be tried again) and 'failed' (given up after alerts.retries).", labelNames: ['sink', 'outcome'], registers: [this.registry] });
-      const asDesired = new Gauge({ name: 'aloft_autoscaler_desired_replicas', help: 'Replicas the autoscaler wants for the deployment (within replicas.min and max).', labelNames: ['deployment'], registers: [this.registry] });
-      const asObserved = new Gauge({ name: 'aloft_autoscaler_observed', help: "The autoscaler's metric (concurrency, or rows per second) averaged over its stable and panic windows.", labelNames: ['deployment', 'window'], registers: [this.registry] });
-      const asPanic = new Gauge({ name: 'aloft_autoscaler_panic', help: '1 while the autoscaler is in panic mode (a burst: it follows the short window and does not scale down).', labelNames: ['deployment'], registers: [this.registry] });
+      const asDesired = new Gauge({ name: 'aloft_autoscaler_desired_replicas', help: "Replicas the autoscaler wants for the deployment's version (within replicas.min and max; during a rollout each version is sized by its share of the traffic).", labelNames: ['deployment', 'version'], registers: [this.registry] });
+      const asObserved = new Gauge({ name: 'aloft_autoscaler_observed', help: "The autoscaler's metric (concurrency, or rows per second) averaged over its stable and panic windows, per version.", labelNames: ['deployment', 'version', 'window'], registers: [this.registry] });
+      const asPanic = new Gauge({ name: 'aloft_autoscaler_panic', help: '1 while the autoscaler is in panic mode for the version (a burst: it follows the short window and does not scale down).', labelNames: ['deployment', 'version'], registers: [this.registry] });
       const asDecisions = new Counter({ name: 'aloft_autoscaler_decisions_total', help: 'Changes of the replica count the autoscaler made, by direction.', labelNames: ['deployment', 'direction'], registers: [this.registry] });
       const costHourly = new Gauge({ name: 'aloft_cost_hourly', help: "What the deployment's running replicas cost an hour at the price table (cost.prices or cost.instance), in cost.currency; unpriced resources count nothing here (aloft cost lists them).", labelNames: ['deployment'], registers: [this.registry] });
       const reserved = new Gauge({ name: 'aloft_resources_reserved', help: "What the deployment's running replicas reserve: vCPUs and GiB (resources).", labelNames: ['deployment', 'resource'], registers: [this.registry] });
@@ -84,14 +85,17 @@ export class GatewayMetrics {
         }
         for (const g of [asDesired, asObserved, asPanic]) g.reset();
         asDecisions.reset();
+        const counted = new Set<string>();
         for (const a of gauges.autoscaling?.() ?? []) {
-          const l = { deployment: a.deployment };
+          const l = { deployment: a.deployment, version: String(a.version) };
           asDesired.set(l, a.desired);
           asObserved.set({ ...l, window: 'stable' }, a.stable);
           asObserved.set({ ...l, window: 'panic' }, a.panic);
           asPanic.set(l, a.panicking ? 1 : 0);
-          asDecisions.inc({ ...l, direction: 'up' }, a.up);
-          asDecisions.inc({ ...l, direction: 'down' }, a.down);
+          if (counted.has(a.deployment)) continue;
+          counted.add(a.deployment);
+          asDecisions.inc({ deployment: a.deployment, direction: 'up' }, a.up);
+          asDecisions.inc({ deployment: a.deployment, direction: 'down' }, a.down);
         }
         for (const g of [sloObjective, sloEvents, sloBudget, sloBurn]) g.reset();
         for (const s of gauges.slos?.() ?? []) {

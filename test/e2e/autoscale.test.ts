@@ -210,7 +210,7 @@ test('load step: 1 replica idle, up to max under load with no failed request, ba
     assert.equal(idle.last!.panicking, false);
     assert.equal(readyOf(p).length, 1, 'idle: one ready replica');
     assert.equal(idle.lastDecision, undefined, 'no change of the count while idle');
-    assert.equal(await metric(p, `aloft_autoscaler_desired_replicas{deployment="${DEP}"}`), 1);
+    assert.equal(await metric(p, `aloft_autoscaler_desired_replicas{deployment="${DEP}",version="1"}`), 1);
     const expected = await inferOnce(p.url);
 
     // The load step: CONNECTIONS requests in flight, target 2 per replica.
@@ -233,8 +233,8 @@ test('load step: 1 replica idle, up to max under load with no failed request, ba
     const underLoad = await w.scaling();
     const littles = (steadyTo.ns - steadyFrom.ns) / ((steadyTo.at - steadyFrom.at) * 1e6);
     const sampled = w.evaluations.filter((e) => Date.parse(e.at) > steadyFrom.at + 2000 && Date.parse(e.at) <= steadyTo.at);
-    assert.equal(await metric(p, `aloft_autoscaler_desired_replicas{deployment="${DEP}"}`), 3);
-    assert.equal(await metric(p, `aloft_autoscaler_panic{deployment="${DEP}"}`), 1, 'panic mode under the step');
+    assert.equal(await metric(p, `aloft_autoscaler_desired_replicas{deployment="${DEP}",version="1"}`), 3);
+    assert.equal(await metric(p, `aloft_autoscaler_panic{deployment="${DEP}",version="1"}`), 1, 'panic mode under the step');
     await traffic.stop();
     const stopAt = Date.now();
     const tally = traffic.tally;

@@ -104,12 +104,15 @@ export class DeploymentsReconciler implements Reconciler {
         ? (this.#o.rollouts?.isCandidate(d.name, target.key) ? prev.versions.find((v) => v.group !== target.key) : prev.versions.find((v) => v.group === target.key))
         : prev?.versions.find((v) => v.version === prev.current);
       let current = route;
-      const holdOld = () => {
+      /** Keep the group a rollout moves from; its route, with the count it now has. */
+      const holdOld = (): VersionRoute => {
         const old = this.#applied.get(prevRoute!.group);
         // The group a rollout moves from keeps serving its share; the autoscaler sizes it by that share (a range), else it keeps its count.
         const scaled = old ? this.#o.replicas?.(d.name, old.key) : undefined;
         if (old) keep.set(old.key, scaled !== undefined ? { ...old, replicas: scaled } : old);
         transitioning = true;
+        const { weight: _w, ...baseline } = prevRoute!;
+        return scaled !== undefined ? { ...baseline, desiredReplicas: scaled } : baseline;
       };
       if (prevRoute && prevRoute.group !== target.key) {
         const warm = ready(target.key) >= target.replicas;
@@ -118,8 +121,7 @@ export class DeploymentsReconciler implements Reconciler {
           ? this.#o.rollouts.decide(d.name, d.spec.rollout, { version: prevRoute.version, group: prevRoute.group }, { version: d.version, group: target.key }, warm, desired)
           : warm ? { kind: 'promoted' as const } : { kind: 'warming' as const };
         if (decision.kind === 'split') {
-          holdOld();
-          const { weight: _w, ...baseline } = prevRoute;
+          const baseline = holdOld();
           const current = decision.current === 'candidate' ? route.version : prevRoute.version;
           const r = d.spec.rollout;
           routes.push({
@@ -131,8 +133,7 @@ export class DeploymentsReconciler implements Reconciler {
         }
         if (decision.kind === 'shadow') {
           // The baseline answers everything; the candidate gets copies (gateway/shadow.ts).
-          holdOld();
-          const { weight: _w, ...baseline } = prevRoute;
+          const baseline = holdOld();
           const { weight: _c, ...candidate } = route;
           const sh = d.spec.rollout.shadow;
           routes.push({
@@ -146,8 +147,7 @@ export class DeploymentsReconciler implements Reconciler {
           switched = true;
         } else {
           // Keep serving from the old group: the new one is warming, or its canary was rolled back.
-          current = prevRoute;
-          holdOld();
+          current = holdOld();
           if (decision.kind === 'rolled_back') rolledBack = { deployment: d.name, group: target.key, reason: decision.reason, rolledBack: true };
         }
       }

@@ -32,17 +32,16 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import { AdminClient } from '../../src/api/client.js';
 import type { DeploymentList } from '../../src/api/types.js';
 import type { Decision, Evaluation } from '../../src/control/autoscaler.js';
 import type { ControlStatus } from '../../src/control/control-plane.js';
 import type { RolloutStatus } from '../../src/control/rollouts.js';
-import { inferBody } from '../helpers/credit-risk.js';
 import { call } from '../helpers/http.js';
 import { creditModel } from '../helpers/models.js';
 import { until } from '../helpers/poll.js';
+import { closedLoop } from '../helpers/load.js';
 import { projectSpec, startProject, type Project } from '../helpers/project.js';
 import { metricValue } from '../helpers/prometheus.js';
 
@@ -141,34 +140,7 @@ function watch(p: Project) {
 // ------------------------------------------------------------------ load
 
 /** Closed-loop load: CONNECTIONS loops, one request at a time each, until stopped (at most 500,000 requests). */
-function load(p: Project) {
-  const pool = new Pool(p.url, { connections: CONNECTIONS });
-  const tally = { sent: 0, ok: 0, failed: 0, failures: [] as string[], byVersion: new Map<string, number>() };
-  let stopped = false;
-  const body = JSON.stringify(inferBody());
-  const loop = async () => {
-    while (!stopped && tally.sent < 500_000) {
-      tally.sent++;
-      try {
-        const r = await pool.request({ method: 'POST', path: `/v2/models/${DEP}/infer`, headers: { ...p.headers, 'content-type': 'application/json' }, body });
-        const text = await r.body.text();
-        if (r.statusCode !== 200) {
-          tally.failed++;
-          if (tally.failures.length < 5) tally.failures.push(`${r.statusCode}: ${text.slice(0, 200)}`);
-          continue;
-        }
-        tally.ok++;
-        const v = (JSON.parse(text) as { model_version: string }).model_version;
-        tally.byVersion.set(v, (tally.byVersion.get(v) ?? 0) + 1);
-      } catch (err) {
-        tally.failed++;
-        if (tally.failures.length < 5) tally.failures.push(String(err));
-      }
-    }
-  };
-  const loops = Array.from({ length: CONNECTIONS }, loop);
-  return { tally, stop: async () => { stopped = true; await Promise.all(loops); await pool.close(); } };
-}
+const load = (p: Project) => closedLoop(p, DEP, CONNECTIONS);
 
 /** `aloft status --json` as a child process (asynchronously: Aloft runs in this process and must keep answering). */
 function aloftStatusJson(p: Project): Promise<{ code: number | null; stdout: string; stderr: string }> {

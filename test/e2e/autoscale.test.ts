@@ -33,7 +33,6 @@ import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import type { AutoscalingStatus, ControlStatus } from '../../src/control/control-plane.js';
 import type { Decision, Evaluation } from '../../src/control/autoscaler.js';
@@ -43,6 +42,7 @@ import { SYSTEM_ACTOR } from '../../src/security/audit.js';
 import { inferBody, inferOnce } from '../helpers/credit-risk.js';
 import { call, postJson } from '../helpers/http.js';
 import { until } from '../helpers/poll.js';
+import { closedLoop } from '../helpers/load.js';
 import { projectSpec, startProject, type Project } from '../helpers/project.js';
 
 const DEP = 'credit-risk';
@@ -140,28 +140,7 @@ function printDecisions(t: TestContext, decisions: readonly Decision[], t0: numb
 // ------------------------------------------------------------------ load
 
 /** Closed-loop load: CONNECTIONS loops, one request at a time each, until stopped. */
-function load(p: Project, connections = CONNECTIONS) {
-  const pool = new Pool(p.url, { connections });
-  const tally = { sent: 0, ok: 0, failed: 0, failures: [] as string[] };
-  let stopped = false;
-  const body = JSON.stringify(inferBody());
-  const loop = async () => {
-    while (!stopped && tally.sent < 500_000) {
-      tally.sent++;
-      try {
-        const r = await pool.request({ method: 'POST', path: `/v2/models/${DEP}/infer`, headers: { ...p.headers, 'content-type': 'application/json' }, body });
-        const text = await r.body.text();
-        if (r.statusCode === 200) tally.ok++;
-        else { tally.failed++; if (tally.failures.length < 5) tally.failures.push(`${r.statusCode}: ${text.slice(0, 200)}`); }
-      } catch (err) {
-        tally.failed++;
-        if (tally.failures.length < 5) tally.failures.push(String(err));
-      }
-    }
-  };
-  const loops = Array.from({ length: connections }, loop);
-  return { tally, stop: async () => { stopped = true; await Promise.all(loops); await pool.close(); } };
-}
+const load = (p: Project, connections = CONNECTIONS) => closedLoop(p, DEP, connections);
 
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -21,6 +21,27 @@ const ROLLOUT = '    rollout: { strategy: canary, steps: [50, 100], interval: 1h
 
 const spec = (file: string) => ['models:', '  credit-risk:', `    path: ./${file}`, 'deployments:', '  credit-risk:', '    model: credit-risk', '    replicas: 1', ROLLOUT, ''].join('\n');
 
+/**
+ * A project folder kept across starts: three models of one signature (a, b, c: different
+ * weights and bytes), an aloft.yaml, SQLite state and an admin key. `start(file)` writes the
+ * spec naming `file` and starts Aloft on it.
+ */
+async function project(prefix: string) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const specPath = join(dir, 'aloft.yaml');
+  const databaseUrl = `sqlite:${join(dir, '.aloft', 'aloft.db')}`;
+  const key = newAdminKey();
+  for (const [f, seed] of [['a.onnx', 1], ['b.onnx', 2], ['c.onnx', 3]] as const) await writeFile(join(dir, f), creditModel(seed));
+  return {
+    key,
+    async start(file: string): Promise<RunningAloft> {
+      await writeFile(specPath, spec(file));
+      return startAloft({ spec: specPath, port: 0, host: '127.0.0.1', adminKey: key, databaseUrl });
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
 /** `n` sequential requests to credit-risk; the count of answers per model_version (every answer must be a 200). */
 async function tally(url: string, key: string, n: number): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -36,19 +57,13 @@ async function tally(url: string, key: string, n: number): Promise<Map<string, n
 }
 
 test('a restart that moves a canary deployment to a new version serves the old revision first, then rolls the new version out through the canary', { timeout: 180_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'aloft-restart-rollout-'));
-  const specPath = join(dir, 'aloft.yaml');
-  const databaseUrl = `sqlite:${join(dir, '.aloft', 'aloft.db')}`;
-  const key = newAdminKey();
+  const proj = await project('aloft-restart-rollout-');
+  const { key } = proj;
   let aloft: RunningAloft | undefined;
   try {
-    // Same signature (features FP32 [-1,22] → probability FP32 [-1,1]), different weights and bytes.
-    await writeFile(join(dir, 'a.onnx'), creditModel(1));
-    await writeFile(join(dir, 'b.onnx'), creditModel(2));
 
     // 1. First start: version 1, revision 1, all traffic to it.
-    await writeFile(specPath, spec('a.onnx'));
-    aloft = await startAloft({ spec: specPath, port: 0, adminKey: key, databaseUrl });
+    aloft = await proj.start('a.onnx');
     await aloft.waitReady(60_000);
     assert.equal(aloft.revision, 1);
     const first = await tally(aloft.url, key, 10);
@@ -57,8 +72,7 @@ test('a restart that moves a canary deployment to a new version serves the old r
     aloft = undefined;
 
     // 2. The file now names a new model file: version 2 under the declared canary.
-    await writeFile(specPath, spec('b.onnx'));
-    aloft = await startAloft({ spec: specPath, port: 0, adminKey: key, databaseUrl });
+    aloft = await proj.start('b.onnx');
     assert.equal(aloft.revision, 1, 'the start runs the newest applied revision first');
     const admin = new AdminClient({ url: aloft.url, key });
 
@@ -102,34 +116,28 @@ test('a restart that moves a canary deployment to a new version serves the old r
     assert.equal(still?.weight, 50);
   } finally {
     await aloft?.close();
-    await rm(dir, { recursive: true, force: true });
+    await proj.cleanup();
   }
 });
 
 test('a restart in the middle of a canary resumes it from its first step instead of giving the new version all the traffic', { timeout: 180_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'aloft-restart-mid-canary-'));
-  const specPath = join(dir, 'aloft.yaml');
-  const databaseUrl = `sqlite:${join(dir, '.aloft', 'aloft.db')}`;
-  const key = newAdminKey();
+  const proj = await project('aloft-restart-mid-canary-');
+  const { key } = proj;
   let aloft: RunningAloft | undefined;
   try {
-    await writeFile(join(dir, 'a.onnx'), creditModel(1));
-    await writeFile(join(dir, 'b.onnx'), creditModel(2));
-    await writeFile(specPath, spec('a.onnx'));
-    aloft = await startAloft({ spec: specPath, port: 0, adminKey: key, databaseUrl });
+    aloft = await proj.start('a.onnx');
     await aloft.waitReady(60_000);
     let admin = new AdminClient({ url: aloft.url, key });
 
     // The file is edited and applied live: revision 2 starts its canary (50%), then Aloft stops.
-    await writeFile(specPath, spec('b.onnx'));
     const applied = await admin.apply({ spec: spec('b.onnx'), file: 'aloft.yaml', base: 1 });
     assert.equal(applied.revision, 2);
     await until('the live canary at 50%', 60_000, async () => (await admin.rollouts()).rollouts.find((x) => x.deployment === 'credit-risk' && x.state === 'progressing' && x.weight === 50), 100);
     await aloft.close();
     aloft = undefined;
 
-    // Started again from the same file: revision 2 was interrupted; revision 1 serves, then the file rolls out as revision 3.
-    aloft = await startAloft({ spec: specPath, port: 0, adminKey: key, databaseUrl });
+    // Started again from the edited file: revision 2 was interrupted; revision 1 serves, then the file rolls out as revision 3.
+    aloft = await proj.start('b.onnx');
     assert.equal(aloft.revision, 1, 'the start runs the newest applied revision first');
     admin = new AdminClient({ url: aloft.url, key });
     const two = await admin.revision(2);
@@ -157,26 +165,22 @@ test('a restart in the middle of a canary resumes it from its first step instead
     assert.ok(v2 >= N * 0.2, `version 2 answered ${v2} of ${N}`);
   } finally {
     await aloft?.close();
-    await rm(dir, { recursive: true, force: true });
+    await proj.cleanup();
   }
 });
 
 test('an operator\'s apply while the file is held back is newer: the held file is dropped, never applied over it', { timeout: 180_000 }, async () => {
   const { DEPLOYMENTS, ALL } = await import('../../src/control/reconcilers/deployments.js');
-  const dir = await mkdtemp(join(tmpdir(), 'aloft-restart-held-'));
-  const key = newAdminKey();
-  const db = `sqlite:${join(dir, '.aloft', 'aloft.db')}`;
+  const proj = await project('aloft-restart-held-');
+  const { key } = proj;
   let a: RunningAloft | undefined;
   try {
-    for (const [f, s] of [['a.onnx', 1], ['b.onnx', 2], ['c.onnx', 3]] as const) await writeFile(join(dir, f), creditModel(s));
-    await writeFile(join(dir, 'aloft.yaml'), spec('a.onnx'));
-    a = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, host: '127.0.0.1', adminKey: key, databaseUrl: db });
+    a = await proj.start('a.onnx');
     await a.waitReady(60_000);
     await a.close();
     a = undefined;
     // The file moves to b, which is held back while revision 1 starts; an operator applies c at once.
-    await writeFile(join(dir, 'aloft.yaml'), spec('b.onnx'));
-    a = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, host: '127.0.0.1', adminKey: key, databaseUrl: db });
+    a = await proj.start('b.onnx');
     const admin = new AdminClient({ url: a.url, key });
     const applied = await admin.apply({ spec: spec('c.onnx'), file: 'aloft.yaml', base: 1, message: 'operator: c' });
     assert.equal(applied.revision, 2);
@@ -193,6 +197,6 @@ test('an operator\'s apply while the file is held back is newer: the held file i
     assert.equal((await admin.rollouts()).rollouts.find((r) => r.deployment === 'credit-risk')?.state, 'promoted');
   } finally {
     await a?.close();
-    await rm(dir, { recursive: true, force: true });
+    await proj.cleanup();
   }
 });

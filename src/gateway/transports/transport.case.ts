@@ -7,12 +7,14 @@
  * retries them elsewhere).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { retryOf } from '../../errors.js';
-import type { ReplicaSpec } from '../../runtime/replica-spec.js';
+import { replicaEntry } from '../../runtime/entry.js';
+import { replicaArgs, replicaOptionsOf, type ReplicaSpec } from '../../runtime/replica-spec.js';
 import { ModelSession } from '../../runtime/session.js';
 import type { Tensor } from '../../runtime/tensor.js';
 import type { ReplicaTransport } from '../replica-set.js';
@@ -31,6 +33,21 @@ export interface TransportFixture {
 }
 
 const MODEL = fileURLToPath(new URL('../../../examples/credit-risk/model.onnx', import.meta.url));
+
+/** Start the replica program for `spec` (listening as given) and wait for its ready report; `kill` SIGKILLs it and waits for the exit. */
+export async function spawnReplica(spec: ReplicaSpec, listen: { socket?: string } = {}): Promise<{ port: number; socket?: string; alive(): boolean; kill(): Promise<void> }> {
+  const entry = replicaEntry();
+  const child = spawn(entry.command, [...entry.args, ...replicaArgs(replicaOptionsOf(spec, { host: '127.0.0.1', port: 0, ...listen }))], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const ready = await new Promise<{ port: number; socket?: string }>((resolve, reject) => {
+    child.on('message', (m: { type?: string; port?: number; socket?: string; message?: string }) => {
+      if (m.type === 'ready') resolve({ port: m.port!, ...(m.socket !== undefined ? { socket: m.socket } : {}) });
+      if (m.type === 'error') reject(new Error(m.message));
+    });
+    child.once('exit', (code) => reject(new Error(`the replica exited (${code}) before it was ready`)));
+  });
+  return { ...ready, alive: () => child.exitCode === null && child.signalCode === null, kill: async () => { child.kill('SIGKILL'); await exited; } };
+}
 
 /** The credit-risk example as a replica spec. */
 export function exampleSpec(isolation: ReplicaSpec['isolation']): ReplicaSpec {

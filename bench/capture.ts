@@ -24,13 +24,14 @@ import { parseArgs } from 'node:util';
 import { installCleanup, stopAll } from './child.js';
 import type { LoadResult } from './load.js';
 import { median, startPaired, writeSection } from './paired.js';
-import { peakRssKiB, resetPeakRss } from './rss.js';
+import { cpuMs, peakRssKiB, resetPeakRss } from './rss.js';
 import { loadWorkload } from './workload.js';
 
 const { values } = parseArgs({
   options: {
     connections: { type: 'string', default: '64' },
     pairs: { type: 'string', default: '3' },
+    rates: { type: 'string', default: '1,0.1' },
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     write: { type: 'boolean', default: false },
@@ -40,6 +41,8 @@ const CONNECTIONS = Number(values.connections);
 const PAIRS = Number(values.pairs);
 const DURATION_MS = Number(values.duration) * 1000;
 const WARMUP_MS = Number(values.warmup) * 1000;
+const RATES = values.rates.split(',').map(Number);
+if (RATES.length === 0 || RATES.some((r) => !(r > 0 && r <= 1))) throw new Error(`--rates takes sample rates in (0, 1], comma-separated, got ${values.rates}`);
 for (const [name, n, max] of [['--connections', CONNECTIONS, 1024], ['--pairs', PAIRS, 20], ['--duration', DURATION_MS / 1000, 120], ['--warmup', WARMUP_MS / 1000, 60]] as const) {
   if (!Number.isFinite(n) || n < 0 || n > max || (name !== '--warmup' && n === 0)) throw new Error(`${name} must be a number from ${name === '--warmup' ? 0 : 1} to ${max}, got ${n}`);
 }
@@ -51,7 +54,8 @@ const held: Socket[] = [];
 const blackhole = createServer((s) => { held.push(s); s.on('error', () => undefined); });
 await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
 const stallPort = (blackhole.address() as { port: number }).port;
-const pairs: { off: LoadResult; on: LoadResult; written: number }[] = [];
+type Run = LoadResult & { cpuUsPerAnswer: number; writtenInWindow: number };
+const pairs: { rate: number; off: Run; on: Run; written: number }[] = [];
 let stall: { offPeakMiB: number; stallPeakMiB: number; off: LoadResult; on: LoadResult; dropped: number; queued: number } | undefined;
 try {
   const w = await loadWorkload('credit-risk', tmp);
@@ -68,15 +72,15 @@ try {
     const text = await (await fetch(`${server.url}/metrics`, { headers: server.headers })).text();
     return text.split('\n').filter((l) => l.startsWith(name)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
   };
-  for (let pair = 1; pair <= PAIRS; pair++) {
+  for (const rate of RATES) for (let pair = 1; pair <= PAIRS; pair++) {
     await aloft.apply(base);
     const off = await load();
-    await aloft.apply(captured({}));
+    await aloft.apply(captured({ sampleRate: rate }));
     const before = await metric('aloft_capture_records_total');
     const on = await load();
     const written = (await metric('aloft_capture_records_total')) - before;
-    pairs.push({ off, on, written });
-    console.error(`pair ${pair}: off ${Math.round(off.rps)} req/s p50 ${off.p50.toFixed(2)} p99 ${off.p99.toFixed(2)} ms; on ${Math.round(on.rps)} req/s p50 ${on.p50.toFixed(2)} p99 ${on.p99.toFixed(2)} ms; ${written} records written`);
+    pairs.push({ rate, off, on, written });
+    console.error(`sampleRate ${rate}, pair ${pair}: off ${Math.round(off.rps)} req/s p50 ${off.p50.toFixed(2)} p99 ${off.p99.toFixed(2)} ms ${off.cpuUsPerAnswer.toFixed(1)} CPU µs/answer; on ${Math.round(on.rps)} req/s p50 ${on.p50.toFixed(2)} p99 ${on.p99.toFixed(2)} ms ${on.cpuUsPerAnswer.toFixed(1)} CPU µs/answer; ${written} records written`);
     if (off.errors + off.non2xx + on.errors + on.non2xx > 0) throw new Error(`failed requests: off ${off.errors + off.non2xx}, on ${on.errors + on.non2xx}`);
   }
   // The stalled sink: peak RSS against capture off, at the same load.
@@ -93,8 +97,19 @@ try {
   if (on.errors + on.non2xx > 0) throw new Error(`failed requests with the sink stalled: ${on.errors + on.non2xx}`);
   await server.stop();
 
-  async function load() {
-    return aloft.load();
+  /** A run, with the CPU time of the gateway process (every thread, the capture thread included) and of the replicas in its window, per answer. */
+  async function load(): Promise<LoadResult & { cpuUsPerAnswer: number; writtenInWindow: number }> {
+    const pids = [server.pid, ...server.replicaPids];
+    const cpu = () => pids.reduce((n, p) => n + (cpuMs(p) ?? Number.NaN), 0);
+    let from = Number.NaN;
+    let to = Number.NaN;
+    let first: Promise<number> = Promise.resolve(0);
+    let last: Promise<number> = Promise.resolve(0);
+    const r = await aloft.load({
+      onWindowStart: () => { from = cpu(); first = metric('aloft_capture_records_total'); },
+      onWindowEnd: () => { to = cpu(); last = metric('aloft_capture_records_total'); },
+    });
+    return { ...r, cpuUsPerAnswer: ((to - from) * 1000) / r.count, writtenInWindow: (await last) - (await first) };
   }
 } finally {
   for (const s of held) s.destroy();
@@ -103,18 +118,19 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-const m = (f: (p: (typeof pairs)[number]) => number) => median(pairs.map(f));
 const lines = [
-  `Capture off and at sampleRate 1.0 (store sink, SQLite), credit-risk, ${CONNECTIONS} connections, ${PAIRS} alternating pairs of ${DURATION_MS / 1000} s windows, one run (\`tsx bench/capture.ts --connections ${CONNECTIONS} --pairs ${PAIRS}\`). Ratios are on ÷ off, the median over pairs.`,
+  `Capture off and on (store sink, SQLite; one feature redacted), credit-risk, ${CONNECTIONS} connections, ${PAIRS} alternating pairs of ${DURATION_MS / 1000} s windows per sample rate, one run (\`tsx bench/capture.ts --connections ${CONNECTIONS} --pairs ${PAIRS} --rates ${RATES.join(',')}\`). Ratios are on ÷ off, the median over pairs. CPU is the gateway process's (every thread, its capture thread included) plus the replicas', per answer in the window.`,
   '',
-  '| | off | on | on/off |',
-  '| --- | ---: | ---: | ---: |',
-  `| req/s | ${Math.round(m((p) => p.off.rps))} | ${Math.round(m((p) => p.on.rps))} | ${m((p) => p.on.rps / p.off.rps).toFixed(2)} |`,
-  `| p50 ms | ${m((p) => p.off.p50).toFixed(2)} | ${m((p) => p.on.p50).toFixed(2)} | ${m((p) => p.on.p50 / p.off.p50).toFixed(2)} |`,
-  `| p99 ms | ${m((p) => p.off.p99).toFixed(2)} | ${m((p) => p.on.p99).toFixed(2)} | ${m((p) => p.on.p99 / p.off.p99).toFixed(2)} |`,
-  `| records written per window | - | ${Math.round(m((p) => p.written))} | - |`,
+  '| sampleRate | off req/s | on req/s | req/s on/off | off p50 ms | on p50 ms | off p99 ms | on p99 ms | p99 on/off | off CPU µs/answer | on CPU µs/answer | CPU added per record, µs | records written ÷ answers |',
+  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...RATES.map((rate) => {
+    const ps = pairs.filter((p) => p.rate === rate);
+    const m = (f: (p: (typeof pairs)[number]) => number) => median(ps.map(f));
+    const perRecord = m((p) => (p.on.cpuUsPerAnswer - p.off.cpuUsPerAnswer) / Math.max(1e-9, p.on.writtenInWindow / p.on.count));
+    return `| ${rate} | ${Math.round(m((p) => p.off.rps))} | ${Math.round(m((p) => p.on.rps))} | ${m((p) => p.on.rps / p.off.rps).toFixed(2)} | ${m((p) => p.off.p50).toFixed(2)} | ${m((p) => p.on.p50).toFixed(2)} | ${m((p) => p.off.p99).toFixed(2)} | ${m((p) => p.on.p99).toFixed(2)} | ${m((p) => p.on.p99 / p.off.p99).toFixed(2)} | ${m((p) => p.off.cpuUsPerAnswer).toFixed(1)} | ${m((p) => p.on.cpuUsPerAnswer).toFixed(1)} | ${perRecord.toFixed(1)} | ${m((p) => p.on.writtenInWindow / p.on.count).toFixed(2)} |`;
+  }),
   '',
-  stall ? `Stalled sink (\`sinks: [nats]\` at a server that never answers): gateway peak RSS ${stall.stallPeakMiB} MiB against ${stall.offPeakMiB} MiB with capture off; ${Math.round(stall.on.rps)} req/s against ${Math.round(stall.off.rps)}; ${stall.dropped} samples dropped and counted, ${stall.queued} queued (capture.buffer 10000); 0 failed requests.` : '',
+  stall ? `Stalled sink (\`sinks: [nats]\` at a server that never answers, sampleRate 1.0): gateway peak RSS ${stall.stallPeakMiB} MiB against ${stall.offPeakMiB} MiB with capture off; ${Math.round(stall.on.rps)} req/s against ${Math.round(stall.off.rps)}; ${stall.dropped} samples dropped and counted, ${stall.queued} queued (capture.buffer 10000); 0 failed requests.` : '',
 ];
 const table = lines.join('\n');
 console.log(table);

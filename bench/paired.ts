@@ -32,7 +32,8 @@ export interface PairedAloft {
   /** Apply `spec` as the next revision and wait for its outcome. */
   apply(spec: unknown, wait?: boolean): Promise<number>;
   settled(revision: number): Promise<void>;
-  load(): Promise<LoadResult>;
+  /** One closed-loop (or fixed-rate) run; `hooks` are called as its measured window starts and ends. */
+  load(hooks?: { onWindowStart?: () => void; onWindowEnd?: () => void }): Promise<LoadResult>;
 }
 
 export async function startPaired(w: Workload, tmp: string, opts: { connections: number; warmupMs: number; durationMs: number; rate?: number }): Promise<PairedAloft> {
@@ -53,7 +54,8 @@ export async function startPaired(w: Workload, tmp: string, opts: { connections:
       if (wait) await settled(revision);
       return revision;
     },
-    load: () => runLoad({
+    load: (hooks = {}) => runLoad({
+      ...hooks,
       url: server.url, path: `/v2/models/${w.name}/infer`, connections: opts.connections, warmupMs: opts.warmupMs, durationMs: opts.durationMs,
       ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
       requests: w.bodies.json!.map((r) => ({ body: r.body, headers: { ...r.headers, ...server.headers } })),

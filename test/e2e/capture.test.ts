@@ -32,7 +32,7 @@ import { startAloft, type RunningAloft } from '../../src/aloft.js';
 import { AdminClient } from '../../src/api/client.js';
 import { aadOf } from '../../src/monitor/capture/capture.js';
 import { KeyRing } from '../../src/monitor/capture/crypto.js';
-import type { CaptureRecord } from '../../src/monitor/capture/record.js';
+import { readRecord, type CaptureRecord } from '../../src/monitor/capture/record.js';
 import { bearer, newAdminKey } from '../helpers/auth.js';
 import { ROW } from '../helpers/credit-risk.js';
 import { call, type Answer } from '../helpers/http.js';
@@ -353,7 +353,7 @@ test('privacy: no redacted or hashed value is on disk in the clear; JSONL lines 
     const raw = Buffer.from(l.data, 'base64');
     assert.equal(raw.includes('"rows"'), false, 'data is not plaintext JSON, nor base64 of it');
     // Sealed as documented: the key decrypts it, bound to deployment and id.
-    const rec = JSON.parse(ring.open({ kid: l.kid, data: l.data }, aadOf(l.deployment, l.id)).toString('utf8')) as CaptureRecord;
+    const rec = readRecord(ring.open({ kid: l.kid, data: l.data }, aadOf(l.deployment, l.id)));
     assert.equal(rec.id, l.id);
     assert.equal(rec.rows.some((r) => 'income' in r), false);
   }

@@ -18,7 +18,7 @@ import type { Store } from '../../store/db.js';
 import { testDialects, type TestDatabase } from '../../store/testing/databases.js';
 import { aadOf, Capture, type CaptureSink, type SealedCapture } from './capture.js';
 import { KeyRing, keyId } from './crypto.js';
-import { buildRecord, type CaptureRecord } from './record.js';
+import { buildRecord, ByteWriter, decodeParts, encodeParts, hashStored, partsOf, readHead, readRecord, recordOf, writeSource, type CaptureRecord } from './record.js';
 import { CaptureStore, type StoredCapture } from './store.js';
 
 const KEY = randomBytes(32).toString('base64');
@@ -42,6 +42,67 @@ test('a record names the columns, leaves redacted features out, hashes hashed on
   assert.equal(r.latencyMs, 1.235);
   const unnamed = buildRecord({ id: 'r', at: 0, deployment: 'd', version: 1, model: 'm', key: 'k', latencyMs: 1, inputs: inputs([1, 2, 3]), outputs: outputs(0) }, spec({ redact: [], hash: [] }), undefined);
   assert.deepEqual(Object.keys(unnamed.rows[0]!), ['input[0]', 'input[1]', 'input[2]']);
+});
+
+test('the stored form keeps every datatype, reads back as the record, leaves redacted values out of its bytes and hashed ones out once hashed', () => {
+  const src = {
+    id: 'r-ü', at: Date.UTC(2026, 0, 1, 12), deployment: 'd', version: 3, model: 'm', key: 'app', latencyMs: 4.56789,
+    inputs: [
+      { name: 'x', datatype: 'FP32', shape: [2, 3], data: Float32Array.from([31, 98765.5, 3, 40, 1000.25, Number.POSITIVE_INFINITY]) },
+      { name: 'ids', datatype: 'INT64', shape: [2], data: BigInt64Array.from([7n, -9n]) },
+      { name: 'flag', datatype: 'BOOL', shape: [2], data: Uint8Array.from([1, 0]) },
+      { name: 'text', datatype: 'BYTES', shape: [2], data: [Buffer.from('héllo'), Buffer.from('')] },
+    ],
+    outputs: [
+      { name: 'p', datatype: 'FP64', shape: [2, 1], data: Float64Array.from([0.125, Number.NaN]) },
+      { name: 'c', datatype: 'UINT8', shape: [2], data: Uint8Array.from([2, 255]) },
+    ],
+  } as const;
+  const s = spec();
+  const stored = encodeParts(partsOf(src as never, s, FEATURES));
+  for (const [what, x, sp] of [['redacted', src, s], ['nothing redacted', src, spec({ redact: [] })], ['no input', { ...src, inputs: [] }, s], ['BYTES first input', { ...src, inputs: [src.inputs[3], src.inputs[0]] }, spec({ redact: [], hash: [] })]] as const) {
+    const w = new ByteWriter(8);
+    writeSource(w, x as never, sp, FEATURES);
+    assert.deepEqual(w.buf.subarray(0, w.n), encodeParts(partsOf(x as never, sp, FEATURES)), `the gateway's writer and the parts' writer agree byte for byte (${what})`);
+  }
+  assert.equal(stored.indexOf(Buffer.from(Float32Array.from([98765.5]).buffer)), -1, 'a redacted value never reaches the stored form');
+  assert.notEqual(stored.indexOf(Buffer.from(Float32Array.from([3]).buffer)), -1, 'a hashed value is there until the writer hashes it');
+  const hashed = hashStored(stored, s);
+  assert.equal(hashed.indexOf(Buffer.from(Float32Array.from([3]).buffer)), -1, 'and gone once hashed');
+  assert.deepEqual(readHead(hashed), { id: 'r-ü', at: src.at, deployment: 'd', version: 3 });
+  const r = readRecord(hashed);
+  assert.deepEqual(r, buildRecord(src as never, s, FEATURES));
+  assert.deepEqual(r.rows, [{ age: 31, region: r.rows[0]!.region }, { age: 40, region: r.rows[1]!.region }]);
+  assert.match(String(r.rows[1]!.region), /^hmac:[0-9a-f]{32}$/, 'a non-finite value hashes as null, as before');
+  assert.deepEqual(r.inputs, { ids: { shape: [2], data: [7, -9] }, flag: { shape: [2], data: [1, 0] }, text: { shape: [2], data: ['héllo', ''] } });
+  assert.deepEqual(r.outputs, { p: { shape: [2, 1], data: [0.125, null] }, c: { shape: [2], data: [2, 255] } });
+  assert.equal(r.at, '2026-01-01T12:00:00.000Z');
+  assert.equal(r.latencyMs, 4.568);
+  assert.equal(hashStored(stored, spec({ hash: [] })), stored, 'nothing to hash: the same bytes, not a copy');
+  const noInput = recordOf(decodeParts(encodeParts(partsOf({ ...src, inputs: [] } as never, s, FEATURES))));
+  assert.deepEqual(noInput.rows, []);
+  // Records written as JSON text (before the stored form) still read.
+  const legacy: CaptureRecord = { id: 'old', at: '2026-01-01T00:00:00.000Z', deployment: 'd', version: 1, model: 'm', key: 'k', latencyMs: 1, rows: [{ age: 1 }], outputs: { p: { shape: [1, 1], data: [0.5] } } };
+  assert.deepEqual(readRecord(Buffer.from(JSON.stringify(legacy))), legacy);
+  assert.throws(() => readRecord(Buffer.from([0xac, 1, 5])), /cut off/);
+});
+
+test('a prediction whose record cannot be encoded is dropped and counted; the others are written', async () => {
+  const clock = new ManualClock(0);
+  const written: SealedCapture[] = [];
+  const sink: CaptureSink = { name: 'store', write: async (b) => { written.push(...b); } };
+  const capture = new Capture({ clock, logger: silentLogger, sinks: [sink], config: () => ({ capture: spec(), features: FEATURES }) });
+  const observe = capture.observer();
+  observe(obs('ok-1'));
+  observe(obs('too-long', { model: 'm'.repeat(70_000) }));
+  observe(obs('ok-2'));
+  await capture.flush();
+  assert.deepEqual(written.map((w) => w.id), ['ok-1', 'ok-2']);
+  const c = capture.counts()[0]!.counts;
+  assert.equal(c.droppedSink, 1);
+  assert.equal(c.written.store, 2);
+  assert.equal(c.queued, 0);
+  assert.equal(readRecord(new KeyRing(KEY).open(written[1]!.sealed, aadOf('d', 'ok-2'))).id, 'ok-2', 'the batch was not corrupted by the failed record');
 });
 
 test('sealed records open with their key, fail clearly with another, and stay readable after rotation; a moved record does not open', () => {
@@ -97,7 +158,7 @@ test('the observer only samples and queues; a stalled sink fills the queue to it
   await capture.flush();
   assert.equal(capture.counts()[0]!.counts.written.store, 110);
   const first = sink.batches[0]![0]!;
-  const record = JSON.parse(new KeyRing(KEY).open(first.sealed, aadOf('d', first.id)).toString()) as CaptureRecord;
+  const record = readRecord(new KeyRing(KEY).open(first.sealed, aadOf('d', first.id)));
   assert.deepEqual(Object.keys(record.rows[0]!), ['age', 'region']);
   assert.equal(record.key, 'anonymous');
   sink.fail = true;

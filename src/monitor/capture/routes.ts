@@ -15,7 +15,7 @@ import type { Principal } from '../../security/principal.js';
 import { parseDuration } from '../../spec/units.js';
 import type { Clock } from '../../clock.js';
 import { aadOf, MAX_ID, type Capture, type CaptureConfig } from './capture.js';
-import type { CaptureRecord } from './record.js';
+import { readRecord, type CaptureRecord } from './record.js';
 import type { CaptureStore, StoredCapture } from './store.js';
 import { pairsOf, quality, type Pair, type QualityFigures } from '../quality.js';
 import type { SloStatus } from '../slo.js';
@@ -93,7 +93,7 @@ function parseJson(req: FastifyRequest): unknown {
 
 /** Decrypt one stored record with the deployment's keys. */
 export function openRecord(capture: Capture, c: CaptureConfig, r: StoredCapture): CaptureRecord {
-  return JSON.parse(capture.ring(r.deployment, c.capture).open({ kid: r.kid, data: r.data }, aadOf(r.deployment, r.id)).toString('utf8')) as CaptureRecord;
+  return readRecord(capture.ring(r.deployment, c.capture).open({ kid: r.kid, data: r.data }, aadOf(r.deployment, r.id)));
 }
 
 const csvCell = (v: unknown) => {

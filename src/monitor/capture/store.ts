@@ -4,7 +4,7 @@
  * retention, and feedback upserts. Records stay encrypted here; readers decrypt with the
  * deployment's key ring.
  */
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { Store } from '../../store/db.js';
 import type { Database } from '../../store/schema.js';
 import type { CaptureSink, SealedCapture } from './capture.js';
@@ -34,6 +34,8 @@ export interface StoredCapture { deployment: string; id: string; at: string; ver
 
 /** SQL parameter lists stay under every dialect's limits. */
 const CHUNK = 500;
+/** Records per insert statement (6 parameters each). */
+const INSERT_ROWS = 100;
 
 export class CaptureStore implements CaptureSink {
   readonly name = 'store' as const;
@@ -43,12 +45,31 @@ export class CaptureStore implements CaptureSink {
     this.#db = store.db.withTables<Tables>();
   }
 
+  /** The insert of `n` records, compiled once per size: building and compiling it per batch cost as much as SQLite's own work. */
+  readonly #inserts = new Map<number, string>();
+
   /** Insert records; a request id seen before for the deployment keeps its first record. */
   async write(batch: readonly SealedCapture[]): Promise<void> {
-    for (let i = 0; i < batch.length; i += CHUNK) {
-      const rows = batch.slice(i, i + CHUNK).map((r) => ({ deployment: r.deployment, request_id: r.id, at: r.at, version: r.version, kid: r.sealed.kid, data: r.sealed.data }));
-      await this.#db.insertInto('captures').values(rows).onConflict((oc) => oc.columns(['deployment', 'request_id']).doNothing()).execute();
+    for (let i = 0; i < batch.length; i += INSERT_ROWS) {
+      const n = Math.min(INSERT_ROWS, batch.length - i);
+      const params: unknown[] = [];
+      for (let j = i; j < i + n; j++) {
+        const r = batch[j]!;
+        params.push(r.deployment, r.id, r.at, r.version, r.sealed.kid, r.sealed.data);
+      }
+      await this.#db.executeQuery(CompiledQuery.raw(this.#insert(n), params));
     }
+  }
+
+  #insert(n: number): string {
+    let text = this.#inserts.get(n);
+    if (text === undefined) {
+      const rows = Array.from({ length: n }, () => ({ deployment: '', request_id: '', at: '', version: 0, kid: '', data: '' }));
+      const compiled = this.#db.insertInto('captures').values(rows).onConflict((oc) => oc.columns(['deployment', 'request_id']).doNothing()).compile();
+      if (compiled.parameters.length !== n * 6) throw new Error(`the capture insert compiled to ${compiled.parameters.length} parameters, not ${n * 6}`);
+      this.#inserts.set(n, (text = compiled.sql));
+    }
+    return text;
   }
 
   /** Records of a deployment since `since` (ISO), oldest first, in pages of `page`. */

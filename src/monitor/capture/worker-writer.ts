@@ -1,22 +1,16 @@
 /**
  * The gateway's side of the capture thread (capture-worker.ts): a CaptureWriter that
- * copies each batch's tensors (exact-size copies, so no request body or batch output
- * travels with them) and posts it, one batch at a time. If the thread dies, what it had
- * is counted as dropped and the next batch starts a new one.
+ * posts each batch's buffer of stored records to the thread, transferred (not cloned), one
+ * batch at a time. If the thread dies, what it had is counted as dropped and the next
+ * batch starts a new one.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log.js';
-import type { Tensor } from '../../runtime/tensor.js';
-import type { CaptureWriter, PendingCapture, WriteReport } from './capture.js';
+import { lostAll, type CaptureBatch, type CaptureWriter, type WriteReport } from './capture.js';
 import type { CaptureWorkerData, FromWorker, ToWorker } from './capture-worker.js';
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const ENTRY = new URL(FROM_SOURCE ? './capture-worker.ts' : './capture-worker.js', import.meta.url);
-
-function copy(t: Tensor): Tensor {
-  const d = t.data;
-  return { name: t.name, datatype: t.datatype, shape: [...t.shape], data: Array.isArray(d) ? d : (d as Float32Array).slice() } as Tensor;
-}
 
 export class WorkerWriter implements CaptureWriter {
   readonly #data: CaptureWorkerData;
@@ -24,20 +18,21 @@ export class WorkerWriter implements CaptureWriter {
   #worker: Worker | undefined;
   #ready: Promise<void> | undefined;
   #seq = 0;
-  readonly #pending = new Map<number, { resolve(r: WriteReport): void; items: readonly PendingCapture[] }>();
+  readonly #pending = new Map<number, { resolve(r: WriteReport): void; batch: CaptureBatch }>();
 
   constructor(data: CaptureWorkerData, logger: Logger) {
     this.#data = data;
     this.#logger = logger;
   }
 
-  async write(items: readonly PendingCapture[]): Promise<WriteReport> {
+  async write(batch: CaptureBatch): Promise<WriteReport> {
     const worker = await this.#start();
     const seq = this.#seq++;
-    const batch: PendingCapture[] = items.map((i) => ({ config: i.config, source: { ...i.source, inputs: i.source.inputs.map(copy), outputs: i.source.outputs.map(copy) } }));
+    // The buffer is the batch's own (record.ts ByteWriter, never pooled): it moves to the thread.
+    const bytes = batch.bytes;
     return new Promise<WriteReport>((resolve) => {
-      this.#pending.set(seq, { resolve, items });
-      worker.postMessage({ type: 'write', seq, items: batch } satisfies ToWorker);
+      this.#pending.set(seq, { resolve, batch: { ...batch, bytes: new Uint8Array(0), config: batch.config.slice() } });
+      worker.postMessage({ type: 'write', seq, batch } satisfies ToWorker, [bytes.buffer as ArrayBuffer, batch.config.buffer as ArrayBuffer, batch.ends.buffer as ArrayBuffer]);
     });
   }
 
@@ -76,7 +71,7 @@ export class WorkerWriter implements CaptureWriter {
         if (this.#worker === worker) this.#worker = undefined;
         for (const [seq, p] of this.#pending) {
           this.#pending.delete(seq);
-          p.resolve({ written: [], failed: p.items.map((i) => ({ deployment: i.source.deployment, sink: 'writer', n: 1 })) });
+          p.resolve(lostAll(p.batch, 'writer'));
         }
       };
       worker.once('error', (err) => { this.#logger.warn({ err }, 'the capture thread failed; what it held was dropped'); gone(err.message); });

@@ -64,5 +64,31 @@ export function openSqlite<DB>(file: string): Kysely<DB> {
     raw.close();
     throw e;
   }
-  return new Kysely<DB>({ dialect: new AloftSqliteDialect({ database: raw as unknown as SqliteDatabase }) });
+  return new Kysely<DB>({ dialect: new AloftSqliteDialect({ database: cachingStatements(raw) }) });
+}
+
+/** Statements kept per SQL text (the most recent STATEMENT_CACHE). */
+const STATEMENT_CACHE = 256;
+
+/**
+ * The database as Kysely sees it, with prepared statements reused: Kysely prepares every
+ * query it runs, and preparing cost as much as running for the small, frequent writes
+ * (capture inserts, SLO and meter upserts). Safe because Kysely runs one query at a time
+ * per connection (a streamed query holds the connection until it ends), and SQLite
+ * re-prepares a statement by itself when the schema changes.
+ */
+function cachingStatements(raw: Database.Database): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    prepare(sql: string) {
+      let st = cache.get(sql);
+      if (st === undefined) {
+        st = raw.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+        cache.set(sql, st);
+      }
+      return st as unknown as ReturnType<SqliteDatabase['prepare']>;
+    },
+    close: () => { cache.clear(); raw.close(); },
+  };
 }

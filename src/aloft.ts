@@ -35,7 +35,7 @@ import { candidates, capturedInputs, choose, measure, syntheticInputs } from './
 import { registerRecommendRoute } from './cost/recommend-route.js';
 import { procUsage } from './cost/meters.js';
 import { budgetConditions, budgetStatus, type BudgetStatus } from './cost/budgets.js';
-import { ratesOf } from './cost/report.js';
+import { ratesOf, rolloutCost } from './cost/report.js';
 import { hourlyCost } from './cost/prices.js';
 import { Rollouts } from './control/rollouts.js';
 import { AUTOSCALER, Autoscaler } from './control/autoscaler.js';
@@ -379,7 +379,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     adminRoutes(adminApp, { registry, routing, orchestrator, audit });
     registerKeyRoutes(adminApp, { keys, authenticator, audit, clock, logger });
     registerAuditRoutes(adminApp, { audit });
-    registerControlRoutes(adminApp, { control, registry, rollouts, audit, enqueue: () => controller.enqueue(DEPLOYMENTS, ALL) });
+    registerControlRoutes(adminApp, { control, registry, rollouts, audit, enqueue: () => controller.enqueue(DEPLOYMENTS, ALL), rolloutCost: (r) => rolloutCost(r, liveCost(), orchestrator.status(), live.cost, clock.date().getTime()) });
     const captureRoutes = {
       capture, store: captureStore, clock, config: captureConfig, exists: (d: string) => routing.table.get(d) !== undefined,
       feedbackCounts: (d: string) => feedbackCounts.get(d),

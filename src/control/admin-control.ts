@@ -14,7 +14,7 @@ import type { Registry } from '../registry/registry.js';
 import { actorOf } from '../security/audit.js';
 import { ANONYMOUS, type Principal } from '../security/principal.js';
 import type { ControlPlane, ControlStatus, SpecSubmission } from './control-plane.js';
-import type { Rollouts } from './rollouts.js';
+import type { RolloutRunCost, Rollouts, RolloutStatus } from './rollouts.js';
 import type { AuditLog } from '../security/audit.js';
 import { inScopeOf } from '../security/policy.js';
 
@@ -25,6 +25,8 @@ export interface ControlRoutesContext {
   /** Wake the deployments reconciler (after a rollout command). */
   enqueue?: () => void;
   audit?: Pick<AuditLog, 'append'>;
+  /** What the second group of a running rollout costs (undefined when it has none, or no prices apply). */
+  rolloutCost?: (r: RolloutStatus) => RolloutRunCost | undefined;
 }
 
 function jsonBody<T>(req: FastifyRequest, example: string): T {
@@ -148,7 +150,10 @@ export function registerControlRoutes(app: FastifyInstance, ctx: ControlRoutesCo
   const rollouts = ctx.rollouts;
   if (!rollouts) return;
   app.route({ ...routeOf('admin.rollouts'), handler: (req): RolloutList => ({
-    rollouts: rollouts.status().filter((r) => inScopeOf((req as { principal?: Principal }).principal, r.deployment)),
+    rollouts: rollouts.status().filter((r) => inScopeOf((req as { principal?: Principal }).principal, r.deployment)).map((r) => {
+      const cost = ctx.rolloutCost?.(r);
+      return cost ? { ...r, cost } : r;
+    }),
   }) });
   const command = (id: 'admin.rollout.promote' | 'admin.rollout.abort' | 'admin.rollout.pause' | 'admin.rollout.resume', act: (name: string, by: string) => ReturnType<Rollouts['status']>[number], action?: string) => {
     app.route<{ Params: { name: string } }>({ ...routeOf(id), handler: async (req): Promise<RolloutChanged> => {

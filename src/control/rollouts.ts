@@ -148,6 +148,23 @@ export interface RolloutStatus {
   startedAt: string;
   stepStartedAt?: string;
   verdicts: StepVerdict[];
+  /** While both groups run: what the second one costs (the admin API adds it, from the price table). */
+  cost?: RolloutRunCost;
+}
+
+/** The group a rollout runs beside the one that serves (the candidate; the old group after a blue-green switch). */
+export interface RolloutRunCost {
+  group: 'candidate' | 'baseline';
+  version: number;
+  /** Its replicas now. */
+  replicas: number;
+  currency: string;
+  /** An hour of those replicas at the spec's prices (resources without a price left out, named in `unpriced`). */
+  hourly: number;
+  monthly: number;
+  unpriced: string[];
+  /** The hourly cost times the time since the rollout started: what the second group has cost so far, at its present size. */
+  soFar: number;
 }
 
 /** What the reconciler routes now. */

@@ -4,6 +4,8 @@
  * month and what to change). Also what one replica reserves, and the rates a spec's price
  * table gives.
  */
+import type { ReplicaStatus } from '../control/orchestrators/types.js';
+import type { RolloutRunCost, RolloutStatus } from '../control/rollouts.js';
 import type { CostSpec, DeploymentSpec } from '../spec/types.js';
 import { formatDuration } from '../spec/units.js';
 import { price, total, type CostGroup, type CostStore, type Quantities } from './meters.js';
@@ -132,4 +134,31 @@ export async function idleFindings(o: { store: CostStore; spec: CostSpec; nowMs:
     });
   }
   return out;
+}
+
+/**
+ * What the second group of a running rollout costs: the candidate's replicas while it warms,
+ * bakes or takes part of the traffic, the old group's while a blue-green switch keeps it
+ * warm; nothing once promoted or rolled back. At the deployment's reservation and the spec's
+ * prices; so far is the hourly cost since the rollout started, at the group's present size.
+ */
+export function rolloutCost(
+  r: Pick<RolloutStatus, 'deployment' | 'state' | 'baseline' | 'candidate' | 'startedAt'>,
+  deployments: readonly LiveDeployment[],
+  replicas: readonly Pick<ReplicaStatus, 'group' | 'state'>[],
+  spec: CostSpec,
+  /** Wall-clock ms (startedAt is a wall-clock time). */
+  nowMs: number,
+): RolloutRunCost | undefined {
+  if (r.state === 'promoted' || r.state === 'rolled_back') return undefined;
+  const d = deployments.find((x) => x.name === r.deployment);
+  if (!d) return undefined;
+  const second = r.state === 'switched' ? 'baseline' : 'candidate';
+  const group = r[second];
+  const n = replicas.filter((x) => x.group === group.group && x.state !== 'stopped' && x.state !== 'failed').length;
+  const rates = ratesOf(spec);
+  const h = hourlyCost(d.reservation, rates);
+  const hourly = h.priced * n;
+  const hours = Math.max(0, nowMs - Date.parse(r.startedAt)) / 3_600_000;
+  return { group: second, version: group.version, replicas: n, currency: rates.currency, hourly, monthly: hourly * HOURS_PER_MONTH, unpriced: h.unpriced, soFar: hourly * hours };
 }

@@ -12,6 +12,7 @@ import type { Spec } from '../spec/types.js';
 import type { Store } from '../store/db.js';
 import { Alerts } from './alerts/alerts.js';
 import type { Condition } from './alerts/model.js';
+import { AlertStateStore } from './alerts/store.js';
 import { CaptureDropRule, CrashLoopRule, driftConditions, sloConditions } from './alerts/rules.js';
 import type { DriftCheck } from './drift-monitor.js';
 import { judge, type Pair } from './quality.js';
@@ -60,7 +61,7 @@ export function createMonitoring(o: MonitoringOptions) {
       ...(o.conditions?.() ?? []),
     ];
   };
-  const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, externalURL: o.externalURL, ...(o.fetch ? { fetch: o.fetch } : {}) });
+  const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, externalURL: o.externalURL, store: new AlertStateStore(o.store), ...(o.fetch ? { fetch: o.fetch } : {}) });
   return {
     slo,
     alerts,

@@ -124,7 +124,8 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
   const dir = await mkdtemp(join(tmpdir(), 'aloft-canary-cmd-'));
   let aloft: RunningAloft | undefined;
   let traffic: ReturnType<typeof load> | undefined;
-  const slow = (file: string) => spec(file).replace('interval: 3s', 'interval: 10m');
+  // Priced, so the status says what the second group costs while it runs.
+  const slow = (file: string) => `${spec(file).replace('interval: 3s', 'interval: 10m').replace('    replicas: 1\n', '    replicas: 1\n    resources: { cpu: 1, memory: 1Gi }\n')}cost:\n  prices: { cpu: 0.04, memory: 0.005 }\n`;
   try {
     for (const [f, seed] of [['a.onnx', 1], ['b.onnx', 2], ['c.onnx', 3]] as const) await writeFile(join(dir, f), creditModel(seed));
     await writeFile(join(dir, 'aloft.yaml'), slow('a.onnx'));
@@ -140,7 +141,17 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
     await admin.apply({ spec: slow('b.onnx'), file: 'aloft.yaml', base: 1 });
     const at10 = async () => (await admin.rollouts()).rollouts.find((r) => r.state === 'progressing' && r.weight === 10);
     for (let i = 0; i < 600 && !(await at10()); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(await at10(), 'the canary reached its first step');
+    const first = await at10();
+    assert.ok(first, 'the canary reached its first step');
+    // The candidate's one replica at 1 vCPU × 0.04 + 1 GiB × 0.005 an hour.
+    assert.equal(first.cost?.group, 'candidate');
+    assert.equal(first.cost?.version, 2);
+    assert.equal(first.cost?.replicas, 1);
+    assert.ok(Math.abs(first.cost!.hourly - 0.045) < 1e-12, `hourly ${first.cost!.hourly}`);
+    assert.ok(Math.abs(first.cost!.monthly - 0.045 * 730) < 1e-9);
+    assert.deepEqual(first.cost!.unpriced, []);
+    const ranH = (Date.now() - Date.parse(first.startedAt)) / 3_600_000;
+    assert.ok(first.cost!.soFar > 0 && first.cost!.soFar <= 0.045 * ranH + 1e-12, `so far ${first.cost!.soFar} after ${ranH} h`);
     const metrics = await (await fetch(`${aloft.url}/metrics`, { headers: bearer(key) })).text();
     assert.match(metrics, /aloft_traffic_weight_percent\{deployment="credit-risk",version="1"\} 90/);
     assert.match(metrics, /aloft_traffic_weight_percent\{deployment="credit-risk",version="2"\} 10/);
@@ -163,6 +174,7 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
       });
     });
     t.diagnostic(`aloft rollout status after abort (exit ${cli.status}):\n${cli.stdout}`);
+    assert.doesNotMatch(cli.stdout, /cost of the second group/, 'rolled back: no second group to pay for');
     assert.equal(cli.status, 1, cli.stderr);
     assert.match(cli.stdout, /rolled back/);
     assert.match(cli.stdout, /ROLLED BACK: canary aborted by admin/);
@@ -170,6 +182,14 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
     // Promote: straight to the new version.
     await admin.apply({ spec: slow('c.onnx'), file: 'aloft.yaml', base: 2 });
     for (let i = 0; i < 600 && !(await at10()); i++) await new Promise((r) => setTimeout(r, 50));
+    const running = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', join(process.cwd(), 'src/cli/bin.ts'), 'rollout', 'status', 'credit-risk', '--url', aloft!.url, '--key', key], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+      });
+    });
+    t.diagnostic(`aloft rollout status while running:\n${running.stdout}`);
+    assert.equal(running.status, 0, running.stderr);
+    assert.match(running.stdout, /cost of the second group: v3 \(the new version, 1 replica\) [\d.]+ \w+ an hour \([\d.]+ \w+ a month at this size\); about [\d.]+ \w+ so far/);
     await admin.rolloutCommand('credit-risk', 'promote');
     const three = await outcome(admin, 3);
     assert.equal(three.outcome, 'applied');

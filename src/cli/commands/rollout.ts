@@ -24,6 +24,12 @@ function describe(r: RolloutStatus): string {
     const what = r.state === 'baking' ? 'bake ends' : r.state === 'switched' ? 'old version released' : 'step may move';
     lines.push(`  time left: ${what} in ${secs(r.timeLeft.min)}${r.timeLeft.max !== undefined ? `; undecided, it ends by analysis.maxDuration in ${secs(r.timeLeft.max)}` : ''}`);
   }
+  if (r.cost) {
+    const c = r.cost;
+    const money = (x: number) => `${x > 0 && x < 0.01 ? x.toFixed(6) : x < 1 ? x.toFixed(4) : x.toFixed(2)} ${c.currency}`;
+    const who = c.group === 'candidate' ? 'the new version' : 'the old version, kept warm';
+    lines.push(`  cost of the second group: v${c.version} (${who}, ${c.replicas} replica${c.replicas === 1 ? '' : 's'}) ${money(c.hourly)} an hour (${money(c.monthly)} a month at this size); about ${money(c.soFar)} so far${c.unpriced.length > 0 ? `; unpriced: ${c.unpriced.join(', ')}` : ''}`);
+  }
   if (r.waitingFor) lines.push(`  waiting for ${r.waitingFor}`);
   if (r.reason) lines.push(`  ${r.state === 'rolled_back' ? 'ROLLED BACK: ' : ''}${r.reason}`);
   if (r.shadow) {

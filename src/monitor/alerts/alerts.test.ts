@@ -6,13 +6,16 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { ManualClock } from '../../clock.js';
 import { silentLogger } from '../../log.js';
 import { alertsSchema } from '../../spec/schema.js';
 import type { AlertsSpec } from '../../spec/types.js';
 import { Alerts } from './alerts.js';
-import { AlertBook, fingerprintOf, type Condition } from './model.js';
+import type { Store } from '../../store/db.js';
+import { testDialects, type TestDatabase } from '../../store/testing/databases.js';
+import { AlertBook, fingerprintOf, type BookSnapshot, type Condition, type Notification } from './model.js';
+import { AlertStateStore } from './store.js';
 import { CaptureDropRule, CrashLoopRule } from './rules.js';
 import { webhookPayload, type WebhookPayload } from './sinks.js';
 
@@ -194,3 +197,93 @@ describe('delivery to a real webhook receiver', () => {
     alerts.close();
   });
 });
+
+test('a restored book goes on where it was: firing alerts are not notified again, pending ones keep their start, unreported ones resolve only after the grace', () => {
+  const t0 = Date.UTC(2026, 0, 1);
+  const before = new AlertBook({ forMs: () => 60_000, repeatMs: () => 3_600_000 });
+  before.update([cond('A', 'd1'), cond('B', 'd2')], t0);
+  assert.equal(before.update([cond('A', 'd1'), cond('B', 'd2')], t0 + 60_000).length, 2, 'both fire');
+  before.update([cond('A', 'd1'), cond('B', 'd2'), cond('P', 'd3')], t0 + 90_000);
+  assert.equal(before.dirty, true, 'a new pending alert is worth saving');
+  const saved = JSON.parse(JSON.stringify(before.snapshot())) as BookSnapshot;
+  assert.equal(before.dirty, false);
+  before.update([cond('A', 'd1'), cond('B', 'd2'), cond('P', 'd3')], t0 + 100_000);
+  assert.equal(before.dirty, false, 'the same conditions again change nothing worth saving');
+
+  const after = new AlertBook({ forMs: () => 60_000, repeatMs: () => 3_600_000 });
+  const restart = t0 + 600_000;
+  after.restore(saved, restart, 60_000);
+  assert.deepEqual(after.active().map((a) => [a.name, a.state]).sort(), [['A', 'firing'], ['B', 'firing'], ['P', 'pending']]);
+  // A still holds, B's rule has not reported yet, P still holds (and has held since t0 + 90 s).
+  const first = after.update([cond('A', 'd1'), cond('P', 'd3')], restart);
+  assert.deepEqual(first.map((n) => [n.groupKey, n.status]), [['{deployment="d3"}', 'firing']], 'only P fires: its `for` counted from before the restart; A and B are not sent again');
+  assert.deepEqual(after.update([cond('A', 'd1'), cond('P', 'd3')], restart + 30_000), [], 'B unreported within the grace: kept');
+  assert.equal(after.active().find((a) => a.name === 'B')?.state, 'firing');
+  const late = after.update([cond('A', 'd1'), cond('P', 'd3')], restart + 61_000);
+  assert.deepEqual(late.map((n) => [n.groupKey, n.status]), [['{deployment="d2"}', 'resolved']], 'past the grace an unreported alert resolves, once');
+  assert.deepEqual(after.update([cond('A', 'd1'), cond('P', 'd3')], restart + 120_000), []);
+  // The repeat interval runs from the notification before the restart.
+  const repeat = after.update([cond('A', 'd1'), cond('P', 'd3')], t0 + 60_000 + 3_600_000);
+  assert.deepEqual(repeat.map((n) => [n.groupKey, n.reason]), [['{deployment="d1"}', 'repeat']]);
+});
+
+test('a restored alert that is reported again, then stops, resolves at once even within the grace', () => {
+  const t0 = Date.UTC(2026, 0, 1);
+  const b = new AlertBook({ forMs: () => 0, repeatMs: () => 3_600_000 });
+  b.update([cond('A', 'd1')], t0);
+  const after = new AlertBook({ forMs: () => 0, repeatMs: () => 3_600_000 });
+  after.restore(b.snapshot(), t0 + 1000, 60_000);
+  assert.deepEqual(after.update([cond('A', 'd1')], t0 + 2000), []);
+  assert.equal(after.update([], t0 + 3000)[0]?.status, 'resolved', 'its rule spoke in this process: no grace left');
+});
+
+for (const target of await testDialects()) {
+  describe(`the alert book across a restart: ${target.name}`, { skip: target.skip ?? false }, () => {
+    let database: TestDatabase;
+    let store: Store;
+    beforeEach(async () => {
+      database = await target.create();
+      store = await database.open();
+    });
+    afterEach(async () => {
+      await store?.close();
+      await database?.cleanup();
+    });
+
+    test('a firing alert is sent once across a restart, and its resolve once after it', async () => {
+      const clock = new ManualClock(Date.UTC(2026, 0, 1));
+      const sent: Notification[] = [];
+      const sink = { name: 'test', send: async (n: Notification) => { sent.push(n); } };
+      let holds: Condition[] = [cond('X', 'd')];
+      const make = () => new Alerts({ clock, logger: silentLogger, spec: () => alertsSchema.parse({ for: '0s', log: false }) as AlertsSpec, conditions: () => holds, externalURL: () => '', sinks: () => [sink], store: new AlertStateStore(store) });
+      const one = make();
+      await one.evaluate();
+      await one.settled();
+      assert.deepEqual(sent.map((n) => n.status), ['firing']);
+      one.close();
+      clock.advance(300_000);
+      const two = make(); // the restart
+      await two.evaluate();
+      assert.deepEqual(sent.map((n) => n.status), ['firing'], 'not sent again');
+      assert.equal(two.report().active[0]?.state, 'firing');
+      two.close();
+      clock.advance(300_000);
+      const three = make(); // another restart, and the rule behind X has not reported yet
+      holds = [];
+      await three.evaluate();
+      assert.equal(sent.length, 1, 'within the grace: kept, not resolved');
+      assert.equal(three.report().active[0]?.state, 'firing');
+      clock.advance(61_000);
+      await three.evaluate();
+      await three.settled();
+      assert.deepEqual(sent.map((n) => n.status), ['firing', 'resolved'], 'past the grace: resolved, once');
+      three.close();
+      const four = make();
+      await four.evaluate();
+      assert.equal(four.report().active.length, 0);
+      assert.equal(four.report().resolved[0]?.name, 'X', 'the resolved history survives too');
+      assert.equal(sent.length, 2);
+      four.close();
+    });
+  });
+}

@@ -12,6 +12,7 @@ import type { Reconciler, ReconcileResult } from '../../control/controller.js';
 import type { Logger } from '../../log.js';
 import type { AlertsSpec } from '../../spec/types.js';
 import { AlertBook, type Alert, type Condition, type Notification } from './model.js';
+import type { AlertStateStore } from './store.js';
 import { LogSink, WebhookSink, type AlertSink } from './sinks.js';
 
 export const ALERTS = 'alerts';
@@ -20,6 +21,8 @@ const RETRY_BASE_MS = 1000;
 const RETRY_MAX_MS = 300_000;
 /** Deliveries kept for display. */
 const KEEP = 200;
+/** After a restart, restored alerts that no rule reports are kept at least this long before they resolve. */
+const RESTORE_GRACE_MS = 60_000;
 
 export interface Delivery {
   id: number;
@@ -54,6 +57,8 @@ export interface AlertsOptions {
   externalURL: () => string;
   /** Sinks instead of those the spec names (tests). */
   sinks?: () => AlertSink[];
+  /** Where the book is kept across restarts (none: in memory only). */
+  store?: AlertStateStore;
   fetch?: typeof fetch;
 }
 
@@ -83,10 +88,33 @@ export class Alerts implements Reconciler {
 
   /** Evaluate the rules now and send what is due. */
   async evaluate(): Promise<Notification[]> {
+    await (this.#restoring ??= this.#restore());
     const conditions = await this.#o.conditions();
     const notes = this.#book.update(conditions, this.#o.clock.date().getTime());
     for (const n of notes) for (const sink of this.#currentSinks()) this.#queue(sink, n);
+    if (this.#o.store && this.#book.dirty) {
+      const snapshot = this.#book.snapshot();
+      await this.#o.store.save(snapshot, this.#o.clock.date().toISOString()).catch((err: unknown) => {
+        this.#o.logger.warn({ err }, 'the alert book could not be saved; a restart may notify these alerts again');
+      });
+    }
     return notes;
+  }
+
+  #restoring: Promise<void> | undefined;
+
+  /** Continue from the saved book, once: what fired before a restart is not notified again. */
+  async #restore(): Promise<void> {
+    if (!this.#o.store) return;
+    try {
+      const saved = await this.#o.store.load();
+      if (!saved) return;
+      // Rules fed by this process's own observations (a drift check, crash counts) need a round or two to speak again.
+      this.#book.restore(saved, this.#o.clock.date().getTime(), Math.max(RESTORE_GRACE_MS, 2 * this.#o.spec().every));
+      this.#o.logger.info({ active: saved.active.length }, 'alerts continued from the saved book');
+    } catch (err) {
+      this.#o.logger.warn({ err }, 'the saved alert book could not be read; alerts start afresh (open ones may be notified again)');
+    }
   }
 
   report(filter?: { deployment?: string }): AlertsReport {

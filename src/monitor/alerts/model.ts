@@ -54,6 +54,14 @@ export interface Notification {
   at: string;
 }
 
+/** What a book holds, to be saved and restored (alerts/store.ts). */
+export interface BookSnapshot {
+  active: Alert[];
+  resolved: Alert[];
+  /** group key → wall ms of its last notification. */
+  notified: [string, number][];
+}
+
 export interface AlertBookOptions {
   /** ms a condition must hold before firing. */
   forMs: () => number;
@@ -84,9 +92,44 @@ export class AlertBook {
   #resolved: Alert[] = [];
   /** group key → wall ms of its last notification. */
   readonly #notified = new Map<string, number>();
+  /** Restored alerts not reported since, kept until `#graceUntil` (their rule may not have run yet). */
+  readonly #restored = new Set<string>();
+  #graceUntil = 0;
+  #dirty = false;
 
   constructor(o: AlertBookOptions) {
     this.#o = o;
+  }
+
+  /** Whether anything worth saving changed since the last `snapshot()`: an alert appeared, fired or resolved, or a group was notified. */
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+
+  snapshot(): BookSnapshot {
+    this.#dirty = false;
+    return { active: [...this.#active.values()].map((a) => ({ ...a })), resolved: this.#resolved.map((a) => ({ ...a })), notified: [...this.#notified] };
+  }
+
+  /**
+   * Continue from a saved book (after a restart): firing alerts stay firing and are not
+   * notified again before their group's repeat; pending ones keep the time they started.
+   * Until `graceMs` from now a restored alert that is not reported is kept, not resolved:
+   * the rule behind it may not have run yet in this process (a drift check, a crash count).
+   */
+  restore(s: BookSnapshot, nowMs: number, graceMs: number): void {
+    this.#active.clear();
+    this.#restored.clear();
+    for (const a of s.active) {
+      if (a.state !== 'pending' && a.state !== 'firing') continue;
+      this.#active.set(a.fingerprint, { ...a });
+      this.#restored.add(a.fingerprint);
+    }
+    this.#resolved = s.resolved.slice(-(this.#o.history ?? 200));
+    this.#notified.clear();
+    for (const [g, ms] of s.notified) this.#notified.set(g, ms);
+    this.#graceUntil = nowMs + graceMs;
+    this.#dirty = false;
   }
 
   /** Pending and firing alerts, firing first, newest first. */
@@ -112,10 +155,12 @@ export class AlertBook {
       const fp = fingerprintOf(c.labels);
       if (seen.has(fp)) continue;
       seen.add(fp);
+      this.#restored.delete(fp);
       let a = this.#active.get(fp);
       if (!a) {
         a = { fingerprint: fp, name: c.labels.alertname ?? 'Alert', labels: { ...c.labels }, annotations: c.annotations, ...(c.value !== undefined ? { value: c.value } : {}), state: 'pending', activeAt: now };
         this.#active.set(fp, a);
+        this.#dirty = true;
       } else {
         a.annotations = c.annotations;
         if (c.value !== undefined) a.value = c.value;
@@ -123,13 +168,17 @@ export class AlertBook {
       if (a.state === 'pending' && nowMs - Date.parse(a.activeAt) >= this.#o.forMs()) {
         a.state = 'firing';
         a.firingAt = now;
+        this.#dirty = true;
         mark(a);
       }
     }
     const resolvedNow: Alert[] = [];
     for (const [fp, a] of this.#active) {
       if (seen.has(fp)) continue;
+      if (this.#restored.has(fp) && nowMs < this.#graceUntil) continue;
+      this.#restored.delete(fp);
       this.#active.delete(fp);
+      this.#dirty = true;
       if (a.state !== 'firing') continue;
       a.state = 'resolved';
       a.resolvedAt = now;
@@ -155,6 +204,7 @@ export class AlertBook {
       const reason = changed.has(g) ? 'changed' : last === undefined || nowMs - last >= this.#o.repeatMs() ? 'repeat' : undefined;
       if (reason === undefined || (firing.length === 0 && justResolved.length === 0)) continue;
       const sample = firing[0] ?? justResolved[0]!;
+      this.#dirty = true;
       this.#notified.set(g, nowMs);
       if (firing.length === 0) this.#notified.delete(g);
       out.push({

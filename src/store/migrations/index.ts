@@ -11,6 +11,7 @@ import * as m0005 from './0005_revisions.js';
 import * as m0006 from './0006_capture.js';
 import * as m0007 from './0007_slo_events.js';
 import * as m0008 from './0008_cost_meters.js';
+import * as m0009 from './0009_alert_state.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -21,6 +22,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0006_capture': m0006,
   '0007_slo_events': m0007,
   '0008_cost_meters': m0008,
+  '0009_alert_state': m0009,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

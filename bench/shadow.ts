@@ -104,6 +104,13 @@ for (const sample of SAMPLES) {
   const m = (f: (c: Cell) => number) => median(cs.map(f));
   lines.push(`| ${sample} | ${Math.round(m((c) => c.off.rps))} | ${Math.round(m((c) => c.on.rps))} | ${m((c) => c.on.rps / c.off.rps).toFixed(2)} | ${m((c) => c.off.p50).toFixed(2)} | ${m((c) => c.on.p50).toFixed(2)} | ${m((c) => c.on.p50 / c.off.p50).toFixed(2)} | ${m((c) => c.off.p99).toFixed(2)} | ${m((c) => c.on.p99).toFixed(2)} | ${m((c) => c.on.p99 / c.off.p99).toFixed(2)} | ${m((c) => c.copies.compared)} | ${m((c) => c.copies.dropped)} | ${cs.every((c) => c.copies.agreement !== undefined) ? `${(m((c) => c.copies.agreement!) * 100).toFixed(2)}%` : '-'} |`);
 }
+// The noise to judge the ratios by: each off window against the next off window (nothing changed between them).
+const offs = cells.map((c) => c.off);
+const spread = (f: (r: LoadResult) => number) => {
+  const rs = offs.slice(1).map((r, i) => f(r) / f(offs[i]!));
+  return rs.length === 0 ? '-' : `${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)}`;
+};
+lines.push('', `Noise: one off window against the next (nothing changed between them) differs by p50 ×${spread((r) => r.p50)}, p99 ×${spread((r) => r.p99)}, req/s ×${spread((r) => r.rps)}, over ${Math.max(0, offs.length - 1)} consecutive pairs of off windows in this run.`);
 const table = lines.join('\n');
 console.log(table);
 if (values.write) {

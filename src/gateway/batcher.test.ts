@@ -90,16 +90,19 @@ test('an idle model runs a request at once, alone', async () => {
   assert.deepEqual(y!.shape, [1, 2]);
 });
 
-test('coalesce: requests queued in one event-loop turn leave as one batch even while replicas have room', async () => {
+test('coalesce: requests queued in one event-loop turn leave as one batch even while replicas have room; one that finds the batcher idle leaves at once', async () => {
   const turnEnd: (() => void)[] = [];
   const { transports, batcher } = setup(2, { coalesce: true }, 2, (fn) => turnEnd.push(fn));
   const all = [1, 2, 3].map((k) => batcher.infer(rows([[k, k]]), 1000));
-  assert.equal(transports[0]!.batches.length + transports[1]!.batches.length, 0, 'nothing leaves before the turn ends');
+  const early = [...transports[0]!.batches, ...transports[1]!.batches];
+  assert.deepEqual(early.map((b) => b[0]!.shape), [[1, 2]], 'the first found nothing queued or running: nobody could join it, so it left at once');
   assert.equal(turnEnd.length, 1, 'one deferred dispatch per turn, not one per request');
   turnEnd.shift()!();
   const sent = [...transports[0]!.batches, ...transports[1]!.batches];
-  assert.equal(sent.length, 1);
-  assert.deepEqual(sent[0]![0]!.shape, [3, 2]);
+  assert.equal(sent.length, 2);
+  assert.deepEqual(sent.map((b) => b[0]!.shape).sort(), [[1, 2], [2, 2]], 'the two after it left together at the end of the turn');
+  for (const t of transports) t.release();
+  await flush();
   for (const t of transports) t.release();
   const outs = await Promise.all(all);
   assert.deepEqual(outs.map(([y]) => [...(y!.data as Float32Array)]), [[2, 2], [4, 4], [6, 6]]);
@@ -254,20 +257,23 @@ test('a batch of one lends the request\'s tensors; a joined batch is given away,
   const turnEnd: (() => void)[] = [];
   const { transports, batcher } = setup(2, { coalesce: true }, 1, (fn) => turnEnd.push(fn));
   const alone = batcher.infer(rows([[9]]), 1000);
-  turnEnd.shift()!();
+  assert.equal(turnEnd.length, 0, 'an idle batcher sends a lone request at once');
   const lone = transports.find((t) => t.held === 1)!;
   assert.deepEqual(lone.owned, [false]);
-  lone.release();
-  assert.deepEqual([...((await alone)[0]!.data as Float32Array)], [18]);
 
+  // While it runs, three more queue in one turn and leave as one joined batch.
   const three = [1, 2, 3].map((k) => batcher.infer(rows([[k, 10 * k]]), 1000));
   turnEnd.shift()!();
-  const first = transports.find((t) => t.held === 1)!;
-  const other = transports.find((t) => t !== first)!;
+  const first = transports.find((t) => t !== lone && t.held === 1)!;
+  assert.deepEqual(first.batches.at(-1)![0]!.shape, [3, 2]);
   assert.equal(first.owned.at(-1), true);
   first.failing = fail('ALOFT_NOT_READY', 'replica unreachable');
   first.release();
   await flush();
+  lone.release();
+  assert.deepEqual([...((await alone)[0]!.data as Float32Array)], [18]);
+  await flush();
+  const other = lone;
   assert.equal(other.held, 1, 'the batch was re-sent to the other replica');
   assert.deepEqual(other.batches.at(-1)![0]!.shape, [3, 2]);
   assert.equal(other.owned.at(-1), true);

@@ -327,18 +327,23 @@ function writeTensor(w: ByteWriter, t: Tensor): void {
   w.bytes(b);
 }
 
-/** Append the stored form of `p` to `w`. */
-export function writeParts(w: ByteWriter, p: RecordParts): void {
+/** The fields every stored record starts with, up to its row count. */
+function writeHead(w: ByteWriter, r: Pick<RecordSource, 'id' | 'at' | 'deployment' | 'version' | 'model' | 'key' | 'latencyMs'>, rows: number): void {
   w.u8(MAGIC);
   w.u8(FORMAT);
-  w.str(p.id);
-  w.f64(p.at);
-  w.name(p.deployment);
-  w.u32(p.version);
-  w.name(p.model);
-  w.name(p.key);
-  w.f64(p.latencyMs);
-  w.u32(p.rows);
+  w.str(r.id);
+  w.f64(r.at);
+  w.name(r.deployment);
+  w.u32(r.version);
+  w.name(r.model);
+  w.name(r.key);
+  w.f64(r.latencyMs);
+  w.u32(rows);
+}
+
+/** Append the stored form of `p` to `w`. */
+export function writeParts(w: ByteWriter, p: RecordParts): void {
+  writeHead(w, p, p.rows);
   if (p.columns.length > 0xffff) throw fail('ALOFT_INTERNAL', `a captured input has ${p.columns.length} columns; at most 65535`);
   const cached = heads.get(p.columns);
   if (cached) w.bytes(cached);
@@ -366,16 +371,7 @@ export function writeSource(w: ByteWriter, src: RecordSource, spec: CaptureSpec,
   const width = first ? widthOf(first) : 0;
   const layout = first ? layoutOf(width, spec, features) : undefined;
   const rows = first && width > 0 ? Math.ceil(first.data.length / width) : 0;
-  w.u8(MAGIC);
-  w.u8(FORMAT);
-  w.str(src.id);
-  w.f64(src.at);
-  w.name(src.deployment);
-  w.u32(src.version);
-  w.name(src.model);
-  w.name(src.key);
-  w.f64(src.latencyMs);
-  w.u32(rows);
+  writeHead(w, src, rows);
   if (layout === undefined) w.u16(0);
   else w.bytes(heads.get(layout.columns)!);
   const n = layout?.columns.length ?? 0;

@@ -285,5 +285,20 @@ for (const target of await testDialects()) {
       assert.equal(sent.length, 2);
       four.close();
     });
+
+    test('a saved book that cannot be read is reported and replaced; alerts start afresh and keep working', async () => {
+      const clock = new ManualClock(Date.UTC(2026, 0, 1));
+      await store.db.withTables<{ alert_state: { id: string; data: string; updated_at: string } }>().insertInto('alert_state').values({ id: 'alerts', data: '{not json', updated_at: 'x' }).execute();
+      const warnings: string[] = [];
+      const logger = Object.assign(Object.create(silentLogger) as typeof silentLogger, { warn: (_o: unknown, msg?: string) => { warnings.push(msg ?? ''); } });
+      const sent: Notification[] = [];
+      const alerts = new Alerts({ clock, logger, spec: () => alertsSchema.parse({ for: '0s', log: false }) as AlertsSpec, conditions: () => [cond('X', 'd')], externalURL: () => '', sinks: () => [{ name: 'test', send: async (n: Notification) => { sent.push(n); } }], store: new AlertStateStore(store) });
+      await alerts.evaluate();
+      await alerts.settled();
+      assert.ok(warnings.some((w) => /could not be read; alerts start afresh/.test(w)), warnings.join('; '));
+      assert.deepEqual(sent.map((n) => n.status), ['firing']);
+      assert.equal((await new AlertStateStore(store).load())?.active[0]?.name, 'X', 'the unreadable book was replaced by the current one');
+      alerts.close();
+    });
   });
 }

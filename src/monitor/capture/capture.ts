@@ -95,6 +95,12 @@ export class BatchBuilder {
 
   /** Append one prediction (redacted now; hashed and sealed in the writer). */
   add(src: RecordSource, c: CaptureConfig): void {
+    let i = this.#configs.findIndex((x) => x.deployment === src.deployment && x.config.capture === c.capture && x.config.features === c.features);
+    if (i < 0) {
+      if (this.#configs.length > 0xffff) throw new Error('a capture batch holds at most 65536 settings');
+      i = this.#configs.push({ deployment: src.deployment, config: c }) - 1;
+    }
+    // Nothing of a record that fails to encode stays in the buffer.
     const from = this.#w.n;
     try {
       writeSource(this.#w, src, c.capture, c.features);
@@ -102,10 +108,7 @@ export class BatchBuilder {
       this.#w.n = from;
       throw err;
     }
-    let i = this.#configs.findIndex((x) => x.deployment === src.deployment && x.config.capture === c.capture && x.config.features === c.features);
-    if (i < 0) i = this.#configs.push({ deployment: src.deployment, config: c }) - 1;
-    if (this.#n === this.#ends.length || i > 0xffff) {
-      if (i > 0xffff) throw new Error('a capture batch holds at most 65536 settings');
+    if (this.#n === this.#ends.length) {
       const ends = new Uint32Array(this.#n * 2);
       ends.set(this.#ends);
       this.#ends = ends;

@@ -75,7 +75,8 @@ export function hmacOf(hashKey: string, value: CellValue): string {
   return `hmac:${createHmac('sha256', hashKey).update(String(value)).digest('hex').slice(0, 32)}`;
 }
 
-export interface RecordSource {
+/** What a record says of its prediction besides the tensors (the stored head). */
+export interface RecordMeta {
   id: string;
   at: number;
   deployment: string;
@@ -83,6 +84,9 @@ export interface RecordSource {
   model: string;
   key: string;
   latencyMs: number;
+}
+
+export interface RecordSource extends RecordMeta {
   inputs: readonly Tensor[];
   outputs: readonly Tensor[];
 }
@@ -90,23 +94,14 @@ export interface RecordSource {
 /** A column of the first input as stored: its value in the values tensor, or its hash. */
 export interface Column { name: string; kind: 'value' | 'hashed' }
 
-/** A record as stored, before it is turned into rows of named cells. */
-export interface RecordParts {
-  id: string;
-  at: number;
-  deployment: string;
-  version: number;
-  model: string;
-  key: string;
-  latencyMs: number;
+/** A record as stored, before it is turned into rows of named cells; `inputs` are the ones after the first. */
+export interface RecordParts extends RecordSource {
   columns: readonly Column[];
   rows: number;
   /** The value columns, in column order, [rows, n]. */
   values: Tensor | undefined;
   /** Per hashed column, in column order: one hash per row. */
   hashed: string[][];
-  inputs: readonly Tensor[];
-  outputs: readonly Tensor[];
 }
 
 /** Which columns of a `width`-wide first input are kept (not redacted), cached per capture spec. */
@@ -328,7 +323,7 @@ function writeTensor(w: ByteWriter, t: Tensor): void {
 }
 
 /** The fields every stored record starts with, up to its row count. */
-function writeHead(w: ByteWriter, r: Pick<RecordSource, 'id' | 'at' | 'deployment' | 'version' | 'model' | 'key' | 'latencyMs'>, rows: number): void {
+function writeHead(w: ByteWriter, r: RecordMeta, rows: number): void {
   w.u8(MAGIC);
   w.u8(FORMAT);
   w.str(r.id);

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { installCleanup, stopAll } from './child.js';
 import type { LoadResult } from './load.js';
 import { median, startPaired, writeSection } from './paired.js';
-import { cpuMs, peakRssKiB, resetPeakRss } from './rss.js';
+import { cpuMs, peakRssKiB, resetPeakRss, threadCpuMs } from './rss.js';
 import { loadWorkload } from './workload.js';
 
 const { values } = parseArgs({
@@ -54,7 +54,9 @@ const held: Socket[] = [];
 const blackhole = createServer((s) => { held.push(s); s.on('error', () => undefined); });
 await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
 const stallPort = (blackhole.address() as { port: number }).port;
-type Run = LoadResult & { cpuUsPerAnswer: number; writtenInWindow: number };
+type Run = LoadResult & { cpuUsPerAnswer: number; split: CpuSplit; writtenInWindow: number };
+/** CPU µs per answer: the gateway's main thread, its other threads (the capture thread among them), the replicas, the load generator. */
+interface CpuSplit { main: number; threads: number; replicas: number; loadgen: number }
 const pairs: { rate: number; off: Run; on: Run; written: number }[] = [];
 let stall: { offPeakMiB: number; stallPeakMiB: number; off: LoadResult; on: LoadResult; dropped: number; queued: number } | undefined;
 try {
@@ -80,7 +82,7 @@ try {
     const on = await load();
     const written = (await metric('aloft_capture_records_total')) - before;
     pairs.push({ rate, off, on, written });
-    console.error(`sampleRate ${rate}, pair ${pair}: off ${Math.round(off.rps)} req/s p50 ${off.p50.toFixed(2)} p99 ${off.p99.toFixed(2)} ms ${off.cpuUsPerAnswer.toFixed(1)} CPU µs/answer; on ${Math.round(on.rps)} req/s p50 ${on.p50.toFixed(2)} p99 ${on.p99.toFixed(2)} ms ${on.cpuUsPerAnswer.toFixed(1)} CPU µs/answer; ${written} records written`);
+    console.error(`sampleRate ${rate}, pair ${pair}: off ${Math.round(off.rps)} req/s p50 ${off.p50.toFixed(2)} p99 ${off.p99.toFixed(2)} ms ${off.cpuUsPerAnswer.toFixed(1)} CPU µs/answer; on ${Math.round(on.rps)} req/s p50 ${on.p50.toFixed(2)} p99 ${on.p99.toFixed(2)} ms ${on.cpuUsPerAnswer.toFixed(1)} CPU µs/answer; ${written} records written; CPU µs/answer off → on: ${(['main', 'threads', 'replicas', 'loadgen'] as const).map((k) => `${k} ${off.split[k].toFixed(1)} → ${on.split[k].toFixed(1)}`).join(', ')}`);
     if (off.errors + off.non2xx + on.errors + on.non2xx > 0) throw new Error(`failed requests: off ${off.errors + off.non2xx}, on ${on.errors + on.non2xx}`);
   }
   // The stalled sink: peak RSS against capture off, at the same load.
@@ -98,18 +100,25 @@ try {
   await server.stop();
 
   /** A run, with the CPU time of the gateway process (every thread, the capture thread included) and of the replicas in its window, per answer. */
-  async function load(): Promise<LoadResult & { cpuUsPerAnswer: number; writtenInWindow: number }> {
-    const pids = [server.pid, ...server.replicaPids];
-    const cpu = () => pids.reduce((n, p) => n + (cpuMs(p) ?? Number.NaN), 0);
-    let from = Number.NaN;
-    let to = Number.NaN;
+  async function load(): Promise<Run> {
+    // [all, gateway main thread, gateway's other threads, replicas, this process (the load generator)]
+    const cpu = () => {
+      const gateway = cpuMs(server.pid) ?? Number.NaN;
+      const main = threadCpuMs(server.pid, server.pid) ?? Number.NaN;
+      const replicas = server.replicaPids.reduce((n, p) => n + (cpuMs(p) ?? Number.NaN), 0);
+      const self = process.cpuUsage();
+      return [gateway + replicas, main, gateway - main, replicas, (self.user + self.system) / 1000];
+    };
+    let from: number[] = [];
+    let to: number[] = [];
     let first: Promise<number> = Promise.resolve(0);
     let last: Promise<number> = Promise.resolve(0);
     const r = await aloft.load({
       onWindowStart: () => { from = cpu(); first = metric('aloft_capture_records_total'); },
       onWindowEnd: () => { to = cpu(); last = metric('aloft_capture_records_total'); },
     });
-    return { ...r, cpuUsPerAnswer: ((to - from) * 1000) / r.count, writtenInWindow: (await last) - (await first) };
+    const per = (i: number) => ((to[i]! - from[i]!) * 1000) / r.count;
+    return { ...r, cpuUsPerAnswer: per(0), split: { main: per(1), threads: per(2), replicas: per(3), loadgen: per(4) }, writtenInWindow: (await last) - (await first) };
   }
 } finally {
   for (const s of held) s.destroy();

@@ -437,8 +437,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       const d = control.deployments().find((x) => x.name === name)!;
       await capture.flush();
       const records = [];
-      for await (const stored of captureStore.list(name, new Date(clock.date().getTime() - 86_400_000).toISOString())) {
-        try { records.push(openRecord(capture, c, stored)); } catch { /* a record under a retired key: skipped */ }
+      for await (const stored of captureStore.list(name, new Date(clock.date().getTime() - 86_400_000).toISOString(), capture.ring(name, c.capture))) {
+        try { records.push(openRecord(stored)); } catch { /* a record under a retired key: skipped */ }
         if (records.length >= 256) break;
       }
       if (records.length === 0) return { reason: 'no prediction captured in the last day' };

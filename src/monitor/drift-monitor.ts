@@ -103,13 +103,12 @@ export class DriftMonitor implements Reconciler {
     const hashed = new Set(capture.hash);
     const tested = spec.features.filter((f) => !redacted.has(f.name)).map((f) => ({ name: f.name, kind: hashed.has(f.name) ? 'categorical' as const : f.kind }));
     const skipped = spec.features.filter((f) => redacted.has(f.name)).map((f) => ({ feature: f.name, reason: 'redacted: never stored, so not tested' }));
-    const config = { capture, features: spec.features };
     const columnsOf = async (since: string, limit: number) => {
       const cols: Record<string, Cell[]> = Object.fromEntries(tested.map((f) => [f.name, [] as Cell[]]));
       const preds: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }> = {};
       let rows = 0;
-      for await (const stored of this.#o.store.list(deployment, since)) {
-        const r = openRecord(this.#o.capture, config, stored);
+      for await (const stored of this.#o.store.list(deployment, since, this.#o.capture.ring(deployment, capture))) {
+        const r = openRecord(stored);
         for (const row of r.rows) {
           for (const f of tested) cols[f.name]!.push(row[f.name] ?? null);
           rows++;

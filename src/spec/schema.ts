@@ -429,7 +429,7 @@ export const captureSchema = z
       'Keys of earlier records: read (export, quality) but never written with. Default []. Example: previousKeys: [${env:CAPTURE_KEY_2025}].',
     ),
     retention: duration({ positive: true }).prefault('30d').describe(
-      'How long records are kept; older ones are deleted. Default 30d. Example: retention: 7d.',
+      'How long records are kept; older ones are deleted (in the store, records written together in one flush go together, once the newest of them is older). Default 30d. Example: retention: 7d.',
     ),
     sinks: z.array(z.enum(['store', 'jsonl', 'nats'])).min(1).default(['store']).describe(
       "Where records go: 'store' (the state database: SQLite or PostgreSQL; what export and feedback read), 'jsonl' (rotated files under the state folder's capture/<deployment>/, one encrypted record per line, for shipping to a data lake) and 'nats' (a NATS JetStream stream, the scaled shape's capture stream; see nats). Default [store]. Example: sinks: [store, jsonl].",

@@ -727,13 +727,17 @@ test('after everything, with Aloft stopped: nothing in the clear on disk; the da
   await scan(t, 'after the last stop');
   const db = new Database(join(state.dir, '.aloft', 'aloft.db'), { readonly: true });
   try {
-    const captures = db.prepare('select request_id, kid, data from captures where deployment = ?').all(DEP) as { request_id: string; kid: string; data: string }[];
+    // One index row per captured request, each in a block sealed under the key of its time.
+    const captures = db.prepare('select i.request_id, b.kid, b.data from capture_ids i join capture_blocks b on b.id = i.block where i.deployment = ?').all(DEP) as { request_id: string; kid: string; data: string }[];
     const firstIds = new Set(ofDep(DEP).slice(0, 50).map((s) => s.id));
     assert.equal(captures.length, ofDep(DEP).length);
     for (const c of captures) {
       assert.equal(c.kid, firstIds.has(c.request_id) ? KID1 : KID2);
       assert.equal(Buffer.from(c.data, 'base64').includes('"rows"'), false);
     }
+    const blocks = db.prepare('select n, ids from capture_blocks where deployment = ?').all(DEP) as { n: number; ids: string }[];
+    assert.equal(blocks.reduce((n, b) => n + b.n, 0), captures.length, 'every record in exactly one block');
+    assert.equal((db.prepare('select count(*) as n from captures').get() as { n: number }).n, 0, 'nothing written in the one-row-per-record form any more');
     const labels = db.prepare('select request_id, label from feedback where deployment = ?').all(DEP) as { request_id: string; label: string }[];
     const expected = state.labelled ?? new Map();
     assert.equal(labels.length, expected.size, 'one label per accepted id (the latest wins)');

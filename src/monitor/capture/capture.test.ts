@@ -16,10 +16,10 @@ import { captureSchema } from '../../spec/schema.js';
 import type { CaptureSpec } from '../../spec/types.js';
 import type { Store } from '../../store/db.js';
 import { testDialects, type TestDatabase } from '../../store/testing/databases.js';
-import { aadOf, Capture, type CaptureSink, type SealedCapture } from './capture.js';
+import { aadOf, Capture, PlainCapture, type CaptureSink } from './capture.js';
 import { KeyRing, keyId } from './crypto.js';
 import { buildRecord, ByteWriter, decodeParts, encodeParts, hashStored, partsOf, readHead, readRecord, recordOf, writeSource, type CaptureRecord } from './record.js';
-import { CaptureStore, type StoredCapture } from './store.js';
+import { CaptureStore, decodeBlock, encodeBlock, type StoredCapture } from './store.js';
 
 const KEY = randomBytes(32).toString('base64');
 const OTHER = randomBytes(32).toString('base64');
@@ -89,7 +89,7 @@ test('the stored form keeps every datatype, reads back as the record, leaves red
 
 test('a prediction whose record cannot be encoded is dropped and counted; the others are written', async () => {
   const clock = new ManualClock(0);
-  const written: SealedCapture[] = [];
+  const written: PlainCapture[] = [];
   const sink: CaptureSink = { name: 'store', write: async (b) => { written.push(...b); } };
   const capture = new Capture({ clock, logger: silentLogger, sinks: [sink], config: () => ({ capture: spec(), features: FEATURES }) });
   const observe = capture.observer();
@@ -102,7 +102,8 @@ test('a prediction whose record cannot be encoded is dropped and counted; the ot
   assert.equal(c.droppedSink, 1);
   assert.equal(c.written.store, 2);
   assert.equal(c.queued, 0);
-  assert.equal(readRecord(new KeyRing(KEY).open(written[1]!.sealed, aadOf('d', 'ok-2'))).id, 'ok-2', 'the batch was not corrupted by the failed record');
+  assert.equal(readRecord(new KeyRing(KEY).open(written[1]!.sealed().sealed, aadOf('d', 'ok-2'))).id, 'ok-2', 'the batch was not corrupted by the failed record');
+  assert.equal(written[1]!.sealed(), written[1]!.sealed(), 'sealed once, however many sinks ask');
 });
 
 test('sealed records open with their key, fail clearly with another, and stay readable after rotation; a moved record does not open', () => {
@@ -121,10 +122,10 @@ test('sealed records open with their key, fail clearly with another, and stay re
 
 class Held implements CaptureSink {
   readonly name = 'store' as const;
-  readonly batches: SealedCapture[][] = [];
+  readonly batches: PlainCapture[][] = [];
   release: (() => void) | undefined;
   fail = false;
-  async write(batch: readonly SealedCapture[]): Promise<void> {
+  async write(batch: readonly PlainCapture[]): Promise<void> {
     if (this.fail) throw new Error('disk full');
     this.batches.push([...batch]);
     await new Promise<void>((r) => { this.release = r; });
@@ -158,7 +159,7 @@ test('the observer only samples and queues; a stalled sink fills the queue to it
   await capture.flush();
   assert.equal(capture.counts()[0]!.counts.written.store, 110);
   const first = sink.batches[0]![0]!;
-  const record = readRecord(new KeyRing(KEY).open(first.sealed, aadOf('d', first.id)));
+  const record = readRecord(new KeyRing(KEY).open(first.sealed().sealed, aadOf('d', first.id)));
   assert.deepEqual(Object.keys(record.rows[0]!), ['age', 'region']);
   assert.equal(record.key, 'anonymous');
   sink.fail = true;
@@ -181,29 +182,80 @@ for (const target of await testDialects()) {
       await database?.cleanup();
     });
 
-    test('records are kept once per request id, listed in order since a time, joined to feedback (latest label wins), and deleted past retention', async () => {
+    test('records are kept once per request id, sealed in blocks, listed since a time, joined to feedback (latest label wins), and deleted past retention', async () => {
+      const s = new CaptureStore(store);
+      const ring = new KeyRing(KEY);
+      const ms = (m: number) => Date.UTC(2026, 0, 1, 0, m);
+      const at = (m: number) => new Date(ms(m)).toISOString();
+      const rec = (id: string, m: number, r = ring, version = 1) => new PlainCapture({ deployment: 'd', id, at: ms(m), version }, encodeParts(partsOf({ ...obs(id), id, at: ms(m), key: 'k', latencyMs: 1, version } as never, spec({ hash: [] }), FEATURES)), r);
+      // One write a minute, 20 records each, an hour long; one id repeated within a write and one across writes.
+      for (let m = 0; m < 60; m++) {
+        const batch = Array.from({ length: 20 }, (_, i) => rec(`r${String(m * 20 + i).padStart(4, '0')}`, m));
+        if (m === 1) batch.push(rec('r0020', 1, ring, 9));
+        await s.write(batch);
+      }
+      await s.write([rec('r0000', 59, ring, 9)]);
+      const all: StoredCapture[] = [];
+      for await (const r of s.list('d', at(0), ring, 500)) all.push(r);
+      assert.equal(all.length, 1200, 'every record from `since` on (inclusive), each repeated id once');
+      const read = all.map((r) => readRecord(r.plain()));
+      assert.ok(read.every((r, i) => i === 0 || read[i - 1]!.at <= r.at), 'oldest first, across pages');
+      assert.deepEqual(read.filter((r) => r.id === 'r0000' || r.id === 'r0020').map((r) => r.version), [1, 1], 'the first record of an id is the one kept');
+      const later: StoredCapture[] = [];
+      for await (const r of s.list('d', at(59), ring, 500)) later.push(r);
+      assert.equal(later.length, 20);
+      const got = await s.get('d', ['r0001', 'nope', 'r0599'], ring);
+      assert.deepEqual([...got.keys()].sort(), ['r0001', 'r0599']);
+      assert.equal(readRecord(got.get('r0599')!.plain()).at, at(29));
+      // Another key cannot open them, and says which key they need.
+      const wrong = await s.get('d', ['r0001'], new KeyRing(OTHER));
+      assert.throws(() => wrong.get('r0001')!.plain(), /key id [0-9a-f]{16}, which is neither capture\.key/);
+      const listed: string[] = [];
+      for await (const r of s.list('d', at(59), new KeyRing(OTHER), 500)) {
+        listed.push(r.id);
+        assert.throws(() => r.plain(), /key id [0-9a-f]{16}, which is neither/);
+      }
+      assert.equal(listed.length, 20, 'a block that does not open still yields its records, each failing clearly when opened');
+      // Rotation: records under the old key stay readable once it is in previousKeys; new ones use the new key.
+      const rotated = new KeyRing(OTHER, [KEY]);
+      await s.write([rec('n0001', 60, rotated)]);
+      assert.deepEqual((await s.kids('d', at(59))).sort(), [ring.id, rotated.id].sort());
+      assert.equal(readRecord((await s.get('d', ['r0001'], rotated)).get('r0001')!.plain()).id, 'r0001');
+      await s.putFeedback('d', [{ id: 'r0001', label: 0 }, { id: 'r0061', label: [0.2, 0.8] }], 'app', at(70));
+      await s.putFeedback('d', [{ id: 'r0001', label: 1 }], 'app', at(71));
+      const joined = await s.labelled('d', at(0), ring);
+      assert.deepEqual(joined.map((j) => [j.capture.id, j.label]), [['r0001', 1], ['r0061', [0.2, 0.8]]]);
+      assert.equal(readRecord(joined[1]!.capture.plain()).at, at(3));
+      assert.equal(await s.deleteBefore('d', at(30)), 600, 'the blocks of the first 30 minutes');
+      assert.equal((await s.get('d', ['r0001', 'r0600'], ring)).size, 1, 'their index rows went with them');
+      assert.deepEqual(await s.deployments(), ['d']);
+    });
+
+    test('records stored one per row by an earlier version are still listed, found, joined and expired', async () => {
       const s = new CaptureStore(store);
       const ring = new KeyRing(KEY);
       const at = (m: number) => new Date(Date.UTC(2026, 0, 1, 0, m)).toISOString();
-      const rec = (id: string, m: number) => ({ deployment: 'd', id, at: at(m), version: 1, sealed: ring.seal(Buffer.from(id), aadOf('d', id)) });
-      await s.write(Array.from({ length: 1200 }, (_, i) => rec(`r${String(i).padStart(4, '0')}`, i % 60)));
-      await s.write([rec('r0000', 59)]);
-      const all: StoredCapture[] = [];
-      for await (const r of s.list('d', at(0), 500)) all.push(r);
-      assert.equal(all.length, 1200, 'every record from `since` on (inclusive), the repeated id once');
-      const later: StoredCapture[] = [];
-      for await (const r of s.list('d', at(59), 500)) later.push(r);
-      assert.equal(later.length, 20);
-      assert.ok(all.every((r, i) => i === 0 || all[i - 1]!.at <= r.at), 'oldest first, across pages');
-      assert.equal(ring.open({ kid: all[0]!.kid, data: all[0]!.data }, aadOf('d', all[0]!.id)).toString(), all[0]!.id);
-      const got = await s.get('d', ['r0001', 'nope']);
-      assert.deepEqual([...got.keys()], ['r0001']);
-      await s.putFeedback('d', [{ id: 'r0001', label: 0 }, { id: 'r0061', label: [0.2, 0.8] }], 'app', at(70));
-      await s.putFeedback('d', [{ id: 'r0001', label: 1 }], 'app', at(71));
-      const joined = await s.labelled('d', at(0));
-      assert.deepEqual(joined.map((j) => [j.capture.id, j.label]), [['r0001', 1], ['r0061', [0.2, 0.8]]]);
-      assert.equal(await s.deleteBefore('d', at(30)), 600);
-      assert.deepEqual(await s.deployments(), ['d']);
+      const legacy: CaptureRecord = { id: 'old-1', at: at(1), deployment: 'd', version: 1, model: 'm', key: 'k', latencyMs: 1, rows: [{ age: 1 }], outputs: { p: { shape: [1, 1], data: [0.5] } } };
+      const db = store.db as unknown as import('kysely').Kysely<{ captures: { deployment: string; request_id: string; at: string; version: number; kid: string; data: string } }>;
+      const sealed = ring.seal(Buffer.from(JSON.stringify(legacy)), aadOf('d', 'old-1'));
+      await db.insertInto('captures').values({ deployment: 'd', request_id: 'old-1', at: at(1), version: 1, kid: sealed.kid, data: sealed.data }).execute();
+      await s.write([new PlainCapture({ deployment: 'd', id: 'new-1', at: Date.UTC(2026, 0, 1, 0, 2), version: 2 }, encodeParts(partsOf({ ...obs('new-1'), id: 'new-1', at: Date.UTC(2026, 0, 1, 0, 2), key: 'k', latencyMs: 1, version: 2 } as never, spec({ hash: [] }), FEATURES)), ring)]);
+      const ids: string[] = [];
+      for await (const r of s.list('d', at(0), ring)) ids.push(readRecord(r.plain()).id);
+      assert.deepEqual(ids, ['old-1', 'new-1']);
+      assert.deepEqual(readRecord((await s.get('d', ['old-1'], ring)).get('old-1')!.plain()), legacy);
+      await s.putFeedback('d', [{ id: 'old-1', label: 1 }, { id: 'new-1', label: 0 }], 'app', at(3));
+      assert.deepEqual((await s.labelled('d', at(0), ring)).map((j) => j.capture.id), ['old-1', 'new-1']);
+      assert.deepEqual(await s.kids('d', at(0)), [ring.id]);
+      assert.equal(await s.deleteBefore('d', at(5)), 2);
+      assert.deepEqual(await s.deployments(), []);
     });
   });
 }
+
+test('a block holds its records back to back and refuses what is not one', () => {
+  const records = [Buffer.from([0xac, 1, 2]), Buffer.alloc(0), Buffer.from('xyz')];
+  assert.deepEqual(decodeBlock(encodeBlock(records)), records);
+  assert.throws(() => decodeBlock(Buffer.from('{"json":1}')), /not a block/);
+  assert.throws(() => decodeBlock(encodeBlock(records).subarray(0, 16)), /cut off/);
+});

@@ -4,8 +4,9 @@
  * capture.sampleRate) and, if so, appends its stored form (record.ts: the tensors' bytes,
  * redacted columns left out; a copy of a few hundred bytes, no number formatting, no I/O)
  * to the batch being filled. A flush, on the injected clock's timer, hands the batches to
- * the writer, which hashes the `hash` columns, seals each record (crypto.ts) and writes
- * them to the sinks the deployment names; aloft up runs the writer in its own thread. One flush runs at a time; while a sink is slow the queue fills to
+ * the writer, which hashes the `hash` columns and writes them to the sinks the deployment
+ * names, which seal them (crypto.ts: the store a block per batch, JSONL and NATS each
+ * record); aloft up runs the writer in its own thread. One flush runs at a time; while a sink is slow the queue fills to
  * capture.buffer and then new samples are dropped and counted, so a stalled sink costs
  * bounded memory and never slows or fails a prediction. A sink that fails drops its batch
  * (counted, logged) and the next flush tries again with new records.
@@ -27,9 +28,41 @@ export interface SealedCapture {
   sealed: SealedRecord;
 }
 
+/**
+ * One record on its way to the sinks: its stored form (record.ts), hashed, not yet sealed,
+ * with the key ring it is sealed under. The store seals the records of a batch together
+ * (store.ts); the JSONL and NATS sinks ship records one by one, each sealed on its own
+ * (`sealed`, computed once however many sinks ask).
+ */
+export class PlainCapture {
+  readonly deployment: string;
+  readonly id: string;
+  /** ms since the epoch */
+  readonly at: number;
+  readonly version: number;
+  readonly plain: Buffer;
+  readonly ring: KeyRing;
+  #sealed: SealedCapture | undefined;
+
+  /** `head`: the record's own (record.ts readHead); `plain`: its stored form. */
+  constructor(head: { deployment: string; id: string; at: number; version: number }, plain: Buffer, ring: KeyRing) {
+    this.deployment = head.deployment;
+    this.id = head.id;
+    this.at = head.at;
+    this.version = head.version;
+    this.plain = plain;
+    this.ring = ring;
+  }
+
+  /** The record sealed alone (AES-256-GCM, its deployment and id as associated data). */
+  sealed(): SealedCapture {
+    return (this.#sealed ??= { deployment: this.deployment, id: this.id, at: new Date(this.at).toISOString(), version: this.version, sealed: this.ring.seal(this.plain, aadOf(this.deployment, this.id)) });
+  }
+}
+
 export interface CaptureSink {
   readonly name: 'store' | 'jsonl' | 'nats';
-  write(batch: readonly SealedCapture[]): Promise<void>;
+  write(batch: readonly PlainCapture[]): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -125,17 +158,6 @@ export class BatchBuilder {
   }
 }
 
-/** The records of a batch, one by one. */
-export function* recordsOf(batch: CaptureBatch): Generator<{ stored: Buffer; config: CaptureConfig; deployment: string }> {
-  const all = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
-  let from = 0;
-  for (let i = 0; i < batch.ends.length; i++) {
-    const c = batch.configs[batch.config[i]!]!;
-    yield { stored: all.subarray(from, batch.ends[i]!), config: c.config, deployment: c.deployment };
-    from = batch.ends[i]!;
-  }
-}
-
 /** How many records of a batch each deployment has. */
 export function perDeployment(batch: CaptureBatch): Map<string, number> {
   const per = new Map<string, number>();
@@ -163,9 +185,9 @@ export interface CaptureWriter {
 }
 
 /**
- * Hashes, seals and writes records in the calling thread: per record an AES-GCM seal
- * (about 8 µs) and its share of a multi-row insert, which is why aloft up runs it in a
- * worker thread (capture-worker.ts).
+ * Hashes and writes records in the calling thread; the sinks seal them (the store one
+ * block per batch, the others each record). aloft up runs it in a worker thread
+ * (capture-worker.ts), off the gateway's event loop.
  */
 export interface InlineWriterOptions {
   sinks: readonly CaptureSink[];
@@ -183,24 +205,26 @@ export class InlineWriter implements CaptureWriter {
   }
 
   async write(batch: CaptureBatch): Promise<WriteReport> {
-    const bySink = new Map<CaptureSink, SealedCapture[]>();
-    const sinksOf = new Map<CaptureConfig, CaptureSink[]>();
-    for (const { stored, config: c } of recordsOf(batch)) {
-      const plain = hashStored(stored, c.capture);
-      const head = readHead(plain);
-      const sealed = this.#o.ring(head.deployment, c.capture).seal(plain, aadOf(head.deployment, head.id));
-      const item: SealedCapture = { deployment: head.deployment, id: head.id, at: new Date(head.at).toISOString(), version: head.version, sealed };
-      let sinks = sinksOf.get(c);
-      if (!sinks) {
-        const made = this.#o.sinksFor?.(c) ?? [];
-        for (const s of made) this.#made.add(s);
-        sinksOf.set(c, (sinks = [...this.#o.sinks, ...made].filter((s) => c.capture.sinks.includes(s.name))));
-      }
-      for (const sink of sinks) {
+    const bySink = new Map<CaptureSink, PlainCapture[]>();
+    // Per settings of the batch (few): its key ring and the lists of the sinks it names.
+    const per = batch.configs.map(({ deployment, config: c }) => {
+      const made = this.#o.sinksFor?.(c) ?? [];
+      for (const s of made) this.#made.add(s);
+      const lists = [...this.#o.sinks, ...made].filter((s) => c.capture.sinks.includes(s.name)).map((sink) => {
         let list = bySink.get(sink);
         if (!list) bySink.set(sink, (list = []));
-        list.push(item);
-      }
+        return list;
+      });
+      return { capture: c.capture, ring: this.#o.ring(deployment, c.capture), lists };
+    });
+    const all = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
+    let from = 0;
+    for (let i = 0; i < batch.ends.length; i++) {
+      const p = per[batch.config[i]!]!;
+      const plain = hashStored(all.subarray(from, batch.ends[i]!), p.capture);
+      from = batch.ends[i]!;
+      const item = new PlainCapture(readHead(plain), plain, p.ring);
+      for (const list of p.lists) list.push(item);
     }
     const report: WriteReport = { written: [], failed: [] };
     await Promise.all([...bySink].map(async ([sink, records]) => {

@@ -8,7 +8,7 @@
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
-import type { CaptureSink, SealedCapture } from './capture.js';
+import type { CaptureSink, PlainCapture } from './capture.js';
 
 export interface JsonlOptions {
   dir: string;
@@ -30,7 +30,8 @@ export class JsonlSink implements CaptureSink {
     this.#o = o;
   }
 
-  async write(batch: readonly SealedCapture[]): Promise<void> {
+  async write(records: readonly PlainCapture[]): Promise<void> {
+    const batch = records.map((r) => r.sealed());
     const byDeployment = new Map<string, string[]>();
     for (const r of batch) {
       let lines = byDeployment.get(r.deployment);

@@ -16,13 +16,13 @@ import { systemClock } from '../../clock.js';
 import { silentLogger } from '../../log.js';
 import { captureSchema } from '../../spec/schema.js';
 import type { CaptureSpec } from '../../spec/types.js';
-import { aadOf, Capture, type SealedCapture } from './capture.js';
+import { aadOf, Capture, PlainCapture } from './capture.js';
 import { KeyRing } from './crypto.js';
 import { NatsSink } from './nats.js';
 
 const KEY = randomBytes(32).toString('base64');
 const ring = new KeyRing(KEY);
-const record = (d: string, i: number): SealedCapture => ({ deployment: d, id: `r-${i}`, at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), version: 1, sealed: ring.seal(Buffer.from(`{"i":${i}}`), aadOf(d, `r-${i}`)) });
+const record = (d: string, i: number) => new PlainCapture({ deployment: d, id: `r-${i}`, at: Date.UTC(2026, 0, 1, 0, 0, i), version: 1 }, Buffer.from(`{"i":${i}}`), ring);
 
 async function reachable(port: number): Promise<boolean> {
   return new Promise((resolve) => {

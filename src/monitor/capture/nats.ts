@@ -13,7 +13,7 @@
  */
 import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import type { Logger } from '../../log.js';
-import type { CaptureSink, SealedCapture } from './capture.js';
+import type { CaptureSink, PlainCapture } from './capture.js';
 
 export interface NatsSinkOptions {
   url: string;
@@ -35,7 +35,8 @@ export class NatsSink implements CaptureSink {
     this.#o = o;
   }
 
-  async write(batch: readonly SealedCapture[]): Promise<void> {
+  async write(records: readonly PlainCapture[]): Promise<void> {
+    const batch = records.map((r) => r.sealed());
     const { js } = await this.#connect();
     const timeout = this.#o.timeoutMs ?? 2000;
     await Promise.all(batch.map((r) => js.publish(`${this.#o.subject}.${r.deployment}`, JSON.stringify({ deployment: r.deployment, id: r.id, at: r.at, version: r.version, kid: r.sealed.kid, data: r.sealed.data }), { msgID: `${r.deployment}/${r.id}`, timeout })));

@@ -14,7 +14,7 @@ import { fail } from '../../errors.js';
 import type { Principal } from '../../security/principal.js';
 import { parseDuration } from '../../spec/units.js';
 import type { Clock } from '../../clock.js';
-import { aadOf, MAX_ID, type Capture, type CaptureConfig } from './capture.js';
+import { MAX_ID, type Capture, type CaptureConfig } from './capture.js';
 import { readRecord, type CaptureRecord } from './record.js';
 import type { CaptureStore, StoredCapture } from './store.js';
 import { pairsOf, quality, type Pair, type QualityFigures } from '../quality.js';
@@ -91,9 +91,9 @@ function parseJson(req: FastifyRequest): unknown {
   }
 }
 
-/** Decrypt one stored record with the deployment's keys. */
-export function openRecord(capture: Capture, c: CaptureConfig, r: StoredCapture): CaptureRecord {
-  return readRecord(capture.ring(r.deployment, c.capture).open({ kid: r.kid, data: r.data }, aadOf(r.deployment, r.id)));
+/** A stored record, decrypted (with the ring the store read it with) and decoded. @throws ALOFT_CAPTURE_KEY */
+export function openRecord(r: StoredCapture): CaptureRecord {
+  return readRecord(r.plain());
 }
 
 const csvCell = (v: unknown) => {
@@ -125,7 +125,7 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
     // Predictions answered a moment ago may still be queued for the sink.
     await ctx.capture.flush();
     const ids = [...good.keys()];
-    const known = await ctx.store.get(deployment, ids);
+    const known = await ctx.store.get(deployment, ids, ctx.capture.ring(deployment, c.capture));
     const notCaptured = ids.filter((id) => !known.has(id));
     const keep = ids.filter((id) => known.has(id)).map((id) => ({ id, label: good.get(id)! }));
     // A label resent or corrected replaces the stored one (quality uses the latest) but is judged once: the SLO counts each prediction once.
@@ -135,8 +135,8 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
       // Judged now, when the labels arrive: the predictions they label, by version.
       const labelled = keep.filter((k) => !before.has(k.id)).flatMap((k) => {
         try {
-          const stored = known.get(k.id)!;
-          return [{ version: stored.version, pairs: pairsOf(openRecord(ctx.capture, c, stored), k.label) }];
+          const record = openRecord(known.get(k.id)!);
+          return [{ version: record.version, pairs: pairsOf(record, k.label) }];
         } catch {
           return []; // a record under a key no longer configured: kept, not judged
         }
@@ -167,10 +167,10 @@ export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRou
     const ring = ctx.capture.ring(deployment, c.capture);
     const missing = (await ctx.store.kids(deployment, since)).filter((k) => !ring.has(k));
     if (missing.length > 0) throw fail('ALOFT_CAPTURE_KEY', `records since ${since} were encrypted with key id${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} neither capture.key (id ${ring.id}) nor in capture.previousKeys; add the key${missing.length > 1 ? 's' : ''} they were written with to capture.previousKeys`);
-    const rows = ctx.store.list(deployment, since);
+    const rows = ctx.store.list(deployment, since, ring);
     // Decrypt the first record before answering, so a wrong key is a clear error, not a cut-off stream.
     const first = await rows.next();
-    const firstRecord = first.done ? undefined : openRecord(ctx.capture, c, first.value);
+    const firstRecord = first.done ? undefined : openRecord(first.value);
     const columns = firstRecord ? Object.keys(firstRecord.rows[0] ?? {}) : [];
     const outputs = firstRecord ? Object.keys(firstRecord.outputs) : [];
     const lines = async function* (): AsyncGenerator<string> {
@@ -192,7 +192,7 @@ export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRou
         return out;
       };
       if (firstRecord) yield emit(firstRecord);
-      for await (const r of rows) yield emit(openRecord(ctx.capture, c, r));
+      for await (const r of rows) yield emit(openRecord(r));
     };
     const { Readable } = await import('node:stream');
     return reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson').send(Readable.from(lines()));
@@ -225,10 +225,10 @@ export async function monitorReport(ctx: CaptureRoutesContext, deployment: strin
   }
   await ctx.capture.flush();
   const longest = QUALITY_WINDOWS[QUALITY_WINDOWS.length - 1]![1];
-  const labelled = await ctx.store.labelled(deployment, new Date(now - longest).toISOString());
+  const labelled = await ctx.store.labelled(deployment, new Date(now - longest).toISOString(), ctx.capture.ring(deployment, c.capture));
   const rows = labelled.map((l) => {
-    const record = openRecord(ctx.capture, c, l.capture);
-    return { version: l.capture.version, atMs: Date.parse(l.capture.at), pairs: pairsOf(record, l.label) };
+    const record = openRecord(l.capture);
+    return { version: record.version, atMs: Date.parse(record.at), pairs: pairsOf(record, l.label) };
   });
   const versions = [...new Set(rows.map((r) => r.version))].sort((a, b) => b - a);
   for (const version of versions) {

@@ -12,6 +12,7 @@ import * as m0006 from './0006_capture.js';
 import * as m0007 from './0007_slo_events.js';
 import * as m0008 from './0008_cost_meters.js';
 import * as m0009 from './0009_alert_state.js';
+import * as m0010 from './0010_capture_blocks.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -23,6 +24,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007_slo_events': m0007,
   '0008_cost_meters': m0008,
   '0009_alert_state': m0009,
+  '0010_capture_blocks': m0010,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

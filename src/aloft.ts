@@ -236,7 +236,10 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       },
       autoscaling: () => (scaler.autoscaler?.last() ?? []).map((e) => ({ deployment: e.deployment, version: e.version, desired: e.to, ready: e.ready, stable: e.stable, panic: e.panic, panicking: e.panicking, ...scaler.autoscaler!.counts(e.deployment) })),
       slos: () => monitoring.slo.last(),
-      alerts: () => ({ alerts: monitoring.alerts.report().active, deliveries: monitoring.alerts.counts() }),
+      alerts: () => {
+        const r = monitoring.alerts.report();
+        return { evaluating: r.evaluator.leading, alerts: r.active, deliveries: monitoring.alerts.counts() };
+      },
       drift: () => monitoring.driftChecks().map((c) => ({ deployment: c.deployment, drifted: c.result!.drifted, share: c.result!.share, features: c.result!.features.map((f) => ({ feature: f.feature, drifted: f.drifted, statistic: f.statistic })) })),
       captures: () => capture.counts(),
       feedback: () => [...feedbackCounts].map(([deployment, counts]) => ({ deployment, counts })),

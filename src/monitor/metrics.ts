@@ -26,7 +26,7 @@ export interface VersionGauges {
   /** Called at scrape time: what each deployment's running replicas reserve and cost an hour (cost/). */
   cost?(): { deployment: string; hourly: number; reservedCpu: number; reservedMemoryGiB: number }[];
   /** Called at scrape time: alerts (monitor/alerts) and their deliveries per sink. */
-  alerts?(): { alerts: { name: string; state: string; labels: Readonly<Record<string, string>> }[]; deliveries: { sink: string; delivered: number; failed: number; retried: number }[] };
+  alerts?(): { evaluating: boolean; alerts: { name: string; state: string; labels: Readonly<Record<string, string>> }[]; deliveries: { sink: string; delivered: number; failed: number; retried: number }[] };
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -67,6 +67,7 @@ export class GatewayMetrics {
       const sloBudget = new Gauge({ name: 'aloft_slo_error_budget_remaining_ratio', help: 'Share of the SLO\'s error budget left over its window (0 once spent).', labelNames: ['deployment', 'slo'], registers: [this.registry] });
       const sloBurn = new Gauge({ name: 'aloft_slo_burn_rate', help: "The SLO's burn rate (bad share ÷ error budget) over each window its alert rules look at.", labelNames: ['deployment', 'slo', 'window'], registers: [this.registry] });
       const alertsGauge = new Gauge({ name: 'aloft_alerts', help: 'Alerts by name and state (pending, firing), with their deployment and severity.', labelNames: ['alertname', 'state', 'deployment', 'severity'], registers: [this.registry] });
+      const evaluator = new Gauge({ name: 'aloft_alerts_evaluator', help: 'Whether this process evaluates and delivers alerts (1): it holds the lease of the processes sharing the state database. The others stand by (0) and export no aloft_alerts series, so that an alert is counted once.', registers: [this.registry] });
       const notifications = new Counter({ name: 'aloft_alert_notifications_total', help: "Alert notifications per sink: 'delivered', 'retried' (a failed attempt that will be tried again) and 'failed' (given up after alerts.retries).", labelNames: ['sink', 'outcome'], registers: [this.registry] });
       const asDesired = new Gauge({ name: 'aloft_autoscaler_desired_replicas', help: "Replicas the autoscaler wants for the deployment's version (within replicas.min and max; during a rollout each version is sized by its share of the traffic).", labelNames: ['deployment', 'version'], registers: [this.registry] });
       const asObserved = new Gauge({ name: 'aloft_autoscaler_observed', help: "The autoscaler's metric (concurrency, or rows per second) averaged over its stable and panic windows, per version.", labelNames: ['deployment', 'version', 'window'], registers: [this.registry] });
@@ -109,7 +110,8 @@ export class GatewayMetrics {
         alertsGauge.reset();
         notifications.reset();
         const a = gauges.alerts?.();
-        for (const x of a?.alerts ?? []) alertsGauge.inc({ alertname: x.name, state: x.state, deployment: x.labels.deployment ?? '', severity: x.labels.severity ?? '' });
+        if (a) evaluator.set(a.evaluating ? 1 : 0);
+        for (const x of a?.evaluating ? a.alerts : []) alertsGauge.inc({ alertname: x.name, state: x.state, deployment: x.labels.deployment ?? '', severity: x.labels.severity ?? '' });
         for (const d of a?.deliveries ?? []) for (const outcome of ['delivered', 'retried', 'failed'] as const) notifications.inc({ sink: d.sink, outcome }, d[outcome]);
         for (const g of [driftDataset, driftShare, driftFeature, driftStatistic]) g.reset();
         for (const d of gauges.drift?.() ?? []) {

@@ -5,11 +5,14 @@
  * the observer to its gateway; nothing here touches the request path beyond that
  * observer's counter increments.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Clock } from '../clock.js';
 import type { ReplicaStatus } from '../control/orchestrators/types.js';
 import type { Logger } from '../log.js';
 import type { Spec } from '../spec/types.js';
 import type { Store } from '../store/db.js';
+import { Lease } from '../store/leases.js';
 import { Alerts } from './alerts/alerts.js';
 import type { Condition } from './alerts/model.js';
 import { AlertStateStore } from './alerts/store.js';
@@ -61,7 +64,9 @@ export function createMonitoring(o: MonitoringOptions) {
       ...(o.conditions?.() ?? []),
     ];
   };
-  const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, externalURL: o.externalURL, store: new AlertStateStore(o.store), ...(o.fetch ? { fetch: o.fetch } : {}) });
+  // One evaluator among the processes sharing the store: the holder of this lease.
+  const lease = new Lease(o.store, { name: 'alerts', holder: `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`, clock: o.clock });
+  const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, externalURL: o.externalURL, store: new AlertStateStore(o.store), lease, ...(o.fetch ? { fetch: o.fetch } : {}) });
   return {
     slo,
     alerts,

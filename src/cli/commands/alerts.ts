@@ -19,6 +19,7 @@ export function describeAlerts(r: AlertsReport, all: boolean): string {
   const lines: string[] = [];
   const firing = r.active.filter((a) => a.state === 'firing').length;
   lines.push(`${firing} firing, ${r.active.length - firing} pending (at ${r.at}; sinks: ${r.sinks.join(', ') || 'none'})`);
+  if (r.evaluator && !r.evaluator.leading) lines.push(`this process (${r.evaluator.self}) stands by: ${r.evaluator.leader ?? 'another process sharing the database'} evaluates and delivers alerts; shown is the book it saved last`);
   for (const a of r.active) lines.push(alertLine(a));
   if (all) {
     lines.push(`resolved (${r.resolved.length}):`);

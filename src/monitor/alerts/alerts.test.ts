@@ -16,6 +16,8 @@ import type { Store } from '../../store/db.js';
 import { testDialects, type TestDatabase } from '../../store/testing/databases.js';
 import { AlertBook, fingerprintOf, type BookSnapshot, type Condition, type Notification } from './model.js';
 import { AlertStateStore } from './store.js';
+import { Lease } from '../../store/leases.js';
+import { describeAlerts } from '../../cli/commands/alerts.js';
 import { CaptureDropRule, CrashLoopRule } from './rules.js';
 import { webhookPayload, type WebhookPayload } from './sinks.js';
 
@@ -284,6 +286,62 @@ for (const target of await testDialects()) {
       assert.equal(four.report().resolved[0]?.name, 'X', 'the resolved history survives too');
       assert.equal(sent.length, 2);
       four.close();
+    });
+
+    test('two processes sharing the store: the lease holder alone evaluates and notifies; the other takes over when it stops, without notifying again', async () => {
+      const clock = new ManualClock(Date.UTC(2026, 0, 1));
+      const other = await database.open(); // the second gateway's own connection
+      try {
+        const spec = () => alertsSchema.parse({ for: '0s', log: false, every: '15s' }) as AlertsSpec;
+        let holds: Condition[] = [cond('X', 'd')];
+        const sent = { a: [] as string[], b: [] as string[] };
+        const make = (who: 'a' | 'b', s: Store) => new Alerts({
+          clock, logger: silentLogger, spec, conditions: () => holds, externalURL: () => '', store: new AlertStateStore(s),
+          sinks: () => [{ name: 'test', send: async (n: Notification) => { sent[who].push(n.status); } }],
+          lease: new Lease(s, { name: 'alerts', holder: who, clock }),
+        });
+        const a = make('a', store);
+        const b = make('b', other);
+        await a.evaluate();
+        await b.evaluate();
+        await a.settled();
+        assert.deepEqual(sent, { a: ['firing'], b: [] }, 'notified once, by the holder');
+        assert.deepEqual(a.report().evaluator, { self: 'a', leading: true });
+        assert.deepEqual(b.report().evaluator, { self: 'b', leading: false, leader: 'a' });
+        assert.equal(b.report().active[0]?.name, 'X', 'the one standing by shows the evaluator\'s saved book');
+        assert.match(describeAlerts(b.report(), false), /this process \(b\) stands by: a evaluates and delivers alerts/);
+        // a crashes (stops renewing): b waits out the lease (3 evaluations), then goes on from the saved book.
+        clock.advance(30_000);
+        await b.evaluate();
+        assert.equal(b.report().evaluator.leading, false, 'within the lease: still a\'s');
+        clock.advance(16_000);
+        await b.evaluate();
+        await b.settled();
+        assert.equal(b.report().evaluator.leading, true, 'taken over');
+        assert.deepEqual(sent.b, [], 'what already fired is not notified again');
+        holds = [];
+        clock.advance(61_000); // past the restored alert's grace
+        await b.evaluate();
+        await b.settled();
+        assert.deepEqual(sent.b, ['resolved'], 'its resolve, once, by the new evaluator');
+        // a comes back: it stands by and sends nothing.
+        holds = [cond('Y', 'd')];
+        await a.evaluate();
+        await a.settled();
+        assert.deepEqual(sent.a, ['firing']);
+        assert.equal(a.report().evaluator.leader, 'b');
+        // b stops cleanly: the lease is free at once, and a pass of b's after its close takes nothing back.
+        await b.close();
+        assert.deepEqual(await b.evaluate(), []);
+        assert.equal(b.report().evaluator.leading, false);
+        await a.evaluate();
+        await a.settled();
+        assert.equal(a.report().evaluator.leading, true);
+        assert.deepEqual(sent.a, ['firing', 'firing'], 'a notifies Y, the alert that appeared after b stopped');
+        await a.close();
+      } finally {
+        await other.close();
+      }
     });
 
     test('a saved book that cannot be read is reported and replaced; alerts start afresh and keep working', async () => {

@@ -6,10 +6,18 @@
  * times. A newer notification of the same group supersedes a retry still waiting, so a
  * receiver is never told "firing" after "resolved". Every delivery (its attempts, its last
  * error, when it is tried next) is kept for `aloft alerts` and /metrics.
+ *
+ * With a lease (store/leases.ts; aloft up always passes one), only the process holding it
+ * evaluates and delivers: several gateways sharing one database notify once. The holder
+ * renews it at every evaluation, for three evaluations' time; another process takes over
+ * once it runs out (a crashed holder), or at once when the holder stops cleanly, and goes
+ * on from the saved book, so what already fired is not notified again. A process that
+ * loses the lease drops its waiting retries: the new evaluator owns the notifications.
  */
 import type { Clock, Timer } from '../../clock.js';
 import type { Reconciler, ReconcileResult } from '../../control/controller.js';
 import type { Logger } from '../../log.js';
+import type { Lease } from '../../store/leases.js';
 import type { AlertsSpec } from '../../spec/types.js';
 import { AlertBook, type Alert, type Condition, type Notification } from './model.js';
 import type { AlertStateStore } from './store.js';
@@ -23,6 +31,8 @@ const RETRY_MAX_MS = 300_000;
 const KEEP = 200;
 /** After a restart, restored alerts that no rule reports are kept at least this long before they resolve. */
 const RESTORE_GRACE_MS = 60_000;
+/** The evaluator's lease lasts this many evaluations unless renewed. */
+const LEASE_EVALUATIONS = 3;
 
 export interface Delivery {
   id: number;
@@ -41,6 +51,8 @@ export interface Delivery {
 
 export interface AlertsReport {
   at: string;
+  /** Who evaluates alerts: this process (`leading`), or another that holds the lease (its holder id). */
+  evaluator: { self: string; leading: boolean; leader?: string };
   active: Alert[];
   resolved: Alert[];
   deliveries: Delivery[];
@@ -59,6 +71,8 @@ export interface AlertsOptions {
   sinks?: () => AlertSink[];
   /** Where the book is kept across restarts (none: in memory only). */
   store?: AlertStateStore;
+  /** Evaluate only while holding this lease (none: always, as the only evaluator). */
+  lease?: Lease;
   fetch?: typeof fetch;
 }
 
@@ -67,7 +81,10 @@ interface Job { delivery: Delivery; sink: AlertSink; n: Notification; timer?: Ti
 export class Alerts implements Reconciler {
   readonly name = ALERTS;
   readonly #o: AlertsOptions;
-  readonly #book: AlertBook;
+  #book: AlertBook;
+  /** Whether this process held the lease at its last evaluation. */
+  #leading = false;
+  #leader: string | undefined;
   readonly #deliveries: Delivery[] = [];
   readonly #jobs = new Map<number, Job>();
   readonly #inflight = new Set<Promise<void>>();
@@ -78,7 +95,11 @@ export class Alerts implements Reconciler {
 
   constructor(o: AlertsOptions) {
     this.#o = o;
-    this.#book = new AlertBook({ forMs: () => o.spec().for, repeatMs: () => o.spec().repeat });
+    this.#book = this.#newBook();
+  }
+
+  #newBook(): AlertBook {
+    return new AlertBook({ forMs: () => this.#o.spec().for, repeatMs: () => this.#o.spec().repeat });
   }
 
   async reconcile(): Promise<ReconcileResult> {
@@ -88,6 +109,9 @@ export class Alerts implements Reconciler {
 
   /** Evaluate the rules now and send what is due. */
   async evaluate(): Promise<Notification[]> {
+    // A pass that comes after close (the controller's last) neither takes the lease back nor notifies.
+    if (this.#closed) return [];
+    if (this.#o.lease && !(await this.#lead(this.#o.lease))) return [];
     await (this.#restoring ??= this.#restore());
     const conditions = await this.#o.conditions();
     const notes = this.#book.update(conditions, this.#o.clock.date().getTime());
@@ -99,6 +123,41 @@ export class Alerts implements Reconciler {
       });
     }
     return notes;
+  }
+
+  /** Hold the evaluator's lease; on taking it, start from the saved book; on losing it, stand down. */
+  async #lead(lease: Lease): Promise<boolean> {
+    const leading = await lease.hold(LEASE_EVALUATIONS * this.#o.spec().every).catch((err: unknown) => {
+      this.#o.logger.warn({ err }, 'the alert evaluator\'s lease could not be renewed; standing by');
+      return false;
+    });
+    if (leading && !this.#leading) {
+      // What another evaluator (or this process before) saved is the book to go on from.
+      this.#book = this.#newBook();
+      this.#restoring = undefined;
+      if (this.#leader !== undefined) this.#o.logger.info({ holder: lease.holder, from: this.#leader }, 'this process evaluates alerts now, taking over from another');
+      this.#leader = undefined;
+    } else if (!leading) {
+      if (this.#leading) {
+        this.#o.logger.warn({ holder: lease.holder }, 'another process holds the alert evaluator\'s lease now; this one stands by and drops its waiting retries');
+        for (const j of this.#jobs.values()) {
+          j.timer?.cancel();
+          j.delivery.state = 'superseded';
+          delete j.delivery.nextAttemptAt;
+        }
+        this.#jobs.clear();
+      }
+      this.#leader = (await lease.current().catch(() => undefined))?.holder;
+      // What `aloft alerts` shows here: the evaluator's book as it saved it last.
+      const saved = await this.#o.store?.load().catch(() => undefined);
+      if (saved) {
+        const mirror = this.#newBook();
+        mirror.restore(saved, this.#o.clock.date().getTime(), 0);
+        this.#book = mirror;
+      }
+    }
+    this.#leading = leading;
+    return leading;
   }
 
   #restoring: Promise<void> | undefined;
@@ -119,8 +178,10 @@ export class Alerts implements Reconciler {
 
   report(filter?: { deployment?: string }): AlertsReport {
     const match = (a: Alert) => filter?.deployment === undefined || a.labels.deployment === filter.deployment;
+    const lease = this.#o.lease;
     return {
       at: this.#o.clock.date().toISOString(),
+      evaluator: lease ? { self: lease.holder, leading: this.#leading, ...(this.#leader ? { leader: this.#leader } : {}) } : { self: 'this process', leading: true },
       active: this.#book.active().filter(match),
       resolved: this.#book.resolved().filter(match).slice(0, 50),
       deliveries: [...this.#deliveries].reverse().filter((d) => filter?.deployment === undefined || d.groupKey.includes(JSON.stringify(filter.deployment))),
@@ -138,10 +199,15 @@ export class Alerts implements Reconciler {
     while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
   }
 
-  close(): void {
+  /** Stop delivering; give the lease up, so that another process evaluates at once. */
+  async close(): Promise<void> {
     this.#closed = true;
     for (const j of this.#jobs.values()) j.timer?.cancel();
     this.#jobs.clear();
+    this.#leading = false;
+    if (this.#o.lease?.held) {
+      await this.#o.lease.release().catch((err: unknown) => this.#o.logger.warn({ err }, 'the alert evaluator\'s lease could not be released; another process takes over once it runs out'));
+    }
   }
 
   #currentSinks(): AlertSink[] {

@@ -13,6 +13,7 @@ import * as m0007 from './0007_slo_events.js';
 import * as m0008 from './0008_cost_meters.js';
 import * as m0009 from './0009_alert_state.js';
 import * as m0010 from './0010_capture_blocks.js';
+import * as m0011 from './0011_leases.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -25,6 +26,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008_cost_meters': m0008,
   '0009_alert_state': m0009,
   '0010_capture_blocks': m0010,
+  '0011_leases': m0011,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

@@ -1,0 +1,93 @@
+/**
+ * Leases in the state database (migration 0011): a named role that one process holds at a
+ * time. The holder renews before its lease runs out; once it has run out, any other
+ * process may take it. One conditional upsert does both (taken when free, expired or
+ * already ours), so of two processes trying at once exactly one holds it. Times are the
+ * injected clock's wall time (`clock.date()`), so the processes' clocks must agree to well
+ * within the lease's length, as for any lease.
+ *
+ * @example
+ * const lease = new Lease(store, { name: 'alerts', holder: `${hostname()}/${process.pid}`, clock });
+ * if (await lease.hold(30_000)) evaluate();   // renew at every turn, well before 30 s pass
+ * await lease.release();                       // on a clean stop: the next process need not wait
+ */
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Store } from './db.js';
+import type { Database } from './schema.js';
+
+interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+  acquired_at: number;
+}
+
+type Tables = { leases: LeasesTable };
+
+export interface LeaseHolder {
+  holder: string;
+  /** ISO times. */
+  expiresAt: string;
+  acquiredAt: string;
+}
+
+export interface LeaseOptions {
+  name: string;
+  /** Who asks: unique per process (host, pid and a random part). */
+  holder: string;
+  clock: Clock;
+}
+
+export class Lease {
+  readonly #db: Kysely<Database & Tables>;
+  readonly #o: LeaseOptions;
+  #held = false;
+
+  constructor(store: Store, o: LeaseOptions) {
+    this.#db = store.db.withTables<Tables>();
+    this.#o = o;
+  }
+
+  get name(): string {
+    return this.#o.name;
+  }
+
+  get holder(): string {
+    return this.#o.holder;
+  }
+
+  /** Whether the last `hold` got it. */
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /** Take the lease, or renew it, for `ttlMs` from now. True when this process holds it. */
+  async hold(ttlMs: number): Promise<boolean> {
+    const now = this.#o.clock.date().getTime();
+    const r = await this.#db.insertInto('leases')
+      .values({ name: this.#o.name, holder: this.#o.holder, expires_at: now + ttlMs, acquired_at: now })
+      .onConflict((oc) => oc.column('name').doUpdateSet({
+        holder: (eb) => eb.ref('excluded.holder'),
+        expires_at: (eb) => eb.ref('excluded.expires_at'),
+        // A renewal keeps when it was taken.
+        acquired_at: (eb) => eb.case().when('leases.holder', '=', this.#o.holder).then(eb.ref('leases.acquired_at')).else(eb.ref('excluded.acquired_at')).end(),
+      }).where((eb) => eb.or([eb('leases.holder', '=', this.#o.holder), eb('leases.expires_at', '<=', now)])))
+      .executeTakeFirst();
+    this.#held = Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    return this.#held;
+  }
+
+  /** Give the lease up now, if this process holds it. */
+  async release(): Promise<void> {
+    this.#held = false;
+    await this.#db.deleteFrom('leases').where('name', '=', this.#o.name).where('holder', '=', this.#o.holder).execute();
+  }
+
+  /** Who holds the lease now (an expired one is nobody's). */
+  async current(): Promise<LeaseHolder | undefined> {
+    const now = this.#o.clock.date().getTime();
+    const row = await this.#db.selectFrom('leases').selectAll().where('name', '=', this.#o.name).where('expires_at', '>', now).executeTakeFirst();
+    return row ? { holder: row.holder, expiresAt: new Date(Number(row.expires_at)).toISOString(), acquiredAt: new Date(Number(row.acquired_at)).toISOString() } : undefined;
+  }
+}

@@ -1,14 +1,15 @@
 /**
  * How the CLI reaches a running Aloft: the admin API and the data plane over HTTP. The
  * base URL comes from --url, then ALOFT_URL, then the spec's server address, then
- * http://127.0.0.1:8080; the credential from --key, ALOFT_KEY, then the admin key file
+ * http://127.0.0.1:8080 (a spec that does not load is an error, not a reason to guess); the credential from --key, ALOFT_KEY, then the admin key file
  * (see credentials.ts). Every request carries it. The requests themselves are the shared
  * client's (api/client.ts).
  */
 import { existsSync } from 'node:fs';
 import { AdminClient } from '../api/client.js';
-import { loadSpec } from '../spec/load.js';
-import { explainAuthError, resolveCredentials } from './credentials.js';
+import { fail } from '../errors.js';
+import type { LoadedSpec } from '../spec/types.js';
+import { clientSpec, explainAuthError, resolveCredentials } from './credentials.js';
 
 export interface ClientOptions {
   url?: string;
@@ -33,12 +34,16 @@ export async function resolveUrl(opts: ClientOptions, purpose: 'admin' | 'data' 
   if (process.env.ALOFT_URL) return process.env.ALOFT_URL.replace(/\/+$/, '');
   const file = opts.file ?? (existsSync('aloft.yaml') ? 'aloft.yaml' : undefined);
   if (file) {
+    let spec: LoadedSpec['spec'];
     try {
-      const { spec } = await loadSpec(file);
-      const host = spec.server.host === '0.0.0.0' || spec.server.host === '::' ? '127.0.0.1' : spec.server.host;
-      const port = purpose === 'admin' && spec.server.adminPort ? spec.server.adminPort : spec.server.port;
-      return `${spec.security.tls ? 'https' : 'http'}://${host}:${port}`;
-    } catch { /* fall through to the default */ }
+      ({ spec } = await clientSpec(file));
+    } catch (err) {
+      // Guessing the default address would hide why: say what is wrong with the file.
+      throw fail('ALOFT_SPEC_INVALID', `cannot read the server's address from ${file}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}; fix the file, or pass --url (or set ALOFT_URL)`, { cause: err });
+    }
+    const host = spec.server.host === '0.0.0.0' || spec.server.host === '::' ? '127.0.0.1' : spec.server.host;
+    const port = purpose === 'admin' && spec.server.adminPort ? spec.server.adminPort : spec.server.port;
+    return `${spec.security.tls ? 'https' : 'http'}://${host}:${port}`;
   }
   return 'http://127.0.0.1:8080';
 }

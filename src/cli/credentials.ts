@@ -11,7 +11,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { AloftError, fail, isAloftError } from '../errors.js';
-import { loadSpec } from '../spec/load.js';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { loadSpec, parseSpec } from '../spec/load.js';
+import type { LoadedSpec } from '../spec/types.js';
 
 export interface CredentialOptions {
   /** --key */
@@ -62,9 +64,36 @@ export function explainAuthError(err: unknown, creds: Credentials): unknown {
   return new AloftError(unauthenticated ? 'ALOFT_UNAUTHENTICATED' : 'ALOFT_FORBIDDEN', `${err.message} (${where})`, { cause: err });
 }
 
+/**
+ * What the CLI needs of a spec file: where the server listens and where its state is. The
+ * whole spec when it loads; else only its `server`, `state` and `security` sections, so
+ * that a secret only the server has (a capture key in its environment) or a mistake in a
+ * deployment does not send the CLI to the wrong address. Throws, with the spec's own
+ * error, when even those sections do not load.
+ */
+export async function clientSpec(specFile: string): Promise<LoadedSpec> {
+  try {
+    return await loadSpec(specFile);
+  } catch (whole) {
+    let raw: unknown;
+    try {
+      raw = parseYaml(await readFile(specFile, 'utf8'));
+    } catch {
+      throw whole;
+    }
+    const r = raw !== null && typeof raw === 'object' ? raw as Record<string, unknown> : {};
+    const part = Object.fromEntries(['server', 'state', 'security'].filter((k) => k in r).map((k) => [k, r[k]]));
+    try {
+      return parseSpec(stringifyYaml(part), resolve(specFile));
+    } catch {
+      throw whole;
+    }
+  }
+}
+
 async function adminKeyPath(specFile: string): Promise<string> {
   try {
-    const { spec } = await loadSpec(specFile);
+    const { spec } = await clientSpec(specFile);
     return join(spec.state.dir, 'admin.key');
   } catch {
     return join(dirname(resolve(specFile)), '.aloft', 'admin.key');

@@ -190,6 +190,13 @@ export function buildProgram(): Command {
 export async function main(argv: string[] = process.argv): Promise<void> {
   // `plan --detailed-exitcode` keeps 2 for "there are changes": every error is 1 there (as terraform does).
   const usageExit = argv.includes('--detailed-exitcode') ? 1 : 2;
+  // A reader that closes the pipe early (`aloft status | head -1`) ends the command quietly, as it does any Unix tool.
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      process.exit(process.exitCode ?? 0);
+    });
+  }
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -189,3 +189,26 @@ test('Ctrl-C drains and stops with exit code 0', async () => {
   assert.equal(code, 0, upOutput.join('\n'));
   up = undefined;
 });
+
+test('the CLI reads the address from a spec it cannot fully load (a secret only the server has), and says what is wrong when it cannot', async () => {
+  const proj = join(dir, 'address');
+  await import('node:fs/promises').then((fs) => fs.mkdir(proj, { recursive: true }));
+  await writeFile(join(proj, 'aloft.yaml'), 'server: { port: 18097 }\nmodels: { m: { path: ./m.onnx } }\ndeployments:\n  m:\n    model: m\n    capture: { key: "${env:ALOFT_TEST_UNSET_KEY}" }\n');
+  const r = aloft(['status', '-f', join(proj, 'aloft.yaml')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot reach Aloft at http:\/\/127\.0\.0\.1:18097 /, 'the spec\'s port, not the default 8080');
+  await writeFile(join(proj, 'aloft.yaml'), 'server: { port: notaport }\nmodels: {}\n');
+  const bad = aloft(['status', '-f', join(proj, 'aloft.yaml')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /cannot read the server's address from .*aloft\.yaml: .*aloft\.yaml:1:\d+ server\.port: .*; fix the file, or pass --url/);
+});
+
+test('output to a pipe its reader closed ends the command quietly, as `| head -1` does', async () => {
+  const child = spawn(process.execPath, [...BIN, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.destroy(); // the reader is gone before the CLI writes
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
+});

@@ -21,6 +21,9 @@ test('binary classifiers: accuracy, precision, recall and AUC from scores in [0,
 test('multi-class by argmax, regression by MAE and RMSE; labels per row; a label that does not fit the rows is not counted', () => {
   const mc = quality([...pairsOf(record([2, 3], [0.1, 0.7, 0.2, 0.5, 0.3, 0.2]), [1, 2])])!;
   assert.deepEqual(mc, { task: 'multiclass', n: 2, accuracy: 0.5 });
+  // A label that names no class (-3.5, or 3 of three classes) is counted apart; it does not turn the classifier into a regression.
+  const stray = quality([...pairsOf(record([2, 3], [0.1, 0.7, 0.2, 0.5, 0.3, 0.2]), [1, 2]), ...pairsOf(record([1, 3], [0.2, 0.3, 0.5]), 2), ...pairsOf(record([1, 3], [0.2, 0.3, 0.5]), -3.5), ...pairsOf(record([1, 3], [0.2, 0.3, 0.5]), 3)])!;
+  assert.deepEqual(stray, { task: 'multiclass', n: 3, accuracy: 2 / 3, unjudged: 2 });
   const reg = quality([...pairsOf(record([2, 1], [3, 5]), [2, 9])])!;
   assert.deepEqual(reg, { task: 'regression', n: 2, mae: 2.5, rmse: Math.sqrt((1 + 16) / 2) });
   assert.deepEqual(pairsOf(record([2, 1], [3, 5]), 1), [], 'one label for two rows: not joined');

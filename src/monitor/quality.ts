@@ -4,8 +4,9 @@
  * from the data:
  * - binary classification: one score per row in [0, 1] and labels 0/1 (the prediction is
  *   score ≥ 0.5): accuracy, precision, recall, AUC;
- * - multi-class: 2+ scores per row and integer labels (the prediction is the argmax):
- *   accuracy, and AUC of class 1 when there are exactly two classes;
+ * - multi-class: 2+ scores per row and labels that are mostly class indices (the
+ *   prediction is the argmax): accuracy, and AUC of class 1 when there are exactly two
+ *   classes; a label naming no class is counted as unjudged;
  * - regression otherwise: MAE and RMSE.
  * Every figure comes with `n`, the labelled predictions behind it. A label is a number (for
  * a one-row request) or an array with one number per row.
@@ -95,15 +96,18 @@ export function quality(pairs: readonly Pair[]): QualityFigures | undefined {
       ...(tp + fp > 0 ? { precision: tp / (tp + fp) } : {}), ...(tp + fn > 0 ? { recall: tp / (tp + fn) } : {}), ...(a !== undefined ? { auc: a } : {}),
     };
   }
-  if (width >= 2 && pairs.every((p) => Number.isInteger(p.label) && p.label >= 0 && p.label < width)) {
+  // Class scores and mostly class-index labels: a classifier; a label that names no class (-3.5 for three classes) cannot be judged and is counted apart rather than turning it into a regression.
+  const classes = width >= 2 ? pairs.filter((p) => Number.isInteger(p.label) && p.label >= 0 && p.label < width) : [];
+  if (width >= 2 && classes.length * 2 > pairs.length) {
+    const unjudged = pairs.length - classes.length;
     let right = 0;
-    for (const p of pairs) {
+    for (const p of classes) {
       let best = 0;
       for (let k = 1; k < width; k++) if (p.scores[k]! > p.scores[best]!) best = k;
       if (best === p.label) right++;
     }
-    const a = width === 2 ? auc(pairs.map((p) => p.scores[1]!), pairs.map((p) => p.label === 1)) : undefined;
-    return { task: 'multiclass', n: pairs.length, accuracy: right / pairs.length, ...(a !== undefined ? { auc: a } : {}) };
+    const a = width === 2 ? auc(classes.map((p) => p.scores[1]!), classes.map((p) => p.label === 1)) : undefined;
+    return { task: 'multiclass', n: classes.length, accuracy: right / classes.length, ...(unjudged > 0 ? { unjudged } : {}), ...(a !== undefined ? { auc: a } : {}) };
   }
   let abs = 0;
   let sq = 0;

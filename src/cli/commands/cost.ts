@@ -11,12 +11,19 @@ import { printJson, printTable } from '../output.js';
 const money = (x: number, currency: string) => `${x < 0.01 && x > 0 ? x.toFixed(6) : x.toFixed(2)} ${currency}`;
 const pct = (x: number | undefined) => (x === undefined ? 'not measured' : `${(100 * x).toFixed(1)}%`);
 
+/** A figure with what it leaves out: nothing priced at all is 'unpriced', never 0.00. */
+export function priced(value: number, unpriced: readonly string[], currency: string): string {
+  if (unpriced.length === 0) return money(value, currency);
+  if (value === 0) return `unpriced (${unpriced.join(', ')})`;
+  return `${money(value, currency)} + unpriced ${unpriced.join(', ')}`;
+}
+
 export function describeCost(r: CostReport): string {
   const out: string[] = [`cost from ${r.since} to ${r.until}, by ${r.by}; rates: ${[['cpu', 'vCPU-h'], ['memory', 'GiB-h'], ['gpu', 'GPU-h']].map(([k, u]) => `${k} ${r.rates[k as 'cpu'] !== undefined ? `${r.rates[k as 'cpu']!.toPrecision(3)} ${r.currency}/${u}` : 'unpriced'}`).join(', ')} (${r.rates.source})`, ''];
   process.stdout.write(`${out.join('\n')}\n`);
   const rows = [...r.groups, r.total].map((g) => [
-    g.key, g.replicaHours.toFixed(2), `${money(g.cost, r.currency)}${g.unpriced.length ? ` + unpriced ${g.unpriced.join(', ')}` : ''}`,
-    String(g.predictions), g.costPer1kPredictions !== undefined ? money(g.costPer1kPredictions, r.currency) : '-', pct(g.efficiency.cpu), pct(g.efficiency.memory),
+    g.key, g.replicaHours.toFixed(2), priced(g.cost, g.unpriced, r.currency),
+    String(g.predictions), g.costPer1kPredictions !== undefined ? priced(g.costPer1kPredictions, g.unpriced, r.currency) : '-', pct(g.efficiency.cpu), pct(g.efficiency.memory),
   ]);
   printTable([r.by.toUpperCase(), 'REPLICA-HOURS', 'SPEND', 'PREDICTIONS', 'PER 1K PREDICTIONS', 'CPU USED/RESERVED', 'MEMORY USED/RESERVED'], rows);
   const tail: string[] = [''];

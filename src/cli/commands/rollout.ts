@@ -28,7 +28,7 @@ function describe(r: RolloutStatus): string {
     const c = r.cost;
     const money = (x: number) => `${x > 0 && x < 0.01 ? x.toFixed(6) : x < 1 ? x.toFixed(4) : x.toFixed(2)} ${c.currency}`;
     const who = c.group === 'candidate' ? 'the new version' : 'the old version, kept warm';
-    lines.push(`  cost of the second group: v${c.version} (${who}, ${c.replicas} replica${c.replicas === 1 ? '' : 's'}) ${money(c.hourly)} an hour (${money(c.monthly)} a month at this size); about ${money(c.soFar)} so far${c.unpriced.length > 0 ? `; unpriced: ${c.unpriced.join(', ')}` : ''}`);
+    lines.push(`  cost of the second group: v${c.version} (${who}, ${c.replicas} replica${c.replicas === 1 ? '' : 's'}) ${c.hourly === 0 && c.unpriced.length > 0 ? `unpriced (${c.unpriced.join(', ')}): set cost.prices to see what it costs` : `${money(c.hourly)} an hour (${money(c.monthly)} a month at this size); about ${money(c.soFar)} so far${c.unpriced.length > 0 ? `; unpriced: ${c.unpriced.join(', ')}` : ''}`}`);
   }
   if (r.waitingFor) lines.push(`  waiting for ${r.waitingFor}`);
   if (r.reason) lines.push(`  ${r.state === 'rolled_back' ? 'ROLLED BACK: ' : ''}${r.reason}`);

@@ -79,7 +79,7 @@ export async function up(opts: UpOptions): Promise<void> {
     throw err;
   }
   const first = aloft.deployments[0];
-  out(`ready      serving ${aloft.deployments.map((d) => `${d.name} (v${d.version}, ${d.spec.replicas.initial} replicas)`).join(', ')} on ${aloft.url}`);
+  out(`ready      serving ${aloft.deployments.map((d) => `${d.name} (v${d.version}, ${d.spec.replicas.initial} replica${d.spec.replicas.initial === 1 ? '' : 's'})`).join(', ')} on ${aloft.url}`);
   if (first) {
     const spec = relative(process.cwd(), aloft.spec.file) || aloft.spec.file;
     const key = aloft.adminKey.file ? `$(cat ${relative(process.cwd(), aloft.adminKey.file) || aloft.adminKey.file})` : '$ALOFT_ADMIN_KEY';

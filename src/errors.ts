@@ -36,6 +36,7 @@ export const ERRORS = {
   ALOFT_METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not for this HTTP method.', retry: 'terminal' },
   ALOFT_BODY_TIMEOUT: { status: 408, summary: 'The request body did not arrive within server.bodyTimeout; the connection is closed.', retry: 'caller' },
   ALOFT_PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body (after decompression) is over the body limit.', retry: 'terminal' },
+  ALOFT_URI_TOO_LONG: { status: 414, summary: 'A path segment is longer than 256 characters (model names are at most 63).', retry: 'terminal' },
   ALOFT_UNSUPPORTED_ENCODING: { status: 415, summary: 'The Content-Encoding is not one of gzip, deflate or identity.', retry: 'terminal' },
   ALOFT_RATE_LIMITED: { status: 429, summary: "A per-key or per-deployment rate limit or daily quota is used up; retry after the Retry-After header's seconds.", retry: 'caller' },
   ALOFT_OVERLOADED: { status: 503, summary: 'The queue for the model is full, or the gateway holds as much request-body memory as server.bodyMemory allows; retry after the Retry-After header.', retry: 'caller' },
@@ -115,7 +116,20 @@ export function retryOf(err: unknown): RetryKind {
 
 /** The same for a code reported by another process (a replica's startup error); unknown codes are `transient`. */
 export function retryOfCode(code: string | undefined): RetryKind {
-  return code !== undefined && Object.hasOwn(ERRORS, code) ? ERRORS[code as ErrorCode].retry : 'transient';
+  return isErrorCode(code) ? ERRORS[code].retry : 'transient';
+}
+
+/** True for a string that is one of the codes above. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERRORS, code);
+}
+
+/** The code of an HTTP error status when nothing more specific is known (a proxy's answer, Fastify's own errors). */
+export function codeForStatus(status: number): ErrorCode {
+  return status === 401 ? 'ALOFT_UNAUTHENTICATED' : status === 403 ? 'ALOFT_FORBIDDEN' : status === 404 ? 'ALOFT_NOT_FOUND'
+    : status === 405 ? 'ALOFT_METHOD_NOT_ALLOWED' : status === 408 ? 'ALOFT_BODY_TIMEOUT' : status === 413 ? 'ALOFT_PAYLOAD_TOO_LARGE' : status === 414 ? 'ALOFT_URI_TOO_LONG'
+      : status === 415 ? 'ALOFT_UNSUPPORTED_ENCODING' : status === 429 ? 'ALOFT_RATE_LIMITED' : status === 503 ? 'ALOFT_NOT_READY'
+        : status === 504 ? 'ALOFT_TIMEOUT' : status >= 500 ? 'ALOFT_INTERNAL' : 'ALOFT_BAD_REQUEST';
 }
 
 /** Shorthand constructor: `fail('ALOFT_INVALID_INPUT', "input 'x': ...")`. */

@@ -9,7 +9,7 @@
  * await aloft.setAlias('credit-risk', 'production', 3);
  */
 import { request } from 'undici';
-import { AloftError, fail, type ErrorCode } from '../errors.js';
+import { AloftError, codeForStatus, fail, isErrorCode } from '../errors.js';
 import { pathOf, routeOf, type RouteId } from './routes.js';
 import type {
   AliasDeleted, AliasResult, ApplyAnswer, ApplyRequest, ArtifactStored, AuditCheck, AuditList, ControlStatus, DeploymentList, KeyCreated, KeyList, KeyRequest, KeyRevoked,
@@ -32,11 +32,8 @@ export interface RawAnswer {
   body: Buffer;
 }
 
-/** The error code a client shows for an HTTP status. */
-export function codeForStatus(status: number): ErrorCode {
-  return status === 401 ? 'ALOFT_UNAUTHENTICATED' : status === 403 ? 'ALOFT_FORBIDDEN' : status === 404 ? 'ALOFT_NOT_FOUND'
-    : status === 429 ? 'ALOFT_RATE_LIMITED' : status === 503 ? 'ALOFT_NOT_READY' : status >= 500 ? 'ALOFT_INTERNAL' : 'ALOFT_BAD_REQUEST';
-}
+/** The error code a client shows for an HTTP status without a `code` in its body. */
+export { codeForStatus };
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -106,9 +103,22 @@ export class AdminClient {
     return version === undefined ? this.#json('model.metadata', { name: deployment }) : this.#json('model.version.metadata', { name: deployment, version });
   }
 
-  /** The error for a non-2xx answer, carrying the server's `{"error"}` message. */
-  errorFor(status: number, message: string): unknown {
-    return this.#onError(new AloftError(codeForStatus(status), message));
+  /** The error for a non-2xx answer, carrying the server's `{"error", "code"}` (the code from the status when the body has none). */
+  errorFor(status: number, message: string, code?: unknown, details?: Record<string, unknown>): unknown {
+    return this.#onError(new AloftError(isErrorCode(code) ? code : codeForStatus(status), message, details ? { details } : undefined));
+  }
+
+  /** The error for a non-2xx raw answer, read from its `{"error", "code"}` body when it has one. */
+  failure(r: RawAnswer): unknown {
+    let body: unknown;
+    try { body = JSON.parse(r.body.toString('utf8')); } catch { /* not JSON: a proxy's page */ }
+    return this.#errorOfBody(r.status, body);
+  }
+
+  /** `{"error", "code", ...details}` (issues, restart, …) as the error to throw. */
+  #errorOfBody(status: number, body: unknown): unknown {
+    const { error, code, ...details } = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
+    return this.errorFor(status, typeof error === 'string' ? error : `HTTP ${status}`, code, Object.keys(details).length > 0 ? details : undefined);
   }
 
   /** Send a request whose answer is NDJSON, handing each line to `onLine` as it arrives; resolves with the status. */
@@ -155,10 +165,7 @@ export class AdminClient {
     } catch {
       throw fail('ALOFT_CONNECT', `${this.base}${path} answered ${r.status} with a body that is not JSON; is --url pointing at Aloft?`);
     }
-    if (r.status >= 400) {
-      const message = typeof (parsed as { error?: unknown }).error === 'string' ? (parsed as { error: string }).error : `HTTP ${r.status}`;
-      throw this.errorFor(r.status, message);
-    }
+    if (r.status >= 400) throw this.#errorOfBody(r.status, parsed);
     return parsed as T;
   }
 }

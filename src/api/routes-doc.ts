@@ -18,7 +18,7 @@ export function apiMarkdown(): string {
     'Every route Aloft serves, with the roles that may call it. A key or token whose scopes do',
     'not cover the deployment or model a route names gets 403; listings show only what the',
     'scopes cover. A declared path called with another method gets 405 with `Allow`; any other',
-    'path gets 404, after the credentials are checked. Errors are always `{"error": "..."}`',
+    'path gets 404, after the credentials are checked. Errors are always `{"error": "...", "code": "..."}`',
     '(docs/errors.md). Public deployments (`public: true`) answer their inference, metadata and',
     'readiness routes without credentials.',
     '',

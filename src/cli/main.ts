@@ -187,6 +187,12 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Details fit for --json (plain data: spec issues, settings that need a restart); never a cause. */
+function jsonDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!details) return {};
+  try { return JSON.parse(JSON.stringify(details)) as Record<string, unknown>; } catch { return {}; }
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
   // `plan --detailed-exitcode` keeps 2 for "there are changes": every error is 1 there (as terraform does).
   const usageExit = argv.includes('--detailed-exitcode') ? 1 : 2;
@@ -204,7 +210,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       // commander printed the message; help and --version are not errors.
       process.exitCode = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : usageExit;
     } else if (isAloftError(err)) {
-      process.stderr.write(`error: ${err.message}\n`);
+      // With --json a script gets the error as the API gives it: {"error", "code"} on one line.
+      process.stderr.write(argv.includes('--json') ? `${JSON.stringify({ error: err.message, code: err.code, ...jsonDetails(err.details) })}\n` : `error: ${err.message}\n`);
       process.exitCode = err.code === 'ALOFT_USAGE' ? usageExit : 1;
     } else {
       process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);

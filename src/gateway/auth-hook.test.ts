@@ -67,7 +67,7 @@ describe('registerAuth', () => {
     assert.equal(r1.statusCode, 401, 'bad credentials are refused even on a public deployment');
     assert.equal(r1.body, r2.body);
     assert.equal(r1.headers['www-authenticate'], 'Bearer realm="aloft"');
-    assert.deepEqual(JSON.parse(r1.body), { error: 'invalid credentials: the key or token is not valid (unknown, wrong, revoked or expired)' });
+    assert.deepEqual(JSON.parse(r1.body), { error: 'invalid credentials: the key or token is not valid (unknown, wrong, revoked or expired)', code: 'ALOFT_UNAUTHENTICATED' });
     assert.deepEqual(failures.map((f) => [f.status, f.reason, f.method, f.path, f.ip]), [
       [401, 'invalid key', 'GET', '/v2/models/demo', '127.0.0.1'],
       [401, 'invalid key', 'GET', '/v2', '127.0.0.1'],

@@ -4,7 +4,7 @@
  * anything else is logged and answered with a bare 500 — no stack trace reaches a client.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isAloftError } from '../errors.js';
+import { codeForStatus, isAloftError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 
 const FASTIFY_STATUS: Record<string, [number, string]> = {
@@ -16,20 +16,24 @@ const FASTIFY_STATUS: Record<string, [number, string]> = {
   FST_ERR_ASYNC_CONSTRAINT: [400, 'the request could not be routed'],
 };
 
-export function sendError(reply: FastifyReply, status: number, message: string): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json').send(errorBody(message));
+export function sendError(reply: FastifyReply, status: number, message: string, code: ErrorCode = codeForStatus(status)): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json').send(errorBody(message, code));
 }
 
-/** The `{"error": "..."}` body every error answer carries. */
-export function errorBody(message: string): string {
-  return JSON.stringify({ error: message });
+/**
+ * The body every error answer carries: the protocol's `{"error": "..."}`, plus the stable
+ * `code` of docs/errors.md so that scripts need not match messages.
+ */
+export function errorBody(message: string, code: ErrorCode): string {
+  return JSON.stringify({ error: message, code });
 }
 
-/** What an error becomes on the wire: status, extra headers and the `{"error"}` message. */
+/** What an error becomes on the wire: status, extra headers, the `{"error"}` message and its code. */
 export interface ErrorAnswer {
   status: number;
   headers: Record<string, string>;
   message: string;
+  code: ErrorCode;
 }
 
 /**
@@ -47,7 +51,7 @@ export function errorAnswer(err: unknown, logger: Logger, bodyLimit: number, req
       const ms = (err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
       headers['retry-after'] = String(typeof ms === 'number' ? Math.max(1, Math.ceil(ms / 1000)) : 1);
     }
-    return { status: err.status, headers, message: err.message };
+    return { status: err.status, headers, message: err.message, code: err.code };
   }
   const e = err as FastifyError;
   const mapped = e.code ? FASTIFY_STATUS[e.code] : undefined;
@@ -55,23 +59,23 @@ export function errorAnswer(err: unknown, logger: Logger, bodyLimit: number, req
     const msg = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
       ? `request body is over the ${bodyLimit}-byte body limit (after decompression); send smaller batches or raise server.bodyLimit`
       : mapped[1];
-    return { status: mapped[0], headers: {}, message: msg };
+    return { status: mapped[0], headers: {}, message: msg, code: codeForStatus(mapped[0]) };
   }
   const code = e.code;
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_INVALID_ARG_TYPE' && /zlib/i.test(e.message)) {
-    return { status: 400, headers: {}, message: 'the request body is not valid for its Content-Encoding' };
+    return { status: 400, headers: {}, message: 'the request body is not valid for its Content-Encoding', code: 'ALOFT_BAD_REQUEST' };
   }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return { status: e.statusCode, headers: {}, message: e.message.replace(/^FST_\w+: /, '') };
+    return { status: e.statusCode, headers: {}, message: e.message.replace(/^FST_\w+: /, ''), code: codeForStatus(e.statusCode) };
   }
   logger.error({ err, url: req.url, method: req.method }, 'unhandled error');
-  return { status: 500, headers: {}, message: 'internal error' };
+  return { status: 500, headers: {}, message: 'internal error', code: 'ALOFT_INTERNAL' };
 }
 
 export function makeErrorHandler(logger: Logger, bodyLimit: number) {
   return (err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const a = errorAnswer(err, logger, bodyLimit, req);
     for (const [k, v] of Object.entries(a.headers)) reply.header(k, v);
-    return sendError(reply, a.status, a.message);
+    return sendError(reply, a.status, a.message, a.code);
   };
 }

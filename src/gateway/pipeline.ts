@@ -19,7 +19,7 @@
  * counted there, errors included.
  */
 import type { Clock } from '../clock.js';
-import { fail, type AloftError } from '../errors.js';
+import { codeForStatus, fail, type AloftError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 
 import { classifyRequest } from '../security/policy.js';
@@ -131,7 +131,7 @@ export function inferPipeline(o: PipelineOptions): Serve {
       const auth = await o.auth({ method: 'POST', url, ip: ex.ip, authorization: ex.authorization, socket: ex.socket }, classifyRequest('POST', segments));
       if (!auth.ok) {
         status = auth.status;
-        answerError(ex, status, auth.message, auth.challenge ? { 'www-authenticate': WWW_AUTHENTICATE } : undefined);
+        answerError(ex, status, auth.message, codeForStatus(status), auth.challenge ? { 'www-authenticate': WWW_AUTHENTICATE } : undefined);
         return;
       }
       principal = auth.principal;
@@ -185,7 +185,7 @@ export function inferPipeline(o: PipelineOptions): Serve {
       if (err === CLIENT_GONE || ex.gone()) return; // the client left: nobody to answer
       const a = errorAnswer(err, o.logger, o.bodyLimit, { url, method: 'POST' });
       status = a.status;
-      answerError(ex, status, a.message, a.headers);
+      answerError(ex, status, a.message, a.code, a.headers);
     } finally {
       reservation?.release();
       // The observation point: every answer of a known deployment, errors included.
@@ -208,8 +208,8 @@ export function tooLarge(bodyLimit: number): AloftError {
 }
 
 /** The `{"error"}` answer, with the headers Fastify gives sendError's answers. */
-function answerError(ex: InferExchange, status: number, message: string, headers?: Record<string, string>): void {
-  const body = errorBody(message);
+function answerError(ex: InferExchange, status: number, message: string, code: ErrorCode, headers?: Record<string, string>): void {
+  const body = errorBody(message, code);
   ex.answer(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) }, body);
 }
 

@@ -135,7 +135,7 @@ describe('replica process', () => {
 
       // Errors keep the {"error"} shape and the registry's status.
       const bad = await call(base, 'POST', '/v2/models/credit/infer', JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 15], data: Array(15).fill(0) }] }));
-      assert.deepEqual([bad.status, bad.json()], [400, { error: "dimension 1 of input 'features' is 15; the model expects 16 (shape [-1, 16])" }]);
+      assert.deepEqual([bad.status, bad.json()], [400, { error: "dimension 1 of input 'features' is 15; the model expects 16 (shape [-1, 16])", code: 'ALOFT_INVALID_INPUT' }]);
 
       r.child.kill('SIGTERM');
       assert.equal(await r.exit, 0);
@@ -214,7 +214,7 @@ describe('replica server', () => {
     const unknownOut = await call(base, 'POST', '/v2/models/credit/infer', JSON.stringify({
       inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 16], data: Array(16).fill(0) }], outputs: [{ name: 'nope' }],
     }));
-    assert.deepEqual([unknownOut.status, unknownOut.json()], [400, { error: "unknown output 'nope'; the model's outputs are 'probabilities'" }]);
+    assert.deepEqual([unknownOut.status, unknownOut.json()], [400, { error: "unknown output 'nope'; the model's outputs are 'probabilities'", code: 'ALOFT_BAD_REQUEST' }]);
     const ok = await call(base, 'POST', '/v2/models/credit/infer', JSON.stringify({
       inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 16], data: Array(32).fill(0.5) }],
       outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],

@@ -128,7 +128,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<RunningReplica
   }
 
   function sendError(res: ServerResponse, e: AloftError): void {
-    send(res, e.status, JSON.stringify({ error: e.message }));
+    send(res, e.status, JSON.stringify({ error: e.message, code: e.code }));
   }
   // One inference at a time, in arrival order: ONNX Runtime already uses the replica's
   // threads for one run, and a FIFO keeps latency predictable.

@@ -139,6 +139,9 @@ With the YAML language server (VS Code's YAML extension and others), put this fi
 # yaml-language-server: $schema=./node_modules/aloft/schema/aloft.schema.json
 \`\`\`
 
+\`aloft init\` writes this line itself: the path above when Aloft is installed in the project,
+else the relative path to the \`schema/aloft.schema.json\` of the Aloft it ran from (a clone).
+
 ## Errors
 
 Every command that reads the spec (and \`aloft validate\`, which also checks that model

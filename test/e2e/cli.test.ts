@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,6 +47,11 @@ test('init creates a starter project that validates; a second init refuses to ov
   const r = aloft(['init', join(dir, 'proj')]);
   assert.equal(r.code, 0, r.stderr);
   for (const f of ['aloft.yaml', 'model.onnx', 'request.json']) assert.ok(existsSync(join(dir, 'proj', f)), f);
+  // The editor's schema line points at a schema file that is there, relative to the project.
+  const first = readFileSync(join(dir, 'proj', 'aloft.yaml'), 'utf8').split('\n')[0]!;
+  const m = /^# yaml-language-server: \$schema=(\.\.?\/\S+aloft\.schema\.json)$/.exec(first);
+  assert.ok(m, first);
+  assert.ok(existsSync(join(dir, 'proj', m[1]!)), `${m[1]} resolves from the project`);
   const v = aloft(['validate', '-f', join(dir, 'proj', 'aloft.yaml')]);
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /valid/);
@@ -73,6 +78,9 @@ test('predict without a running server says how to start one', () => {
   const r = aloft(['predict', 'x', '--url', 'http://127.0.0.1:9', '--data', '[[1]]']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot reach Aloft at http:\/\/127\.0\.0\.1:9.*aloft up/);
+  const j = aloft(['predict', 'x', '--url', 'http://127.0.0.1:9', '--data', '[[1]]', '--json']);
+  assert.equal(j.code, 1);
+  assert.equal((JSON.parse(j.stderr) as { code: string }).code, 'ALOFT_CONNECT');
 });
 
 test('up serves the project; predict, models and status work against it', async () => {
@@ -120,6 +128,16 @@ test('up serves the project; predict, models and status work against it', async 
   const bad = aloft(['predict', 'credit-risk', '--url', url, '--data', '[[1, 2]]']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /features/);
+  // With --json, an error is the API's {"error", "code"} object on stderr, and stdout stays empty.
+  const badJson = aloft(['predict', 'credit-risk', '--url', url, '--data', '[[1, 2]]', '--json']);
+  assert.equal(badJson.code, 1);
+  assert.equal(badJson.stdout, '');
+  const err = JSON.parse(badJson.stderr) as { error: string; code: string };
+  assert.equal(err.code, 'ALOFT_INVALID_INPUT');
+  assert.match(err.error, /features/);
+  const noModel = aloft(['monitor', 'nosuch', '--url', url, '--json']);
+  assert.equal(noModel.code, 1);
+  assert.equal((JSON.parse(noModel.stderr) as { code: string }).code, 'ALOFT_MODEL_NOT_FOUND');
 
   const list = JSON.parse(aloft(['models', 'list', '--url', url, '--json']).stdout) as { models: { name: string; latestVersion: number }[] };
   assert.deepEqual(list.models.map((m) => [m.name, m.latestVersion]), [['credit-risk', 1]]);

@@ -454,8 +454,9 @@ describe('metered spend of 2 replicas under load', () => {
       assert.match((r.json as { error: string }).error, words);
     }
     const cliBad = await cli(p, ['cost', '--by', 'team', '--json']);
-    assert.equal(cliBad.code, 1, shown(cliBad));
-    assert.match(cliBad.stderr, /by must be deployment, version or label/, shown(cliBad));
+    // The CLI checks its flag before sending: a usage error (exit 2), named as the flag, as JSON under --json.
+    assert.equal(cliBad.code, 2, shown(cliBad));
+    assert.deepEqual(JSON.parse(cliBad.stderr), { error: "--by is deployment, version or label; got 'team'", code: 'ALOFT_USAGE' }, shown(cliBad));
 
     // Still serving, still metering, with the prices it had.
     assert.equal(await inferOnce(p.url), before);

@@ -23,7 +23,7 @@ function checkRefusals(answers: Answer[], allowed: number): void {
   assert.deepEqual(codes, [...Array(allowed).fill(200), ...Array(answers.length - allowed).fill(429)], `statuses: ${codes.join(' ')}`);
   for (const a of answers.filter((x) => x.status === 429)) {
     assert.equal(a.headers['retry-after'], '2');
-    assert.deepEqual(a.json, { error: "rate limit of 0.5 requests/s for deployment 'credit-risk' exceeded; retry after 2 s" });
+    assert.deepEqual(a.json, { error: "rate limit of 0.5 requests/s for deployment 'credit-risk' exceeded; retry after 2 s", code: 'ALOFT_RATE_LIMITED' });
     assertNoLeak(a.text);
   }
 }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
+import { ERRORS, isErrorCode } from '../../src/errors.js';
 
 export interface Answer {
   status: number;
@@ -76,7 +77,9 @@ export function assertError(res: Answer, status: number, keywords: readonly (str
   assert.ok(res.json !== undefined, `the body is not JSON: ${res.text.slice(0, 500)}`);
   const body = res.json as Record<string, unknown>;
   assert.ok(typeof body === 'object' && body !== null && !Array.isArray(body), `the body must be an object: ${res.text}`);
-  assert.deepEqual(Object.keys(body), ['error'], `the body must have exactly one key, 'error': ${res.text}`);
+  assert.deepEqual(Object.keys(body), ['error', 'code'], `the body must be {"error", "code"}: ${res.text}`);
+  assert.ok(isErrorCode(body.code), `'code' must be one of docs/errors.md's codes: ${res.text}`);
+  assert.equal(ERRORS[body.code].status, status, `the code ${String(body.code)} is documented with HTTP ${ERRORS[body.code].status}, answered with ${status}`);
   const message = body.error;
   assert.equal(typeof message, 'string', `'error' must be a string: ${res.text}`);
   assert.ok((message as string).trim().length > 0, 'the error message must not be empty');

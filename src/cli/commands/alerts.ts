@@ -38,8 +38,8 @@ export async function alerts(opts: ClientOptions & { json?: boolean; all?: boole
   const aloft = await connect(opts);
   const q = opts.deployment !== undefined ? `?deployment=${encodeURIComponent(opts.deployment)}` : '';
   const r = await aloft.send('GET', `${pathOf('admin.alerts', {})}${q}`);
-  const body = JSON.parse(r.body.toString('utf8')) as AlertsReport & { error?: string };
-  if (r.status >= 400) throw aloft.errorFor(r.status, body.error ?? `HTTP ${r.status}`);
+  if (r.status >= 400) throw aloft.failure(r);
+  const body = JSON.parse(r.body.toString('utf8')) as AlertsReport;
   if (opts.json) return printJson(body);
   process.stdout.write(describeAlerts(body, opts.all === true));
 }

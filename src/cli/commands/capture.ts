@@ -14,10 +14,6 @@ export async function exportCapture(deployment: string, opts: ClientOptions & { 
   if (format !== 'jsonl' && format !== 'csv') throw fail('ALOFT_USAGE', `--format is jsonl or csv; got '${format}'`);
   const aloft = await connect(opts);
   const r = await aloft.send('GET', `${pathOf('admin.capture.export', { name: deployment })}?${new URLSearchParams({ since, format })}`);
-  if (r.status >= 400) {
-    let message = `HTTP ${r.status}`;
-    try { message = (JSON.parse(r.body.toString('utf8')) as { error?: string }).error ?? message; } catch { /* not JSON */ }
-    throw aloft.errorFor(r.status, message);
-  }
+  if (r.status >= 400) throw aloft.failure(r);
   process.stdout.write(r.body);
 }

@@ -4,6 +4,8 @@
  * unpriced resources are named, never counted as free.
  */
 import { pathOf } from '../../api/routes.js';
+import { fail } from '../../errors.js';
+import { parseDuration } from '../../spec/units.js';
 import type { CostReport } from '../../cost/report.js';
 import { connect, type ClientOptions } from '../client.js';
 import { printJson, printTable } from '../output.js';
@@ -35,11 +37,13 @@ export function describeCost(r: CostReport): string {
 }
 
 export async function cost(opts: ClientOptions & { json?: boolean; by?: string; since?: string }): Promise<void> {
+  if (opts.by !== undefined && !['deployment', 'version', 'label'].includes(opts.by)) throw fail('ALOFT_USAGE', `--by is deployment, version or label; got '${opts.by}'`);
+  if (opts.since !== undefined && !parseDuration(opts.since)) throw fail('ALOFT_USAGE', `--since takes a duration back from now, such as 30d or 24h; got '${opts.since}'`);
   const aloft = await connect(opts);
   const q = new URLSearchParams({ ...(opts.by ? { by: opts.by } : {}), ...(opts.since ? { since: opts.since } : {}) }).toString();
   const r = await aloft.send('GET', `${pathOf('admin.cost', {})}${q ? `?${q}` : ''}`);
-  const body = JSON.parse(r.body.toString('utf8')) as CostReport & { error?: string };
-  if (r.status >= 400) throw aloft.errorFor(r.status, body.error ?? `HTTP ${r.status}`);
+  if (r.status >= 400) throw aloft.failure(r);
+  const body = JSON.parse(r.body.toString('utf8')) as CostReport;
   if (opts.json) return printJson(body);
   process.stdout.write(describeCost(body));
 }

@@ -49,8 +49,8 @@ export function describeMonitor(r: MonitorReport): string {
 export async function monitor(deployment: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
   const aloft = await connect(opts);
   const r = await aloft.send('GET', pathOf('admin.monitor', { name: deployment }));
-  const body = JSON.parse(r.body.toString('utf8')) as MonitorReport & { error?: string };
-  if (r.status >= 400) throw aloft.errorFor(r.status, body.error ?? `HTTP ${r.status}`);
+  if (r.status >= 400) throw aloft.failure(r);
+  const body = JSON.parse(r.body.toString('utf8')) as MonitorReport;
   if (opts.json) return printJson(body);
   process.stdout.write(describeMonitor(body));
 }

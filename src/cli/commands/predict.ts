@@ -54,7 +54,7 @@ export async function predict(deployment: string, opts: ClientOptions & { data: 
   } catch {
     throw fail('ALOFT_CONNECT', `the server answered ${r.status} with a body that is not JSON`);
   }
-  if (r.status !== 200) throw aloft.errorFor(r.status, parsed.error ?? `HTTP ${r.status}`);
+  if (r.status !== 200) throw aloft.failure(r);
   if (opts.json) return printJson(parsed);
   process.stdout.write(`${parsed.model_name} v${parsed.model_version}\n`);
   for (const o of parsed.outputs ?? []) {

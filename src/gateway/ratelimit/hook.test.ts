@@ -70,7 +70,7 @@ test('hook: a deployment over its limit gets 429 with Retry-After and {"error"}'
   assert.equal(res.statusCode, 429);
   assert.equal(res.headers['retry-after'], '1');
   assert.match(String(res.headers['content-type']), /application\/json/);
-  assert.deepEqual(res.json(), { error: "rate limit of 2 requests/s for deployment 'm' exceeded; retry after 1 s" });
+  assert.deepEqual(res.json(), { error: "rate limit of 2 requests/s for deployment 'm' exceeded; retry after 1 s", code: 'ALOFT_RATE_LIMITED' });
   await a.close();
 });
 
@@ -87,7 +87,7 @@ test("hook: a key's own limit, named in the message; keys are independent", asyn
   const { app: a } = app({ perKeyDefault: { rate: 1, burst: 3 } });
   assert.equal(await statuses(a, 2, { key: 'ci' }), '200 429', "'ci' has its own limit, burst 1");
   const res = await infer(a, { key: 'ci' });
-  assert.deepEqual(res.json(), { error: "rate limit of 50 requests/s for key 'ci' exceeded; retry after 1 s" });
+  assert.deepEqual(res.json(), { error: "rate limit of 50 requests/s for key 'ci' exceeded; retry after 1 s", code: 'ALOFT_RATE_LIMITED' });
   assert.equal(res.headers['retry-after'], '1', 'Retry-After is at least 1 s even for a 20 ms wait');
   assert.equal(await statuses(a, 4, { key: 'batch' }), '200 200 200 429', "'batch' gets perKey's burst of 3");
   assert.equal(await statuses(a, 3, { key: 'other' }), '200 200 200');
@@ -99,7 +99,7 @@ test('hook: anonymous callers share one bucket per client address', async () => 
   assert.equal(await statuses(a, 3, { ip: '10.0.0.1' }), '200 200 429');
   const res = await infer(a, { ip: '10.0.0.1' });
   assert.equal(res.headers['retry-after'], '2');
-  assert.deepEqual(res.json(), { error: 'rate limit of 0.5 requests/s for anonymous callers from 10.0.0.1 exceeded; retry after 2 s' });
+  assert.deepEqual(res.json(), { error: 'rate limit of 0.5 requests/s for anonymous callers from 10.0.0.1 exceeded; retry after 2 s', code: 'ALOFT_RATE_LIMITED' });
   assert.equal(await statuses(a, 3, { ip: '10.0.0.2' }), '200 200 429');
   await a.close();
 });
@@ -127,7 +127,7 @@ test('hook: over the daily quota, 429 until midnight UTC, Retry-After rounded up
   const res = await infer(a, { key: 'batch' });
   assert.equal(res.statusCode, 429);
   assert.equal(res.headers['retry-after'], '2');
-  assert.deepEqual(res.json(), { error: "daily quota of 1 requests for key 'batch' exceeded; it resets at 00:00 UTC, retry after 2 s" });
+  assert.deepEqual(res.json(), { error: "daily quota of 1 requests for key 'batch' exceeded; it resets at 00:00 UTC, retry after 2 s", code: 'ALOFT_RATE_LIMITED' });
   clock.advance(1500);
   assert.equal(await statuses(a, 2, { key: 'batch' }), '200 429');
   await a.close();

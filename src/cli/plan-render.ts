@@ -4,7 +4,9 @@
  * pull request, with a Mermaid diagram of the resulting topology. Pure functions of the
  * plan the server returned.
  */
-import { show, type DeploymentPlan, type MonthlyCost, type Plan } from '../control/plan.js';
+import { ROLLOUT_FIELDS, show, type DeploymentPlan, type FieldChange, type MonthlyCost, type Plan } from '../control/plan.js';
+import { specFields } from '../spec/reference.js';
+import { formatDuration } from '../spec/units.js';
 import { humanBytes, shortHash } from './output.js';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -27,7 +29,31 @@ export function planSummary(plan: Plan): string {
   return `${parts.join(', ') || 'spec metadata changes only'}${replicas}`;
 }
 
+/** The spec's duration fields (stored as ms), by path: deployments' relative to the deployment. */
+let durationPaths: Set<string> | undefined;
+function isDuration(path: string): boolean {
+  durationPaths ??= new Set(specFields().filter((f) => f.type === 'duration').map((f) => f.path.replace(/^deployments\.<name>\./, 'deployment:')));
+  return durationPaths.has(path);
+}
+
+/** A field's value as the user writes it: a duration as 30s, not 30000. */
+function showField(path: string, v: unknown): string {
+  return typeof v === 'number' && isDuration(path) ? formatDuration(v) : show(v);
+}
+
+/**
+ * A deployment's changed fields worth reading: the rollout settings of other strategies
+ * than the one in effect are left out (the JSON plan has them all).
+ */
+function shownFields(d: DeploymentPlan): { fields: FieldChange[]; hidden: number } {
+  if (d.strategy === undefined) return { fields: d.fields, hidden: 0 };
+  const keep = ROLLOUT_FIELDS[d.strategy];
+  const fields = d.fields.filter((f) => !f.field.startsWith('rollout.') || keep.includes(f.field.slice('rollout.'.length).split('.')[0]!));
+  return { fields, hidden: d.fields.length - fields.length };
+}
+
 function effectText(d: DeploymentPlan): string {
+  if (d.rollout && d.effect === 'replace') return `${d.rollout.strategy} rollout to ${d.to!.model}@${d.to!.version} (${d.replicasToStart}) beside ${d.from!.model}@${d.from!.version}; steps below`;
   switch (d.effect) {
     case 'start': return `start ${plural(d.replicasToStart, 'replica')} of ${d.to!.model}@${d.to!.version}`;
     case 'stop': return `drain and stop ${plural(d.replicasToStop, 'replica')}`;
@@ -83,7 +109,11 @@ export function renderPlan(plan: Plan): string {
     for (const d of plan.deployments) {
       const mark = d.action === 'add' ? '+' : d.action === 'remove' ? '-' : '~';
       out.push(`  ${mark} ${d.name}  (${effectText(d)})`);
-      if (d.action === 'change') for (const f of d.fields) out.push(`      ${f.field}: ${show(f.from)} → ${show(f.to)}`);
+      if (d.action === 'change') {
+        const { fields, hidden } = shownFields(d);
+        for (const f of fields) out.push(`      ${f.field}: ${showField(`deployment:${f.field}`, f.from)} → ${showField(`deployment:${f.field}`, f.to)}`);
+        if (hidden > 0) out.push(`      (${hidden} setting${hidden === 1 ? '' : 's'} of other rollout strategies, unused by ${d.strategy}: see --json)`);
+      }
       if (d.action === 'add') out.push(`      model: ${d.to!.model}@${d.to!.version}  replicas: ${d.to!.replicas}`);
       if (d.action === 'remove') out.push(`      was: ${d.from!.model}@${d.from!.version}  replicas: ${d.from!.replicas}`);
       if (d.cost && plan.cost) out.push(`      cost: ${costChange(d.cost.from, d.cost.to, plan.cost.currency)}`);
@@ -100,7 +130,7 @@ export function renderPlan(plan: Plan): string {
   }
   if (plan.settings.length > 0) {
     out.push('Settings:');
-    for (const s of plan.settings) out.push(`  ${s.live ? '~' : '!'} ${s.field}: ${show(s.from)} → ${show(s.to)}${s.live ? '  (in place)' : '  NEEDS A RESTART'}`);
+    for (const s of plan.settings) out.push(`  ${s.live ? '~' : '!'} ${s.field}: ${showField(s.field, s.from)} → ${showField(s.field, s.to)}${s.live ? '  (in place)' : '  NEEDS A RESTART'}`);
     out.push('');
   }
   if (plan.steps.length > 0) {
@@ -172,7 +202,7 @@ export function renderPlanMarkdown(plan: Plan, opts: { file: string }): string {
   if (plan.deployments.length > 0) {
     out.push('## Deployments', '', '| deployment | action | how | changes |', '| --- | --- | --- | --- |');
     for (const d of plan.deployments) {
-      const changes = d.action === 'change' ? d.fields.map((f) => `\`${f.field}\`: ${show(f.from)} → ${show(f.to)}`).join('<br>') : d.action === 'add' ? `${d.to!.model}@${d.to!.version}, ${plural(d.to!.replicas, 'replica')}` : `${d.from!.model}@${d.from!.version}`;
+      const changes = d.action === 'change' ? shownFields(d).fields.map((f) => `\`${f.field}\`: ${showField(`deployment:${f.field}`, f.from)} → ${showField(`deployment:${f.field}`, f.to)}`).join('<br>') : d.action === 'add' ? `${d.to!.model}@${d.to!.version}, ${plural(d.to!.replicas, 'replica')}` : `${d.from!.model}@${d.from!.version}`;
       out.push(`| ${d.name} | ${d.action} | ${effectText(d)} | ${changes}${d.cost && plan.cost ? `<br>cost: ${costChange(d.cost.from, d.cost.to, plan.cost.currency)}` : ''} |`);
     }
     out.push('');
@@ -180,7 +210,7 @@ export function renderPlanMarkdown(plan: Plan, opts: { file: string }): string {
   if (plan.cost) out.push(`**Cost:** ${costChange(plan.current === null ? undefined : plan.cost.from, plan.cost.to, plan.cost.currency)} for every deployment`, '');
   if (plan.settings.length > 0) {
     out.push('## Settings', '', '| setting | from | to | |', '| --- | --- | --- | --- |');
-    for (const s of plan.settings) out.push(`| \`${s.field}\` | ${show(s.from)} | ${show(s.to)} | ${s.live ? 'in place' : '**needs a restart**'} |`);
+    for (const s of plan.settings) out.push(`| \`${s.field}\` | ${showField(s.field, s.from)} | ${showField(s.field, s.to)} | ${s.live ? 'in place' : '**needs a restart**'} |`);
     out.push('');
   }
   if (plan.steps.length > 0) {

@@ -158,6 +158,9 @@ export function registerControlRoutes(app: FastifyInstance, ctx: ControlRoutesCo
   const command = (id: 'admin.rollout.promote' | 'admin.rollout.abort' | 'admin.rollout.pause' | 'admin.rollout.resume', act: (name: string, by: string) => ReturnType<Rollouts['status']>[number], action?: string) => {
     app.route<{ Params: { name: string } }>({ ...routeOf(id), handler: async (req): Promise<RolloutChanged> => {
       const by = who(req);
+      if (!control.deployments().some((d) => d.name === req.params.name)) {
+        throw fail('ALOFT_MODEL_NOT_FOUND', `deployment '${req.params.name.slice(0, 80)}' is not served here; aloft status lists the deployments`);
+      }
       const rollout = act(req.params.name, by.actor.name);
       ctx.enqueue?.();
       if (action && ctx.audit) await ctx.audit.append({ actor: by.actor, action, target: `${rollout.deployment}@${rollout.candidate.version}`, source: by.source, after: { state: rollout.state, step: rollout.step, weight: rollout.weight, reason: rollout.reason ?? null } });

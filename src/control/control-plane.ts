@@ -237,12 +237,9 @@ export class ControlPlane {
         this.#setDesired({ ...before, loaded });
         return { revision: current.number, recorded: false, plan };
       }
-      const rolling = current && before && plan.restart.length === 0 && plan.refused.length === 0 ? plan.deployments.filter((d) => {
-        const now = prepared.targets.find((t) => t.name === d.name);
-        return d.action === 'change' && d.effect === 'replace' && d.from && d.to && d.from.version !== d.to.version && now !== undefined && now.spec.rollout.strategy !== 'replace';
-      }) : [];
+      const rolling = current && before && plan.restart.length === 0 && plan.refused.length === 0 ? plan.deployments.filter((d) => d.action === 'change' && d.rollout !== undefined) : [];
       if (current && before && rolling.length > 0) {
-        const names = rolling.map((d) => `'${d.name}' (${d.from!.model}@${d.from!.version} → ${d.to!.model}@${d.to!.version}, ${prepared.targets.find((t) => t.name === d.name)!.spec.rollout.strategy})`).join(', ');
+        const names = rolling.map((d) => `'${d.name}' (${d.from!.model}@${d.from!.version} → ${d.to!.model}@${d.to!.version}, ${d.rollout!.strategy})`).join(', ');
         this.#o.logger.info({ revision: current.number, deployments: rolling.map((d) => d.name) }, `the spec file moves ${names} to a new version under a rollout: serving revision ${current.number} first, then applying the file so the rollout runs as declared`);
         this.#deferred = {
           prepared, message: `aloft up -f ${relative(process.cwd(), loaded.file) || loaded.file}: rolled out from revision ${current.number}`, from: current.number,

@@ -179,3 +179,50 @@ test('a blue-green rollout\'s plan says what the second group costs while both r
   const line = renderPlan(p).split('\n').map((l) => l.trim()).find((l) => l.startsWith('during'));
   assert.equal(line, 'during the blueGreen rollout: +0.0900 USD/hour for the new group beside the old (at least 60 min, 0.0900 USD)');
 });
+
+test('a canary\'s plan says how apply will move traffic, and its text leaves out other strategies\' settings and shows durations as written', async () => {
+  const { renderPlan } = await import('../cli/plan-render.js');
+  const rollout = rolloutSchema.parse({ strategy: 'canary', steps: [10, 50, 100], interval: '30s' }) as DeploymentSpec['rollout'];
+  const withCanary = (version: number, canonicalRollout: boolean): PlanSide => {
+    const s = side({ m: { spec: { ...depSpec(), rollout }, version } });
+    if (canonicalRollout) s.canonical.deployments.m!.rollout = JSON.parse(JSON.stringify(rollout)) as Record<string, unknown>;
+    return s;
+  };
+  // The rollout section lands with the new version, as a user writes both in one change.
+  const p = makePlan({ base: 3, current: 3, before, after: withCanary(2, true), models: [], recentRequests: () => 0 });
+  const d = p.deployments[0]!;
+  assert.equal(d.effect, 'replace');
+  assert.deepEqual(d.rollout, { strategy: 'canary', steps: [10, 50, 100], interval: 30_000, gates: ['errors', 'latency'], onInconclusive: 'wait', maxDuration: 600_000 });
+  const steps = p.steps.join('\n');
+  assert.match(steps, /start 2 replicas of m@2 beside m@1 for deployment 'm' \(a canary\)/);
+  assert.match(steps, /move traffic to m@2 in steps of 10% → 50% → 100%, each held at least 30s and until the analysis \(errors, latency\) against m@1 passes; a failed gate rolls back to m@1 at once; an undecided step waits, then rolls back after 10m/);
+  assert.doesNotMatch(steps, /at one instant/, 'a canary is not a switch at one instant');
+  const text = renderPlan(p);
+  assert.match(text, /~ m {2}\(canary rollout to m@2 \(2\) beside m@1; steps below\)/);
+  assert.match(text, /rollout\.interval: \(none\) → 30s/);
+  assert.match(text, /rollout\.analysis\.maxDuration: \(none\) → 10m/);
+  assert.doesNotMatch(text, /rollout\.(bake|keepOld|split|shadow\.)/, 'blue-green, A/B and shadow settings are left out of a canary');
+  assert.match(text, /settings of other rollout strategies, unused by canary: see --json/);
+  assert.ok(d.fields.some((f) => f.field === 'rollout.keepOld'), 'the JSON plan keeps every field');
+  // The same version with only its settings changed runs no rollout.
+  const same = makePlan({ base: 3, current: 3, before: withCanary(1, false), after: withCanary(1, true), models: [], recentRequests: () => 0 });
+  assert.equal(same.deployments[0]!.rollout, undefined);
+});
+
+test('features that miss some of the input\'s columns, or name columns it does not have, are a warning', () => {
+  const wide: ModelSignature = { ...SIG, inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }] };
+  const feats = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `f${i}`, kind: 'numeric' as const }));
+  const withFeatures = (n: number): PlanSide => {
+    const s = side({ m: { spec: { ...depSpec(), features: feats(n) }, sig: wide } });
+    s.canonical.deployments.m!.features = feats(n);
+    return s;
+  };
+  const fewer = makePlan({ base: 3, current: 3, before, after: withFeatures(2), models: [], recentRequests: () => 0 });
+  assert.deepEqual(fewer.warnings, ["deployment 'm': features names 2 of the 4 columns of input 'x'; columns 2–3 are captured and checked for drift as input[2]…input[3], unredacted: name them all (capture.redact can only drop named columns)"]);
+  const more = makePlan({ base: 3, current: 3, before, after: withFeatures(5), models: [], recentRequests: () => 0 });
+  assert.deepEqual(more.warnings, ["deployment 'm': features names 5 columns, and input 'x' has 4; 'f4' names no column"]);
+  assert.deepEqual(makePlan({ base: 3, current: 3, before, after: withFeatures(4), models: [], recentRequests: () => 0 }).warnings, []);
+  // A new deployment is checked too.
+  const added = makePlan({ base: 0, current: null, before: undefined, after: withFeatures(3), models: [], recentRequests: () => 0 });
+  assert.match(added.warnings.join('\n'), /features names 3 of the 4 columns/);
+});

@@ -13,7 +13,8 @@ import { HOURS_PER_MONTH } from '../cost/prices.js';
 import { formatModelRef } from '../spec/modelref.js';
 import { alertsSchema, autoscalingSchema, costSchema } from '../spec/schema.js';
 import { redactSecrets } from '../spec/secrets.js';
-import type { DeploymentSpec, LoadedSpec, RateLimitSpec } from '../spec/types.js';
+import type { DeploymentSpec, LoadedSpec, RateLimitSpec, RolloutSpec } from '../spec/types.js';
+import { formatDuration } from '../spec/units.js';
 
 /** A deployment of a spec at the exact model version it resolves to. */
 export interface TargetDeployment {
@@ -65,8 +66,52 @@ export interface DeploymentPlan {
   to?: { model: string; version: number; sha256: string; replicas: number };
   replicasToStart: number;
   replicasToStop: number;
+  /** The rollout strategy in effect after the change (`replace` unless the spec declares one). */
+  strategy?: RolloutSpec['strategy'];
+  /** A new version under a strategy other than replace: apply moves traffic as a rollout (control/rollouts.ts), these steps. */
+  rollout?: PlannedRollout;
   /** What its replicas cost a month before and after (a range: from min to max replicas). */
   cost?: { from?: MonthlyCost; to?: MonthlyCost; during?: RolloutCost };
+}
+
+/** How a rollout will move a deployment to its new version: the spec's settings that shape its steps. */
+export interface PlannedRollout {
+  strategy: Exclude<RolloutSpec['strategy'], 'replace'>;
+  /** canary: percent of traffic per step. */
+  steps?: number[];
+  /** ms at least at each canary step (shadow: before an automatic promotion). */
+  interval: number;
+  /** blueGreen: ms of preview-only bake, then ms the old group stays warm. */
+  bake?: number;
+  keepOld?: number;
+  /** abTest: percent of callers on the new version. */
+  split?: number;
+  /** shadow: share of requests copied; agreement share that promotes (none: by hand). */
+  sample?: number;
+  agreement?: number;
+  gates: string[];
+  onInconclusive: 'wait' | 'rollback' | 'promote';
+  maxDuration: number;
+}
+
+/** The rollout settings the steps of `strategy` read; the plan's text leaves the others out. */
+export const ROLLOUT_FIELDS: Readonly<Record<RolloutSpec['strategy'], readonly string[]>> = {
+  replace: ['strategy'],
+  canary: ['strategy', 'steps', 'interval', 'allowSignatureChange', 'webhooks', 'analysis'],
+  blueGreen: ['strategy', 'bake', 'keepOld', 'previewKeys', 'allowSignatureChange', 'webhooks', 'analysis'],
+  abTest: ['strategy', 'split', 'stickyHeader', 'allowSignatureChange', 'analysis'],
+  shadow: ['strategy', 'shadow', 'interval', 'allowSignatureChange', 'webhooks', 'analysis'],
+};
+
+function plannedRollout(r: RolloutSpec): PlannedRollout | undefined {
+  if (r.strategy === 'replace') return undefined;
+  const base = { strategy: r.strategy, interval: r.interval, gates: [...r.analysis.gates], onInconclusive: r.analysis.onInconclusive, maxDuration: r.analysis.maxDuration };
+  switch (r.strategy) {
+    case 'canary': return { ...base, steps: [...r.steps] };
+    case 'blueGreen': return { ...base, bake: r.bake, keepOld: r.keepOld };
+    case 'abTest': return { ...base, split: r.split };
+    case 'shadow': return { ...base, sample: r.shadow.sample, ...(r.shadow.agreement !== undefined ? { agreement: r.shadow.agreement } : {}) };
+  }
 }
 
 /** A rollout that runs both groups at once (canary, blue-green, A/B, shadow): what the second group costs while it does. */
@@ -253,6 +298,8 @@ export function makePlan(i: PlanInputs): Plan {
     if (!old && now) {
       deployments.push({ name, action: 'add', effect: 'start', fields: diffFields({}, i.after.canonical.deployments[name]), to: side(now), replicasToStart: now.spec.replicas.initial, replicasToStop: 0 });
       if (now.spec.public) warnings.push(`deployment '${name}' is public: anyone who can reach the gateway may call it without a key`);
+      const cols = featuresWarning(name, now.spec, now.signature);
+      if (cols) warnings.push(cols);
       const cold = coldStartWarning(name, now.spec);
       if (cold) warnings.push(cold);
       continue;
@@ -275,14 +322,20 @@ export function makePlan(i: PlanInputs): Plan {
     if (fields.length === 0) continue;
     const replace = versionMoved || fields.some((f) => REPLACES(f.field));
     const delta = now.spec.replicas.initial - old.spec.replicas.initial;
+    // The reconciler runs a rollout when the version moves under a declared strategy (control/reconcilers/deployments.ts).
+    const rollout = old.version !== now.version || old.model !== now.model ? plannedRollout(now.spec.rollout) : undefined;
     deployments.push({
       name, action: 'change', effect: replace ? 'replace' : delta !== 0 ? 'scale' : 'in-place', fields, from: side(old), to: side(now),
       replicasToStart: replace ? now.spec.replicas.initial : Math.max(0, delta),
       replicasToStop: replace ? old.spec.replicas.initial : Math.max(0, -delta),
+      strategy: now.spec.rollout.strategy,
+      ...(rollout ? { rollout } : {}),
     });
     if (!old.spec.public && now.spec.public) warnings.push(`deployment '${name}' becomes public: anyone who can reach the gateway may call it without a key`);
     const cold = coldStartWarning(name, now.spec);
     if (cold && coldStartWarning(name, old.spec) === undefined) warnings.push(cold);
+    const cols = featuresWarning(name, now.spec, now.signature);
+    if (cols && cols !== featuresWarning(name, old.spec, old.signature)) warnings.push(cols);
     const loosened = loosenedLimit(old.spec.limits, now.spec.limits);
     if (loosened) warnings.push(`deployment '${name}': rate limit loosened (${loosened})`);
     // A signature the server cannot know yet (a file not uploaded, no signature sent) is not compared.
@@ -390,6 +443,10 @@ function stepsOf(models: readonly PlannedModel[], deployments: readonly Deployme
       case 'start': steps.push(`start ${d.replicasToStart} replica${d.replicasToStart === 1 ? '' : 's'} of ${to} and route deployment '${d.name}' to it`); break;
       case 'stop': steps.push(`stop routing deployment '${d.name}', drain and stop ${from} (${d.replicasToStop} replica${d.replicasToStop === 1 ? '' : 's'})`); break;
       case 'replace':
+        if (d.rollout) {
+          steps.push(...rolloutSteps(d, d.rollout, from!, to!));
+          break;
+        }
         steps.push(`start ${d.replicasToStart} replica${d.replicasToStart === 1 ? '' : 's'} of ${to} for deployment '${d.name}', wait until all are ready`);
         steps.push(`switch deployment '${d.name}' from ${from} to ${to} at one instant`);
         steps.push(`drain and stop the old ${from} group (${d.replicasToStop} replica${d.replicasToStop === 1 ? '' : 's'})`);
@@ -403,6 +460,38 @@ function stepsOf(models: readonly PlannedModel[], deployments: readonly Deployme
     }
   }
   return steps;
+}
+
+/** What a rollout will do, step by step, as `aloft rollout status` will then show it. */
+function rolloutSteps(d: DeploymentPlan, r: PlannedRollout, from: string, to: string): string[] {
+  const n = `${d.replicasToStart} replica${d.replicasToStart === 1 ? '' : 's'}`;
+  const t = formatDuration;
+  const gates = `the analysis (${r.gates.join(', ')}) against ${from}`;
+  const undecided = r.onInconclusive === 'wait' ? `an undecided step waits, then rolls back after ${t(r.maxDuration)} (analysis.maxDuration)` : `an undecided step ${r.onInconclusive === 'promote' ? 'goes on' : 'rolls back'} after its interval (onInconclusive: ${r.onInconclusive})`;
+  const stop = `drain and stop the old ${from} group (${d.replicasToStop} replica${d.replicasToStop === 1 ? '' : 's'})`;
+  const watch = `follow it with 'aloft rollout status ${d.name} --watch'; 'aloft rollout promote|abort|pause|resume ${d.name}' take over by hand`;
+  switch (r.strategy) {
+    case 'canary': return [
+      `start ${n} of ${to} beside ${from} for deployment '${d.name}' (a canary), wait until all are ready`,
+      `move traffic to ${to} in steps of ${r.steps!.map((p) => `${p}%`).join(' → ')}, each held at least ${t(r.interval)} and until ${gates} passes; a failed gate rolls back to ${from} at once; ${undecided}`,
+      `once promoted, ${stop}; ${watch}`,
+    ];
+    case 'blueGreen': return [
+      `start ${n} of ${to} beside ${from} for deployment '${d.name}' (blue-green), wait until all are ready`,
+      `bake ${t(r.bake!)} on preview requests only (that name version ${d.to!.version}, or a preview key); a failed gate rolls back`,
+      `switch all traffic to ${to} at one instant; keep ${from} warm ${t(r.keepOld!)} for an instant rollback ('aloft rollout abort ${d.name}'), then ${stop}`,
+    ];
+    case 'abTest': return [
+      `start ${n} of ${to} beside ${from} for deployment '${d.name}' (an A/B test), wait until all are ready`,
+      `send ${r.split}% of callers, each always to the same version (hashed by key), to ${to}, and compare the versions; this runs until 'aloft rollout promote ${d.name}' or 'abort'`,
+      `once promoted, ${stop}`,
+    ];
+    case 'shadow': return [
+      `start ${n} of ${to} beside ${from} for deployment '${d.name}' (a shadow), wait until all are ready`,
+      `copy ${Math.round(r.sample! * 1000) / 10}% of requests to ${to}; its answers are compared with ${from}'s and never returned; ${r.agreement !== undefined ? `promote after at least ${t(r.interval)} once agreement is surely ≥ ${Math.round(r.agreement * 1000) / 10}%` : `promote by hand ('aloft rollout promote ${d.name}')`}`,
+      `once promoted, switch all traffic to ${to} and ${stop}`,
+    ];
+  }
 }
 
 /** How a limit got looser, or undefined: removed, or a higher rate, burst or daily quota. */
@@ -433,6 +522,23 @@ export function show(v: unknown): string {
   if (v === null || v === undefined) return '(none)';
   if (typeof v === 'string') return v;
   return JSON.stringify(v);
+}
+
+/**
+ * `features` that do not name every column of the model's first input: the columns past
+ * them are captured and compared as input[i] (a redact or hash names none of them), and
+ * names past the last column name nothing. Known only once the model's signature is.
+ */
+export function featuresWarning(name: string, spec: DeploymentSpec, sig: ModelSignature): string | undefined {
+  const features = spec.features;
+  const first = sig.inputs[0];
+  if (!features || !first || first.shape.length < 2) return undefined;
+  const width = first.shape.at(-1)!;
+  if (width <= 0 || width === features.length) return undefined;
+  if (features.length < width) {
+    return `deployment '${name}': features names ${features.length} of the ${width} columns of input '${first.name}'; columns ${features.length}–${width - 1} are captured and checked for drift as input[${features.length}]…input[${width - 1}], unredacted: name them all (capture.redact can only drop named columns)`;
+  }
+  return `deployment '${name}': features names ${features.length} columns, and input '${first.name}' has ${width}; ${features.slice(width).map((f) => `'${f.name}'`).join(', ')} name${features.length - width === 1 ? 's' : ''} no column`;
 }
 
 /**

@@ -381,6 +381,21 @@ test('status tells the time left in a step and to maxDuration', () => {
   assert.deepEqual(w.rollouts.status()[0]!.timeLeft, { min: 18_000, max: 288_000 });
 });
 
+test('status: the newest check is refreshed at every pass though the history keeps only changes; the steps are listed', () => {
+  const w = world(spec());
+  w.decide();
+  w.traffic(3, 10);
+  const first = w.rollouts.status()[0]!;
+  assert.deepEqual(first.steps, [10, 50, 100]);
+  const history = first.verdicts.length;
+  w.traffic(5, 10);
+  const later = w.rollouts.status()[0]!;
+  assert.equal(later.verdicts.length, history, 'an unchanged verdict is not added to the history');
+  assert.equal(later.check!.at, new Date(w.clock.date().getTime()).toISOString(), 'the check is from the last pass');
+  assert.ok(later.check!.failures.samples.baseline.n > first.check!.failures.samples.baseline.n, `counts move: ${first.check!.failures.samples.baseline.n} → ${later.check!.failures.samples.baseline.n}`);
+  assert.match(later.check!.failures.reason, /too little data/);
+});
+
 test('spec: an unknown gate, a bad sticky header, a shadow share over 1 and a webhook that is not http are each refused with what is allowed', () => {
   const issues = (rollout: string) => validateSpecText(`version: 1\nmodels:\n  m: {path: ./m.onnx}\ndeployments:\n  m:\n    rollout: ${rollout}\n`, 'aloft.yaml').issues.map((i) => i.message).join('\n');
   assert.match(issues('{strategy: canary, analysis: {gates: [errors, accuracyy]}}'), /unknown rollout gate "accuracyy"; the analysis can gate on: errors, latency, latencyP50, outputShift/);

@@ -122,8 +122,10 @@ export interface RolloutStatus {
   baseline: { version: number; group: string };
   candidate: { version: number; group: string };
   strategy: 'canary' | 'blueGreen' | 'abTest' | 'shadow';
-  /** Index into steps; -1 while the candidate warms up. */
+  /** Index into `steps` (0 is the first step; the CLI prints it 1-based, "step 1 of 3"); -1 while the candidate warms up. */
   step: number;
+  /** canary: the spec's steps, percent of traffic to the candidate. */
+  steps?: number[];
   weight: number;
   /**
    * canary: warming → progressing (step by step) → promoted | rolled_back.
@@ -147,7 +149,10 @@ export interface RolloutStatus {
   reason?: string;
   startedAt: string;
   stepStartedAt?: string;
+  /** Every change of verdict or action, oldest first (at most 200). */
   verdicts: StepVerdict[];
+  /** The newest analysis, refreshed at every pass while the rollout runs (verdicts keeps only the changes). */
+  check?: StepVerdict;
   /** While both groups run: what the second one costs (the admin API adds it, from the price table). */
   cost?: RolloutRunCost;
 }
@@ -341,7 +346,7 @@ export class Rollouts {
       for (const [k, old] of this.#states) if (old.status.deployment === deployment) this.#states.delete(k);
       s = {
         generation, spec,
-        status: { deployment, baseline, candidate, strategy: spec.strategy === 'replace' ? 'canary' : spec.strategy, step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [] },
+        status: { deployment, baseline, candidate, strategy: spec.strategy === 'replace' ? 'canary' : spec.strategy, step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [], ...(spec.strategy === 'canary' ? { steps: [...spec.steps] } : {}) },
         stepStartedMs: this.#clock.now(), base: this.#windows.snapshot(deployment, baseline.version), cand: this.#windows.snapshot(deployment, candidate.version),
       };
       if (spec.strategy === 'shadow') s.status.shadow = { sample: spec.shadow.sample, copies: 0, dropped: 0, failed: 0, compared: 0, agreed: 0, ...(spec.shadow.agreement !== undefined ? { target: spec.shadow.agreement } : {}) };
@@ -367,11 +372,7 @@ export class Rollouts {
       st.weight = spec.split;
     }
     const c = this.#compare(s, deployment, spec);
-    const key = `${c.fail.verdict}|${c.slow.verdict}|${Math.floor(this.#clock.now() / 10_000)}`;
-    if (key !== s.lastKey) {
-      this.#record(st, { step: 0, weight: st.weight, ...Rollouts.#figures(c), action: 'hold' });
-      s.lastKey = key;
-    }
+    this.#checked(s, { step: 0, weight: st.weight, ...Rollouts.#figures(c), action: 'hold' }, `${c.fail.verdict}|${c.slow.verdict}|${Math.floor(this.#clock.now() / 10_000)}`);
     return { kind: 'split', weight: st.weight, sticky: true };
   }
 
@@ -393,6 +394,7 @@ export class Rollouts {
     if (st.state === 'baking') {
       // Preview traffic is sparse: a bake decides on fewer answers than a canary step.
       const c = this.#compare(s, deployment, spec, Math.min(spec.analysis.minSamples, 20));
+      st.check = { step: -1, weight: 0, ...Rollouts.#figures(c), action: c.fail.verdict === 'fail' ? 'rollback' : 'hold', at: this.#clock.date().toISOString() };
       if (c.fail.verdict === 'fail') {
         this.#record(st, { step: -1, weight: 0, ...Rollouts.#figures(c), action: 'rollback' });
         st.state = 'rolled_back';
@@ -527,6 +529,15 @@ export class Rollouts {
     if (st.verdicts.length > 200) st.verdicts.splice(0, st.verdicts.length - 200);
   }
 
+  /** The newest analysis becomes `check`; it joins the history when `key` (its verdicts) changed, or it acted. */
+  #checked(s: State, v: Omit<StepVerdict, 'at'>, key: string): void {
+    s.status.check = { ...v, at: this.#clock.date().toISOString() } as StepVerdict;
+    if (key !== s.lastKey || v.action !== 'hold') {
+      this.#record(s.status, v);
+      s.lastKey = key;
+    }
+  }
+
   /**
    * The webhook gates before a transition ('step': a next canary step; 'promotion'): 'pass'
    * when there are none or all answered 2xx, 'pending' while any has not answered, or why
@@ -634,11 +645,7 @@ export class Rollouts {
       if (hook === 'pending') action = 'hold';
       else if (hook !== 'pass') { action = 'rollback'; reason = hook.failed; }
     }
-    const key = `${action}|${c.fail.verdict}|${c.slow.verdict}|${agreement.verdict}|${Math.floor(this.#clock.now() / 10_000)}`;
-    if (key !== s.lastKey || action !== 'hold') {
-      this.#record(st, { step: 0, weight: 0, ...Rollouts.#figures(c), agreement, action });
-      s.lastKey = key;
-    }
+    this.#checked(s, { step: 0, weight: 0, ...Rollouts.#figures(c), agreement, action }, `${action}|${c.fail.verdict}|${c.slow.verdict}|${agreement.verdict}|${Math.floor(this.#clock.now() / 10_000)}`);
     if (action === 'rollback') {
       st.state = 'rolled_back';
       st.reason = `shadow rolled back: ${reason}`;
@@ -688,11 +695,7 @@ export class Rollouts {
         reason = `step ${st.step + 1} (${st.weight}%): ${hook.failed}`;
       }
     }
-    const key = `${action}|${c.fail.verdict}|${c.slow.verdict}|${c.shift.verdict}`;
-    if (key !== s.lastKey || action !== 'hold') {
-      this.#record(st, { step: st.step, weight: st.weight, ...Rollouts.#figures(c), action });
-      s.lastKey = key;
-    }
+    this.#checked(s, { step: st.step, weight: st.weight, ...Rollouts.#figures(c), action }, `${action}|${c.fail.verdict}|${c.slow.verdict}|${c.shift.verdict}`);
     if (action === 'rollback') {
       st.state = 'rolled_back';
       st.weight = 0;

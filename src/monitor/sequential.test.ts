@@ -99,3 +99,14 @@ test('an equal candidate passes once there is enough data, and too little data i
   const b = rateDifferenceBounds({ n: 1000, bad: 10 }, { n: 1000, bad: 50 });
   assert.ok(b.lower > 0 && b.estimate > 0.03 && b.estimate < 0.05);
 });
+
+test('before any data the interval is all of [-100%, 100%] and the reason says no difference is estimated; the counts come with it', () => {
+  const none = compareRates({ n: 0, bad: 0 }, { n: 0, bad: 0 });
+  assert.equal(none.verdict, 'inconclusive');
+  assert.deepEqual([none.lower, none.upper], [-1, 1]);
+  assert.match(none.reason, /no difference estimated yet/);
+  assert.doesNotMatch(none.reason, /\d{3,}\.\d+%/, `no interval wider than 100%: ${none.reason}`);
+  const some = compareRates({ n: 40, bad: 1 }, { n: 30, bad: 2 });
+  assert.deepEqual(some.samples, { baseline: { n: 40, bad: 1 }, candidate: { n: 30, bad: 2 } });
+  assert.ok(some.lower >= -1 && some.upper <= 1 && some.lower < some.difference && some.difference < some.upper);
+});

@@ -53,9 +53,11 @@ export interface RateComparison {
   candidate: number;
   /** θ̂ = candidate − baseline. */
   difference: number;
-  /** The always-valid confidence sequence for θ at this sample size. */
+  /** The always-valid confidence sequence for θ at this sample size, within [-1, 1] (all of it before any data). */
   lower: number;
   upper: number;
+  /** The observations behind the figures: answers (`n`) and bad ones, per variant. */
+  samples: { baseline: RateSample; candidate: RateSample };
   /** Why, in one line, with the numbers. */
   reason: string;
 }
@@ -71,7 +73,8 @@ export function rateDifferenceBounds(baseline: RateSample, candidate: RateSample
   const v = (pb * (1 - pb)) / (baseline.n + 2) + (pc * (1 - pc)) / (candidate.n + 2);
   const half = Math.sqrt(((v * (v + tau2)) / tau2) * (2 * Math.log(1 / alpha) + Math.log((v + tau2) / v)));
   const estimate = pc - pb;
-  return { estimate, lower: estimate - half, upper: estimate + half, pb, pc };
+  // A difference of two shares lies in [-1, 1]; the bound is clipped there (it is wider with little data).
+  return { estimate, lower: Math.max(-1, estimate - half), upper: Math.min(1, estimate + half), pb, pc };
 }
 
 /** Compare the candidate's rate of bad outcomes with the baseline's; valid at every check. */
@@ -81,8 +84,9 @@ export function compareRates(baseline: RateSample, candidate: RateSample, opts: 
   const b = rateDifferenceBounds(baseline, candidate, opts);
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const raw = (x: RateSample) => (x.n === 0 ? '-' : pct(x.bad / x.n));
-  const numbers = `candidate ${raw(candidate)} (${candidate.bad}/${candidate.n}) vs baseline ${raw(baseline)} (${baseline.bad}/${baseline.n}), difference in [${pct(b.lower)}, ${pct(b.upper)}] (always-valid, α ${opts.alpha ?? DEFAULTS.alpha})`;
-  const out = { baseline: b.pb, candidate: b.pc, difference: b.estimate, lower: b.lower, upper: b.upper };
+  const interval = baseline.n === 0 || candidate.n === 0 ? 'no difference estimated yet' : `difference in [${pct(b.lower)}, ${pct(b.upper)}] (always-valid, α ${opts.alpha ?? DEFAULTS.alpha})`;
+  const numbers = `candidate ${raw(candidate)} (${candidate.bad}/${candidate.n}) vs baseline ${raw(baseline)} (${baseline.bad}/${baseline.n}), ${interval}`;
+  const out = { baseline: b.pb, candidate: b.pc, difference: b.estimate, lower: b.lower, upper: b.upper, samples: { baseline: { n: baseline.n, bad: baseline.bad }, candidate: { n: candidate.n, bad: candidate.bad } } };
   if (baseline.n < minSamples || candidate.n < minSamples) {
     return { ...out, verdict: 'inconclusive', reason: `too little data (${Math.min(baseline.n, candidate.n)} of ${minSamples} observations needed per variant): ${numbers}` };
   }

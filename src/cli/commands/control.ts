@@ -9,13 +9,14 @@ import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { AdminClient } from '../../api/client.js';
-import type { ApplyAnswer, ControlStatus, Plan, RevisionDetail, SpecSubmission } from '../../api/types.js';
+import type { ApplyAnswer, ControlStatus, Plan, RevisionDetail, RolloutStatus, SpecSubmission } from '../../api/types.js';
 import { fail, isAloftError } from '../../errors.js';
 import { readSignature } from '../../onnx/signature.js';
 import { formatIssue, validateSpecFile } from '../../spec/load.js';
 import { connect, type ClientOptions } from '../client.js';
 import { renderPlan, renderPlanMarkdown, planSummary } from '../plan-render.js';
 import { humanBytes, printJson, printTable, shortHash } from '../output.js';
+import { rolloutLine } from './rollout.js';
 
 export interface PlanOptions extends ClientOptions {
   file: string;
@@ -132,7 +133,14 @@ async function follow(aloft: AdminClient, applied: ApplyAnswer, opts: { json?: b
     return 0;
   }
   const n = applied.revision;
-  if (!opts.json) err(`revision ${n} recorded; converging\n`);
+  // A new version under a declared strategy converges when its rollout ends: say so, and show its steps as they go.
+  const rolling = new Map(applied.plan.deployments.filter((d) => d.rollout).map((d) => [d.name, d.to!.version]));
+  if (!opts.json) {
+    err(`revision ${n} recorded; converging\n`);
+    for (const d of applied.plan.deployments) {
+      if (d.rollout) err(`  ${d.name}: ${d.rollout.strategy} rollout to ${d.to!.model}@${d.to!.version} started; this command follows it until it ends (Ctrl-C leaves it running; 'aloft rollout status ${d.name}' shows it)\n`);
+    }
+  }
   let shown = '';
   let rev: RevisionDetail;
   for (;;) {
@@ -140,7 +148,8 @@ async function follow(aloft: AdminClient, applied: ApplyAnswer, opts: { json?: b
     if (rev.outcome !== 'applying') break;
     if (!opts.json) {
       const s: ControlStatus = await aloft.status();
-      const step = (d: ControlStatus['deployments'][number]) => d.routed !== d.group
+      const rollouts = rolling.size > 0 ? new Map((await aloft.rollouts().catch(() => ({ rollouts: [] as RolloutStatus[] }))).rollouts.filter((r) => rolling.get(r.deployment) === r.candidate.version).map((r) => [r.deployment, r])) : new Map<string, RolloutStatus>();
+      const step = (d: ControlStatus['deployments'][number]) => rollouts.has(d.name) ? rolloutLine(rollouts.get(d.name)!) : d.routed !== d.group
         ? `new replicas warming, ${d.ready}/${d.desired} ready`
         : d.ready < d.desired ? `${d.ready}/${d.desired} ready` : s.converged ? 'converged' : `routed to the new group, ${d.ready}/${d.desired} ready; old replicas draining`;
       const line = s.deployments.map((d) => `${d.name}: ${step(d)}`).join('; ');

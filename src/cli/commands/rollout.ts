@@ -11,18 +11,43 @@ const out = (s: string) => process.stdout.write(s);
 
 const STRATEGY = { canary: 'canary', blueGreen: 'blue-green', abTest: 'A/B test', shadow: 'shadow' } as const;
 
-const secs = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`);
+/** 18s, 4m 48s, 2h 5m. */
+const secs = (ms: number) => {
+  const t = Math.round(ms / 1000);
+  if (t < 120) return `${t}s`;
+  if (t < 7200) return `${Math.floor(t / 60)}m${t % 60 ? ` ${t % 60}s` : ''}`;
+  return `${Math.floor(t / 3600)}h${Math.round((t % 3600) / 60) ? ` ${Math.round((t % 3600) / 60)}m` : ''}`;
+};
 
-function describe(r: RolloutStatus): string {
+/** One line for a rollout's progress, as `aloft apply` prints it while it follows one. */
+export function rolloutLine(r: RolloutStatus): string {
+  const where = r.state === 'progressing' ? `step ${r.step + 1}${r.steps ? ` of ${r.steps.length}` : ''} at ${r.weight}%`
+    : r.state === 'testing' ? `${r.weight}% of callers on v${r.candidate.version}` : r.state.replace('_', ' ');
+  const check = r.check ?? r.verdicts.at(-1);
+  const why = r.paused ? 'paused' : r.waitingFor ? `waiting for ${r.waitingFor}`
+    : check && check.failures.verdict === 'inconclusive' && /too little data/.test(check.failures.reason) ? `gathering data (${Math.min(check.failures.samples.baseline.n, check.failures.samples.candidate.n)} answers of each version so far)` : '';
+  return `${STRATEGY[r.strategy]} v${r.baseline.version} → v${r.candidate.version}, ${where}${why ? `, ${why}` : ''}`;
+}
+
+/** The whole status, as `aloft rollout status` prints it. */
+export function describe(r: RolloutStatus): string {
   const head = `${r.deployment}: ${STRATEGY[r.strategy]} v${r.baseline.version} → v${r.candidate.version}, ${r.state.replace('_', ' ')}${r.paused ? ' (paused)' : ''}`;
-  const where = r.state === 'progressing' ? `, step ${r.step + 1} at ${r.weight}% since ${r.stepStartedAt}`
+  const where = r.state === 'progressing' ? `, step ${r.step + 1}${r.steps ? ` of ${r.steps.length}` : ''} at ${r.weight}% since ${r.stepStartedAt}`
     : r.state === 'warming' ? ', new replicas warming up'
       : r.state === 'testing' ? `, ${r.weight}% of callers on v${r.candidate.version}`
         : r.state === 'shadowing' && r.shadow ? `, ${Math.round(r.shadow.sample * 100)}% of requests copied to v${r.candidate.version}` : '';
   const lines = [`${head}${where}`];
-  if (r.timeLeft) {
-    const what = r.state === 'baking' ? 'bake ends' : r.state === 'switched' ? 'old version released' : 'step may move';
-    lines.push(`  time left: ${what} in ${secs(r.timeLeft.min)}${r.timeLeft.max !== undefined ? `; undecided, it ends by analysis.maxDuration in ${secs(r.timeLeft.max)}` : ''}`);
+  if (r.paused && r.state !== 'promoted' && r.state !== 'rolled_back') {
+    lines.push(`  paused: no step moves and nothing is decided until 'aloft rollout resume ${r.deployment}'`);
+  } else if (r.timeLeft) {
+    const undecided = r.timeLeft.max !== undefined ? `; undecided, it ends by analysis.maxDuration in ${secs(r.timeLeft.max)}` : '';
+    if (r.timeLeft.min > 0 || r.state === 'baking' || r.state === 'switched') {
+      const what = r.state === 'baking' ? 'bake ends' : r.state === 'switched' ? 'old version released' : r.state === 'shadowing' ? 'may promote' : 'step may move';
+      lines.push(`  time left: ${what} in ${secs(r.timeLeft.min)}${undecided}`);
+    } else if (!r.waitingFor) {
+      // The least time is over: what holds it now is the analysis (too little data, or not decided yet).
+      lines.push(`  time left: the ${r.state === 'shadowing' ? 'least time' : "step's interval"} has passed; it moves once the analysis passes${undecided}`);
+    }
   }
   if (r.cost) {
     const c = r.cost;
@@ -37,7 +62,7 @@ function describe(r: RolloutStatus): string {
     const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(2)}%`);
     lines.push(`  shadow copies: ${sh.copies} sent, ${sh.compared} compared, ${sh.dropped} dropped, ${sh.failed} failed; agreement ${pct(sh.agreement)}${sh.target !== undefined ? ` (promotes at ${pct(sh.target)})` : ' (promote by hand)'}${sh.meanAbsDiff !== undefined ? `, mean |Δ| ${sh.meanAbsDiff.toPrecision(3)}` : ''}`);
   }
-  const last = r.verdicts.at(-1);
+  const last = r.check ?? r.verdicts.at(-1);
   if (last) {
     lines.push(`  last check (${r.strategy === 'canary' ? `step ${last.step + 1}, ${last.weight}%, ` : ''}${last.at}): ${last.action}`);
     lines.push(`    failures:  ${last.failures.verdict}: ${last.failures.reason}`);
@@ -59,7 +84,12 @@ export async function status(deployment: string, opts: ClientOptions & { json?: 
   let shown = '';
   for (;;) {
     const r = (await aloft.rollouts()).rollouts.find((x) => x.deployment === deployment);
-    if (!r) throw fail('ALOFT_NO_ROLLOUT', `deployment '${deployment}' has had no rollout since this Aloft started; 'aloft status' shows what it serves`);
+    if (!r) {
+      if (!(await aloft.status()).deployments.some((d) => d.name === deployment)) {
+        throw fail('ALOFT_MODEL_NOT_FOUND', `deployment '${deployment}' is not served here; aloft status lists the deployments`);
+      }
+      throw fail('ALOFT_NO_ROLLOUT', `deployment '${deployment}' has had no rollout since this Aloft started; 'aloft status' shows what it serves`);
+    }
     const done = r.state === 'promoted' || r.state === 'rolled_back';
     if (opts.json) {
       if (!opts.watch || done) printJson({ ...r, rolledBack: r.state === 'rolled_back' });

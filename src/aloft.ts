@@ -29,7 +29,7 @@ import { registerAlertsRoute } from './monitor/alerts/routes.js';
 import type { Condition } from './monitor/alerts/model.js';
 import { SLO } from './monitor/slo.js';
 import { COST, CostMeters, CostStore } from './cost/meters.js';
-import { costReport, idleFindings, reservationOf, type IdleFinding, type LiveDeployment } from './cost/report.js';
+import { costReport, idleFindings, oversubscription, reservationOf, type IdleFinding, type LiveDeployment } from './cost/report.js';
 import { registerCostRoute } from './cost/routes.js';
 import { candidates, capturedInputs, choose, measure, syntheticInputs } from './cost/recommend.js';
 import { registerRecommendRoute } from './cost/recommend-route.js';
@@ -411,7 +411,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       // Sample, flush, and now and then look for idle deployments (their findings become IdleDeployment alerts).
       reconcile: (() => {
         let lastIdleMs = -Infinity;
-        let oversubscribed = false;
+        let oversubscribed: ReturnType<typeof oversubscription>['level'] = 'ok';
         return async () => {
           await meters.reconcile();
           const now = clock.now();
@@ -419,9 +419,13 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
           if (now - lastIdleMs >= Math.min(60_000, live.cost.idle.for / 4)) {
             lastIdleMs = now;
             const deps = liveCost();
-            const reserved = deps.reduce((n, d) => n + d.reservation.cpu * d.replicas, 0);
-            if (reserved > cores && !oversubscribed) logger.warn({ reservedCpu: reserved, cores }, `the running replicas reserve ${reserved} vCPU on ${cores} cores: they slow each other down; lower resources.cpu or replicas (aloft cost shows each)`);
-            oversubscribed = reserved > cores;
+            const rolling = new Set(rollouts.status().filter((r) => r.state !== 'promoted' && r.state !== 'rolled_back').map((r) => r.deployment));
+            const over = oversubscription(deps, cores, rolling);
+            if (over.level !== oversubscribed && over.message) {
+              if (over.level === 'over') logger.warn({ reservedCpu: over.reserved, cores }, over.message);
+              else logger.info({ reservedCpu: over.reserved, cores }, over.message);
+            }
+            oversubscribed = over.level;
             idle.findings = await idleFindings({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: deps });
             const before = new Set(idle.budgets.filter((b) => b.exhausted).map((b) => b.name));
             idle.budgets = await budgetStatus({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: liveCost() });
@@ -499,6 +503,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     // Desired state: the revision the spec file gives (recorded when it changed), converging from now on.
     const started = await control.start(loaded, specText);
     for (const m of started.plan.models) progress({ kind: 'registered', model: m.model, version: m.version, created: m.register, sha256: m.sha256, source: relativeTo(loaded, m.model) });
+    // What plan would warn of (features that miss columns, a public deployment, a cold start), said at start too.
+    for (const message of started.plan.warnings) progress({ kind: 'warning', message });
     life.own('control plane', () => control.close());
     const { url, adminUrl } = await listen(gateway, adminApp, host, opts.port ?? spec.server.port, spec.server.adminPort, tls !== undefined, life, spec.server.drainTimeout);
     listeningAt = { host, port: Number(new URL(url).port || (tls ? 443 : 80)) };

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { costSchema } from '../spec/schema.js';
 import type { CostSpec, DeploymentSpec } from '../spec/types.js';
-import { rolloutCost, type LiveDeployment } from './report.js';
+import { oversubscription, rolloutCost, type LiveDeployment } from './report.js';
 
 const spec = (prices: Record<string, number>) => costSchema.parse({ prices }) as CostSpec;
 const dep: LiveDeployment = { name: 'd', version: 2, spec: {} as DeploymentSpec, reservation: { cpu: 2, memoryGiB: 1.5, gpu: 0 }, replicas: 3, labels: {} };
@@ -41,4 +41,20 @@ test('resources without a price are named, not counted as zero', () => {
   assert.deepEqual(c.unpriced, ['memory']);
   assert.ok(Math.abs(c.hourly - 0.16) < 1e-12, 'CPU only: 2 replicas × 2 vCPU × 0.04');
   assert.equal(c.soFar, 0);
+});
+
+test('oversubscription: a rollout\'s second group is temporary and said so; replicas without resources.cpu are named', () => {
+  const live = (o: { replicas: number; max: number; cpu?: number; reserved?: number }): LiveDeployment => ({
+    name: 'credit-risk', version: 2, labels: {}, replicas: o.replicas, reservation: { cpu: o.reserved ?? 1, memoryGiB: 0.5, gpu: 0 },
+    spec: { replicas: { min: o.max, max: o.max, initial: o.max }, resources: { gpu: 0, ...(o.cpu !== undefined ? { cpu: o.cpu } : {}) } } as DeploymentSpec,
+  });
+  assert.deepEqual(oversubscription([live({ replicas: 2, max: 2 })], 2, new Set()), { level: 'ok', reserved: 2 });
+  // A canary of a 2-replica deployment on 2 cores: 4 replicas run until it ends.
+  const canary = oversubscription([live({ replicas: 4, max: 2 })], 2, new Set(['credit-risk']));
+  assert.equal(canary.level, 'rollout');
+  assert.match(canary.message!, /reserve 4 vCPU on 2 cores \('credit-risk' sets no resources\.cpu, so each replica reserves its runtime threads\) while the rollout of 'credit-risk' runs both groups; that ends with the rollout \(2 vCPU after it\)/);
+  // Over the machine with or without a rollout.
+  const over = oversubscription([live({ replicas: 4, max: 4, cpu: 1 })], 2, new Set());
+  assert.equal(over.level, 'over');
+  assert.match(over.message!, /^the running replicas reserve 4 vCPU on 2 cores: they slow each other down; lower resources\.cpu/);
 });

@@ -78,6 +78,25 @@ export interface LiveDeployment {
   labels: Readonly<Record<string, string>>;
 }
 
+/**
+ * Whether the running replicas reserve more vCPU than the machine has, and what to say.
+ * A rollout runs two groups for a while: oversubscription that only the second group causes
+ * is said as temporary (`rollout`), not as a setting to change. A replica without
+ * `resources.cpu` reserves its runtime threads, and the message says so.
+ */
+export function oversubscription(deps: readonly LiveDeployment[], cores: number, rolling: ReadonlySet<string>): { level: 'ok' | 'rollout' | 'over'; reserved: number; message?: string } {
+  const reserved = deps.reduce((n, d) => n + d.reservation.cpu * d.replicas, 0);
+  if (reserved <= cores) return { level: 'ok', reserved };
+  const steady = deps.reduce((n, d) => n + d.reservation.cpu * (rolling.has(d.name) ? Math.min(d.replicas, d.spec.replicas.max) : d.replicas), 0);
+  const derived = deps.filter((d) => d.spec.resources.cpu === undefined && d.replicas > 0).map((d) => d.name);
+  const why = derived.length > 0 ? ` (${derived.map((n) => `'${n}'`).join(', ')} set${derived.length === 1 ? 's' : ''} no resources.cpu, so each replica reserves its runtime threads)` : '';
+  const what = `the running replicas reserve ${reserved} vCPU on ${cores} cores${why}`;
+  if (steady <= cores) {
+    return { level: 'rollout', reserved, message: `${what} while the rollout of ${[...rolling].filter((n) => deps.some((d) => d.name === n)).map((n) => `'${n}'`).join(', ')} runs both groups; that ends with the rollout (${steady} vCPU after it)` };
+  }
+  return { level: 'over', reserved, message: `${what}: they slow each other down; lower resources.cpu, runtime.intraOpThreads or replicas (aloft cost shows each)` };
+}
+
 export async function costReport(o: {
   store: CostStore; spec: CostSpec; nowMs: number; sinceMs: number; by: CostReport['by']; deployments: readonly LiveDeployment[]; cores?: number;
 }): Promise<CostReport> {

@@ -28,12 +28,28 @@ export interface QualityFigures {
 
 export interface Pair { scores: number[]; label: number }
 
+/** The rows a record's prediction has (its first output's), which a label must match one for one; undefined without outputs. */
+export function predictionRows(record: CaptureRecord): number | undefined {
+  const out = Object.values(record.outputs)[0];
+  if (!out) return undefined;
+  const width = out.shape.length >= 2 ? out.shape[out.shape.length - 1]! : 1;
+  return width > 0 ? Math.floor(out.data.length / width) : 0;
+}
+
+/** Why `label` cannot label `record`'s prediction (not one number per row), or undefined when it can. */
+export function labelFitError(record: CaptureRecord, label: number | number[]): string | undefined {
+  const rows = predictionRows(record);
+  const n = Array.isArray(label) ? label.length : 1;
+  if (rows === undefined || rows === n) return undefined;
+  return `the prediction has ${rows} row${rows === 1 ? '' : 's'} and the label ${n} value${n === 1 ? '' : 's'}; send one label per row${rows === 1 ? ' (a number)' : ` (an array of ${rows})`}`;
+}
+
 /** The labelled rows of one record: its first output's rows against the label(s). */
 export function pairsOf(record: CaptureRecord, label: number | number[]): Pair[] {
   const out = Object.values(record.outputs)[0];
-  if (!out) return [];
+  const rows = predictionRows(record);
+  if (!out || rows === undefined) return [];
   const width = out.shape.length >= 2 ? out.shape[out.shape.length - 1]! : 1;
-  const rows = width > 0 ? Math.floor(out.data.length / width) : 0;
   const labels = Array.isArray(label) ? label : [label];
   if (labels.length !== rows) return [];
   const pairs: Pair[] = [];

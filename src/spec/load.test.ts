@@ -454,3 +454,19 @@ describe('files', () => {
     if (good.ok) assert.deepEqual(good.issues, []);
   });
 });
+
+test('a capture.redact or hash name that is no feature is reported together with the deployment\'s other errors, with the closest name', () => {
+  const text = [
+    'version: 1', 'models:', '  m: {path: ./m.onnx}', 'deployments:', '  m:', '    replicas: -3',
+    '    features: [income, region]', '    capture:', '      key: not-a-key', '      redact: [incmoe]', '      hash: [postcode]', '',
+  ].join('\n');
+  const issues = validateSpecText(text, 'aloft.yaml').issues;
+  const at = (path: string) => issues.find((i) => i.path === path);
+  assert.ok(at('deployments.m.replicas'), 'the other errors are there');
+  assert.ok(at('deployments.m.capture.key'));
+  assert.deepEqual([at('deployments.m.capture.redact[0]')?.line, at('deployments.m.capture.redact[0]')?.message], [10, "'incmoe' is not a feature of this deployment; did you mean 'income'? its features are income, region"]);
+  assert.match(at('deployments.m.capture.hash[0]')!.message, /^'postcode' is not a feature of this deployment; its features are income, region$/);
+  // A broken features list gets its own issue, not one per redact name.
+  const broken = validateSpecText(text.replace('features: [income, region]', 'features: [{kind: numeric}]'), 'aloft.yaml').issues;
+  assert.ok(!broken.some((i) => i.path.startsWith('deployments.m.capture.redact')), broken.map((i) => i.message).join('\n'));
+});

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { EXECUTION_MODES, GRAPH_OPTIMIZATIONS, ISOLATIONS } from '../runtime/replica-spec.js';
 import { MODEL_REF_PATTERN, NAME_PATTERN, checkModelRef } from './modelref.js';
 import { showKind, showValue } from './show.js';
+import { didYouMean } from './suggest.js';
 import { DURATION_HELP, DURATION_PATTERN, SIZE_HELP, SIZE_PATTERN, parseDuration, parseSize } from './units.js';
 
 // ── value types ────────────────────────────────────────────────────────────────────────
@@ -635,14 +636,29 @@ export const deploymentSchema = z
     });
     if (d.drift && !d.capture) ctx.addIssue({ code: 'custom', path: ['drift'], message: 'drift compares captured predictions with a reference: add a capture section to this deployment' });
     if (d.drift && !d.features) ctx.addIssue({ code: 'custom', path: ['drift'], message: "drift compares features by name: name the input's columns with features: [...]" });
-    if (!d.capture) return;
-    const names = new Set((d.features ?? []).map((f) => (typeof f === 'string' ? f : f.name)));
+  })
+  // Run even when other fields of the deployment are wrong, so that a misspelt redact name is
+  // reported with them, not after they are fixed. The value may be half-parsed: read it warily.
+  .superRefine((d, ctx) => {
+    const capture = (d as { capture?: unknown }).capture as { redact?: unknown; hash?: unknown } | undefined;
+    const features = (d as { features?: unknown }).features;
+    if (!capture || typeof capture !== 'object' || (features !== undefined && !Array.isArray(features))) return;
+    const names = new Set<string>();
+    for (const f of (features ?? []) as unknown[]) {
+      const name = typeof f === 'string' ? f : (f as { name?: unknown } | null)?.name;
+      if (typeof name !== 'string') return; // a broken features list has its own issue
+      names.add(name);
+    }
     for (const field of ['redact', 'hash'] as const) {
-      d.capture[field].forEach((f, i) => {
-        if (!names.has(f)) ctx.addIssue({ code: 'custom', path: ['capture', field, i], message: `'${f}' is not a feature of this deployment; ${names.size > 0 ? `its features are ${[...names].join(', ')}` : 'name the input\'s columns with features: [...] first'}` });
+      const list = capture[field];
+      if (!Array.isArray(list)) continue;
+      list.forEach((f: unknown, i) => {
+        if (typeof f !== 'string' || names.has(f)) return;
+        const hint = didYouMean(f, names);
+        ctx.addIssue({ code: 'custom', path: ['capture', field, i], message: `'${f}' is not a feature of this deployment; ${names.size > 0 ? `${hint ? `${hint} ` : ''}its features are ${[...names].join(', ')}` : 'name the input\'s columns with features: [...] first'}` });
       });
     }
-  })
+  }, { when: () => true })
   .describe('A deployment: a served endpoint (/v2/models/<name>) backed by one model version.');
 
 export const deploymentsSchema = z

@@ -505,14 +505,19 @@ test('feedback: accepted, not captured and rejected per entry; malformed bodies,
   const given = mine.filter((s) => s.via !== 'none').slice(0, 12);
   const assigned = mine.filter((s) => s.via === 'none').slice(0, 10);
   assert.equal(assigned.length, 10);
-  const first = ok(await fb({ feedback: [...given, ...assigned].map((s, i) => ({ id: s.id, label: i % 2 })) }));
+  // One label per row: a number for a one-row request, an array for a two-row one.
+  const firstLabel = (s: Sent, i: number): number | number[] => (s.rows.length === 1 ? i % 2 : s.rows.map((_, r) => (i + r) % 2));
+  const first = ok(await fb({ feedback: [...given, ...assigned].map((s, i) => ({ id: s.id, label: firstLabel(s, i) })) }));
   assert.deepEqual(first, { accepted: 22, notCaptured: [], rejected: [] });
   // An operator may too, and a vector label is a label; a record written under the old key joins like any other.
-  const byOperator = ok(await fb({ feedback: [{ id: mine[1]!.id, label: [0.25, 0.75] }, { id: 'b-0', label: 1 }, { id: 'c-2', label: 0 }] }, state.operator));
+  const twoRows = mine.filter((s) => s.rows.length === 2);
+  const oneRow = mine.filter((s) => s.rows.length === 1);
+  assert.ok(twoRows.length >= 3, 'one request in ten has two rows');
+  const byOperator = ok(await fb({ feedback: [{ id: twoRows[0]!.id, label: [0, 1] }, { id: 'b-0', label: 1 }, { id: 'c-2', label: 0 }] }, state.operator));
   assert.deepEqual(byOperator, { accepted: 3, notCaptured: [], rejected: [] });
 
   // A mixed batch: the good entries are kept.
-  const good = [mine[30]!.id, mine[31]!.id];
+  const good = [oneRow[30]!.id, twoRows[1]!.id];
   const other = ofDep(ISSUE)[0]!.id;
   const mixedBody = JSON.stringify({
     feedback: [
@@ -523,16 +528,18 @@ test('feedback: accepted, not captured and rejected per entry; malformed bodies,
       { id: mine[33]!.id, label: [] },
       { id: mine[34]!.id, label: null },
       'not-an-object',
-      { id: good[1], label: [0.1, 0.9] },
+      { id: good[1], label: [1, 0] },
       { id: mine[35]!.id, label: 'INF' },
       { id: other, label: 1 },
+      { id: oneRow[36]!.id, label: [1, 0] },
+      { id: twoRows[2]!.id, label: 1 },
     ],
   }).replace('"INF"', '1e999'); // JSON.parse reads 1e999 as Infinity: not a finite label
   const mixed = ok(await fb(mixedBody));
   t.diagnostic(`mixed batch: ${JSON.stringify(mixed)}`);
   assert.equal(mixed.accepted, 2);
   assert.deepEqual(mixed.notCaptured, ['never-captured-zz9', other], 'an id captured by another deployment is not this one\'s');
-  assert.deepEqual(mixed.rejected.map((r) => r.index), [2, 3, 4, 5, 6, 8]);
+  assert.deepEqual(mixed.rejected.map((r) => r.index), [2, 3, 4, 5, 6, 8, 10, 11]);
   assert.equal(mixed.rejected[0]!.id, mine[32]!.id);
   assert.match(mixed.rejected[0]!.error, /label must be a number or an array of numbers, got string/);
   assert.equal(mixed.rejected[1]!.id, undefined);
@@ -543,6 +550,11 @@ test('feedback: accepted, not captured and rejected per entry; malformed bodies,
   assert.match(mixed.rejected[4]!.error, /an entry is an object/);
   assert.equal(mixed.rejected[5]!.id, mine[35]!.id);
   assert.match(mixed.rejected[5]!.error, /finite number/);
+  // A label that does not give one value per row of its prediction could never be judged: rejected, saying why.
+  assert.deepEqual(mixed.rejected.slice(6).map((r) => [r.id, r.error]), [
+    [oneRow[36]!.id, 'the prediction has 1 row and the label 2 values; send one label per row (a number)'],
+    [twoRows[2]!.id, 'the prediction has 2 rows and the label 1 value; send one label per row (an array of 2)'],
+  ]);
   for (const r of mixed.rejected) assert.ok(r.error.length > 0);
 
   // Only ids never captured: 200, nothing accepted, all listed.
@@ -593,12 +605,12 @@ test('feedback: accepted, not captured and rejected per entry; malformed bodies,
   assert.deepEqual(counted, tally);
   assert.equal(metric(m, 'aloft_feedback_labels_total', `deployment="no-such-deployment",outcome="accepted"`), 0);
   // The labels are kept: checked in the database after the stop (last test).
-  state.labelled = new Map([...given, ...assigned].map((s, i) => [s.id, i % 2] as [string, number | number[]]));
-  state.labelled.set(mine[1]!.id, [0.25, 0.75]);
+  state.labelled = new Map([...given, ...assigned].map((s, i) => [s.id, firstLabel(s, i)] as [string, number | number[]]));
+  state.labelled.set(twoRows[0]!.id, [0, 1]);
   state.labelled.set('b-0', 1);
   state.labelled.set('c-2', 0);
   state.labelled.set(good[0]!, 1);
-  state.labelled.set(good[1]!, [0.1, 0.9]);
+  state.labelled.set(good[1]!, [1, 0]);
   state.labelled.set(given[0]!.id, 1);
   state.labelled.set(served.id, 0);
 });

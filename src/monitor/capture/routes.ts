@@ -17,7 +17,7 @@ import type { Clock } from '../../clock.js';
 import { MAX_ID, type Capture, type CaptureConfig } from './capture.js';
 import { readRecord, type CaptureRecord } from './record.js';
 import type { CaptureStore, StoredCapture } from './store.js';
-import { pairsOf, quality, type Pair, type QualityFigures } from '../quality.js';
+import { labelFitError, pairsOf, quality, type Pair, type QualityFigures } from '../quality.js';
 import type { SloStatus } from '../slo.js';
 import type { Alert } from '../alerts/model.js';
 import type { DriftCheck, DriftMonitor } from '../drift-monitor.js';
@@ -108,11 +108,12 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
     const list = body !== null && typeof body === 'object' && !Array.isArray(body) ? body.feedback : undefined;
     if (!Array.isArray(list) || list.length === 0) throw fail('ALOFT_FEEDBACK_INVALID', 'send {"feedback": [{"id": "<request id>", "label": 1}, …]}: a non-empty array under "feedback"');
     if (list.length > MAX_FEEDBACK) throw fail('ALOFT_FEEDBACK_INVALID', `at most ${MAX_FEEDBACK} labels per call; this one has ${list.length}: split it`);
-    if (!ctx.exists(deployment)) throw fail('ALOFT_MODEL_NOT_FOUND', `model '${deployment}' is not served here`);
+    if (!ctx.exists(deployment)) throw fail('ALOFT_MODEL_NOT_FOUND', `deployment '${deployment.slice(0, 80)}' is not served here; aloft status lists the deployments`);
     const c = ctx.config(deployment);
     if (!c) throw fail('ALOFT_NOT_CAPTURED', `deployment '${deployment}' does not capture predictions, so labels have nothing to join; add a capture section to it (docs/spec.md)`);
     const rejected: FeedbackAnswer['rejected'] = [];
     const good = new Map<string, Label>();
+    const indexOf = new Map<string, number>();
     list.forEach((e: unknown, index) => {
       if (e === null || typeof e !== 'object' || Array.isArray(e)) return rejected.push({ index, error: 'an entry is an object {"id": "...", "label": ...}' });
       const { id, label } = e as { id?: unknown; label?: unknown };
@@ -120,6 +121,7 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
       const why = labelError(label);
       if (why) return rejected.push({ index, id, error: why });
       good.set(id, label as Label);
+      indexOf.set(id, index);
       return undefined;
     });
     // Predictions answered a moment ago may still be queued for the sink.
@@ -127,19 +129,30 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
     const ids = [...good.keys()];
     const known = await ctx.store.get(deployment, ids, ctx.capture.ring(deployment, c.capture));
     const notCaptured = ids.filter((id) => !known.has(id));
+    // A label must give one value per row of the prediction it labels: else it could never be judged.
+    const opened = new Map<string, CaptureRecord>();
+    for (const id of ids) {
+      const stored = known.get(id);
+      if (!stored) continue;
+      let record: CaptureRecord;
+      try { record = openRecord(stored); } catch { continue; } // a record under a key no longer configured: kept, not judged
+      opened.set(id, record);
+      const why = labelFitError(record, good.get(id)!);
+      if (why) {
+        rejected.push({ index: indexOf.get(id)!, id, error: why });
+        known.delete(id);
+      }
+    }
+    rejected.sort((a, b) => a.index - b.index);
     const keep = ids.filter((id) => known.has(id)).map((id) => ({ id, label: good.get(id)! }));
     // A label resent or corrected replaces the stored one (quality uses the latest) but is judged once: the SLO counts each prediction once.
     const before = keep.length > 0 && ctx.onLabels ? await ctx.store.labelledIds(deployment, keep.map((k) => k.id)) : new Set<string>();
     if (keep.length > 0) await ctx.store.putFeedback(deployment, keep, (req as { principal?: Principal }).principal?.name ?? 'anonymous', ctx.clock.date().toISOString());
     if (keep.length > 0 && ctx.onLabels) {
       // Judged now, when the labels arrive: the predictions they label, by version.
-      const labelled = keep.filter((k) => !before.has(k.id)).flatMap((k) => {
-        try {
-          const record = openRecord(known.get(k.id)!);
-          return [{ version: record.version, pairs: pairsOf(record, k.label) }];
-        } catch {
-          return []; // a record under a key no longer configured: kept, not judged
-        }
+      const labelled = keep.filter((k) => !before.has(k.id) && opened.has(k.id)).map((k) => {
+        const record = opened.get(k.id)!;
+        return { version: record.version, pairs: pairsOf(record, k.label) };
       });
       ctx.onLabels(deployment, labelled);
     }
@@ -158,11 +171,17 @@ export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRou
     if (sinceMs === undefined) throw fail('ALOFT_BAD_REQUEST', `since must be a duration back from now, such as 24h or 30m, got '${String(q.since).slice(0, 40)}'`);
     const format = q.format ?? 'jsonl';
     if (format !== 'jsonl' && format !== 'csv') throw fail('ALOFT_BAD_REQUEST', `format must be jsonl or csv, got '${String(format).slice(0, 40)}'`);
-    if (!ctx.exists(deployment)) throw fail('ALOFT_MODEL_NOT_FOUND', `model '${deployment}' is not served here`);
+    if (!ctx.exists(deployment)) throw fail('ALOFT_MODEL_NOT_FOUND', `deployment '${deployment.slice(0, 80)}' is not served here; aloft status lists the deployments`);
     const c = ctx.config(deployment);
-    if (!c) throw fail('ALOFT_NOT_CAPTURED', `deployment '${deployment}' does not capture predictions (no capture section), so there is nothing to export`);
-    await ctx.capture.flush();
     const since = new Date(ctx.clock.date().getTime() - sinceMs).toISOString();
+    if (!c) {
+      // Records kept from an earlier revision (a rollback to one without capture) are still there, but their key is not.
+      const kept = await ctx.store.kids(deployment, since);
+      throw fail('ALOFT_NOT_CAPTURED', kept.length === 0
+        ? `deployment '${deployment}' does not capture predictions (no capture section), so there is nothing to export`
+        : `deployment '${deployment}' has no capture section in the running revision, so its key is not at hand; records since ${since} written under an earlier revision (key id${kept.length > 1 ? 's' : ''} ${kept.join(', ')}) are kept until their retention ends. To export them, apply a capture section with that key (sampleRate: 0 keeps capture off) and export again`);
+    }
+    await ctx.capture.flush();
     // Every key the records need must be at hand before answering: a missing one is a clear error, not a cut-off stream.
     const ring = ctx.capture.ring(deployment, c.capture);
     const missing = (await ctx.store.kids(deployment, since)).filter((k) => !ring.has(k));
@@ -243,7 +262,7 @@ export async function monitorReport(ctx: CaptureRoutesContext, deployment: strin
 export function registerMonitorRoute(app: FastifyInstance, ctx: CaptureRoutesContext): void {
   app.route({ ...routeOf('admin.monitor'), handler: async (req): Promise<MonitorReport> => {
     const deployment = (req.params as { name: string }).name;
-    if (!ctx.exists(deployment)) throw fail('ALOFT_MODEL_NOT_FOUND', `model '${deployment}' is not served here`);
+    if (!ctx.exists(deployment)) throw fail('ALOFT_MODEL_NOT_FOUND', `deployment '${deployment.slice(0, 80)}' is not served here; aloft status lists the deployments`);
     return monitorReport(ctx, deployment);
   } });
 }

@@ -38,6 +38,8 @@ import { budgetConditions, budgetStatus, type BudgetStatus } from './cost/budget
 import { ratesOf, rolloutCost } from './cost/report.js';
 import { hourlyCost } from './cost/prices.js';
 import { Rollouts } from './control/rollouts.js';
+import { RolloutStateStore } from './control/rollout-store.js';
+
 import { AUTOSCALER, Autoscaler } from './control/autoscaler.js';
 import { groupKey, threadsOf, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
@@ -71,6 +73,9 @@ import { Authenticator } from './security/authenticator.js';
 import { ensureAdminKey, type BootstrapResult } from './security/bootstrap.js';
 import { KeyRepository } from './store/keys.js';
 import { VERSION } from './version.js';
+
+/** How long after a start an interrupted rollout may be taken up (the restart path applies the file once the old revision converged). */
+const RESUME_WINDOW_MS = 10 * 60_000;
 
 /** Progress of long steps, for the CLI's output and progress bars. */
 export type ProgressEvent =
@@ -278,8 +283,19 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       clock, logger, store: costStore, replicas: () => orchestrator.status(), everyMs: () => live.cost.every,
       reservation: (d, v) => { const all = liveCost(); return (all.find((x) => x.name === d && x.version === v) ?? all.find((x) => x.name === d))?.reservation; },
     });
+    // A rollout a stop interrupted is taken up where it was by the same move soon after this start (the restart path re-applies the file).
+    const rolloutState = new RolloutStateStore(store, logger);
+    const interrupted = await rolloutState.load();
+    const resumeUntil = clock.now() + RESUME_WINDOW_MS;
+    life.own('rollout state', () => rolloutState.flush());
     const rollouts = new Rollouts({
       clock, windows: variants, shadows, logger,
+      resume: (d) => {
+        const prior = interrupted.get(d);
+        interrupted.delete(d);
+        return clock.now() <= resumeUntil ? prior : undefined;
+      },
+      onChange: (st) => void rolloutState.save(st, clock.date().toISOString()),
       slos: (d) => live.deployments[d]?.slos ?? [],
       drift: (d) => { const c = monitoring.driftOf(d); return c?.result ? { drifted: c.result.drifted, at: c.at, features: c.result.driftedFeatures } : undefined; },
     });

@@ -149,6 +149,8 @@ export interface RolloutStatus {
   reason?: string;
   startedAt: string;
   stepStartedAt?: string;
+  /** Set when this rollout took up one a restart interrupted: the step it resumed at (its analysis starts over there). */
+  resumed?: { step: number; at: string };
   /** Every change of verdict or action, oldest first (at most 200). */
   verdicts: StepVerdict[];
   /** The newest analysis, refreshed at every pass while the rollout runs (verdicts keeps only the changes). */
@@ -195,6 +197,10 @@ interface State {
   lastKey?: string;
   /** The webhook gates of one transition: called once, answered later. */
   hooks?: { key: string; pending: number; failed?: string; done: boolean };
+  /** A canary taken up after a restart: the step to enter once the candidate is warm. */
+  resumeStep?: number;
+  /** What was last handed to `onChange`, to hand on only changes. */
+  savedKey?: string;
 }
 
 export interface RolloutsOptions {
@@ -209,6 +215,14 @@ export interface RolloutsOptions {
   slos?: (deployment: string) => readonly SloSpec[];
   /** The deployment's latest drift check, for the drift gate: undefined when none has judged yet. */
   drift?: (deployment: string) => { drifted: boolean; at: string; features: readonly string[] } | undefined;
+  /**
+   * A rollout of the deployment that a stop interrupted (control/rollout-store.ts), taken
+   * once: a new rollout from the same baseline to the same candidate, same strategy and
+   * steps, resumes at its step with its verdicts and pause instead of starting over.
+   */
+  resume?: (deployment: string) => RolloutStatus | undefined;
+  /** Called when a rollout's state, step, weight, pause, reason or verdicts change (to save it). */
+  onChange?: (status: RolloutStatus) => void;
 }
 
 /** The comparisons of one check. */
@@ -233,8 +247,12 @@ export class Rollouts {
   readonly #states = new Map<string, State>();
   readonly #slos: RolloutsOptions['slos'];
   readonly #drift: RolloutsOptions['drift'];
+  readonly #resume: RolloutsOptions['resume'];
+  readonly #onChange: RolloutsOptions['onChange'];
 
   constructor(o: RolloutsOptions) {
+    this.#resume = o.resume;
+    this.#onChange = o.onChange;
     this.#slos = o.slos;
     this.#drift = o.drift;
     this.#clock = o.clock;
@@ -263,6 +281,22 @@ export class Rollouts {
    * `spec`, given how many candidate replicas are ready of how many wanted.
    */
   decide(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
+    const d = this.#decide(deployment, spec, baseline, candidate, ready, generation);
+    this.#changed(this.#states.get(`${deployment}\u0000${candidate.group}`));
+    return d;
+  }
+
+  /** Hand the status to onChange when what a restart needs of it changed (not at every check). */
+  #changed(s: State | undefined): void {
+    if (!s || !this.#onChange) return;
+    const st = s.status;
+    const key = `${st.state}|${st.step}|${st.weight}|${st.paused}|${st.reason ?? ''}|${st.verdicts.length}|${st.verdicts.at(-1)?.at ?? ''}`;
+    if (key === s.savedKey) return;
+    s.savedKey = key;
+    this.#onChange(structuredClone(st));
+  }
+
+  #decide(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, ready: boolean, generation: object): RolloutDecision {
     if (spec.strategy === 'blueGreen') return this.#blueGreen(deployment, spec, baseline, candidate, ready, generation);
     if (spec.strategy === 'abTest') return this.#abTest(deployment, spec, baseline, candidate, ready, generation);
     if (spec.strategy === 'shadow') return this.#shadow(deployment, spec, baseline, candidate, ready, generation);
@@ -272,6 +306,14 @@ export class Rollouts {
     if (ended) return ended;
     if (st.state === 'warming') {
       if (!ready) return { kind: 'warming' };
+      if (s.resumeStep !== undefined) {
+        // Taken up after a restart: back at the step it had reached (paused if it was), the step's analysis from now.
+        const step = s.resumeStep;
+        s.resumeStep = undefined;
+        this.#enter(s, deployment, spec, step);
+        st.resumed = { step, at: this.#clock.date().toISOString() };
+        return this.#route(s);
+      }
       if (st.paused) return { kind: 'warming' };
       this.#enter(s, deployment, spec, 0);
       return this.#route(s);
@@ -303,6 +345,7 @@ export class Rollouts {
     s.status.weight = 100;
     s.status.reason = `promoted by ${by}`;
     Rollouts.#forgetHooks(s);
+    this.#changed(s);
     return structuredClone(s.status);
   }
 
@@ -314,6 +357,7 @@ export class Rollouts {
     s.status.state = 'rolled_back';
     s.status.weight = 0;
     Rollouts.#forgetHooks(s);
+    this.#changed(s);
     return structuredClone(s.status);
   }
 
@@ -327,6 +371,7 @@ export class Rollouts {
   pause(deployment: string): RolloutStatus {
     const s = this.#running(deployment);
     s.status.paused = true;
+    this.#changed(s);
     return structuredClone(s.status);
   }
 
@@ -335,7 +380,25 @@ export class Rollouts {
     const s = this.#running(deployment);
     if (s.status.paused) s.stepStartedMs = this.#clock.now();
     s.status.paused = false;
+    this.#changed(s);
     return structuredClone(s.status);
+  }
+
+  /**
+   * Take up an interrupted rollout of the same move (baseline and candidate versions,
+   * strategy, a canary's steps): its history, its pause, and for a canary the step it had
+   * reached. Anything else starts over, the safe direction.
+   */
+  #takeUp(s: State, spec: RolloutSpec, prior: RolloutStatus | undefined): void {
+    const st = s.status;
+    if (!prior || prior.state === 'promoted' || prior.state === 'rolled_back') return;
+    if (prior.baseline.version !== st.baseline.version || prior.candidate.version !== st.candidate.version || prior.strategy !== st.strategy) return;
+    if (st.strategy === 'canary' && JSON.stringify(prior.steps ?? []) !== JSON.stringify(spec.steps)) return;
+    st.verdicts = Array.isArray(prior.verdicts) ? prior.verdicts.slice(-200) : [];
+    st.startedAt = prior.startedAt;
+    st.paused = prior.paused === true;
+    if (st.strategy === 'canary' && prior.state === 'progressing' && Number.isInteger(prior.step) && prior.step >= 0 && prior.step < spec.steps.length) s.resumeStep = prior.step;
+    this.#logger?.info({ deployment: st.deployment, step: prior.step, paused: st.paused }, `taking up the ${STRATEGY_NAMES[st.strategy]} of '${st.deployment}' (v${st.baseline.version} → v${st.candidate.version}) that a stop interrupted${s.resumeStep !== undefined ? ` at step ${s.resumeStep + 1} of ${spec.steps.length}` : ''}`);
   }
 
   #state(deployment: string, spec: RolloutSpec, baseline: { version: number; group: string }, candidate: { version: number; group: string }, generation: object): State {
@@ -350,6 +413,7 @@ export class Rollouts {
         stepStartedMs: this.#clock.now(), base: this.#windows.snapshot(deployment, baseline.version), cand: this.#windows.snapshot(deployment, candidate.version),
       };
       if (spec.strategy === 'shadow') s.status.shadow = { sample: spec.shadow.sample, copies: 0, dropped: 0, failed: 0, compared: 0, agreed: 0, ...(spec.shadow.agreement !== undefined ? { target: spec.shadow.agreement } : {}) };
+      this.#takeUp(s, spec, this.#resume?.(deployment));
       this.#states.set(id, s);
     }
     return s;

@@ -120,7 +120,7 @@ test('a restart that moves a canary deployment to a new version serves the old r
   }
 });
 
-test('a restart in the middle of a canary resumes it from its first step instead of giving the new version all the traffic', { timeout: 180_000 }, async (t) => {
+test('a restart in the middle of a canary resumes it at the step it had reached, paused as it was, instead of giving the new version all the traffic', { timeout: 180_000 }, async (t) => {
   const proj = await project('aloft-restart-mid-canary-');
   const { key } = proj;
   let aloft: RunningAloft | undefined;
@@ -133,6 +133,8 @@ test('a restart in the middle of a canary resumes it from its first step instead
     const applied = await admin.apply({ spec: spec('b.onnx'), file: 'aloft.yaml', base: 1 });
     assert.equal(applied.revision, 2);
     await until('the live canary at 50%', 60_000, async () => (await admin.rollouts()).rollouts.find((x) => x.deployment === 'credit-risk' && x.state === 'progressing' && x.weight === 50), 100);
+    const paused = await admin.rolloutCommand('credit-risk', 'pause');
+    assert.equal(paused.rollout.paused, true);
     await aloft.close();
     aloft = undefined;
 
@@ -153,7 +155,9 @@ test('a restart in the middle of a canary resumes it from its first step instead
       const r = (await admin.rollouts()).rollouts.find((x) => x.deployment === 'credit-risk');
       return r && r.state === 'progressing' && r.weight === 50 ? r : undefined;
     }, 100);
-    assert.deepEqual([canary.baseline.version, canary.candidate.version, canary.step], [1, 2, 0]);
+    assert.deepEqual([canary.baseline.version, canary.candidate.version, canary.step, canary.paused], [1, 2, 0, true], 'taken up at its step, still paused');
+    assert.equal(canary.resumed?.step, 0);
+    assert.equal(canary.startedAt, paused.rollout.startedAt, 'the same rollout, taken up: it started before the stop');
 
     const N = 200;
     const counts = await tally(aloft.url, key, N);

@@ -37,6 +37,7 @@ export function describe(r: RolloutStatus): string {
       : r.state === 'testing' ? `, ${r.weight}% of callers on v${r.candidate.version}`
         : r.state === 'shadowing' && r.shadow ? `, ${Math.round(r.shadow.sample * 100)}% of requests copied to v${r.candidate.version}` : '';
   const lines = [`${head}${where}`];
+  if (r.resumed) lines.push(`  taken up after a restart at ${r.strategy === 'canary' ? `step ${r.resumed.step + 1}` : 'its start'} (${r.resumed.at}); that step's analysis started over`);
   if (r.paused && r.state !== 'promoted' && r.state !== 'rolled_back') {
     lines.push(`  paused: no step moves and nothing is decided until 'aloft rollout resume ${r.deployment}'`);
   } else if (r.timeLeft) {

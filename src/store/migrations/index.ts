@@ -14,6 +14,7 @@ import * as m0008 from './0008_cost_meters.js';
 import * as m0009 from './0009_alert_state.js';
 import * as m0010 from './0010_capture_blocks.js';
 import * as m0011 from './0011_leases.js';
+import * as m0012 from './0012_rollout_state.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -27,6 +28,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0009_alert_state': m0009,
   '0010_capture_blocks': m0010,
   '0011_leases': m0011,
+  '0012_rollout_state': m0012,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

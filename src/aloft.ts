@@ -502,7 +502,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       report: async (by, sinceMs) => {
         await meters.flush();
         const nowMs = clock.date().getTime();
-        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores });
+        const rolling = new Set(rollouts.status().filter((x) => x.state !== 'promoted' && x.state !== 'rolled_back').map((x) => x.deployment));
+        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling });
         return { ...r, budgets: await budgetStatus({ store: costStore, spec: live.cost, nowMs, deployments: liveCost() }) };
       },
     });

@@ -73,7 +73,7 @@ export const ROUTES = [
   { id: 'admin.rollout.promote', method: 'POST', path: '/api/v1/rollouts/:name/promote', action: 'admin.write', scope: dep(), summary: 'Send all of a running canary\'s traffic to the new version now.' },
   { id: 'admin.rollout.abort', method: 'POST', path: '/api/v1/rollouts/:name/abort', action: 'admin.write', scope: dep(), summary: 'Roll a running canary back now; its apply ends rolled back.' },
   { id: 'admin.rollout.pause', method: 'POST', path: '/api/v1/rollouts/:name/pause', action: 'admin.write', scope: dep(), summary: 'Hold a running canary at its weight: no step moves, no automatic decision.' },
-  { id: 'admin.rollout.resume', method: 'POST', path: '/api/v1/rollouts/:name/resume', action: 'admin.write', scope: dep(), summary: 'Go on with a paused canary; the step\'s interval counts from now.' },
+  { id: 'admin.rollout.resume', method: 'POST', path: '/api/v1/rollouts/:name/resume', action: 'admin.write', scope: dep(), summary: 'Go on with a paused canary; the step\'s interval and its analysis.maxDuration both count from now (a long pause does not end the step at once).' },
   { id: 'admin.keys.list', method: 'GET', path: '/api/v1/keys', action: 'admin.keys', summary: 'API keys, never their secrets; ?all=true includes revoked ones.' },
   { id: 'admin.keys.create', method: 'POST', path: '/api/v1/keys', action: 'admin.keys', summary: 'Create a key: {"name", "role", "scopes"?, "expires"?}; the key is in the answer, once.' },
   { id: 'admin.keys.revoke', method: 'DELETE', path: '/api/v1/keys/:name', action: 'admin.keys', summary: 'Revoke the active key with that name.' },

@@ -38,11 +38,13 @@ function client(cmd: Command): Command {
 }
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-export function buildProgram(): Command {
+export function buildProgram(opts: { json?: boolean } = {}): Command {
   const program = new Command('aloft')
     .description('Serve ONNX models in production from one YAML file: batched, balanced, versioned inference behind the Open Inference Protocol.')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
+    // With --json, a usage error is the same {"error", "code"} object as every other error (and no help text).
+    .configureOutput(opts.json ? { outputError: (str, write) => write(`${JSON.stringify({ error: str.replace(/^error: /, '').trim(), code: 'ALOFT_USAGE' })}\n`) } : {})
+    .showHelpAfterError(opts.json ? false : '(run with --help for usage)')
     .configureHelp({ sortSubcommands: false })
     // Usage errors (an unknown option, a missing argument) exit 2 like ALOFT_USAGE, not commander's 1.
     .exitOverride();
@@ -204,7 +206,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     });
   }
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram({ json: argv.includes('--json') }).parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       // commander printed the message; help and --version are not errors.

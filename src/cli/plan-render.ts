@@ -53,7 +53,7 @@ function shownFields(d: DeploymentPlan): { fields: FieldChange[]; hidden: number
 }
 
 function effectText(d: DeploymentPlan): string {
-  if (d.rollout && d.effect === 'replace') return `${d.rollout.strategy} rollout to ${d.to!.model}@${d.to!.version} (${d.replicasToStart}) beside ${d.from!.model}@${d.from!.version}; steps below`;
+  if (d.rollout && d.effect === 'replace') return `${d.rollout.strategy} rollout to ${d.to!.model}@${d.to!.version} (${plural(d.replicasToStart, 'replica')}) beside ${d.from!.model}@${d.from!.version}; steps below`;
   switch (d.effect) {
     case 'start': return `start ${plural(d.replicasToStart, 'replica')} of ${d.to!.model}@${d.to!.version}`;
     case 'stop': return `drain and stop ${plural(d.replicasToStop, 'replica')}`;

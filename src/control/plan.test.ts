@@ -198,7 +198,7 @@ test('a canary\'s plan says how apply will move traffic, and its text leaves out
   assert.match(steps, /move traffic to m@2 in steps of 10% → 50% → 100%, each held at least 30s and until the analysis \(errors, latency\) against m@1 passes; a failed gate rolls back to m@1 at once; an undecided step waits, then rolls back after 10m/);
   assert.doesNotMatch(steps, /at one instant/, 'a canary is not a switch at one instant');
   const text = renderPlan(p);
-  assert.match(text, /~ m {2}\(canary rollout to m@2 \(2\) beside m@1; steps below\)/);
+  assert.match(text, /~ m {2}\(canary rollout to m@2 \(2 replicas\) beside m@1; steps below\)/);
   assert.match(text, /rollout\.interval: \(none\) → 30s/);
   assert.match(text, /rollout\.analysis\.maxDuration: \(none\) → 10m/);
   assert.doesNotMatch(text, /rollout\.(bake|keepOld|split|shadow\.)/, 'blue-green, A/B and shadow settings are left out of a canary');

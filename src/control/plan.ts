@@ -536,7 +536,8 @@ export function featuresWarning(name: string, spec: DeploymentSpec, sig: ModelSi
   const width = first.shape.at(-1)!;
   if (width <= 0 || width === features.length) return undefined;
   if (features.length < width) {
-    return `deployment '${name}': features names ${features.length} of the ${width} columns of input '${first.name}'; columns ${features.length}–${width - 1} are captured and checked for drift as input[${features.length}]…input[${width - 1}], unredacted: name them all (capture.redact can only drop named columns)`;
+    const rest = width - features.length === 1 ? `column ${features.length} is captured and checked for drift as input[${features.length}]` : `columns ${features.length}–${width - 1} are captured and checked for drift as input[${features.length}]…input[${width - 1}]`;
+    return `deployment '${name}': features names ${features.length} of the ${width} columns of input '${first.name}'; ${rest}, unredacted: name them all (capture.redact can only drop named columns)`;
   }
   return `deployment '${name}': features names ${features.length} columns, and input '${first.name}' has ${width}; ${features.slice(width).map((f) => `'${f.name}'`).join(', ')} name${features.length - width === 1 ? 's' : ''} no column`;
 }

@@ -36,6 +36,13 @@ import type { ShadowCounts, ShadowTally } from '../monitor/shadow.js';
 import { countAbove, failures, outputShift, quantile, type VariantCounts, type VariantWindows } from '../monitor/variants.js';
 import type { RolloutSpec, SloSpec } from '../spec/types.js';
 
+/** What decides a rollout automatically: a canary's analysis.gates; a shadow's without latency; a bake's failures; nothing in an A/B test. */
+function gatesOf(spec: RolloutSpec): string[] {
+  if (spec.strategy === 'abTest') return [];
+  if (spec.strategy === 'blueGreen') return ['errors'];
+  return spec.analysis.gates.filter((g) => spec.strategy !== 'shadow' || (g !== 'latency' && g !== 'latencyP50'));
+}
+
 const STRATEGY_NAMES = { canary: 'canary', blueGreen: 'blue-green', abTest: 'A/B test', shadow: 'shadow' } as const;
 
 /** How many more of its answers (a share) the candidate may have over the baseline's p99 and still pass. */
@@ -126,6 +133,8 @@ export interface RolloutStatus {
   step: number;
   /** canary: the spec's steps, percent of traffic to the candidate. */
   steps?: number[];
+  /** The checks that decide (analysis.gates; a shadow leaves out latency); the others are recorded, not acted on. */
+  gates: string[];
   weight: number;
   /**
    * canary: warming → progressing (step by step) → promoted | rolled_back.
@@ -378,7 +387,10 @@ export class Rollouts {
   /** Go on from the current step; its interval counts from now. */
   resume(deployment: string): RolloutStatus {
     const s = this.#running(deployment);
-    if (s.status.paused) s.stepStartedMs = this.#clock.now();
+    if (s.status.paused) {
+      s.stepStartedMs = this.#clock.now();
+      s.status.stepStartedAt = this.#clock.date().toISOString();
+    }
     s.status.paused = false;
     this.#changed(s);
     return structuredClone(s.status);
@@ -409,7 +421,7 @@ export class Rollouts {
       for (const [k, old] of this.#states) if (old.status.deployment === deployment) this.#states.delete(k);
       s = {
         generation, spec,
-        status: { deployment, baseline, candidate, strategy: spec.strategy === 'replace' ? 'canary' : spec.strategy, step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [], ...(spec.strategy === 'canary' ? { steps: [...spec.steps] } : {}) },
+        status: { deployment, baseline, candidate, strategy: spec.strategy === 'replace' ? 'canary' : spec.strategy, step: -1, weight: 0, state: 'warming', paused: false, startedAt: this.#clock.date().toISOString(), verdicts: [], gates: gatesOf(spec), ...(spec.strategy === 'canary' ? { steps: [...spec.steps] } : {}) },
         stepStartedMs: this.#clock.now(), base: this.#windows.snapshot(deployment, baseline.version), cand: this.#windows.snapshot(deployment, candidate.version),
       };
       if (spec.strategy === 'shadow') s.status.shadow = { sample: spec.shadow.sample, copies: 0, dropped: 0, failed: 0, compared: 0, agreed: 0, ...(spec.shadow.agreement !== undefined ? { target: spec.shadow.agreement } : {}) };

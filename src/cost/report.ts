@@ -65,7 +65,8 @@ export interface CostReport {
   /** Each budget's month to date and forecast (budgets.ts). */
   budgets?: import('./budgets.js').BudgetStatus[];
   /** vCPUs reserved by every replica running now against this machine's cores (local orchestrator). */
-  machine?: { cores: number; reservedCpu: number; oversubscribed: boolean };
+  /** What the running replicas reserve on this machine; `oversubscribed` only when it lasts (not a rollout's second group, then `duringRollout`). */
+  machine?: { cores: number; reservedCpu: number; oversubscribed: boolean; duringRollout?: boolean; message?: string };
 }
 
 export interface LiveDeployment {
@@ -97,8 +98,15 @@ export function oversubscription(deps: readonly LiveDeployment[], cores: number,
   return { level: 'over', reserved, message: `${what}: they slow each other down; lower resources.cpu, runtime.intraOpThreads or replicas (aloft cost shows each)` };
 }
 
+function machineOf(deps: readonly LiveDeployment[], cores: number, rolling: ReadonlySet<string>): NonNullable<CostReport['machine']> {
+  const o = oversubscription(deps, cores, rolling);
+  return { cores, reservedCpu: o.reserved, oversubscribed: o.level === 'over', ...(o.level === 'rollout' ? { duringRollout: true } : {}), ...(o.message ? { message: o.message } : {}) };
+}
+
 export async function costReport(o: {
   store: CostStore; spec: CostSpec; nowMs: number; sinceMs: number; by: CostReport['by']; deployments: readonly LiveDeployment[]; cores?: number;
+  /** Deployments with a rollout under way: their second group is temporary. */
+  rolling?: ReadonlySet<string>;
 }): Promise<CostReport> {
   const rates = ratesOf(o.spec);
   const rows = await o.store.sums(Math.floor((o.nowMs - o.sinceMs) / 1000 / 3600) * 3600);
@@ -109,13 +117,12 @@ export async function costReport(o: {
     for (const k of keys.length > 0 ? keys : ['(no labels)']) groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const findings = await idleFindings({ ...o, rates });
-  const reservedCpu = o.deployments.reduce((n, d) => n + d.reservation.cpu * d.replicas, 0);
   return {
     currency: rates.currency, since: new Date(o.nowMs - o.sinceMs).toISOString(), until: new Date(o.nowMs).toISOString(), rates, by: o.by,
     groups: [...groups].map(([k, qs]) => price(k, total(qs), rates)).sort((a, b) => b.cost - a.cost || a.key.localeCompare(b.key)),
     total: price('total', total(rows), rates),
     findings,
-    ...(o.cores !== undefined ? { machine: { cores: o.cores, reservedCpu, oversubscribed: reservedCpu > o.cores } } : {}),
+    ...(o.cores !== undefined ? { machine: machineOf(o.deployments, o.cores, o.rolling ?? new Set()) } : {}),
   };
 }
 

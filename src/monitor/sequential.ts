@@ -48,10 +48,10 @@ export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
 export interface RateComparison {
   verdict: Verdict;
-  /** Observed rates (pseudo-counts included). */
+  /** Observed shares of bad outcomes, bad ÷ n (0 before any observation; `samples` has the counts). */
   baseline: number;
   candidate: number;
-  /** θ̂ = candidate − baseline. */
+  /** θ̂ = candidate − baseline, estimated with one pseudo-failure and one pseudo-success per side (so defined at n = 0). */
   difference: number;
   /** The always-valid confidence sequence for θ at this sample size, within [-1, 1] (all of it before any data). */
   lower: number;
@@ -86,7 +86,8 @@ export function compareRates(baseline: RateSample, candidate: RateSample, opts: 
   const raw = (x: RateSample) => (x.n === 0 ? '-' : pct(x.bad / x.n));
   const interval = baseline.n === 0 || candidate.n === 0 ? 'no difference estimated yet' : `difference in [${pct(b.lower)}, ${pct(b.upper)}] (always-valid, α ${opts.alpha ?? DEFAULTS.alpha})`;
   const numbers = `candidate ${raw(candidate)} (${candidate.bad}/${candidate.n}) vs baseline ${raw(baseline)} (${baseline.bad}/${baseline.n}), ${interval}`;
-  const out = { baseline: b.pb, candidate: b.pc, difference: b.estimate, lower: b.lower, upper: b.upper, samples: { baseline: { n: baseline.n, bad: baseline.bad }, candidate: { n: candidate.n, bad: candidate.bad } } };
+  const share = (x: RateSample) => (x.n === 0 ? 0 : x.bad / x.n);
+  const out = { baseline: share(baseline), candidate: share(candidate), difference: b.estimate, lower: b.lower, upper: b.upper, samples: { baseline: { n: baseline.n, bad: baseline.bad }, candidate: { n: candidate.n, bad: candidate.bad } } };
   if (baseline.n < minSamples || candidate.n < minSamples) {
     return { ...out, verdict: 'inconclusive', reason: `too little data (${Math.min(baseline.n, candidate.n)} of ${minSamples} observations needed per variant): ${numbers}` };
   }

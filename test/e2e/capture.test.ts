@@ -557,6 +557,10 @@ test('feedback: accepted, not captured and rejected per entry; malformed bodies,
   ]);
   for (const r of mixed.rejected) assert.ok(r.error.length > 0);
 
+  // The same id twice in one call: every entry is accounted for, the last label kept.
+  const twice = ok(await fb({ feedback: [{ id: oneRow[37]!.id, label: 0 }, { id: oneRow[37]!.id, label: 1 }] }));
+  assert.deepEqual(twice, { accepted: 1, notCaptured: [], rejected: [{ index: 0, id: oneRow[37]!.id, error: 'entry #1 of this call labels the same id; the last label is kept' }] });
+
   // Only ids never captured: 200, nothing accepted, all listed.
   const unknown = ok(await fb({ feedback: [{ id: 'nope-1', label: 1 }, { id: 'nope-2', label: 0 }] }));
   assert.deepEqual(unknown, { accepted: 0, notCaptured: ['nope-1', 'nope-2'], rejected: [] });
@@ -611,6 +615,7 @@ test('feedback: accepted, not captured and rejected per entry; malformed bodies,
   state.labelled.set('c-2', 0);
   state.labelled.set(good[0]!, 1);
   state.labelled.set(good[1]!, [1, 0]);
+  state.labelled.set(oneRow[37]!.id, 1);
   state.labelled.set(given[0]!.id, 1);
   state.labelled.set(served.id, 0);
 });

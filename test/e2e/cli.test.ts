@@ -81,6 +81,10 @@ test('predict without a running server says how to start one', () => {
   const j = aloft(['predict', 'x', '--url', 'http://127.0.0.1:9', '--data', '[[1]]', '--json']);
   assert.equal(j.code, 1);
   assert.equal((JSON.parse(j.stderr) as { code: string }).code, 'ALOFT_CONNECT');
+  // A usage error found by the argument parser is the same object, exit 2.
+  const usage = aloft(['predict', 'x', '--json']);
+  assert.equal(usage.code, 2);
+  assert.deepEqual(JSON.parse(usage.stderr), { error: "required option '--data <json|@file>' not specified", code: 'ALOFT_USAGE' });
 });
 
 test('up serves the project; predict, models and status work against it', async () => {

@@ -61,12 +61,27 @@ export async function readSubmission(file: string): Promise<{ sub: SpecSubmissio
   return { sub: { spec: text, file: relative(process.cwd(), loaded.file) || loaded.file, models }, bytes };
 }
 
+/**
+ * The server's plan. The spec was valid here; a secret it names may still be missing where
+ * `aloft up` runs, since the server resolves ${env:} and ${file:} in its own environment.
+ */
+async function serverPlan(aloft: AdminClient, sub: SpecSubmission): Promise<Awaited<ReturnType<AdminClient['plan']>>> {
+  try {
+    return await aloft.plan(sub);
+  } catch (e) {
+    if (isAloftError(e) && e.code === 'ALOFT_SPEC_INVALID' && /environment variable \S+ is not set|secret file /.test(e.message)) {
+      throw fail(e.code, `${e.message}\n(the spec is valid in this shell: the running aloft up resolves secrets in its own environment, so set them where it runs and restart it, or use \${file:} on a path it can read)`, { details: e.details ?? {} });
+    }
+    throw e;
+  }
+}
+
 /** `aloft plan -f FILE`: exit 0 when there is nothing to do; with --detailed-exitcode, 2 when there are changes. */
 export async function plan(opts: PlanOptions): Promise<number> {
   if (opts.format !== undefined && opts.format !== 'markdown' && opts.format !== 'text') throw fail('ALOFT_USAGE', `--format must be text or markdown, got '${opts.format}'`);
   const { sub } = await readSubmission(opts.file);
   const aloft = await connect({ ...opts });
-  const r = await aloft.plan(sub);
+  const r = await serverPlan(aloft, sub);
   if (opts.json) printJson(r);
   else if (opts.format === 'markdown') out(renderPlanMarkdown(r.plan, { file: sub.file }));
   else out(renderPlan(r.plan));
@@ -93,7 +108,7 @@ async function mustConfirm(opts: { yes?: boolean }, what: string): Promise<void>
 export async function apply(opts: ApplyOptions): Promise<number> {
   const { sub, bytes } = await readSubmission(opts.file);
   const aloft = await connect({ ...opts });
-  const planned = await aloft.plan(sub);
+  const planned = await serverPlan(aloft, sub);
   if (!opts.json) out(renderPlan(planned.plan));
   if (!planned.plan.changes) {
     if (opts.json) printJson({ revision: planned.plan.current, changed: false, plan: planned.plan });
@@ -142,6 +157,8 @@ async function follow(aloft: AdminClient, applied: ApplyAnswer, opts: { json?: b
     }
   }
   let shown = '';
+  let shownAt = 0;
+  const planned = new Set(applied.plan.deployments.map((d) => d.name));
   let rev: RevisionDetail;
   for (;;) {
     rev = await aloft.revision(n);
@@ -152,13 +169,25 @@ async function follow(aloft: AdminClient, applied: ApplyAnswer, opts: { json?: b
       const step = (d: ControlStatus['deployments'][number]) => rollouts.has(d.name) ? rolloutLine(rollouts.get(d.name)!) : d.routed !== d.group
         ? `new replicas warming, ${d.ready}/${d.desired} ready`
         : d.ready < d.desired ? `${d.ready}/${d.desired} ready` : s.converged ? 'converged' : `routed to the new group, ${d.ready}/${d.desired} ready; old replicas draining`;
-      const line = s.deployments.map((d) => `${d.name}: ${step(d)}`).join('; ');
-      if (line && line !== shown) err(`  ${line}\n`);
-      shown = line;
+      // Only the deployments this revision changes; a line is printed when it says something new
+      // (its counts aside), or every 15 s while the same holds.
+      const line = s.deployments.filter((d) => planned.has(d.name)).map((d) => `${d.name}: ${step(d)}`).join('; ');
+      const key = line.replace(/\([^)]*\d[^)]*\)/g, '');
+      if (line && (key !== shown || Date.now() - shownAt >= 15_000)) {
+        err(`  ${line}\n`);
+        shownAt = Date.now();
+      }
+      shown = key;
     }
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
   }
   if (opts.json) printJson({ ...applied, outcome: rev.outcome, reason: rev.reason });
+  if (!opts.json && rolling.size > 0) {
+    // How each rollout ended, by analysis or by hand.
+    for (const r of (await aloft.rollouts().catch(() => ({ rollouts: [] as RolloutStatus[] }))).rollouts) {
+      if (rolling.get(r.deployment) === r.candidate.version) err(`  ${r.deployment}: ${rolloutLine(r)}\n`);
+    }
+  }
   if (rev.outcome === 'applied') {
     if (!opts.json) out(`revision ${n} applied: ${planSummary(applied.plan)}\n`);
     return 0;

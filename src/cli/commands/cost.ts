@@ -29,7 +29,7 @@ export function describeCost(r: CostReport): string {
   ]);
   printTable([r.by.toUpperCase(), 'REPLICA-HOURS', 'SPEND', 'PREDICTIONS', 'PER 1K PREDICTIONS', 'CPU USED/RESERVED', 'MEMORY USED/RESERVED'], rows);
   const tail: string[] = [''];
-  if (r.machine) tail.push(`this machine: ${r.machine.reservedCpu} vCPU reserved by running replicas on ${r.machine.cores} cores${r.machine.oversubscribed ? ' (OVERSUBSCRIBED: replicas slow each other down; lower resources.cpu or replicas)' : ''}`);
+  if (r.machine) tail.push(`this machine: ${r.machine.reservedCpu} vCPU reserved by running replicas on ${r.machine.cores} cores${r.machine.oversubscribed ? ' (OVERSUBSCRIBED: replicas slow each other down; lower resources.cpu or replicas)' : r.machine.duringRollout ? ' (over the cores only while a rollout runs both groups; it ends with the rollout)' : ''}`);
   for (const b of r.budgets ?? []) tail.push(`budget ${b.name} (${b.covers}): ${money(b.spent, r.currency)} of ${money(b.amount, r.currency)} spent this month (${(100 * b.share).toFixed(1)}%), forecast ${money(b.forecast, r.currency)}${b.forecast > b.amount ? ' (OVER)' : ''}${b.unpriced.length ? `; unpriced ${b.unpriced.join(', ')}` : ''}`);
   if (r.findings.length === 0) tail.push('idle: none');
   for (const f of r.findings) tail.push(`idle: ${f.deployment}: ${f.replicas} replica${f.replicas === 1 ? '' : 's'} used ${pct(f.utilisation)} of their CPU over ${f.window}, ${f.unpriced.length ? `unpriced (${f.unpriced.join(', ')})` : `${money(f.monthlyCost, r.currency)} a month`}; ${f.recommendation}`);

@@ -62,7 +62,8 @@ export async function predict(deployment: string, opts: ClientOptions & { data: 
     const per = rows === 0 ? 0 : o.data.length / rows;
     process.stdout.write(`${o.name} (${o.datatype} [${o.shape.join(', ')}])\n`);
     for (let i = 0; i < rows; i++) {
-      const row = o.data.slice(i * per, (i + 1) * per).map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v));
+      // JSON cannot carry NaN or ±Infinity: a floating-point output sends them as null.
+      const row = o.data.slice(i * per, (i + 1) * per).map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v === null && o.datatype.startsWith('FP') ? 'not finite (NaN or ±Infinity)' : v));
       process.stdout.write(`  [${i}] ${row.join(', ')}\n`);
     }
   }

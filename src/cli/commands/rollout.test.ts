@@ -48,7 +48,10 @@ test('after the interval, waiting for data is said as such, never "in 0s"; the c
   assert.match(text, /the step's interval has passed; it moves once the analysis passes; undecided, it ends by analysis\.maxDuration in 4m 20s/);
   assert.match(text, /last check \(step 1, 10%, \d{4}-\d\d-\d\dT00:00:40\.000Z\): hold/);
   assert.match(text, /too little data \(40 of 100 observations needed per variant\)/);
-  assert.match(rolloutLine(w.status()), /^canary v1 → v2, step 1 of 3 at 10%, gathering data \(40 answers of each version so far\)$/);
+  assert.match(text, /outputs: {3}inconclusive \(recorded, not a gate\): too little data/, 'a check outside analysis.gates says it does not decide');
+  assert.match(text, /failures: {2}inconclusive: too little data/, 'a gate says nothing more');
+  assert.equal(w.status().check!.failures.candidate, 0, 'the JSON share is the observed one, 0 of 40');
+  assert.match(rolloutLine(w.status()), /^canary v1 → v2, step 1 of 3 at 10%, gathering data \(v2 40, v1 40 answers in this step\)$/);
 });
 
 test('paused: it says what holds it and how to go on', () => {

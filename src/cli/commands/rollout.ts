@@ -24,8 +24,15 @@ export function rolloutLine(r: RolloutStatus): string {
   const where = r.state === 'progressing' ? `step ${r.step + 1}${r.steps ? ` of ${r.steps.length}` : ''} at ${r.weight}%`
     : r.state === 'testing' ? `${r.weight}% of callers on v${r.candidate.version}` : r.state.replace('_', ' ');
   const check = r.check ?? r.verdicts.at(-1);
-  const why = r.paused ? 'paused' : r.waitingFor ? `waiting for ${r.waitingFor}`
-    : check && check.failures.verdict === 'inconclusive' && /too little data/.test(check.failures.reason) ? `gathering data (${Math.min(check.failures.samples.baseline.n, check.failures.samples.candidate.n)} answers of each version so far)` : '';
+  const byGate: Record<string, { verdict: string; reason: string } | undefined> = check
+    ? { errors: check.failures, latency: check.latency, latencyP50: check.latencyP50, outputShift: check.outputShift, slo: check.slo, accuracy: check.accuracy, drift: check.drift }
+    : {};
+  const gating = (r.gates ?? []).filter((g) => byGate[g]).map((g) => `${g} ${byGate[g]!.verdict}`).join(', ');
+  const ended = r.state === 'promoted' || r.state === 'rolled_back';
+  const why = ended ? r.reason ?? '' : r.paused ? 'paused' : r.waitingFor ? `waiting for ${r.waitingFor}`
+    : check && check.failures.verdict === 'inconclusive' && /too little data/.test(check.failures.reason)
+      ? `gathering data (v${r.candidate.version} ${check.failures.samples.candidate.n}, v${r.baseline.version} ${check.failures.samples.baseline.n} answers in this step)`
+      : gating ? `analysis: ${gating}` : '';
   return `${STRATEGY[r.strategy]} v${r.baseline.version} → v${r.candidate.version}, ${where}${why ? `, ${why}` : ''}`;
 }
 
@@ -66,15 +73,24 @@ export function describe(r: RolloutStatus): string {
   const last = r.check ?? r.verdicts.at(-1);
   if (last) {
     lines.push(`  last check (${r.strategy === 'canary' ? `step ${last.step + 1}, ${last.weight}%, ` : ''}${last.at}): ${last.action}`);
-    lines.push(`    failures:  ${last.failures.verdict}: ${last.failures.reason}`);
-    lines.push(`    latency:   ${last.latency.verdict}: ${last.latency.reason}`);
-    if (last.latencyP50) lines.push(`    median:    ${last.latencyP50.verdict}: ${last.latencyP50.reason}`);
-    if (last.outputShift) lines.push(`    outputs:   ${last.outputShift.verdict}: ${last.outputShift.reason}`);
-    if (last.agreement) lines.push(`    agreement: ${last.agreement.verdict}: ${last.agreement.reason}`);
+    // Each check says whether it decides (a gate) or is only recorded.
+    const gates = r.gates ?? [];
+    const shown = (label: string, gate: string, v: { verdict: string; reason: string } | undefined, always = false) => {
+      if (!v || (!always && !gates.includes(gate) && gate !== 'errors' && gate !== 'latency' && gate !== 'latencyP50' && gate !== 'outputShift')) return;
+      lines.push(`    ${label.padEnd(10)} ${v.verdict}${gates.includes(gate) || always ? '' : ' (recorded, not a gate)'}: ${v.reason}`);
+    };
+    shown('failures:', 'errors', last.failures);
+    shown('latency:', 'latency', last.latency);
+    shown('median:', 'latencyP50', last.latencyP50);
+    shown('outputs:', 'outputShift', last.outputShift);
+    shown('slo:', 'slo', last.slo);
+    shown('accuracy:', 'accuracy', last.accuracy);
+    shown('drift:', 'drift', last.drift);
+    if (last.agreement) shown('agreement:', 'agreement', last.agreement, r.shadow?.target !== undefined);
   }
   for (const v of r.verdicts) {
     if (v.webhook) lines.push(`  webhook ${v.webhook.url} (${v.webhook.before}): ${v.webhook.verdict}${v.webhook.status !== undefined ? ` ${v.webhook.status}` : ''} in ${Math.round(v.webhook.ms)} ms${v.webhook.detail ? `: ${v.webhook.detail}` : ''}`);
-    else if (v.action === 'next' || v.action === 'promote' || v.action === 'rollback') lines.push(`  ${r.strategy === 'canary' ? `step ${v.step + 1} (${v.weight}%) ` : ''}${v.action} at ${v.at}`);
+    else if (v.action === 'next' || v.action === 'promote' || v.action === 'rollback') lines.push(`  ${r.strategy === 'canary' ? `step ${v.step + 1} (${v.weight}%) ` : ''}${{ next: 'passed, moved on', promote: 'promoted', rollback: 'rolled back' }[v.action]} at ${v.at}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,15 +1,19 @@
+import type { RolloutStatus } from '../../api/types.js';
 import { connect, type ClientOptions } from '../client.js';
+import { rolloutLine } from './rollout.js';
 import { printJson, printTable } from '../output.js';
 
 /** `aloft status`: the current revision, whether the system has converged, and per deployment the versions and replicas. */
 export async function status(opts: ClientOptions & { json?: boolean }): Promise<void> {
   const aloft = await connect(opts);
-  const [r, control] = await Promise.all([aloft.deployments(), aloft.status()]);
+  const [r, control, rollouts] = await Promise.all([aloft.deployments(), aloft.status(), aloft.rollouts().catch(() => ({ rollouts: [] as RolloutStatus[] }))]);
   if (opts.json) return printJson({ ...control, revision: control.current?.number ?? null, deployments: r.deployments, convergence: control.deployments });
+  // A rollout under way explains two versions and an unconverged system.
+  const running = rollouts.rollouts.filter((x) => x.state !== 'promoted' && x.state !== 'rolled_back');
   const cur = control.current;
   process.stdout.write(cur ? `revision   ${cur.number} (${cur.kind === 'rollback' ? `rollback of ${cur.rollbackOf}` : cur.kind}, by ${cur.author}, ${cur.createdAt.replace(/\.\d+Z$/, 'Z')})${cur.message ? ` — ${cur.message}` : ''}\n` : 'revision   none yet\n');
   if (control.applying) process.stdout.write(`applying   revision ${control.applying.number} by ${control.applying.author}\n`);
-  process.stdout.write(`converged  ${control.converged ? 'yes' : 'no (replicas starting, a route switching or an old group draining)'}\n\n`);
+  process.stdout.write(`converged  ${control.converged ? 'yes' : running.length > 0 ? 'no (a rollout is under way, below)' : 'no (replicas starting, a route switching or an old group draining)'}\n\n`);
   const rows: string[][] = [];
   for (const d of r.deployments) {
     for (const v of d.versions) {
@@ -18,6 +22,8 @@ export async function status(opts: ClientOptions & { json?: boolean }): Promise<
     }
   }
   printTable(['DEPLOYMENT', 'VERSION', 'STATE', 'READY', 'QUEUED', 'RESTARTS', 'REASON'], rows);
+  if (running.length > 0) process.stdout.write('\n');
+  for (const x of running) process.stdout.write(`rollout    ${x.deployment}: ${rolloutLine(x)} ('aloft rollout status ${x.deployment}' for its checks)\n`);
   for (const a of control.autoscaling) {
     const e = a.last;
     const unit = a.metric === 'rows' ? 'rows/s' : 'concurrent';

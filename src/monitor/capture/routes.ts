@@ -120,6 +120,9 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
       if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID) return rejected.push({ index, error: `id must be the request id, a string of 1 to ${MAX_ID} characters` });
       const why = labelError(label);
       if (why) return rejected.push({ index, id, error: why });
+      // The same id twice in one call: the last label is kept, and the earlier entry is answered as such.
+      const earlier = indexOf.get(id);
+      if (earlier !== undefined) rejected.push({ index: earlier, id, error: `entry #${index} of this call labels the same id; the last label is kept` });
       good.set(id, label as Label);
       indexOf.set(id, index);
       return undefined;

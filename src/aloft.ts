@@ -594,6 +594,7 @@ async function listen(gateway: Gateway, adminApp: FastifyInstance, host: string,
 function waitReady(orchestrator: Orchestrator, deployments: readonly ResolvedDeployment[], timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let done = false;
+    const wasReady = new Set<string>();
     const check = () => {
       if (done) return;
       const status = orchestrator.status();
@@ -603,7 +604,12 @@ function waitReady(orchestrator: Orchestrator, deployments: readonly ResolvedDep
         reject(fail('ALOFT_REPLICA_START', `replica ${failed.id} failed: ${failed.lastError ?? 'unknown error'}`));
         return;
       }
-      const allReady = deployments.every((d) => status.filter((r) => r.group === groupKey(d) && r.state === 'ready').length >= d.spec.replicas.initial);
+      // A group counts once it has had its initial replicas ready: one that may scale to zero can
+      // be scaled down (idle) before a slower group is ready, and must not hold the start for ever.
+      for (const d of deployments) {
+        if (status.filter((r) => r.group === groupKey(d) && r.state === 'ready').length >= d.spec.replicas.initial) wasReady.add(groupKey(d));
+      }
+      const allReady = deployments.every((d) => wasReady.has(groupKey(d)));
       if (allReady) {
         finish();
         resolve();

@@ -110,6 +110,20 @@ test('scale to zero after scaleToZeroAfter without a request; a request activate
   assert.equal(s.a.decisions('d').filter((d) => /activated/.test(d.reason)).length, 1, 'a second request does not decide again');
 });
 
+test('scale to zero: the idle time starts once a replica is ready, so a slow first start is not stopped half-way', () => {
+  const k = new Kpa(spec({ scaleToZeroAfter: '2s' }), 0, 2, 1, 0);
+  // The first replica takes 5 s to become ready (a loaded machine): no request meanwhile.
+  for (let t = 1000; t <= 5000; t += 1000) assert.equal(k.decide(t, 0).to, 1, `still starting at ${t} ms: kept`);
+  assert.equal(k.decide(6000, 1).to, 1, 'ready at 6 s: idle from now');
+  assert.equal(k.decide(7000, 1).to, 1);
+  const zero = k.decide(8000, 1);
+  assert.equal(zero.to, 0, 'idle 2 s after it was ready: zero');
+  assert.match(zero.reason, /scaled to zero: no request for 2s/);
+  // A cold start that is slow is kept too.
+  assert.equal(k.activate(9000), true);
+  for (let t = 10_000; t <= 14_000; t += 1000) assert.equal(k.decide(t, 0).to, 1, `cold start still starting at ${t} ms: kept`);
+});
+
 test('bad spec: a target of 0, a panic window not shorter than the stable one', () => {
   const r = autoscalingSchema.safeParse({ target: 0 });
   assert.equal(r.success, false);

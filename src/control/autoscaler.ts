@@ -65,6 +65,8 @@ export class Kpa {
   #recent: [number, number][] = [];
   #lastActivityMs: number;
   #desired: number;
+  /** Replicas asked for and none ready yet (the start, a cold start): the idle time does not run while they start. */
+  #starting = true;
 
   constructor(spec: AutoscalingSpec, min: number, max: number, initial: number, nowMs: number) {
     this.#spec = spec;
@@ -99,6 +101,7 @@ export class Kpa {
   activate(nowMs: number): boolean {
     this.#lastActivityMs = nowMs;
     if (this.#desired > 0) return false;
+    this.#starting = true;
     this.#desired = Math.max(1, this.#min);
     this.#recent.push([nowMs, this.#desired]);
     return true;
@@ -156,6 +159,9 @@ export class Kpa {
     if (to < want) reason += `; capped at max ${this.#max}`;
     else if (to > want && this.#min > 0) reason += `; kept at min ${this.#min}`;
     if (this.#min === 0) {
+      // A group still starting (slow under load, say) is not idle: stopping it would waste its start.
+      if (this.#starting && (readyReplicas > 0 || from > 0)) this.#lastActivityMs = nowMs;
+      if (readyReplicas > 0) this.#starting = false;
       const idleMs = nowMs - this.#lastActivityMs;
       if (idleMs >= s.scaleToZeroAfter) {
         to = 0;

@@ -72,6 +72,18 @@ test('validate reports every problem with file:line:col, and --json lists them',
   const parsed = JSON.parse(j.stdout) as { valid: boolean; issues: { line: number }[] };
   assert.equal(parsed.valid, false);
   assert.ok(parsed.issues.length >= 2);
+  assert.equal((parsed as { code?: string }).code, 'ALOFT_SPEC_INVALID');
+  // A missing file: no ':0:0', and the code in --json.
+  const missing = aloft(['validate', '-f', join(dir, 'missing.yaml')]);
+  assert.equal(missing.code, 1);
+  assert.doesNotMatch(missing.stderr, /:0:0/);
+  assert.equal((JSON.parse(aloft(['validate', '-f', join(dir, 'missing.yaml'), '--json']).stdout) as { code: string }).code, 'ALOFT_SPEC_NOT_FOUND');
+  // Features that name 2 of the example model's 22 columns: valid, with the warning plan gives.
+  const partial = join(dir, 'proj', 'partial.yaml');
+  await writeFile(partial, 'models:\n  m:\n    path: ./model.onnx\ndeployments:\n  m:\n    features: [age, income]\n');
+  const w = aloft(['validate', '-f', partial]);
+  assert.equal(w.code, 0, w.stderr);
+  assert.match(w.stdout, /warning: deployment 'm': features names 2 of the 22 columns of input 'features'; columns 2–21 are captured/);
 });
 
 test('predict without a running server says how to start one', () => {

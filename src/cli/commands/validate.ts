@@ -1,18 +1,37 @@
-import { validateSpecFile } from '../../spec/load.js';
+import { readFile } from 'node:fs/promises';
+import { featuresWarning } from '../../control/plan.js';
+import { readSignature } from '../../onnx/signature.js';
+import { formatIssue, validateSpecFile } from '../../spec/load.js';
+import type { LoadedSpec } from '../../spec/types.js';
 import { printJson } from '../output.js';
 
-/** `aloft validate`: report every violation; exit 1 if there is any. */
+/** `aloft validate`: report every violation; exit 1 if there is any. Warnings (as plan gives them) do not fail it. */
 export async function validate(opts: { file: string; json?: boolean }): Promise<number> {
-  const { issues } = await validateSpecFile(opts.file, { checkFiles: true });
+  const checked = await validateSpecFile(opts.file, { checkFiles: true });
+  const { issues } = checked;
+  const warnings = checked.ok ? await modelWarnings(checked.loaded) : [];
   if (opts.json) {
-    printJson({ file: opts.file, valid: issues.length === 0, issues });
+    printJson({ file: opts.file, valid: issues.length === 0, ...(checked.ok ? {} : { code: checked.code }), issues, warnings });
   } else if (issues.length === 0) {
     process.stdout.write(`${opts.file}: valid\n`);
+    for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
   } else {
-    for (const i of issues) {
-      process.stderr.write(`${i.file}:${i.line}:${i.col} ${i.path ? `${i.path}: ` : ''}${i.message}${i.hint ? ` (${i.hint})` : ''}\n`);
-    }
+    for (const i of issues) process.stderr.write(`${formatIssue(i)}\n`);
     process.stderr.write(`${issues.length} problem${issues.length === 1 ? '' : 's'} in ${opts.file}\n`);
   }
   return issues.length === 0 ? 0 : 1;
+}
+
+/** What needs the model files' signatures: features that do not match the first input's columns. */
+async function modelWarnings(loaded: LoadedSpec): Promise<string[]> {
+  const out: string[] = [];
+  for (const [name, d] of Object.entries(loaded.spec.deployments)) {
+    const m = loaded.spec.models[d.model.name];
+    if (!d.features || !m) continue;
+    try {
+      const w = featuresWarning(name, d, readSignature(await readFile(m.path)));
+      if (w) out.push(w);
+    } catch { /* an unreadable model is the server's error to report, with its reason */ }
+  }
+  return out;
 }

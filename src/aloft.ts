@@ -357,7 +357,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         const capped = idle.budgets.some((b) => b.exhausted && b.deployments.includes(d.name) && live.cost.budgets.find((x) => x.name === b.name)?.capReplicas === true);
         const max = capped ? Math.max(1, d.spec.replicas.min) : d.spec.replicas.max;
         const t = { deployment: d.name, spec: d.spec.autoscaling!, min: d.spec.replicas.min, max, initial: Math.min(max, d.spec.replicas.initial) };
-        const r = rollouts.status().find((x) => x.deployment === d.name && x.state !== 'promoted' && x.state !== 'rolled_back');
+        const r = rollouts.underWayOf(d.name);
         const group = groupKey(d);
         return [
           { ...t, version: d.version, group },
@@ -435,8 +435,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
           if (now - lastIdleMs >= Math.min(60_000, live.cost.idle.for / 4)) {
             lastIdleMs = now;
             const deps = liveCost();
-            const rolling = new Set(rollouts.status().filter((r) => r.state !== 'promoted' && r.state !== 'rolled_back').map((r) => r.deployment));
-            const over = oversubscription(deps, cores, rolling);
+            const over = oversubscription(deps, cores, rollouts.deploymentsUnderWay());
             if (over.level !== oversubscribed && over.message) {
               if (over.level === 'over') logger.warn({ reservedCpu: over.reserved, cores }, over.message);
               else logger.info({ reservedCpu: over.reserved, cores }, over.message);
@@ -502,8 +501,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       report: async (by, sinceMs) => {
         await meters.flush();
         const nowMs = clock.date().getTime();
-        const rolling = new Set(rollouts.status().filter((x) => x.state !== 'promoted' && x.state !== 'rolled_back').map((x) => x.deployment));
-        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling });
+        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling: rollouts.deploymentsUnderWay() });
         return { ...r, budgets: await budgetStatus({ store: costStore, spec: live.cost, nowMs, deployments: liveCost() }) };
       },
     });

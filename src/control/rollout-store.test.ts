@@ -87,6 +87,18 @@ for (const target of await testDialects()) {
       assert.deepEqual(c.decide(spec), { kind: 'split', weight: 10 }, 'a new rollout of the same move after one that ended starts at step 1');
     });
 
+    test('a saved row that does not parse, or is not a rollout, is skipped: the start goes on and the rollout starts over', async () => {
+      const db = store.db.withTables<{ rollout_state: { deployment: string; data: string; updated_at: string } }>();
+      await db.insertInto('rollout_state').values([
+        { deployment: 'd', data: '{not json', updated_at: 'x' },
+        { deployment: 'e', data: '{"deployment": "other", "verdicts": []}', updated_at: 'x' },
+      ]).execute();
+      const loaded = await new RolloutStateStore(store).load();
+      assert.equal(loaded.size, 0);
+      const clock = new ManualClock(Date.UTC(2026, 0, 1));
+      assert.deepEqual((await process(store, clock)).decide(canary()), { kind: 'split', weight: 10 });
+    });
+
     test('another candidate, other steps or another strategy start over', async () => {
       const clock = new ManualClock(Date.UTC(2026, 0, 1));
       const a = await process(store, clock);

@@ -36,6 +36,11 @@ import type { ShadowCounts, ShadowTally } from '../monitor/shadow.js';
 import { countAbove, failures, outputShift, quantile, type VariantCounts, type VariantWindows } from '../monitor/variants.js';
 import type { RolloutSpec, SloSpec } from '../spec/types.js';
 
+/** Whether a rollout in this state is still under way (not promoted, not rolled back). */
+export function underWay(state: RolloutStatus['state']): boolean {
+  return state !== 'promoted' && state !== 'rolled_back';
+}
+
 /** What decides a rollout automatically: a canary's analysis.gates; a shadow's without latency; a bake's failures; nothing in an A/B test. */
 function gatesOf(spec: RolloutSpec): string[] {
   if (spec.strategy === 'abTest') return [];
@@ -339,9 +344,22 @@ export class Rollouts {
     return false;
   }
 
+  /** The rollout under way for `deployment` (no copy: read it, do not keep it), or undefined. */
+  underWayOf(deployment: string): Readonly<RolloutStatus> | undefined {
+    for (const s of this.#states.values()) if (s.status.deployment === deployment && underWay(s.status.state)) return s.status;
+    return undefined;
+  }
+
+  /** The deployments with a rollout under way. */
+  deploymentsUnderWay(): Set<string> {
+    const out = new Set<string>();
+    for (const s of this.#states.values()) if (underWay(s.status.state)) out.add(s.status.deployment);
+    return out;
+  }
+
   /** The running rollout of a deployment. @throws ALOFT_NO_ROLLOUT */
   #running(deployment: string): State {
-    for (const s of this.#states.values()) if (s.status.deployment === deployment && !['promoted', 'rolled_back'].includes(s.status.state)) return s;
+    for (const s of this.#states.values()) if (s.status.deployment === deployment && underWay(s.status.state)) return s;
     const last = [...this.#states.values()].find((s) => s.status.deployment === deployment);
     throw fail('ALOFT_NO_ROLLOUT', `no rollout is running for deployment '${deployment}'${last ? ` (its last one was ${last.status.state.replace('_', ' ')})` : ''}; a rollout starts when apply moves a deployment whose rollout.strategy is canary, blueGreen, abTest or shadow to a new version`);
   }

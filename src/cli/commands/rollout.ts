@@ -4,6 +4,7 @@
  */
 import { fail } from '../../errors.js';
 import type { RolloutStatus } from '../../api/types.js';
+import { underWay } from '../../control/rollouts.js';
 import { connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
 
@@ -28,7 +29,7 @@ export function rolloutLine(r: RolloutStatus): string {
     ? { errors: check.failures, latency: check.latency, latencyP50: check.latencyP50, outputShift: check.outputShift, slo: check.slo, accuracy: check.accuracy, drift: check.drift }
     : {};
   const gating = (r.gates ?? []).filter((g) => byGate[g]).map((g) => `${g} ${byGate[g]!.verdict}`).join(', ');
-  const ended = r.state === 'promoted' || r.state === 'rolled_back';
+  const ended = !underWay(r.state);
   const why = ended ? r.reason ?? '' : r.paused ? 'paused' : r.waitingFor ? `waiting for ${r.waitingFor}`
     : check && check.failures.verdict === 'inconclusive' && /too little data/.test(check.failures.reason)
       ? `gathering data (v${r.candidate.version} ${check.failures.samples.candidate.n}, v${r.baseline.version} ${check.failures.samples.baseline.n} answers in this step)`
@@ -45,7 +46,7 @@ export function describe(r: RolloutStatus): string {
         : r.state === 'shadowing' && r.shadow ? `, ${Math.round(r.shadow.sample * 100)}% of requests copied to v${r.candidate.version}` : '';
   const lines = [`${head}${where}`];
   if (r.resumed) lines.push(`  taken up after a restart at ${r.strategy === 'canary' ? `step ${r.resumed.step + 1}` : 'its start'} (${r.resumed.at}); that step's analysis started over`);
-  if (r.paused && r.state !== 'promoted' && r.state !== 'rolled_back') {
+  if (r.paused && underWay(r.state)) {
     lines.push(`  paused: no step moves and nothing is decided until 'aloft rollout resume ${r.deployment}'`);
   } else if (r.timeLeft) {
     const undecided = r.timeLeft.max !== undefined ? `; undecided, it ends by analysis.maxDuration in ${secs(r.timeLeft.max)}` : '';
@@ -75,9 +76,11 @@ export function describe(r: RolloutStatus): string {
     lines.push(`  last check (${r.strategy === 'canary' ? `step ${last.step + 1}, ${last.weight}%, ` : ''}${last.at}): ${last.action}`);
     // Each check says whether it decides (a gate) or is only recorded.
     const gates = r.gates ?? [];
-    const shown = (label: string, gate: string, v: { verdict: string; reason: string } | undefined, always = false) => {
-      if (!v || (!always && !gates.includes(gate) && gate !== 'errors' && gate !== 'latency' && gate !== 'latencyP50' && gate !== 'outputShift')) return;
-      lines.push(`    ${label.padEnd(10)} ${v.verdict}${gates.includes(gate) || always ? '' : ' (recorded, not a gate)'}: ${v.reason}`);
+    // Always shown, deciding or not; the monitoring-loop gates only when they decide.
+    const ALWAYS = ['errors', 'latency', 'latencyP50', 'outputShift', 'agreement'];
+    const shown = (label: string, gate: string, v: { verdict: string; reason: string } | undefined, decides = gates.includes(gate)) => {
+      if (!v || (!decides && !ALWAYS.includes(gate))) return;
+      lines.push(`    ${label.padEnd(10)} ${v.verdict}${decides ? '' : ' (recorded, not a gate)'}: ${v.reason}`);
     };
     shown('failures:', 'errors', last.failures);
     shown('latency:', 'latency', last.latency);
@@ -107,7 +110,7 @@ export async function status(deployment: string, opts: ClientOptions & { json?: 
       }
       throw fail('ALOFT_NO_ROLLOUT', `deployment '${deployment}' has had no rollout since this Aloft started; 'aloft status' shows what it serves`);
     }
-    const done = r.state === 'promoted' || r.state === 'rolled_back';
+    const done = !underWay(r.state);
     if (opts.json) {
       if (!opts.watch || done) printJson({ ...r, rolledBack: r.state === 'rolled_back' });
     } else {

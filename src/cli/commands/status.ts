@@ -1,5 +1,6 @@
 import type { RolloutStatus } from '../../api/types.js';
 import { connect, type ClientOptions } from '../client.js';
+import { underWay } from '../../control/rollouts.js';
 import { rolloutLine } from './rollout.js';
 import { printJson, printTable } from '../output.js';
 
@@ -9,7 +10,7 @@ export async function status(opts: ClientOptions & { json?: boolean }): Promise<
   const [r, control, rollouts] = await Promise.all([aloft.deployments(), aloft.status(), aloft.rollouts().catch(() => ({ rollouts: [] as RolloutStatus[] }))]);
   if (opts.json) return printJson({ ...control, revision: control.current?.number ?? null, deployments: r.deployments, convergence: control.deployments });
   // A rollout under way explains two versions and an unconverged system.
-  const running = rollouts.rollouts.filter((x) => x.state !== 'promoted' && x.state !== 'rolled_back');
+  const running = rollouts.rollouts.filter((x) => underWay(x.state));
   const cur = control.current;
   process.stdout.write(cur ? `revision   ${cur.number} (${cur.kind === 'rollback' ? `rollback of ${cur.rollbackOf}` : cur.kind}, by ${cur.author}, ${cur.createdAt.replace(/\.\d+Z$/, 'Z')})${cur.message ? ` — ${cur.message}` : ''}\n` : 'revision   none yet\n');
   if (control.applying) process.stdout.write(`applying   revision ${control.applying.number} by ${control.applying.author}\n`);

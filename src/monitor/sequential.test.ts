@@ -100,11 +100,11 @@ test('an equal candidate passes once there is enough data, and too little data i
   assert.ok(b.lower > 0 && b.estimate > 0.03 && b.estimate < 0.05);
 });
 
-test('before any data the interval is all of [-100%, 100%] and the reason says no difference is estimated; the counts come with it', () => {
+test('before any data the interval is all of [-100%, 100%] and the reason says there is no interval yet; the counts come with it', () => {
   const none = compareRates({ n: 0, bad: 0 }, { n: 0, bad: 0 });
   assert.equal(none.verdict, 'inconclusive');
   assert.deepEqual([none.lower, none.upper], [-1, 1]);
-  assert.match(none.reason, /no difference estimated yet/);
+  assert.match(none.reason, /no always-valid interval for the difference yet \(α 0\.05\): the candidate has no answers/);
   assert.doesNotMatch(none.reason, /\d{3,}\.\d+%/, `no interval wider than 100%: ${none.reason}`);
   const some = compareRates({ n: 40, bad: 1 }, { n: 30, bad: 2 });
   assert.deepEqual(some.samples, { baseline: { n: 40, bad: 1 }, candidate: { n: 30, bad: 2 } });

@@ -84,7 +84,10 @@ export function compareRates(baseline: RateSample, candidate: RateSample, opts: 
   const b = rateDifferenceBounds(baseline, candidate, opts);
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const raw = (x: RateSample) => (x.n === 0 ? '-' : pct(x.bad / x.n));
-  const interval = baseline.n === 0 || candidate.n === 0 ? 'no difference estimated yet' : `difference in [${pct(b.lower)}, ${pct(b.upper)}] (always-valid, α ${opts.alpha ?? DEFAULTS.alpha})`;
+  const alpha = opts.alpha ?? DEFAULTS.alpha;
+  const interval = baseline.n === 0 || candidate.n === 0
+    ? `no always-valid interval for the difference yet (α ${alpha}): the ${candidate.n === 0 ? 'candidate' : 'baseline'} has no answers`
+    : `difference in [${pct(b.lower)}, ${pct(b.upper)}] (always-valid, α ${alpha})`;
   const numbers = `candidate ${raw(candidate)} (${candidate.bad}/${candidate.n}) vs baseline ${raw(baseline)} (${baseline.bad}/${baseline.n}), ${interval}`;
   const share = (x: RateSample) => (x.n === 0 ? 0 : x.bad / x.n);
   const out = { baseline: share(baseline), candidate: share(candidate), difference: b.estimate, lower: b.lower, upper: b.upper, samples: { baseline: { n: baseline.n, bad: baseline.bad }, candidate: { n: candidate.n, bad: candidate.bad } } };

@@ -41,7 +41,7 @@ import { Rollouts } from './control/rollouts.js';
 import { RolloutStateStore } from './control/rollout-store.js';
 
 import { AUTOSCALER, Autoscaler } from './control/autoscaler.js';
-import { groupKey, threadsOf, type ResolvedDeployment } from './control/groups.js';
+import { groupKey, runningThreads, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
 import { SplitOrchestrator } from './control/orchestrators/split.js';
 import { ThreadOrchestrator } from './control/orchestrators/thread.js';
@@ -214,13 +214,14 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         if (bytes === undefined) { try { bytes = statSync(d.artifactPath).size; } catch { bytes = 0; } artifactBytes.set(d.sha256, bytes); }
         return {
           name: d.name, version: d.version, spec: d.spec, labels: live.models[d.model]?.labels ?? {},
-          reservation: reservationOf(d.spec, threadsOf(d.spec, cores, total), bytes),
+          reservation: reservationOf(d.spec, runningThreads(d, cores, total, (key) => reconcilers.deployments?.group(key)), bytes),
           replicas: running.filter((r) => r.deployment === d.name && (r.state === 'ready' || r.state === 'starting' || r.state === 'unhealthy')).length,
         };
       });
     };
     const idle: { findings: IdleFinding[]; budgets: BudgetStatus[] } = { findings: [], budgets: [] };
     const ctl: { control?: ControlPlane } = {};
+    const reconcilers: { deployments?: DeploymentsReconciler } = {};
     const scaler: { autoscaler?: Autoscaler } = {};
     // SLOs, drift results and alerts (monitor/monitoring.ts): reconcilers below, one observer on the gateway.
     const monitoring = createMonitoring({
@@ -280,7 +281,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const budget = new BodyBudget(spec.server.bodyMemory);
     const traffic = new RecentTraffic(clock);
     const meters = new CostMeters({
-      clock, logger, store: costStore, replicas: () => orchestrator.status(), everyMs: () => live.cost.every,
+      clock, logger, store: costStore, replicas: () => orchestrator.status(), everyMs: () => live.cost.every, windowMs: () => live.cost.idle.for,
       reservation: (d, v) => { const all = liveCost(); return (all.find((x) => x.name === d && x.version === v) ?? all.find((x) => x.name === d))?.reservation; },
     });
     // A rollout a stop interrupted is taken up where it was by the same move soon after this start (the restart path re-applies the file).
@@ -335,6 +336,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
       recentRequests: (d) => traffic.count(d),
       recentReplicas: (d) => meters.recentReplicas(d),
+      runningGroup: (key) => reconcilers.deployments?.group(key),
       onDesired: (d) => { live = d.loaded.spec; },
       listening: () => listeningAt,
       rollouts: () => rollouts.status(),
@@ -375,13 +377,14 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     scaler.autoscaler = autoscaler;
     life.own('autoscaler', () => autoscaler.close());
     ctl.control = control;
-    controller.add(new DeploymentsReconciler({
+    reconcilers.deployments = new DeploymentsReconciler({
       desired: () => control.deployments(), orchestrator, routing, cores: opts.cores ?? availableParallelism(),
       enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
       onPass: (r) => control.onPass(r),
       rollouts,
       replicas: (d, g) => autoscaler.replicas(d, g),
-    }));
+    });
+    controller.add(reconcilers.deployments);
     controller.add(autoscaler);
     controller.enqueue(AUTOSCALER, ALL);
     orchestrator.onChange((s) => {
@@ -441,7 +444,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
               else logger.info({ reservedCpu: over.reserved, cores }, over.message);
             }
             oversubscribed = over.level;
-            idle.findings = await idleFindings({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: deps });
+            idle.findings = await idleFindings({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: deps, window: (d, since) => meters.window(d, since) });
             const before = new Set(idle.budgets.filter((b) => b.exhausted).map((b) => b.name));
             idle.budgets = await budgetStatus({ store: costStore, spec: live.cost, nowMs: clock.date().getTime(), deployments: liveCost() });
             // A budget that caps replicas and was just spent (or a new month freed one): the autoscaler's bounds changed.
@@ -501,7 +504,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       report: async (by, sinceMs) => {
         await meters.flush();
         const nowMs = clock.date().getTime();
-        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling: rollouts.deploymentsUnderWay() });
+        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling: rollouts.deploymentsUnderWay(), window: (d, since) => meters.window(d, since) });
         return { ...r, budgets: await budgetStatus({ store: costStore, spec: live.cost, nowMs, deployments: liveCost() }) };
       },
     });

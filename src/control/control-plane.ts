@@ -51,8 +51,9 @@ import type { PassReport } from './reconcilers/deployments.js';
 import type { Decision, Evaluation } from './autoscaler.js';
 import { hourlyCost } from '../cost/prices.js';
 import { ratesOf, reservationOf } from '../cost/report.js';
-import { threadsOf } from './groups.js';
+import { runningThreads } from './groups.js';
 import type { RolloutStatus } from './rollouts.js';
+import type { ReplicaGroup } from './orchestrators/types.js';
 
 /** A model file as the client that read it describes it. */
 export interface ModelFile {
@@ -131,6 +132,8 @@ export interface ControlPlaneOptions {
   recentRequests(deployment: string): number;
   /** The replicas a deployment ran on average recently (cost meters), for `plan`'s expected cost of a range. */
   recentReplicas?(deployment: string): { average: number; hours: number } | undefined;
+  /** The replica group running under a key (the deployments reconciler's), so cost lines price running replicas at the threads they run. */
+  runningGroup?(key: string): ReplicaGroup | undefined;
   /** Give up on an apply that has not converged after this long. Default 5 min. */
   applyTimeoutMs?: number;
   /** Told whenever the desired state changes (live settings read it). */
@@ -654,7 +657,7 @@ export class ControlPlane {
           hourly: (d: TargetDeployment) => {
             const side = prepared.targets.includes(d) ? prepared.targets : beforeSide?.deployments ?? [];
             const total = side.reduce((n, x) => n + x.spec.replicas.initial, 0);
-            return hourlyCost(reservationOf(d.spec, threadsOf(d.spec, cores, total), sizes.get(d.sha256) ?? 0), rates);
+            return hourlyCost(reservationOf(d.spec, runningThreads(d, cores, total, this.#o.runningGroup), sizes.get(d.sha256) ?? 0), rates);
           },
         },
       } : {}),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rolloutSchema } from '../spec/schema.js';
-import { autoThreads, planGroups, type ResolvedDeployment } from './groups.js';
+import { autoThreads, planGroups, runningThreads, type ResolvedDeployment } from './groups.js';
 
 const dep = (name: string, replicas: number, threads: 'auto' | number): ResolvedDeployment => ({
   name, model: name, version: 3, artifactPath: `/state/${name}`, sha256: 'ab'.repeat(32), signature: { inputs: [], outputs: [], batchable: true },
@@ -50,4 +50,16 @@ test('a replica count change keeps the group and its threads; a runtime change g
   assert.match(moved!.key, /^a@4\./);
   const [batching] = planGroups([{ ...d, spec: { ...d.spec, batching: { ...d.spec.batching, maxBatchSize: 8 }, timeout: 5 } }], 8, running);
   assert.equal(batching!.key, two!.key, 'batching and timeouts are route settings, not replica settings');
+});
+
+test('runningThreads: a running group is priced at the threads it runs, a new one at the auto share now', () => {
+  // 'a' started alone on 2 cores (2 threads); adding 'b' makes the auto share 1, but 'a' keeps 2.
+  const [a] = planGroups([dep('a', 1, 'auto')], 2);
+  assert.equal(a!.spec.runtime.intraOpThreads, 2);
+  const running = new Map([[a!.key, a!]]);
+  const both = [dep('a', 1, 'auto'), dep('b', 1, 'auto')];
+  assert.deepEqual(planGroups(both, 2, running).map((g) => g.spec.runtime.intraOpThreads), [2, 1], 'what the reconciler runs');
+  assert.equal(runningThreads(both[0]!, 2, 2, (k) => running.get(k)), 2, 'the running group, as it runs');
+  assert.equal(runningThreads(both[1]!, 2, 2, (k) => running.get(k)), 1, 'a group not running yet: the share now');
+  assert.equal(runningThreads(both[0]!, 2, 2), 1, 'without the running groups: the share now');
 });

@@ -63,6 +63,18 @@ export function threadsOf(spec: ResolvedDeployment['spec'], cores: number, total
   return spec.resources.cpu !== undefined ? Math.max(1, Math.floor(spec.resources.cpu)) : autoThreads(cores, totalReplicas);
 }
 
+/**
+ * The intra-op threads a deployment's replicas run: those of its group when that group runs
+ * already (a running group keeps the count it started with, whatever the 'auto' share is
+ * now), else what a new group would get (threadsOf).
+ */
+export function runningThreads(
+  d: Pick<ResolvedDeployment, 'name' | 'version' | 'sha256' | 'model' | 'spec'>, cores: number, totalReplicas: number,
+  running?: (key: string) => ReplicaGroup | undefined,
+): number {
+  return running?.(groupKey(d))?.spec.runtime.intraOpThreads ?? threadsOf(d.spec, cores, totalReplicas);
+}
+
 function fresh(d: ResolvedDeployment, key: string, cores: number, total: number): ReplicaGroup {
   return {
     key,

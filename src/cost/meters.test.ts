@@ -149,6 +149,45 @@ for (const target of await testDialects()) {
       const b = await costReport({ store: new CostStore(store), spec, nowMs: busy.clock.date().getTime(), sinceMs: 3_600_000, by: 'deployment', deployments: live });
       assert.ok(b.findings.every((x) => x.utilisation >= 0.05), JSON.stringify(b.findings));
     });
+
+    test('the idle window is exactly idle.for where the meters sampled it; after a restart, the store\'s hours until then', async () => {
+      const w = world();
+      const windowMs = 20 * 60_000;
+      const meters = new CostMeters({
+        clock: w.clock, logger: silentLogger, store: new CostStore(store), replicas: () => [replica('d#0'), replica('d#1')], everyMs: () => 10_000, windowMs: () => windowMs,
+        usage: { cpuSeconds: (pid) => w.cpu.get(pid) ?? 0, rssBytes: () => 2 ** 29 }, reservation: () => ({ cpu: 1, memoryGiB: 1, gpu: 0 }),
+      });
+      const spec = cost({ idle: { below: 0.05, for: '20m' } });
+      const observe = meters.observer();
+      // Busy (80% of a core each, a request per sample) for 70 minutes, then idle.
+      const run = async (untilMin: number) => {
+        while (w.clock.now() < untilMin * 60_000) {
+          w.clock.advance(10_000);
+          if (w.clock.now() <= 70 * 60_000) {
+            for (const pid of [100, 101]) w.cpu.set(pid, (w.cpu.get(pid) ?? 0) + 8);
+            observe({ deployment: 'd', version: 1, at: w.clock.date().getTime(), rows: 1 } as Parameters<typeof observe>[0]);
+          }
+          await meters.reconcile();
+        }
+      };
+      const findings = () => costReport({ store: new CostStore(store), spec, nowMs: w.clock.date().getTime(), sinceMs: 86_400_000, by: 'deployment', deployments: live, window: (d, since) => meters.window(d, since) }).then((r) => r.findings);
+      await run(85);
+      assert.deepEqual(await findings(), [], 'at 85 min the last 20 min hold 5 busy minutes');
+      const exact = meters.window('d', w.clock.date().getTime() - windowMs)!;
+      close(exact.replicaS, 2 * 1200, 0.01);
+      assert.equal(exact.requests, 30, 'the requests of minutes 65 to 70');
+      await run(91);
+      const found = await findings();
+      assert.deepEqual(found.map((f) => f.deployment), ['d'], 'found once idle.for has passed since the load stopped (plus a sample)');
+      assert.equal(found[0]!.requests, 0);
+      assert.ok(found[0]!.utilisation < 0.05);
+      // A restarted process has not sampled the window: the store's hours since 60 min hold busy minutes 60 to 70.
+      const restarted = new CostMeters({ clock: w.clock, logger: silentLogger, store: new CostStore(store), replicas: () => [], everyMs: () => 10_000, windowMs: () => windowMs, reservation: () => undefined });
+      await restarted.reconcile();
+      assert.equal(restarted.window('d', w.clock.date().getTime() - windowMs), undefined, 'not covered by this process');
+      const fallback = await costReport({ store: new CostStore(store), spec, nowMs: w.clock.date().getTime(), sinceMs: 86_400_000, by: 'deployment', deployments: live, window: (d, since) => restarted.window(d, since) });
+      assert.deepEqual(fallback.findings, [], 'the hourly rows reach back to 60 min, into the load');
+    });
   });
 }
 

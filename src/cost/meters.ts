@@ -134,6 +134,24 @@ export interface CostMetersOptions {
   reservation(deployment: string, version: number): Reservation | undefined;
   usage?: ProcessUsage;
   everyMs(): number;
+  /**
+   * How far back `window` must answer exactly (idle detection's idle.for); the samples of
+   * that span are kept in memory. Default 0: none kept.
+   */
+  windowMs?(): number;
+}
+
+/** What the replicas of one deployment were allocated and used over a span, from this process's samples. */
+export interface WindowQuantities {
+  replicaS: number;
+  cpuAllocS: number;
+  cpuUsedS: number;
+  requests: number;
+}
+
+/** One sample of one deployment: what it added since the sample before (wall ms). */
+interface Tick extends WindowQuantities {
+  wallMs: number;
 }
 
 /** How far back `recentReplicas` looks, and how often it is read again. */
@@ -168,6 +186,10 @@ export class CostMeters implements Reconciler {
   #recentAtMs = -Infinity;
   /** Wall ms of this process's first sample: the store's hours start on the hour, the meters may have started within it. */
   #firstWall: number | undefined;
+  /** Per deployment: each sample's additions over the last `windowMs`, oldest first. */
+  readonly #ticks = new Map<string, Tick[]>();
+  /** Per deployment: answers counted at the previous sample (the running totals of `served`). */
+  readonly #answeredAt = new Map<string, number>();
 
   constructor(o: CostMetersOptions) {
     this.#o = o;
@@ -220,6 +242,12 @@ export class CostMeters implements Reconciler {
     this.#lastWall = wall;
     this.#firstWall ??= wall;
     const live = new Set<string>();
+    const ticks = new Map<string, Tick>();
+    const tickOf = (deployment: string): Tick => {
+      let t = ticks.get(deployment);
+      if (!t) { t = { wallMs: wall, replicaS: 0, cpuAllocS: 0, cpuUsedS: 0, requests: 0 }; ticks.set(deployment, t); }
+      return t;
+    };
     for (const r of this.#o.replicas()) {
       if (!ALLOCATED.has(r.state)) { this.#seen.delete(r.id); continue; }
       live.add(r.id);
@@ -233,15 +261,66 @@ export class CostMeters implements Reconciler {
       const res = this.#o.reservation(r.deployment, r.version);
       if (!res || dt <= 0) continue;
       const row = this.#row(r.deployment, r.version, bucketSec);
+      const tick = tickOf(r.deployment);
       row.replicaS += dt;
+      tick.replicaS += dt;
       row.cpuAllocS += dt * res.cpu;
+      tick.cpuAllocS += dt * res.cpu;
       row.memAllocGiBS += dt * res.memoryGiB;
       row.gpuAllocS += dt * res.gpu;
-      if (cpu !== undefined && last?.cpu !== undefined && samePid) row.cpuUsedS += Math.max(0, cpu - last.cpu);
+      if (cpu !== undefined && last?.cpu !== undefined && samePid) {
+        const used = Math.max(0, cpu - last.cpu);
+        row.cpuUsedS += used;
+        tick.cpuUsedS += used;
+      }
       const rss = r.pid !== undefined ? this.#usage.rssBytes(r.pid) : undefined;
       if (rss !== undefined) row.memUsedGiBS += dt * (rss / 2 ** 30);
     }
     for (const id of this.#seen.keys()) if (!live.has(id)) this.#seen.delete(id);
+    this.#keepTicks(wall, ticks);
+  }
+
+  /** Add this sample's ticks (with the answers since the previous sample) and drop those older than the window. */
+  #keepTicks(wall: number, ticks: Map<string, Tick>): void {
+    const keepMs = this.#o.windowMs?.() ?? 0;
+    for (const [deployment, versions] of this.#served) {
+      let answered = 0;
+      for (const c of versions.values()) answered += c.answered;
+      const before = this.#answeredAt.get(deployment);
+      this.#answeredAt.set(deployment, answered);
+      if (before !== undefined && answered > before) ticks.set(deployment, { ...(ticks.get(deployment) ?? { wallMs: wall, replicaS: 0, cpuAllocS: 0, cpuUsedS: 0, requests: 0 }), requests: answered - before });
+    }
+    if (keepMs <= 0) { this.#ticks.clear(); return; }
+    for (const [deployment, t] of ticks) {
+      const list = this.#ticks.get(deployment);
+      if (list) list.push(t);
+      else this.#ticks.set(deployment, [t]);
+    }
+    for (const [deployment, list] of this.#ticks) {
+      let drop = 0;
+      while (drop < list.length && list[drop]!.wallMs < wall - keepMs) drop++;
+      if (drop === list.length) this.#ticks.delete(deployment);
+      else if (drop > 0) list.splice(0, drop);
+    }
+  }
+
+  /**
+   * What a deployment's replicas were allocated and used after `sinceWallMs` (to within one
+   * sample), summed over its versions; undefined when this process has not sampled since
+   * then (after a restart), or the span is longer than `windowMs` keeps.
+   */
+  window(deployment: string, sinceWallMs: number): WindowQuantities | undefined {
+    if (this.#firstWall === undefined || this.#firstWall > sinceWallMs) return undefined;
+    if (this.#lastWall !== undefined && this.#lastWall - sinceWallMs > (this.#o.windowMs?.() ?? 0)) return undefined;
+    const q: WindowQuantities = { replicaS: 0, cpuAllocS: 0, cpuUsedS: 0, requests: 0 };
+    for (const t of this.#ticks.get(deployment) ?? []) {
+      if (t.wallMs <= sinceWallMs) continue;
+      q.replicaS += t.replicaS;
+      q.cpuAllocS += t.cpuAllocS;
+      q.cpuUsedS += t.cpuUsedS;
+      q.requests += t.requests;
+    }
+    return q;
   }
 
   async flush(): Promise<void> {

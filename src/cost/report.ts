@@ -105,6 +105,8 @@ function machineOf(deps: readonly LiveDeployment[], cores: number, rolling: Read
 
 export async function costReport(o: {
   store: CostStore; spec: CostSpec; nowMs: number; sinceMs: number; by: CostReport['by']; deployments: readonly LiveDeployment[]; cores?: number;
+  /** The meters' exact window (CostMeters.window), for idle findings. */
+  window?: IdleWindow;
   /** Deployments with a rollout under way: their second group is temporary. */
   rolling?: ReadonlySet<string>;
 }): Promise<CostReport> {
@@ -126,20 +128,25 @@ export async function costReport(o: {
   };
 }
 
+/** A deployment's allocation and use after a wall time, exactly; undefined when not known (CostMeters.window). */
+export type IdleWindow = (deployment: string, sinceWallMs: number) => Pick<Quantities, 'replicaS' | 'cpuAllocS' | 'cpuUsedS' | 'requests'> | undefined;
+
 /**
  * Deployments whose replicas used under `idle.below` of the CPU they reserve over the last
  * `idle.for`, having been allocated for (nearly) all of it: what they cost a month, and
- * what to change.
+ * what to change. The window is exact where the meters' samples cover it (`window`); else
+ * (after a restart, until this process has sampled for idle.for) the store's hourly rows
+ * from the hour the window starts in, so it reaches back up to an hour further.
  */
-export async function idleFindings(o: { store: CostStore; spec: CostSpec; nowMs: number; deployments: readonly LiveDeployment[]; rates?: Rates }): Promise<IdleFinding[]> {
+export async function idleFindings(o: { store: CostStore; spec: CostSpec; nowMs: number; deployments: readonly LiveDeployment[]; rates?: Rates; window?: IdleWindow }): Promise<IdleFinding[]> {
   const rates = o.rates ?? ratesOf(o.spec);
   const windowS = o.spec.idle.for / 1000;
-  const since = Math.floor((o.nowMs / 1000 - windowS) / 3600) * 3600;
-  const rows = await o.store.sums(since);
+  let rows: Awaited<ReturnType<CostStore['sums']>> | undefined;
   const out: IdleFinding[] = [];
   for (const d of o.deployments) {
     if (d.replicas === 0) continue;
-    const q = total(rows.filter((r) => r.deployment === d.name));
+    const q = o.window?.(d.name, o.nowMs - o.spec.idle.for)
+      ?? total((rows ??= await o.store.sums(Math.floor((o.nowMs / 1000 - windowS) / 3600) * 3600)).filter((r) => r.deployment === d.name));
     // Allocated for at least 90% of the window by one replica, and its use measured.
     if (q.replicaS / Math.max(1, d.replicas) < 0.9 * windowS || q.cpuAllocS === 0) continue;
     const utilisation = q.cpuUsedS / q.cpuAllocS;

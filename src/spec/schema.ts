@@ -534,7 +534,7 @@ export const costSchema = z
     })).default([]).describe('Monthly budgets per deployment, per model label, or for everything: month-to-date spend, an end-of-month forecast, BudgetSpent alerts at alertAt and a BudgetForecast alert while the forecast is over the amount. Default []. Example: budgets: [{name: risk, label: team=risk, amount: 500, period: month}].'),
     idle: z.strictObject({
       below: z.number().min(0).max(1).default(0.05).describe('A deployment is idle while the CPU its replicas use stays under this share of what they reserve. Default 0.05. Example: below: 0.1.'),
-      for: duration({ positive: true }).prefault('1h').describe('…for this long. Default 1h. Example: for: 6h.'),
+      for: duration({ positive: true }).prefault('1h').describe('…for this long: the last idle.for exactly (to within one cost.every sample), from the samples this process took; just after a restart, from the metered hours the window starts in, so it reaches up to an hour further back until the process has sampled for idle.for. Default 1h. Example: for: 6h.'),
     }).prefault({}).describe('Idle detection: findings (with what the idle capacity costs per month and what to do) and an IdleDeployment alert. Every field is optional.'),
   })
   .superRefine((c, ctx) => {

@@ -77,6 +77,11 @@ export class DeploymentsReconciler implements Reconciler {
     });
   }
 
+  /** The group last handed to the orchestrator under this key (what its replicas run), if any. */
+  group(key: string): ReplicaGroup | undefined {
+    return this.#applied.get(key);
+  }
+
   async reconcile(): Promise<ReconcileResult | void> {
     const { orchestrator, routing } = this.#o;
     const desired = this.#o.desired();

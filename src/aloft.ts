@@ -244,7 +244,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       slos: () => monitoring.slo.last(),
       alerts: () => {
         const r = monitoring.alerts.report();
-        return { evaluating: r.evaluator.leading, alerts: r.active, deliveries: monitoring.alerts.counts() };
+        return { evaluating: r.evaluator.leading, alerts: r.active.map((a) => (a.silencedBy ? { ...a, state: 'silenced' } : a)), deliveries: monitoring.alerts.counts() };
       },
       drift: () => monitoring.driftChecks().map((c) => ({ deployment: c.deployment, drifted: c.result!.drifted, share: c.result!.share, features: c.result!.features.map((f) => ({ feature: f.feature, drifted: f.drifted, statistic: f.statistic })) })),
       captures: () => capture.counts(),
@@ -424,7 +424,10 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     controller.enqueue(SLO, ALL);
     controller.add(monitoring.alerts);
     controller.enqueue(ALERTS, ALL);
-    registerAlertsRoute(adminApp, { alerts: monitoring.alerts, exists: (d) => routing.table.get(d) !== undefined });
+    registerAlertsRoute(adminApp, {
+      alerts: monitoring.alerts, exists: (d) => routing.table.get(d) !== undefined, deployments: () => Object.keys(live.deployments),
+      silences: monitoring.silences, audit, clock,
+    });
     controller.add({
       name: COST,
       // Sample, flush, and now and then look for idle deployments (their findings become IdleDeployment alerts).

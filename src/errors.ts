@@ -79,6 +79,7 @@ export const ERRORS = {
   ALOFT_UNAUTHENTICATED: { status: 401, summary: 'No credentials, or the key or token is unknown, wrong, revoked or expired (the message never says which).', retry: 'terminal' },
   ALOFT_FORBIDDEN: { status: 403, summary: 'The credentials are valid but their role or scope does not allow this endpoint or deployment.', retry: 'terminal' },
   ALOFT_KEY_NOT_FOUND: { status: 404, summary: 'No active API key with that name (admin API).', retry: 'terminal' },
+  ALOFT_SILENCE_NOT_FOUND: { status: 404, summary: 'No alert silence with that id (admin API; aloft silence list shows them).', retry: 'terminal' },
   ALOFT_KEY_EXISTS: { status: 409, summary: 'An active API key with that name exists; revoke it first or pick another name.', retry: 'terminal' },
   ALOFT_KEY_INVALID: { status: 400, summary: 'A key given to Aloft (ALOFT_ADMIN_KEY, the admin key file) is not of the form aloft_<12 hex>_<43 base64url>.', retry: 'terminal' },
   ALOFT_AUTH_CONFIG: { status: 500, summary: 'The JWT settings cannot be used: the JWKS file or URL is missing or not a valid JWK set.', retry: 'terminal' },

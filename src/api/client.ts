@@ -11,6 +11,8 @@
 import { request } from 'undici';
 import { AloftError, codeForStatus, fail, isErrorCode } from '../errors.js';
 import { pathOf, routeOf, type RouteId } from './routes.js';
+import type { SilenceCreated, SilenceView } from '../monitor/alerts/routes.js';
+import type { SilenceRequest } from '../monitor/alerts/silences.js';
 import type {
   AliasDeleted, AliasResult, ApplyAnswer, ApplyRequest, ArtifactStored, AuditCheck, AuditList, ControlStatus, DeploymentList, KeyCreated, KeyList, KeyRequest, KeyRevoked,
   GcResult, ModelDetail, ModelList, RolloutChanged, RolloutList, PlanResult, PushResult, RevisionDetail, RevisionList, RollbackRequest, SpecSubmission, VersionDeleted,
@@ -91,6 +93,9 @@ export class AdminClient {
   }
   deleteVersion(name: string, version: number): Promise<VersionDeleted> { return this.#json('admin.models.version.delete', { name, version }); }
   gc(opts: { dryRun?: boolean } = {}): Promise<GcResult> { return this.#json('admin.gc', {}, JSON.stringify(opts), JSON_TYPE); }
+  silences(): Promise<{ silences: SilenceView[] }> { return this.#json('admin.silences.list'); }
+  silence(request: SilenceRequest): Promise<SilenceCreated> { return this.#json('admin.silences.create', {}, JSON.stringify(request), JSON_TYPE); }
+  expireSilence(id: string): Promise<{ silence: SilenceView }> { return this.#json('admin.silences.expire', { id }); }
 
   /** POST an inference request (JSON) to a deployment, or one version of it; the raw answer. */
   infer(deployment: string, body: string | Buffer, version?: string): Promise<RawAnswer> {

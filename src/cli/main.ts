@@ -13,6 +13,7 @@ import * as rollout from './commands/rollout.js';
 import { exportCapture } from './commands/capture.js';
 import { monitor } from './commands/monitor.js';
 import { alerts } from './commands/alerts.js';
+import * as silence from './commands/silence.js';
 import { cost } from './commands/cost.js';
 import { recommend } from './commands/recommend.js';
 import * as keys from './commands/keys.js';
@@ -131,6 +132,17 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .option('--deployment <name>', 'only this deployment\'s')
     .option('--all', 'also recently resolved alerts and every delivery'))
     .action((o: Parameters<typeof alerts>[0]) => alerts(o));
+  const si = program.command('silence').description('hold alerts back from notifications for a while (a planned retraining, maintenance): add, list, expire (admin or operator)');
+  client(si.command('add').description('silence the alerts whose labels have every --match, for --for or until --until; they still show in aloft alerts, marked silenced')
+    .option('--match <label=value>', 'a label the alerts must have, e.g. deployment=credit-risk, alertname=DriftDetected (repeatable; at least one)', collect)
+    .option('--for <duration>', 'how long, e.g. 2h, 90m, 3d (at most 30d)')
+    .option('--until <time>', 'or until this ISO time')
+    .option('--comment <text>', 'why (required; shown with the silence)'))
+    .action((o: Parameters<typeof silence.add>[0]) => silence.add(o));
+  client(si.command('list').description('silences in force, pending and ended in the last week'))
+    .action((o: Parameters<typeof silence.list>[0]) => silence.list(o));
+  client(si.command('expire').description('end a silence now').argument('<id>', 'the silence\'s id (aloft silence list)'))
+    .action((id: string, o: Parameters<typeof silence.expire>[1]) => silence.expire(id, o));
   client(program.command('cost').description('what serving costs: spend, cost per 1,000 predictions, efficiency (used ÷ reserved) and idle findings, from the meters (cost.prices or cost.instance price them)')
     .option('--by <group>', 'deployment, version or label', 'deployment')
     .option('--since <duration>', 'how far back, e.g. 30d, 24h', '30d'))

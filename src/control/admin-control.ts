@@ -17,6 +17,7 @@ import type { ControlPlane, ControlStatus, SpecSubmission } from './control-plan
 import type { RolloutRunCost, Rollouts, RolloutStatus } from './rollouts.js';
 import type { AuditLog } from '../security/audit.js';
 import { inScopeOf } from '../security/policy.js';
+import { jsonBody } from '../api/json-body.js';
 
 export interface ControlRoutesContext {
   control: ControlPlane;
@@ -27,19 +28,6 @@ export interface ControlRoutesContext {
   audit?: Pick<AuditLog, 'append'>;
   /** What the second group of a running rollout costs (undefined when it has none, or no prices apply). */
   rolloutCost?: (r: RolloutStatus) => RolloutRunCost | undefined;
-}
-
-function jsonBody<T>(req: FastifyRequest, example: string): T {
-  const raw = (req.body as Buffer | undefined)?.toString('utf8') ?? '';
-  if (raw.trim() === '') return {} as T;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw fail('ALOFT_BAD_REQUEST', `the body is not JSON; send ${example}`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw fail('ALOFT_BAD_REQUEST', `the body must be a JSON object: ${example}`);
-  return parsed as T;
 }
 
 function optionalInt(v: unknown, name: string): number | undefined {

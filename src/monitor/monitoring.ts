@@ -16,6 +16,7 @@ import { Lease } from '../store/leases.js';
 import { Alerts } from './alerts/alerts.js';
 import type { Condition } from './alerts/model.js';
 import { AlertStateStore } from './alerts/store.js';
+import { SilenceStore } from './alerts/silences.js';
 import { CaptureDropRule, CrashLoopRule, driftConditions, sloConditions } from './alerts/rules.js';
 import type { DriftCheck } from './drift-monitor.js';
 import { judge, type Pair } from './quality.js';
@@ -66,10 +67,11 @@ export function createMonitoring(o: MonitoringOptions) {
   };
   // One evaluator among the processes sharing the store: the holder of this lease.
   const lease = new Lease(o.store, { name: 'alerts', holder: `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`, clock: o.clock });
-  const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, externalURL: o.externalURL, store: new AlertStateStore(o.store), lease, ...(o.fetch ? { fetch: o.fetch } : {}) });
+  const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, externalURL: o.externalURL, store: new AlertStateStore(o.store), lease, silences: new SilenceStore(o.store), ...(o.fetch ? { fetch: o.fetch } : {}) });
   return {
     slo,
     alerts,
+    silences: new SilenceStore(o.store),
     /** A drift check finished. */
     onDriftCheck(c: DriftCheck): void {
       // A check that could not judge (too few rows, no reference yet, an error) leaves nothing drifted to alert on.

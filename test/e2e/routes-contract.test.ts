@@ -18,7 +18,7 @@ let p: Project;
 before(async () => { p = await startProject({ replicas: 1 }); });
 after(() => p.close());
 
-const PARAMS = { digest: '0'.repeat(64), number: 1, name: 'credit-risk', version: 1, alias: 'production' };
+const PARAMS = { digest: '0'.repeat(64), number: 1, name: 'credit-risk', version: 1, alias: 'production', id: '0123456789ab' };
 const METHODS: Method[] = ['GET', 'POST', 'PUT', 'DELETE'];
 
 test('every declared route answers with its own answer, never "no route"', async () => {

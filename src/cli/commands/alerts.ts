@@ -1,26 +1,33 @@
 /**
  * `aloft alerts [--deployment D] [--all] [--json]`: pending and firing alerts (and with
  * --all the recently resolved ones), then every notification's delivery: which sink, how
- * many attempts, the last error and when it is tried next.
+ * many attempts, the last error and when it is tried next. A silenced alert says which
+ * silence holds it back and until when (`aloft silence`).
  */
 import { pathOf } from '../../api/routes.js';
 import type { Alert } from '../../monitor/alerts/model.js';
 import type { AlertsReport } from '../../monitor/alerts/alerts.js';
+import type { Silence } from '../../monitor/alerts/silences.js';
 import { connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
 
-function alertLine(a: Alert): string {
+function alertLine(a: Alert, silences?: readonly Silence[]): string {
   const since = a.state === 'resolved' ? `resolved ${a.resolvedAt}` : a.state === 'firing' ? `since ${a.firingAt}` : `pending since ${a.activeAt}`;
   const labels = Object.entries(a.labels).filter(([k]) => k !== 'alertname' && k !== 'deployment' && k !== 'severity').map(([k, v]) => `${k}=${v}`).join(' ');
-  return `  ${a.state.toUpperCase().padEnd(8)} ${(a.labels.severity ?? '').padEnd(6)} ${a.name}${a.labels.deployment ? ` ${a.labels.deployment}` : ''}${labels ? ` (${labels})` : ''}, ${since}\n           ${a.annotations.summary}`;
+  const silenced = a.silencedBy && a.silencedBy.length > 0
+    ? `\n           silenced by ${a.silencedBy.map((id) => { const s = silences?.find((x) => x.id === id); return s ? `${id} until ${s.endsAt} (${s.comment})` : id; }).join(', ')}: not notified`
+    : '';
+  return `  ${a.state.toUpperCase().padEnd(8)} ${(a.labels.severity ?? '').padEnd(6)} ${a.name}${a.labels.deployment ? ` ${a.labels.deployment}` : ''}${labels ? ` (${labels})` : ''}, ${since}\n           ${a.annotations.summary}${silenced}`;
 }
 
 export function describeAlerts(r: AlertsReport, all: boolean): string {
   const lines: string[] = [];
   const firing = r.active.filter((a) => a.state === 'firing').length;
-  lines.push(`${firing} firing, ${r.active.length - firing} pending (at ${r.at}; sinks: ${r.sinks.join(', ') || 'none'})`);
+  const silenced = r.active.filter((a) => a.silencedBy && a.silencedBy.length > 0).length;
+  const silences = r.silences ?? [];
+  lines.push(`${firing} firing, ${r.active.length - firing} pending${silenced > 0 ? ` (${silenced} silenced)` : ''} (at ${r.at}; sinks: ${r.sinks.join(', ') || 'none'}${silences.length > 0 ? `; ${silences.length} silence${silences.length === 1 ? '' : 's'} in force, aloft silence list` : ''})`);
   if (r.evaluator && !r.evaluator.leading) lines.push(`this process (${r.evaluator.self}) stands by: ${r.evaluator.leader ?? 'another process sharing the database'} evaluates and delivers alerts; shown is the book it saved last`);
-  for (const a of r.active) lines.push(alertLine(a));
+  for (const a of r.active) lines.push(alertLine(a, silences));
   if (all) {
     lines.push(`resolved (${r.resolved.length}):`);
     for (const a of r.resolved) lines.push(alertLine(a));

@@ -21,6 +21,7 @@ import type { Lease } from '../../store/leases.js';
 import type { AlertsSpec } from '../../spec/types.js';
 import { AlertBook, type Alert, type Condition, type Notification } from './model.js';
 import type { AlertStateStore } from './store.js';
+import { isActive, matches, type Silence, type SilenceStore } from './silences.js';
 import { LogSink, WebhookSink, type AlertSink } from './sinks.js';
 
 export const ALERTS = 'alerts';
@@ -57,6 +58,8 @@ export interface AlertsReport {
   resolved: Alert[];
   deliveries: Delivery[];
   sinks: string[];
+  /** Silences in force now (those the caller's scopes cover). */
+  silences: Silence[];
 }
 
 export interface AlertsOptions {
@@ -73,6 +76,8 @@ export interface AlertsOptions {
   store?: AlertStateStore;
   /** Evaluate only while holding this lease (none: always, as the only evaluator). */
   lease?: Lease;
+  /** Silences (none: nothing is silenced). */
+  silences?: SilenceStore;
   fetch?: typeof fetch;
 }
 
@@ -114,7 +119,9 @@ export class Alerts implements Reconciler {
     if (this.#o.lease && !(await this.#lead(this.#o.lease))) return [];
     await (this.#restoring ??= this.#restore());
     const conditions = await this.#o.conditions();
-    const notes = this.#book.update(conditions, this.#o.clock.date().getTime());
+    const nowMs = this.#o.clock.date().getTime();
+    const silences = (await this.silences()).filter((x) => isActive(x, nowMs));
+    const notes = this.#book.update(conditions, nowMs, (labels) => silences.filter((x) => matches(x, labels)).map((x) => x.id));
     for (const n of notes) for (const sink of this.#currentSinks()) this.#queue(sink, n);
     if (this.#o.store && this.#book.dirty) {
       const snapshot = this.#book.snapshot();
@@ -176,7 +183,32 @@ export class Alerts implements Reconciler {
     }
   }
 
+  /**
+   * Silences not ended a week ago (newest first). Unreadable (the database failing): none,
+   * and a warning; alerts then notify as if nothing were silenced, rather than not at all.
+   */
+  async silences(): Promise<Silence[]> {
+    const store = this.#o.silences;
+    if (!store) return [];
+    const nowMs = this.#o.clock.date().getTime();
+    if (nowMs - this.#prunedAtMs >= 3_600_000) {
+      this.#prunedAtMs = nowMs;
+      await store.prune(nowMs).catch((err: unknown) => this.#o.logger.warn({ err }, 'ended silences could not be pruned'));
+    }
+    this.#silences = await store.list(nowMs).catch((err: unknown) => {
+      this.#o.logger.warn({ err }, 'silences could not be read; alerts are notified as if none were set');
+      return [];
+    });
+    return this.#silences;
+  }
+
+  #prunedAtMs = -Infinity;
+  /** The silences as last read (by an evaluation or `silences()`). */
+  #silences: Silence[] = [];
+
   report(filter?: { deployment?: string }): AlertsReport {
+    const nowMs = this.#o.clock.date().getTime();
+    const silences = this.#silences.filter((x) => isActive(x, nowMs) && (filter?.deployment === undefined || x.matchers.deployment === undefined || x.matchers.deployment === filter.deployment));
     const match = (a: Alert) => filter?.deployment === undefined || a.labels.deployment === filter.deployment;
     const lease = this.#o.lease;
     return {
@@ -186,6 +218,7 @@ export class Alerts implements Reconciler {
       resolved: this.#book.resolved().filter(match).slice(0, 50),
       deliveries: [...this.#deliveries].reverse().filter((d) => filter?.deployment === undefined || d.groupKey.includes(JSON.stringify(filter.deployment))),
       sinks: this.#currentSinks().map((s) => s.name),
+      silences,
     };
   }
 

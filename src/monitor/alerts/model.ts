@@ -40,6 +40,10 @@ export interface Alert {
   activeAt: string;
   firingAt?: string;
   resolvedAt?: string;
+  /** The silences (silences.ts) that hold it back from notifications now. */
+  silencedBy?: string[];
+  /** It started firing while silenced and no notification has carried it since. */
+  unnotified?: boolean;
 }
 
 /** What a group's notification carries. */
@@ -142,8 +146,14 @@ export class AlertBook {
     return [...this.#resolved].reverse();
   }
 
-  /** Apply what holds now; returns the notifications due. */
-  update(conditions: readonly Condition[], nowMs: number): Notification[] {
+  /**
+   * Apply what holds now; returns the notifications due. `silencedBy` names the silences
+   * that match an alert's labels now: such an alert moves as any other but is left out of
+   * notifications (a group whose firing alerts are all silenced is not notified, nor
+   * repeated); when its silence ends while it fires, its group is notified then. A
+   * resolution is notified only for an alert a notification carried as firing.
+   */
+  update(conditions: readonly Condition[], nowMs: number, silencedBy: (labels: Readonly<Record<string, string>>) => string[] = () => []): Notification[] {
     const now = new Date(nowMs).toISOString();
     const seen = new Set<string>();
     const changed = new Map<string, Alert[]>();
@@ -165,11 +175,22 @@ export class AlertBook {
         a.annotations = c.annotations;
         if (c.value !== undefined) a.value = c.value;
       }
+      const silences = silencedBy(a.labels);
+      if (silences.length > 0) {
+        if (a.silencedBy?.join() !== silences.join()) this.#dirty = true;
+        a.silencedBy = silences;
+      } else if (a.silencedBy) {
+        delete a.silencedBy;
+        this.#dirty = true;
+        // Its silence ended while it fires, and nobody was told: now they are.
+        if (a.state === 'firing' && a.unnotified) mark(a);
+      }
       if (a.state === 'pending' && nowMs - Date.parse(a.activeAt) >= this.#o.forMs()) {
         a.state = 'firing';
         a.firingAt = now;
         this.#dirty = true;
-        mark(a);
+        if (a.silencedBy) a.unnotified = true;
+        else mark(a);
       }
     }
     const resolvedNow: Alert[] = [];
@@ -183,7 +204,8 @@ export class AlertBook {
       a.state = 'resolved';
       a.resolvedAt = now;
       resolvedNow.push(a);
-      mark(a);
+      // Nobody was told it fired (or it is silenced now): its end is no news.
+      if (!a.unnotified && !a.silencedBy) mark(a);
     }
     this.#resolved.push(...resolvedNow);
     const keep = this.#o.history ?? 200;
@@ -192,7 +214,7 @@ export class AlertBook {
     const out: Notification[] = [];
     const firingByGroup = new Map<string, Alert[]>();
     for (const a of this.#active.values()) {
-      if (a.state !== 'firing') continue;
+      if (a.state !== 'firing' || a.silencedBy) continue;
       const g = groupOf(a.labels).key;
       firingByGroup.set(g, [...(firingByGroup.get(g) ?? []), a]);
     }
@@ -203,6 +225,7 @@ export class AlertBook {
       const last = this.#notified.get(g);
       const reason = changed.has(g) ? 'changed' : last === undefined || nowMs - last >= this.#o.repeatMs() ? 'repeat' : undefined;
       if (reason === undefined || (firing.length === 0 && justResolved.length === 0)) continue;
+      for (const a of firing) delete a.unnotified;
       const sample = firing[0] ?? justResolved[0]!;
       this.#dirty = true;
       this.#notified.set(g, nowMs);

@@ -15,6 +15,7 @@ import * as m0009 from './0009_alert_state.js';
 import * as m0010 from './0010_capture_blocks.js';
 import * as m0011 from './0011_leases.js';
 import * as m0012 from './0012_rollout_state.js';
+import * as m0013 from './0013_alert_silences.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -29,6 +30,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0010_capture_blocks': m0010,
   '0011_leases': m0011,
   '0012_rollout_state': m0012,
+  '0013_alert_silences': m0013,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

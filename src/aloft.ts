@@ -228,11 +228,12 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       clock, logger, store, spec: () => live, variants, externalURL: () => adminAt.url,
       replicas: () => orchestrator.status(),
       captureDrops: () => capture.counts().map((c) => ({ deployment: c.deployment, dropped: c.counts.droppedFull + c.counts.droppedSink })),
-      conditions: (): Condition[] => idle.findings.map((f): Condition => ({
+      conditions: (): Condition[] => budgetConditions(idle.budgets),
+      localConditions: (): Condition[] => idle.findings.map((f): Condition => ({
         labels: { alertname: 'IdleDeployment', deployment: f.deployment, severity: 'ticket' },
         annotations: { summary: `${f.deployment}: its ${f.replicas} replica${f.replicas === 1 ? '' : 's'} used ${(100 * f.utilisation).toFixed(1)}% of the CPU they reserve over ${f.window} (${f.unpriced.length > 0 ? `unpriced: ${f.unpriced.join(', ')}` : `$${f.monthlyCost.toFixed(2)} a month`}): ${f.recommendation}` },
         value: f.utilisation,
-      })).concat(budgetConditions(idle.budgets)),
+      })),
     });
     life.own('alerts', () => monitoring.alerts.close());
     const metrics = new GatewayMetrics({

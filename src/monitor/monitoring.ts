@@ -35,8 +35,10 @@ export interface MonitoringOptions {
   variants: VariantWindows;
   externalURL(): string;
   fetch?: typeof fetch;
-  /** More rules' conditions (cost's idle findings). */
+  /** More rules' conditions from what every process shares (cost budgets). */
   conditions?(): Condition[];
+  /** More conditions only this process sees (cost's idle findings on its replicas). */
+  localConditions?(): Condition[];
 }
 
 const NONE: readonly never[] = Object.freeze([]);
@@ -53,21 +55,28 @@ export function createMonitoring(o: MonitoringOptions) {
   const crash = new CrashLoopRule();
   const drops = new CaptureDropRule();
   const conditions = async (): Promise<Condition[]> => {
-    const now = o.clock.date().getTime();
     const live = new Set(Object.keys(o.spec().deployments));
     for (const d of drift.keys()) if (!live.has(d)) drift.delete(d);
     return [
       // The SLO reconciler evaluates on the same interval: reuse its evaluation when it is that fresh.
       ...sloConditions(await slo.recent(o.spec().alerts.every / 2)),
       ...driftConditions([...drift.values()]),
+      ...(o.conditions?.() ?? []),
+    ];
+  };
+  /** What this process alone sees: its replicas and its capture (a standby hands these to the evaluator). */
+  const localConditions = (): Condition[] => {
+    const now = o.clock.date().getTime();
+    const live = new Set(Object.keys(o.spec().deployments));
+    return [
       ...crash.conditions(o.replicas(), now, o.spec().alerts.crashLoop),
       ...drops.conditions(o.captureDrops().filter((c) => live.has(c.deployment)), now),
-      ...(o.conditions?.() ?? []),
+      ...(o.localConditions?.() ?? []),
     ];
   };
   // One evaluator among the processes sharing the store: the holder of this lease.
   const lease = new Lease(o.store, { name: 'alerts', holder: `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`, clock: o.clock });
-  const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, externalURL: o.externalURL, store: new AlertStateStore(o.store), lease, silences: new SilenceStore(o.store), ...(o.fetch ? { fetch: o.fetch } : {}) });
+  const alerts = new Alerts({ clock: o.clock, logger: o.logger, spec: () => o.spec().alerts, conditions, localConditions, externalURL: o.externalURL, store: new AlertStateStore(o.store), lease, silences: new SilenceStore(o.store), ...(o.fetch ? { fetch: o.fetch } : {}) });
   return {
     slo,
     alerts,

@@ -344,6 +344,56 @@ for (const target of await testDialects()) {
       }
     });
 
+    test('what only a process standing by sees (its replicas\' crash loop) is alerted by the evaluator, once, and resolves when it stops publishing', async () => {
+      const clock = new ManualClock(0, Date.UTC(2026, 0, 1));
+      const other = await database.open();
+      try {
+        const spec = () => alertsSchema.parse({ for: '0s', log: false, every: '15s' }) as AlertsSpec;
+        const sent: string[] = [];
+        let standbySees: Condition[] = [cond('ReplicaCrashLoop', 'd')];
+        const make = (who: 'a' | 'b', s: Store, holds: () => Condition[]) => new Alerts({
+          clock, logger: silentLogger, spec, conditions: () => [], localConditions: holds, externalURL: () => '', store: new AlertStateStore(s),
+          sinks: () => [{ name: 'test', send: async (n: Notification) => { sent.push(`${who}:${n.status}:${n.alerts.map((x) => x.name).join(',')}`); } }],
+          lease: new Lease(s, { name: 'alerts', holder: who, clock }),
+        });
+        const a = make('a', store, () => [cond('SloBurn', 'e')]);
+        const b = new Alerts({
+          clock, logger: silentLogger, spec, externalURL: () => '', store: new AlertStateStore(other),
+          // What b reads from the shared store is not published: the evaluator reads it itself.
+          conditions: () => [cond('SharedRule', 'e')], localConditions: () => standbySees,
+          sinks: () => [{ name: 'test', send: async (n: Notification) => { sent.push(`b:${n.status}:${n.alerts.map((x) => x.name).join(',')}`); } }],
+          lease: new Lease(other, { name: 'alerts', holder: 'b', clock }),
+        });
+        await a.evaluate(); // a leads
+        await b.evaluate(); // b stands by, publishes its crash loop
+        await a.evaluate();
+        await a.settled();
+        assert.deepEqual(sent.sort(), ['a:firing:ReplicaCrashLoop', 'a:firing:SloBurn'], 'the evaluator notifies the standby\'s condition');
+        assert.deepEqual(b.report().active.map((x) => x.name).sort(), ['SloBurn'], 'b shows the book as a last saved it, before its own condition arrived');
+        await b.evaluate();
+        assert.deepEqual(b.report().active.map((x) => x.name).sort(), ['ReplicaCrashLoop', 'SloBurn'], 'then the saved book, with it');
+        // The same condition seen by both is one alert.
+        standbySees = [cond('ReplicaCrashLoop', 'd'), cond('SloBurn', 'e')];
+        clock.advance(15_000);
+        await b.evaluate();
+        await a.evaluate();
+        await a.settled();
+        assert.equal(sent.length, 2, 'nothing new: equal labels are one alert');
+        // b stops publishing (it crashed): three evaluations later its crash loop resolves.
+        clock.advance(30_000);
+        await a.evaluate();
+        assert.equal(sent.length, 2, 'within three evaluations its last word holds');
+        clock.advance(16_000);
+        await a.evaluate();
+        await a.settled();
+        assert.deepEqual(sent.slice(2), ['a:resolved:ReplicaCrashLoop']);
+        await a.close();
+        await b.close();
+      } finally {
+        await other.close();
+      }
+    });
+
     test('a saved book that cannot be read is reported and replaced; alerts start afresh and keep working', async () => {
       const clock = new ManualClock(Date.UTC(2026, 0, 1));
       await store.db.withTables<{ alert_state: { id: string; data: string; updated_at: string } }>().insertInto('alert_state').values({ id: 'alerts', data: '{not json', updated_at: 'x' }).execute();

@@ -13,6 +13,10 @@
  * once it runs out (a crashed holder), or at once when the holder stops cleanly, and goes
  * on from the saved book, so what already fired is not notified again. A process that
  * loses the lease drops its waiting retries: the new evaluator owns the notifications.
+ * A process standing by still gathers the conditions only it can see (`localConditions`:
+ * its replicas, its capture) and publishes them in the store at each evaluation; the evaluator adds those published in the last three
+ * evaluations to its own (equal labels are one alert), so a crash loop among a standby's
+ * replicas is alerted too, and resolves once that process stops publishing it.
  */
 import type { Clock, Timer } from '../../clock.js';
 import type { Reconciler, ReconcileResult } from '../../control/controller.js';
@@ -66,8 +70,14 @@ export interface AlertsOptions {
   clock: Clock;
   logger: Logger;
   spec: () => AlertsSpec;
-  /** Every rule's conditions now. */
+  /** Every rule's conditions now that reads what all processes share (the store: SLO events, budgets, drift checks). */
   conditions: () => Promise<Condition[]> | Condition[];
+  /**
+   * Conditions only this process sees (its own replicas' crash loops, its capture drops,
+   * its idle replicas). A process standing by publishes these alone for the evaluator: the
+   * shared ones the evaluator reads itself, at its own time.
+   */
+  localConditions?: () => Promise<Condition[]> | Condition[];
   /** Where `aloft alerts` can be asked (the admin API's URL). */
   externalURL: () => string;
   /** Sinks instead of those the spec names (tests). */
@@ -116,9 +126,14 @@ export class Alerts implements Reconciler {
   async evaluate(): Promise<Notification[]> {
     // A pass that comes after close (the controller's last) neither takes the lease back nor notifies.
     if (this.#closed) return [];
-    if (this.#o.lease && !(await this.#lead(this.#o.lease))) return [];
+    const lease = this.#o.lease;
+    if (lease && !(await this.#lead(lease))) {
+      // Standing by: what only this process sees (its replicas, its capture) goes to the evaluator through the store.
+      await this.#publish(lease.holder);
+      return [];
+    }
     await (this.#restoring ??= this.#restore());
-    const conditions = await this.#o.conditions();
+    const conditions = [...await this.#o.conditions(), ...await this.#o.localConditions?.() ?? [], ...await this.#othersConditions()];
     const nowMs = this.#o.clock.date().getTime();
     const silences = (await this.silences()).filter((x) => isActive(x, nowMs));
     const notes = this.#book.update(conditions, nowMs, (labels) => silences.filter((x) => matches(x, labels)).map((x) => x.id));
@@ -130,6 +145,31 @@ export class Alerts implements Reconciler {
       });
     }
     return notes;
+  }
+
+  async #publish(holder: string): Promise<void> {
+    const store = this.#o.store;
+    if (!store || !this.#o.localConditions) return;
+    try {
+      await store.publish(holder, await this.#o.localConditions(), this.#o.clock.date().toISOString());
+    } catch (err) {
+      this.#o.logger.warn({ err }, 'this process\'s alert conditions could not be handed to the evaluator; its own replicas\' and capture\'s alerts wait until it can');
+    }
+  }
+
+  /**
+   * What the processes standing by published within the last three evaluations (a process
+   * that stopped publishing, stopped or crashed, drops out, and its alerts resolve).
+   */
+  async #othersConditions(): Promise<Condition[]> {
+    const store = this.#o.store;
+    const lease = this.#o.lease;
+    if (!store || !lease) return [];
+    const nowMs = this.#o.clock.date().getTime();
+    return store.published(new Date(nowMs - LEASE_EVALUATIONS * this.#o.spec().every).toISOString(), lease.holder, new Date(nowMs - 86_400_000).toISOString()).catch((err: unknown) => {
+      this.#o.logger.warn({ err }, 'the conditions other processes published could not be read; only this process\'s are alerted on now');
+      return [];
+    });
   }
 
   /** Hold the evaluator's lease; on taking it, start from the saved book; on losing it, stand down. */

@@ -97,4 +97,8 @@ export type AuditCheck = AuditVerification;
 /** GET /api/v1/rollouts */
 export interface RolloutList { rollouts: RolloutStatus[] }
 /** POST /api/v1/rollouts/:name/{promote,abort,pause,resume} */
-export interface RolloutChanged { rollout: RolloutStatus }
+export interface RolloutChanged {
+  rollout: RolloutStatus;
+  /** False when the command found it so already (pause on a paused rollout, resume on a running one): nothing changed, nothing was audited. */
+  changed: boolean;
+}

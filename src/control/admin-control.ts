@@ -149,10 +149,13 @@ export function registerControlRoutes(app: FastifyInstance, ctx: ControlRoutesCo
       if (!control.deployments().some((d) => d.name === req.params.name)) {
         throw fail('ALOFT_MODEL_NOT_FOUND', `deployment '${req.params.name.slice(0, 80)}' is not served here; aloft status lists the deployments`);
       }
+      const before = rollouts.status().find((r) => r.deployment === req.params.name);
       const rollout = act(req.params.name, by.actor.name);
+      // Pausing a paused rollout, or resuming a running one, changes nothing: said, not audited.
+      const changed = !(before && before.paused === rollout.paused && (id === 'admin.rollout.pause' || id === 'admin.rollout.resume'));
       ctx.enqueue?.();
-      if (action && ctx.audit) await ctx.audit.append({ actor: by.actor, action, target: `${rollout.deployment}@${rollout.candidate.version}`, source: by.source, after: { state: rollout.state, step: rollout.step, weight: rollout.weight, reason: rollout.reason ?? null } });
-      return { rollout };
+      if (changed && action && ctx.audit) await ctx.audit.append({ actor: by.actor, action, target: `${rollout.deployment}@${rollout.candidate.version}`, source: by.source, after: { state: rollout.state, step: rollout.step, weight: rollout.weight, reason: rollout.reason ?? null } });
+      return { rollout, changed };
     } });
   };
   command('admin.rollout.promote', (n, by) => rollouts.promote(n, by), 'rollout.promote_requested');

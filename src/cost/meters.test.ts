@@ -150,6 +150,28 @@ for (const target of await testDialects()) {
       assert.ok(b.findings.every((x) => x.utilisation >= 0.05), JSON.stringify(b.findings));
     });
 
+    test('a thread replica\'s use is not measured: efficiency says so and it is never found idle; a process replica beside it is measured alone', async () => {
+      const w = world();
+      // d#0 is a process replica (10% of a core); d#1 a thread replica (no pid: it shares the gateway's process).
+      w.set([replica('d#0'), replica('d#1', { pid: undefined })]);
+      for (let s = 0; s <= 3600; s += 10) { await w.meters.reconcile(); if (s < 3600) { w.clock.advance(10_000); w.cpu.set(100, (w.cpu.get(100) ?? 0) + 1); } }
+      const spec = cost({ idle: { below: 0.05, for: '1h' } });
+      const r = await costReport({ store: new CostStore(store), spec, nowMs: w.clock.date().getTime(), sinceMs: 86_400_000, by: 'deployment', deployments: live });
+      close(r.groups[0]!.efficiency.cpu!, 0.1, 1e-6);
+      assert.deepEqual(r.findings, [], '10% of what the measured replica reserves: not idle at 5%');
+    });
+
+    test('thread replicas alone: CPU and memory not measured, rather than 0%, and no idle finding', async () => {
+      const spec = cost({ idle: { below: 0.05, for: '1h' } });
+      const threads = world();
+      threads.set([replica('d#0', { pid: undefined }), replica('d#1', { pid: undefined })]);
+      for (let s = 0; s <= 3600; s += 10) { await threads.meters.reconcile(); if (s < 3600) threads.clock.advance(10_000); }
+      const t = await costReport({ store: new CostStore(store), spec, nowMs: threads.clock.date().getTime(), sinceMs: 3_600_000, by: 'deployment', deployments: live });
+      assert.equal(t.groups[0]!.efficiency.cpu, undefined, 'not measured, rather than 0%');
+      assert.equal(t.groups[0]!.efficiency.memory, undefined);
+      assert.deepEqual(t.findings, [], 'unmeasured use is no evidence of idleness');
+    });
+
     test('the idle window is exactly idle.for where the meters sampled it; after a restart, the store\'s hours until then', async () => {
       const w = world();
       const windowMs = 20 * 60_000;

@@ -39,6 +39,10 @@ export interface MeterRow {
   gpuAllocS: number;
   cpuUsedS: number;
   memUsedGiBS: number;
+  /** vCPU-seconds reserved by replicas whose CPU use was measured (process replicas): what cpuUsedS is a share of. */
+  cpuMeasuredS: number;
+  /** GiB-seconds reserved by replicas whose memory was measured. */
+  memMeasuredGiBS: number;
   requests: number;
   rows: number;
 }
@@ -53,17 +57,22 @@ interface CostMetersTable {
   gpu_alloc_s: number;
   cpu_used_s: number;
   mem_used_gib_s: number;
+  cpu_measured_s: number;
+  mem_measured_gib_s: number;
   requests: number | string;
   rows: number | string;
 }
 
 type Tables = { cost_meters: CostMetersTable };
 
-const FIELDS = ['replicaS', 'cpuAllocS', 'memAllocGiBS', 'gpuAllocS', 'cpuUsedS', 'memUsedGiBS', 'requests', 'rows'] as const;
-const COLUMNS = { replicaS: 'replica_s', cpuAllocS: 'cpu_alloc_s', memAllocGiBS: 'mem_alloc_gib_s', gpuAllocS: 'gpu_alloc_s', cpuUsedS: 'cpu_used_s', memUsedGiBS: 'mem_used_gib_s', requests: 'requests', rows: 'rows' } as const;
+const FIELDS = ['replicaS', 'cpuAllocS', 'memAllocGiBS', 'gpuAllocS', 'cpuUsedS', 'memUsedGiBS', 'cpuMeasuredS', 'memMeasuredGiBS', 'requests', 'rows'] as const;
+const COLUMNS = {
+  replicaS: 'replica_s', cpuAllocS: 'cpu_alloc_s', memAllocGiBS: 'mem_alloc_gib_s', gpuAllocS: 'gpu_alloc_s', cpuUsedS: 'cpu_used_s', memUsedGiBS: 'mem_used_gib_s',
+  cpuMeasuredS: 'cpu_measured_s', memMeasuredGiBS: 'mem_measured_gib_s', requests: 'requests', rows: 'rows',
+} as const;
 
 export type Quantities = Omit<MeterRow, 'deployment' | 'version' | 'bucket'>;
-const zero = (): Quantities => ({ replicaS: 0, cpuAllocS: 0, memAllocGiBS: 0, gpuAllocS: 0, cpuUsedS: 0, memUsedGiBS: 0, requests: 0, rows: 0 });
+const zero = (): Quantities => ({ replicaS: 0, cpuAllocS: 0, memAllocGiBS: 0, gpuAllocS: 0, cpuUsedS: 0, memUsedGiBS: 0, cpuMeasuredS: 0, memMeasuredGiBS: 0, requests: 0, rows: 0 });
 
 export class CostStore {
   readonly #db: Kysely<Database & Tables>;
@@ -76,7 +85,7 @@ export class CostStore {
     for (let i = 0; i < rows.length; i += 200) {
       const values = rows.slice(i, i + 200).map((r) => ({
         deployment: r.deployment, version: r.version, bucket: r.bucket, replica_s: r.replicaS, cpu_alloc_s: r.cpuAllocS, mem_alloc_gib_s: r.memAllocGiBS,
-        gpu_alloc_s: r.gpuAllocS, cpu_used_s: r.cpuUsedS, mem_used_gib_s: r.memUsedGiBS, requests: r.requests, rows: r.rows,
+        gpu_alloc_s: r.gpuAllocS, cpu_used_s: r.cpuUsedS, mem_used_gib_s: r.memUsedGiBS, cpu_measured_s: r.cpuMeasuredS, mem_measured_gib_s: r.memMeasuredGiBS, requests: r.requests, rows: r.rows,
       }));
       await this.#db.insertInto('cost_meters').values(values)
         .onConflict((oc) => oc.columns(['deployment', 'version', 'bucket']).doUpdateSet((eb) => Object.fromEntries(FIELDS.map((f) => [COLUMNS[f], sql`${eb.ref(`cost_meters.${COLUMNS[f]}`)} + ${eb.ref(`excluded.${COLUMNS[f]}`)}`])) as never))
@@ -146,6 +155,7 @@ export interface WindowQuantities {
   replicaS: number;
   cpuAllocS: number;
   cpuUsedS: number;
+  cpuMeasuredS: number;
   requests: number;
 }
 
@@ -245,7 +255,7 @@ export class CostMeters implements Reconciler {
     const ticks = new Map<string, Tick>();
     const tickOf = (deployment: string): Tick => {
       let t = ticks.get(deployment);
-      if (!t) { t = { wallMs: wall, replicaS: 0, cpuAllocS: 0, cpuUsedS: 0, requests: 0 }; ticks.set(deployment, t); }
+      if (!t) { t = { wallMs: wall, replicaS: 0, cpuAllocS: 0, cpuUsedS: 0, cpuMeasuredS: 0, requests: 0 }; ticks.set(deployment, t); }
       return t;
     };
     for (const r of this.#o.replicas()) {
@@ -268,13 +278,21 @@ export class CostMeters implements Reconciler {
       tick.cpuAllocS += dt * res.cpu;
       row.memAllocGiBS += dt * res.memoryGiB;
       row.gpuAllocS += dt * res.gpu;
-      if (cpu !== undefined && last?.cpu !== undefined && samePid) {
-        const used = Math.max(0, cpu - last.cpu);
+      // A process that started since the previous sample (a new replica, or a restart with a new
+      // pid) used all of its CPU time in this interval: /proc counts from the process's start.
+      const started = cpu !== undefined && r.pid !== undefined && (last ? !samePid : previousWall !== undefined && r.since >= previousWall);
+      if (cpu !== undefined && (started || (last?.cpu !== undefined && samePid))) {
+        const used = started ? cpu : Math.max(0, cpu - last!.cpu!);
         row.cpuUsedS += used;
         tick.cpuUsedS += used;
+        row.cpuMeasuredS += dt * res.cpu;
+        tick.cpuMeasuredS += dt * res.cpu;
       }
       const rss = r.pid !== undefined ? this.#usage.rssBytes(r.pid) : undefined;
-      if (rss !== undefined) row.memUsedGiBS += dt * (rss / 2 ** 30);
+      if (rss !== undefined) {
+        row.memUsedGiBS += dt * (rss / 2 ** 30);
+        row.memMeasuredGiBS += dt * res.memoryGiB;
+      }
     }
     for (const id of this.#seen.keys()) if (!live.has(id)) this.#seen.delete(id);
     this.#keepTicks(wall, ticks);
@@ -288,7 +306,7 @@ export class CostMeters implements Reconciler {
       for (const c of versions.values()) answered += c.answered;
       const before = this.#answeredAt.get(deployment);
       this.#answeredAt.set(deployment, answered);
-      if (before !== undefined && answered > before) ticks.set(deployment, { ...(ticks.get(deployment) ?? { wallMs: wall, replicaS: 0, cpuAllocS: 0, cpuUsedS: 0, requests: 0 }), requests: answered - before });
+      if (before !== undefined && answered > before) ticks.set(deployment, { ...(ticks.get(deployment) ?? { wallMs: wall, replicaS: 0, cpuAllocS: 0, cpuUsedS: 0, cpuMeasuredS: 0, requests: 0 }), requests: answered - before });
     }
     if (keepMs <= 0) { this.#ticks.clear(); return; }
     for (const [deployment, t] of ticks) {
@@ -312,12 +330,13 @@ export class CostMeters implements Reconciler {
   window(deployment: string, sinceWallMs: number): WindowQuantities | undefined {
     if (this.#firstWall === undefined || this.#firstWall > sinceWallMs) return undefined;
     if (this.#lastWall !== undefined && this.#lastWall - sinceWallMs > (this.#o.windowMs?.() ?? 0)) return undefined;
-    const q: WindowQuantities = { replicaS: 0, cpuAllocS: 0, cpuUsedS: 0, requests: 0 };
+    const q: WindowQuantities = { replicaS: 0, cpuAllocS: 0, cpuUsedS: 0, cpuMeasuredS: 0, requests: 0 };
     for (const t of this.#ticks.get(deployment) ?? []) {
       if (t.wallMs <= sinceWallMs) continue;
       q.replicaS += t.replicaS;
       q.cpuAllocS += t.cpuAllocS;
       q.cpuUsedS += t.cpuUsedS;
+      q.cpuMeasuredS += t.cpuMeasuredS;
       q.requests += t.requests;
     }
     return q;
@@ -394,8 +413,10 @@ export class CostMeters implements Reconciler {
 }
 
 export interface CostGroup {
-  /** The deployment, `deployment@version`, or `label=value`. */
+  /** The deployment, `deployment@version` (the version of the model it serves), or `label=value`. */
   key: string;
+  /** By version: `model@version`, for the version a deployment serves now. */
+  model?: string;
   replicaHours: number;
   allocated: { cpuHours: number; memoryGiBHours: number; gpuHours: number };
   used: { cpuHours: number; memoryGiBHours: number };
@@ -420,10 +441,23 @@ export function price(key: string, q: Quantities, rates: Rates): CostGroup {
     cost: priced, unpriced, requests: q.requests, predictions: q.rows,
     ...(q.rows > 0 ? { costPer1kPredictions: (priced / q.rows) * 1000 } : {}),
     efficiency: {
-      ...(q.cpuAllocS > 0 && q.cpuUsedS > 0 ? { cpu: q.cpuUsedS / q.cpuAllocS } : {}),
-      ...(q.memAllocGiBS > 0 && q.memUsedGiBS > 0 ? { memory: q.memUsedGiBS / q.memAllocGiBS } : {}),
+      ...(measuredCpu(q) > 0 ? { cpu: q.cpuUsedS / measuredCpu(q) } : {}),
+      ...(measuredMemory(q) > 0 ? { memory: q.memUsedGiBS / measuredMemory(q) } : {}),
     },
   };
+}
+
+/**
+ * The vCPU-seconds reserved by replicas whose CPU use was measured (thread replicas share the
+ * gateway's process: not measured). Rows written before this was metered count their whole
+ * allocation where they recorded use.
+ */
+export function measuredCpu(q: Pick<Quantities, 'cpuMeasuredS' | 'cpuUsedS' | 'cpuAllocS'>): number {
+  return q.cpuMeasuredS > 0 ? q.cpuMeasuredS : q.cpuUsedS > 0 ? q.cpuAllocS : 0;
+}
+
+function measuredMemory(q: Quantities): number {
+  return q.memMeasuredGiBS > 0 ? q.memMeasuredGiBS : q.memUsedGiBS > 0 ? q.memAllocGiBS : 0;
 }
 
 /** Sum quantity records. */

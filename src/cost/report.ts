@@ -8,7 +8,7 @@ import type { ReplicaStatus } from '../control/orchestrators/types.js';
 import type { RolloutRunCost, RolloutStatus } from '../control/rollouts.js';
 import type { CostSpec, DeploymentSpec } from '../spec/types.js';
 import { formatDuration } from '../spec/units.js';
-import { price, total, type CostGroup, type CostStore, type Quantities } from './meters.js';
+import { measuredCpu, price, total, type CostGroup, type CostStore, type Quantities } from './meters.js';
 import { CATALOG, HOURS_PER_MONTH, hourlyCost, splitInstance, type Rates, type Reservation } from './prices.js';
 
 export interface ResolvedRates extends Rates {
@@ -119,9 +119,15 @@ export async function costReport(o: {
     for (const k of keys.length > 0 ? keys : ['(no labels)']) groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const findings = await idleFindings({ ...o, rates });
+  // By version: the model a deployment's version is of, where it is the one it serves now (the meters keep the version number only).
+  const modelOf = new Map(o.by === 'version' ? o.deployments.map((d) => [`${d.name}@${d.version}`, `${d.spec.model.name}@${d.version}`]) : []);
   return {
     currency: rates.currency, since: new Date(o.nowMs - o.sinceMs).toISOString(), until: new Date(o.nowMs).toISOString(), rates, by: o.by,
-    groups: [...groups].map(([k, qs]) => price(k, total(qs), rates)).sort((a, b) => b.cost - a.cost || a.key.localeCompare(b.key)),
+    groups: [...groups].map(([k, qs]) => {
+      const g = price(k, total(qs), rates);
+      const m = modelOf.get(k);
+      return m ? { ...g, model: m } : g;
+    }).sort((a, b) => b.cost - a.cost || a.key.localeCompare(b.key)),
     total: price('total', total(rows), rates),
     findings,
     ...(o.cores !== undefined ? { machine: machineOf(o.deployments, o.cores, o.rolling ?? new Set()) } : {}),
@@ -129,7 +135,7 @@ export async function costReport(o: {
 }
 
 /** A deployment's allocation and use after a wall time, exactly; undefined when not known (CostMeters.window). */
-export type IdleWindow = (deployment: string, sinceWallMs: number) => Pick<Quantities, 'replicaS' | 'cpuAllocS' | 'cpuUsedS' | 'requests'> | undefined;
+export type IdleWindow = (deployment: string, sinceWallMs: number) => Pick<Quantities, 'replicaS' | 'cpuAllocS' | 'cpuUsedS' | 'cpuMeasuredS' | 'requests'> | undefined;
 
 /**
  * Deployments whose replicas used under `idle.below` of the CPU they reserve over the last
@@ -147,9 +153,10 @@ export async function idleFindings(o: { store: CostStore; spec: CostSpec; nowMs:
     if (d.replicas === 0) continue;
     const q = o.window?.(d.name, o.nowMs - o.spec.idle.for)
       ?? total((rows ??= await o.store.sums(Math.floor((o.nowMs / 1000 - windowS) / 3600) * 3600)).filter((r) => r.deployment === d.name));
-    // Allocated for at least 90% of the window by one replica, and its use measured.
-    if (q.replicaS / Math.max(1, d.replicas) < 0.9 * windowS || q.cpuAllocS === 0) continue;
-    const utilisation = q.cpuUsedS / q.cpuAllocS;
+    // Allocated for at least 90% of the window by one replica, and its use measured (not thread replicas: they share the gateway's process).
+    const measured = measuredCpu(q);
+    if (q.replicaS / Math.max(1, d.replicas) < 0.9 * windowS || measured === 0) continue;
+    const utilisation = q.cpuUsedS / measured;
     if (utilisation >= o.spec.idle.below) continue;
     const h = hourlyCost(d.reservation, rates);
     const r = d.spec.replicas;

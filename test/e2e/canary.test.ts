@@ -157,8 +157,13 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
     assert.match(metrics, /aloft_traffic_weight_percent\{deployment="credit-risk",version="2"\} 10/);
     assert.match(metrics, /aloft_rollout_state\{deployment="credit-risk",strategy="canary",state="progressing",candidate="2"\} 1/);
     await assert.rejects(viewer.rolloutCommand('credit-risk', 'abort'), /role 'viewer'/);
-    assert.equal((await admin.rolloutCommand('credit-risk', 'pause')).rollout.paused, true);
-    assert.equal((await admin.rolloutCommand('credit-risk', 'resume')).rollout.paused, false);
+    const paused = await admin.rolloutCommand('credit-risk', 'pause');
+    assert.deepEqual([paused.rollout.paused, paused.changed], [true, true]);
+    const again = await admin.rolloutCommand('credit-risk', 'pause');
+    assert.deepEqual([again.rollout.paused, again.changed], [true, false], 'pausing a paused rollout changes nothing, and says so');
+    const resumed = await admin.rolloutCommand('credit-risk', 'resume');
+    assert.deepEqual([resumed.rollout.paused, resumed.changed], [false, true]);
+    assert.equal((await admin.rolloutCommand('credit-risk', 'resume')).changed, false, 'nor resuming a running one');
     const aborted = await admin.rolloutCommand('credit-risk', 'abort');
     assert.equal(aborted.rollout.state, 'rolled_back');
     const two = await outcome(admin, 2);

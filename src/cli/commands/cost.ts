@@ -10,7 +10,8 @@ import type { CostReport } from '../../cost/report.js';
 import { connect, type ClientOptions } from '../client.js';
 import { printJson, printTable } from '../output.js';
 
-const money = (x: number, currency: string) => `${x < 0.01 && x > 0 ? x.toFixed(6) : x.toFixed(2)} ${currency}`;
+/** Money to the cent from 1 up, else to 3 significant digits (0.0200, 0.000495), so small figures read alike. */
+const money = (x: number, currency: string) => `${x === 0 || Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3)} ${currency}`;
 const pct = (x: number | undefined) => (x === undefined ? 'not measured' : `${(100 * x).toFixed(1)}%`);
 
 /** A figure with what it leaves out: nothing priced at all is 'unpriced', never 0.00. */
@@ -24,7 +25,7 @@ export function describeCost(r: CostReport): string {
   const out: string[] = [`cost from ${r.since} to ${r.until}, by ${r.by}; rates: ${[['cpu', 'vCPU-h'], ['memory', 'GiB-h'], ['gpu', 'GPU-h']].map(([k, u]) => `${k} ${r.rates[k as 'cpu'] !== undefined ? `${r.rates[k as 'cpu']!.toPrecision(3)} ${r.currency}/${u}` : 'unpriced'}`).join(', ')} (${r.rates.source})`, ''];
   process.stdout.write(`${out.join('\n')}\n`);
   const rows = [...r.groups, r.total].map((g) => [
-    g.key, g.replicaHours.toFixed(2), priced(g.cost, g.unpriced, r.currency),
+    g.model && g.model !== g.key ? `${g.key} (model ${g.model})` : g.key, g.replicaHours.toFixed(2), priced(g.cost, g.unpriced, r.currency),
     String(g.predictions), g.costPer1kPredictions !== undefined ? priced(g.costPer1kPredictions, g.unpriced, r.currency) : '-', pct(g.efficiency.cpu), pct(g.efficiency.memory),
   ]);
   printTable([r.by.toUpperCase(), 'REPLICA-HOURS', 'SPEND', 'PREDICTIONS', 'PER 1K PREDICTIONS', 'CPU USED/RESERVED', 'MEMORY USED/RESERVED'], rows);

@@ -16,6 +16,7 @@ import * as m0010 from './0010_capture_blocks.js';
 import * as m0011 from './0011_leases.js';
 import * as m0012 from './0012_rollout_state.js';
 import * as m0013 from './0013_alert_silences.js';
+import * as m0014 from './0014_cost_measured.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -31,6 +32,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0011_leases': m0011,
   '0012_rollout_state': m0012,
   '0013_alert_silences': m0013,
+  '0014_cost_measured': m0014,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

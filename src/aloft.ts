@@ -39,8 +39,9 @@ import { ratesOf, rolloutCost } from './cost/report.js';
 import { hourlyCost } from './cost/prices.js';
 import { Rollouts } from './control/rollouts.js';
 import { RolloutStateStore } from './control/rollout-store.js';
+import { DeploymentStateStore } from './store/deployment-state.js';
 
-import { AUTOSCALER, Autoscaler } from './control/autoscaler.js';
+import { AUTOSCALER, Autoscaler, type AutoscalerSaved } from './control/autoscaler.js';
 import { groupKey, runningThreads, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
 import { SplitOrchestrator } from './control/orchestrators/split.js';
@@ -352,8 +353,22 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       },
     });
     // The autoscaler owns the replica count of deployments with a range (control/autoscaler.ts).
+    // What it chose before a restart within RESUME_WINDOW_MS is where each deployment starts again.
+    const autoscalerState = new DeploymentStateStore<AutoscalerSaved>(store, 'autoscaler_state', {
+      logger,
+      accept: (v): v is AutoscalerSaved => typeof v === 'object' && v !== null && Number.isInteger((v as AutoscalerSaved).replicas) && (v as AutoscalerSaved).replicas >= 0 && Array.isArray((v as AutoscalerSaved).decisions),
+      unreadable: 'that deployment starts at its initial replica count',
+      unsaved: 'a restart would start this deployment at its initial replica count',
+    });
+    const wallNow = clock.date().getTime();
+    const restoredScale = new Map([...await autoscalerState.load()]
+      .filter(([, s]) => wallNow - Date.parse(s.updatedAt) <= RESUME_WINDOW_MS)
+      .map(([d, s]) => [d, s.value]));
+    life.own('autoscaler state', () => autoscalerState.flush());
     const autoscaler = new Autoscaler({
       clock,
+      restored: restoredScale,
+      save: (d, st) => void autoscalerState.save(d, st, clock.date().toISOString()),
       // Each deployment's group, and during a rollout the group it moves from: each scaled by the traffic it gets.
       targets: () => control.deployments().filter((d) => d.spec.autoscaling).flatMap((d) => {
         // A spent budget with capReplicas holds what it covers at its minimum (at least 1) until the month ends.

@@ -8,13 +8,13 @@ import { test } from 'node:test';
 import { ManualClock } from '../clock.js';
 import { autoscalingSchema } from '../spec/schema.js';
 import type { AutoscalingSpec } from '../spec/types.js';
-import { Autoscaler, Kpa } from './autoscaler.js';
+import { Autoscaler, Kpa, type AutoscalerSaved } from './autoscaler.js';
 
 
 const spec = (o: Record<string, unknown> = {}): AutoscalingSpec => autoscalingSchema.parse(o) as AutoscalingSpec;
 
 /** A deployment whose replicas start `startMs` after being asked for; `load(t)` is the concurrency offered at second t. */
-function sim(o: { min: number; max: number; initial?: number; auto?: Record<string, unknown>; startMs?: number; load: (s: number) => number }) {
+function sim(o: { min: number; max: number; initial?: number; auto?: Record<string, unknown>; startMs?: number; load: (s: number) => number; restored?: Map<string, AutoscalerSaved>; save?: (d: string, st: AutoscalerSaved) => void }) {
   const clock = new ManualClock(0);
   let ready = o.initial ?? Math.max(1, o.min);
   let asked = ready;
@@ -31,6 +31,8 @@ function sim(o: { min: number; max: number; initial?: number; auto?: Record<stri
       return { concurrency: offered, ready, answered, rows: answered };
     },
     onChange: () => undefined,
+    ...(o.restored ? { restored: o.restored } : {}),
+    ...(o.save ? { save: o.save } : {}),
   });
   const run = (seconds: number) => {
     for (let i = 0; i < seconds; i++) {
@@ -142,4 +144,35 @@ test('panic is judged on the demand, not on the count the scale-up rate allows',
   const d = k.decide(3000, 2);
   assert.equal(d.panicking, true, d.reason);
   assert.equal(d.to, 3, 'the count still moves by at most 1.5× the ready replicas');
+});
+
+test('a restart starts where the last process left each deployment (within min and max, never below initial), says so, and saves as it goes', () => {
+  const saves: [string, number][] = [];
+  const before = sim({ min: 1, max: 8, load: (t) => (t < 30 ? 32 : 32), save: (d, st) => saves.push([d, st.replicas]) });
+  before.run(30);
+  assert.equal(before.desired(), 4);
+  assert.deepEqual(saves.at(-1), ['d', 4], 'the newest count is saved');
+  const changes = saves.length;
+  before.run(120);
+  const added = saves.length - changes;
+  assert.ok(added >= 1 && added <= 2, `unchanged for 2 minutes: saved again once a minute (the restore window counts from the last save), not every tick: ${added}`);
+  before.a.close();
+  assert.deepEqual(saves.at(-1), ['d', 4], 'and at the stop');
+  // The next process: the same deployment starts at 4, not its initial 1, and the decision says why.
+  const restored = new Map([['d', { replicas: 4, decisions: before.a.decisions('d') }]]);
+  const after = sim({ min: 1, max: 8, load: () => 32, restored });
+  after.run(1);
+  assert.equal(after.desired(), 4);
+  const d = after.a.decisions('d').at(-1)!;
+  assert.deepEqual([d.from, d.to], [1, 4]);
+  assert.match(d.reason, /restored after a restart: 4 replicas, as the autoscaler had last chosen \(not the initial 1\)/);
+  assert.ok(after.a.decisions('d').length > 1, 'the decisions before the restart are kept');
+  // Clamped to the new range; a deployment left at zero starts warm (its initial), then idles out.
+  const narrowed = sim({ min: 1, max: 2, load: () => 0, restored: new Map([['d', { replicas: 4, decisions: [] }]]) });
+  narrowed.run(1);
+  assert.equal(narrowed.desired(), 2, 'within the new max');
+  const zero = sim({ min: 0, max: 4, load: () => 0, restored: new Map([['d', { replicas: 0, decisions: [] }]]) });
+  zero.run(1);
+  assert.equal(zero.desired(), 1, 'never below the initial count');
+  assert.deepEqual(zero.a.decisions('d'), [], 'nothing restored to say');
 });

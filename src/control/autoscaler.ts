@@ -74,6 +74,10 @@ export class Kpa {
     this.#max = max;
     this.#desired = initial;
     this.#lastActivityMs = nowMs;
+    // The starting count counts as chosen now: the scale-down delay holds it like any other
+    // (a group restored at 4 after a restart, or started at the previous group's count, does
+    // not drop at its first tick, before its load has come back).
+    this.#recent.push([nowMs, initial]);
   }
 
   get desired(): number {
@@ -202,7 +206,26 @@ export interface AutoscalerOptions {
   onChange(): void;
   /** Sampling interval. Default 1 s. */
   tickMs?: number;
+  /**
+   * What a previous process left (the state database): per deployment, the count it last
+   * chose and its decisions. A deployment's first group starts at that count (within its
+   * min and max, never below its initial count) instead of the initial one.
+   */
+  restored?: ReadonlyMap<string, AutoscalerSaved>;
+  /** Told the state to keep, when a deployment's count changes and at least every minute while it holds. */
+  save?(deployment: string, state: AutoscalerSaved): void;
 }
+
+/** What the autoscaler keeps of a deployment across a restart. */
+export interface AutoscalerSaved {
+  /** The count last chosen for the deployment's newest group. */
+  replicas: number;
+  /** The decisions, newest last. */
+  decisions: Decision[];
+}
+
+/** A deployment's saved state is written again this often while it holds (the restore window counts from it). */
+const SAVE_EVERY_MS = 60_000;
 
 /** Decisions kept per deployment. */
 const KEEP = 50;
@@ -222,9 +245,15 @@ export class Autoscaler implements Reconciler {
   readonly #sampled = new Map<string, { sum: number; n: number }>();
   #sampler: Timer | undefined;
   #closed = false;
+  /** What a previous process left, not yet used: taken by a deployment's first group. */
+  readonly #restored: Map<string, AutoscalerSaved>;
+  /** Per deployment: the count last saved and when (clock ms). */
+  readonly #saved = new Map<string, { replicas: number; atMs: number }>();
 
   constructor(o: AutoscalerOptions) {
     this.#o = o;
+    this.#restored = new Map(o.restored ?? []);
+    for (const [d, r] of this.#restored) if (Array.isArray(r.decisions)) this.#decisions.set(d, r.decisions.slice(-KEEP));
   }
 
   /**
@@ -242,10 +271,11 @@ export class Autoscaler implements Reconciler {
     this.#sampler = this.#o.clock.setTimeout(() => this.#sample(), SAMPLE_MS);
   }
 
-  /** Stop sampling. */
+  /** Stop sampling, and save every deployment's count as it stands (a restart soon after starts there). */
   close(): void {
     this.#closed = true;
     this.#sampler?.cancel();
+    if (this.#o.save) for (const [d, replicas] of this.#latest) this.#o.save(d, { replicas, decisions: this.decisions(d) });
   }
 
   /** The replica count the autoscaler wants for a deployment's group, if it scales it. */
@@ -302,9 +332,20 @@ export class Autoscaler implements Reconciler {
       if (!k) {
         // A new deployment, or a new version: its group starts at the initial count, or at what the deployment's last group was given.
         const before = this.#latest.get(t.deployment);
-        const start = before !== undefined ? Math.min(t.max, Math.max(t.min, before)) : t.initial;
+        const restored = before === undefined ? this.#restored.get(t.deployment) : undefined;
+        this.#restored.delete(t.deployment);
+        // After a restart: the count the last process chose, never below the initial count (a group it had scaled to zero starts warm, then idles out).
+        const start = before !== undefined ? Math.min(t.max, Math.max(t.min, before))
+          : restored !== undefined ? Math.min(t.max, Math.max(t.initial, restored.replicas)) : t.initial;
         k = { kpa: new Kpa(t.spec, t.min, t.max, start, now), deployment: t.deployment, version: t.version, answered: seen.answered, rows: seen.rows, lastMs: now };
         this.#kpas.set(t.group, k);
+        if (restored !== undefined && start !== t.initial) {
+          this.#record({
+            at: this.#o.clock.date().toISOString(), deployment: t.deployment, version: t.version, from: t.initial, to: start, ready: seen.ready, stable: 0, panic: 0, panicking: false,
+            reason: `restored after a restart: ${start} replica${start === 1 ? '' : 's'}, as the autoscaler had last chosen (not the initial ${t.initial}); it scales from there as the load says`,
+          });
+          changed = true;
+        }
       } else k.kpa.update(t.spec, t.min, t.max);
       const arrivals = seen.answered - k.answered;
       const dt = Math.max(1, now - k.lastMs) / 1000;
@@ -319,13 +360,25 @@ export class Autoscaler implements Reconciler {
       const e = k.kpa.decide(now, seen.ready);
       const ev: Evaluation = { at: this.#o.clock.date().toISOString(), deployment: t.deployment, version: t.version, ...e };
       this.#last.set(t.group, ev);
-      if (t.newest !== false) this.#latest.set(t.deployment, e.to);
+      if (t.newest !== false) {
+        this.#latest.set(t.deployment, e.to);
+        this.#keep(t.deployment, e.to, now);
+      }
       if (e.to !== e.from) {
         this.#record(ev);
         changed = true;
       }
     }
     if (changed) this.#o.onChange();
+  }
+
+  /** Save a deployment's count when it changes, and every minute while it holds. */
+  #keep(deployment: string, replicas: number, now: number): void {
+    if (!this.#o.save) return;
+    const last = this.#saved.get(deployment);
+    if (last && last.replicas === replicas && now - last.atMs < SAVE_EVERY_MS) return;
+    this.#saved.set(deployment, { replicas, atMs: now });
+    this.#o.save(deployment, { replicas, decisions: this.decisions(deployment) });
   }
 
   #record(d: Decision): void {

@@ -5,13 +5,13 @@
  * is not the same move starts over. Stepped clock, nothing sleeps.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ManualClock } from '../clock.js';
 import { VariantWindows } from '../monitor/variants.js';
 import { rolloutSchema } from '../spec/schema.js';
 import type { RolloutSpec } from '../spec/types.js';
 import type { Store } from '../store/db.js';
-import { testDialects, type TestDatabase } from '../store/testing/databases.js';
+import { freshDatabaseEach, testDialects } from '../store/testing/databases.js';
 import { RolloutStateStore } from './rollout-store.js';
 import { Rollouts, type RolloutStatus } from './rollouts.js';
 
@@ -44,16 +44,8 @@ async function process(store: Store, clock: ManualClock) {
 
 for (const target of await testDialects()) {
   describe(`rollout state: ${target.name}`, { skip: target.skip ?? false }, () => {
-    let database: TestDatabase;
     let store: Store;
-    beforeEach(async () => {
-      database = await target.create();
-      store = await database.open();
-    });
-    afterEach(async () => {
-      await store?.close();
-      await database?.cleanup();
-    });
+    freshDatabaseEach(target, (_d, s) => { store = s; });
 
     test('a canary stopped at step 2 resumes at step 2 with its history and pause; its analysis starts over there', async () => {
       const clock = new ManualClock(Date.UTC(2026, 0, 1));

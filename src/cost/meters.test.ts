@@ -5,14 +5,14 @@
  * same figures; idle findings; instance prices split as OpenCost does.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ManualClock } from '../clock.js';
 import type { ReplicaStatus } from '../control/orchestrators/types.js';
 import { silentLogger } from '../log.js';
 import { costSchema } from '../spec/schema.js';
 import type { CostSpec, DeploymentSpec } from '../spec/types.js';
 import type { Store } from '../store/db.js';
-import { testDialects, type TestDatabase } from '../store/testing/databases.js';
+import { freshDatabaseEach, testDialects } from '../store/testing/databases.js';
 import { CostMeters, CostStore, type ProcessUsage } from './meters.js';
 import { splitInstance } from './prices.js';
 import { costReport, ratesOf, reservationOf } from './report.js';
@@ -46,16 +46,8 @@ test('reservation: the spec\'s, else the threads and twice the model file plus 2
 
 for (const target of await testDialects()) {
   describe(`cost meters: ${target.name}`, { skip: target.skip ?? false }, () => {
-    let database: TestDatabase;
     let store: Store;
-    beforeEach(async () => {
-      database = await target.create();
-      store = await database.open();
-    });
-    afterEach(async () => {
-      await store?.close();
-      await database?.cleanup();
-    });
+    freshDatabaseEach(target, (_d, s) => { store = s; });
 
     const replica = (id: string, o: Partial<ReplicaStatus> = {}): ReplicaStatus => ({ id, group: 'd@1.x', deployment: 'd', version: 1, state: 'ready', restarts: 0, since: 0, pid: 100 + Number(id.split('#')[1]), ...o });
     const world = () => {

@@ -4,14 +4,14 @@
  * ManualClock, surviving a new tracker (a restart) and adding up across two (gateways).
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ManualClock } from '../clock.js';
 import type { Observation } from '../gateway/observe.js';
 import { silentLogger } from '../log.js';
 import { sloSchema } from '../spec/schema.js';
 import type { SloSpec } from '../spec/types.js';
 import type { Store } from '../store/db.js';
-import { testDialects, type TestDatabase } from '../store/testing/databases.js';
+import { freshDatabaseEach, testDialects } from '../store/testing/databases.js';
 import { burnRules, evaluate, resolutionOf, SloStore, SloTracker } from './slo.js';
 
 const slo = (o: Record<string, unknown>): SloSpec => {
@@ -63,16 +63,8 @@ test('bad spec: objective over 100%, 100%, a share instead of a percent, latency
 
 for (const target of await testDialects()) {
   describe(`SLO tracker: ${target.name}`, { skip: target.skip ?? false }, () => {
-    let database: TestDatabase;
     let store: Store;
-    beforeEach(async () => {
-      database = await target.create();
-      store = await database.open();
-    });
-    afterEach(async () => {
-      await store?.close();
-      await database?.cleanup();
-    });
+    freshDatabaseEach(target, (_d, s) => { store = s; });
 
     const slos = [slo({ kind: 'availability', objective: 99 }), slo({ kind: 'latency', objective: 90, threshold: '50ms' }), slo({ kind: 'accuracy', objective: 80, window: '7d' })];
     const tracker = (clock: ManualClock) => new SloTracker({ clock, logger: silentLogger, store: new SloStore(store), slos: (d) => (d === 'd' ? slos : []), deployments: () => ['d'] });

@@ -2,13 +2,12 @@
  * The API key repository on every store dialect (the same cases for SQLite and PostgreSQL).
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { isAloftError } from '../errors.js';
 import type { Store } from './db.js';
 import { up } from './migrations/0004_key_scopes_explicit.js';
 import { KeyRepository, type NewKey } from './keys.js';
-import { testDialects } from './testing/databases.js';
-import type { TestDatabase } from './testing/databases.js';
+import { freshDatabaseEach, testDialects } from './testing/databases.js';
 
 const HASH_A = 'a'.repeat(64);
 const HASH_B = 'b'.repeat(64);
@@ -19,20 +18,14 @@ function key(id: string, name: string, extra: Partial<NewKey> = {}): NewKey {
 
 for (const target of await testDialects()) {
   describe(`api key repository: ${target.name}`, { skip: target.skip ?? false }, () => {
-    let database: TestDatabase;
     let store: Store;
     let repo: KeyRepository;
     let clock = 0;
 
-    beforeEach(async () => {
+    freshDatabaseEach(target, (_d, s) => {
       clock = Date.UTC(2026, 0, 1);
-      database = await target.create();
-      store = await database.open();
+      store = s;
       repo = new KeyRepository(store, { now: () => new Date(clock) });
-    });
-    afterEach(async () => {
-      await store?.close();
-      await database?.cleanup();
     });
 
     test('creates keys with every field and lists active ones by name', async () => {

@@ -2,11 +2,11 @@
  * The revision repository on every store dialect (the same cases for SQLite and PostgreSQL).
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { isAloftError } from '../errors.js';
 import type { Store } from './db.js';
 import { RevisionRepository, type NewRevision } from './revisions.js';
-import { testDialects, type TestDatabase } from './testing/databases.js';
+import { freshDatabaseEach, testDialects } from './testing/databases.js';
 
 function revision(number: number, extra: Partial<NewRevision> = {}): NewRevision {
   return {
@@ -20,20 +20,14 @@ function revision(number: number, extra: Partial<NewRevision> = {}): NewRevision
 
 for (const target of await testDialects()) {
   describe(`revision repository: ${target.name}`, { skip: target.skip ?? false }, () => {
-    let database: TestDatabase;
     let store: Store;
     let repo: RevisionRepository;
     let clock = 0;
 
-    beforeEach(async () => {
+    freshDatabaseEach(target, (_d, s) => {
       clock = Date.UTC(2026, 0, 1);
-      database = await target.create();
-      store = await database.open();
+      store = s;
       repo = new RevisionRepository(store, { now: () => new Date(clock) });
-    });
-    afterEach(async () => {
-      await store?.close();
-      await database?.cleanup();
     });
 
     test('records every field and reads it back; latest and current', async () => {

@@ -6,14 +6,14 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../clock.js';
 import { silentLogger } from '../../log.js';
 import { alertsSchema } from '../../spec/schema.js';
 import type { AlertsSpec } from '../../spec/types.js';
 import { Alerts } from './alerts.js';
 import type { Store } from '../../store/db.js';
-import { testDialects, type TestDatabase } from '../../store/testing/databases.js';
+import { freshDatabaseEach, testDialects, type TestDatabase } from '../../store/testing/databases.js';
 import { AlertBook, fingerprintOf, type BookSnapshot, type Condition, type Notification } from './model.js';
 import { AlertStateStore } from './store.js';
 import { Lease } from '../../store/leases.js';
@@ -243,14 +243,7 @@ for (const target of await testDialects()) {
   describe(`the alert book across a restart: ${target.name}`, { skip: target.skip ?? false }, () => {
     let database: TestDatabase;
     let store: Store;
-    beforeEach(async () => {
-      database = await target.create();
-      store = await database.open();
-    });
-    afterEach(async () => {
-      await store?.close();
-      await database?.cleanup();
-    });
+    freshDatabaseEach(target, (d, s) => { database = d; store = s; });
 
     test('a firing alert is sent once across a restart, and its resolve once after it', async () => {
       const clock = new ManualClock(Date.UTC(2026, 0, 1));

@@ -5,7 +5,7 @@
  * connection. A ManualClock throughout: nothing sleeps.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { describeAlerts } from '../../cli/commands/alerts.js';
 import { ManualClock } from '../../clock.js';
 import { isAloftError } from '../../errors.js';
@@ -13,7 +13,7 @@ import { silentLogger } from '../../log.js';
 import { alertsSchema } from '../../spec/schema.js';
 import type { AlertsSpec } from '../../spec/types.js';
 import type { Store } from '../../store/db.js';
-import { testDialects, type TestDatabase } from '../../store/testing/databases.js';
+import { freshDatabaseEach, testDialects, type TestDatabase } from '../../store/testing/databases.js';
 import { Alerts } from './alerts.js';
 import { AlertBook, type Condition, type Notification } from './model.js';
 import { isActive, MAX_SILENCE_MS, matches, newSilence, SilenceStore, type SilenceRequest } from './silences.js';
@@ -88,14 +88,7 @@ for (const target of await testDialects()) {
   describe(`silences in the store: ${target.name}`, { skip: target.skip ?? false }, () => {
     let database: TestDatabase;
     let store: Store;
-    beforeEach(async () => {
-      database = await target.create();
-      store = await database.open();
-    });
-    afterEach(async () => {
-      await store?.close();
-      await database?.cleanup();
-    });
+    freshDatabaseEach(target, (d, s) => { database = d; store = s; });
 
     test('a silence made through another connection holds the evaluator\'s notification back; expired, the alert is notified at the next evaluation', async () => {
       const clock = new ManualClock(0, T0);

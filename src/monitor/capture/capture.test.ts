@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ManualClock } from '../../clock.js';
 import { isAloftError } from '../../errors.js';
 import type { Observation } from '../../gateway/observe.js';
@@ -15,7 +15,7 @@ import type { Tensor } from '../../runtime/tensor.js';
 import { captureSchema } from '../../spec/schema.js';
 import type { CaptureSpec } from '../../spec/types.js';
 import type { Store } from '../../store/db.js';
-import { testDialects, type TestDatabase } from '../../store/testing/databases.js';
+import { freshDatabaseEach, testDialects } from '../../store/testing/databases.js';
 import { aadOf, Capture, PlainCapture, type CaptureSink } from './capture.js';
 import { KeyRing, keyId } from './crypto.js';
 import { buildRecord, ByteWriter, decodeParts, encodeParts, hashStored, partsOf, readHead, readRecord, recordOf, writeSource, type CaptureRecord } from './record.js';
@@ -171,16 +171,8 @@ test('the observer only samples and queues; a stalled sink fills the queue to it
 
 for (const target of await testDialects()) {
   describe(`capture store: ${target.name}`, { skip: target.skip ?? false }, () => {
-    let database: TestDatabase;
     let store: Store;
-    beforeEach(async () => {
-      database = await target.create();
-      store = await database.open();
-    });
-    afterEach(async () => {
-      await store?.close();
-      await database?.cleanup();
-    });
+    freshDatabaseEach(target, (_d, s) => { store = s; });
 
     test('records are kept once per request id, sealed in blocks, listed since a time, joined to feedback (latest label wins), and deleted past retention', async () => {
       const s = new CaptureStore(store);

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'node:test';
 import pg from 'pg';
 import { openStore, type Dialect, type Store } from '../db.js';
 import { redactUrl } from '../url.js';
@@ -129,4 +130,34 @@ export async function testDialects(): Promise<TestDialect[]> {
     }
   }
   return [sqlite, postgres];
+}
+
+/**
+ * Inside a dialect's `describe`: before each test a fresh database of `target` and a store
+ * open on it, handed to `set` (which may build more on them); after each test the store is
+ * closed and the database dropped.
+ *
+ * @example
+ *   for (const target of await testDialects()) {
+ *     describe(`my store: ${target.name}`, { skip: target.skip ?? false }, () => {
+ *       let store: Store;
+ *       freshDatabaseEach(target, (_db, s) => { store = s; });
+ *       test('…', async () => { … new MyStore(store) … });
+ *     });
+ *   }
+ */
+export function freshDatabaseEach(target: TestDialect, set: (database: TestDatabase, store: Store) => void | Promise<void>): void {
+  let database: TestDatabase | undefined;
+  let store: Store | undefined;
+  beforeEach(async () => {
+    database = await target.create();
+    store = await database.open();
+    await set(database, store);
+  });
+  afterEach(async () => {
+    await store?.close();
+    await database?.cleanup();
+    store = undefined;
+    database = undefined;
+  });
 }

@@ -95,7 +95,7 @@ export class AdminClient {
   gc(opts: { dryRun?: boolean } = {}): Promise<GcResult> { return this.#json('admin.gc', {}, JSON.stringify(opts), JSON_TYPE); }
   silences(): Promise<{ silences: SilenceView[] }> { return this.#json('admin.silences.list'); }
   silence(request: SilenceRequest): Promise<SilenceCreated> { return this.#json('admin.silences.create', {}, JSON.stringify(request), JSON_TYPE); }
-  expireSilence(id: string): Promise<{ silence: SilenceView }> { return this.#json('admin.silences.expire', { id }); }
+  expireSilence(id: string): Promise<{ silence: SilenceView; changed: boolean }> { return this.#json('admin.silences.expire', { id }); }
 
   /** POST an inference request (JSON) to a deployment, or one version of it; the raw answer. */
   infer(deployment: string, body: string | Buffer, version?: string): Promise<RawAnswer> {

@@ -134,9 +134,10 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .action((o: Parameters<typeof alerts>[0]) => alerts(o));
   const si = program.command('silence').description('hold alerts back from notifications for a while (a planned retraining, maintenance): add, list, expire (admin or operator)');
   client(si.command('add').description('silence the alerts whose labels have every --match, for --for or until --until; they still show in aloft alerts, marked silenced')
-    .option('--match <label=value>', 'a label the alerts must have, e.g. deployment=credit-risk, alertname=DriftDetected (repeatable; at least one)', collect)
+    .option('--match <label=value>', 'a label the alerts must have, e.g. deployment=credit-risk, alertname=DataDrift (repeatable; at least one)', collect)
     .option('--for <duration>', 'how long, e.g. 2h, 90m, 3d (at most 30d)')
     .option('--until <time>', 'or until this ISO time')
+    .option('--from <time>', 'start at this ISO time instead of now (a maintenance window later today)')
     .option('--comment <text>', 'why (required; shown with the silence)'))
     .action((o: Parameters<typeof silence.add>[0]) => silence.add(o));
   client(si.command('list').description('silences in force, pending and ended in the last week'))

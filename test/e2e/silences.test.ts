@@ -121,6 +121,9 @@ test('expired, the silence lets the firing alert through; list shows it ended an
   assert.equal(post.body.status, 'firing');
   assert.deepEqual(post.body.alerts.map((a) => a.labels.alertname), ['IdleDeployment']);
 
+  const twice = await cli(p, ['silence', 'expire', silence.id]);
+  assert.equal(twice.code, 0, shown(twice));
+  assert.match(twice.stdout, /had already ended, at .*: nothing changed/);
   const list = await cli(p, ['silence', 'list', '--json']);
   assert.equal(list.code, 0, shown(list));
   const listed = (JSON.parse(list.stdout) as { silences: SilenceView[] }).silences.find((s) => s.id === silence!.id);
@@ -158,7 +161,14 @@ test('bad silence requests are refused with what to send; a misspelt deployment 
 
   const typo = await cli(p, ['silence', 'add', '--match', 'deployment=quite', '--for', '10m', '--comment', 'typo']);
   assert.equal(typo.code, 0, shown(typo));
-  assert.match(typo.stdout, /warning: deployment 'quite' is not served here; did you mean 'quiet'\?/);
+  assert.match(typo.stdout, /warning: deployment 'quite' is not served here, so the silence matches nothing until one of that name is deployed \(did you mean 'quiet'\?\)/);
+  const name = await cli(p, ['silence', 'add', '--match', `deployment=${QUIET}`, '--match', 'alertname=IdleDeploy', '--for', '10m', '--comment', 'typo']);
+  assert.match(name.stdout, /warning: no alert is named 'IdleDeploy' \(did you mean 'IdleDeployment'\?\)/);
+  const past = await cli(p, ['silence', 'add', '--match', `deployment=${QUIET}`, '--until', '2001-01-01T00:00:00Z', '--comment', 'x']);
+  assert.equal(past.code, 2, shown(past));
+  assert.match(past.stderr, /--until 2001-01-01T00:00:00.000Z is in the past/);
+  assertError(await postJson(url, { matchers: { deployment: QUIET }, duration: 3600, comment: 'x' }), 400, ['with its unit']);
+  assertError(await postJson(url, { matchers: { deployment: QUIET }, duration: '1h', comment: 'x', startAt: '2030-01-01T00:00:00Z' }), 400, ['startsAt']);
   const usage = await cli(p, ['silence', 'add', '--for', '10m', '--comment', 'x', '--json']);
   assert.equal(usage.code, 2, shown(usage));
   assert.match(JSON.parse(usage.stderr.trim()).error as string, /at least one --match label=value/);

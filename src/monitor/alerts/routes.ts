@@ -45,6 +45,9 @@ const everywhere = (p: Principal | undefined) => p?.scopes.includes('*') === tru
 /** Whether the caller's scopes cover what a silence reaches. */
 const covers = (p: Principal | undefined, s: Pick<Silence, 'matchers'>) => (s.matchers.deployment === undefined ? everywhere(p) : inScopeOf(p, s.matchers.deployment));
 
+/** The alert names Aloft's rules raise (monitor/alerts/rules.ts, cost, SLOs), for suggestions. */
+const KNOWN_ALERTS = ['SLOBurnRate', 'DataDrift', 'PredictionDrift', 'ReplicaCrashLoop', 'CaptureDropping', 'IdleDeployment', 'BudgetSpent', 'BudgetForecast'];
+
 function view(s: Silence, nowMs: number): SilenceView {
   return { ...s, state: isActive(s, nowMs) ? 'active' : Date.parse(s.startsAt) > nowMs ? 'pending' : 'ended' };
 }
@@ -88,10 +91,17 @@ export function registerAlertsRoute(app: FastifyInstance, ctx: AlertsRouteContex
     const d = silence.matchers.deployment;
     if (d !== undefined && !ctx.exists(d)) {
       const hint = didYouMean(d, ctx.deployments());
-      warnings.push(`deployment '${d}' is not served here${hint ? `; ${hint}` : ''}: the silence matches its alerts only if it comes`);
+      warnings.push(`deployment '${d}' is not served here, so the silence matches nothing until one of that name is deployed${hint ? ` (${hint})` : ''}`);
     }
-    const matching = ctx.alerts.report().active.filter((a) => matches(silence, a.labels)).map((a) => ({ name: a.name, labels: { ...a.labels }, state: a.state }));
-    if (matching.length === 0) warnings.push('it matches no pending or firing alert now (labels are matched exactly; aloft alerts --json shows each alert\'s labels)');
+    const active = ctx.alerts.report().active;
+    const matching = active.filter((a) => matches(silence, a.labels)).map((a) => ({ name: a.name, labels: { ...a.labels }, state: a.state }));
+    const name = silence.matchers.alertname;
+    const names = [...new Set([...active.map((a) => a.name), ...KNOWN_ALERTS])];
+    if (name !== undefined && !names.includes(name)) {
+      const prefix = names.find((n) => n.toLowerCase().startsWith(name.toLowerCase()));
+      const hint = didYouMean(name, names) ?? (prefix ? `did you mean '${prefix}'?` : undefined);
+      warnings.push(`no alert is named '${name}'${hint ? ` (${hint})` : ''}; alert names: ${KNOWN_ALERTS.join(', ')}`);
+    } else if (matching.length === 0) warnings.push('it matches no pending or firing alert now (labels are matched exactly; aloft alerts --json shows each alert\'s labels)');
     await store.add(silence);
     await ctx.audit?.append({ actor: actorOf(principal), action: 'alert.silenced', target: silence.id, source: req.ip, after: { matchers: silence.matchers, startsAt: silence.startsAt, endsAt: silence.endsAt, comment: silence.comment } });
     await ctx.alerts.silences();
@@ -99,17 +109,17 @@ export function registerAlertsRoute(app: FastifyInstance, ctx: AlertsRouteContex
     return { silence: view(silence, nowMs()), matching, warnings };
   } });
 
-  app.route<{ Params: { id: string } }>({ ...routeOf('admin.silences.expire'), handler: async (req): Promise<{ silence: SilenceView }> => {
+  app.route<{ Params: { id: string } }>({ ...routeOf('admin.silences.expire'), handler: async (req): Promise<{ silence: SilenceView; changed: boolean }> => {
     const principal = principalOf(req) ?? ANONYMOUS;
     const id = req.params.id;
     const known = (await ctx.alerts.silences()).find((s) => s.id === id);
     if (!known || !covers(principal, known)) throw fail('ALOFT_SILENCE_NOT_FOUND', `no silence '${id.slice(0, 40)}' here; aloft silence list shows them`);
     const ended = await store.expire(id, principal.name, nowMs());
     if (!ended) throw fail('ALOFT_SILENCE_NOT_FOUND', `no silence '${id.slice(0, 40)}' here; aloft silence list shows them`);
-    if (ended.expiredBy === principal.name && known.endsAt !== ended.endsAt) {
-      await ctx.audit?.append({ actor: actorOf(principal), action: 'alert.silence_expired', target: id, source: req.ip, before: { endsAt: known.endsAt }, after: { endsAt: ended.endsAt } });
-    }
+    // Already ended (by hand or by its time): nothing changes, nothing is audited.
+    const changed = known.endsAt !== ended.endsAt;
+    if (changed) await ctx.audit?.append({ actor: actorOf(principal), action: 'alert.silence_expired', target: id, source: req.ip, before: { endsAt: known.endsAt }, after: { endsAt: ended.endsAt } });
     await ctx.alerts.silences();
-    return { silence: view(ended, nowMs()) };
+    return { silence: view(ended, nowMs()), changed };
   } });
 }

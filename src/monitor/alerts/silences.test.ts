@@ -23,19 +23,19 @@ const T0 = Date.UTC(2026, 0, 1);
 
 test('a silenced alert fires without a notification, is not repeated, and is notified when its silence ends', () => {
   const book = new AlertBook({ forMs: () => 0, repeatMs: () => 600_000 });
-  let silenced = new Set(['DriftDetected']);
+  let silenced = new Set(['DataDrift']);
   const by = (labels: Readonly<Record<string, string>>) => (silenced.has(labels.alertname!) ? ['s1'] : []);
-  const holds = [cond('DriftDetected', 'd'), cond('SloBurn', 'e')];
+  const holds = [cond('DataDrift', 'd'), cond('SloBurn', 'e')];
   const first = book.update(holds, T0, by);
   assert.deepEqual(first.map((n) => n.groupKey), ['{deployment="e"}'], 'only the alert no silence matches is notified');
-  const drift = book.active().find((a) => a.name === 'DriftDetected')!;
+  const drift = book.active().find((a) => a.name === 'DataDrift')!;
   assert.equal(drift.state, 'firing', 'a silenced alert still moves: it fires');
   assert.deepEqual(drift.silencedBy, ['s1']);
   assert.deepEqual(book.update(holds, T0 + 600_000, by).map((n) => [n.groupKey, n.reason]), [['{deployment="e"}', 'repeat']], 'the repeat leaves the silenced group out');
   silenced = new Set();
   const lifted = book.update(holds, T0 + 700_000, by);
   assert.deepEqual(lifted.map((n) => [n.groupKey, n.status, n.reason]), [['{deployment="d"}', 'firing', 'changed']], 'its silence ended while it fires: notified now');
-  assert.equal(book.active().find((a) => a.name === 'DriftDetected')!.silencedBy, undefined);
+  assert.equal(book.active().find((a) => a.name === 'DataDrift')!.silencedBy, undefined);
   assert.deepEqual(book.update(holds, T0 + 800_000, by), [], 'then as any firing alert: nothing until the repeat');
   const resolved = book.update([cond('SloBurn', 'e')], T0 + 900_000, by);
   assert.deepEqual(resolved.map((n) => [n.groupKey, n.status]), [['{deployment="d"}', 'resolved']], 'its end is notified: a notification carried it');
@@ -54,13 +54,13 @@ test('an alert that fired and ended while silenced is never notified, neither fi
 });
 
 test('a silence request is checked: matchers, its length, a comment; each error says what to send', () => {
-  const ok = newSilence({ matchers: { deployment: 'credit-risk', alertname: 'DriftDetected' }, duration: '2h', comment: ' retraining ' }, 'alice', T0);
+  const ok = newSilence({ matchers: { deployment: 'credit-risk', alertname: 'DataDrift' }, duration: '2h', comment: ' retraining ' }, 'alice', T0);
   assert.equal(ok.endsAt, new Date(T0 + 7_200_000).toISOString());
   assert.equal(ok.comment, 'retraining');
   assert.equal(ok.createdBy, 'alice');
   assert.match(ok.id, /^[0-9a-f]{12}$/);
   assert.ok(isActive(ok, T0) && !isActive(ok, T0 + 7_200_000));
-  assert.ok(matches(ok, { alertname: 'DriftDetected', deployment: 'credit-risk', severity: 'ticket' }));
+  assert.ok(matches(ok, { alertname: 'DataDrift', deployment: 'credit-risk', severity: 'ticket' }));
   assert.ok(!matches(ok, { alertname: 'SloBurn', deployment: 'credit-risk' }), 'every matcher must hold');
   const later = newSilence({ matchers: { deployment: 'd' }, startsAt: new Date(T0 + 3_600_000).toISOString(), endsAt: new Date(T0 + 7_200_000).toISOString(), comment: 'window' }, 'bob', T0);
   assert.ok(!isActive(later, T0) && isActive(later, T0 + 3_600_000), 'a later start');
@@ -74,7 +74,9 @@ test('a silence request is checked: matchers, its length, a comment; each error 
     [{ matchers: { deployment: 'd' }, duration: '0', comment: 'x' }, /positive duration/],
     [{ matchers: { deployment: 'd' }, duration: '2h', endsAt: '2026-02-01T00:00:00Z', comment: 'x' }, /not both/],
     [{ matchers: { deployment: 'd' }, endsAt: new Date(T0 - 1000).toISOString(), comment: 'x' }, /in the past/],
-    [{ matchers: { deployment: 'd' }, duration: MAX_SILENCE_MS + 60_000, comment: 'x' }, /at most 30d/],
+    [{ matchers: { deployment: 'd' }, duration: `${MAX_SILENCE_MS / 3_600_000 + 1}h`, comment: 'x' }, /at most 30d/],
+    [{ matchers: { deployment: 'd' }, duration: 3600, comment: 'x' }, /with its unit, such as "2h"/],
+    [{ matchers: { deployment: 'd' }, duration: '1h', comment: 'x', startAt: '2026-01-02T00:00:00Z' } as SilenceRequest, /unknown field 'startAt' in the silence; did you mean 'startsAt'\?/],
     [{ matchers: { deployment: 'd' }, duration: '2h' }, /needs a comment/],
     [{ matchers: { deployment: 'd' }, duration: '2h', comment: '   ' }, /needs a comment/],
     [{ matchers: { deployment: 'd' }, duration: '2h', comment: 'x', startsAt: 'tomorrow' }, /startsAt must be an ISO time/],
@@ -97,7 +99,7 @@ for (const target of await testDialects()) {
         const sent: Notification[] = [];
         const silences = new SilenceStore(store);
         const alerts = new Alerts({
-          clock, logger: silentLogger, spec: () => alertsSchema.parse({ for: '0s', log: false }) as AlertsSpec, conditions: () => [cond('DriftDetected', 'd'), cond('SloBurn', 'e')],
+          clock, logger: silentLogger, spec: () => alertsSchema.parse({ for: '0s', log: false }) as AlertsSpec, conditions: () => [cond('DataDrift', 'd'), cond('SloBurn', 'e')],
           externalURL: () => '', sinks: () => [{ name: 'test', send: async (n: Notification) => { sent.push(n); } }], silences,
         });
         const s = newSilence({ matchers: { deployment: 'd' }, duration: '2h', comment: 'retraining' }, 'alice', clock.date().getTime());
@@ -107,7 +109,7 @@ for (const target of await testDialects()) {
         assert.deepEqual(sent.map((n) => n.groupKey), ['{deployment="e"}']);
         const report = alerts.report();
         assert.deepEqual(report.silences.map((x) => x.id), [s.id]);
-        assert.deepEqual(report.active.find((a) => a.name === 'DriftDetected')?.silencedBy, [s.id]);
+        assert.deepEqual(report.active.find((a) => a.name === 'DataDrift')?.silencedBy, [s.id]);
         assert.match(describeAlerts(report, false), new RegExp(`silenced by ${s.id} until ${s.endsAt} \\(retraining\\): not notified`));
         assert.match(describeAlerts(report, false), /2 firing, 0 pending \(1 silenced\)/);
         clock.advance(60_000);

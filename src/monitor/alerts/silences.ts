@@ -5,7 +5,7 @@
  * the silence ends an alert that still fires is notified then. What a silence is for: a
  * planned retraining that will drift, a maintenance window, a known cause being fixed.
  *
- * Matchers are equalities on labels (`deployment=credit-risk`, `alertname=DriftDetected`);
+ * Matchers are equalities on labels (`deployment=credit-risk`, `alertname=DataDrift`);
  * every one must hold. Silences live in the state database (migration 0013), so every
  * process sharing it sees the same ones and whichever evaluates alerts applies them. A
  * silence ends at `endsAt`, or earlier when expired by hand; ended ones are kept a week
@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { fail } from '../../errors.js';
+import { didYouMean } from '../../spec/suggest.js';
 import { formatDuration, parseDuration } from '../../spec/units.js';
 import type { Store } from '../../store/db.js';
 import type { Database } from '../../store/schema.js';
@@ -59,10 +60,18 @@ export interface SilenceRequest {
   comment?: unknown;
 }
 
-const EXAMPLE = '{"matchers": {"deployment": "credit-risk", "alertname": "DriftDetected"}, "duration": "2h", "comment": "retraining today"}';
+const EXAMPLE = '{"matchers": {"deployment": "credit-risk", "alertname": "DataDrift"}, "duration": "2h", "comment": "retraining today"}';
+
+const FIELDS = ['matchers', 'duration', 'endsAt', 'startsAt', 'comment'];
 
 /** Check a request and build the silence (ALOFT_BAD_REQUEST with what to fix). */
 export function newSilence(r: SilenceRequest, by: string, nowMs: number): Silence {
+  for (const k of Object.keys(r)) {
+    if (!FIELDS.includes(k)) {
+      const hint = didYouMean(k, FIELDS);
+      throw fail('ALOFT_BAD_REQUEST', `unknown field '${k.slice(0, 40)}' in the silence${hint ? `; ${hint}` : ''} (fields: ${FIELDS.join(', ')})`);
+    }
+  }
   const m = r.matchers;
   if (m === null || typeof m !== 'object' || Array.isArray(m)) throw fail('ALOFT_BAD_REQUEST', `matchers must be an object of label → value, e.g. ${EXAMPLE}`);
   const entries = Object.entries(m as Record<string, unknown>);
@@ -79,6 +88,8 @@ export function newSilence(r: SilenceRequest, by: string, nowMs: number): Silenc
   let endsAt: number;
   if (r.duration !== undefined && r.endsAt !== undefined) throw fail('ALOFT_BAD_REQUEST', 'give duration or endsAt, not both');
   if (r.duration !== undefined) {
+    // A bare number would be milliseconds (the spec's rule), which nobody means for a silence.
+    if (typeof r.duration !== 'string') throw fail('ALOFT_BAD_REQUEST', `duration takes a duration with its unit, such as "2h", "90m" or "3d", got ${JSON.stringify(r.duration).slice(0, 40)}`);
     const d = parseDuration(r.duration);
     if (d === undefined || d <= 0) throw fail('ALOFT_BAD_REQUEST', `duration must be a positive duration such as "2h", "90m" or "3d", got ${JSON.stringify(r.duration).slice(0, 40)}`);
     endsAt = startsAt + d;

@@ -76,7 +76,8 @@ export async function budgetStatus(o: { store: CostStore; spec: CostSpec; nowMs:
       hourly += h.priced * d.replicas;
       if (d.replicas > 0) for (const u of h.unpriced) unpriced.add(u);
     }
-    const spent = spentGroup.cost;
+    // Nothing priced: nothing counted as spent (the unpriced resources are listed).
+    const spent = spentGroup.cost ?? 0;
     return {
       name: b.name, covers: b.deployment ? `deployment ${b.deployment}` : b.label ? `label ${b.label}` : 'every deployment', amount: b.amount, currency: o.spec.currency,
       month: new Date(start).toISOString(), spent, share: spent / b.amount, forecast: spent + hourly * hoursLeft, hourly,

@@ -75,9 +75,9 @@ for (const target of await testDialects()) {
       let r = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'deployment', deployments: live });
       const g = r.groups[0]!;
       close(g.replicaHours, 4);
-      close(g.cost, 2 * 2 * (0.04 + 0.005));
+      close(g.cost!, 2 * 2 * (0.04 + 0.005));
       assert.deepEqual(g.unpriced, []);
-      close(g.used.cpuHours, 2 * 720 * 0.5 / 3600);
+      close(g.used.cpuHours!, 2 * 720 * 0.5 / 3600);
       close(g.efficiency.cpu!, 0.05, 1e-6);
       assert.equal(g.predictions, 2000);
       close(g.costPer1kPredictions!, (0.18 / 2000) * 1000);
@@ -86,11 +86,11 @@ for (const target of await testDialects()) {
       for (let s = 0; s <= 3600; s += 10) { await w.meters.reconcile(); if (s < 3600) w.clock.advance(10_000); }
       r = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'deployment', deployments: live });
       close(r.groups[0]!.replicaHours, 4 + 3);
-      close(r.total.cost, 0.18 + 3 * 0.045);
+      close(r.total.cost!, 0.18 + 3 * 0.045);
       // A restart: a new meter on the same store reports the same.
       const again = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'label', deployments: live });
       assert.equal(again.groups[0]!.key, 'team=risk');
-      close(again.groups[0]!.cost, r.total.cost);
+      close(again.groups[0]!.cost!, r.total.cost!);
     });
 
     test('recent replicas: the average over the metered time (2 for 2 h, then 3 for 1 h: 7/3), read back by a new meter after a restart', async () => {
@@ -121,7 +121,7 @@ for (const target of await testDialects()) {
       await gpu.reconcile(); w.clock.advance(3_600_000); await gpu.reconcile();
       const g = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 86_400_000, by: 'deployment', deployments: live });
       assert.deepEqual(g.total.unpriced, ['gpu']);
-      close(g.total.cost, 0.045, 1e-6);
+      close(g.total.cost!, 0.045, 1e-6);
     });
 
     test('an idle deployment is found after idle.for, with its monthly cost and what to change; a busy one is not', async () => {
@@ -133,7 +133,7 @@ for (const target of await testDialects()) {
       const f = r.findings[0]!;
       assert.equal(f.deployment, 'd');
       close(f.utilisation, 0.005, 1e-6);
-      close(f.monthlyCost, 2 * 0.045 * 730);
+      close(f.monthlyCost!, 2 * 0.045 * 730);
       assert.match(f.recommendation, /no request in the window: let it scale to zero/);
       // Busy: 80% of a core each.
       const busy = world();
@@ -162,6 +162,12 @@ for (const target of await testDialects()) {
       assert.equal(t.groups[0]!.efficiency.cpu, undefined, 'not measured, rather than 0%');
       assert.equal(t.groups[0]!.efficiency.memory, undefined);
       assert.deepEqual(t.findings, [], 'unmeasured use is no evidence of idleness');
+      assert.deepEqual(t.groups[0]!.used, { cpuHours: null, memoryGiBHours: null }, 'not measured is null in the JSON, not 0');
+      // Without prices: the cost is null (unpriced), never 0.
+      const bare = await costReport({ store: new CostStore(store), spec: costSchema.parse({}) as CostSpec, nowMs: threads.clock.date().getTime(), sinceMs: 3_600_000, by: 'deployment', deployments: live });
+      assert.equal(bare.groups[0]!.cost, null);
+      assert.deepEqual(bare.groups[0]!.unpriced, ['cpu', 'memory']);
+      assert.equal(bare.total.cost, null);
     });
 
     test('the idle window is exactly idle.for where the meters sampled it; after a restart, the store\'s hours until then', async () => {

@@ -419,15 +419,16 @@ export interface CostGroup {
   model?: string;
   replicaHours: number;
   allocated: { cpuHours: number; memoryGiBHours: number; gpuHours: number };
-  used: { cpuHours: number; memoryGiBHours: number };
-  /** The priced part of the allocation. */
-  cost: number;
+  /** What the replicas used; null where it is not measured (thread replicas share the gateway's process). */
+  used: { cpuHours: number | null; memoryGiBHours: number | null };
+  /** The priced part of the allocation; null when nothing allocated has a price (never 0 for unpriced). */
+  cost: number | null;
   /** Resources allocated here that have no price: not in cost. */
   unpriced: ('cpu' | 'memory' | 'gpu')[];
   requests: number;
   predictions: number;
-  /** cost ÷ predictions × 1000; undefined without predictions. */
-  costPer1kPredictions?: number;
+  /** cost ÷ predictions × 1000; undefined without predictions, null when cost is. */
+  costPer1kPredictions?: number | null;
   /** used ÷ allocated (undefined where use is not measured). */
   efficiency: { cpu?: number; memory?: number };
 }
@@ -436,10 +437,12 @@ export interface CostGroup {
 export function price(key: string, q: Quantities, rates: Rates): CostGroup {
   const alloc = { cpuHours: q.cpuAllocS / HOUR_S, memoryGiBHours: q.memAllocGiBS / HOUR_S, gpuHours: q.gpuAllocS / HOUR_S };
   const { priced, unpriced } = hourlyCost({ cpu: alloc.cpuHours, memoryGiB: alloc.memoryGiBHours, gpu: alloc.gpuHours }, rates);
+  const cost = priced === 0 && unpriced.length > 0 ? null : priced;
   return {
-    key, replicaHours: q.replicaS / HOUR_S, allocated: alloc, used: { cpuHours: q.cpuUsedS / HOUR_S, memoryGiBHours: q.memUsedGiBS / HOUR_S },
-    cost: priced, unpriced, requests: q.requests, predictions: q.rows,
-    ...(q.rows > 0 ? { costPer1kPredictions: (priced / q.rows) * 1000 } : {}),
+    key, replicaHours: q.replicaS / HOUR_S, allocated: alloc,
+    used: { cpuHours: measuredCpu(q) > 0 ? q.cpuUsedS / HOUR_S : null, memoryGiBHours: measuredMemory(q) > 0 ? q.memUsedGiBS / HOUR_S : null },
+    cost, unpriced, requests: q.requests, predictions: q.rows,
+    ...(q.rows > 0 ? { costPer1kPredictions: cost === null ? null : (cost / q.rows) * 1000 } : {}),
     efficiency: {
       ...(measuredCpu(q) > 0 ? { cpu: q.cpuUsedS / measuredCpu(q) } : {}),
       ...(measuredMemory(q) > 0 ? { memory: q.memUsedGiBS / measuredMemory(q) } : {}),

@@ -46,8 +46,8 @@ export interface IdleFinding {
   utilisation: number;
   window: string;
   replicas: number;
-  /** $ a month the deployment's replicas cost now. */
-  monthlyCost: number;
+  /** $ a month the deployment's replicas cost now; null when nothing they reserve has a price. */
+  monthlyCost: number | null;
   unpriced: ('cpu' | 'memory' | 'gpu')[];
   requests: number;
   recommendation: string;
@@ -127,7 +127,7 @@ export async function costReport(o: {
       const g = price(k, total(qs), rates);
       const m = modelOf.get(k);
       return m ? { ...g, model: m } : g;
-    }).sort((a, b) => b.cost - a.cost || a.key.localeCompare(b.key)),
+    }).sort((a, b) => (b.cost ?? -1) - (a.cost ?? -1) || a.key.localeCompare(b.key)),
     total: price('total', total(rows), rates),
     findings,
     ...(o.cores !== undefined ? { machine: machineOf(o.deployments, o.cores, o.rolling ?? new Set()) } : {}),
@@ -170,7 +170,7 @@ export async function idleFindings(o: { store: CostStore; spec: CostSpec; nowMs:
           : `reserve less: resources.cpu ${d.reservation.cpu} is ${(100 * utilisation).toFixed(1)}% used; fewer threads (runtime.intraOpThreads) or a smaller cpu`;
     out.push({
       deployment: d.name, utilisation, window: formatDuration(o.spec.idle.for), replicas: d.replicas,
-      monthlyCost: h.priced * d.replicas * HOURS_PER_MONTH, unpriced: h.unpriced, requests: q.requests, recommendation,
+      monthlyCost: h.priced === 0 && h.unpriced.length > 0 ? null : h.priced * d.replicas * HOURS_PER_MONTH, unpriced: h.unpriced, requests: q.requests, recommendation,
     });
   }
   return out;

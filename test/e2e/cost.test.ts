@@ -286,7 +286,7 @@ describe('metered spend of 2 replicas under load', () => {
     // Expected allocation over [A, B]: each replica's lifetime inside the interval (both were ready before A).
     const seconds = replicas.reduce((s, r) => s + Math.max(0, b.sample.at - Math.max(a.sample.at, r.readyAt)) / 1000, 0);
     const replicaS = (b.group.replicaHours - a.group.replicaHours) * 3600;
-    const cost = b.group.cost - a.group.cost;
+    const cost = b.group.cost! - a.group.cost!;
     const expectedCost = (seconds * REPLICA_HOURLY) / 3600;
     figures.interval = {
       seconds: (b.sample.at - a.sample.at) / 1000, expectedReplicaSeconds: seconds, meteredReplicaSeconds: replicaS,
@@ -301,7 +301,7 @@ describe('metered spend of 2 replicas under load', () => {
 
     // CPU used: /proc/<pid>/stat of both replica processes over the same interval.
     const procCpu = replicas.reduce((s, _r, i) => s + b.sample.cpu[i]! - a.sample.cpu[i]!, 0);
-    const meteredCpu = (b.group.used.cpuHours - a.group.used.cpuHours) * 3600;
+    const meteredCpu = (b.group.used.cpuHours! - a.group.used.cpuHours!) * 3600;
     figures.cpu = { procSeconds: procCpu, meteredSeconds: meteredCpu, offPercent: (100 * (meteredCpu - procCpu)) / procCpu, clockTicks: CLK_TCK };
     // At least 100 clock ticks, so a 10% comparison is not lost in tick rounding.
     assert.ok(procCpu >= 100 / CLK_TCK, `the load made the replicas work (${procCpu} CPU s from /proc)`);
@@ -315,7 +315,7 @@ describe('metered spend of 2 replicas under load', () => {
       rssGiBS += ((s.at - prev) / 1000) * s.rss.reduce((x, y) => x + y, 0) / 2 ** 30;
       prev = s.at;
     }
-    const meteredRss = (b.group.used.memoryGiBHours - a.group.used.memoryGiBHours) * 3600;
+    const meteredRss = (b.group.used.memoryGiBHours! - a.group.used.memoryGiBHours!) * 3600;
     figures.memory = { procGiBSeconds: rssGiBS, meteredGiBSeconds: meteredRss, samples: inside.length };
     close(meteredRss, rssGiBS, 0.1, 'resident GiB-seconds vs VmRSS × time');
 
@@ -325,7 +325,7 @@ describe('metered spend of 2 replicas under load', () => {
     const high = replicas.reduce((s) => s + (b.sample.at - t0) / 1000, 0);
     figures.sinceStart = { replicaSeconds: total, low, high };
     assert.ok(total >= low && total <= high, `replica-seconds since the start ${total} within [${low}, ${high}]`);
-    close(b.group.cost, (total * REPLICA_HOURLY) / 3600, 1e-9, 'cost since the start = replica-hours × $0.045');
+    close(b.group.cost!, (total * REPLICA_HOURLY) / 3600, 1e-9, 'cost since the start = replica-hours × $0.045');
   });
 
   test('requests = answers, predictions = rows of the 2xx answers; cost per 1,000 predictions = cost ÷ predictions × 1,000', { timeout: 60_000 }, async () => {
@@ -334,11 +334,11 @@ describe('metered spend of 2 replicas under load', () => {
     await until('every answer counted', 10_000, async () => ((await costReport(p)).groups.find((g) => g.key === DEP)?.requests === tally.answers ? true : undefined), 50);
     c = await mark(p, watcher);
     const g = c.group;
-    figures.predictions = { answers: tally.answers, ok: tally.ok, okRows: tally.okRows, requests: g.requests, predictions: g.predictions, cost: g.cost, costPer1kPredictions: g.costPer1kPredictions };
+    figures.predictions = { answers: tally.answers, ok: tally.ok, okRows: tally.okRows, requests: g.requests, predictions: g.predictions, cost: g.cost!, costPer1kPredictions: g.costPer1kPredictions! };
     assert.equal(g.requests, tally.answers, 'requests: every answer');
     assert.equal(g.predictions, tally.okRows, 'predictions: the rows of the 2xx answers');
-    assert.ok(g.costPer1kPredictions !== undefined);
-    closeAbs(g.costPer1kPredictions, (g.cost / g.predictions) * 1000, 1e-12 * Math.max(1, g.costPer1kPredictions), 'cost per 1,000 predictions');
+    assert.ok(g.costPer1kPredictions! !== undefined);
+    closeAbs(g.costPer1kPredictions!, (g.cost! / g.predictions) * 1000, 1e-12 * Math.max(1, g.costPer1kPredictions!), 'cost per 1,000 predictions');
     // The total is this one deployment.
     assert.equal(c.report.groups.length, 1);
     assert.deepEqual(c.report.total, { ...g, key: 'total' });
@@ -352,9 +352,9 @@ describe('metered spend of 2 replicas under load', () => {
     assert.deepEqual(c.report.findings, [], 'no idle finding: 1h of history is needed');
     closeAbs(g.allocated.cpuHours, g.replicaHours, 1e-12, 'vCPU-hours = replica-hours × 1');
     closeAbs(g.allocated.memoryGiBHours, g.replicaHours, 1e-12, 'GiB-hours = replica-hours × 1');
-    closeAbs(g.cost, g.allocated.cpuHours * CPU_PRICE + g.allocated.memoryGiBHours * MEMORY_PRICE, 1e-15, 'cost = vCPU-h × 0.04 + GiB-h × 0.005');
-    closeAbs(g.efficiency.cpu!, g.used.cpuHours / g.allocated.cpuHours, 1e-12, 'CPU efficiency = used ÷ allocated');
-    closeAbs(g.efficiency.memory!, g.used.memoryGiBHours / g.allocated.memoryGiBHours, 1e-12, 'memory efficiency = used ÷ allocated');
+    closeAbs(g.cost!, g.allocated.cpuHours * CPU_PRICE + g.allocated.memoryGiBHours * MEMORY_PRICE, 1e-15, 'cost = vCPU-h × 0.04 + GiB-h × 0.005');
+    closeAbs(g.efficiency.cpu!, g.used.cpuHours! / g.allocated.cpuHours, 1e-12, 'CPU efficiency = used ÷ allocated');
+    closeAbs(g.efficiency.memory!, g.used.memoryGiBHours! / g.allocated.memoryGiBHours, 1e-12, 'memory efficiency = used ÷ allocated');
     // by=version: one version.
     const byVersion = await costReport(p, '?by=version&since=1h');
     assert.deepEqual(byVersion.groups.map((x) => x.key), [`${DEP}@1`]);
@@ -378,17 +378,17 @@ describe('metered spend of 2 replicas under load', () => {
     assert.equal(g.requests, d.group.requests);
     assert.equal(g.predictions, d.group.predictions);
     assert.equal(g.predictions, tally.okRows);
-    closeAbs(g.costPer1kPredictions!, (g.cost / g.predictions) * 1000, 1e-12 * g.costPer1kPredictions!, 'the CLI\'s cost per 1,000 predictions');
+    closeAbs(g.costPer1kPredictions!, (g.cost! / g.predictions) * 1000, 1e-12 * g.costPer1kPredictions!, 'the CLI\'s cost per 1,000 predictions');
     // What grows: between the API's reports before and after.
     assert.ok(g.replicaHours >= c.group.replicaHours && g.replicaHours <= d.group.replicaHours, `replica-hours ${g.replicaHours} within [${c.group.replicaHours}, ${d.group.replicaHours}]`);
-    assert.ok(g.cost >= c.group.cost && g.cost <= d.group.cost, `cost ${g.cost} within [${c.group.cost}, ${d.group.cost}]`);
+    assert.ok(g.cost! >= c.group.cost! && g.cost! <= d.group.cost!, `cost ${g.cost!} within [${c.group.cost!}, ${d.group.cost!}]`);
     // The samples the CLI's report holds: those before its `until` (either of two when it came within 50 ms of one).
     const until = Date.parse(body.until);
     const candidates = watcher.samples.filter((s) => s.at <= until + 50 && s.at >= a.sample.at);
     const last = candidates[candidates.length - 1]!;
     const options = candidates.filter((s) => s === last || (s === candidates[candidates.length - 2] && last.at > until - 50));
     const replicaS = (g.replicaHours - a.group.replicaHours) * 3600;
-    const cost = g.cost - a.group.cost;
+    const cost = g.cost! - a.group.cost!;
     const fits = options.map((s) => {
       const seconds = replicas.reduce((x, rr) => x + Math.max(0, s.at - Math.max(a.sample.at, rr.readyAt)) / 1000, 0);
       return { seconds, expectedCost: (seconds * REPLICA_HOURLY) / 3600 };
@@ -580,7 +580,7 @@ describe('idle detection', () => {
     assert.equal(f.replicas, 2);
     assert.equal(f.requests, 0);
     assert.ok(f.utilisation < 0.05, `utilisation ${f.utilisation}`);
-    closeAbs(f.monthlyCost, monthly, 1e-9, 'monthly cost = replicas × (cpu × 0.04 + GiB × 0.005) × 730');
+    closeAbs(f.monthlyCost!, monthly, 1e-9, 'monthly cost = replicas × (cpu × 0.04 + GiB × 0.005) × 730');
     assert.deepEqual(f.unpriced, []);
     assert.match(f.recommendation, /scale to zero/);
     assert.match(f.recommendation, /replicas: \{ min: 0, max: 2 \}/);

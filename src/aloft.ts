@@ -406,7 +406,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     orchestrator.onChange((s) => {
       if (s.state === 'failed') progress({ kind: 'replica-failed', id: s.id, error: s.lastError ?? 'failed' });
       const d = control.deployments().find((x) => groupKey(x) === s.group);
-      if (d) progress({ kind: 'replicas', deployment: d.name, version: d.version, ready: orchestrator.status().filter((r) => r.group === s.group && r.state === 'ready').length, desired: d.spec.replicas.initial });
+      if (d) progress({ kind: 'replicas', deployment: d.name, version: d.version, ready: orchestrator.status().filter((r) => r.group === s.group && r.state === 'ready').length, desired: autoscaler.replicas(d.name, s.group) ?? d.spec.replicas.initial });
     });
 
     // The admin API shares the gateway's port unless server.adminPort gives it its own.

@@ -140,8 +140,13 @@ export class Kpa {
     }
     let want = this.#panicking ? Math.max(wantStable, wantPanic, from) : wantStable;
     let reason = this.#panicking
-      ? `panic: ${panic.toFixed(2)} over the last ${s.panicWindow / 1000}s is ${(demand / ready).toFixed(1)}× what ${ready} ready replica${ready === 1 ? '' : 's'} serve at ${s.target} each; no scaling down until ${Math.round((this.#panicUntil - nowMs) / 1000)}s pass calmly`
+      ? `panic: ${panic.toFixed(2)} over the last ${s.panicWindow / 1000}s needs ${demand} replica${demand === 1 ? '' : 's'} at ${s.target} each, ${(demand / ready).toFixed(1)}× the ${ready} ready; no scaling down for ${Math.round((this.#panicUntil - nowMs) / 1000)}s more of calm`
       : `stable: ${stable.toFixed(2)} over the last ${s.stableWindow / 1000}s at ${s.target} per replica`;
+    // Within the bounds before the scale-down delay compares counts: a wish above max is not a count to hold.
+    const wish = want;
+    want = Math.min(this.#max, Math.max(this.#min, want));
+    if (wish > want) reason += `; capped at max ${this.#max}`;
+    else if (wish < want && this.#min > 0) reason += `; kept at min ${this.#min}`;
     // Scale down only with 10% headroom left at the lower count (HPA's tolerance): a demand
     // hovering at a boundary (16 at 8 per replica) does not flip between counts.
     if (!this.#panicking && want < from) {
@@ -159,9 +164,7 @@ export class Kpa {
       reason += `; held at ${held} by scaleDownDelay (${s.scaleDownDelay / 1000}s)`;
       want = held;
     }
-    let to = Math.min(this.#max, Math.max(this.#min, want));
-    if (to < want) reason += `; capped at max ${this.#max}`;
-    else if (to > want && this.#min > 0) reason += `; kept at min ${this.#min}`;
+    let to = want;
     if (this.#min === 0) {
       // A group still starting (slow under load, say) is not idle: stopping it would waste its start.
       if (this.#starting && (readyReplicas > 0 || from > 0)) this.#lastActivityMs = nowMs;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { rolloutSchema } from '../spec/schema.js';
 import type { ModelSignature } from '../runtime/tensor.js';
 import type { DeploymentSpec } from '../spec/types.js';
-import { diffFields, makePlan, signatureChange, type CanonicalSpec, type PlanSide, type TargetDeployment } from './plan.js';
+import { diffFields, makePlan, rolloutWaitWarning, signatureChange, type CanonicalSpec, type PlanSide, type TargetDeployment } from './plan.js';
 
 const SIG: ModelSignature = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }], batchable: true };
 
@@ -195,7 +195,7 @@ test('a canary\'s plan says how apply will move traffic, and its text leaves out
   assert.deepEqual(d.rollout, { strategy: 'canary', steps: [10, 50, 100], interval: 30_000, gates: ['errors', 'latency'], onInconclusive: 'wait', maxDuration: 600_000 });
   const steps = p.steps.join('\n');
   assert.match(steps, /start 2 replicas of m@2 beside m@1 for deployment 'm' \(a canary\)/);
-  assert.match(steps, /move traffic to m@2 in steps of 10% → 50% → 100%, each held at least 30s and until the analysis \(errors, latency\) against m@1 passes; a failed gate rolls back to m@1 at once; an undecided step waits, then rolls back after 10m/);
+  assert.match(steps, /move traffic to m@2 in steps of 10% → 50% → 100%, each held at least 30s and until the analysis \(errors, latency\) against m@1 passes; a failed gate rolls back to m@1 at once; an undecided step waits, then rolls back 10m after it began \(analysis.maxDuration\)/);
   assert.doesNotMatch(steps, /at one instant/, 'a canary is not a switch at one instant');
   const text = renderPlan(p);
   assert.match(text, /~ m {2}\(canary rollout to m@2 \(2 replicas\) beside m@1; steps below\)/);
@@ -225,4 +225,13 @@ test('features that miss some of the input\'s columns, or name columns it does n
   // A new deployment is checked too.
   const added = makePlan({ base: 0, current: null, before: undefined, after: withFeatures(3), models: [], recentRequests: () => 0 });
   assert.match(added.warnings.join('\n'), /features names 3 of the 4 columns/);
+});
+
+test('a canary whose analysis.maxDuration is not longer than its interval is warned about: an undecided step is rolled back when the interval ends', () => {
+  const spec = (o: Record<string, unknown>): DeploymentSpec => ({ ...depSpec({ replicas: 1 }), rollout: rolloutSchema.parse({ strategy: 'canary', ...o }) as DeploymentSpec['rollout'] });
+  const w = rolloutWaitWarning('d', spec({ interval: '1h' }));
+  assert.match(w ?? '', /rollout.analysis.maxDuration \(10m\) is not longer than rollout.interval \(1h\), so a step without enough answers when its interval ends is rolled back at once.*e\.g\. 2h/);
+  assert.equal(rolloutWaitWarning('d', spec({ interval: '1m' })), undefined, 'the default 10m waits past a 1m interval');
+  assert.equal(rolloutWaitWarning('d', spec({ interval: '1h', analysis: { onInconclusive: 'promote' } })), undefined, 'nothing waits: nothing to warn of');
+  assert.equal(rolloutWaitWarning('d', { ...depSpec({ replicas: 1 }), rollout: rolloutSchema.parse({ strategy: 'blueGreen' }) as DeploymentSpec['rollout'] }), undefined);
 });

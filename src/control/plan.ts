@@ -332,6 +332,8 @@ export function makePlan(i: PlanInputs): Plan {
       ...(rollout ? { rollout } : {}),
     });
     if (!old.spec.public && now.spec.public) warnings.push(`deployment '${name}' becomes public: anyone who can reach the gateway may call it without a key`);
+    const waits = rolloutWaitWarning(name, now.spec);
+    if (rollout && waits) warnings.push(waits);
     const cold = coldStartWarning(name, now.spec);
     if (cold && coldStartWarning(name, old.spec) === undefined) warnings.push(cold);
     const cols = featuresWarning(name, now.spec, now.signature);
@@ -467,7 +469,11 @@ function rolloutSteps(d: DeploymentPlan, r: PlannedRollout, from: string, to: st
   const n = `${d.replicasToStart} replica${d.replicasToStart === 1 ? '' : 's'}`;
   const t = formatDuration;
   const gates = `the analysis (${r.gates.join(', ')}) against ${from}`;
-  const undecided = r.onInconclusive === 'wait' ? `an undecided step waits, then rolls back after ${t(r.maxDuration)} (analysis.maxDuration)` : `an undecided step ${r.onInconclusive === 'promote' ? 'goes on' : 'rolls back'} after its interval (onInconclusive: ${r.onInconclusive})`;
+  const undecided = r.onInconclusive !== 'wait'
+    ? `an undecided step ${r.onInconclusive === 'promote' ? 'goes on' : 'rolls back'} after its interval (onInconclusive: ${r.onInconclusive})`
+    : r.maxDuration > r.interval
+      ? `an undecided step waits, then rolls back ${t(r.maxDuration)} after it began (analysis.maxDuration)`
+      : `a step still undecided when its interval ends rolls back then (analysis.maxDuration ${t(r.maxDuration)} is not longer than the interval)`;
   const stop = `drain and stop the old ${from} group (${d.replicasToStop} replica${d.replicasToStop === 1 ? '' : 's'})`;
   const watch = `follow it with 'aloft rollout status ${d.name} --watch'; 'aloft rollout promote|abort|pause|resume ${d.name}' take over by hand`;
   switch (r.strategy) {
@@ -547,6 +553,17 @@ export function featuresWarning(name: string, spec: DeploymentSpec, sig: ModelSi
  * SLO, or a deadline under 2 s): its first request after an idle spell waits for a replica
  * to start. Worth knowing, not an error.
  */
+/**
+ * A canary or shadow whose analysis.maxDuration is not longer than its interval: a step
+ * still short of data when the interval ends is rolled back at once, with no time to
+ * gather more (a rollout at low traffic then always rolls back).
+ */
+export function rolloutWaitWarning(name: string, spec: DeploymentSpec): string | undefined {
+  const r = spec.rollout;
+  if ((r.strategy !== 'canary' && r.strategy !== 'shadow') || r.analysis.onInconclusive !== 'wait' || r.analysis.maxDuration > r.interval) return undefined;
+  return `deployment '${name}': rollout.analysis.maxDuration (${formatDuration(r.analysis.maxDuration)}) is not longer than rollout.interval (${formatDuration(r.interval)}), so a step without enough answers when its interval ends is rolled back at once instead of waiting for more; at low traffic raise analysis.maxDuration (e.g. ${formatDuration(r.interval * 2)})`;
+}
+
 function coldStartWarning(name: string, spec: DeploymentSpec): string | undefined {
   if (spec.replicas.min !== 0 || !spec.autoscaling) return undefined;
   const latency = spec.slos.find((s) => s.kind === 'latency');

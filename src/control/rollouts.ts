@@ -283,7 +283,7 @@ export class Rollouts {
       const elapsed = this.#clock.now() - s.stepStartedMs;
       const left = (ms: number) => Math.max(0, Math.round(ms - elapsed));
       const { spec } = s;
-      if (st.state === 'progressing' || (st.state === 'shadowing' && spec.shadow.agreement !== undefined)) st.timeLeft = { min: left(spec.interval), max: left(spec.analysis.maxDuration) };
+      if (st.state === 'progressing' || (st.state === 'shadowing' && spec.shadow.agreement !== undefined)) st.timeLeft = { min: left(spec.interval), max: left(Math.max(spec.interval, spec.analysis.maxDuration)) };
       else if (st.state === 'baking') st.timeLeft = { min: left(spec.bake) };
       else if (st.state === 'switched') st.timeLeft = { min: left(spec.keepOld) };
       return st;

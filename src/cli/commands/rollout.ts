@@ -49,7 +49,9 @@ export function describe(r: RolloutStatus): string {
   if (r.paused && underWay(r.state)) {
     lines.push(`  paused: no step moves and nothing is decided until 'aloft rollout resume ${r.deployment}'`);
   } else if (r.timeLeft) {
-    const undecided = r.timeLeft.max !== undefined ? `; undecided, it ends by analysis.maxDuration in ${secs(r.timeLeft.max)}` : '';
+    const undecided = r.timeLeft.max === undefined ? ''
+      : r.timeLeft.max > r.timeLeft.min ? `; undecided, it ends by analysis.maxDuration in ${secs(r.timeLeft.max)}`
+        : '; still undecided then, it is rolled back then (analysis.maxDuration is not longer than the interval)';
     if (r.timeLeft.min > 0 || r.state === 'baking' || r.state === 'switched') {
       const what = r.state === 'baking' ? 'bake ends' : r.state === 'switched' ? 'old version released' : r.state === 'shadowing' ? 'may promote' : 'step may move';
       lines.push(`  time left: ${what} in ${secs(r.timeLeft.min)}${undecided}`);

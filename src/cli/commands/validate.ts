@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { featuresWarning } from '../../control/plan.js';
+import { featuresWarning, rolloutWaitWarning } from '../../control/plan.js';
 import { readSignature } from '../../onnx/signature.js';
 import { formatIssue, validateSpecFile } from '../../spec/load.js';
 import type { LoadedSpec } from '../../spec/types.js';
@@ -22,10 +22,12 @@ export async function validate(opts: { file: string; json?: boolean }): Promise<
   return issues.length === 0 ? 0 : 1;
 }
 
-/** What needs the model files' signatures: features that do not match the first input's columns. */
+/** Warnings beyond the schema: a rollout that cannot wait for data, and (from the model files' signatures) features that do not match the first input's columns. */
 async function modelWarnings(loaded: LoadedSpec): Promise<string[]> {
   const out: string[] = [];
   for (const [name, d] of Object.entries(loaded.spec.deployments)) {
+    const waits = rolloutWaitWarning(name, d);
+    if (waits) out.push(waits);
     const m = loaded.spec.models[d.model.name];
     if (!d.features || !m) continue;
     try {

@@ -11,8 +11,11 @@ import { humanBytes, shortHash } from './output.js';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-/** "1 model to register, 1 deployment to change; 3 replicas to start, 2 to stop" */
-export function planSummary(plan: Plan): string {
+/** "1 model to register, 1 deployment to change; 3 replicas to start, 2 to stop"; once applied (`done`): "1 model registered, …; 3 replicas started, 2 stopped". */
+export function planSummary(plan: Plan, done = false): string {
+  if (done) {
+    return planSummary(plan).replace(/ to (register|add|change|remove|start|stop)\b/g, (_m, v: string) => ` ${v === 'stop' ? 'stopped' : v === 'register' ? 'registered' : v === 'add' ? 'added' : v === 'start' ? 'started' : `${v.replace(/e$/, '')}ed`}`);
+  }
   if (!plan.changes) return 'no changes';
   const registered = plan.models.filter((m) => m.register).length;
   const count = (a: DeploymentPlan['action']) => plan.deployments.filter((d) => d.action === a).length;
@@ -125,7 +128,9 @@ export function renderPlan(plan: Plan): string {
     out.push('');
   }
   if (plan.cost) {
-    out.push(`Cost: ${costChange(plan.current === null ? undefined : plan.cost.from, plan.cost.to, plan.cost.currency)} for every deployment`);
+    // A plan that changes the prices prices both sides at the new ones: say so, or "+0.00" reads as "costs nothing".
+    const repriced = plan.current !== null && plan.settings.some((x) => /^cost\.(prices|instance|instances|currency)\b/.test(x.field));
+    out.push(`Cost: ${costChange(plan.current === null ? undefined : plan.cost.from, plan.cost.to, plan.cost.currency)} for every deployment${repriced ? ' (both at the new prices this plan sets; what runs now was priced differently, or not at all)' : ''}`);
     out.push('');
   }
   if (plan.settings.length > 0) {

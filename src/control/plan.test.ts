@@ -182,7 +182,8 @@ test('a blue-green rollout\'s plan says what the second group costs while both r
 
 test('a canary\'s plan says how apply will move traffic, and its text leaves out other strategies\' settings and shows durations as written', async () => {
   const { renderPlan } = await import('../cli/plan-render.js');
-  const rollout = rolloutSchema.parse({ strategy: 'canary', steps: [10, 50, 100], interval: '30s' }) as DeploymentSpec['rollout'];
+  // keepOld is a blue-green setting written here by mistake: a canary's plan text leaves it out.
+  const rollout = rolloutSchema.parse({ strategy: 'canary', steps: [10, 50, 100], interval: '45s', keepOld: '37m', analysis: { maxDuration: '15m' } }) as DeploymentSpec['rollout'];
   const withCanary = (version: number, canonicalRollout: boolean): PlanSide => {
     const s = side({ m: { spec: { ...depSpec(), rollout }, version } });
     if (canonicalRollout) s.canonical.deployments.m!.rollout = JSON.parse(JSON.stringify(rollout)) as Record<string, unknown>;
@@ -192,17 +193,19 @@ test('a canary\'s plan says how apply will move traffic, and its text leaves out
   const p = makePlan({ base: 3, current: 3, before, after: withCanary(2, true), models: [], recentRequests: () => 0 });
   const d = p.deployments[0]!;
   assert.equal(d.effect, 'replace');
-  assert.deepEqual(d.rollout, { strategy: 'canary', steps: [10, 50, 100], interval: 30_000, gates: ['errors', 'latency'], onInconclusive: 'wait', maxDuration: 600_000 });
+  assert.deepEqual(d.rollout, { strategy: 'canary', steps: [10, 50, 100], interval: 45_000, gates: ['errors', 'latency'], onInconclusive: 'wait', maxDuration: 900_000 });
   const steps = p.steps.join('\n');
   assert.match(steps, /start 2 replicas of m@2 beside m@1 for deployment 'm' \(a canary\)/);
-  assert.match(steps, /move traffic to m@2 in steps of 10% → 50% → 100%, each held at least 30s and until the analysis \(errors, latency\) against m@1 passes; a failed gate rolls back to m@1 at once; an undecided step waits, then rolls back 10m after it began \(analysis.maxDuration\)/);
+  assert.match(steps, /move traffic to m@2 in steps of 10% → 50% → 100%, each held at least 45s and until the analysis \(errors, latency\) against m@1 passes; a failed gate rolls back to m@1 at once; an undecided step waits, then rolls back 15m after it began \(analysis.maxDuration\)/);
   assert.doesNotMatch(steps, /at one instant/, 'a canary is not a switch at one instant');
   const text = renderPlan(p);
   assert.match(text, /~ m {2}\(canary rollout to m@2 \(2 replicas\) beside m@1; steps below\)/);
-  assert.match(text, /rollout\.interval: \(none\) → 30s/);
-  assert.match(text, /rollout\.analysis\.maxDuration: \(none\) → 10m/);
+  assert.match(text, /rollout\.strategy: replace → canary/);
+  assert.match(text, /rollout\.interval: 30s → 45s/, 'what differs from the defaults, as written');
+  assert.match(text, /rollout\.analysis\.maxDuration: 10m → 15m/);
+  assert.doesNotMatch(text, /rollout\.analysis\.alpha/, 'a default left as it was is no change');
   assert.doesNotMatch(text, /rollout\.(bake|keepOld|split|shadow\.)/, 'blue-green, A/B and shadow settings are left out of a canary');
-  assert.match(text, /settings of other rollout strategies, unused by canary: see --json/);
+  assert.match(text, /\(1 setting of other rollout strategies, unused by canary: see --json\)/);
   assert.ok(d.fields.some((f) => f.field === 'rollout.keepOld'), 'the JSON plan keeps every field');
   // The same version with only its settings changed runs no rollout.
   const same = makePlan({ base: 3, current: 3, before: withCanary(1, false), after: withCanary(1, true), models: [], recentRequests: () => 0 });
@@ -234,4 +237,10 @@ test('a canary whose analysis.maxDuration is not longer than its interval is war
   assert.equal(rolloutWaitWarning('d', spec({ interval: '1m' })), undefined, 'the default 10m waits past a 1m interval');
   assert.equal(rolloutWaitWarning('d', spec({ interval: '1h', analysis: { onInconclusive: 'promote' } })), undefined, 'nothing waits: nothing to warn of');
   assert.equal(rolloutWaitWarning('d', { ...depSpec({ replicas: 1 }), rollout: rolloutSchema.parse({ strategy: 'blueGreen' }) as DeploymentSpec['rollout'] }), undefined);
+});
+
+test('diffFields: an empty object that gains fields shows the fields, not the object going away', () => {
+  assert.deepEqual(diffFields({ cost: { prices: {} } }, { cost: { prices: { cpu: 0.04 } } }), [{ field: 'cost.prices.cpu', from: null, to: 0.04 }]);
+  assert.deepEqual(diffFields({ cost: { prices: { cpu: 0.04 } } }, { cost: { prices: {} } }), [{ field: 'cost.prices.cpu', from: 0.04, to: null }]);
+  assert.deepEqual(diffFields({ a: {} }, {}), [{ field: 'a', from: {}, to: null }], 'an empty object removed is still a change');
 });

@@ -11,7 +11,7 @@
 import type { ModelSignature, TensorSpec } from '../runtime/tensor.js';
 import { HOURS_PER_MONTH } from '../cost/prices.js';
 import { formatModelRef } from '../spec/modelref.js';
-import { alertsSchema, autoscalingSchema, costSchema } from '../spec/schema.js';
+import { alertsSchema, autoscalingSchema, costSchema, rolloutSchema } from '../spec/schema.js';
 import { redactSecrets } from '../spec/secrets.js';
 import type { DeploymentSpec, LoadedSpec, RateLimitSpec, RolloutSpec } from '../spec/types.js';
 import { formatDuration } from '../spec/units.js';
@@ -192,6 +192,20 @@ const TOP_DEFAULTS = () => (topDefaults ??= {
   cost: JSON.stringify(costSchema.parse({})),
 });
 
+/**
+ * The sections canonicalSpec leaves out at their defaults, put back: what the diff of two
+ * revisions compares, so that a section appearing shows only what differs from its defaults
+ * (`cost.prices.cpu: (none) → 0.04`), not every default as a change.
+ */
+function withDefaults<T>(section: T | undefined, defaults: Readonly<Record<string, unknown>>): T | undefined {
+  if (section === undefined || section === null || typeof section !== 'object') return section;
+  const out: Record<string, unknown> = { ...(section as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(defaults)) if (out[k] === undefined) out[k] = structuredClone(v);
+  return out as T;
+}
+
+const parsed = (o: Readonly<Record<string, string>>): Record<string, unknown> => Object.fromEntries(Object.entries(o).map(([k, j]) => [k, JSON.parse(j) as unknown]));
+
 /** The canonical form of a loaded spec: what two revisions are compared by. */
 export function canonicalSpec(loaded: LoadedSpec, files: Readonly<Record<string, { sha256: string }>>): CanonicalSpec {
   const plain = JSON.parse(JSON.stringify(redactSecrets(loaded))) as CanonicalSpec;
@@ -245,9 +259,13 @@ export function diffFields(before: unknown, after: unknown): FieldChange[] {
   const b = flatten(after);
   const fields = [...new Set([...a.keys(), ...b.keys()])].sort();
   const out: FieldChange[] = [];
+  const hasChildren = (m: Map<string, unknown>, field: string) => [...m.keys()].some((k) => k.startsWith(`${field}.`));
   for (const field of fields) {
     const from = a.has(field) ? a.get(field) : null;
     const to = b.has(field) ? b.get(field) : null;
+    // An empty object that gained (or lost) fields: its fields are the changes, not the object.
+    const emptied = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0;
+    if ((emptied(from) && to === null && hasChildren(b, field)) || (emptied(to) && from === null && hasChildren(a, field))) continue;
     if (JSON.stringify(from) !== JSON.stringify(to)) out.push({ field, from, to });
   }
   return out;
@@ -311,7 +329,8 @@ export function makePlan(i: PlanInputs): Plan {
       continue;
     }
     if (!old || !now) continue;
-    const fields = diffFields(beforeSpec?.deployments[name], i.after.canonical.deployments[name]);
+    const deploymentDefaults = { ...parsed(DEPLOYMENT_DEFAULTS()), rollout: JSON.parse(JSON.stringify(rolloutSchema.parse({}))) as unknown };
+    const fields = diffFields(withDefaults(beforeSpec?.deployments[name], deploymentDefaults), withDefaults(i.after.canonical.deployments[name], deploymentDefaults));
     const versionMoved = old.model !== now.model || old.version !== now.version || old.sha256 !== now.sha256;
     if (versionMoved && !fields.some((f) => f.field === 'model')) fields.unshift({ field: 'model', from: `${old.model}@${old.version}`, to: `${now.model}@${now.version}` });
     else if (versionMoved) {
@@ -364,7 +383,7 @@ export function makePlan(i: PlanInputs): Plan {
     // The listening address changes only when the new spec names neither what the running
     // spec said nor where the system listens (`aloft up --port` overrides the spec).
     const where = { 'server.port': i.listening?.port, 'server.host': i.listening?.host } as Record<string, unknown>;
-    for (const f of diffFields(strip(beforeSpec), strip(i.after.canonical))) {
+    for (const f of diffFields(withDefaults(strip(beforeSpec), parsed(TOP_DEFAULTS())), withDefaults(strip(i.after.canonical), parsed(TOP_DEFAULTS())))) {
       const now = where[f.field];
       if (now !== undefined && f.to === now) continue;
       settings.push({ ...f, ...(now !== undefined ? { from: now } : {}), live: !needsRestart(f.field) });

@@ -189,7 +189,7 @@ async function follow(aloft: AdminClient, applied: ApplyAnswer, opts: { json?: b
     }
   }
   if (rev.outcome === 'applied') {
-    if (!opts.json) out(`revision ${n} applied: ${planSummary(applied.plan)}\n`);
+    if (!opts.json) out(`revision ${n} applied: ${planSummary(applied.plan, true)}\n`);
     return 0;
   }
   if (!opts.json) err(`error: revision ${n} ${rev.outcome}: ${rev.reason ?? 'no reason recorded'}\nthe system stays on the previous revision, serving\n`);

@@ -205,6 +205,12 @@ function withDefaults<T>(section: T | undefined, defaults: Readonly<Record<strin
 }
 
 const parsed = (o: Readonly<Record<string, string>>): Record<string, unknown> => Object.fromEntries(Object.entries(o).map(([k, j]) => [k, JSON.parse(j) as unknown]));
+let filled: { deployment: Record<string, unknown>; top: Record<string, unknown> } | undefined;
+/** The defaults canonicalSpec leaves out, as values (a deployment's sections, its replace rollout; the top-level sections), made once. */
+const FILLED = () => (filled ??= {
+  deployment: { ...parsed(DEPLOYMENT_DEFAULTS()), rollout: JSON.parse(JSON.stringify(rolloutSchema.parse({}))) as unknown },
+  top: parsed(TOP_DEFAULTS()),
+});
 
 /** The canonical form of a loaded spec: what two revisions are compared by. */
 export function canonicalSpec(loaded: LoadedSpec, files: Readonly<Record<string, { sha256: string }>>): CanonicalSpec {
@@ -329,8 +335,7 @@ export function makePlan(i: PlanInputs): Plan {
       continue;
     }
     if (!old || !now) continue;
-    const deploymentDefaults = { ...parsed(DEPLOYMENT_DEFAULTS()), rollout: JSON.parse(JSON.stringify(rolloutSchema.parse({}))) as unknown };
-    const fields = diffFields(withDefaults(beforeSpec?.deployments[name], deploymentDefaults), withDefaults(i.after.canonical.deployments[name], deploymentDefaults));
+    const fields = diffFields(withDefaults(beforeSpec?.deployments[name], FILLED().deployment), withDefaults(i.after.canonical.deployments[name], FILLED().deployment));
     const versionMoved = old.model !== now.model || old.version !== now.version || old.sha256 !== now.sha256;
     if (versionMoved && !fields.some((f) => f.field === 'model')) fields.unshift({ field: 'model', from: `${old.model}@${old.version}`, to: `${now.model}@${now.version}` });
     else if (versionMoved) {
@@ -383,7 +388,7 @@ export function makePlan(i: PlanInputs): Plan {
     // The listening address changes only when the new spec names neither what the running
     // spec said nor where the system listens (`aloft up --port` overrides the spec).
     const where = { 'server.port': i.listening?.port, 'server.host': i.listening?.host } as Record<string, unknown>;
-    for (const f of diffFields(withDefaults(strip(beforeSpec), parsed(TOP_DEFAULTS())), withDefaults(strip(i.after.canonical), parsed(TOP_DEFAULTS())))) {
+    for (const f of diffFields(withDefaults(strip(beforeSpec), FILLED().top), withDefaults(strip(i.after.canonical), FILLED().top))) {
       const now = where[f.field];
       if (now !== undefined && f.to === now) continue;
       settings.push({ ...f, ...(now !== undefined ? { from: now } : {}), live: !needsRestart(f.field) });

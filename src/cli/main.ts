@@ -142,7 +142,7 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .action((o: Parameters<typeof silence.add>[0]) => silence.add(o));
   client(si.command('list').description('silences in force, pending and ended in the last week'))
     .action((o: Parameters<typeof silence.list>[0]) => silence.list(o));
-  client(si.command('expire').description('end a silence now').argument('<id>', 'the silence\'s id (aloft silence list)'))
+  client(si.command('expire').description('end a silence now').argument('<id>', 'the silence\'s id (aloft silence list), or a unique start of it (at least 4 characters)'))
     .action((id: string, o: Parameters<typeof silence.expire>[1]) => silence.expire(id, o));
   client(program.command('cost').description('what serving costs: spend, cost per 1,000 predictions, efficiency (used ÷ reserved) and idle findings, from the meters (cost.prices or cost.instance price them)')
     .option('--by <group>', 'deployment, version or label', 'deployment')

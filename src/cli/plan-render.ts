@@ -73,7 +73,8 @@ export function monthlyText(m: MonthlyCost | undefined, currency: string): strin
   const money = (x: number) => x.toFixed(2);
   const range = m.min === m.max ? money(m.min) : `${money(m.min)}–${money(m.max)}`;
   const e = m.expected;
-  const expected = e && m.min !== m.max ? `, expected ${money(e.monthly)} (${e.replicas.toFixed(1)} replicas, as on average over the last ${spanText(e.hours)})` : '';
+  const expected = e && m.min !== m.max ? `, expected ${money(e.monthly)} (${e.replicas.toFixed(1)} replicas, as on average over the last ${spanText(e.hours)})`
+    : m.noExpected ? ` (no expected figure: ${m.noExpected})` : '';
   return `${range} ${currency}/month${expected}${m.unpriced.length > 0 ? ` + unpriced ${m.unpriced.join(', ')}` : ''}`;
 }
 

@@ -646,19 +646,26 @@ export class ControlPlane {
     const sizes = new Map<string, number>(prepared.models.map((m) => [m.sha256, m.sizeBytes]));
     for (const d of before?.deployments ?? []) if (!sizes.has(d.sha256)) { try { sizes.set(d.sha256, statSync(d.artifactPath).size); } catch { /* not metered: the default memory has no model part */ } }
     const cores = this.#o.cores ?? 1;
+    // The runtime threads a replica of d runs: its running group's, else what its side's replicas divide the cores into.
+    const threads = (d: TargetDeployment) => {
+      const side = prepared.targets.includes(d) ? prepared.targets : beforeSide?.deployments ?? [];
+      return runningThreads(d, cores, side.reduce((n, x) => n + x.spec.replicas.initial, 0), this.#o.runningGroup);
+    };
     const plan = makePlan({
       base: latest, current: current?.number ?? null, before: beforeSide, after: { canonical: prepared.canonical, deployments: prepared.targets },
       models: prepared.pinned ? [] : prepared.models, recentRequests: (d) => this.#o.recentRequests(d),
       ...(this.#o.recentReplicas ? { recentReplicas: (d: string) => this.#o.recentReplicas!(d) } : {}),
       ...(listening ? { listening } : {}),
+      ...(this.#o.cores !== undefined ? {
+        machine: {
+          cores,
+          cpu: (d: TargetDeployment) => reservationOf(d.spec, threads(d), 0).cpu,
+        },
+      } : {}),
       ...(priced ? {
         cost: {
           currency: rates.currency,
-          hourly: (d: TargetDeployment) => {
-            const side = prepared.targets.includes(d) ? prepared.targets : beforeSide?.deployments ?? [];
-            const total = side.reduce((n, x) => n + x.spec.replicas.initial, 0);
-            return hourlyCost(reservationOf(d.spec, runningThreads(d, cores, total, this.#o.runningGroup), sizes.get(d.sha256) ?? 0), rates);
-          },
+          hourly: (d: TargetDeployment) => hourlyCost(reservationOf(d.spec, threads(d), sizes.get(d.sha256) ?? 0), rates),
         },
       } : {}),
     });

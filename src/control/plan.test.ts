@@ -167,6 +167,28 @@ test('cost lines, golden: a range with metered history shows what its recent ave
   const fresh = makePlan({ base: 3, current: 3, before, after, models: [], recentRequests: () => 0, cost, recentReplicas: () => undefined });
   assert.equal(fresh.deployments.find((d) => d.name === 'a')!.cost!.to!.expected, undefined);
   assert.equal(fresh.cost!.to.expected, undefined);
+  // ... and the plan says why there is none.
+  const why = renderPlan(fresh).split('\n').map((l) => l.trim()).filter((l) => l.startsWith('cost:'));
+  assert.equal(why[0], 'cost: 32.85–131.40 USD/month (no expected figure: too little metered history yet (it is read again every 5 min)) → 32.85–197.10 USD/month (no expected figure: too little metered history yet (it is read again every 5 min))');
+  const added = makePlan({ base: 3, current: 3, before, after: side({ ...Object.fromEntries(Object.entries({ a: 1, b: 1, c: 1 }).map(([n]) => [n, { spec: before.deployments.find((d) => d.name === n)!.spec }])), n: { spec: spec({ min: 1, max: 3, initial: 1 }) } }), models: [], recentRequests: () => 0, cost, recentReplicas: () => undefined });
+  assert.match(renderPlan(added), /cost: 32\.85–98\.55 USD\/month \(no expected figure: a new deployment has no load history\) \(new\)/);
+});
+
+test('a plan that would reserve more vCPU than the machine has warns, at the starting count and at the top of a range, and names who reserves what', () => {
+  const at = (cpu: number | undefined, replicas: DeploymentSpec['replicas']): DeploymentSpec => ({ ...depSpec(), replicas, resources: { gpu: 0, ...(cpu !== undefined ? { cpu } : {}) } });
+  // Replicas without resources.cpu reserve their runtime threads: 1 here.
+  const machine = { cores: 2, cpu: (d: TargetDeployment) => d.spec.resources.cpu ?? 1 };
+  const run = (b: PlanSide, a: PlanSide) => makePlan({ base: 3, current: 3, before: b, after: a, models: [], recentRequests: () => 0, machine }).warnings;
+  const fits = side({ m: { spec: at(1, { min: 2, max: 2, initial: 2 }) } });
+  assert.deepEqual(run(before, fits), [], '2 × 1 vCPU on 2 cores fits');
+  const added = run(fits, side({ m: { spec: at(1, { min: 2, max: 2, initial: 2 }) }, n: { spec: at(undefined, { min: 1, max: 1, initial: 1 }) } }));
+  assert.deepEqual(added, ["the replicas would reserve 3 vCPU on this machine's 2 cores (2 now): 'm' 2 × 1, 'n' 1 × 1 (its runtime threads: resources.cpu is unset); they would slow each other down: lower resources.cpu, runtime.intraOpThreads or replicas"]);
+  const range = run(fits, side({ m: { spec: at(1, { min: 1, max: 4, initial: 1 }) } }));
+  assert.deepEqual(range, ["scaled to the top of their ranges, the replicas would reserve 4 vCPU on this machine's 2 cores (2 now): 'm' 4 × 1; they would slow each other down there: lower replicas.max, resources.cpu or runtime.intraOpThreads"]);
+  assert.deepEqual(run(fits, side({ m: { spec: at(undefined, { min: 1, max: 4, initial: 1 }) } })), [], 'a range of replicas on the runtime threads Aloft chose is not warned of');
+  // Already over and not made worse: said by the running system (log, aloft cost), not again by every plan.
+  const over = side({ m: { spec: at(2, { min: 2, max: 2, initial: 2 }) } });
+  assert.deepEqual(run(over, side({ m: { spec: { ...at(2, { min: 2, max: 2, initial: 2 }), public: true } } })).filter((w) => /vCPU/.test(w)), []);
 });
 
 test('a blue-green rollout\'s plan says what the second group costs while both run', async () => {

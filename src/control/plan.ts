@@ -134,6 +134,8 @@ export interface MonthlyCost {
    * meters, up to 7 days), held inside the new min and max, would cost.
    */
   expected?: { monthly: number; replicas: number; hours: number };
+  /** A range without that history, and why: no expected figure is given. */
+  noExpected?: string;
 }
 
 export interface SettingPlan extends FieldChange {
@@ -292,6 +294,8 @@ export interface PlanInputs {
   cost?: { currency: string; hourly(d: TargetDeployment): { priced: number; unpriced: string[] } };
   /** The replicas a deployment ran on average recently and the hours behind it (cost/meters.ts `recentReplicas`), for a range's expected cost. */
   recentReplicas?(deployment: string): { average: number; hours: number } | undefined;
+  /** The machine the local orchestrator runs replicas on, and the vCPU one replica of a deployment reserves: a plan that would reserve more than the cores warns. */
+  machine?: { cores: number; cpu(d: TargetDeployment): number };
 }
 
 const REPLACES = (field: string) => field === 'model' || field.startsWith('runtime.');
@@ -303,9 +307,11 @@ export function makePlan(i: PlanInputs): Plan {
     const { min, max } = d.spec.replicas;
     const recent = min === max ? undefined : i.recentReplicas?.(d.name);
     const replicas = recent && Math.min(max, Math.max(min, recent.average));
+    const running = (i.before?.deployments ?? []).some((x) => x.name === d.name);
     return {
       min: h.priced * min * HOURS_PER_MONTH, max: h.priced * max * HOURS_PER_MONTH, unpriced: max > 0 ? h.unpriced : [],
       ...(recent && replicas !== undefined ? { expected: { monthly: h.priced * replicas * HOURS_PER_MONTH, replicas, hours: recent.hours } } : {}),
+      ...(min !== max && !recent && i.recentReplicas ? { noExpected: running ? 'too little metered history yet (it is read again every 5 min)' : 'a new deployment has no load history' } : {}),
     };
   };
   const warnings: string[] = [];
@@ -397,6 +403,8 @@ export function makePlan(i: PlanInputs): Plan {
   const restart = settings.filter((s) => !s.live).map((s) => `${s.field}: ${show(s.from)} → ${show(s.to)} needs a restart of aloft up`);
   const perKey = loosenedLimit(beforeSpec ? (beforeSpec.limits as { perKey?: RateLimitSpec }).perKey : undefined, (i.after.canonical.limits as { perKey?: RateLimitSpec }).perKey);
   if (beforeSpec && perKey) warnings.push(`per-key rate limit loosened (${perKey})`);
+  const over = i.machine && oversubscribedBy(i.machine, i.before?.deployments ?? [], i.after.deployments);
+  if (over) warnings.push(over);
   const authBefore = (beforeSpec?.security as { auth?: { enabled?: boolean } } | undefined)?.auth?.enabled;
   const authAfter = (i.after.canonical.security as { auth?: { enabled?: boolean } }).auth?.enabled;
   if (authBefore === true && authAfter === false) warnings.push('authentication is turned off: every endpoint answers without a key');
@@ -448,6 +456,38 @@ export function makePlan(i: PlanInputs): Plan {
     topology: { ...topologyOf(i.after), ...(i.listening && !settings.some((x) => x.field === 'server.port') ? { port: i.listening.port } : {}) },
     ...(cost ? { cost } : {}),
   };
+}
+
+/**
+ * The warning when the planned replicas would reserve more vCPU than the machine has, at
+ * their starting count or at the top of their ranges, and more than what runs now (an
+ * oversubscription the running system already has is logged and shown by `aloft cost`).
+ */
+export function oversubscribedBy(
+  m: NonNullable<PlanInputs['machine']>, before: readonly TargetDeployment[], after: readonly TargetDeployment[],
+): string | undefined {
+  const round = (x: number) => Math.round(x * 100) / 100;
+  const reserved = (ds: readonly TargetDeployment[], n: (d: TargetDeployment) => number) => round(ds.reduce((t, d) => t + m.cpu(d) * n(d), 0));
+  const parts = (n: (d: TargetDeployment) => number) => after.filter((d) => n(d) > 0)
+    .map((d) => `'${d.name}' ${n(d)} × ${round(m.cpu(d))}${d.spec.resources.cpu === undefined ? ' (its runtime threads: resources.cpu is unset)' : ''}`).join(', ');
+  const cores = `${m.cores} core${m.cores === 1 ? '' : 's'}`;
+  const initial = (d: TargetDeployment) => d.spec.replicas.initial;
+  // At the top of a range, only what the spec states is counted: replicas that reserve the
+  // runtime threads Aloft chose ('auto', no resources.cpu) are the system's choice, not a
+  // setting to warn of; they count at their starting count.
+  const explicit = (d: TargetDeployment) => d.spec.resources.cpu !== undefined || d.spec.runtime.intraOpThreads !== 'auto';
+  const max = (d: TargetDeployment) => (explicit(d) ? d.spec.replicas.max : d.spec.replicas.initial);
+  const start = reserved(after, initial);
+  const wasStart = reserved(before, initial);
+  if (start > m.cores && start > wasStart) {
+    return `the replicas would reserve ${start} vCPU on this machine's ${cores}${wasStart > 0 ? ` (${wasStart} now)` : ''}: ${parts(initial)}; they would slow each other down: lower resources.cpu, runtime.intraOpThreads or replicas`;
+  }
+  const top = reserved(after, max);
+  const wasTop = reserved(before, max);
+  if (top > m.cores && top > wasTop) {
+    return `scaled to the top of their ranges, the replicas would reserve ${top} vCPU on this machine's ${cores}${wasTop > 0 ? ` (${wasTop} now)` : ''}: ${parts(max)}; they would slow each other down there: lower replicas.max, resources.cpu or runtime.intraOpThreads`;
+  }
+  return undefined;
 }
 
 function topologyOf(after: PlanSide): Topology {

@@ -121,7 +121,9 @@ test('expired, the silence lets the firing alert through; list shows it ended an
   assert.equal(post.body.status, 'firing');
   assert.deepEqual(post.body.alerts.map((a) => a.labels.alertname), ['IdleDeployment']);
 
-  const twice = await cli(p, ['silence', 'expire', silence.id]);
+  // A unique start of the id names it, as in git and docker; shorter than 4 characters does not.
+  assertError(await call(`${p.url}/api/v1/silences/${silence.id.slice(0, 3)}`, { method: 'DELETE' }), 404, ['no silence']);
+  const twice = await cli(p, ['silence', 'expire', silence.id.slice(0, 6)]);
   assert.equal(twice.code, 0, shown(twice));
   assert.match(twice.stdout, /had already ended, at .*: nothing changed/);
   const list = await cli(p, ['silence', 'list', '--json']);

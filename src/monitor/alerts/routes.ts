@@ -111,9 +111,14 @@ export function registerAlertsRoute(app: FastifyInstance, ctx: AlertsRouteContex
 
   app.route<{ Params: { id: string } }>({ ...routeOf('admin.silences.expire'), handler: async (req): Promise<{ silence: SilenceView; changed: boolean }> => {
     const principal = principalOf(req) ?? ANONYMOUS;
-    const id = req.params.id;
-    const known = (await ctx.alerts.silences()).find((s) => s.id === id);
-    if (!known || !covers(principal, known)) throw fail('ALOFT_SILENCE_NOT_FOUND', `no silence '${id.slice(0, 40)}' here; aloft silence list shows them`);
+    const asked = req.params.id;
+    // The whole id, or (as git and docker take) a unique prefix of at least 4 characters.
+    const visible = (await ctx.alerts.silences()).filter((s) => covers(principal, s));
+    const prefixed = asked.length >= 4 ? visible.filter((s) => s.id.startsWith(asked.toLowerCase())) : [];
+    const known = visible.find((s) => s.id === asked) ?? (prefixed.length === 1 ? prefixed[0] : undefined);
+    if (!known && prefixed.length > 1) throw fail('ALOFT_BAD_REQUEST', `'${asked}' is the start of ${prefixed.length} silences (${prefixed.map((s) => s.id).join(', ')}); give more of the id`);
+    if (!known) throw fail('ALOFT_SILENCE_NOT_FOUND', `no silence '${asked.slice(0, 40)}' here; aloft silence list shows them`);
+    const id = known.id;
     const ended = await store.expire(id, principal.name, nowMs());
     if (!ended) throw fail('ALOFT_SILENCE_NOT_FOUND', `no silence '${id.slice(0, 40)}' here; aloft silence list shows them`);
     // Already ended (by hand or by its time): nothing changes, nothing is audited.

@@ -151,8 +151,10 @@ export function registerControlRoutes(app: FastifyInstance, ctx: ControlRoutesCo
       }
       const before = rollouts.status().find((r) => r.deployment === req.params.name);
       const rollout = act(req.params.name, by.actor.name);
-      // Pausing a paused rollout, or resuming a running one, changes nothing: said, not audited.
-      const changed = !(before && before.paused === rollout.paused && (id === 'admin.rollout.pause' || id === 'admin.rollout.resume'));
+      // Pausing a paused rollout, resuming a running one, aborting a rolled-back one or
+      // promoting a promoted one changes nothing: said, not audited.
+      const toggles = id === 'admin.rollout.pause' || id === 'admin.rollout.resume';
+      const changed = !(before && (toggles ? before.paused === rollout.paused : before.state === rollout.state));
       ctx.enqueue?.();
       if (changed && action && ctx.audit) await ctx.audit.append({ actor: by.actor, action, target: `${rollout.deployment}@${rollout.candidate.version}`, source: by.source, after: { state: rollout.state, step: rollout.step, weight: rollout.weight, reason: rollout.reason ?? null } });
       return { rollout, changed };

@@ -51,7 +51,7 @@ import type { PassReport } from './reconcilers/deployments.js';
 import type { Decision, Evaluation } from './autoscaler.js';
 import { hourlyCost } from '../cost/prices.js';
 import { ratesOf, reservationOf } from '../cost/report.js';
-import { runningThreads } from './groups.js';
+import { groupKey, runningThreads } from './groups.js';
 import type { RolloutStatus } from './rollouts.js';
 import type { ReplicaGroup } from './orchestrators/types.js';
 
@@ -656,6 +656,7 @@ export class ControlPlane {
       models: prepared.pinned ? [] : prepared.models, recentRequests: (d) => this.#o.recentRequests(d),
       ...(this.#o.recentReplicas ? { recentReplicas: (d: string) => this.#o.recentReplicas!(d) } : {}),
       ...(listening ? { listening } : {}),
+      ...(this.#o.runningGroup ? { runningReplicas: (d: TargetDeployment) => this.#o.runningGroup!(groupKey(d))?.replicas } : {}),
       ...(this.#o.cores !== undefined ? {
         machine: {
           cores,

@@ -266,3 +266,23 @@ test('diffFields: an empty object that gains fields shows the fields, not the ob
   assert.deepEqual(diffFields({ cost: { prices: { cpu: 0.04 } } }, { cost: { prices: {} } }), [{ field: 'cost.prices.cpu', from: 0.04, to: null }]);
   assert.deepEqual(diffFields({ a: {} }, {}), [{ field: 'a', from: {}, to: null }], 'an empty object removed is still a change');
 });
+
+test('a range the autoscaler has moved is planned from the count it runs, not from its initial count', () => {
+  const ranged = (min: number, max: number): DeploymentSpec => ({ ...depSpec(), replicas: { min, max, initial: min } });
+  const b = side({ m: { spec: ranged(1, 4) } });
+  b.canonical.deployments.m!.replicas = { min: 1, max: 4 };
+  const to = (spec: DeploymentSpec, replicas: unknown) => {
+    const a = side({ m: { spec } });
+    a.canonical.deployments.m!.replicas = replicas;
+    return makePlan({ base: 3, current: 3, before: b, after: a, models: [], recentRequests: () => 0, runningReplicas: () => 3 });
+  };
+  const fixed = to(depSpec({ replicas: 2 }), 2);
+  assert.deepEqual([fixed.deployments[0]!.effect, fixed.deployments[0]!.replicasToStop], ['scale', 1]);
+  assert.match(fixed.steps.join('\n'), /drain and stop 1 replica of m@1 \(3 → 2\)/);
+  const wider = to(ranged(1, 6), { min: 1, max: 6 });
+  assert.deepEqual([wider.deployments[0]!.effect, wider.deployments[0]!.replicasToStart, wider.deployments[0]!.replicasToStop], ['in-place', 0, 0], 'the autoscaler keeps its 3');
+  const higher = to(ranged(4, 6), { min: 4, max: 6 });
+  assert.match(higher.steps.join('\n'), /start 1 more replica of m@1 \(3 → 4\)/);
+  const gone = makePlan({ base: 3, current: 3, before: b, after: side({}), models: [], recentRequests: () => 0, runningReplicas: () => 3 });
+  assert.match(gone.steps.join('\n'), /drain and stop m@1 \(3 replicas\)/);
+});

@@ -294,6 +294,8 @@ export interface PlanInputs {
   cost?: { currency: string; hourly(d: TargetDeployment): { priced: number; unpriced: string[] } };
   /** The replicas a deployment ran on average recently and the hours behind it (cost/meters.ts `recentReplicas`), for a range's expected cost. */
   recentReplicas?(deployment: string): { average: number; hours: number } | undefined;
+  /** The replicas a running deployment's group runs now (the autoscaler's count for a range); absent: its initial count. */
+  runningReplicas?(d: TargetDeployment): number | undefined;
   /** The machine the local orchestrator runs replicas on, and the vCPU one replica of a deployment reserves: a plan that would reserve more than the cores warns. */
   machine?: { cores: number; cpu(d: TargetDeployment): number };
 }
@@ -320,13 +322,20 @@ export function makePlan(i: PlanInputs): Plan {
   const beforeSpec = i.before?.canonical;
   const beforeDeps = new Map((i.before?.deployments ?? []).map((d) => [d.name, d]));
   const afterDeps = new Map(i.after.deployments.map((d) => [d.name, d]));
-  const side = (d: TargetDeployment) => ({ model: d.model, version: d.version, sha256: d.sha256, replicas: d.spec.replicas.initial });
+  // Replica counts: what a running deployment runs now (the autoscaler moves a range's count
+  // away from its initial one), and what the new spec will run: a fixed count, or for a range
+  // the running count held inside the new range (the autoscaler keeps it), else the initial.
+  const ranged = (d: TargetDeployment) => d.spec.replicas.min !== d.spec.replicas.max;
+  const running = (d: TargetDeployment) => i.runningReplicas?.(d) ?? d.spec.replicas.initial;
+  const planned = (d: TargetDeployment, was?: TargetDeployment) => (ranged(d) && was && ranged(was)
+    ? Math.min(d.spec.replicas.max, Math.max(d.spec.replicas.min, running(was))) : d.spec.replicas.initial);
+  const side = (d: TargetDeployment, replicas: number) => ({ model: d.model, version: d.version, sha256: d.sha256, replicas });
 
   for (const name of [...new Set([...beforeDeps.keys(), ...afterDeps.keys()])].sort()) {
     const old = beforeDeps.get(name);
     const now = afterDeps.get(name);
     if (!old && now) {
-      deployments.push({ name, action: 'add', effect: 'start', fields: diffFields({}, i.after.canonical.deployments[name]), to: side(now), replicasToStart: now.spec.replicas.initial, replicasToStop: 0 });
+      deployments.push({ name, action: 'add', effect: 'start', fields: diffFields({}, i.after.canonical.deployments[name]), to: side(now, now.spec.replicas.initial), replicasToStart: now.spec.replicas.initial, replicasToStop: 0 });
       if (now.spec.public) warnings.push(`deployment '${name}' is public: anyone who can reach the gateway may call it without a key`);
       const cols = featuresWarning(name, now.spec, now.signature);
       if (cols) warnings.push(cols);
@@ -335,7 +344,7 @@ export function makePlan(i: PlanInputs): Plan {
       continue;
     }
     if (old && !now) {
-      deployments.push({ name, action: 'remove', effect: 'stop', fields: [], from: side(old), replicasToStart: 0, replicasToStop: old.spec.replicas.initial });
+      deployments.push({ name, action: 'remove', effect: 'stop', fields: [], from: side(old, running(old)), replicasToStart: 0, replicasToStop: running(old) });
       const recent = i.recentRequests(name);
       if (recent > 0) warnings.push(`removing deployment '${name}', which answered ${recent} requests in the last 5 minutes (${(recent / 300).toFixed(2)}/s); its callers will get 404`);
       continue;
@@ -351,13 +360,15 @@ export function makePlan(i: PlanInputs): Plan {
     }
     if (fields.length === 0) continue;
     const replace = versionMoved || fields.some((f) => REPLACES(f.field));
-    const delta = now.spec.replicas.initial - old.spec.replicas.initial;
+    const was = running(old);
+    const will = planned(now, old);
+    const delta = will - was;
     // The reconciler runs a rollout when the version moves under a declared strategy (control/reconcilers/deployments.ts).
     const rollout = old.version !== now.version || old.model !== now.model ? plannedRollout(now.spec.rollout) : undefined;
     deployments.push({
-      name, action: 'change', effect: replace ? 'replace' : delta !== 0 ? 'scale' : 'in-place', fields, from: side(old), to: side(now),
-      replicasToStart: replace ? now.spec.replicas.initial : Math.max(0, delta),
-      replicasToStop: replace ? old.spec.replicas.initial : Math.max(0, -delta),
+      name, action: 'change', effect: replace ? 'replace' : delta !== 0 ? 'scale' : 'in-place', fields, from: side(old, was), to: side(now, will),
+      replicasToStart: replace ? will : Math.max(0, delta),
+      replicasToStop: replace ? was : Math.max(0, -delta),
       strategy: now.spec.rollout.strategy,
       ...(rollout ? { rollout } : {}),
     });

@@ -366,6 +366,8 @@ export class Rollouts {
 
   /** Send all traffic to the candidate now (the reconciler switches on its next pass). */
   promote(deployment: string, by: string): RolloutStatus {
+    const done = this.#endedAs(deployment, 'promoted');
+    if (done) return done;
     const s = this.#running(deployment);
     if (s.status.state === 'warming') throw fail('ALOFT_NO_ROLLOUT', `the new version of '${deployment}' is still warming up; promote it once its replicas are ready ('aloft rollout status ${deployment}')`);
     s.status.state = 'promoted';
@@ -378,6 +380,8 @@ export class Rollouts {
 
   /** Roll back now: all traffic to the baseline; the apply ends rolled back. */
   abort(deployment: string, by: string): RolloutStatus {
+    const done = this.#endedAs(deployment, 'rolled_back');
+    if (done) return done;
     const s = this.#running(deployment);
     const where = s.status.strategy !== 'canary' ? s.status.state : s.status.step < 0 ? 'warm-up' : `step ${s.status.step + 1} (${s.status.weight}%)`;
     s.status.reason = `${STRATEGY_NAMES[s.status.strategy]} aborted by ${by} at ${where}`;
@@ -386,6 +390,18 @@ export class Rollouts {
     Rollouts.#forgetHooks(s);
     this.#changed(s);
     return structuredClone(s.status);
+  }
+
+  /**
+   * The deployment's last rollout when it has ended as asked already: a second abort or
+   * promote (a retried command, two operators at once) changes nothing and is answered
+   * as such rather than as an error.
+   */
+  #endedAs(deployment: string, state: 'promoted' | 'rolled_back'): RolloutStatus | undefined {
+    const last = [...this.#states.values()].filter((s) => s.status.deployment === deployment);
+    if (last.some((s) => underWay(s.status.state))) return undefined;
+    const done = last.find((s) => s.status.state === state);
+    return done && structuredClone(done.status);
   }
 
   /** A gate's answer that comes after the rollout ended by hand is not recorded; nothing is waited for any more. */

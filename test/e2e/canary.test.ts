@@ -169,6 +169,8 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
     const two = await outcome(admin, 2);
     assert.equal(two.outcome, 'rolled_back');
     assert.match(two.reason ?? '', /canary aborted by admin at step 1 \(10%\)/);
+    const abortedAgain = await admin.rolloutCommand('credit-risk', 'abort');
+    assert.deepEqual([abortedAgain.rollout.state, abortedAgain.changed, abortedAgain.rollout.reason], ['rolled_back', false, aborted.rollout.reason], 'a second abort changes nothing and says so');
 
     // The CLI says it plainly and exits 1 for a rolled-back rollout.
     // Spawned asynchronously: Aloft runs in this process and must keep answering.
@@ -198,6 +200,8 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
     await admin.rolloutCommand('credit-risk', 'promote');
     const three = await outcome(admin, 3);
     assert.equal(three.outcome, 'applied');
+    const promotedAgain = await admin.rolloutCommand('credit-risk', 'promote');
+    assert.deepEqual([promotedAgain.rollout.state, promotedAgain.changed], ['promoted', false], 'a second promote changes nothing and says so');
     const served = (await admin.status()).deployments.find((d) => d.name === 'credit-risk');
     assert.equal(served?.routed, served?.group);
     assert.match(served?.group ?? '', /^credit-risk@3\./);

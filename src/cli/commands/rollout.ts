@@ -128,6 +128,7 @@ export async function status(deployment: string, opts: ClientOptions & { json?: 
 export async function command(action: 'promote' | 'abort' | 'pause' | 'resume', deployment: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
   const r = await (await connect(opts)).rolloutCommand(deployment, action);
   if (opts.json) return printJson(r);
-  if (r.changed === false) out(`the rollout of ${deployment} is ${action === 'pause' ? 'paused already' : 'not paused'}: nothing changed\n`);
+  const already = { pause: 'is paused already', resume: 'is not paused', abort: 'was rolled back already', promote: 'was promoted already' }[action];
+  if (r.changed === false) out(`the rollout of ${deployment} ${already}: nothing changed\n`);
   out(describe(r.rollout));
 }

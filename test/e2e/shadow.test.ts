@@ -261,10 +261,15 @@ test('shadow: the old version answers every request while the new one gets copie
     assert.match(served?.group ?? '', /^credit-risk@2\./);
     const actions = (await admin.audit(new URLSearchParams({ action: 'rollout.*' }))).entries.map((e) => e.action);
     assert.ok(actions.includes('rollout.promoted'), `audit: ${actions.join(', ')}`);
-    // It is over: another promote has no rollout to act on.
+    // It is over: a second promote (a retried script, say) is answered as nothing
+    // changed, not as an error, and is not audited a second time.
     const again = await admin.send('POST', `/api/v1/rollouts/${DEPLOYMENT}/promote`, '{}', { 'content-type': 'application/json' });
-    assert.equal(again.status, 409, again.body.toString());
-    assert.match(again.body.toString(), /no rollout is running for deployment 'credit-risk' \(its last one was promoted\)/);
+    assert.equal(again.status, 200, again.body.toString());
+    const repeat = JSON.parse(again.body.toString()) as { changed: boolean; rollout: { state: string } };
+    assert.equal(repeat.changed, false);
+    assert.equal(repeat.rollout.state, 'promoted');
+    const promotions = (await admin.audit(new URLSearchParams({ action: 'rollout.*' }))).entries.filter((e) => e.action === 'rollout.promoted');
+    assert.equal(promotions.length, 1, `rollout.promoted audited ${promotions.length} times`);
   } finally {
     await traffic?.stop();
     await aloft?.close();

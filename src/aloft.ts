@@ -42,7 +42,7 @@ import { RolloutStateStore } from './control/rollout-store.js';
 import { DeploymentStateStore } from './store/deployment-state.js';
 
 import { AUTOSCALER, Autoscaler, type AutoscalerSaved } from './control/autoscaler.js';
-import { groupKey, runningThreads, type ResolvedDeployment } from './control/groups.js';
+import { groupKey, replicasSharingCores, runningThreads, type ResolvedDeployment } from './control/groups.js';
 import { LocalOrchestrator } from './control/orchestrators/local.js';
 import { SplitOrchestrator } from './control/orchestrators/split.js';
 import { ThreadOrchestrator } from './control/orchestrators/thread.js';
@@ -208,7 +208,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     };
     const computeLiveCost = (): LiveDeployment[] => {
       const deps = ctl.control?.deployments() ?? [];
-      const total = deps.reduce((n, d) => n + d.spec.replicas.initial, 0);
+      const total = replicasSharingCores(deps);
       const running = orchestrator.status();
       return deps.map((d) => {
         let bytes = artifactBytes.get(d.sha256);

@@ -51,7 +51,7 @@ import type { PassReport } from './reconcilers/deployments.js';
 import type { Decision, Evaluation } from './autoscaler.js';
 import { hourlyCost } from '../cost/prices.js';
 import { ratesOf, reservationOf } from '../cost/report.js';
-import { groupKey, runningThreads } from './groups.js';
+import { groupKey, replicasSharingCores, runningThreads } from './groups.js';
 import type { RolloutStatus } from './rollouts.js';
 import type { ReplicaGroup } from './orchestrators/types.js';
 
@@ -649,7 +649,7 @@ export class ControlPlane {
     // The runtime threads a replica of d runs: its running group's, else what its side's replicas divide the cores into.
     const threads = (d: TargetDeployment) => {
       const side = prepared.targets.includes(d) ? prepared.targets : beforeSide?.deployments ?? [];
-      return runningThreads(d, cores, side.reduce((n, x) => n + x.spec.replicas.initial, 0), this.#o.runningGroup);
+      return runningThreads(d, cores, replicasSharingCores(side), this.#o.runningGroup);
     };
     const plan = makePlan({
       base: latest, current: current?.number ?? null, before: beforeSide, after: { canonical: prepared.canonical, deployments: prepared.targets },

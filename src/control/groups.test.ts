@@ -63,3 +63,23 @@ test('runningThreads: a running group is priced at the threads it runs, a new on
   assert.equal(runningThreads(both[1]!, 2, 2, (k) => running.get(k)), 1, 'a group not running yet: the share now');
   assert.equal(runningThreads(both[0]!, 2, 2), 1, 'without the running groups: the share now');
 });
+
+test('a range shares the cores at its max, so scaling up never oversubscribes them', () => {
+  const range = (name: string, min: number, max: number): ResolvedDeployment => {
+    const d = dep(name, 1, 'auto');
+    return { ...d, spec: { ...d.spec, replicas: { min, max, initial: Math.max(1, min) } } };
+  };
+  // 1 to 4 on 4 cores: 1 thread each, so 4 replicas use the 4 cores; sized at the starting
+  // count it would be 4 threads each, 16 threads on 4 cores once the autoscaler reaches 4.
+  const [g] = planGroups([range('a', 1, 4)], 4);
+  assert.equal(g!.replicas, 1, 'starts at min');
+  assert.equal(g!.spec.runtime.intraOpThreads, 1);
+  // Scaled by the autoscaler: same group, same threads.
+  const [up] = planGroups([range('a', 1, 4)], 4, new Map([[g!.key, g!]]), () => 4);
+  assert.equal(up!.key, g!.key);
+  assert.equal(up!.replicas * up!.spec.runtime.intraOpThreads, 4, 'at the top of the range, as many threads as cores');
+  // Beside a fixed deployment: 2 + 2 replicas at most on 8 cores → 2 threads each.
+  assert.deepEqual(planGroups([range('a', 0, 2), dep('b', 2, 'auto')], 8).map((x) => x.spec.runtime.intraOpThreads), [2, 2]);
+  // A fixed count is unchanged: 2 replicas on 8 cores, 4 threads each.
+  assert.equal(planGroups([dep('b', 2, 'auto')], 8)[0]!.spec.runtime.intraOpThreads, 4);
+});

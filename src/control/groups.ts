@@ -27,6 +27,16 @@ export function autoThreads(cores: number, totalReplicas: number): number {
 }
 
 /**
+ * The replicas `auto` threads are shared among: a fixed count as written, a range at its
+ * `max`. A range is sized for the count the autoscaler may reach, because a running group
+ * keeps its threads: sized at the starting count, a range of 1 to 4 on 2 cores would run
+ * 4 replicas of 2 threads each once scaled up, 8 threads fighting over 2 cores.
+ */
+export function replicasSharingCores(deployments: readonly { spec: Pick<ResolvedDeployment['spec'], 'replicas'> }[]): number {
+  return deployments.reduce((n, d) => n + d.spec.replicas.max, 0);
+}
+
+/**
  * The key of a deployment's replica group: `credit-risk@2.5f3a9c`, the deployment, the
  * model version and a digest of what its replicas run (the artifact and the declared
  * runtime settings, `auto` threads as written). Any change a replica must restart for gives
@@ -41,11 +51,11 @@ export function groupKey(d: Pick<ResolvedDeployment, 'name' | 'version' | 'sha25
 
 /**
  * The replica groups of the desired deployments. `auto` intra-op threads are sized over
- * every replica now desired; `running` are the groups already running, which keep the
+ * every replica desired (a range at its max, replicasSharingCores); `running` are the groups already running, which keep the
  * thread count they started with (a replica count change never restarts replicas).
  */
 export function planGroups(deployments: readonly ResolvedDeployment[], cores: number, running: ReadonlyMap<string, ReplicaGroup> = new Map(), replicasOf?: (d: ResolvedDeployment, key: string) => number | undefined): ReplicaGroup[] {
-  const total = deployments.reduce((n, d) => n + d.spec.replicas.initial, 0);
+  const total = replicasSharingCores(deployments);
   return deployments.map((d) => {
     const key = groupKey(d);
     // The autoscaler owns the count of a range (within min and max); a fixed count is the spec's.

@@ -199,7 +199,7 @@ export const runtimeSchema = z
     intraOpThreads: z
       .union([z.literal('auto'), int(1)], { error: (iss) => `expected 'auto' or a whole number of threads ≥ 1, got ${showKind(iss.input)}` })
       .default('auto')
-      .describe("Threads ONNX Runtime uses inside one operator, per replica. 'auto' shares this machine's cores evenly among all the replicas Aloft runs (at least 1 each), so replicas do not fight over cores. Default 'auto'. Example: intraOpThreads: 2."),
+      .describe("Threads ONNX Runtime uses inside one operator, per replica. 'auto' shares this machine's cores evenly among all the replicas Aloft may run, a range counted at its max (at least 1 each), so replicas do not fight over cores however far the autoscaler scales them. Running replicas keep the threads they started with: a replica count changed by apply does not restart them, and plan warns when the result would oversubscribe the cores. Default 'auto'. Example: intraOpThreads: 2."),
     interOpThreads: int(1).default(1).describe(
       "Threads used to run independent operators at once; only matters with executionMode 'parallel'. Default 1. Example: interOpThreads: 2.",
     ),

@@ -307,7 +307,10 @@ test('rollback restores a revision exactly by hash, even when the file on disk c
   assert.equal(three.rollbackOf, 1);
   const one = (await world.control.revisions.get(1))!;
   assert.deepEqual(three.deployments.map((d) => d.sha256), one.deployments.map((d) => d.sha256), 'the exact hash revision 1 ran');
-  assert.equal((await world.control.revisions.get(2))!.outcome, 'rolled_back');
+  const two = (await world.control.revisions.get(2))!;
+  assert.equal(two.outcome, 'rolled_back');
+  assert.equal(two.reason, 'rolled back by revision 3');
+  assert.ok(two.finishedAt! <= three.createdAt, 'revision 2 keeps the time it was applied');
   assert.equal((await world.audit.list({ action: 'spec.rolled_back' })).length, 1);
   await assert.rejects(world.control.rollback(SYSTEM_ACTOR_AUTHOR, { to: 99 }), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_REVISION_NOT_FOUND');
 });

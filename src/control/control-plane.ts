@@ -506,10 +506,11 @@ export class ControlPlane {
             await this.#o.audit.append({ actor: SYSTEM_ACTOR, action: 'rollout.promoted', target: `${r.deployment}@${r.candidate.version}`, source: 'system', after: { revision: t.revision, steps: r.verdicts.filter((v) => v.action !== 'hold').map((v) => ({ step: v.step, weight: v.weight, action: v.action, failures: v.failures.reason, latency: v.latency.reason })) } }, tx);
           }
         }
+        // A rollback marks only the revision it replaced, the one that was running; the
+        // revisions before it keep their history (each was applied, then replaced by the next).
         if (outcome === 'applied' && t.kind === 'rollback') {
-          for (const r of await revisions.list(1000)) {
-            if (r.number > (t.rollbackOf ?? 0) && r.number < t.revision && r.outcome === 'applied') await revisions.finish(r.number, 'rolled_back', `rolled back by revision ${t.revision}`, 'applied');
-          }
+          const replaced = (await revisions.list(1000)).find((r) => r.number < t.revision && r.number > (t.rollbackOf ?? 0) && r.outcome === 'applied');
+          if (replaced) await revisions.undone(replaced.number, `rolled back by revision ${t.revision}`);
         }
       });
     } catch (err) {

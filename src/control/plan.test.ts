@@ -18,9 +18,9 @@ const depSpec = (o: Partial<{ replicas: number; public: boolean; limits: { rate:
   timeout: 30000, public: o.public ?? false, rollout: rolloutSchema.parse({}), slos: [], admission: { limit: 'off', refuseLate: true }, resources: { gpu: 0 }, ...(o.limits ? { limits: o.limits } : {}),
 });
 
-function side(deps: Record<string, { spec: DeploymentSpec; version?: number; sig?: ModelSignature }>, extra: Record<string, unknown> = {}): PlanSide {
+function side(deps: Record<string, { spec: DeploymentSpec; version?: number; sig?: ModelSignature; sha?: string }>, extra: Record<string, unknown> = {}): PlanSide {
   const deployments: TargetDeployment[] = Object.entries(deps).map(([name, d]) => ({
-    name, spec: d.spec, ref: 'm', model: 'm', version: d.version ?? 1, sha256: String(d.version ?? 1).repeat(64), signature: d.sig ?? SIG,
+    name, spec: d.spec, ref: 'm', model: 'm', version: d.version ?? 1, sha256: d.sha ?? String(d.version ?? 1).repeat(64), signature: d.sig ?? SIG,
   }));
   const canonical = {
     version: 1, server: { port: 8080, host: '127.0.0.1' }, limits: { backend: 'memory' }, security: { auth: { enabled: true } }, ...extra,
@@ -64,6 +64,18 @@ test('the table: what each change plans', () => {
     else assert.deepEqual(p.restart, [], row.name);
     assert.match(p.steps.join('\n'), row.steps, row.name);
   }
+});
+
+test('a new version with the bytes already serving plans no canary, and says so', () => {
+  const canary = rolloutSchema.parse({ strategy: 'canary' });
+  const same = plan(side({ m: { spec: { ...depSpec(), rollout: canary }, version: 2, sha: '1'.repeat(64) } }));
+  const d = same.deployments[0]!;
+  assert.equal(d.effect, 'replace');
+  assert.equal(d.rollout, undefined, 'no canary steps planned');
+  assert.match(same.warnings.join('\n'), /'m' moves to m@2, the same bytes \(sha256 111111111111\) as the m@1 it serves: it switches once warm, without the canary rollout/);
+  const other = plan(side({ m: { spec: { ...depSpec(), rollout: canary }, version: 2 } }));
+  assert.notEqual(other.deployments[0]!.rollout, undefined, 'new bytes: the canary is planned');
+  assert.doesNotMatch(other.warnings.join('\n'), /same bytes/);
 });
 
 test('diffFields and signatureChange', () => {

@@ -364,7 +364,10 @@ export function makePlan(i: PlanInputs): Plan {
     const will = planned(now, old);
     const delta = will - was;
     // The reconciler runs a rollout when the version moves under a declared strategy (control/reconcilers/deployments.ts).
-    const rollout = old.version !== now.version || old.model !== now.model ? plannedRollout(now.spec.rollout) : undefined;
+    // The same bytes under a new version (a file pushed again) switch at once, with no analysis.
+    const sameBytes = versionMoved && old.sha256 === now.sha256;
+    const rollout = (old.version !== now.version || old.model !== now.model) && !sameBytes ? plannedRollout(now.spec.rollout) : undefined;
+    if (sameBytes && now.spec.rollout.strategy !== 'replace') warnings.push(`deployment '${name}' moves to ${now.model}@${now.version}, the same bytes (sha256 ${now.sha256.slice(0, 12)}) as the ${old.model}@${old.version} it serves: it switches once warm, without the ${now.spec.rollout.strategy} rollout, as there is nothing to compare`);
     deployments.push({
       name, action: 'change', effect: replace ? 'replace' : delta !== 0 ? 'scale' : 'in-place', fields, from: side(old, was), to: side(now, will),
       replicasToStart: replace ? will : Math.max(0, delta),

@@ -128,6 +128,18 @@ export class RevisionRepository {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  /**
+   * Mark the revision a rollback replaced: `applied` becomes `rolled_back` with the reason,
+   * and its finish time stays when it was applied (the rollback's own time is on the
+   * rollback's revision and in the audit log).
+   */
+  async undone(number: number, reason: string): Promise<boolean> {
+    const r = await this.#db.updateTable('revisions').set({ outcome: 'rolled_back', reason })
+      .where('number', '=', number).where('outcome', '=', 'applied')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
   async get(number: number): Promise<RevisionRecord | undefined> {
     const row = await this.#db.selectFrom('revisions').selectAll().where('number', '=', number).executeTakeFirst();
     return row && toRecord(row);

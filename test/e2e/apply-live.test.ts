@@ -303,11 +303,12 @@ test('apply, scale and roll back live under a closed-loop load of 8 connections:
     console.log(['', `apply-live: ${CONNECTIONS} connections, ${total} requests`, `${'step'.padEnd(20)} | ${'sent'.padStart(6)} | ${'failed'.padStart(6)} | ${'p99 ms'.padStart(6)}`, ...rows, ''].join('\n'));
     assert.ok(load.total < MAX_REQUESTS, 'the request cap was not reached');
 
-    // The history tells the truth. The rollback marks 2–4 after it is recorded applied: allow a moment.
+    // The history tells the truth. The rollback marks the revision it replaced (4) after it
+    // is recorded applied: allow a moment. 2 and 3 stay applied: each ran until the next one.
     let first: RevisionSummary[] | undefined;
-    const want = [[1, 'startup', 'applied', null], [2, 'apply', 'rolled_back', null], [3, 'apply', 'rolled_back', null], [4, 'apply', 'rolled_back', null], [5, 'rollback', 'applied', 1]];
+    const want = [[1, 'startup', 'applied', null], [2, 'apply', 'applied', null], [3, 'apply', 'applied', null], [4, 'apply', 'rolled_back', null], [5, 'rollback', 'applied', 1]];
     const shape = (list: RevisionSummary[]) => [...list].sort((a, b) => a.number - b.number).map((r) => [r.number, r.kind, r.outcome, r.rollbackOf]);
-    const revisions = await until('revisions 2–4 rolled back', 5_000, async () => {
+    const revisions = await until('revision 4 rolled back', 5_000, async () => {
       const { revisions: list } = await api.revisions();
       first ??= list;
       return JSON.stringify(shape(list)) === JSON.stringify(want) ? list : undefined;
@@ -315,6 +316,9 @@ test('apply, scale and roll back live under a closed-loop load of 8 connections:
     if (JSON.stringify(shape(first!)) !== JSON.stringify(want)) t.diagnostic(`the first revision list read after convergence was ${JSON.stringify(shape(first!))}`);
     assert.deepEqual(shape(revisions), want);
     const byNumber = new Map(revisions.map((r) => [r.number, r]));
+    const four = byNumber.get(4)!;
+    assert.equal(four.reason, 'rolled back by revision 5');
+    assert.ok(four.finishedAt !== null && four.finishedAt <= byNumber.get(5)!.createdAt, `revision 4 keeps the time it was applied (${four.finishedAt}), not the rollback's (${byNumber.get(5)!.createdAt})`);
     const served = (n: number) => byNumber.get(n)!.deployments.map((d) => [d.name, d.model, d.version, d.sha256]);
     assert.deepEqual(served(1), [[DEPLOYMENT, DEPLOYMENT, 1, shaA]]);
     assert.deepEqual(served(2), [[DEPLOYMENT, DEPLOYMENT, 2, shaB]]);

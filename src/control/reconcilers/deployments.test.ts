@@ -21,13 +21,13 @@ const dep = (version: number, replicas: number): ResolvedDeployment => ({
   signature: { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 1] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }], batchable: true },
 });
 
-function setup() {
+function setup(opts: { rollouts?: ConstructorParameters<typeof DeploymentsReconciler>[0]['rollouts'] } = {}) {
   const clock = new ManualClock();
   const orchestrator = new FakeOrchestrator();
   const routing = new Routing({ clock, connect: () => ({ infer: async (x) => x, abandon: () => undefined, close: async () => undefined }) });
   let desired: ResolvedDeployment[] = [dep(1, 2)];
   const controller = new Controller({ clock, logger: silentLogger });
-  controller.add(new DeploymentsReconciler({ desired: () => desired, orchestrator, routing, cores: 2, enqueue: () => controller.enqueue(DEPLOYMENTS, ALL) }));
+  controller.add(new DeploymentsReconciler({ desired: () => desired, orchestrator, routing, cores: 2, enqueue: () => controller.enqueue(DEPLOYMENTS, ALL), ...(opts.rollouts ? { rollouts: opts.rollouts } : {}) }));
   const stop = new AbortController();
   const stopped = controller.start(stop.signal);
   const settle = async () => { for (let i = 0; i < 5; i++) await controller.settled(); };
@@ -70,6 +70,36 @@ test('a new version: started beside the old, routed once all its replicas are re
   await s.settle();
   assert.deepEqual(s.running(), ['m@2×2'], 'the idle old group is stopped');
   assert.deepEqual(s.routing.status().map((v) => base(v.group)), ['m@2'], 'and released by the gateway');
+  await s.stop();
+});
+
+test('under a canary, a new version with new bytes is split by the rollout; one with the bytes already serving switches once warm', async () => {
+  const asked: string[] = [];
+  // The reconciler's side of the rollout: what it asks and what it does with the answer (the decision itself is rollouts.test.ts').
+  const rollouts = {
+    decide: (_name: string, _spec: unknown, _base: unknown, cand: { version: number }) => { asked.push(`v${cand.version}`); return { kind: 'split' as const, weight: 10, current: 'baseline' as const }; },
+    isCandidate: () => true,
+  } as unknown as NonNullable<Parameters<typeof setup>[0]>['rollouts'];
+  const s = setup({ rollouts });
+  const canary = (d: ResolvedDeployment, sha?: string): ResolvedDeployment => ({ ...d, ...(sha ? { sha256: sha } : {}), spec: { ...d.spec, rollout: rolloutSchema.parse({ strategy: 'canary' }) } });
+  s.desire([canary(dep(1, 1))]);
+  await s.settle();
+  s.orchestrator.ready('m@1');
+  await s.settle();
+  // v2 pushed with v1's bytes: nothing to compare, no rollout asked.
+  s.desire([canary(dep(2, 1), dep(1, 1).sha256)]);
+  await s.settle();
+  s.orchestrator.ready('m@2');
+  await s.settle();
+  assert.equal(asked.length, 0, `the rollout is not asked about the same bytes (asked: ${asked.join(', ')})`);
+  assert.deepEqual(s.routed(), ['m→m@2'], 'switched once warm');
+  // v3 with bytes of its own: the canary decides.
+  s.desire([canary(dep(3, 1))]);
+  await s.settle();
+  s.orchestrator.ready('m@3');
+  await s.settle();
+  assert.ok(asked.includes('v3'), `asked: ${asked.join(', ')}`);
+  assert.equal(s.routing.config.deployments[0]!.versions.length, 2, 'split between v2 and v3');
   await s.stop();
 });
 

@@ -122,7 +122,10 @@ export class DeploymentsReconciler implements Reconciler {
       if (prevRoute && prevRoute.group !== target.key) {
         const warm = ready(target.key) >= target.replicas;
         // A canary or blue-green rollout (a new version, not only new replica settings) moves as control/rollouts.ts decides.
-        const decision = d.spec.rollout.strategy !== 'replace' && this.#o.rollouts && prevRoute.version !== d.version
+        // A new version with the very bytes of the one serving (the same file pushed again) has
+        // nothing to analyse: it switches once warm, as a replace does.
+        const sameBytes = this.#applied.get(prevRoute.group)?.spec.sha256 === d.sha256;
+        const decision = d.spec.rollout.strategy !== 'replace' && this.#o.rollouts && prevRoute.version !== d.version && !sameBytes
           ? this.#o.rollouts.decide(d.name, d.spec.rollout, { version: prevRoute.version, group: prevRoute.group }, { version: d.version, group: target.key }, warm, desired)
           : warm ? { kind: 'promoted' as const } : { kind: 'warming' as const };
         if (decision.kind === 'split') {

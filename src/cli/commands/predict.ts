@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fail } from '../../errors.js';
 import { connect, type ClientOptions } from '../client.js';
-import { printJson } from '../output.js';
+import { stringifyExact, parseExact } from '../exact-json.js';
 
 interface Meta { name: string; inputs: { name: string; datatype: string; shape: number[] }[] }
 interface Out { name: string; datatype: string; shape: number[]; data: unknown[] }
@@ -17,7 +17,8 @@ async function readData(data: string): Promise<unknown> {
     }
   }
   try {
-    return JSON.parse(text);
+    // Integers past 2^53 (INT64 inputs) are kept as written.
+    return parseExact(text);
   } catch (err) {
     throw fail('ALOFT_USAGE', `--data is not valid JSON (${(err as Error).message}); pass an OIP request, an array of rows, or @file.json`);
   }
@@ -47,15 +48,20 @@ export async function predict(deployment: string, opts: ClientOptions & { data: 
     const width = rows[0]?.length ?? 0;
     request = { inputs: [{ name: input.name, datatype: input.datatype, shape: [rows.length, width], data: rows.flat() }] };
   }
-  const r = await aloft.infer(deployment, JSON.stringify(request), opts.version);
+  // Integers past 2^53 go as decimal strings, the form the protocol's JSON takes for the full INT64 range.
+  const r = await aloft.infer(deployment, JSON.stringify(request, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)), opts.version);
   let parsed: { error?: string; outputs?: Out[]; model_name?: string; model_version?: string };
   try {
-    parsed = JSON.parse(r.body.toString('utf8')) as typeof parsed;
+    // INT64 and UINT64 answers past 2^53 are read exactly, not rounded to the nearest double.
+    parsed = parseExact(r.body.toString('utf8')) as typeof parsed;
   } catch {
     throw fail('ALOFT_CONNECT', `the server answered ${r.status} with a body that is not JSON`);
   }
   if (r.status !== 200) throw aloft.failure(r);
-  if (opts.json) return printJson(parsed);
+  if (opts.json) {
+    process.stdout.write(`${stringifyExact(parsed, 2)}\n`);
+    return;
+  }
   process.stdout.write(`${parsed.model_name} v${parsed.model_version}\n`);
   for (const o of parsed.outputs ?? []) {
     const rows = o.shape.length >= 1 ? o.shape[0]! : 1;
@@ -63,7 +69,9 @@ export async function predict(deployment: string, opts: ClientOptions & { data: 
     process.stdout.write(`${o.name} (${o.datatype} [${o.shape.join(', ')}])\n`);
     for (let i = 0; i < rows; i++) {
       // JSON cannot carry NaN or ±Infinity: a floating-point output sends them as null.
-      const row = o.data.slice(i * per, (i + 1) * per).map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v === null && o.datatype.startsWith('FP') ? 'not finite (NaN or ±Infinity)' : v));
+      // Floating point is shown to 6 significant digits; integers exactly.
+      const float = o.datatype.startsWith('FP');
+      const row = o.data.slice(i * per, (i + 1) * per).map((v) => (typeof v === 'number' && float ? Number(v.toPrecision(6)) : v === null && float ? 'not finite (NaN or ±Infinity)' : v));
       process.stdout.write(`  [${i}] ${row.join(', ')}\n`);
     }
   }

@@ -92,6 +92,8 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .argument('<version>', 'version number');
   client(m.commands[m.commands.length - 1]!)
     .action((name: string, a: string, v: string, o: Parameters<typeof models.alias>[3]) => models.alias(name, a, v, o));
+  client(m.command('unalias').description('delete an alias (the version it pointed at stays)').argument('<name>', 'model name').argument('<alias>', 'alias name'))
+    .action((name: string, a: string, o: Parameters<typeof models.unalias>[2]) => models.unalias(name, a, o));
 
   program.command('predict')
     .description('send an inference request to a deployment')

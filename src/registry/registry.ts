@@ -236,7 +236,7 @@ export class Registry {
   async deleteVersion(name: string, version: number, record?: AliasRecorder<ModelVersion>): Promise<ModelVersion> {
     const v = await this.getVersion(name, version);
     if (v.aliases.length > 0) {
-      throw fail('ALOFT_VERSION_IN_USE', `${name}@${version} is what ${v.aliases.map((a) => `${name}@${a}`).join(', ')} points at; move or delete the alias first (aloft models alias ${name} ${v.aliases[0]} N)`);
+      throw fail('ALOFT_VERSION_IN_USE', `${name}@${version} is what ${v.aliases.map((a) => `${name}@${a}`).join(', ')} points at; move the alias first (aloft models alias ${name} ${v.aliases[0]} N) or delete it (aloft models unalias ${name} ${v.aliases[0]})`);
     }
     await atomically(this.#store, async (tx) => {
       if (!(await new ModelRepository(tx, this.#repoOpts).deleteVersion(name, version))) throw fail('ALOFT_VERSION_NOT_FOUND', `model '${name}' has no version ${version}`);

@@ -169,6 +169,18 @@ test('up serves the project; predict, models and status work against it', async 
   const show = aloft(['models', 'show', 'copy', '--url', url]);
   assert.match(show.stdout, /v1\s+[0-9a-f]{12}.*production/);
   assert.match(show.stdout, /features\s+FP32\s+\[\?, 22\]/);
+  // A version an alias points at is kept; the refusal names both ways out, and unalias frees it.
+  const held = aloft(['models', 'delete', 'copy@1', '--url', url]);
+  assert.equal(held.code, 1);
+  assert.match(held.stderr, /aloft models unalias copy production/);
+  const unalias = aloft(['models', 'unalias', 'copy', 'production', '--url', url]);
+  assert.equal(unalias.code, 0, unalias.stderr);
+  assert.match(unalias.stdout, /deleted alias copy@production/);
+  assert.doesNotMatch(aloft(['models', 'show', 'copy', '--url', url]).stdout, /production/);
+  const unknown = aloft(['models', 'unalias', 'copy', 'production', '--url', url, '--json']);
+  assert.equal(unknown.code, 1, 'a second unalias: the alias is gone');
+  assert.match((JSON.parse(unknown.stderr) as { error: string }).error, /production/);
+  assert.equal(aloft(['models', 'alias', 'copy', 'production', '1', '--url', url]).code, 0, 'set again for the audit check below');
 
   const garbage = join(dir, 'garbage.onnx');
   await writeFile(garbage, 'not a model');

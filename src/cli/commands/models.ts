@@ -57,6 +57,13 @@ export async function alias(name: string, aliasName: string, version: string, op
   process.stdout.write(`${name}@${aliasName} → v${v}\n`);
 }
 
+/** `aloft models unalias NAME ALIAS`: a spec that deploys NAME@ALIAS no longer resolves until it is set again. */
+export async function unalias(name: string, aliasName: string, opts: ClientOptions & { json?: boolean }): Promise<void> {
+  const r = await (await connect(opts)).deleteAlias(name, aliasName);
+  if (opts.json) return printJson(r);
+  process.stdout.write(`deleted alias ${name}@${aliasName}\n`);
+}
+
 /** `aloft models delete NAME@V`: refused while a live revision uses the version. */
 export async function remove(ref: string, opts: ClientOptions & { json?: boolean; yes?: boolean }): Promise<void> {
   const m = /^([^@]+)@v?(\d+)$/.exec(ref);

@@ -108,7 +108,7 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
   const specClient = (cmd: Command) => cmd.addOption(urlOption()).addOption(keyOption()).addOption(specFile()).option('--json', 'machine-readable output');
   specClient(program.command('plan')
     .description('show what apply would do to the running system (models to register, deployments to add, change or remove, replicas, route switches, warnings); changes nothing')
-    .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when there are none, 1 on error')
+    .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when there are none, 1 on error (a plan apply would refuse exits 1 with or without it)')
     .option('--format <format>', "'markdown': a reviewable document with a Mermaid diagram of the result"))
     .action(async (o: control.PlanOptions) => { process.exitCode = await control.plan(o); });
   specClient(program.command('apply')

@@ -76,7 +76,10 @@ async function serverPlan(aloft: AdminClient, sub: SpecSubmission): Promise<Awai
   }
 }
 
-/** `aloft plan -f FILE`: exit 0 when there is nothing to do; with --detailed-exitcode, 2 when there are changes. */
+/**
+ * `aloft plan -f FILE`: exit 0 when there is nothing to do; with --detailed-exitcode, 2 when
+ * there are changes. A plan apply would refuse exits 1 either way, so a CI check fails on it.
+ */
 export async function plan(opts: PlanOptions): Promise<number> {
   if (opts.format !== undefined && opts.format !== 'markdown' && opts.format !== 'text') throw fail('ALOFT_USAGE', `--format must be text or markdown, got '${opts.format}'`);
   const { sub } = await readSubmission(opts.file);
@@ -85,6 +88,7 @@ export async function plan(opts: PlanOptions): Promise<number> {
   if (opts.json) printJson(r);
   else if (opts.format === 'markdown') out(renderPlanMarkdown(r.plan, { file: sub.file }));
   else out(renderPlan(r.plan));
+  if (r.plan.refused.length > 0 || r.plan.restart.length > 0) return 1;
   return r.plan.changes && opts.detailedExitcode ? 2 : 0;
 }
 

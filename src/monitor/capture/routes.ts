@@ -15,7 +15,7 @@ import type { Principal } from '../../security/principal.js';
 import { parseDuration } from '../../spec/units.js';
 import type { Clock } from '../../clock.js';
 import { MAX_ID, type Capture, type CaptureConfig } from './capture.js';
-import { readRecord, type CaptureRecord } from './record.js';
+import { readRecord, type CaptureRecord, type CellValue } from './record.js';
 import type { CaptureStore, StoredCapture } from './store.js';
 import { labelFitError, pairsOf, quality, type Pair, type QualityFigures } from '../quality.js';
 import type { SloStatus } from '../slo.js';
@@ -100,6 +100,29 @@ const csvCell = (v: unknown) => {
   const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
+
+/** The CSV export's header: the record's fields, the named columns, then each other input and each output. */
+export function csvHeader(columns: readonly string[], others: readonly string[], outputs: readonly string[]): string {
+  return `${['id', 'at', 'deployment', 'version', 'model', 'key', 'latencyMs', 'row', ...columns, ...others.map((o) => `input.${o}`), ...outputs.map((o) => `output.${o}`)].map(csvCell).join(',')}\n`;
+}
+
+/** A record's CSV lines: one per row of its batch; a tensor with several values per row gives a JSON array cell. */
+export function csvRows(r: CaptureRecord, columns: readonly string[], others: readonly string[], outputs: readonly string[]): string {
+  const n = Math.max(1, r.rows.length);
+  let out = '';
+  for (let i = 0; i < n; i++) {
+    const row = r.rows[i] ?? {};
+    const rowOf = (t: { data: CellValue[] } | undefined) => {
+      if (!t) return '';
+      const per = t.data.length / n;
+      return per === 1 ? t.data[i] : t.data.slice(i * per, (i + 1) * per);
+    };
+    const ins = others.map((name) => rowOf(r.inputs?.[name]));
+    const outs = outputs.map((name) => rowOf(r.outputs[name]));
+    out += `${[r.id, r.at, r.deployment, r.version, r.model, r.key, r.latencyMs, i, ...columns.map((k) => row[k]), ...ins, ...outs].map(csvCell).join(',')}\n`;
+  }
+  return out;
+}
 
 export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesContext): void {
   app.route({ ...routeOf('model.feedback'), handler: async (req, reply): Promise<FeedbackAnswer> => {
@@ -195,24 +218,11 @@ export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRou
     const firstRecord = first.done ? undefined : openRecord(first.value);
     const columns = firstRecord ? Object.keys(firstRecord.rows[0] ?? {}) : [];
     const outputs = firstRecord ? Object.keys(firstRecord.outputs) : [];
+    // The inputs besides the one whose columns are named (a model with several inputs): one column each, as outputs are.
+    const others = firstRecord?.inputs ? Object.keys(firstRecord.inputs) : [];
     const lines = async function* (): AsyncGenerator<string> {
-      if (format === 'csv') yield `${['id', 'at', 'deployment', 'version', 'model', 'key', 'latencyMs', 'row', ...columns, ...outputs.map((o) => `output.${o}`)].map(csvCell).join(',')}\n`;
-      const emit = (r: CaptureRecord): string => {
-        if (format === 'jsonl') return `${JSON.stringify(r)}\n`;
-        const n = Math.max(1, r.rows.length);
-        let out = '';
-        for (let i = 0; i < n; i++) {
-          const row = r.rows[i] ?? {};
-          const outs = outputs.map((name) => {
-            const o = r.outputs[name];
-            if (!o) return '';
-            const per = o.data.length / n;
-            return per === 1 ? o.data[i] : o.data.slice(i * per, (i + 1) * per);
-          });
-          out += `${[r.id, r.at, r.deployment, r.version, r.model, r.key, r.latencyMs, i, ...columns.map((k) => row[k]), ...outs].map(csvCell).join(',')}\n`;
-        }
-        return out;
-      };
+      if (format === 'csv') yield csvHeader(columns, others, outputs);
+      const emit = (r: CaptureRecord): string => (format === 'jsonl' ? `${JSON.stringify(r)}\n` : csvRows(r, columns, others, outputs));
       if (firstRecord) yield emit(firstRecord);
       for await (const r of rows) yield emit(openRecord(r));
     };

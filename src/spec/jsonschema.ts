@@ -16,6 +16,7 @@ export interface JsonSchema {
   additionalProperties?: boolean | JsonSchema;
   propertyNames?: JsonSchema;
   anyOf?: JsonSchema[];
+  items?: JsonSchema;
   enum?: unknown[];
   const?: unknown;
   default?: unknown;

@@ -41,6 +41,9 @@ function typeOf(s: JsonSchema): string {
     if (max !== undefined) return `${type} ≤ ${max}`;
     return type;
   }
+  if (type === 'array' && s.items) {
+    return `list of ${s.items.properties ? 'objects (fields below)' : typeOf(s.items).replace(/\bobject\b/, 'object (fields below)')}`;
+  }
   if (type === 'object' && !s.properties && typeof s.additionalProperties === 'object') {
     return `map of ${typeOf(s.additionalProperties)}`;
   }
@@ -55,7 +58,7 @@ function defaultOf(s: JsonSchema, required: boolean): string {
   return `\`${typeof s.default === 'string' ? `'${s.default}'` : JSON.stringify(s.default)}\``;
 }
 
-/** Every field of the spec, depth-first in schema order. Map entries appear as `<name>`. */
+/** Every field of the spec, depth-first in schema order. Map entries appear as `<name>`, the fields of a list's items as `[]` (`slos[].objective`). */
 export function specFields(schema: JsonSchema = specJsonSchema()): FieldDoc[] {
   const out: FieldDoc[] = [];
   const visit = (s: JsonSchema, path: string, required: boolean): void => {
@@ -72,7 +75,9 @@ export function specFields(schema: JsonSchema = specJsonSchema()): FieldDoc[] {
       if (value.properties) visit(value, `${prefix}<name>`, false);
       else if (value.description) out.push({ path: `${prefix}<key>`, type: typeOf(value), default: '—', description: value.description, schema: value });
     }
-    for (const option of s.anyOf ?? []) if (option.properties) children(option, path);
+    // A list of objects (slos, budgets, webhooks, the { name, kind } form of features): its items' fields.
+    if (s.items && typeof s.items === 'object') children(s.items, `${prefix.slice(0, -1)}[]`);
+    for (const option of s.anyOf ?? []) if (option.properties || option.items || option.anyOf) children(option, path);
   };
   visit(schema, '', false);
   return out;

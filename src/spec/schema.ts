@@ -523,8 +523,8 @@ export const costSchema = z
     every: duration({ positive: true }).prefault('10s').describe('How often the meters sample the replicas (allocation, CPU and memory used). Default 10s. Example: every: 30s.'),
     budgets: z.array(z.strictObject({
       name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'a budget name is lower-case letters, digits and -' }).describe('The budget\'s name in alerts and reports. Required. Example: name: risk-team.'),
-      deployment: z.string().min(1).optional().describe('The deployment it covers. Give deployment or label; neither covers every deployment. Example: deployment: credit-risk.'),
-      label: z.string().regex(/^[^=]+=[^=]*$/, { error: 'label is key=value, e.g. team=risk' }).optional().describe('The deployments whose model has this label (key=value). Example: label: team=risk.'),
+      deployment: z.string().min(1).optional().describe('The deployment it covers. Give deployment or label; neither covers every deployment. No default. Example: deployment: credit-risk.'),
+      label: z.string().regex(/^[^=]+=[^=]*$/, { error: 'label is key=value, e.g. team=risk' }).optional().describe('The deployments whose model has this label (key=value). No default. Example: label: team=risk.'),
       amount: price('budgets[].amount').refine((v) => v > 0, { error: 'a budget amount must be above 0' }).describe('The most to spend in a period, in cost.currency. Required. Example: amount: 500.'),
       period: z.enum(['month'], { error: (iss) => (iss.input === undefined ? 'a budget needs its period: period: month (budgets run per calendar month, UTC)' : `unknown budget period ${JSON.stringify(iss.input)}; budgets are per month: period: month`) }).describe("The budget's period: 'month' (calendar month, UTC). Required. Example: period: month."),
       alertAt: z.array(z.number().gt(0).max(1000)).min(1).default([50, 80, 100]).describe('Percentages of the amount spent month to date that raise a BudgetSpent alert, each once per month. Default [50, 80, 100]. Example: alertAt: [90, 100].'),

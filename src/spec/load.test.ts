@@ -437,7 +437,7 @@ describe('files', () => {
     assert.equal(bad.ok, false);
     if (!bad.ok) {
       assert.equal(bad.code, 'ALOFT_SPEC_INVALID');
-      assert.deepEqual(bad.issues.map((i) => `${i.line}:${i.col} ${i.path}`), ['4:8 deployments.m.replica']);
+      assert.deepEqual(bad.issues.map((i) => `${i.line}:${i.col} ${i.path}`), ['2:14 models.m.path', '4:8 deployments.m.replica'], 'a missing model file is reported beside the other errors');
     }
     await writeFile(file, 'models:\n  m: { path: ./m.onnx }\n');
     const missing = await validateSpecFile(file);
@@ -448,10 +448,13 @@ describe('files', () => {
       }]);
     }
     assert.equal((await validateSpecFile(file, { checkFiles: false })).ok, true);
-    await writeFile(join(dir, 'm.onnx'), 'not checked here');
+    await writeFile(join(dir, 'm.onnx'), 'not a model');
     const good = await validateSpecFile(file);
-    assert.equal(good.ok, true);
+    assert.equal(good.ok, true, 'without checkModel the bytes are not read');
     if (good.ok) assert.deepEqual(good.issues, []);
+    const refused = await validateSpecFile(file, { checkModel: (b) => (Buffer.from(b).toString() === 'not a model' ? 'not ONNX' : undefined) });
+    assert.equal(refused.ok, false);
+    if (!refused.ok) assert.deepEqual(refused.issues.map((i) => [i.path, i.message]), [['models.m.path', `${join(dir, 'm.onnx')} is not a model Aloft can serve: not ONNX`]]);
   });
 });
 

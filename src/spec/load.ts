@@ -45,6 +45,8 @@ interface Analysis {
   result: SpecValidation;
   /** Position of a path in the source (1:1 when the YAML did not parse). */
   where: (path: readonly PathSegment[], at?: 'key' | 'value') => Position;
+  /** The model files the spec names, resolved, as far as the text could be read (also when it has other errors). */
+  modelPaths?: [name: string, path: string][];
 }
 
 function analyze(text: string, file: string, dir?: string): Analysis {
@@ -78,6 +80,15 @@ function analyze(text: string, file: string, dir?: string): Analysis {
     return { result: failed('ALOFT_SPEC_YAML', [issue({ line: 1, col: 1 }, [], (e as Error).message)]), where };
   }
 
+  // The model files, read from the text itself, so that validate reports a missing one beside the spec's other errors.
+  const models = (raw as { models?: unknown } | null)?.models;
+  const modelPaths: [string, string][] = models !== null && typeof models === 'object' && !Array.isArray(models)
+    ? Object.entries(models as Record<string, unknown>).flatMap(([name, m]) => {
+      const p = (m as { path?: unknown } | null)?.path;
+      return typeof p === 'string' && p !== '' && !p.includes('${') ? [[name, resolve(base, p)] as [string, string]] : [];
+    })
+    : [];
+
   const issues: SpecIssue[] = [];
   // ${env:…} and ${file:…} resolve before validation; issues never show resolved values.
   const secrets = resolveSecrets(raw, { dir: base });
@@ -104,10 +115,10 @@ function analyze(text: string, file: string, dir?: string): Analysis {
     const k = `${i.line}:${i.col}:${i.path}:${i.message}`;
     return seen.has(k) ? false : (seen.add(k), true);
   });
-  if (unique.length > 0 || !parsed.success) return { result: failed('ALOFT_SPEC_INVALID', unique), where };
+  if (unique.length > 0 || !parsed.success) return { result: failed('ALOFT_SPEC_INVALID', unique), where, modelPaths };
 
   const loaded: LoadedSpec = Object.freeze(attachSecrets({ file: abs, dir: base, spec: normalize(parsed.data, base) }, secrets));
-  return { result: { ok: true, loaded, issues: [] }, where };
+  return { result: { ok: true, loaded, issues: [] }, where, modelPaths: Object.entries(loaded.spec.models).map(([name, m]) => [name, m.path]) };
 }
 
 /**
@@ -160,20 +171,28 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
 
 /**
  * Validate a spec file without throwing, for `aloft validate`. Besides what `loadSpec`
- * checks, reports model files that do not exist (unless `checkFiles` is false).
+ * checks, reports model files that do not exist (unless `checkFiles` is false), and those
+ * `checkModel` refuses (it returns why), together with the spec's other problems.
  */
-export async function validateSpecFile(file: string, options: { checkFiles?: boolean } = {}): Promise<SpecValidation> {
+export async function validateSpecFile(file: string, options: { checkFiles?: boolean; checkModel?: (bytes: Uint8Array) => string | undefined } = {}): Promise<SpecValidation> {
   const read = await readSpec(file);
   if ('ok' in read) return read;
-  const { result, where } = analyze(read.text, read.file);
-  if (!result.ok || options.checkFiles === false) return result;
-  const missing: SpecIssue[] = [];
-  for (const [name, model] of Object.entries(result.loaded.spec.models)) {
-    const isFile = await stat(model.path).then((s) => s.isFile(), () => false);
-    if (isFile) continue;
+  const { result, where, modelPaths } = analyze(read.text, read.file);
+  if (options.checkFiles === false || !modelPaths || (!result.ok && result.code !== 'ALOFT_SPEC_INVALID')) return result;
+  const found: SpecIssue[] = [];
+  for (const [name, modelPath] of modelPaths) {
     const path = ['models', name, 'path'];
     const pos = where(path);
-    missing.push({ file: read.file, line: pos.line, col: pos.col, path: formatPath(path), message: `model file not found: ${model.path}`, hint: 'paths are relative to the spec file' });
+    const at = { file: read.file, line: pos.line, col: pos.col, path: formatPath(path) };
+    const isFile = await stat(modelPath).then((s) => s.isFile(), () => false);
+    if (!isFile) {
+      found.push({ ...at, message: `model file not found: ${modelPath}`, hint: 'paths are relative to the spec file' });
+      continue;
+    }
+    const why = options.checkModel?.(await readFile(modelPath));
+    if (why) found.push({ ...at, message: `${modelPath} is not a model Aloft can serve: ${why}` });
   }
-  return missing.length > 0 ? failed('ALOFT_SPEC_INVALID', missing) : result;
+  if (found.length === 0) return result;
+  const all = [...(result.ok ? [] : result.issues), ...found].sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
+  return failed('ALOFT_SPEC_INVALID', all);
 }

@@ -78,6 +78,14 @@ test('validate reports every problem with file:line:col, and --json lists them',
   assert.equal(missing.code, 1);
   assert.doesNotMatch(missing.stderr, /:0:0/);
   assert.equal((JSON.parse(aloft(['validate', '-f', join(dir, 'missing.yaml'), '--json']).stdout) as { code: string }).code, 'ALOFT_SPEC_NOT_FOUND');
+  // A path to a file that is not ONNX is a problem validate finds, as push and plan would.
+  const notOnnx = join(dir, 'proj', 'not-onnx.yaml');
+  await writeFile(join(dir, 'proj', 'notes.txt'), 'plain text, not a model');
+  await writeFile(notOnnx, 'models:\n  m:\n    path: ./notes.txt\ndeployments:\n  m:\n    replica: 2\n');
+  const n = aloft(['validate', '-f', notOnnx]);
+  assert.equal(n.code, 1, n.stdout);
+  assert.match(n.stderr, /not-onnx\.yaml:3:11 models\.m\.path: .*notes\.txt is not a model Aloft can serve/);
+  assert.match(n.stderr, /replica.*did you mean 'replicas'/, 'beside the spec\'s other problems');
   // Features that name 2 of the example model's 22 columns: valid, with the warning plan gives.
   const partial = join(dir, 'proj', 'partial.yaml');
   await writeFile(partial, 'models:\n  m:\n    path: ./model.onnx\ndeployments:\n  m:\n    features: [age, income]\n');

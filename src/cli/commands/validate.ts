@@ -7,7 +7,7 @@ import { printJson } from '../output.js';
 
 /** `aloft validate`: report every violation; exit 1 if there is any. Warnings (as plan gives them) do not fail it. */
 export async function validate(opts: { file: string; json?: boolean }): Promise<number> {
-  const checked = await validateSpecFile(opts.file, { checkFiles: true });
+  const checked = await validateSpecFile(opts.file, { checkFiles: true, checkModel: modelProblem });
   const { issues } = checked;
   const warnings = checked.ok ? await modelWarnings(checked.loaded) : [];
   if (opts.json) {
@@ -20,6 +20,16 @@ export async function validate(opts: { file: string; json?: boolean }): Promise<
     process.stderr.write(`${issues.length} problem${issues.length === 1 ? '' : 's'} in ${opts.file}\n`);
   }
   return issues.length === 0 ? 0 : 1;
+}
+
+/** Why a model file cannot be served (not ONNX, an unsupported type), as registering it would say; undefined when it can. */
+function modelProblem(bytes: Uint8Array): string | undefined {
+  try {
+    readSignature(bytes);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /** Warnings beyond the schema: a rollout that cannot wait for data, and (from the model files' signatures) features that do not match the first input's columns. */

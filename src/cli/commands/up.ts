@@ -84,7 +84,11 @@ export async function up(opts: UpOptions): Promise<void> {
     const spec = relative(process.cwd(), aloft.spec.file) || aloft.spec.file;
     const key = aloft.adminKey.file ? `$(cat ${relative(process.cwd(), aloft.adminKey.file) || aloft.adminKey.file})` : '$ALOFT_ADMIN_KEY';
     out(`try        curl -s -H "Authorization: Bearer ${key}" ${aloft.url}/v2/models/${first.name}`);
-    out(`           aloft predict ${first.name} -f ${spec} --data '[[...]]'`);
+    // The rows shorthand is for a model with one input; with several, the hint is a full request naming each.
+    const inputs = first.signature.inputs;
+    const data = inputs.length === 1 ? '[[...]]'
+      : `{"inputs": [${inputs.map((i) => `{"name": "${i.name}", "datatype": "${i.datatype}", "shape": [1, ...], "data": [...]}`).join(', ')}]}`;
+    out(`           aloft predict ${first.name} -f ${spec} --data '${data}'`);
     out(`           aloft keys create --name app --role predictor -f ${spec}   (a key for your application)`);
   }
   out('stop       Ctrl-C');

@@ -49,7 +49,7 @@ test('the stored form keeps every datatype, reads back as the record, leaves red
     id: 'r-ü', at: Date.UTC(2026, 0, 1, 12), deployment: 'd', version: 3, model: 'm', key: 'app', latencyMs: 4.56789,
     inputs: [
       { name: 'x', datatype: 'FP32', shape: [2, 3], data: Float32Array.from([31, 98765.5, 3, 40, 1000.25, Number.POSITIVE_INFINITY]) },
-      { name: 'ids', datatype: 'INT64', shape: [2], data: BigInt64Array.from([7n, -9n]) },
+      { name: 'ids', datatype: 'INT64', shape: [3], data: BigInt64Array.from([7n, -9n, 2n ** 62n + 1n]) },
       { name: 'flag', datatype: 'BOOL', shape: [2], data: Uint8Array.from([1, 0]) },
       { name: 'text', datatype: 'BYTES', shape: [2], data: [Buffer.from('héllo'), Buffer.from('')] },
     ],
@@ -74,7 +74,7 @@ test('the stored form keeps every datatype, reads back as the record, leaves red
   assert.deepEqual(r, buildRecord(src as never, s, FEATURES));
   assert.deepEqual(r.rows, [{ age: 31, region: r.rows[0]!.region }, { age: 40, region: r.rows[1]!.region }]);
   assert.match(String(r.rows[1]!.region), /^hmac:[0-9a-f]{32}$/, 'a non-finite value hashes as null, as before');
-  assert.deepEqual(r.inputs, { ids: { shape: [2], data: [7, -9] }, flag: { shape: [2], data: [1, 0] }, text: { shape: [2], data: ['héllo', ''] } });
+  assert.deepEqual(r.inputs, { ids: { shape: [3], data: [7, -9, '4611686018427387905'] }, flag: { shape: [2], data: [1, 0] }, text: { shape: [2], data: ['héllo', ''] } });
   assert.deepEqual(r.outputs, { p: { shape: [2, 1], data: [0.125, null] }, c: { shape: [2], data: [2, 255] } });
   assert.equal(r.at, '2026-01-01T12:00:00.000Z');
   assert.equal(r.latencyMs, 4.568);

@@ -54,7 +54,8 @@ export interface CaptureRecord {
 
 function cell(v: unknown): CellValue {
   if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (typeof v === 'bigint') return Number(v);
+  // INT64 past 2^53 as its decimal digits: a double would round it (and two ids would become one).
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   if (typeof v === 'boolean' || typeof v === 'string') return v;
   if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
   return null;

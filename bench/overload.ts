@@ -7,13 +7,21 @@
  * answers' p50/p99, how many were refused with 503 and how fast, timeouts, the gateway's
  * peak RSS, and whether a refusal carries Retry-After.
  *
- *   npm run build && tsx bench/overload.ts [--duration 8] [--connections 512] [--factor 3] [--timeout 2s] [--write]
+ *   npm run build && tsx bench/overload.ts [--duration 8] [--connections 512] [--factor 3] [--timeout 2s] [--split-cores] [--write]
+ *
+ * --split-cores gives the replicas cores of their own (every replica process on cores
+ * 0..n-2, the gateway and this process, the load generator, on the last one, through
+ * taskset's sched_setaffinity), as when replicas run on their own machines or pods: the
+ * CPU the gateway spends taking and refusing three times the load is then not taken from
+ * the model. Capacity is measured the same way.
  *
  * The deployment's timeout is set to --timeout so that, without admission control, a
  * request queued too long ends as a 504 within the run. Everything is on 127.0.0.1 and
  * the run stops its servers.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +29,7 @@ import { mlp, type DenseLayer } from '../src/onnx/mlp.js';
 import { installCleanup, stopAll } from './child.js';
 import { runLoad, type LoadResult } from './load.js';
 import { startPaired, writeSection } from './paired.js';
-import { peakRssKiB, resetPeakRss } from './rss.js';
+import { childPids, peakRssKiB, resetPeakRss } from './rss.js';
 import { loadWorkload } from './workload.js';
 
 const { values } = parseArgs({
@@ -34,10 +42,14 @@ const { values } = parseArgs({
     'capacity-connections': { type: 'string', default: '256' },
     layers: { type: 'string', default: '8' },
     open: { type: 'boolean', default: false },
+    'split-cores': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
   },
 });
 const DURATION_MS = Number(values.duration) * 1000;
+const SPLIT = values['split-cores'] === true;
+/** The cores this process may use before --split-cores narrows them. */
+const CORES = availableParallelism();
 const CONNECTIONS = Number(values.connections);
 const FACTOR = Number(values.factor);
 for (const [name, n, max] of [['--duration', DURATION_MS / 1000, 120], ['--connections', CONNECTIONS, 4096], ['--factor', FACTOR, 20]] as const) {
@@ -64,6 +76,7 @@ try {
     return s;
   };
   await aloft.apply(spec({}));
+  if (SPLIT) splitCores(server.pid);
   capacity = await aloft.load();
   console.error(`capacity (closed loop, ${values['capacity-connections']} connections): ${Math.round(capacity.rps)} req/s, p50 ${capacity.p50.toFixed(2)} p99 ${capacity.p99.toFixed(2)} ms`);
   const offered = Math.round(capacity.rps * FACTOR);
@@ -75,6 +88,7 @@ try {
   ];
   for (const [mode, admission] of modes) {
     await aloft.apply(spec(admission));
+    if (SPLIT) splitCores(server.pid);
     resetPeakRss(server.pid);
     // One refusal seen from the side, for its headers: sent while the load runs.
     let retryAfter: string | null = null;
@@ -100,6 +114,23 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
+/**
+ * The replica processes under `gateway` on cores 0..n-2; the gateway and this process on
+ * core n-1. Called after every apply: a replica started since inherited the gateway's core.
+ */
+function splitCores(gateway: number): void {
+  const n = CORES;
+  if (n < 2) throw new Error('--split-cores needs at least 2 cores');
+  const replicas = n === 2 ? '0' : `0-${n - 2}`;
+  const pin = (pid: number, cpus: string) => execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  const tree = (pid: number): number[] => childPids(pid).flatMap((c) => [c, ...tree(c)]);
+  const children = tree(gateway);
+  for (const pid of children) pin(pid, replicas);
+  pin(gateway, String(n - 1));
+  pin(process.pid, String(n - 1));
+  console.error(`split cores: ${children.length} replica process(es) on ${replicas}, the gateway and the load generator on ${n - 1}`);
+}
+
 function heavyModel(inputs: number, width: number, hidden: number): Uint8Array {
   let seed = 7;
   const r = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32; };
@@ -123,7 +154,7 @@ const row = (c: Cell) => {
   return `| ${c.mode} | ${Math.round(goodput)} | ${(goodput / cap.rps).toFixed(2)} | ${ok ? ok.p50.toFixed(2) : '-'} | ${ok ? ok.p99.toFixed(2) : '-'} | ${s[503]?.count ?? 0} | ${s[503] ? s[503].p99.toFixed(2) : '-'} | ${other} | ${c.r.errors} | ${c.peakMiB} | ${c.retryAfter ?? 'none seen'} |`;
 };
 const table = [
-  `An MLP with credit-risk's signature and ${values.layers} hidden layers of ${values.width} (compute-bound, so the replicas run out before the gateway), served as credit-risk ships (process replicas, batching), deployment timeout ${values.timeout}; capacity measured closed-loop at ${values['capacity-connections']} connections: ${Math.round(cap.rps)} req/s (p50 ${cap.p50.toFixed(2)} ms, p99 ${cap.p99.toFixed(2)} ms). Then ${values.open ? `${FACTOR}× that offered open-loop (${Math.round(cap.rps * FACTOR)} req/s over ${CONNECTIONS} connections)` : `a closed loop of ${CONNECTIONS} connections (${(CONNECTIONS / Number(values['capacity-connections'])).toFixed(0)}× the capacity run's), each sending again as soon as it is answered, a refusal included,`} for ${DURATION_MS / 1000} s, one run (\`tsx bench/overload.ts --factor ${FACTOR} --connections ${CONNECTIONS}${values.open ? ' --open' : ''}\`). Goodput is 2xx answers per second in the window.`,
+  `An MLP with credit-risk's signature and ${values.layers} hidden layers of ${values.width} (compute-bound, so the replicas run out before the gateway), served as credit-risk ships (process replicas, batching), deployment timeout ${values.timeout}; capacity measured closed-loop at ${values['capacity-connections']} connections: ${Math.round(cap.rps)} req/s (p50 ${cap.p50.toFixed(2)} ms, p99 ${cap.p99.toFixed(2)} ms). Then ${values.open ? `${FACTOR}× that offered open-loop (${Math.round(cap.rps * FACTOR)} req/s over ${CONNECTIONS} connections)` : `a closed loop of ${CONNECTIONS} connections (${(CONNECTIONS / Number(values['capacity-connections'])).toFixed(0)}× the capacity run's), each sending again as soon as it is answered, a refusal included,`} for ${DURATION_MS / 1000} s, one run (\`tsx bench/overload.ts --factor ${FACTOR} --connections ${CONNECTIONS}${values.open ? ' --open' : ''}${SPLIT ? ' --split-cores' : ''}\`).${SPLIT ? ' The replica processes ran on a core of their own, the gateway and the load generator on the other (`--split-cores`), in the capacity run and the overload runs alike.' : ''} Goodput is 2xx answers per second in the window.`,
   '',
   '| | goodput req/s | ÷ capacity | admitted p50 ms | admitted p99 ms | 503 refused | 503 p99 ms | other non-2xx | connection errors | gateway peak RSS MiB | Retry-After |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |',

@@ -45,8 +45,14 @@ test('a request that would wait past its deadline is refused before it waits', (
   assert.equal(a.check(50, 49, 150, false), undefined, '100 ms predicted, 150 left');
   const r = a.check(50, 49, 80, false)!;
   assert.equal(r.reason, 'late');
-  assert.match(r.message, /would wait about 100 ms in the queue, past its deadline \(80 ms left\)/);
+  assert.match(r.message, /would wait about 100 ms in the queue and 0 ms on a replica, past its deadline \(80 ms left\)/);
   assert.equal(a.check(1, 0, 1, false), undefined, 'an empty queue never refuses for lateness');
+  // A batch takes 40 ms on a replica: 100 + 40 > 130 left, though the queue alone would fit.
+  a.ran(40);
+  assert.equal(a.check(50, 49, 150, false), undefined, '140 ms predicted, 150 left');
+  const run = a.check(50, 49, 130, false)!;
+  assert.equal(run.reason, 'late');
+  assert.match(run.message, /would wait about 100 ms in the queue and 40 ms on a replica, past its deadline \(130 ms left\)/);
 });
 
 test('low priority is shed first: refused from 3/4 of the limit, normal ones still admitted', () => {

@@ -13,9 +13,10 @@
  *   gradient (Gradient2) reads as congestion, shrinking the limit until the replicas
  *   starve (measured: a quarter of capacity left, `bench/overload.ts`). A wait of about two
  *   batches means the replicas are always busy and a request sits behind at most that.
- * - **Deadline**: a request that would wait in the queue past its deadline is refused before
- *   it waits. The wait is predicted from what the queue has done: the ms each position ahead
- *   cost the requests dispatched lately.
+ * - **Deadline**: a request that would not be answered by its deadline is refused before it
+ *   waits. The time is predicted from what the queue has done: the ms each position ahead
+ *   cost the requests dispatched lately, plus one batch's run time (a request admitted with
+ *   just enough time to leave the queue would still miss its deadline on the replica).
  * - **Priority**: low-priority requests (header `x-aloft-priority: low`) are admitted only
  *   while the queue is under 3/4 of the limit, so they are shed first.
  */
@@ -95,9 +96,9 @@ export class Admission {
     }
     if (this.#o.refuseLate && queued > 0) {
       const wait = this.predictedWaitMs(queued);
-      if (wait > timeoutMs) {
+      if (wait + this.#batchMs > timeoutMs) {
         this.#refused.late++;
-        return { reason: 'late', message: `the request would wait about ${Math.round(wait)} ms in the queue, past its deadline (${Math.round(timeoutMs)} ms left); refused now rather than late: retry after the Retry-After header, or raise the deployment's timeout` };
+        return { reason: 'late', message: `the request would wait about ${Math.round(wait)} ms in the queue and ${Math.round(this.#batchMs)} ms on a replica, past its deadline (${Math.round(timeoutMs)} ms left); refused now rather than late: retry after the Retry-After header, or raise the deployment's timeout` };
       }
     }
     return undefined;

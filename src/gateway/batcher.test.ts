@@ -350,3 +350,91 @@ test('issue 17: when a replica misses a deadline, its other calls in flight are 
   spare.release();
   assert.deepEqual([...((await later)[0]!.data as Float32Array)], [4, 4]);
 });
+
+test('a replica that answers other batches but misses one deadline is slow, not hung: that batch alone fails with 504, its slot stays taken until it answers, and it stays in rotation', async () => {
+  const clock = new ManualClock();
+  const busy = new HeldReplica();
+  const set = new ReplicaSet({ balancer: new PowerOfTwoChoices(seeded(1)), maxInFlightPerReplica: 2, connect: () => busy, clock });
+  set.setEndpoints([{ id: 'busy', url: 'http://busy' }]);
+  const batcher = new Batcher(set, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true }, clock);
+  // Two batches wait on the one replica; it answers the first at 600 ms (its usual time is now 600 ms), then is still on the second at the deadline.
+  const first = batcher.infer(rows([[1, 1]]), 5000);
+  const late = batcher.infer(rows([[2, 2]]), 1000);
+  assert.equal(busy.held, 2);
+  clock.advance(600);
+  busy.release();
+  assert.deepEqual([...((await first)[0]!.data as Float32Array)], [2, 2]);
+  const third = batcher.infer(rows([[3, 3]]), 5000);
+  await flush();
+  assert.equal(busy.held, 2, 'the second batch and the third are on the replica');
+  clock.advance(400);
+  await assert.rejects(late, (e: unknown) => e instanceof AloftError && e.code === 'ALOFT_TIMEOUT' && /it is working \(it answered 400 ms ago\), so the model is saturated/.test(e.message));
+  assert.equal(set.readyCount(), 1, 'a slow replica is not ejected');
+  assert.equal(busy.held, 2, 'nothing was abandoned: the third batch is still on the replica');
+  // Its slot stays taken while the replica still works on the late batch: a fourth request waits in the queue.
+  const fourth = batcher.infer(rows([[4, 4]]), 5000);
+  assert.equal(busy.batches.length, 3, 'no batch beyond the replica\'s two in flight');
+  // The late answer comes (and is dropped): the fourth goes out; then the third is answered.
+  busy.release();
+  await flush();
+  assert.equal(busy.batches.length, 4);
+  busy.release();
+  assert.deepEqual([...((await third)[0]!.data as Float32Array)], [6, 6]);
+  busy.release();
+  assert.deepEqual([...((await fourth)[0]!.data as Float32Array)], [8, 8]);
+});
+
+test('a replica given up on as slow that then goes silent for 4 of its usual answer times is hung: ejected, its calls abandoned', async () => {
+  const clock = new ManualClock();
+  const r = new HeldReplica();
+  const set = new ReplicaSet({ balancer: new PowerOfTwoChoices(seeded(1)), maxInFlightPerReplica: 1, connect: () => r, clock });
+  set.setEndpoints([{ id: 'r', url: 'http://r' }]);
+  const batcher = new Batcher(set, { maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true }, clock);
+  const warm = batcher.infer(rows([[1]]), 5000);
+  clock.advance(200);
+  r.release();
+  await warm; // usual answer time: 200 ms, so it may stay silent up to 800 ms
+  const stuck = batcher.infer(rows([[2]]), 300);
+  clock.advance(300);
+  await assert.rejects(stuck, (e: unknown) => e instanceof AloftError && /it is working/.test(e.message));
+  assert.equal(set.readyCount(), 1, 'silent for 300 ms: slow, not yet hung');
+  assert.equal(r.held, 1);
+  clock.advance(499);
+  await flush();
+  assert.equal(set.readyCount(), 1);
+  clock.advance(1);
+  await flush();
+  assert.equal(set.readyCount(), 0, 'silent for 800 ms: hung, out of rotation');
+  assert.equal(r.held, 0, 'its call was abandoned');
+});
+
+/** A clock whose time moves on without its timers running: an event loop too busy to run them on time. */
+class LaggingClock extends ManualClock {
+  lag = 0;
+  override now(): number {
+    return super.now() + this.lag;
+  }
+}
+
+test('a request whose deadline passed while it was queued is answered with 504 at dispatch, not run', async () => {
+  const clock = new LaggingClock();
+  const replica = new HeldReplica();
+  const set = new ReplicaSet({ balancer: new PowerOfTwoChoices(seeded(1)), maxInFlightPerReplica: 1, connect: () => replica, clock });
+  set.setEndpoints([{ id: 'r', url: 'http://r' }]);
+  const batcher = new Batcher(set, { maxBatchSize: 8, maxQueueDelayMs: 0, maxQueueSize: 100, batchable: true }, clock);
+  const transports = [replica];
+  const running = batcher.infer(rows([[1]]), 10_000);
+  // Queued behind it: one with a short deadline, one with a long one.
+  const short = batcher.infer(rows([[2]]), 100);
+  const long = batcher.infer(rows([[3]]), 10_000);
+  short.catch(() => undefined);
+  // The sweep's timer has not run (a saturated event loop runs it late) when the replica frees up.
+  clock.lag = 150;
+  transports[0]!.release();
+  await running;
+  await flush();
+  await assert.rejects(short, (e: unknown) => e instanceof AloftError && e.code === 'ALOFT_TIMEOUT');
+  assert.deepEqual(transports[0]!.batches.at(-1)![0]!.shape, [1, 1], 'the next batch holds only the live request');
+  transports[0]!.release();
+  assert.deepEqual([...((await long)[0]!.data as Float32Array)], [6]);
+});

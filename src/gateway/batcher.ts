@@ -171,9 +171,7 @@ export class Batcher {
       if (p.deadline <= now) {
         removed = true;
         this.#queuedRows -= p.rows;
-        p.reject(this.#target.hasReplicas()
-          ? fail('ALOFT_TIMEOUT', `the request waited ${Math.round(now - p.enqueuedAt)} ms in the queue and passed its deadline; the model is saturated — add replicas or raise the timeout`)
-          : fail('ALOFT_NOT_READY', `no replica of this model was ready within the request's deadline (it waited ${Math.round(now - p.enqueuedAt)} ms): replicas are starting (after scaling from zero, a restart or a new version) or failing; retry, raise the deployment's timeout, or check 'aloft status' and the replica logs`));
+        p.reject(this.#expired(p, now));
       }
     }
     if (removed) {
@@ -184,6 +182,29 @@ export class Batcher {
     this.#sweepTimer = undefined;
     this.#sweepAt = Infinity;
     this.#armSweep();
+  }
+
+  /** The error of a request whose deadline passed while it was queued. */
+  #expired(p: Pending, now: number): Error {
+    return this.#target.hasReplicas()
+      ? fail('ALOFT_TIMEOUT', `the request waited ${Math.round(now - p.enqueuedAt)} ms in the queue and passed its deadline; the model is saturated — add replicas or raise the timeout`)
+      : fail('ALOFT_NOT_READY', `no replica of this model was ready within the request's deadline (it waited ${Math.round(now - p.enqueuedAt)} ms): replicas are starting (after scaling from zero, a restart or a new version) or failing; retry, raise the deployment's timeout, or check 'aloft status' and the replica logs`);
+  }
+
+  /**
+   * Answer the requests at the head of the queue whose deadline has passed, instead of
+   * running them: the sweep's timer runs late on a saturated event loop, and a batch of
+   * requests nobody waits for any more costs the replicas what the live ones need.
+   */
+  #dropExpiredHead(now: number): void {
+    while (this.#head < this.#queue.length) {
+      const p = this.#queue[this.#head]!;
+      if (p.deadline > now) return;
+      this.#queue[this.#head] = undefined as unknown as Pending;
+      this.#head++;
+      this.#queuedRows -= p.rows;
+      p.reject(this.#expired(p, now));
+    }
   }
 
   /** Refuse new work and fail what is queued (in-flight batches finish). */
@@ -216,6 +237,9 @@ export class Batcher {
   }
 
   #pump(): void {
+    const now = this.#clock.now();
+    this.#dropExpiredHead(now);
+    if (this.queued === 0) this.#checkIdle();
     while (this.queued > 0) {
       const head = this.#queue[this.#head]!;
       if (this.#opts.maxQueueDelayMs > 0 && this.#queuedRows < this.#opts.maxBatchSize) {
@@ -234,17 +258,29 @@ export class Batcher {
       if (!slot) return;
       this.#delayTimer?.cancel();
       this.#delayTimer = undefined;
-      this.#dispatch(slot, this.#take());
+      this.#dispatch(slot, this.#take(now));
+      this.#dropExpiredHead(now);
     }
+    this.#checkIdle();
   }
 
-  /** Take the head request and every following one that fits and has the same shape key. */
-  #take(): Pending[] {
+  /**
+   * Take the head request (its deadline not passed) and every following one that fits and
+   * has the same shape key; one whose deadline has passed is answered instead of taken.
+   */
+  #take(now: number): Pending[] {
     const batch: Pending[] = [];
     const first = this.#queue[this.#head]!;
     let rows = 0;
     while (this.#head < this.#queue.length) {
       const p = this.#queue[this.#head]!;
+      if (batch.length > 0 && p.deadline <= now) {
+        this.#queue[this.#head] = undefined as unknown as Pending;
+        this.#head++;
+        this.#queuedRows -= p.rows;
+        p.reject(this.#expired(p, now));
+        continue;
+      }
       if (batch.length > 0 && (p.key !== first.key || rows + p.rows > this.#opts.maxBatchSize)) break;
       batch.push(p);
       rows += p.rows;

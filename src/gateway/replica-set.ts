@@ -4,16 +4,22 @@
  * replaces the endpoint list as replicas start, fail and stop; a replica that drops a
  * connection is ejected at once, before the orchestrator notices its exit.
  *
- * Every batch is bounded by its requests' deadline: a replica that has not answered by
- * then (hung, stopped, swapped out) has its calls abandoned: that batch fails with 504,
- * the others in flight there fail as retryable and run on another replica, and it is taken out
+ * Every batch is bounded by its requests' deadline. At the deadline, a replica that has
+ * answered nothing for HUNG_RUNS of its usual answer times (hung, stopped, swapped out; at
+ * once if it never answered) has its calls abandoned: that batch fails with 504, the
+ * others in flight there fail as retryable and run on another replica, and it is taken out
  * of rotation for an ejection period (10 s, doubling with each consecutive timeout up to
  * 5 min; Envoy's outlier detection), after which it gets traffic again and one answer
- * clears its record. An ejected replica does not count as ready. One timer per replica
- * set watches the earliest deadline in flight (as the batcher's queue sweep does), and
- * the transport rejects the calls it abandons, so a batch costs no timer, abort signal
- * or racing promise: those cost the gateway 13–25 MiB of peak RSS at 30k req/s (MNIST,
- * binary bodies, process replicas, interleaved runs against the build without deadlines).
+ * clears its record. An ejected replica does not count as ready. A replica that is still
+ * answering is slow, not hung (saturated: batches wait behind each other): the late batch
+ * alone fails with 504, its slot stays taken until the replica answers it, and the replica
+ * stays in rotation. Ejecting it would take the capacity away when the load is highest
+ * (bench/overload.ts, a heavy model on one replica at 3× its capacity: ejected for 10 s, 6%
+ * of capacity was left as goodput). One timer per replica set watches the earliest check in
+ * flight (as the batcher's queue sweep does), and the transport rejects the calls it abandons,
+ * so a batch costs no timer or abort signal: those cost the gateway 13–25 MiB of peak RSS at
+ * 30k req/s (MNIST, binary bodies, process replicas, interleaved runs against the build
+ * without deadlines). It costs one promise, which lets the sweep fail a late batch alone.
  */
 import type { Clock, Timer } from '../clock.js';
 import { fail } from '../errors.js';
@@ -40,9 +46,21 @@ export interface ReplicaTransport {
 interface Call {
   endpoint: Endpoint;
   deadline: number;
+  /** Clock time it was sent. */
+  sentAt: number;
   /** Past its deadline: the transport was told to abandon it. */
   expired: boolean;
+  /** When the sweep looks at it next: its deadline, then (given up as late, still on a working replica) whether its replica went silent. */
+  checkAt: number;
+  /** Failed with 504 as late while its replica kept working; its answer, when it comes, is dropped. */
+  late: boolean;
+  /** Fail this call alone (its replica is slow, not hung). */
+  reject?: (err: Error) => void;
 }
+
+/** A replica silent for this many of its usual answer times (and at least HUNG_MIN_MS) is hung. */
+export const HUNG_RUNS = 4;
+export const HUNG_MIN_MS = 100;
 
 /** First ejection of a replica that missed a deadline; doubles per consecutive one. */
 export const EJECTION_BASE_MS = 10_000;
@@ -64,6 +82,12 @@ class Endpoint implements Candidate {
   hungUntil = 0;
   /** Consecutive missed deadlines. */
   strikes = 0;
+  /** Clock time of its last answer (a result or a failure it reported): it is making progress. */
+  answeredAt = -Infinity;
+  /** Clock time its outstanding count last went from 0 to 1. */
+  busySince = 0;
+  /** Its usual time from sending a batch to the answer, ms (a moving average; 0 until it has answered). */
+  runMs = 0;
   constructor(readonly id: string, readonly url: string, readonly transport: ReplicaTransport, readonly cap: number, private readonly clock: Clock) {}
   /** In rotation: not ejected for either reason. */
   get serving(): boolean {
@@ -142,45 +166,89 @@ export class ReplicaSet implements BatchTarget {
   acquire(): BatchSlot | undefined {
     const e = this.#opts.balancer.pick(this.#endpoints);
     if (!e) return undefined;
-    e.outstanding++;
+    if (e.outstanding++ === 0) e.busySince = this.#clock.now();
     return {
       run: async (inputs, owned, deadline) => {
-        const call: Call | undefined = deadline === undefined ? undefined : { endpoint: e, deadline, expired: false };
-        if (call) {
-          this.#inflight.add(call);
-          this.#arm(call.deadline);
+        if (deadline === undefined) {
+          try {
+            return await e.transport.infer(inputs, owned);
+          } finally {
+            e.outstanding--;
+            this.#notify();
+          }
         }
+        const call: Call = { endpoint: e, deadline, sentAt: this.#clock.now(), checkAt: deadline, expired: false, late: false };
+        this.#inflight.add(call);
+        this.#arm(call.checkAt);
         try {
-          const outputs = await e.transport.infer(inputs, owned);
+          const outputs = await this.#watched(e, call, inputs, owned);
           e.strikes = 0;
           return outputs;
         } catch (err) {
-          if (call?.expired) {
+          if (call.expired) {
             throw fail('ALOFT_TIMEOUT', `replica ${e.id} did not answer by the request's deadline; it is out of rotation for ${Math.round((e.hungUntil - this.#clock.now()) / 1000)} s (check 'aloft status' and the replica's logs)`, { cause: err });
           }
           // A call abandoned because its replica hung is already out for its ejection period.
           if (isRetryable(err) && e.hungUntil <= this.#clock.now()) e.ejected = true;
           throw err;
-        } finally {
-          if (call) this.#inflight.delete(call);
-          e.outstanding--;
-          this.#notify();
         }
       },
     };
   }
 
-  /** Keep one timer, set for the earliest deadline in flight. */
-  #arm(deadline: number): void {
-    if (deadline >= this.#sweepAt) return;
+  /**
+   * The transport's call, which the sweep can fail early (call.reject) when its replica is
+   * slow. The replica's slot stays taken until the replica answers, so a saturated replica
+   * is never sent more than its share while it still works on batches already given up:
+   * its backlog, and so its latency, stays bounded.
+   */
+  #watched(e: Endpoint, call: Call, inputs: Tensor[], owned: boolean): Promise<Tensor[]> {
+    return new Promise<Tensor[]>((resolve, reject) => {
+      call.reject = reject;
+      const settled = () => {
+        this.#inflight.delete(call);
+        e.outstanding--;
+        this.#notify();
+      };
+      e.transport.infer(inputs, owned).then(
+        (outputs) => {
+          const now = this.#clock.now();
+          e.answeredAt = now;
+          e.runMs = e.runMs === 0 ? now - call.sentAt : e.runMs * 0.9 + (now - call.sentAt) * 0.1;
+          settled();
+          resolve(outputs);
+        },
+        (err: unknown) => {
+          if (!isRetryable(err)) e.answeredAt = this.#clock.now();
+          settled();
+          reject(err as Error);
+        },
+      );
+    });
+  }
+
+  /** Keep one timer, set for the earliest check in flight. */
+  #arm(at: number): void {
+    if (at >= this.#sweepAt) return;
     this.#sweepTimer?.cancel();
-    this.#sweepAt = deadline;
-    this.#sweepTimer = this.#clock.setTimeout(() => this.sweep(), Math.max(0, deadline - this.#clock.now()));
+    this.#sweepAt = at;
+    this.#sweepTimer = this.#clock.setTimeout(() => this.sweep(), Math.max(0, at - this.#clock.now()));
   }
 
   /**
-   * Fail the batches past their deadline, eject their replicas and abandon the rest of
-   * their calls. Runs on a timer; tests call it directly.
+   * How long a replica has been working without answering anything before it counts as
+   * hung: HUNG_RUNS of its usual answer times (at least HUNG_MIN_MS), or at once while it
+   * has never answered (nothing says what is usual).
+   */
+  static #hungAfter(e: Endpoint): number {
+    return e.runMs === 0 ? 0 : Math.max(HUNG_MIN_MS, HUNG_RUNS * e.runMs);
+  }
+
+  /**
+   * Fail the batches past their deadline. A replica silent for longer than it is allowed
+   * (#hungAfter) is hung: it is ejected and every call on it abandoned. Otherwise it is
+   * slow: the late batch alone fails with 504, and is looked at again later, while the
+   * replica works on it. Runs on a timer; tests call it directly.
    */
   sweep(): void {
     const now = this.#clock.now();
@@ -188,8 +256,17 @@ export class ReplicaSet implements BatchTarget {
     this.#sweepAt = Infinity;
     const hung = new Set<Endpoint>();
     for (const call of [...this.#inflight]) {
-      if (call.deadline > now) continue;
+      if (call.checkAt > now) continue;
       const e = call.endpoint;
+      const silent = now - Math.max(e.answeredAt, e.busySince);
+      if (!hung.has(e) && silent < ReplicaSet.#hungAfter(e)) {
+        if (!call.late) {
+          call.late = true;
+          call.reject?.(fail('ALOFT_TIMEOUT', `replica ${e.id} did not answer this batch by the request's deadline; it is working (it answered ${Math.round(now - e.answeredAt)} ms ago), so the model is saturated: add replicas, raise the deployment's timeout, or turn on admission control (admission.limit: adaptive)`));
+        }
+        call.checkAt = now + ReplicaSet.#hungAfter(e) - silent;
+        continue;
+      }
       if (!hung.has(e)) {
         hung.add(e);
         e.strikes++;
@@ -201,7 +278,7 @@ export class ReplicaSet implements BatchTarget {
     // The expired calls fail with 504, the others in flight on those replicas as retryable.
     for (const e of hung) e.transport.abandon();
     let earliest = Infinity;
-    for (const call of this.#inflight) if (call.deadline < earliest) earliest = call.deadline;
+    for (const call of this.#inflight) if (call.checkAt < earliest) earliest = call.checkAt;
     if (earliest < Infinity) this.#arm(earliest);
   }
 

@@ -38,7 +38,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '512' },
     factor: { type: 'string', default: '3' },
     timeout: { type: 'string', default: '2s' },
-    width: { type: 'string', default: '1024' },
+    width: { type: 'string', default: '3072' },
     'capacity-connections': { type: 'string', default: '256' },
     layers: { type: 'string', default: '8' },
     open: { type: 'boolean', default: false },

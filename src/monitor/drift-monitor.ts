@@ -16,7 +16,7 @@ import type { Capture } from './capture/capture.js';
 import { hmacOf } from './capture/record.js';
 import { openRecord } from './capture/routes.js';
 import type { CaptureStore } from './capture/store.js';
-import { datasetDrift, featureDrift, type Cell, type DatasetDrift, type FeatureDrift } from './drift.js';
+import { datasetDrift, featureDrift, tooManyCategories, type Cell, type DatasetDrift, type FeatureDrift } from './drift.js';
 import type { CaptureRecord } from './capture/record.js';
 import { loadReference } from './reference.js';
 import { formatDuration } from '../spec/units.js';
@@ -153,7 +153,13 @@ export class DriftMonitor implements Reconciler {
         return d ? [d] : [];
       })
       : [];
-    return this.#done({ ...base, result: datasetDrift(tested, ref, cur.cols, drift.share), ...(predictions.length > 0 ? { predictions } : {}) });
+    // A categorical (or hashed) feature whose reference values rarely repeat cannot be compared as categories: said, not tested.
+    const comparable = tested.filter((f) => {
+      const why = f.kind === 'categorical' ? tooManyCategories(ref[f.name] ?? []) : undefined;
+      if (why) skipped.push({ feature: f.name, reason: hashed.has(f.name) ? `hashed, and ${why}; hash only identifiers and categories, or leave the value in the clear to test it` : why });
+      return why === undefined;
+    });
+    return this.#done({ ...base, result: datasetDrift(comparable, ref, cur.cols, drift.share), ...(predictions.length > 0 ? { predictions } : {}) });
   }
 
   #done(c: DriftCheck): DriftCheck {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chiSquare, datasetDrift, featureDrift, gammaQ, jensenShannon, ksTest, wassersteinNormed } from './drift.js';
+import { chiSquare, datasetDrift, featureDrift, gammaQ, jensenShannon, ksTest, tooManyCategories, wassersteinNormed } from './drift.js';
 
 function rng(seed: number) {
   let s = seed >>> 0 || 1;
@@ -57,4 +57,26 @@ test('predictions per output: a score per row is numeric, 2 to 64 class scores a
   predictionsOf({ p: { shape: [3, 1], data: [0.1, Number.NaN, 0.9] }, c: { shape: [2, 3], data: [0.1, 0.7, 0.2, 0.5, 0.2, 0.3] }, wide: { shape: [1, 65], data: new Array<number>(65).fill(0) } }, into);
   predictionsOf({ p: { shape: [1, 1], data: [0.4] } }, into);
   assert.deepEqual(into, { p: { kind: 'numeric', cells: [0.1, null, 0.9, 0.4] }, c: { kind: 'categorical', cells: [1, 0] } });
+});
+
+test('values the reference never had are drift: they are not pooled with its rare values', () => {
+  // Reference: two common categories and ten seen once; the window: only values never seen.
+  const refCats = ['a', 'b', ...Array.from({ length: 10 }, (_, i) => `rare${i}`)];
+  const ref = [...Array(50).fill('a'), ...Array(50).fill('b'), ...refCats.slice(2)];
+  const cur = Array.from({ length: 100 }, (_, i) => `new${i % 7}`);
+  const d = featureDrift('x', 'categorical', ref, cur)!;
+  assert.equal(d.test, 'chi-square');
+  assert.ok(d.drifted && d.pValue! < 1e-6, `p ${d.pValue}`);
+  // The same window of the reference's own values is no drift.
+  assert.equal(featureDrift('x', 'categorical', ref, [...Array(46).fill('a'), ...Array(45).fill('b'), ...refCats.slice(2, 11)])!.drifted, false);
+  // The rare bin alone, with no new values, still compares as before.
+  assert.ok(chiSquare([50, 50, 1, 1], [50, 50, 1, 1]).p > 0.9);
+});
+
+test('a feature whose reference values rarely repeat cannot be compared as categories, and says why', () => {
+  const r = rng(5);
+  const continuous = Array.from({ length: 200 }, () => r.u().toFixed(6));
+  assert.match(tooManyCategories(continuous)!, /too many distinct values to compare as categories \(200 in 200 reference rows, 100% of the rows/);
+  assert.equal(tooManyCategories([...Array(60).fill('a'), ...Array(30).fill('b'), ...Array.from({ length: 10 }, (_, i) => `z${i}`)]), undefined, '10% rare: testable');
+  assert.equal(tooManyCategories([null, null]), undefined);
 });

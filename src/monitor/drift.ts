@@ -135,10 +135,15 @@ export function chiSquare(refCounts: readonly number[], curCounts: readonly numb
   let rareRef = 0;
   let rareCur = 0;
   let rare = 0;
+  let fresh = 0;
+  let freshCur = 0;
   refCounts.forEach((r, i) => {
-    if (r >= 5) { ref.push(r); cur.push(curCounts[i]!); } else { rareRef += r; rareCur += curCounts[i]!; rare++; }
+    if (r >= 5) { ref.push(r); cur.push(curCounts[i]!); } else if (r > 0) { rareRef += r; rareCur += curCounts[i]!; rare++; } else { freshCur += curCounts[i]!; fresh++; }
   });
-  if (rare > 0) { ref.push(Math.max(rareRef, 0.5)); cur.push(rareCur); }
+  // Rare reference values share a bin; values the reference never had get one of their own
+  // (with half a row expected), so a window of new values is drift, not a match of the rare bin.
+  if (rare > 0) { ref.push(rareRef); cur.push(rareCur); }
+  if (fresh > 0) { ref.push(0.5); cur.push(freshCur); }
   const nr = ref.reduce((s, x) => s + x, 0);
   const nc = cur.reduce((s, x) => s + x, 0);
   let chi2 = 0;
@@ -204,6 +209,27 @@ export function jensenShannon(ref: ArrayLike<number>, cur: ArrayLike<number>, ba
     if (q > 0) js += (q / 2) * Math.log(q / m);
   }
   return Math.sqrt(Math.max(0, js / ln));
+}
+
+/**
+ * Why a feature cannot be compared as categories, or undefined when it can: most of the
+ * reference's rows hold values seen fewer than 5 times (a continuous value, hashed, or an
+ * identifier), so a window from the same distribution would be mostly new values too, and
+ * every test would call that drift.
+ */
+export function tooManyCategories(ref: readonly Cell[]): string | undefined {
+  const counts = new Map<string, number>();
+  let n = 0;
+  for (const v of ref) {
+    if (v === null) continue;
+    n++;
+    const k = String(v);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  let rare = 0;
+  for (const c of counts.values()) if (c < 5) rare += c;
+  if (n === 0 || rare * 2 <= n) return undefined;
+  return `too many distinct values to compare as categories (${counts.size} in ${n} reference rows, ${Math.round((rare / n) * 100)}% of the rows holding a value seen fewer than 5 times)`;
 }
 
 /** One feature, its test chosen as Evidently does. */

@@ -418,7 +418,7 @@ export const captureSchema = z
       'Features (by name, see features) never stored: absent from every record. Default []. Example: redact: [income].',
     ),
     hash: z.array(featureName).default([]).describe(
-      'Features stored as an HMAC-SHA256 of their value under hashKey, so equal values still join but the value cannot be read back. Default []. Example: hash: [customer_id].',
+      'Features stored as an HMAC-SHA256 of their value under hashKey, so equal values still join but the value cannot be read back. Drift compares a hashed feature as categories; one whose values rarely repeat (a continuous value, an id) is listed as not tested. Default []. Example: hash: [customer_id].',
     ),
     hashKey: z.string().min(16, { error: (iss) => `hashKey needs at least 16 characters and has ${typeof iss.input === 'string' ? iss.input.length : 0} (after \${env:}/\${file:} are read): use a long random secret, e.g. the output of openssl rand -base64 24 in \${env:CAPTURE_HASH_KEY}` }).optional().describe(
       'The secret of the hash fields\' HMAC; required when hash names a feature. No default. Example: hashKey: ${env:CAPTURE_HASH_KEY}.',

@@ -29,6 +29,13 @@ function port(value: string): number {
   return n;
 }
 
+/** A number above 0, checked as commander parses it (a usage error, exit 2); kept as written. */
+function positive(value: string): string {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a number above 0, got '${value}'`);
+  return value;
+}
+
 const urlOption = () => new Option('--url <url>', 'base URL of a running Aloft (env ALOFT_URL; default: the spec\'s server address, else http://127.0.0.1:8080)');
 const fileOption = () => new Option('-f, --file <file>', 'spec file').default('aloft.yaml');
 const keyOption = () => new Option('--key <key>', 'API key or JWT (env ALOFT_KEY; default: the admin key file in the spec\'s state folder)');
@@ -151,9 +158,9 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .option('--since <duration>', 'how far back, e.g. 30d, 24h', '30d'))
     .action((o: Parameters<typeof cost>[0]) => cost(o));
   client(program.command('recommend').description('measure a deployment\'s model on temporary replicas across configurations (isolation, threads, batch size) and price each at a target rate: the cheapest meeting the p99 target, with its spec fragment (admin or operator)').argument('<deployment>', 'deployment name')
-    .option('--rps <n>', 'target requests per second', '100')
-    .option('--p99 <ms>', 'target p99 latency in ms', '100')
-    .option('--duration <ms>', 'measurement per configuration, ms', '1500'))
+    .option('--rps <n>', 'target requests per second', positive, '100')
+    .option('--p99 <ms>', 'target p99 latency in ms', positive, '100')
+    .option('--duration <ms>', 'measurement per configuration, ms', positive, '1500'))
     .action((d: string, o: Parameters<typeof recommend>[1]) => recommend(d, o));
   const cap = program.command('capture').description('captured predictions (deployments.<name>.capture)');
   client(cap.command('export').description('write a deployment\'s captured predictions, decrypted (admin only), to standard output; redacted features stay absent, hashed ones hashed').argument('<deployment>', 'deployment name')

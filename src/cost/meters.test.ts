@@ -36,6 +36,13 @@ test('bad cost specs: a negative price, an unknown instance type with a suggesti
   assert.match(neg.error!.issues[0]!.message, /cannot be negative/);
   const unknown = costSchema.safeParse({ instance: 'aws:m6i.larg' });
   assert.match(unknown.error!.issues[0]!.message, /unknown instance type 'aws:m6i.larg'; did you mean 'aws:m6i.large'\?/);
+  assert.match(costSchema.safeParse({ instance: 'aws:zz' }).error!.issues[0]!.message, /unknown instance type 'aws:zz'\. Known: aws:m6i.large/);
+  // Each price names its own unit.
+  assert.match(costSchema.safeParse({ prices: { memory: 'cheap' } }).error!.issues[0]!.message, /prices.memory is a price in dollars per GiB-hour, e.g. 0.005/);
+  assert.match(costSchema.safeParse({ prices: { memory: -1 } }).error!.issues[0]!.message, /a price is dollars per GiB-hour, 0 or more/);
+  // A budget's amount is money, not a price, and a bad one is one error.
+  const budget = costSchema.safeParse({ budgets: [{ name: 'b', amount: -5, period: 'month' }] });
+  assert.deepEqual(budget.error!.issues.map((i) => i.message), ['budgets[].amount must be above 0: the most to spend in a period, in cost.currency, e.g. 500']);
 });
 
 test('reservation: the spec\'s, else the threads and twice the model file plus 256 MiB', () => {

@@ -502,14 +502,14 @@ export const resourcesSchema = z
   })
   .describe("What one replica reserves, for cost allocation (and, on Kubernetes, its resource requests). Every field is optional.");
 
-const price = (what: string) => z.number({ error: `${what} is a price in dollars per hour, e.g. 0.04` }).min(0, { error: `${what} cannot be negative; a price is dollars per hour, 0 or more` });
+const price = (what: string, per: string, example: string) => z.number({ error: `${what} is a price in dollars per ${per}, e.g. ${example}` }).min(0, { error: `${what} cannot be negative; a price is dollars per ${per}, 0 or more` });
 
 export const costSchema = z
   .strictObject({
     prices: z.strictObject({
-      cpu: price('prices.cpu').optional().describe('$ per vCPU-hour. No default (unpriced, unless instance gives it). Example: cpu: 0.04.'),
-      memory: price('prices.memory').optional().describe('$ per GiB-hour. No default. Example: memory: 0.005.'),
-      gpu: price('prices.gpu').optional().describe('$ per GPU-hour. No default. Example: gpu: 0.95.'),
+      cpu: price('prices.cpu', 'vCPU-hour', '0.04').optional().describe('$ per vCPU-hour. No default (unpriced, unless instance gives it). Example: cpu: 0.04.'),
+      memory: price('prices.memory', 'GiB-hour', '0.005').optional().describe('$ per GiB-hour. No default. Example: memory: 0.005.'),
+      gpu: price('prices.gpu', 'GPU-hour', '0.95').optional().describe('$ per GPU-hour. No default. Example: gpu: 0.95.'),
     }).prefault({}).describe('Per-resource prices; each one given overrides the instance\'s. Every field is optional.'),
     instance: z.string().min(1).optional().describe("An instance type whose hourly price is split into per-resource rates with OpenCost's ratios: one of the built-in catalog (aws:m6i.large, aws:m6i.xlarge, aws:c6i.large, aws:c6i.xlarge, aws:g5.xlarge, gcp:n2-standard-2, gcp:e2-standard-2, azure:D2s_v5; on-demand list prices as of 2024, which change) or of instances. No default. Example: instance: aws:m6i.large."),
     instances: z.array(z.strictObject({
@@ -517,7 +517,7 @@ export const costSchema = z
       vcpu: z.number().gt(0).describe('vCPUs. Required. Example: vcpu: 16.'),
       memory: memoryGiB.describe('Memory. Required. Example: memory: 64Gi.'),
       gpu: z.number().int().min(0).default(0).describe('GPUs. Default 0. Example: gpu: 2.'),
-      hourly: price('instances[].hourly').describe('$ per hour. Required. Example: hourly: 1.2.'),
+      hourly: price('instances[].hourly', 'hour', '1.2').describe('$ per hour. Required. Example: hourly: 1.2.'),
     })).default([]).describe('Instance types of your own (or your negotiated prices), added to the catalog; a name in the catalog replaces it. Default []. Example: instances: [{name: onprem, vcpu: 32, memory: 128Gi, hourly: 0.9}].'),
     currency: z.string().regex(/^[A-Z]{3}$/, { error: 'currency is a three-letter code such as USD' }).default('USD').describe('What the prices are in; reports say it. Default USD. Example: currency: EUR.'),
     every: duration({ positive: true }).prefault('10s').describe('How often the meters sample the replicas (allocation, CPU and memory used). Default 10s. Example: every: 30s.'),
@@ -525,7 +525,7 @@ export const costSchema = z
       name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'a budget name is lower-case letters, digits and -' }).describe('The budget\'s name in alerts and reports. Required. Example: name: risk-team.'),
       deployment: z.string().min(1).optional().describe('The deployment it covers. Give deployment or label; neither covers every deployment. No default. Example: deployment: credit-risk.'),
       label: z.string().regex(/^[^=]+=[^=]*$/, { error: 'label is key=value, e.g. team=risk' }).optional().describe('The deployments whose model has this label (key=value). No default. Example: label: team=risk.'),
-      amount: price('budgets[].amount').refine((v) => v > 0, { error: 'a budget amount must be above 0' }).describe('The most to spend in a period, in cost.currency. Required. Example: amount: 500.'),
+      amount: z.number({ error: 'budgets[].amount is the most to spend in a period, in cost.currency, e.g. 500' }).gt(0, { error: 'budgets[].amount must be above 0: the most to spend in a period, in cost.currency, e.g. 500' }).describe('The most to spend in a period, in cost.currency. Required. Example: amount: 500.'),
       period: z.enum(['month'], { error: (iss) => (iss.input === undefined ? 'a budget needs its period: period: month (budgets run per calendar month, UTC)' : `unknown budget period ${JSON.stringify(iss.input)}; budgets are per month: period: month`) }).describe("The budget's period: 'month' (calendar month, UTC). Required. Example: period: month."),
       alertAt: z.array(z.number().gt(0).max(1000)).min(1).default([50, 80, 100]).describe('Percentages of the amount spent month to date that raise a BudgetSpent alert, each once per month. Default [50, 80, 100]. Example: alertAt: [90, 100].'),
       capReplicas: z.boolean().default(false).describe("Once the amount is spent, hold every autoscaled deployment it covers at replicas.min (at least 1) until the month ends. Default false. Example: capReplicas: true."),
@@ -541,7 +541,7 @@ export const costSchema = z
     const names = new Set(c.instances.map((i) => i.name));
     if (c.instance !== undefined && !names.has(c.instance) && !CATALOG_NAMES.includes(c.instance)) {
       const best = suggestName(c.instance, [...CATALOG_NAMES, ...names]);
-      ctx.addIssue({ code: 'custom', path: ['instance'], message: `unknown instance type '${c.instance}'${best ? `; did you mean '${best}'?` : ''} Known: ${[...CATALOG_NAMES, ...names].join(', ')}, or add it under cost.instances` });
+      ctx.addIssue({ code: 'custom', path: ['instance'], message: `unknown instance type '${c.instance}'${best ? `; did you mean '${best}'?` : '.'} Known: ${[...CATALOG_NAMES, ...names].join(', ')}, or add it under cost.instances` });
     }
   })
   .prefault({})

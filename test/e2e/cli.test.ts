@@ -105,6 +105,12 @@ test('predict without a running server says how to start one', () => {
   const usage = aloft(['predict', 'x', '--json']);
   assert.equal(usage.code, 2);
   assert.deepEqual(JSON.parse(usage.stderr), { error: "required option '--data <json|@file>' not specified", code: 'ALOFT_USAGE' });
+  // A target that is not a number is a usage error before any request.
+  for (const [flag, value] of [['--rps', 'abc'], ['--p99', '0'], ['--duration', '-5']]) {
+    const bad = aloft(['recommend', 'x', '--url', 'http://127.0.0.1:9', flag!, value!]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, new RegExp(`option '${flag} <[a-z0-9]+>' argument '${value}' is invalid\\. must be a number above 0`));
+  }
 });
 
 test('up serves the project; predict, models and status work against it', async () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../clock.js';
+import { AloftError } from '../errors.js';
 import { ShadowCounts } from '../monitor/shadow.js';
 import { VariantWindows } from '../monitor/variants.js';
 import { validateSpecText } from '../spec/load.js';
@@ -136,7 +137,15 @@ test('promote, abort, pause and resume act on the running rollout; with none run
   assert.deepEqual(moved.last, { kind: 'split', weight: 50 }, 'resumed: the interval counts from the resume');
   assert.equal(w.rollouts.promote('d', 'alice').state, 'promoted');
   assert.deepEqual(w.decide(), { kind: 'promoted' });
-  assert.throws(() => w.rollouts.abort('d', 'alice'), /its last one was promoted/);
+  assert.throws(() => w.rollouts.abort('d', 'alice'), /its last one, v1 → v2, was promoted\)/);
+  assert.equal(w.rollouts.promote('d', 'alice').state, 'promoted', 'a second promote is answered with the rollout as it ended');
+  // Then a rollback puts v1 back alone: the promoted rollout is history, and promote says so.
+  w.rollouts.serving('d', 2);
+  assert.equal(w.rollouts.status()[0]!.superseded, undefined, 'v2, what it promoted, still serves');
+  w.clock.advance(5000);
+  w.rollouts.serving('d', 1);
+  assert.deepEqual(w.rollouts.status()[0]!.superseded, { version: 1, at: w.clock.date().toISOString() });
+  assert.throws(() => w.rollouts.promote('d', 'alice'), (e: unknown) => e instanceof AloftError && e.code === 'ALOFT_NO_ROLLOUT' && /its last one, v1 → v2, was promoted; v1 serves since/.test(e.message));
 
   const b = world(spec());
   b.decide(true);

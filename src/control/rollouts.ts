@@ -165,6 +165,8 @@ export interface RolloutStatus {
   stepStartedAt?: string;
   /** Set when this rollout took up one a restart interrupted: the step it resumed at (its analysis starts over there). */
   resumed?: { step: number; at: string };
+  /** Set once it has ended and another version serves alone (a rollback, or an apply that needed no rollout): which, and since when. */
+  superseded?: { version: number; at: string };
   /** Every change of verdict or action, oldest first (at most 200). */
   verdicts: StepVerdict[];
   /** The newest analysis, refreshed at every pass while the rollout runs (verdicts keeps only the changes). */
@@ -304,7 +306,7 @@ export class Rollouts {
   #changed(s: State | undefined): void {
     if (!s || !this.#onChange) return;
     const st = s.status;
-    const key = `${st.state}|${st.step}|${st.weight}|${st.paused}|${st.reason ?? ''}|${st.verdicts.length}|${st.verdicts.at(-1)?.at ?? ''}`;
+    const key = `${st.state}|${st.step}|${st.weight}|${st.paused}|${st.reason ?? ''}|${st.verdicts.length}|${st.verdicts.at(-1)?.at ?? ''}|${st.superseded?.version ?? ''}`;
     if (key === s.savedKey) return;
     s.savedKey = key;
     this.#onChange(structuredClone(st));
@@ -357,11 +359,28 @@ export class Rollouts {
     return out;
   }
 
+  /**
+   * The deployment serves `version` alone (the deployments reconciler says so on every pass):
+   * an ended rollout whose outcome is not what serves any more (a rollback since, or an
+   * apply that needed no rollout) is marked superseded, so that a promote or abort is not
+   * answered with it as if it still held.
+   */
+  serving(deployment: string, version: number): void {
+    for (const s of this.#states.values()) {
+      const st = s.status;
+      if (st.deployment !== deployment || underWay(st.state) || st.superseded) continue;
+      if ((st.state === 'promoted' ? st.candidate.version : st.baseline.version) === version) continue;
+      st.superseded = { version, at: this.#clock.date().toISOString() };
+      this.#changed(s);
+    }
+  }
+
   /** The running rollout of a deployment. @throws ALOFT_NO_ROLLOUT */
   #running(deployment: string): State {
     for (const s of this.#states.values()) if (s.status.deployment === deployment && underWay(s.status.state)) return s;
-    const last = [...this.#states.values()].find((s) => s.status.deployment === deployment);
-    throw fail('ALOFT_NO_ROLLOUT', `no rollout is running for deployment '${deployment}'${last ? ` (its last one was ${last.status.state.replace('_', ' ')})` : ''}; a rollout starts when apply moves a deployment whose rollout.strategy is canary, blueGreen, abTest or shadow to a new version`);
+    const last = [...this.#states.values()].find((s) => s.status.deployment === deployment)?.status;
+    const was = last && ` (its last one, v${last.baseline.version} → v${last.candidate.version}, was ${last.state.replace('_', ' ')}${last.superseded ? `; v${last.superseded.version} serves since ${last.superseded.at}` : ''})`;
+    throw fail('ALOFT_NO_ROLLOUT', `no rollout is running for deployment '${deployment}'${was ?? ''}; a rollout starts when apply moves a deployment whose rollout.strategy is canary, blueGreen, abTest or shadow to a new version`);
   }
 
   /** Send all traffic to the candidate now (the reconciler switches on its next pass). */
@@ -400,7 +419,7 @@ export class Rollouts {
   #endedAs(deployment: string, state: 'promoted' | 'rolled_back'): RolloutStatus | undefined {
     const last = [...this.#states.values()].filter((s) => s.status.deployment === deployment);
     if (last.some((s) => underWay(s.status.state))) return undefined;
-    const done = last.find((s) => s.status.state === state);
+    const done = last.find((s) => s.status.state === state && !s.status.superseded);
     return done && structuredClone(done.status);
   }
 

@@ -45,6 +45,7 @@ export function describe(r: RolloutStatus): string {
       : r.state === 'testing' ? `, ${r.weight}% of callers on v${r.candidate.version}`
         : r.state === 'shadowing' && r.shadow ? `, ${Math.round(r.shadow.sample * 100)}% of requests copied to v${r.candidate.version}` : '';
   const lines = [`${head}${where}`];
+  if (r.superseded) lines.push(`  since superseded: v${r.superseded.version} serves alone (${r.superseded.at}; a rollback, or an apply that needed no rollout); promote and abort no longer apply`);
   if (r.resumed) lines.push(`  taken up after a restart at ${r.strategy === 'canary' ? `step ${r.resumed.step + 1}` : 'its start'} (${r.resumed.at}); that step's analysis started over`);
   if (r.paused && underWay(r.state)) {
     lines.push(`  paused: no step moves and nothing is decided until 'aloft rollout resume ${r.deployment}'`);

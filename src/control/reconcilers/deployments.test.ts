@@ -75,10 +75,12 @@ test('a new version: started beside the old, routed once all its replicas are re
 
 test('under a canary, a new version with new bytes is split by the rollout; one with the bytes already serving switches once warm', async () => {
   const asked: string[] = [];
+  const serving: string[] = [];
   // The reconciler's side of the rollout: what it asks and what it does with the answer (the decision itself is rollouts.test.ts').
   const rollouts = {
     decide: (_name: string, _spec: unknown, _base: unknown, cand: { version: number }) => { asked.push(`v${cand.version}`); return { kind: 'split' as const, weight: 10, current: 'baseline' as const }; },
     isCandidate: () => true,
+    serving: (name: string, version: number) => { serving.push(`${name}@${version}`); },
   } as unknown as NonNullable<Parameters<typeof setup>[0]>['rollouts'];
   const s = setup({ rollouts });
   const canary = (d: ResolvedDeployment, sha?: string): ResolvedDeployment => ({ ...d, ...(sha ? { sha256: sha } : {}), spec: { ...d.spec, rollout: rolloutSchema.parse({ strategy: 'canary' }) } });
@@ -93,6 +95,8 @@ test('under a canary, a new version with new bytes is split by the rollout; one 
   await s.settle();
   assert.equal(asked.length, 0, `the rollout is not asked about the same bytes (asked: ${asked.join(', ')})`);
   assert.deepEqual(s.routed(), ['m→m@2'], 'switched once warm');
+  assert.equal(serving.at(-1), 'm@2', 'the rollouts are told which version serves alone (an ended rollout that put another there is history)');
+  assert.ok(!serving.includes('m@2') || serving.indexOf('m@2') > serving.lastIndexOf('m@1'), 'v1 was told while it served alone, then v2');
   // v3 with bytes of its own: the canary decides.
   s.desire([canary(dep(3, 1))]);
   await s.settle();

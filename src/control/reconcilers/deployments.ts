@@ -161,6 +161,8 @@ export class DeploymentsReconciler implements Reconciler {
       }
       const { weight: _weight, ...only } = current;
       routes.push({ name: d.name, timeoutMs: d.spec.timeout, current: current.version, versions: [only] });
+      // One version serves alone: an ended rollout that put another one there is history now.
+      if (current === route) this.#o.rollouts?.serving(d.name, current.version);
     });
     const config: RouteConfig = { deployments: routes };
     routing.apply(config);

@@ -124,7 +124,7 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .option('-y, --yes', 'do not ask for confirmation'))
     .action(async (o: control.ApplyOptions) => { process.exitCode = await control.apply(o); });
   client(program.command('rollback')
-    .description('restore an earlier revision exactly (by model hash, not the files on disk now), as a new revision')
+    .description('restore an earlier revision exactly (by model hash, not the files on disk now), as a new revision; instant: each deployment switches back once its replicas are warm, with no rollout phase')
     .option('--to <n>', 'the revision to restore (default: the applied one before the current)')
     .option('-m, --message <text>', 'why: recorded with the revision')
     .option('-y, --yes', 'do not ask for confirmation'))

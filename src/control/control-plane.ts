@@ -471,6 +471,8 @@ export class ControlPlane {
       await this.#revisions.finish(number, 'failed', (err as Error).message);
       throw err;
     }
+    // A rollback is instant: each deployment switches back once warm, with no rollout phase.
+    if (kind === 'rollback') deployments = deployments.map((d) => ({ ...d, rollback: true }));
     const timeoutMs = this.#o.applyTimeoutMs ?? 300_000;
     const tracking: Tracking = {
       revision: number, kind, rollbackOf, previous, waiters: [],

@@ -16,6 +16,12 @@ export interface ResolvedDeployment {
   sha256: string;
   /** What the version accepts and returns (from the registry). */
   signature: ModelSignature;
+  /**
+   * Desired by a rollback: the deployment switches to this version once its replicas are
+   * warm, with no canary, blue-green or shadow phase (a rollback is instant, as Argo
+   * Rollouts' rollbackWindow makes it). The next apply rolls out as its strategy says.
+   */
+  rollback?: boolean;
 }
 
 /**

@@ -208,6 +208,16 @@ test('rollout commands: status, pause, resume, promote and abort a running canar
     assert.equal(traffic.tally.failed, 0, 'no request failed through abort and promote');
     const actions = (await admin.audit(new URLSearchParams({ action: 'rollout.*' }))).entries.map((e) => e.action);
     assert.deepEqual(actions, ['rollout.paused', 'rollout.resumed', 'rollout.aborted', 'rollout.rolled_back', 'rollout.promote_requested', 'rollout.promoted']);
+    // A rollback is instant: no canary back to v1 (its interval here is 10 minutes), v1 serves once warm, no request fails.
+    const back = await admin.rollback({ to: 1 });
+    assert.equal((await outcome(admin, back.revision!, 60_000)).outcome, 'applied');
+    const after = (await admin.status()).deployments.find((d) => d.name === 'credit-risk');
+    assert.match(after?.routed ?? '', /^credit-risk@1\./);
+    assert.equal(traffic.tally.failed, 0, 'no request failed through the rollback');
+    // The promoted rollout is history now: promote no longer answers with it.
+    const superseded = await until('the promoted rollout marked superseded', 30_000, async () => (await admin.rollouts()).rollouts.find((r) => r.deployment === 'credit-risk' && r.superseded), 50);
+    assert.equal(superseded.superseded!.version, 1);
+    await assert.rejects(admin.rolloutCommand('credit-risk', 'promote'), /no rollout is running for deployment 'credit-risk' \(its last one, v1 → v3, was promoted; v1 serves since/);
   } finally {
     await traffic?.stop();
     await aloft?.close();

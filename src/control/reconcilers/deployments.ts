@@ -125,7 +125,8 @@ export class DeploymentsReconciler implements Reconciler {
         // A new version with the very bytes of the one serving (the same file pushed again) has
         // nothing to analyse: it switches once warm, as a replace does.
         const sameBytes = this.#applied.get(prevRoute.group)?.spec.sha256 === d.sha256;
-        const decision = d.spec.rollout.strategy !== 'replace' && this.#o.rollouts && prevRoute.version !== d.version && !sameBytes
+        // A rollback (d.rollback) switches once warm too: it goes back to what served before, at once.
+        const decision = d.spec.rollout.strategy !== 'replace' && this.#o.rollouts && prevRoute.version !== d.version && !sameBytes && d.rollback !== true
           ? this.#o.rollouts.decide(d.name, d.spec.rollout, { version: prevRoute.version, group: prevRoute.group }, { version: d.version, group: target.key }, warm, desired)
           : warm ? { kind: 'promoted' as const } : { kind: 'warming' as const };
         if (decision.kind === 'split') {

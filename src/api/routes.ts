@@ -33,7 +33,7 @@ export const ROUTES = [
   { id: 'server.metadata', method: 'GET', path: '/v2', action: 'read', summary: 'Server metadata: name, version, protocol extensions.' },
   { id: 'server.metadata.slash', method: 'GET', path: '/v2/', action: 'read', summary: 'The same, with a trailing slash.' },
   { id: 'health.live', method: 'GET', path: '/v2/health/live', action: 'health', summary: 'Liveness probe: the process answers. No credentials.' },
-  { id: 'health.ready', method: 'GET', path: '/v2/health/ready', action: 'health', summary: 'Readiness probe: every deployment has a ready replica. No credentials.' },
+  { id: 'health.ready', method: 'GET', path: '/v2/health/ready', action: 'health', summary: 'Readiness probe: every deployment can take requests (a ready replica, or scaled to zero: the request is held while one starts). No credentials.' },
   { id: 'models.names', method: 'GET', path: '/v2/models', action: 'read', summary: 'Names of the deployments the caller\'s scopes cover.' },
   { id: 'models.stats', method: 'GET', path: '/v2/models/stats', action: 'read', summary: 'Statistics (OIP statistics extension) of every deployment the caller\'s scopes cover.' },
   { id: 'model.metadata', method: 'GET', path: '/v2/models/:name', action: 'model', scope: dep(), summary: 'A deployment\'s metadata: versions, platform, input and output tensors.' },

@@ -5,7 +5,9 @@ import { versionState, type RouteTable } from '../route-table.js';
 
 /**
  * live: the process answers (liveness probe). ready: every deployment's current version
- * has a ready replica (readiness probe). Bodies are JSON, as every client accepts.
+ * can take requests (readiness probe): it has a ready replica, or it is scaled to zero and
+ * a request is held while one starts (versionState says READY for both). Bodies are JSON,
+ * as every client accepts.
  */
 export function healthRoutes(app: FastifyInstance, routes: RouteTable, isDraining: () => boolean): void {
   app.route({ ...routeOf('health.live'), handler: () => ({ live: true }) });

@@ -513,7 +513,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
             onProgress(m, i + 1, list.length);
           }
           const bytes = liveCost().find((x) => x.name === name)?.reservation.memoryGiB ?? 0.25;
-          return choose(measured, { deployment: name, rps, p99Ms, rates: ratesOf(live.cost), currency: live.cost.currency, defaultMemoryMiB: bytes * 1024, inputs: 'inputs' in replay ? 'captured' : 'synthetic', ...('reason' in replay ? { inputsWhy: replay.reason } : { inputsWhy: `${replay.inputs.length} captured predictions of the last day` }) });
+          return choose(measured, { deployment: name, rps, p99Ms, rates: ratesOf(live.cost), currency: live.cost.currency, defaultMemoryMiB: bytes * 1024, range: { min: d.spec.replicas.min, max: d.spec.replicas.max }, inputs: 'inputs' in replay ? 'captured' : 'synthetic', ...('reason' in replay ? { inputsWhy: replay.reason } : { inputsWhy: `${replay.inputs.length} captured predictions of the last day` }) });
         } finally {
           recommending = false;
         }

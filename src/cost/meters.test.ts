@@ -227,6 +227,10 @@ test('the planner prices measurements at the target rate and picks the cheapest 
   assert.equal(r.best!.threads, 1, '3 × (1 vCPU + 256 MiB) is cheaper than 2 × (2 vCPU + 256 MiB)');
   close(r.best!.monthly, 3 * (0.04 + 0.25 * 0.005) * 730);
   assert.match(r.fragment!, /replicas: 3\n {4}runtime: \{ isolation: process, intraOpThreads: 1 \}/);
+  // A deployment with a range keeps it: its min (scale to zero here), its max raised to what the rate needs.
+  const ranged = choose([m('process', 1, 700, 9)], { deployment: 'd', rps: 1000, p99Ms: 10, rates: {}, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic', range: { min: 0, max: 2 } });
+  assert.match(ranged.fragment!, /replicas: \{ min: 0, max: 3 \} {3}# 3 for 1000 req\/s\n/);
+  assert.match(choose([m('process', 1, 700, 9)], { deployment: 'd', rps: 100, p99Ms: 10, rates: {}, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic', range: { min: 0, max: 4 } }).fragment!, /replicas: \{ min: 0, max: 4 \} {3}# 1 for 100 req\/s\n/);
   const none = choose([m('process', 1, 700, 9)], { deployment: 'd', rps: 10, p99Ms: 1, rates: {}, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic' });
   assert.equal(none.best, undefined);
   assert.match(none.note, /no configuration meets p99 ≤ 1 ms; the closest is process, 1 thread, batch 16 at p99 9.00 ms/);
@@ -256,5 +260,7 @@ test('captured predictions are rebuilt into the requests the model took; a redac
   assert.deepEqual(redacted, { reason: "capture redacts 'income', so the values the model saw are not stored" });
   const hashed = capturedInputs([buildRecord(src, capture({ hash: ['region'] }), features)], sig, { features, redact: [], hash: ['region'] });
   assert.deepEqual(hashed, { reason: "capture hashes 'region', so the values the model saw are not stored" });
+  const both = capturedInputs([buildRecord(src, capture({ redact: ['income'], hash: ['region'] }), features)], sig, { features, redact: ['income'], hash: ['region'] });
+  assert.deepEqual(both, { reason: "capture redacts 'income' and hashes 'region', so the values the model saw are not stored" });
   assert.match((capturedInputs([], sig, { redact: [], hash: [] }) as { reason: string }).reason, /no captured prediction could be rebuilt/);
 });

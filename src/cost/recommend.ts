@@ -87,7 +87,7 @@ export function candidates(cores: number, batchable: boolean): Candidate[] {
 }
 
 /** Price the measurements at `rps` and pick the cheapest meeting `p99Ms` (pure). */
-export function choose(measured: readonly Measured[], o: { deployment: string; rps: number; p99Ms: number; rates: Rates; currency: string; defaultMemoryMiB: number; inputs: Recommendation['inputs']; inputsWhy?: string }): Recommendation {
+export function choose(measured: readonly Measured[], o: { deployment: string; rps: number; p99Ms: number; rates: Rates; currency: string; defaultMemoryMiB: number; inputs: Recommendation['inputs']; inputsWhy?: string; range?: { min: number; max: number } }): Recommendation {
   const rows = measured.map((m): Priced => {
     const replicas = m.rps > 0 ? Math.max(1, Math.ceil(o.rps / (0.7 * m.rps))) : Infinity;
     const memoryGiB = Math.ceil((m.memoryMiB ?? o.defaultMemoryMiB) / 64) * 64 / 1024;
@@ -99,7 +99,8 @@ export function choose(measured: readonly Measured[], o: { deployment: string; r
   const closest = best ? undefined : [...rows].filter((r) => r.rps > 0).sort((a, b) => a.p99 - b.p99)[0];
   const pick = best ?? closest;
   const fragment = pick ? [
-    `deployments:`, `  ${o.deployment}:`, `    replicas: ${pick.replicas}`,
+    // A range stays a range (its min kept: scale to zero is not given up); its max is raised to what the rate needs.
+    `deployments:`, `  ${o.deployment}:`, o.range && o.range.min !== o.range.max ? `    replicas: { min: ${Math.min(o.range.min, pick.replicas)}, max: ${Math.max(o.range.max, pick.replicas)} }   # ${pick.replicas} for ${o.rps} req/s` : `    replicas: ${pick.replicas}`,
     `    runtime: { isolation: ${pick.isolation}, intraOpThreads: ${pick.threads} }`,
     pick.maxBatchSize > 1 ? `    batching: { maxBatchSize: ${pick.maxBatchSize} }` : '    batching: { enabled: false }',
     `    resources: { cpu: ${pick.threads}, memory: ${Math.ceil((pick.memoryMiB ?? o.defaultMemoryMiB) / 64) * 64}Mi }`,
@@ -199,7 +200,11 @@ export function capturedInputs(records: readonly CaptureRecord[], sig: ModelSign
   if (width < 1 || inner.some((x) => x < 0)) return { reason: `input '${first.name}' has a dynamic dimension beyond the first (shape [${first.shape.join(', ')}]), so captured rows cannot be reshaped` };
   const names = columnNames(width, o.features);
   const lost = names.filter((n) => o.redact.includes(n) || o.hash.includes(n));
-  if (lost.length > 0) return { reason: `capture ${o.redact.some((n) => lost.includes(n)) ? 'redacts' : 'hashes'} ${lost.map((n) => `'${n}'`).join(', ')}, so the values the model saw are not stored` };
+  if (lost.length > 0) {
+    const said = (verb: string, names: string[]) => (names.length > 0 ? [`${verb} ${names.map((n) => `'${n}'`).join(', ')}`] : []);
+    const how = [...said('redacts', lost.filter((n) => o.redact.includes(n))), ...said('hashes', lost.filter((n) => !o.redact.includes(n)))];
+    return { reason: `capture ${how.join(' and ')}, so the values the model saw are not stored` };
+  }
   const rowSize = elementCount(inner);
   const out: Tensor[][] = [];
   for (const r of records) {

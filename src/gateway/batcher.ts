@@ -197,14 +197,16 @@ export class Batcher {
    * requests nobody waits for any more costs the replicas what the live ones need.
    */
   #dropExpiredHead(now: number): void {
-    while (this.#head < this.#queue.length) {
-      const p = this.#queue[this.#head]!;
-      if (p.deadline > now) return;
-      this.#queue[this.#head] = undefined as unknown as Pending;
-      this.#head++;
-      this.#queuedRows -= p.rows;
-      p.reject(this.#expired(p, now));
-    }
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.deadline <= now) this.#expireHead(now);
+  }
+
+  /** Take the head request off the queue and answer it as expired. */
+  #expireHead(now: number): void {
+    const p = this.#queue[this.#head]!;
+    this.#queue[this.#head] = undefined as unknown as Pending;
+    this.#head++;
+    this.#queuedRows -= p.rows;
+    p.reject(this.#expired(p, now));
   }
 
   /** Refuse new work and fail what is queued (in-flight batches finish). */
@@ -239,7 +241,6 @@ export class Batcher {
   #pump(): void {
     const now = this.#clock.now();
     this.#dropExpiredHead(now);
-    if (this.queued === 0) this.#checkIdle();
     while (this.queued > 0) {
       const head = this.#queue[this.#head]!;
       if (this.#opts.maxQueueDelayMs > 0 && this.#queuedRows < this.#opts.maxBatchSize) {
@@ -275,10 +276,7 @@ export class Batcher {
     while (this.#head < this.#queue.length) {
       const p = this.#queue[this.#head]!;
       if (batch.length > 0 && p.deadline <= now) {
-        this.#queue[this.#head] = undefined as unknown as Pending;
-        this.#head++;
-        this.#queuedRows -= p.rows;
-        p.reject(this.#expired(p, now));
+        this.#expireHead(now);
         continue;
       }
       if (batch.length > 0 && (p.key !== first.key || rows + p.rows > this.#opts.maxBatchSize)) break;

@@ -156,7 +156,7 @@ export class DriftMonitor implements Reconciler {
     // A categorical (or hashed) feature whose reference values rarely repeat cannot be compared as categories: said, not tested.
     const comparable = tested.filter((f) => {
       const why = f.kind === 'categorical' ? tooManyCategories(ref[f.name] ?? []) : undefined;
-      if (why) skipped.push({ feature: f.name, reason: hashed.has(f.name) ? `hashed, and ${why}; hash only identifiers and categories, or leave the value in the clear to test it` : why });
+      if (why) skipped.push({ feature: f.name, reason: hashed.has(f.name) ? `hashed, and ${why}; only a feature whose values repeat (a category) can be tested once hashed, so leave a continuous value in the clear to test it` : why });
       return why === undefined;
     });
     return this.#done({ ...base, result: datasetDrift(comparable, ref, cur.cols, drift.share), ...(predictions.length > 0 ? { predictions } : {}) });

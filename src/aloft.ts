@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { removeAddress, writeAddress } from './address-file.js';
 import { systemClock, type Clock } from './clock.js';
 import { Controller } from './control/controller.js';
 import { ControlPlane, type AutoscalingStatus } from './control/control-plane.js';
@@ -546,6 +547,9 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const { url, adminUrl } = await listen(gateway, adminApp, host, opts.port ?? spec.server.port, spec.server.adminPort, tls !== undefined, life, spec.server.drainTimeout);
     listeningAt = { host, port: Number(new URL(url).port || (tls ? 443 : 80)) };
     adminAt.url = adminUrl;
+    // Where the CLI finds this server, whatever the spec file says by now; removed first on stop.
+    await writeAddress(spec.state.dir, { url, adminUrl, startedAt: clock.date().toISOString() });
+    life.own('address file', () => removeAddress(spec.state.dir));
     progress({ kind: 'listening', url, adminUrl });
 
     controller.enqueue(DEPLOYMENTS, ALL);

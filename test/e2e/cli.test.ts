@@ -140,6 +140,11 @@ test('up serves the project; predict, models and status work against it', async 
   const viaFile = aloft(['status', '--url', url, '-f', join(dir, 'proj', 'aloft.yaml')], { key: '' });
   assert.equal(viaFile.code, 0, viaFile.stderr);
   adminKey = (await readFile(keyFile, 'utf8')).trim();
+  // `up --port 0` listens where the spec does not say; the CLI finds it from the address the server recorded.
+  assert.equal((JSON.parse(await readFile(join(dir, 'proj', '.aloft', 'server.json'), 'utf8')) as { url: string }).url, url);
+  const noUrl = aloft(['status', '-f', join(dir, 'proj', 'aloft.yaml')]);
+  assert.equal(noUrl.code, 0, noUrl.stderr);
+  assert.match(noUrl.stdout, /credit-risk/);
 
   const p = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`]);
   assert.equal(p.code, 0, p.stderr);
@@ -248,6 +253,7 @@ test('Ctrl-C drains and stops with exit code 0', async () => {
   const code = await Promise.race([done, exited]);
   assert.equal(code, 0, upOutput.join('\n'));
   up = undefined;
+  assert.ok(!existsSync(join(dir, 'proj', '.aloft', 'server.json')), 'a stopped server leaves no address behind');
 });
 
 test('the CLI reads the address from a spec it cannot fully load (a secret only the server has), and says what is wrong when it cannot', async () => {

@@ -50,6 +50,9 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
   const program = new Command('aloft')
     .description('Serve ONNX models in production from one YAML file: batched, balanced, versioned inference behind the Open Inference Protocol.')
     .version(VERSION)
+    // The program's own options (--version, --help) come before the command, so a command's
+    // option of the same name (`predict --version 2`) is the command's, not the program's.
+    .enablePositionalOptions()
     // With --json, a usage error is the same {"error", "code"} object as every other error (and no help text).
     .configureOutput(opts.json ? { outputError: (str, write) => write(`${JSON.stringify({ error: str.replace(/^error: /, '').trim(), code: 'ALOFT_USAGE' })}\n`) } : {})
     .showHelpAfterError(opts.json ? false : '(run with --help for usage)')

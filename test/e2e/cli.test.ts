@@ -149,6 +149,7 @@ test('up serves the project; predict, models and status work against it', async 
   const p = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`]);
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, /probability \(FP32 \[3, 1\]\)/);
+  assert.match(p.stdout, /^credit-risk v1  id \S+\n/, 'the request id feedback names it by');
   const pj = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`, '--json']);
   const resp = JSON.parse(pj.stdout) as { outputs: { data: number[] }[] };
   assert.equal(resp.outputs[0]!.data.length, 3);
@@ -160,6 +161,10 @@ test('up serves the project; predict, models and status work against it', async 
   assert.equal(rows.code, 0, rows.stderr);
   assert.ok(Math.abs((JSON.parse(rows.stdout) as typeof resp).outputs[0]!.data[0]! - resp.outputs[0]!.data[0]!) < 1e-6);
 
+  // `--version N` is predict's (a model version), not the program's version number.
+  const pinned = aloft(['predict', 'credit-risk', '--url', url, '--version', '1', '--data', JSON.stringify([row]), '--json']);
+  assert.equal(pinned.code, 0, pinned.stderr);
+  assert.equal((JSON.parse(pinned.stdout) as { model_version: string }).model_version, '1');
   const bad = aloft(['predict', 'credit-risk', '--url', url, '--data', '[[1, 2]]']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /features/);

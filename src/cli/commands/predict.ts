@@ -50,7 +50,7 @@ export async function predict(deployment: string, opts: ClientOptions & { data: 
   }
   // Integers past 2^53 go as decimal strings, the form the protocol's JSON takes for the full INT64 range.
   const r = await aloft.infer(deployment, JSON.stringify(request, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)), opts.version);
-  let parsed: { error?: string; outputs?: Out[]; model_name?: string; model_version?: string };
+  let parsed: { error?: string; outputs?: Out[]; model_name?: string; model_version?: string; id?: string };
   try {
     // INT64 and UINT64 answers past 2^53 are read exactly, not rounded to the nearest double.
     parsed = parseExact(r.body.toString('utf8')) as typeof parsed;
@@ -62,7 +62,8 @@ export async function predict(deployment: string, opts: ClientOptions & { data: 
     process.stdout.write(`${stringifyExact(parsed, 2)}\n`);
     return;
   }
-  process.stdout.write(`${parsed.model_name} v${parsed.model_version}\n`);
+  // The request id is what feedback (POST /v2/models/{name}/feedback) names the prediction by.
+  process.stdout.write(`${parsed.model_name} v${parsed.model_version}${parsed.id ? `  id ${parsed.id}` : ''}\n`);
   for (const o of parsed.outputs ?? []) {
     const rows = o.shape.length >= 1 ? o.shape[0]! : 1;
     const per = rows === 0 ? 0 : o.data.length / rows;

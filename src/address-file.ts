@@ -3,7 +3,9 @@
  * The CLI reads it before the spec's `server` section: the spec says where the server
  * listens once restarted, while `aloft up --port` or an edited `server.port` leaves the
  * running one elsewhere, and `aloft plan` after such an edit must reach the server that is
- * actually running. The file names the process and the host; a file left by a process
+ * actually running. The file also claims the folder for one server (aloft.ts writes it
+ * without an address before it opens anything, and refuses to start on a folder another
+ * live server holds). The file names the process and the host; a file left by a process
  * that died, or written on another machine, is ignored.
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ export const ADDRESS_FILE = 'server.json';
 export interface ServerAddress {
   pid: number;
   host: string;
+  /** Empty while the server starts (the folder is claimed, the gateway not yet listening). */
   url: string;
   adminUrl: string;
   startedAt: string;

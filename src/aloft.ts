@@ -4,12 +4,12 @@
  * artifact folder. `startAloft` is what `aloft up` runs; tests and embedders call it too.
  */
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { removeAddress, writeAddress } from './address-file.js';
+import { readAddress, removeAddress, writeAddress } from './address-file.js';
 import { systemClock, type Clock } from './clock.js';
 import { Controller } from './control/controller.js';
 import { ControlPlane, type AutoscalingStatus } from './control/control-plane.js';
@@ -158,6 +158,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
 
   // Every part is started here, in order, and stopped by the lifecycle in reverse order.
   const life = new Lifecycle(logger);
+  await claimStateDir(spec.state.dir, clock.date().toISOString(), life);
   const databaseUrl = opts.databaseUrl ?? process.env.ALOFT_DATABASE_URL ?? spec.state.database;
   const store = await openStore({ url: databaseUrl, stateDir: spec.state.dir });
   life.own('store', () => store.close());
@@ -547,9 +548,8 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const { url, adminUrl } = await listen(gateway, adminApp, host, opts.port ?? spec.server.port, spec.server.adminPort, tls !== undefined, life, spec.server.drainTimeout);
     listeningAt = { host, port: Number(new URL(url).port || (tls ? 443 : 80)) };
     adminAt.url = adminUrl;
-    // Where the CLI finds this server, whatever the spec file says by now; removed first on stop.
+    // Where the CLI finds this server, whatever the spec file says by now.
     await writeAddress(spec.state.dir, { url, adminUrl, startedAt: clock.date().toISOString() });
-    life.own('address file', () => removeAddress(spec.state.dir));
     progress({ kind: 'listening', url, adminUrl });
 
     controller.enqueue(DEPLOYMENTS, ALL);
@@ -572,6 +572,23 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     await life.stop();
     throw err;
   }
+}
+
+/**
+ * One server per state folder: a second one on the same folder would run replicas and
+ * record revisions the first does not serve, and `status`/`plan` would then speak of a
+ * spec nothing runs. The folder is claimed (server.json, without an address until the
+ * gateway listens) before anything is opened; the claim of a process that died is taken
+ * over. Released when this server stops.
+ */
+async function claimStateDir(dir: string, startedAt: string, life: Lifecycle): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const other = readAddress(dir);
+  if (other && other.pid !== process.pid) {
+    throw fail('ALOFT_USAGE', `another Aloft (pid ${other.pid}) ${other.url ? `serving ${other.url}` : 'starting'} uses the state folder ${dir}; stop it first (its changes go through 'aloft apply'), or give this server its own state.dir`);
+  }
+  await writeAddress(dir, { url: '', adminUrl: '', startedAt });
+  life.own('state folder claim', () => removeAddress(dir));
 }
 
 function relativeTo(loaded: LoadedSpec, model: string): string {

@@ -46,7 +46,7 @@ export async function resolveUrl(opts: ClientOptions, purpose: 'admin' | 'data' 
       throw fail('ALOFT_SPEC_INVALID', `cannot read the server's address from ${file}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}; fix the file, or pass --url (or set ALOFT_URL)`, { cause: err });
     }
     const running = readAddress(spec.state.dir);
-    if (running) return reachable(purpose === 'admin' ? running.adminUrl : running.url);
+    if (running?.url) return reachable(purpose === 'admin' ? running.adminUrl : running.url);
     const host = spec.server.host === '0.0.0.0' || spec.server.host === '::' ? '127.0.0.1' : spec.server.host;
     const port = purpose === 'admin' && spec.server.adminPort ? spec.server.adminPort : spec.server.port;
     return `${spec.security.tls ? 'https' : 'http'}://${host}:${port}`;

@@ -6,6 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isAloftError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { parseDuration } from '../spec/units.js';
 import { init } from './commands/init.js';
 import * as audit from './commands/audit.js';
 import * as control from './commands/control.js';
@@ -34,6 +35,13 @@ function positive(value: string): string {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a number above 0, got '${value}'`);
   return value;
+}
+
+/** A duration above 0 ('1500', '1.5s', '500ms'; a bare number is milliseconds), as a number of ms. */
+function durationMs(value: string): string {
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) : parseDuration(value);
+  if (ms === undefined || !(ms > 0)) throw new InvalidArgumentError(`must be a duration above 0 (e.g. 1500, 1.5s, 500ms), got '${value}'`);
+  return String(ms);
 }
 
 const urlOption = () => new Option('--url <url>', 'base URL of a running Aloft (env ALOFT_URL; default: the spec\'s server address, else http://127.0.0.1:8080)');
@@ -163,7 +171,7 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
   client(program.command('recommend').description('measure a deployment\'s model on temporary replicas across configurations (isolation, threads, batch size) and price each at a target rate: the cheapest meeting the p99 target, with its spec fragment (admin or operator)').argument('<deployment>', 'deployment name')
     .option('--rps <n>', 'target requests per second', positive, '100')
     .option('--p99 <ms>', 'target p99 latency in ms', positive, '100')
-    .option('--duration <ms>', 'measurement per configuration, ms', positive, '1500'))
+    .option('--duration <duration>', 'measurement per configuration, e.g. 1.5s, 800ms (a bare number is ms)', durationMs, '1500'))
     .action((d: string, o: Parameters<typeof recommend>[1]) => recommend(d, o));
   const cap = program.command('capture').description('captured predictions (deployments.<name>.capture)');
   client(cap.command('export').description('write a deployment\'s captured predictions, decrypted (admin only), to standard output; redacted features stay absent, hashed ones hashed').argument('<deployment>', 'deployment name')

@@ -231,6 +231,8 @@ test('the planner prices measurements at the target rate and picks the cheapest 
   const ranged = choose([m('process', 1, 700, 9)], { deployment: 'd', rps: 1000, p99Ms: 10, rates: {}, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic', range: { min: 0, max: 2 } });
   assert.match(ranged.fragment!, /replicas: \{ min: 0, max: 3 \} {3}# 3 for 1000 req\/s\n/);
   assert.match(choose([m('process', 1, 700, 9)], { deployment: 'd', rps: 100, p99Ms: 10, rates: {}, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic', range: { min: 0, max: 4 } }).fragment!, /replicas: \{ min: 0, max: 4 \} {3}# 1 for 100 req\/s\n/);
+  // A floor above what the rate needs (two replicas for availability) is not lowered.
+  assert.match(choose([m('process', 1, 700, 9)], { deployment: 'd', rps: 100, p99Ms: 10, rates: {}, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic', range: { min: 2, max: 3 } }).fragment!, /replicas: \{ min: 2, max: 3 \} {3}# 1 for 100 req\/s\n/);
   const none = choose([m('process', 1, 700, 9)], { deployment: 'd', rps: 10, p99Ms: 1, rates: {}, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic' });
   assert.equal(none.best, undefined);
   assert.match(none.note, /no configuration meets p99 ≤ 1 ms; the closest is process, 1 thread, batch 16 at p99 9.00 ms/);

@@ -99,8 +99,8 @@ export function choose(measured: readonly Measured[], o: { deployment: string; r
   const closest = best ? undefined : [...rows].filter((r) => r.rps > 0).sort((a, b) => a.p99 - b.p99)[0];
   const pick = best ?? closest;
   const fragment = pick ? [
-    // A range stays a range (its min kept: scale to zero is not given up); its max is raised to what the rate needs.
-    `deployments:`, `  ${o.deployment}:`, o.range && o.range.min !== o.range.max ? `    replicas: { min: ${Math.min(o.range.min, pick.replicas)}, max: ${Math.max(o.range.max, pick.replicas)} }   # ${pick.replicas} for ${o.rps} req/s` : `    replicas: ${pick.replicas}`,
+    // A range stays a range, its min kept (scale to zero, or the floor kept for availability, is the user's choice); its max is raised to what the rate needs.
+    `deployments:`, `  ${o.deployment}:`, o.range && o.range.min !== o.range.max ? `    replicas: { min: ${o.range.min}, max: ${Math.max(o.range.max, pick.replicas)} }   # ${pick.replicas} for ${o.rps} req/s` : `    replicas: ${pick.replicas}`,
     `    runtime: { isolation: ${pick.isolation}, intraOpThreads: ${pick.threads} }`,
     pick.maxBatchSize > 1 ? `    batching: { maxBatchSize: ${pick.maxBatchSize} }` : '    batching: { enabled: false }',
     `    resources: { cpu: ${pick.threads}, memory: ${Math.ceil((pick.memoryMiB ?? o.defaultMemoryMiB) / 64) * 64}Mi }`,

@@ -67,34 +67,17 @@ export function secretMatches(secret: string, storedHashHex: string): boolean {
 /** A stand-in hash for unknown key ids, so they cost the same work as a wrong secret. */
 export const DUMMY_HASH = hashSecret('aloft-no-such-key');
 
-const DAY_MS = 86_400_000;
-const LONG_PART = /(\d+(?:\.\d+)?)(w|d)/y;
-
 /** What an expiry looks like, for messages. */
 export const EXPIRY_HELP = "a duration such as '90d', '2w', '12h' or '1d12h' (units w, d, h, m, s)";
 
 /**
- * Parse a key lifetime to milliseconds: the spec's durations (`12h`, `30m`) plus days and
- * weeks (`30d`, `2w`, `1d12h`). Undefined for anything else, including zero.
+ * Parse a key lifetime to milliseconds: a spec duration with a unit (`12h`, `30d`, `2w`,
+ * `1d12h`). Undefined for anything else, including zero and a bare number.
  *
  * @example parseExpiry('30d') === 2_592_000_000; parseExpiry('1d12h') === 129_600_000
  */
 export function parseExpiry(text: string): number | undefined {
-  let total = 0;
-  let i = 0;
-  LONG_PART.lastIndex = 0;
-  for (;;) {
-    const m = LONG_PART.exec(text);
-    if (m === null) break;
-    total += Number(m[1]) * (m[2] === 'w' ? 7 * DAY_MS : DAY_MS);
-    i = LONG_PART.lastIndex;
-  }
-  const rest = text.slice(i);
-  if (rest !== '') {
-    if (/^\d+(\.\d+)?$/.test(rest)) return undefined; // a bare number has no unit
-    const ms = parseDuration(rest);
-    if (ms === undefined) return undefined;
-    total += ms;
-  }
-  return total > 0 && Number.isFinite(total) ? total : undefined;
+  if (/^\d+(\.\d+)?$/.test(text)) return undefined; // a bare number has no unit
+  const ms = parseDuration(text);
+  return ms !== undefined && ms > 0 && Number.isFinite(ms) ? ms : undefined;
 }

@@ -286,9 +286,9 @@ deployments:
     batching: { maxQueueDelay: 1m }
 `), [
       "2:14 server.bodyLimit: invalid size '32M': use a number with a unit B, KB, KiB, MB, MiB, GB or GiB, case-insensitive (e.g. '32MiB', '8mb'), or a number of bytes",
-      "4:17 server.drainTimeout: invalid duration '30 sec': use a number with a unit us, ms, s, m, h or d (e.g. '500us', '2ms', '30s', '1m30s', '30d'), or a number of milliseconds",
+      "4:17 server.drainTimeout: invalid duration '30 sec': use a number with a unit us, ms, s, m, h, d or w (e.g. '500us', '2ms', '30s', '1m30s', '30d', '2w'), or a number of milliseconds",
       '8:14 deployments.m.timeout: must be greater than 0',
-      "11:14 deployments.n.timeout: expected a duration, got boolean true: use a number with a unit us, ms, s, m, h or d (e.g. '500us', '2ms', '30s', '1m30s', '30d'), or a number of milliseconds",
+      "11:14 deployments.n.timeout: expected a duration, got boolean true: use a number with a unit us, ms, s, m, h, d or w (e.g. '500us', '2ms', '30s', '1m30s', '30d', '2w'), or a number of milliseconds",
       '14:32 deployments.o.batching.maxQueueDelay: maxQueueDelay (1m) must be shorter than the request timeout (30ms); a request waiting that long for a batch would time out; lower maxQueueDelay (a few ms is typical)',
     ]);
   });

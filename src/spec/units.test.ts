@@ -12,6 +12,8 @@ test('durations normalize to milliseconds', () => {
   assert.equal(parseDuration('2m'), 120_000);
   assert.equal(parseDuration('1h'), 3_600_000);
   assert.equal(parseDuration('30d'), 30 * 86_400_000);
+  assert.equal(parseDuration('2w'), 14 * 86_400_000);
+  assert.equal(parseDuration('1w2d'), 9 * 86_400_000);
   assert.equal(parseDuration('1d12h'), 36 * 3_600_000);
   assert.equal(parseDuration('1m30s'), 90_000);
   assert.equal(parseDuration('0'), 0);
@@ -21,7 +23,7 @@ test('durations normalize to milliseconds', () => {
 });
 
 test('invalid durations are rejected', () => {
-  for (const bad of ['', '30', '30 s', '30sec', '-1s', '1.s', '.5s', 's', '1w', '30S', ' 30s', '1m 30s', -1, Number.NaN, Infinity, true, null, {}]) {
+  for (const bad of ['', '30', '30 s', '30sec', '-1s', '1.s', '.5s', 's', '1y', '30S', ' 30s', '1m 30s', -1, Number.NaN, Infinity, true, null, {}]) {
     assert.equal(parseDuration(bad), undefined, String(bad));
   }
 });

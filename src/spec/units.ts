@@ -12,20 +12,21 @@ const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
   m: 60_000,
   h: 3_600_000,
   d: 86_400_000,
+  w: 604_800_000,
 };
 
-const DURATION_PART = /(\d+(?:\.\d+)?)(us|µs|ms|s|m|h|d)/y;
+const DURATION_PART = /(\d+(?:\.\d+)?)(us|µs|ms|s|m|h|d|w)/y;
 
 /** The string form of a duration, as a JSON Schema pattern (accepts exactly what parseDuration accepts). */
-export const DURATION_PATTERN = '^(0|([0-9]+(\\.[0-9]+)?(us|µs|ms|s|m|h|d))+)$';
+export const DURATION_PATTERN = '^(0|([0-9]+(\\.[0-9]+)?(us|µs|ms|s|m|h|d|w))+)$';
 
 /** What a valid duration looks like; used in error messages and docs. */
 export const DURATION_HELP =
-  "a number with a unit us, ms, s, m, h or d (e.g. '500us', '2ms', '30s', '1m30s', '30d'), or a number of milliseconds";
+  "a number with a unit us, ms, s, m, h, d or w (e.g. '500us', '2ms', '30s', '1m30s', '30d', '2w'), or a number of milliseconds";
 
 /**
  * Parse a duration to milliseconds.
- * Strings need a unit (`us|ms|s|m|h`, parts may be combined: `'1m30s'`); `'0'` is allowed.
+ * Strings need a unit (`us|ms|s|m|h|d|w`, parts may be combined: `'1m30s'`); `'0'` is allowed.
  * Numbers are milliseconds. Negative, non-finite and unit-less strings are invalid.
  *
  * @example parseDuration('500us') === 0.5; parseDuration('30s') === 30000; parseDuration(250) === 250

@@ -106,10 +106,10 @@ test('predict without a running server says how to start one', () => {
   assert.equal(usage.code, 2);
   assert.deepEqual(JSON.parse(usage.stderr), { error: "required option '--data <json|@file>' not specified", code: 'ALOFT_USAGE' });
   // A target that is not a number is a usage error before any request.
-  for (const [flag, value] of [['--rps', 'abc'], ['--p99', '0'], ['--duration', '-5']]) {
+  for (const [flag, value, what] of [['--rps', 'abc', 'a number'], ['--p99', '0', 'a number'], ['--duration', '-5', 'a duration'], ['--duration', '1 sec', 'a duration']]) {
     const bad = aloft(['recommend', 'x', '--url', 'http://127.0.0.1:9', flag!, value!]);
     assert.equal(bad.code, 2, bad.stderr);
-    assert.match(bad.stderr, new RegExp(`option '${flag} <[a-z0-9]+>' argument '${value}' is invalid\\. must be a number above 0`));
+    assert.match(bad.stderr, new RegExp(`option '${flag} <[a-z0-9]+>' argument '${value}' is invalid\\. must be ${what} above 0`));
   }
 });
 
@@ -142,6 +142,12 @@ test('up serves the project; predict, models and status work against it', async 
   adminKey = (await readFile(keyFile, 'utf8')).trim();
   // `up --port 0` listens where the spec does not say; the CLI finds it from the address the server recorded.
   assert.equal((JSON.parse(await readFile(join(dir, 'proj', '.aloft', 'server.json'), 'utf8')) as { url: string }).url, url);
+  // A second server on the same state folder is refused before it records or starts anything.
+  const revisionsBefore = aloft(['revisions', 'list', '-f', join(dir, 'proj', 'aloft.yaml'), '--json']).stdout;
+  const second = aloft(['up', '-f', join(dir, 'proj', 'aloft.yaml'), '--port', '0']);
+  assert.equal(second.code, 2, second.stderr);
+  assert.match(second.stderr, /another Aloft \(pid \d+\) serving http:\/\/127\.0\.0\.1:\d+ uses the state folder .*; stop it first/);
+  assert.equal(aloft(['revisions', 'list', '-f', join(dir, 'proj', 'aloft.yaml'), '--json']).stdout, revisionsBefore, 'no revision recorded');
   const noUrl = aloft(['status', '-f', join(dir, 'proj', 'aloft.yaml')]);
   assert.equal(noUrl.code, 0, noUrl.stderr);
   assert.match(noUrl.stdout, /credit-risk/);

@@ -81,7 +81,7 @@ test('a target no configuration can meet says so and names the closest; bad requ
 
 test('aloft recommend --json prints the result; progress goes to standard error', { timeout: 300_000 }, async () => {
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(root, 'src/cli/bin.ts'), 'recommend', 'credit-risk', '--rps', '200', '--p99', '500', '--duration', '200', '--json', '--url', p.url, '--key', p.adminKey], {
+    execFile(process.execPath, ['--import', 'tsx', join(root, 'src/cli/bin.ts'), 'recommend', 'credit-risk', '--rps', '200', '--p99', '500', '--duration', '200ms', '--json', '--url', p.url, '--key', p.adminKey], {
       cwd: root, encoding: 'utf8', timeout: 240_000, env: { ...process.env, ALOFT_URL: '', ALOFT_KEY: '' },
     }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }));
   });

@@ -155,7 +155,7 @@ test('up serves the project; predict, models and status work against it', async 
   const p = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`]);
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, /probability \(FP32 \[3, 1\]\)/);
-  assert.match(p.stdout, /^credit-risk v1  id \S+\n/, 'the request id feedback names it by');
+  assert.match(p.stdout, /^credit-risk v1 {2}id \S+\n/, 'the request id feedback names it by');
   const pj = aloft(['predict', 'credit-risk', '--url', url, '--data', `@${join(dir, 'proj', 'request.json')}`, '--json']);
   const resp = JSON.parse(pj.stdout) as { outputs: { data: number[] }[] };
   assert.equal(resp.outputs[0]!.data.length, 3);

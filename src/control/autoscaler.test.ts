@@ -176,3 +176,26 @@ test('a restart starts where the last process left each deployment (within min a
   assert.equal(zero.desired(), 1, 'never below the initial count');
   assert.deepEqual(zero.a.decisions('d'), [], 'nothing restored to say');
 });
+
+test('an apply that raises min or lowers max moves the count inside the new range at once, and says why', () => {
+  const o = { min: 1, max: 4, auto: { target: 8, scaleDownDelay: '30s' }, load: (t: number) => (t < 60 ? 32 : 0) };
+  const s = sim(o);
+  s.run(60);
+  assert.equal(s.desired(), 4, '32 at 8 per replica');
+  // The load is gone, and max comes down to 2: the scale-down delay holds no count above the new max.
+  o.max = 2;
+  s.run(1);
+  assert.equal(s.desired(), 2);
+  const lowered = s.a.decisions('d').at(-1)!;
+  assert.deepEqual([lowered.from, lowered.to], [4, 2]);
+  assert.match(lowered.reason, /the range changed to 1–2: 4 is outside it/);
+  s.run(20);
+  assert.ok(s.history.slice(-21).every((h) => h.desired <= 2), 'never above the new max');
+  // Idle at the floor, min goes up to 3 (and max with it): 3 at the next decision, not after the load asks for it.
+  s.run(60);
+  o.min = 3;
+  o.max = 4;
+  s.run(1);
+  assert.equal(s.desired(), 3);
+  assert.match(s.a.decisions('d').at(-1)!.reason, /the range changed to 3–4: \d is outside it/);
+});

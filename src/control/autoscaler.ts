@@ -84,11 +84,22 @@ export class Kpa {
     return this.#desired;
   }
 
-  /** The spec changed (a new apply): keep the samples, take the new bounds. */
-  update(spec: AutoscalingSpec, min: number, max: number): void {
+  /**
+   * The spec changed (a new apply): keep the samples, take the new bounds, and move the
+   * count inside them at once (a raised min is not left for the next decision). Returns the
+   * count before when it moved.
+   */
+  update(spec: AutoscalingSpec, min: number, max: number): number | undefined {
     this.#spec = spec;
     this.#min = min;
     this.#max = max;
+    // A count held for the scale-down delay is held within the new max too.
+    this.#recent = this.#recent.map(([at, d]) => [at, Math.min(max, d)]);
+    const from = this.#desired;
+    const to = Math.min(max, Math.max(min, from));
+    if (to === from) return undefined;
+    this.#desired = to;
+    return from;
   }
 
   /** One sample: the metric now, and whether any request arrived since the last one. */
@@ -349,7 +360,16 @@ export class Autoscaler implements Reconciler {
           });
           changed = true;
         }
-      } else k.kpa.update(t.spec, t.min, t.max);
+      } else {
+        const was = k.kpa.update(t.spec, t.min, t.max);
+        if (was !== undefined) {
+          this.#record({
+            at: this.#o.clock.date().toISOString(), deployment: t.deployment, version: t.version, from: was, to: k.kpa.desired, ready: seen.ready, stable: 0, panic: 0, panicking: false,
+            reason: `the range changed to ${t.min}–${t.max}: ${was} is outside it`,
+          });
+          changed = true;
+        }
+      }
       const arrivals = seen.answered - k.answered;
       const dt = Math.max(1, now - k.lastMs) / 1000;
       const sampled = this.#sampled.get(t.group);

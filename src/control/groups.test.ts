@@ -83,3 +83,14 @@ test('a range shares the cores at its max, so scaling up never oversubscribes th
   // A fixed count is unchanged: 2 replicas on 8 cores, 4 threads each.
   assert.equal(planGroups([dep('b', 2, 'auto')], 8)[0]!.spec.runtime.intraOpThreads, 4);
 });
+
+test('the autoscaler\'s count is taken within the range as it is now (an apply that raised min acts in this pass)', () => {
+  const ranged = (min: number, max: number): ResolvedDeployment => {
+    const d = dep('a', 1, 1);
+    return { ...d, spec: { ...d.spec, replicas: { min, max, initial: Math.max(1, min) } } };
+  };
+  assert.equal(planGroups([ranged(2, 3)], 8, new Map(), () => 1)[0]!.replicas, 2, 'raised min');
+  assert.equal(planGroups([ranged(1, 2)], 8, new Map(), () => 4)[0]!.replicas, 2, 'lowered max');
+  assert.equal(planGroups([ranged(0, 4)], 8, new Map(), () => 0)[0]!.replicas, 0, 'scaled to zero stays');
+  assert.equal(planGroups([ranged(1, 4)], 8, new Map(), () => undefined)[0]!.replicas, 1, 'not scaled yet: the initial count');
+});

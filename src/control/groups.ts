@@ -65,7 +65,9 @@ export function planGroups(deployments: readonly ResolvedDeployment[], cores: nu
   return deployments.map((d) => {
     const key = groupKey(d);
     // The autoscaler owns the count of a range (within min and max); a fixed count is the spec's.
-    const replicas = replicasOf?.(d, key) ?? d.spec.replicas.initial;
+    // Clamped to the range as it is now: an apply that raised min (or lowered max) takes effect in this pass, before the autoscaler's next decision.
+    const scaled = replicasOf?.(d, key);
+    const replicas = scaled === undefined ? d.spec.replicas.initial : Math.min(d.spec.replicas.max, Math.max(d.spec.replicas.min, scaled));
     const existing = running.get(key);
     if (existing) return { ...existing, replicas };
     return { ...fresh(d, key, cores, total), replicas };

@@ -30,6 +30,11 @@ export interface FeatureDrift {
   currentRows: number;
 }
 
+/** One test's figures as people read them: `ks 0.312, p 1.2e-5 (< 0.05 drifts)`, or `wasserstein 0.14 (≥ 0.1 drifts)`. */
+export function describeTest(f: Pick<FeatureDrift, 'test' | 'statistic' | 'pValue' | 'threshold'>): string {
+  return `${f.test} ${f.statistic.toPrecision(3)}${f.pValue !== undefined ? `, p ${f.pValue.toPrecision(2)} (< ${f.threshold} drifts)` : ` (≥ ${f.threshold} drifts)`}`;
+}
+
 export interface DatasetDrift {
   features: FeatureDrift[];
   /** Share of tested features that drifted. */

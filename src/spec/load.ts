@@ -174,7 +174,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
  * checks, reports model files that do not exist (unless `checkFiles` is false), and those
  * `checkModel` refuses (it returns why), together with the spec's other problems.
  */
-export async function validateSpecFile(file: string, options: { checkFiles?: boolean; checkModel?: (bytes: Uint8Array) => string | undefined } = {}): Promise<SpecValidation> {
+export async function validateSpecFile(file: string, options: { checkFiles?: boolean; checkModel?: (bytes: Uint8Array) => string | undefined; checkReference?: (path: string, features: readonly string[]) => Promise<string | undefined> } = {}): Promise<SpecValidation> {
   const read = await readSpec(file);
   if ('ok' in read) return read;
   const { result, where, modelPaths } = analyze(read.text, read.file);
@@ -191,6 +191,17 @@ export async function validateSpecFile(file: string, options: { checkFiles?: boo
     }
     const why = options.checkModel?.(await readFile(modelPath));
     if (why) found.push({ ...at, message: `${modelPath} is not a model Aloft can serve: ${why}` });
+  }
+  // A drift reference is read when drift is checked; a missing file or wrong columns are the spec's error now, not a silent gap in monitoring later.
+  if (result.ok && options.checkReference) {
+    for (const [name, d] of Object.entries(result.loaded.spec.deployments)) {
+      if (!d.drift?.reference || !d.features) continue;
+      const why = await options.checkReference(d.drift.reference, d.features.map((f) => f.name));
+      if (!why) continue;
+      const path = ['deployments', name, 'drift', 'reference'];
+      const pos = where(path);
+      found.push({ file: read.file, line: pos.line, col: pos.col, path: formatPath(path), message: why, hint: 'paths are relative to the spec file; the file is CSV with a header row of the feature names, or JSONL of objects' });
+    }
   }
   if (found.length === 0) return result;
   const all = [...(result.ok ? [] : result.issues), ...found].sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));

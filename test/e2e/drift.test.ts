@@ -244,6 +244,19 @@ test('a reference file with wrong columns is a clear error', { timeout: 60_000 }
   t.diagnostic(`aloft monitor ${BAD}: exit ${c.code}: ${c.stdout.trim().slice(0, 400)}`);
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stdout, /drift check failed: .*missing: age.*zip_code/s);
+
+  // A plan of that spec is refused for the same reason (an apply would be), and validate reports it at its line.
+  const planned = await cli(['plan', '-f', join(state.dir, 'aloft.yaml')]);
+  t.diagnostic(`aloft plan: exit ${planned.code}: ${planned.stderr.trim()}`);
+  assert.equal(planned.code, 1, planned.stdout);
+  assert.match(planned.stderr, new RegExp(`deployments\\.${BAD}\\.drift\\.reference: the drift reference .*bad-reference\\.csv has the wrong columns; missing: age`));
+  const validated = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(root, 'src/cli/bin.ts'), 'validate', '-f', join(state.dir, 'aloft.yaml')], { cwd: root, encoding: 'utf8', timeout: 60_000 },
+      (err, _stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stderr }));
+  });
+  assert.equal(validated.code, 1, validated.stderr);
+  assert.match(validated.stderr, new RegExp(`aloft\\.yaml:\\d+:\\d+ deployments\\.${BAD}\\.drift\\.reference: the drift reference .*bad-reference\\.csv has the wrong columns`));
+  assert.match(validated.stderr, /1 problem in /, 'the good deployment\'s reference passes');
 });
 
 test('aloft monitor shows drift per feature with its statistic', { timeout: 90_000 }, async (t) => {

@@ -34,7 +34,10 @@ export function describeAlerts(r: AlertsReport, all: boolean): string {
   }
   const failing = r.deliveries.filter((d) => d.state === 'waiting' || d.state === 'failed' || d.state === 'sending');
   const shown = all ? r.deliveries : failing;
-  if (shown.length > 0 || all) lines.push(all ? `deliveries (${r.deliveries.length}):` : `deliveries not yet done (${failing.length}):`);
+  // 'failed' has used every attempt (it is given up on); waiting and sending will be tried again or are under way.
+  const pending = failing.filter((d) => d.state !== 'failed').length;
+  const given = failing.length - pending;
+  if (shown.length > 0 || all) lines.push(all ? `deliveries (${r.deliveries.length}):` : `deliveries not delivered (${[pending > 0 ? `${pending} still being tried` : '', given > 0 ? `${given} given up after every attempt` : ''].filter(Boolean).join(', ')}):`);
   for (const d of shown) {
     lines.push(`  #${d.id} ${d.state.padEnd(10)} ${d.status} ${d.groupKey} to ${d.sink}: ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}${d.lastError ? `, last error: ${d.lastError}` : ''}${d.nextAttemptAt ? `, next at ${d.nextAttemptAt}` : ''}${d.deliveredAt ? `, delivered ${d.deliveredAt}` : ''}`);
   }

@@ -5,6 +5,7 @@
  * open alerts.
  */
 import type { MonitorReport } from '../../monitor/capture/routes.js';
+import { describeTest } from '../../monitor/drift.js';
 import { pathOf } from '../../api/routes.js';
 import { connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
@@ -28,12 +29,14 @@ export function describeMonitor(r: MonitorReport): string {
   }
   for (const [label, c] of [['drift now', r.drift?.now], ['drift, last scheduled', r.drift?.scheduled]] as const) {
     if (!c) continue;
-    lines.push(`  ${label} (${c.at}, window ${c.window}, ${c.currentRows} rows against ${c.reference.rows} from ${c.reference.source}): ${c.result ? (c.result.drifted ? `DRIFTED, ${c.result.driftedFeatures.length} of ${c.result.features.length} features (${c.result.driftedFeatures.join(', ')}; threshold share ${c.result.threshold})` : `no drift (${c.result.driftedFeatures.length} of ${c.result.features.length} features${c.result.driftedFeatures.length ? `: ${c.result.driftedFeatures.join(', ')}` : ''})`) : c.note ?? 'not judged'}`);
+    // A check that failed before it read anything (an unreadable reference) has no window or rows to show.
+    const context = c.window ? `${c.at}, window ${c.window}, ${c.currentRows} rows against ${c.reference.rows} from ${c.reference.source}` : c.at;
+    lines.push(`  ${label} (${context}): ${c.result ? (c.result.drifted ? `DRIFTED, ${c.result.driftedFeatures.length} of ${c.result.features.length} features (${c.result.driftedFeatures.join(', ')}; threshold share ${c.result.threshold})` : `no drift (${c.result.driftedFeatures.length} of ${c.result.features.length} features${c.result.driftedFeatures.length ? `: ${c.result.driftedFeatures.join(', ')}` : ''})`) : c.note ?? 'not judged'}`);
     if (label === 'drift now' && c.result) {
-      for (const f of c.result.features) lines.push(`    ${f.drifted ? '!' : ' '} ${f.feature}: ${f.test} ${f.statistic.toPrecision(3)}${f.pValue !== undefined ? `, p ${f.pValue.toPrecision(2)} (< ${f.threshold} drifts)` : ` (≥ ${f.threshold} drifts)`}, ${f.referenceRows} vs ${f.currentRows} rows`);
+      for (const f of c.result.features) lines.push(`    ${f.drifted ? '!' : ' '} ${f.feature}: ${describeTest(f)}, ${f.referenceRows} vs ${f.currentRows} rows`);
     }
     for (const s of c.skipped) if (label === 'drift now') lines.push(`      ${s.feature}: ${s.reason}`);
-    if (label === 'drift now') for (const f of c.predictions ?? []) lines.push(`    ${f.drifted ? '!' : ' '} prediction ${f.feature}: ${f.test} ${f.statistic.toPrecision(3)}${f.pValue !== undefined ? `, p ${f.pValue.toPrecision(2)} (< ${f.threshold} drifts)` : ` (≥ ${f.threshold} drifts)`}, ${f.referenceRows} vs ${f.currentRows} predictions (against the first captured ones)`);
+    if (label === 'drift now') for (const f of c.predictions ?? []) lines.push(`    ${f.drifted ? '!' : ' '} prediction ${f.feature}: ${describeTest(f)}, ${f.referenceRows} vs ${f.currentRows} predictions (against the first captured ones)`);
   }
   if (r.slos.length === 0) lines.push('  SLOs: none declared (deployments.<name>.slos)');
   for (const s of r.slos) {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { featuresWarning, rolloutWaitWarning } from '../../control/plan.js';
+import { loadReference } from '../../monitor/reference.js';
 import { readSignature } from '../../onnx/signature.js';
 import { formatIssue, validateSpecFile } from '../../spec/load.js';
 import type { LoadedSpec } from '../../spec/types.js';
@@ -7,7 +8,7 @@ import { printJson } from '../output.js';
 
 /** `aloft validate`: report every violation; exit 1 if there is any. Warnings (as plan gives them) do not fail it. */
 export async function validate(opts: { file: string; json?: boolean }): Promise<number> {
-  const checked = await validateSpecFile(opts.file, { checkFiles: true, checkModel: modelProblem });
+  const checked = await validateSpecFile(opts.file, { checkFiles: true, checkModel: modelProblem, checkReference: referenceProblem });
   const { issues } = checked;
   const warnings = checked.ok ? await modelWarnings(checked.loaded) : [];
   if (opts.json) {
@@ -26,6 +27,16 @@ export async function validate(opts: { file: string; json?: boolean }): Promise<
 function modelProblem(bytes: Uint8Array): string | undefined {
   try {
     readSignature(bytes);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Why a drift reference cannot be used (unreadable, no rows, wrong columns), as the drift check would say; undefined when it can. */
+async function referenceProblem(path: string, features: readonly string[]): Promise<string | undefined> {
+  try {
+    await loadReference(path, features);
     return undefined;
   } catch (e) {
     return (e as Error).message;

@@ -11,14 +11,16 @@ import { ManualClock } from '../../clock.js';
 import { silentLogger } from '../../log.js';
 import { alertsSchema } from '../../spec/schema.js';
 import type { AlertsSpec } from '../../spec/types.js';
-import { Alerts } from './alerts.js';
+import { Alerts, type AlertsReport, type Delivery } from './alerts.js';
 import type { Store } from '../../store/db.js';
 import { freshDatabaseEach, testDialects, type TestDatabase } from '../../store/testing/databases.js';
 import { AlertBook, fingerprintOf, type BookSnapshot, type Condition, type Notification } from './model.js';
 import { AlertStateStore } from './store.js';
 import { Lease } from '../../store/leases.js';
 import { describeAlerts } from '../../cli/commands/alerts.js';
-import { CaptureDropRule, CrashLoopRule } from './rules.js';
+import { CaptureDropRule, CrashLoopRule, driftConditions } from './rules.js';
+import type { DriftCheck } from '../drift-monitor.js';
+import type { DatasetDrift, FeatureDrift } from '../drift.js';
 import { webhookPayload, type WebhookPayload } from './sinks.js';
 
 const cond = (name: string, deployment: string, extra: Record<string, string> = {}): Condition => ({
@@ -403,3 +405,24 @@ for (const target of await testDialects()) {
     });
   });
 }
+
+test('drift alerts state each test as it is judged: a p-value against its threshold, a distance against its own', () => {
+  const f = (feature: string, o: Partial<FeatureDrift>): FeatureDrift => ({ feature, test: 'ks', statistic: 0.31, pValue: 1.2e-5, threshold: 0.05, drifted: true, referenceRows: 1000, currentRows: 500, ...o });
+  const check: DriftCheck = {
+    deployment: 'd', at: '2026-12-06T00:00:00.000Z', trigger: 'scheduled', window: '1h', reference: { source: 'ref.csv', rows: 1000 }, currentRows: 500, skipped: [],
+    result: { features: [f('income', {}), { feature: 'region', test: 'jensen-shannon', statistic: 0.14, threshold: 0.1, drifted: true, referenceRows: 1000, currentRows: 500 }], share: 1, threshold: 0.5, drifted: true, driftedFeatures: ['income', 'region'] } satisfies DatasetDrift,
+    predictions: [f('probability', { test: 'z-test', statistic: 6.24, pValue: 4.4e-10 })],
+  };
+  const [data, prediction] = driftConditions([check]);
+  assert.equal(data!.annotations.description, 'income: ks 0.310, p 0.000012 (< 0.05 drifts); region: jensen-shannon 0.140 (≥ 0.1 drifts)');
+  assert.match(prediction!.annotations.summary, /\(z-test 6\.24, p 4\.4e-10 \(< 0\.05 drifts\), over 1h\)$/);
+});
+
+test('aloft alerts tells deliveries still being tried from those given up on', () => {
+  const d = (id: number, state: 'waiting' | 'failed' | 'delivered'): Delivery => ({ id, sink: 'webhook:ops', groupKey: '{deployment="d"}', status: 'firing', alerts: 1, state, attempts: state === 'waiting' ? 1 : 3, lastError: 'answered 500', createdAt: '2026-12-06T00:00:00.000Z' });
+  const report: AlertsReport = { at: '2026-12-06T00:01:00.000Z', evaluator: { self: 'a', leading: true }, active: [], resolved: [], deliveries: [d(3, 'waiting'), d(2, 'failed'), d(1, 'delivered')], sinks: ['webhook:ops'], silences: [] };
+  const text = describeAlerts(report, false);
+  assert.match(text, /^deliveries not delivered \(1 still being tried, 1 given up after every attempt\):$/m);
+  assert.match(text, /#2 failed/);
+  assert.doesNotMatch(text, /#1 /, 'a delivered one is shown with --all only');
+});

@@ -13,6 +13,7 @@
  */
 import type { ReplicaStatus } from '../../control/orchestrators/types.js';
 import type { DriftCheck } from '../drift-monitor.js';
+import { describeTest } from '../drift.js';
 import type { SloStatus } from '../slo.js';
 import type { Condition } from './model.js';
 
@@ -49,7 +50,7 @@ export function driftConditions(checks: readonly DriftCheck[]): Condition[] {
         labels: { alertname: 'DataDrift', deployment: c.deployment, severity: 'ticket' },
         annotations: {
           summary: `${c.deployment}: the inputs drifted from the reference: ${inputs.map((f) => f.feature).join(', ')} (${inputs.length} of ${r.features.length} features, over ${c.window})`,
-          description: inputs.map((f) => `${f.feature}: ${f.test} ${f.statistic.toPrecision(3)} (threshold ${f.threshold})`).join('; '),
+          description: inputs.map((f) => `${f.feature}: ${describeTest(f)}`).join('; '),
         },
         value: r.share,
       });
@@ -57,7 +58,7 @@ export function driftConditions(checks: readonly DriftCheck[]): Condition[] {
     for (const p of (c.predictions ?? []).filter((f) => f.drifted)) {
       out.push({
         labels: { alertname: 'PredictionDrift', deployment: c.deployment, output: p.feature, severity: 'ticket' },
-        annotations: { summary: `${c.deployment}: the model's ${p.feature} drifted from the reference's (${p.test} ${p.statistic.toPrecision(3)}, threshold ${p.threshold}, over ${c.window})` },
+        annotations: { summary: `${c.deployment}: the model's ${p.feature} drifted from the reference's (${describeTest(p)}, over ${c.window})` },
         value: p.statistic,
       });
     }

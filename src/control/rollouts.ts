@@ -683,7 +683,8 @@ export class Rollouts {
       const next = before === 'promotion' ? 100 : spec.steps[st.step + 1];
       const body = JSON.stringify({
         deployment, strategy: st.strategy, before, baseline: st.baseline, candidate: st.candidate,
-        step: st.step + 1, weight: st.weight, next, state: st.state,
+        // The step's index in rollout.steps (0 first), as the rollout's status and verdicts give it.
+        step: st.step, weight: st.weight, next, state: st.state,
         analysis: { failures: c.fail, latency: c.slow, latencyP50: c.slow50, outputShift: c.shift, ...(st.shadow ? { shadow: st.shadow } : {}) },
       });
       for (const h of hooks) {
@@ -695,7 +696,7 @@ export class Rollouts {
           if (verdict === 'fail' && call.failed === undefined) call.failed = `webhook gate ${h.url} ${detail ?? 'failed'}`;
           if (call.pending === 0) call.done = true;
         };
-        this.#fetch(h.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(h.timeout) })
+        this.#fetch(h.url, { method: 'POST', headers: { ...h.headers, 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(h.timeout) })
           .then(async (res) => {
             const text = (await res.text().catch(() => '')).slice(0, 200);
             answered(res.ok ? 'pass' : 'fail', res.ok ? text || undefined : `answered ${res.status}${text ? `: ${text}` : ''}`, res.status);

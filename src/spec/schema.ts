@@ -348,7 +348,8 @@ export const rolloutSchema = z
       .describe('shadow: which requests are copied to the new version and how its answers are judged. Every field is optional.'),
     webhooks: z
       .array(z.strictObject({
-        url: z.url({ protocol: /^https?$/, error: 'a webhook gate url is an http:// or https:// URL' }).describe('Called with POST and a JSON body (the deployment, both versions, the step, the analysis so far); a 2xx answer lets the rollout go on, anything else (or no answer within `timeout`) rolls it back. Required. Example: url: https://eval.internal/gate.'),
+        url: z.url({ protocol: /^https?$/, error: 'a webhook gate url is an http:// or https:// URL' }).describe('Called with POST and a JSON body (deployment, strategy, before, baseline and candidate {version, group}, step: the index in steps, 0 first, as aloft rollout status --json gives it, weight, next: the weight it moves to, state, and the analysis so far); a 2xx answer lets the rollout go on, anything else (or no answer within `timeout`) rolls it back. Required. Example: url: https://eval.internal/gate.'),
+        headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/), z.string()).default({}).describe('Extra request headers, e.g. a token the gate requires. Default {}. Example: headers: { authorization: Bearer ${env:GATE_TOKEN} }.'),
         before: z.enum(['step', 'promotion']).default('step').describe("'step': before every canary step after the first and before promotion; 'promotion': only before promotion. Default 'step'. Example: before: promotion."),
         timeout: duration({ positive: true }).prefault('10s').describe('How long to wait for the answer. Default 10s. Example: timeout: 1m.'),
       }))

@@ -248,7 +248,7 @@ async function receiver(script: Script[]): Promise<Receiver> {
       let body: Record<string, unknown>;
       try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>; } catch { body = { unparsable: true }; }
       const step = script[calls.length] ?? { status: 500, body: 'unscripted call' };
-      calls.push({ at: Date.now(), body: { method: req.method, path: req.url, ...body } });
+      calls.push({ at: Date.now(), body: { method: req.method, path: req.url, token: req.headers['x-gate-token'], ...body } });
       if (step === 'silent') { held.push(res); return; }
       setTimeout(() => res.writeHead(step.status, { 'content-type': 'text/plain' }).end(step.body ?? ''), step.delayMs ?? 0);
     });
@@ -267,7 +267,7 @@ async function receiver(script: Script[]): Promise<Receiver> {
 
 test('webhook gates: a 2xx lets the canary go on, a refusal rolls it back, with the call recorded', { timeout: 150_000 }, async (t) => {
   const gate = await receiver([{ status: 200, body: 'ok', delayMs: 400 }, { status: 422, body: 'accuracy too low' }, 'silent']);
-  const gated = (timeout?: string) => `{ strategy: canary, steps: [50, 100], interval: 2s, analysis: { minSamples: 50, onInconclusive: promote }, webhooks: [{ url: "${gate.url}", before: promotion${timeout ? `, timeout: ${timeout}` : ''} }] }`;
+  const gated = (timeout?: string) => `{ strategy: canary, steps: [50, 100], interval: 2s, analysis: { minSamples: 50, onInconclusive: promote }, webhooks: [{ url: "${gate.url}", before: promotion, headers: { x-gate-token: t0k3n }${timeout ? `, timeout: ${timeout}` : ''} }] }`;
   try {
     await withAloft('aloft-gates-hook-', { 'a.onnx': creditModel(1), 'b.onnx': creditModel(2), 'c.onnx': creditModel(3), 'd.onnx': creditModel(4) }, spec('a.onnx', gated()), async (aloft, admin, key) => {
       const traffic = load(aloft.url, key, 2);
@@ -288,6 +288,7 @@ test('webhook gates: a 2xx lets the canary go on, a refusal rolls it back, with 
         const call = gate.calls[0]!.body as { method: string; path: string; deployment: string; strategy: string; before: string; baseline: { version: number; group: string }; candidate: { version: number; group: string }; step: number; weight: number; next: number; state: string; analysis: { failures: { verdict: string; reason: string }; latency: object; latencyP50: object; outputShift: object } };
         t.diagnostic(`webhook body: ${JSON.stringify({ ...call, analysis: { failures: call.analysis.failures.reason } })}`);
         assert.equal(call.method, 'POST');
+        assert.equal((call as { token?: string }).token, 't0k3n', 'the gate\'s headers are sent');
         assert.equal(call.path, '/gate');
         assert.equal(call.deployment, DEPLOYMENT);
         assert.equal(call.strategy, 'canary');
@@ -295,7 +296,7 @@ test('webhook gates: a 2xx lets the canary go on, a refusal rolls it back, with 
         assert.equal(call.baseline.version, 1);
         assert.equal(call.candidate.version, 2);
         assert.match(call.candidate.group, /^credit-risk@2\./);
-        assert.equal(call.step, 1);
+        assert.equal(call.step, 0, 'the index in steps, as rollout status gives it');
         assert.equal(call.weight, 50);
         assert.equal(call.next, 100);
         assert.equal(call.state, 'progressing');

@@ -4,8 +4,7 @@
  * pull request, with a Mermaid diagram of the resulting topology. Pure functions of the
  * plan the server returned.
  */
-import { ROLLOUT_FIELDS, show, type DeploymentPlan, type FieldChange, type MonthlyCost, type Plan } from '../control/plan.js';
-import { specFields } from '../spec/reference.js';
+import { ROLLOUT_FIELDS, expandLists, showField, type DeploymentPlan, type FieldChange, type MonthlyCost, type Plan } from '../control/plan.js';
 import { formatDuration } from '../spec/units.js';
 import { humanBytes, shortHash } from './output.js';
 
@@ -32,27 +31,16 @@ export function planSummary(plan: Plan, done = false): string {
   return `${parts.join(', ') || 'spec metadata changes only'}${replicas}`;
 }
 
-/** The spec's duration fields (stored as ms), by path: deployments' relative to the deployment. */
-let durationPaths: Set<string> | undefined;
-function isDuration(path: string): boolean {
-  durationPaths ??= new Set(specFields().filter((f) => f.type === 'duration').map((f) => f.path.replace(/^deployments\.<name>\./, 'deployment:')));
-  return durationPaths.has(path);
-}
-
-/** A field's value as the user writes it: a duration as 30s, not 30000. */
-function showField(path: string, v: unknown): string {
-  return typeof v === 'number' && isDuration(path) ? formatDuration(v) : show(v);
-}
-
 /**
  * A deployment's changed fields worth reading: the rollout settings of other strategies
  * than the one in effect are left out (the JSON plan has them all).
  */
 function shownFields(d: DeploymentPlan): { fields: FieldChange[]; hidden: number } {
-  if (d.strategy === undefined) return { fields: d.fields, hidden: 0 };
+  const all = expandLists(d.fields);
+  if (d.strategy === undefined) return { fields: all, hidden: 0 };
   const keep = ROLLOUT_FIELDS[d.strategy];
-  const fields = d.fields.filter((f) => !f.field.startsWith('rollout.') || keep.includes(f.field.slice('rollout.'.length).split('.')[0]!));
-  return { fields, hidden: d.fields.length - fields.length };
+  const fields = all.filter((f) => !f.field.startsWith('rollout.') || keep.includes(f.field.slice('rollout.'.length).split(/[.[]/)[0]!));
+  return { fields, hidden: all.length - fields.length };
 }
 
 function effectText(d: DeploymentPlan): string {
@@ -68,14 +56,19 @@ function effectText(d: DeploymentPlan): string {
 
 /** The plan as the terminal shows it. */
 /** "12.34 USD/month" for a fixed count, "12.34–49.36 USD/month" for a range, and what is unpriced. */
-export function monthlyText(m: MonthlyCost | undefined, currency: string): string {
+export function monthlyText(m: MonthlyCost | undefined, currency: string, opts: { why?: boolean } = {}): string {
   if (!m) return 'nothing';
   const money = (x: number) => x.toFixed(2);
   const range = m.min === m.max ? money(m.min) : `${money(m.min)}–${money(m.max)}`;
   const e = m.expected;
   const expected = e && m.min !== m.max ? `, expected ${money(e.monthly)} (${e.replicas.toFixed(1)} replicas, as on average over the last ${spanText(e.hours)})`
-    : m.noExpected ? ` (no expected figure: ${m.noExpected})` : '';
+    : m.noExpected && opts.why !== false ? `; no expected figure: ${m.noExpected}` : '';
   return `${range} ${currency}/month${expected}${m.unpriced.length > 0 ? ` + unpriced ${m.unpriced.join(', ')}` : ''}`;
+}
+
+/** Money that may be a fraction of a cent: 2 decimals, else 2 significant digits (0.00021). */
+function smallMoney(x: number): string {
+  return x === 0 || x >= 0.01 ? x.toFixed(2) : x.toPrecision(2);
 }
 
 /** "40 min", "5.5 h", "3.2 days". */
@@ -89,9 +82,11 @@ function spanText(hours: number): string {
 export function costChange(from: MonthlyCost | undefined, to: MonthlyCost | undefined, currency: string): string {
   const delta = from && to && from.min === from.max && to.min === to.max ? to.min - from.min : undefined;
   const sign = (x: number) => (x >= 0 ? `+${x.toFixed(2)}` : x.toFixed(2));
-  if (!from) return `${monthlyText(to, currency)} (new)`;
+  if (!from) return `nothing → ${monthlyText(to, currency)}`;
   if (!to) return `${monthlyText(from, currency)} → nothing (${sign(-from.max)} ${currency}/month at most)`;
-  return `${monthlyText(from, currency)} → ${monthlyText(to, currency)}${delta !== undefined ? ` (${sign(delta)} ${currency}/month)` : ''}`;
+  // Why there is no expected figure is said once, after the new cost, when both sides share it.
+  const same = from.noExpected !== undefined && from.noExpected === to.noExpected;
+  return `${monthlyText(from, currency, { why: !same })} → ${monthlyText(to, currency)}${delta !== undefined ? ` (${sign(delta)} ${currency}/month)` : ''}`;
 }
 
 export function renderPlan(plan: Plan): string {
@@ -123,7 +118,7 @@ export function renderPlan(plan: Plan): string {
       if (d.cost && plan.cost) out.push(`      cost: ${costChange(d.cost.from, d.cost.to, plan.cost.currency)}`);
       if (d.cost?.during && plan.cost) {
         const w = d.cost.during;
-        out.push(`      during the ${w.strategy} rollout: +${w.hourly.toFixed(4)} ${plan.cost.currency}/hour for the new group beside the old${w.unpriced.length ? ` + unpriced ${w.unpriced.join(', ')}` : ''} (at least ${Math.round(w.atLeastMs / 60_000)} min, ${(w.hourly * w.atLeastMs / 3_600_000).toFixed(4)} ${plan.cost.currency})`);
+        out.push(`      during the ${w.strategy} rollout: +${w.hourly.toFixed(4)} ${plan.cost.currency}/hour for the new group beside the old${w.unpriced.length ? ` + unpriced ${w.unpriced.join(', ')}` : ''} (at least ${formatDuration(w.atLeastMs)}: ${smallMoney(w.hourly * w.atLeastMs / 3_600_000)} ${plan.cost.currency})`);
       }
     }
     out.push('');

@@ -144,9 +144,9 @@ test('cost lines, golden: replicas 2 → 4, a range, a new deployment, a removed
     'cost: 32.85 USD/month → 32.85–98.55 USD/month',
     'cost: 32.85 USD/month → nothing (-32.85 USD/month at most)',
     // The GPU has no price: named, not counted as free.
-    'cost: 32.85 USD/month + unpriced gpu (new)',
+    'cost: nothing → 32.85 USD/month + unpriced gpu',
     // 2 vCPU + 4 GiB = 0.1 $/h.
-    'cost: 73.00 USD/month (new)',
+    'cost: nothing → 73.00 USD/month',
     'Cost: 131.40 USD/month → 270.10–335.80 USD/month + unpriced gpu for every deployment',
   ]);
 });
@@ -181,9 +181,9 @@ test('cost lines, golden: a range with metered history shows what its recent ave
   assert.equal(fresh.cost!.to.expected, undefined);
   // ... and the plan says why there is none.
   const why = renderPlan(fresh).split('\n').map((l) => l.trim()).filter((l) => l.startsWith('cost:'));
-  assert.equal(why[0], 'cost: 32.85–131.40 USD/month (no expected figure: too little metered history yet (it is read again every 5 min)) → 32.85–197.10 USD/month (no expected figure: too little metered history yet (it is read again every 5 min))');
+  assert.equal(why[0], 'cost: 32.85–131.40 USD/month → 32.85–197.10 USD/month; no expected figure: too little metered history yet (it is read again every 5 min)');
   const added = makePlan({ base: 3, current: 3, before, after: side({ ...Object.fromEntries(Object.entries({ a: 1, b: 1, c: 1 }).map(([n]) => [n, { spec: before.deployments.find((d) => d.name === n)!.spec }])), n: { spec: spec({ min: 1, max: 3, initial: 1 }) } }), models: [], recentRequests: () => 0, cost, recentReplicas: () => undefined });
-  assert.match(renderPlan(added), /cost: 32\.85–98\.55 USD\/month \(no expected figure: a new deployment has no load history\) \(new\)/);
+  assert.match(renderPlan(added), /cost: nothing → 32\.85–98\.55 USD\/month; no expected figure: a new deployment has no load history$/m);
 });
 
 test('a plan that would reserve more vCPU than the machine has warns, at the starting count and at the top of a range, and names who reserves what', () => {
@@ -211,7 +211,7 @@ test('a blue-green rollout\'s plan says what the second group costs while both r
   const spec = (): DeploymentSpec => ({ ...depSpec({ replicas: 2 }), resources: { cpu: 1, memory: 1, gpu: 0 }, rollout: rolloutSchema.parse({ strategy: 'blueGreen', bake: '10m', keepOld: '50m' }) as DeploymentSpec['rollout'] });
   const p = makePlan({ base: 3, current: 3, before: side({ a: { spec: spec(), version: 1 } }), after: side({ a: { spec: spec(), version: 2 } }), models: [], recentRequests: () => 0, cost });
   const line = renderPlan(p).split('\n').map((l) => l.trim()).find((l) => l.startsWith('during'));
-  assert.equal(line, 'during the blueGreen rollout: +0.0900 USD/hour for the new group beside the old (at least 60 min, 0.0900 USD)');
+  assert.equal(line, 'during the blueGreen rollout: +0.0900 USD/hour for the new group beside the old (at least 1h: 0.09 USD)');
 });
 
 test('a canary\'s plan says how apply will move traffic, and its text leaves out other strategies\' settings and shows durations as written', async () => {
@@ -297,4 +297,24 @@ test('a range the autoscaler has moved is planned from the count it runs, not fr
   assert.match(higher.steps.join('\n'), /start 1 more replica of m@1 \(3 → 4\)/);
   const gone = makePlan({ base: 3, current: 3, before: b, after: side({}), models: [], recentRequests: () => 0, runningReplicas: () => 3 });
   assert.match(gone.steps.join('\n'), /drain and stop m@1 \(3 replicas\)/);
+});
+
+test('changed fields read as written: lists of objects by element and field, durations and memory in their units', async () => {
+  const { expandLists, showField } = await import('./plan.js');
+  const slos = (latency: Record<string, unknown>) => [{ name: 'availability', kind: 'availability', objective: 99.9, window: 2_592_000_000 }, { name: 'latency', kind: 'latency', objective: 99, window: 2_592_000_000, threshold: 50, ...latency }];
+  const fields = expandLists([
+    { field: 'slos', from: slos({}), to: [...slos({ objective: 99.5, threshold: 40 }), { name: 'accuracy', kind: 'accuracy', objective: 90, window: 604_800_000 }] },
+    { field: 'replicas.max', from: 3, to: 4 },
+  ]);
+  assert.deepEqual(fields.map((f) => `${f.field}: ${showField(`deployment:${f.field}`, f.from)} → ${showField(`deployment:${f.field}`, f.to)}`), [
+    'slos[latency].objective: 99 → 99.5',
+    'slos[latency].threshold: 50ms → 40ms',
+    'slos[accuracy]: (none) → {"name":"accuracy","kind":"accuracy","objective":90,"window":604800000}',
+    'replicas.max: 3 → 4',
+  ]);
+  assert.equal(showField('deployment:slos[latency].window', 2_592_000_000), '30d');
+  assert.equal(showField('deployment:resources.memory', 0.5), '512Mi');
+  assert.equal(showField('deployment:resources.memory', 2), '2Gi');
+  assert.equal(showField('alerts.every', 10_000), '10s');
+  assert.equal(showField('deployment:replicas.max', 4), '4');
 });

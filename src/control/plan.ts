@@ -15,6 +15,7 @@ import { alertsSchema, autoscalingSchema, costSchema, rolloutSchema } from '../s
 import { redactSecrets } from '../spec/secrets.js';
 import type { DeploymentSpec, LoadedSpec, RateLimitSpec, RolloutSpec } from '../spec/types.js';
 import { formatDuration } from '../spec/units.js';
+import { specFields } from '../spec/reference.js';
 
 /** A deployment of a spec at the exact model version it resolves to. */
 export interface TargetDeployment {
@@ -414,7 +415,7 @@ export function makePlan(i: PlanInputs): Plan {
       settings.push({ ...f, ...(now !== undefined ? { from: now } : {}), live: !needsRestart(f.field) });
     }
   }
-  const restart = settings.filter((s) => !s.live).map((s) => `${s.field}: ${show(s.from)} → ${show(s.to)} needs a restart of aloft up`);
+  const restart = settings.filter((s) => !s.live).map((s) => `${s.field}: ${showField(s.field, s.from)} → ${showField(s.field, s.to)} needs a restart of aloft up`);
   const perKey = loosenedLimit(beforeSpec ? (beforeSpec.limits as { perKey?: RateLimitSpec }).perKey : undefined, (i.after.canonical.limits as { perKey?: RateLimitSpec }).perKey);
   if (beforeSpec && perKey) warnings.push(`per-key rate limit loosened (${perKey})`);
   const over = i.machine && oversubscribedBy(i.machine, i.before?.deployments ?? [], i.after.deployments);
@@ -515,7 +516,7 @@ function topologyOf(after: PlanSide): Topology {
 function stepsOf(models: readonly PlannedModel[], deployments: readonly DeploymentPlan[], settings: readonly SettingPlan[]): string[] {
   const steps: string[] = [];
   for (const m of models) steps.push(`register ${m.model}@${m.version} (sha256:${m.sha256.slice(0, 12)})`);
-  for (const s of settings.filter((x) => x.live)) steps.push(`update ${s.field}: ${show(s.from)} → ${show(s.to)} in place`);
+  for (const s of settings.filter((x) => x.live)) steps.push(`update ${s.field}: ${showField(s.field, s.from)} → ${showField(s.field, s.to)} in place`);
   for (const d of deployments) {
     const to = d.to && `${d.to.model}@${d.to.version}`;
     const from = d.from && `${d.from.model}@${d.from.version}`;
@@ -606,6 +607,62 @@ export function show(v: unknown): string {
   if (v === null || v === undefined) return '(none)';
   if (typeof v === 'string') return v;
   return JSON.stringify(v);
+}
+
+/** The spec's duration fields (stored as ms), by path: deployments' relative to the deployment (`deployment:slos[].window`). */
+let durationPaths: Set<string> | undefined;
+function isDuration(path: string): boolean {
+  durationPaths ??= new Set(specFields().filter((f) => f.type === 'duration').map((f) => f.path.replace(/^deployments\.<name>\./, 'deployment:')));
+  // An element of a list named by its name or index (slos[latency].window) reads as the list's field (slos[].window).
+  return durationPaths.has(path.replace(/\[[^\]]*\]/g, '[]'));
+}
+
+/** Memory as GiB (resources.memory, an instance's size) the way it is written: 512Mi, 1Gi, 1.5Gi. */
+function memoryText(gib: number): string {
+  const mib = gib * 1024;
+  return gib >= 1 && Number.isInteger(gib * 4) ? `${gib}Gi` : Number.isInteger(mib) ? `${mib}Mi` : `${gib}Gi`;
+}
+
+/**
+ * A field's value as the user writes it: a duration as 30s (not 30000), memory as 512Mi
+ * (not 0.5). `path` is a setting's (alerts.every) or, prefixed `deployment:`, a
+ * deployment's field (deployment:resources.memory).
+ */
+export function showField(path: string, v: unknown): string {
+  if (typeof v !== 'number') return show(v);
+  if (isDuration(path)) return formatDuration(v);
+  if (path === 'deployment:resources.memory' || /^cost\.instances(\[[^\]]*\])?\.memory$/.test(path)) return memoryText(v);
+  return show(v);
+}
+
+/**
+ * Field changes with lists of objects (slos, alert webhooks) taken apart: each element by
+ * its `name` (else its index) and field, so a changed objective reads
+ * `slos[latency].objective: 99 → 99.5` rather than two lines of JSON.
+ */
+export function expandLists(fields: readonly FieldChange[]): FieldChange[] {
+  const isObjects = (v: unknown): v is Record<string, unknown>[] => Array.isArray(v) && v.length > 0 && v.every((e) => e !== null && typeof e === 'object' && !Array.isArray(e));
+  const out: FieldChange[] = [];
+  for (const f of fields) {
+    const from = f.from ?? [];
+    const to = f.to ?? [];
+    if (!(isObjects(from) || isObjects(to)) || !Array.isArray(from) || !Array.isArray(to) || ![...from, ...to].every((e) => e !== null && typeof e === 'object' && !Array.isArray(e))) {
+      out.push(f);
+      continue;
+    }
+    const named = [...from, ...to].every((e) => typeof (e as Record<string, unknown>).name === 'string');
+    const keyOf = (e: Record<string, unknown>, i: number) => (named ? String(e.name) : String(i));
+    const a = new Map((from as Record<string, unknown>[]).map((e, i) => [keyOf(e, i), e]));
+    const b = new Map((to as Record<string, unknown>[]).map((e, i) => [keyOf(e, i), e]));
+    for (const k of [...new Set([...a.keys(), ...b.keys()])]) {
+      const x = a.get(k);
+      const y = b.get(k);
+      // An element added or removed whole is one line; one that changed, a line per field.
+      if (!x || !y) out.push({ field: `${f.field}[${k}]`, from: x ?? null, to: y ?? null });
+      else for (const c of diffFields(x, y)) out.push({ field: `${f.field}[${k}].${c.field}`, from: c.from, to: c.to });
+    }
+  }
+  return out;
 }
 
 /**

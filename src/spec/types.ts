@@ -131,7 +131,7 @@ export interface RolloutSpec {
     /** copies in flight at most */
     readonly queue: number;
   };
-  readonly webhooks: readonly { readonly url: string; readonly before: 'step' | 'promotion'; /** ms */ readonly timeout: number }[];
+  readonly webhooks: readonly { readonly url: string; readonly before: 'step' | 'promotion'; /** ms */ readonly timeout: number; readonly headers: Readonly<Record<string, string>> }[];
   readonly analysis: {
     readonly alpha: number;
     readonly minSamples: number;

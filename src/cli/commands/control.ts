@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { createInterface } from 'node:readline/promises';
 import type { AdminClient } from '../../api/client.js';
 import type { ApplyAnswer, ControlStatus, Plan, RevisionDetail, RolloutStatus, SpecSubmission } from '../../api/types.js';
@@ -40,13 +41,27 @@ const out = (s: string) => process.stdout.write(s);
 /** Read, check and hash a spec and its model files, as the server wants them. */
 export async function readSubmission(file: string): Promise<{ sub: SpecSubmission; bytes: Map<string, Buffer> }> {
   const checked = await validateSpecFile(file);
-  if (!checked.ok) throw fail(checked.code, `${checked.issues.map(formatIssue).join('\n')}\nnothing was sent; fix the spec and run the command again`, { details: { issues: checked.issues } });
-  const loaded = checked.loaded;
-  const text = await readFile(loaded.file, 'utf8');
+  let specFile: string;
+  let modelPaths: [string, string][];
+  if (checked.ok) {
+    specFile = checked.loaded.file;
+    modelPaths = Object.entries(checked.loaded.spec.models).map(([name, m]) => [name, m.path]);
+  } else if (checked.code === 'ALOFT_SPEC_INVALID' && checked.issues.length > 0 && checked.issues.every((i) => SERVER_SECRET.test(i.message))) {
+    // Only secrets unset in this shell: the server resolves ${env:} in its own environment
+    // (a capture key only it has), and checks the whole spec again; the model files are read here.
+    specFile = resolve(file);
+    modelPaths = modelPathsOf(await readFile(specFile, 'utf8'), dirname(specFile));
+  } else {
+    throw fail(checked.code, `${checked.issues.map(formatIssue).join('\n')}\nnothing was sent; fix the spec and run the command again`, { details: { issues: checked.issues } });
+  }
+  const text = await readFile(specFile, 'utf8');
   const models: NonNullable<SpecSubmission['models']> = {};
   const bytes = new Map<string, Buffer>();
-  for (const [name, m] of Object.entries(loaded.spec.models)) {
-    const b = await readFile(m.path);
+  for (const [name, path] of modelPaths) {
+    const m = { path };
+    const b = await readFile(m.path).catch((e: unknown) => {
+      throw fail('ALOFT_SPEC_INVALID', `models.${name}.path: cannot read ${m.path}: ${(e as Error).message}`);
+    });
     let signature;
     try {
       signature = readSignature(b);
@@ -58,7 +73,15 @@ export async function readSubmission(file: string): Promise<{ sub: SpecSubmissio
     models[name] = { sha256, sizeBytes: b.length, signature };
     bytes.set(sha256, b);
   }
-  return { sub: { spec: text, file: relative(process.cwd(), loaded.file) || loaded.file, models }, bytes };
+  return { sub: { spec: text, file: relative(process.cwd(), specFile) || specFile, models }, bytes };
+}
+
+const SERVER_SECRET = /^environment variable \S+ is not set$/;
+
+/** The model files a spec names (models.<name>.path, relative to it), read without resolving anything else. */
+function modelPathsOf(text: string, dir: string): [string, string][] {
+  const raw = parseYaml(text) as { models?: Record<string, { path?: unknown } | null> } | null;
+  return Object.entries(raw?.models ?? {}).flatMap(([name, m]) => (typeof m?.path === 'string' ? [[name, resolve(dir, m.path)] as [string, string]] : []));
 }
 
 /**

@@ -174,7 +174,7 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .option('--duration <duration>', 'measurement per configuration, e.g. 1.5s, 800ms (a bare number is ms)', durationMs, '1500'))
     .action((d: string, o: Parameters<typeof recommend>[1]) => recommend(d, o));
   const cap = program.command('capture').description('captured predictions (deployments.<name>.capture)');
-  client(cap.command('export').description('write a deployment\'s captured predictions, decrypted (admin only), to standard output; redacted features stay absent, hashed ones hashed').argument('<deployment>', 'deployment name')
+  client(cap.command('export').description('write a deployment\'s captured predictions, decrypted (admin only), to standard output, each with the label feedback gave it (a label field; a label column in CSV); redacted features stay absent, hashed ones hashed').argument('<deployment>', 'deployment name')
     .option('--since <duration>', 'how far back, e.g. 24h, 30m, 7d', '24h')
     .option('--format <format>', 'jsonl (one record per line) or csv (one line per input row)', 'jsonl'))
     .action((d: string, o: Parameters<typeof exportCapture>[1]) => exportCapture(d, o));

@@ -411,7 +411,7 @@ test('export through the CLI decrypts the records; a viewer is refused; a wrong 
   assert.equal(csv.code, 0, csv.stderr);
   const lines = csv.stdout.split('\n').filter((l) => l !== '');
   const header = lines[0]!.split(',');
-  assert.deepEqual(header, ['id', 'at', 'deployment', 'version', 'model', 'key', 'latencyMs', 'row', ...FEATURE_NAMES.filter((n) => n !== 'income'), 'output.probability']);
+  assert.deepEqual(header, ['id', 'at', 'deployment', 'version', 'model', 'key', 'latencyMs', 'row', ...FEATURE_NAMES.filter((n) => n !== 'income'), 'output.probability', 'label']);
   const rowCount = mine.reduce((n, s) => n + s.rows.length, 0);
   assert.equal(lines.length - 1, rowCount, 'one line per input row');
   const regionCol = header.indexOf('region');
@@ -560,6 +560,18 @@ test('feedback: accepted, not captured and rejected per entry; malformed bodies,
   // The same id twice in one call: every entry is accounted for, the last label kept.
   const twice = ok(await fb({ feedback: [{ id: oneRow[37]!.id, label: 0 }, { id: oneRow[37]!.id, label: 1 }] }));
   assert.deepEqual(twice, { accepted: 1, notCaptured: [], rejected: [{ index: 0, id: oneRow[37]!.id, error: 'entry #1 of this call labels the same id; the last label is kept' }] });
+
+  // An export carries each record's label (the latest), so captured data is a training set as it is.
+  const exported = await call(`${url}/api/v1/capture/${DEP}?since=1h`, { headers: bearer(state.adminKey), timeoutMs: 20_000 });
+  assert.equal(exported.status, 200, exported.text.slice(0, 300));
+  const byId = new Map(exported.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; label?: number | number[] }).map((r) => [r.id, r]));
+  assert.equal(byId.get(oneRow[37]!.id)?.label, 1, 'the last label sent');
+  assert.deepEqual(byId.get(twoRows[0]!.id)?.label, [0, 1]);
+  assert.equal(byId.get(mine[32]!.id)?.label, undefined, 'a rejected label is not there');
+  const csvExport = await call(`${url}/api/v1/capture/${DEP}?since=1h&format=csv`, { headers: bearer(state.adminKey), timeoutMs: 20_000 });
+  const csvLines = csvExport.text.split('\n').filter(Boolean);
+  const labelCol = csvLines[0]!.split(',').indexOf('label');
+  assert.deepEqual(csvLines.filter((l) => l.startsWith(`${twoRows[0]!.id},`)).map((l) => l.split(',')[labelCol]), ['0', '1'], 'one label per row of a batch');
 
   // Only ids never captured: 200, nothing accepted, all listed.
   const unknown = ok(await fb({ feedback: [{ id: 'nope-1', label: 1 }, { id: 'nope-2', label: 0 }] }));

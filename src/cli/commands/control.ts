@@ -234,7 +234,8 @@ export async function revisionsList(opts: ClientOptions & { json?: boolean; limi
   }
   printTable(['REV', 'CREATED', 'AUTHOR', 'KIND', 'OUTCOME', 'VERSIONS', 'MESSAGE'], r.revisions.map((x) => [
     String(x.number), x.createdAt.replace(/\.\d+Z$/, 'Z'), x.author, x.kind === 'rollback' ? `rollback of ${x.rollbackOf}` : x.kind,
-    x.outcome + (x.reason && x.outcome === 'failed' ? `: ${x.reason.slice(0, 60)}` : ''),
+    // Why a revision failed or was rolled back (a canary's gate, or a later rollback), shortened: 'aloft revisions show N' has it whole.
+    x.outcome + (x.reason && (x.outcome === 'failed' || x.outcome === 'rolled_back') ? `: ${x.reason.length > 56 ? `${x.reason.slice(0, 55)}…` : x.reason}` : ''),
     x.deployments.map((d) => `${d.name}=${d.model}@${d.version}`).join(' '), x.message,
   ]));
 }

@@ -11,13 +11,13 @@ test('the CSV export has a column for every input, not only the one whose column
     inputs: { ids: { shape: [2, 1], data: [10, 20] } },
     outputs: { score: { shape: [2, 1], data: [0.1, 0.9] }, pair: { shape: [2, 2], data: [1, 2, 3, 4] } },
   };
-  assert.equal(csvHeader(['a', 'b', 'c'], ['ids'], ['score', 'pair']), 'id,at,deployment,version,model,key,latencyMs,row,a,b,c,input.ids,output.score,output.pair\n');
-  assert.equal(csvRows(r, ['a', 'b', 'c'], ['ids'], ['score', 'pair']), [
-    'r-1,2026-12-04T00:00:00.000Z,scorer,2,scorer,ci,1.5,0,1,2,3,10,0.1,"[1,2]"',
-    'r-1,2026-12-04T00:00:00.000Z,scorer,2,scorer,ci,1.5,1,4,5,6,20,0.9,"[3,4]"',
+  assert.equal(csvHeader(['a', 'b', 'c'], ['ids'], ['score', 'pair']), 'id,at,deployment,version,model,key,latencyMs,row,a,b,c,input.ids,output.score,output.pair,label\n');
+  assert.equal(csvRows({ ...r, label: [1, 0] }, ['a', 'b', 'c'], ['ids'], ['score', 'pair']), [
+    'r-1,2026-12-04T00:00:00.000Z,scorer,2,scorer,ci,1.5,0,1,2,3,10,0.1,"[1,2]",1',
+    'r-1,2026-12-04T00:00:00.000Z,scorer,2,scorer,ci,1.5,1,4,5,6,20,0.9,"[3,4]",0',
     '',
   ].join('\n'));
   // A record without the other input (an earlier version's): an empty cell, not a shifted row.
   const { inputs: _i, ...older } = r;
-  assert.match(csvRows(older, ['a', 'b', 'c'], ['ids'], ['score', 'pair']).split('\n')[0]!, /,1,2,3,,0\.1,/);
+  assert.match(csvRows(older, ['a', 'b', 'c'], ['ids'], ['score', 'pair']).split('\n')[0]!, /,1,2,3,,0\.1,"\[1,2\]",$/, 'and no label: an empty last cell');
 });

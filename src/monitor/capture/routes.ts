@@ -103,11 +103,11 @@ const csvCell = (v: unknown) => {
 
 /** The CSV export's header: the record's fields, the named columns, then each other input and each output. */
 export function csvHeader(columns: readonly string[], others: readonly string[], outputs: readonly string[]): string {
-  return `${['id', 'at', 'deployment', 'version', 'model', 'key', 'latencyMs', 'row', ...columns, ...others.map((o) => `input.${o}`), ...outputs.map((o) => `output.${o}`)].map(csvCell).join(',')}\n`;
+  return `${['id', 'at', 'deployment', 'version', 'model', 'key', 'latencyMs', 'row', ...columns, ...others.map((o) => `input.${o}`), ...outputs.map((o) => `output.${o}`), 'label'].map(csvCell).join(',')}\n`;
 }
 
 /** A record's CSV lines: one per row of its batch; a tensor with several values per row gives a JSON array cell. */
-export function csvRows(r: CaptureRecord, columns: readonly string[], others: readonly string[], outputs: readonly string[]): string {
+export function csvRows(r: CaptureRecord & { label?: number | number[] }, columns: readonly string[], others: readonly string[], outputs: readonly string[]): string {
   const n = Math.max(1, r.rows.length);
   let out = '';
   for (let i = 0; i < n; i++) {
@@ -119,7 +119,9 @@ export function csvRows(r: CaptureRecord, columns: readonly string[], others: re
     };
     const ins = others.map((name) => rowOf(r.inputs?.[name]));
     const outs = outputs.map((name) => rowOf(r.outputs[name]));
-    out += `${[r.id, r.at, r.deployment, r.version, r.model, r.key, r.latencyMs, i, ...columns.map((k) => row[k]), ...ins, ...outs].map(csvCell).join(',')}\n`;
+    // The ground-truth label sent by feedback, if any: one per row (an array labels the rows of a batch).
+    const label = r.label === undefined ? '' : Array.isArray(r.label) ? r.label[i] : r.label;
+    out += `${[r.id, r.at, r.deployment, r.version, r.model, r.key, r.latencyMs, i, ...columns.map((k) => row[k]), ...ins, ...outs, label].map(csvCell).join(',')}\n`;
   }
   return out;
 }
@@ -189,6 +191,9 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
   } });
 }
 
+/** Records joined to their labels per query. */
+const EXPORT_PAGE = 500;
+
 export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRoutesContext): void {
   app.route({ ...routeOf('admin.capture.export'), handler: async (req, reply) => {
     const deployment = (req.params as { name: string }).name;
@@ -220,11 +225,27 @@ export function registerCaptureExportRoute(app: FastifyInstance, ctx: CaptureRou
     const outputs = firstRecord ? Object.keys(firstRecord.outputs) : [];
     // The inputs besides the one whose columns are named (a model with several inputs): one column each, as outputs are.
     const others = firstRecord?.inputs ? Object.keys(firstRecord.inputs) : [];
+    const store = ctx.store;
     const lines = async function* (): AsyncGenerator<string> {
       if (format === 'csv') yield csvHeader(columns, others, outputs);
-      const emit = (r: CaptureRecord): string => (format === 'jsonl' ? `${JSON.stringify(r)}\n` : csvRows(r, columns, others, outputs));
-      if (firstRecord) yield emit(firstRecord);
-      for await (const r of rows) yield emit(openRecord(r));
+      // Records go out a page at a time, each with the label feedback gave it (a training set needs both).
+      const emit = async (page: CaptureRecord[]): Promise<string> => {
+        const labels = await store.labels(deployment, page.map((r) => r.id));
+        return page.map((r) => {
+          const label = labels.get(r.id);
+          const withLabel = label === undefined ? r : { ...r, label };
+          return format === 'jsonl' ? `${JSON.stringify(withLabel)}\n` : csvRows(withLabel, columns, others, outputs);
+        }).join('');
+      };
+      let page: CaptureRecord[] = firstRecord ? [firstRecord] : [];
+      for await (const r of rows) {
+        page.push(openRecord(r));
+        if (page.length >= EXPORT_PAGE) {
+          yield await emit(page);
+          page = [];
+        }
+      }
+      if (page.length > 0) yield await emit(page);
     };
     const { Readable } = await import('node:stream');
     return reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson').send(Readable.from(lines()));

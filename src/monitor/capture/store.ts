@@ -332,6 +332,16 @@ export class CaptureStore implements CaptureSink {
   }
 
   /** Which of `ids` already have a label. */
+  /** The labels sent for these request ids (the latest of each), for an export that joins them. */
+  async labels(deployment: string, ids: readonly string[]): Promise<Map<string, number | number[]>> {
+    const out = new Map<string, number | number[]>();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const rows = await this.#db.selectFrom('feedback').select(['request_id', 'label']).where('deployment', '=', deployment).where('request_id', 'in', ids.slice(i, i + CHUNK)).execute();
+      for (const r of rows) out.set(r.request_id, JSON.parse(r.label) as number | number[]);
+    }
+    return out;
+  }
+
   async labelledIds(deployment: string, ids: readonly string[]): Promise<Set<string>> {
     const out = new Set<string>();
     for (let i = 0; i < ids.length; i += CHUNK) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { AuthResult } from '../security/authenticator.js';
+import { NOT_BEARER, type AuthResult } from '../security/authenticator.js';
 import type { Principal } from '../security/principal.js';
 import type { AuthFailure } from './auth-hook.js';
 import { createGateway } from './server.js';
@@ -14,7 +14,7 @@ const authenticator = {
     if (h === undefined) return { kind: 'none' };
     if (h === 'Bearer viewer') return { kind: 'ok', principal: VIEWER };
     if (h === 'Bearer predictor') return { kind: 'ok', principal: PREDICTOR };
-    return { kind: 'rejected', reason: 'invalid key' };
+    return { kind: 'rejected', reason: /^Bearer /.test(String(h)) ? 'invalid key' : NOT_BEARER };
   },
 };
 
@@ -64,12 +64,17 @@ describe('registerAuth', () => {
     const { app: a, failures } = app();
     const r1 = await a.inject({ url: '/v2/models/demo', headers: { authorization: 'Bearer aloft_000000000000_x' } });
     const r2 = await a.inject({ url: '/v2', headers: { authorization: 'Basic Zm9vOmJhcg==' } });
+    const r3 = await a.inject({ url: '/v2', headers: { authorization: 'Bearer aloft_111111111111_y' } });
     assert.equal(r1.statusCode, 401, 'bad credentials are refused even on a public deployment');
-    assert.equal(r1.body, r2.body);
+    assert.equal(r1.body, r3.body, 'a wrong key answers the same whichever it is');
+    // Another scheme than Bearer says which one is taken (nothing about any key).
+    assert.equal(r2.statusCode, 401);
+    assert.match((JSON.parse(r2.body) as { error: string }).error, /^invalid credentials: .*: the Authorization header must be 'Bearer <API key or token>'$/);
     assert.equal(r1.headers['www-authenticate'], 'Bearer realm="aloft"');
     assert.deepEqual(JSON.parse(r1.body), { error: 'invalid credentials: the key or token is not valid (unknown, wrong, revoked or expired)', code: 'ALOFT_UNAUTHENTICATED' });
     assert.deepEqual(failures.map((f) => [f.status, f.reason, f.method, f.path, f.ip]), [
       [401, 'invalid key', 'GET', '/v2/models/demo', '127.0.0.1'],
+      [401, 'not a Bearer authorization header', 'GET', '/v2', '127.0.0.1'],
       [401, 'invalid key', 'GET', '/v2', '127.0.0.1'],
     ]);
     assert.ok(!JSON.stringify(failures).includes('aloft_000000000000_x'));

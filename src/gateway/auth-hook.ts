@@ -19,7 +19,7 @@
  * app.get('/x', (req) => req.principal?.name);
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AuthResult, ConnectionMemo } from '../security/authenticator.js';
+import { NOT_BEARER, type AuthResult, type ConnectionMemo } from '../security/authenticator.js';
 import { ALL_SCOPES } from '../security/glob.js';
 import { routeByPattern } from '../api/routes.js';
 import { authorize, classifyRequest, targetOf as routeTarget, type Target } from '../security/policy.js';
@@ -111,7 +111,9 @@ export function makeAuthCheck(opts: AuthHookOptions): AuthCheck {
     const result = await authenticator.identify(req.authorization, memo);
     if (result.kind === 'rejected') {
       onFailure?.({ ip: req.ip, reason: result.reason, status: 401, method: req.method, path: pathOf(req.url).slice(0, 200) });
-      return { ok: false, status: 401, message: INVALID, challenge: true };
+      // Another scheme (Basic, a bare key) is not a wrong key: say which form is taken.
+      const message = result.reason === NOT_BEARER ? `${INVALID}: the Authorization header must be 'Bearer <API key or token>'` : INVALID;
+      return { ok: false, status: 401, message, challenge: true };
     }
     const principal = result.kind === 'ok' ? result.principal : undefined;
     const decision = authorize(principal, target, policy);

@@ -73,6 +73,8 @@ export interface ConnectionMemo {
 
 const DUMMY = Buffer.from(DUMMY_HASH, 'hex');
 const BEARER = /^Bearer +([^\s]+) *$/i;
+/** The reason a header in another scheme (Basic, a bare key) is rejected. */
+export const NOT_BEARER = 'not a Bearer authorization header';
 
 export class Authenticator {
   readonly #source: KeySource;
@@ -159,7 +161,7 @@ export class Authenticator {
       return this.#unexpired(memo.entry);
     }
     const m = BEARER.exec(authorization);
-    if (m === null) return { kind: 'rejected', reason: 'not a Bearer authorization header' };
+    if (m === null) return { kind: 'rejected', reason: NOT_BEARER };
     const token = m[1] as string;
     if (looksLikeKey(token)) {
       const r = this.#checkKey(token);

@@ -388,6 +388,12 @@ deployments:
     assert.match(tab.message, /^aloft\.yaml:2:1: .*[Tt]ab/);
   });
 
+  test('an unquoted secret reference inside a flow map is one issue saying to quote it, not the parser\'s tokens', () => {
+    const e = thrown('models: { m: { path: ./m.onnx } }\ndeployments:\n  m: { model: m, capture: { key: ${file:./k} } }\n');
+    assert.equal(e.code, 'ALOFT_SPEC_YAML');
+    assert.equal(e.message, 'aloft.yaml:3:34: ${file:./k} inside a { } or [ ] list must be quoted: its braces read as YAML\'s; write "${file:./k}" (in double quotes), or put the value on its own line');
+  });
+
   test('an empty file gets a clear message', () => {
     for (const text of ['', '\n\n', '# only a comment\n', '~\n']) {
       const e = thrown(text);

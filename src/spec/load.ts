@@ -60,9 +60,20 @@ function analyze(text: string, file: string, dir?: string): Analysis {
   });
 
   if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e) => {
+    const lines = text.split(/\r?\n/);
+    // An unquoted ${env:…}/${file:…} inside { } or [ ]: its braces read as YAML's own. One
+    // issue per such line, saying so, instead of the parser's several about tokens.
+    const secretLines = new Set<number>();
+    const issues = doc.errors.flatMap((e) => {
       const p = lc.linePos(e.pos[0]);
-      return issue({ line: p.line, col: p.col }, [], e.message.replace(/\s+/g, ' ').trim());
+      const line = lines[p.line - 1] ?? '';
+      const ref = /(?<!["'$])\$\{(env|file):[^}]*\}/.exec(line);
+      if (ref && /[{[]/.test(line.slice(0, ref.index))) {
+        if (secretLines.has(p.line)) return [];
+        secretLines.add(p.line);
+        return [issue({ line: p.line, col: ref.index + 1 }, [], `${ref[0]} inside a { } or [ ] list must be quoted: its braces read as YAML's`, `write "${ref[0]}" (in double quotes), or put the value on its own line`)];
+      }
+      return [issue({ line: p.line, col: p.col }, [], e.message.replace(/\s+/g, ' ').trim())];
     });
     return { result: failed('ALOFT_SPEC_YAML', issues), where };
   }

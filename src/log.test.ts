@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger, REDACTED } from './log.js';
+import { createLogger, humanLogLine, humanLogStream, REDACTED } from './log.js';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[]; text: () => string } {
   const chunks: string[] = [];
@@ -43,4 +43,14 @@ test('child loggers redact too', () => {
   const out = capture();
   createLogger({ level: 'info', destination: out.stream }).child({ component: 'auth' }).warn({ key: { token: 'nested-tok' }, token: 'tok-1' }, 'x');
   assert.doesNotMatch(out.text(), /tok-1|nested-tok/);
+});
+
+test('on a terminal a log line reads as text, still redacted; a line that is not JSON passes as it is', async () => {
+  const out = capture();
+  const log = createLogger({ level: 'info', destination: humanLogStream(out.stream) });
+  log.warn({ deployment: 'credit-risk', key: 'aloft_sk_secret', n: 3, nested: { a: 1 } }, 'replica slow');
+  await new Promise((r) => setImmediate(r));
+  assert.match(out.text(), /^\d\d:\d\d:\d\d warn  replica slow \(deployment=credit-risk, key=\[redacted\], n=3, nested=\{"a":1\}\)\n$/);
+  assert.ok(!out.text().includes('aloft_sk_secret'));
+  assert.equal(humanLogLine('plain text'), 'plain text');
 });

@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import { startAloft, type ProgressEvent } from '../../aloft.js';
-import { createLogger } from '../../log.js';
+import { createLogger, humanLogStream } from '../../log.js';
 import { shortHash } from '../output.js';
 
 export interface UpOptions {
@@ -13,7 +13,9 @@ export interface UpOptions {
 
 /** `aloft up`: serve in the foreground until SIGINT/SIGTERM, then drain and stop. */
 export async function up(opts: UpOptions): Promise<void> {
-  const logger = createLogger({ level: process.env.ALOFT_LOG_LEVEL ?? 'warn' });
+  // Logs go to standard error: JSON lines for a collector, or read as text on a terminal (ALOFT_LOG_FORMAT=json|text overrides).
+  const format = process.env.ALOFT_LOG_FORMAT ?? (process.stderr.isTTY ? 'text' : 'json');
+  const logger = createLogger({ level: process.env.ALOFT_LOG_LEVEL ?? 'warn', ...(format === 'text' ? { destination: humanLogStream(process.stderr) } : {}) });
   const out = (s: string) => process.stdout.write(`${s}\n`);
   const lastReady = new Map<string, number>();
   const onProgress = (e: ProgressEvent) => {

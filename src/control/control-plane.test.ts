@@ -331,6 +331,10 @@ test('a version in use cannot be deleted; once no live revision uses it, it can,
   const v1 = await registry.getVersion('m', 1);
   await world.control.deleteVersion('m', 1, ALICE);
   await assert.rejects(registry.getVersion('m', 1), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_VERSION_NOT_FOUND');
+  // Rolling back to the revision that ran it says what is gone and the way out; nothing is recorded.
+  await assert.rejects(world.control.rollback(ALICE, { to: 1 }), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_VERSION_NOT_FOUND'
+    && /^revision 1 ran m@1 \(sha256 [0-9a-f]{12}\) for deployment 'm', and that version has been deleted since: .*roll back to another revision/.test(e.message));
+  assert.equal((await world.control.revisions.latest())!.number, 2);
   assert.deepEqual(await world.control.gc(ALICE, { dryRun: true }), [], 'a file stored in the last 10 minutes is kept');
   const later = Date.now() + 3_600_000;
   const removed = await registry.gc({ now: later, dryRun: true });

@@ -617,7 +617,13 @@ export class ControlPlane {
     if (!result.ok) throw fail('ALOFT_SPEC_INVALID', `revision ${r.number}'s spec no longer validates here (a secret it references may be unset): ${result.message}`, { details: { issues: result.issues } });
     const targets: TargetDeployment[] = [];
     for (const d of r.deployments) {
-      const v = await this.#o.registry.getVersion(d.model, d.version);
+      const v = await this.#o.registry.getVersion(d.model, d.version).catch((err: unknown) => {
+        // A version deleted since (aloft models delete) cannot come back by rollback: say which, and the way out.
+        if (isAloftError(err) && (err.code === 'ALOFT_VERSION_NOT_FOUND' || err.code === 'ALOFT_MODEL_NOT_FOUND')) {
+          throw fail(err.code, `revision ${r.number} ran ${d.model}@${d.version} (sha256 ${d.sha256.slice(0, 12)}) for deployment '${d.name}', and that version has been deleted since: ${err.message}. Push the same file again (aloft models push) and apply a spec that names it, or roll back to another revision ('aloft revisions list')`, { cause: err });
+        }
+        throw err;
+      });
       if (v.sha256 !== d.sha256) throw fail('ALOFT_ARTIFACT_CORRUPT', `revision ${r.number} ran ${d.model}@${d.version} with sha256 ${d.sha256}, but the registry now has ${v.sha256}; the state database was edited`);
       const dep = result.loaded.spec.deployments[d.name];
       if (!dep) throw fail('ALOFT_STORE', `revision ${r.number} records deployment '${d.name}', which its spec does not declare; the state database was edited`);

@@ -50,7 +50,7 @@ test('on a terminal a log line reads as text, still redacted; a line that is not
   const log = createLogger({ level: 'info', destination: humanLogStream(out.stream) });
   log.warn({ deployment: 'credit-risk', key: 'aloft_sk_secret', n: 3, nested: { a: 1 } }, 'replica slow');
   await new Promise((r) => setImmediate(r));
-  assert.match(out.text(), /^\d\d:\d\d:\d\d warn  replica slow \(deployment=credit-risk, key=\[redacted\], n=3, nested=\{"a":1\}\)\n$/);
+  assert.match(out.text(), /^\d\d:\d\d:\d\d warn {2}replica slow \(deployment=credit-risk, key=\[redacted\], n=3, nested=\{"a":1\}\)\n$/);
   assert.ok(!out.text().includes('aloft_sk_secret'));
   assert.equal(humanLogLine('plain text'), 'plain text');
 });

@@ -318,3 +318,12 @@ test('changed fields read as written: lists of objects by element and field, dur
   assert.equal(showField('alerts.every', 10_000), '10s');
   assert.equal(showField('deployment:replicas.max', 4), '4');
 });
+
+test('a value that changes shape is one change: a fixed count becoming a range', async () => {
+  const { diffFields } = await import('./plan.js');
+  assert.deepEqual(diffFields({ replicas: 1, timeout: 5 }, { replicas: { min: 1, max: 3 }, timeout: 6 }), [
+    { field: 'replicas', from: 1, to: { min: 1, max: 3 } },
+    { field: 'timeout', from: 5, to: 6 },
+  ]);
+  assert.deepEqual(diffFields({ replicas: { min: 1, max: 3 } }, { replicas: 2 }), [{ field: 'replicas', from: { min: 1, max: 3 }, to: 2 }]);
+});

@@ -269,7 +269,13 @@ export function diffFields(before: unknown, after: unknown): FieldChange[] {
   const fields = [...new Set([...a.keys(), ...b.keys()])].sort();
   const out: FieldChange[] = [];
   const hasChildren = (m: Map<string, unknown>, field: string) => [...m.keys()].some((k) => k.startsWith(`${field}.`));
+  // A value that changed shape (`replicas: 2` became `{min: 1, max: 4}`) is one change of the whole value, not a removal beside new fields.
+  const reshaped = fields.filter((f) => (a.has(f) && a.get(f) !== null && typeof a.get(f) !== 'object' && hasChildren(b, f)) || (b.has(f) && b.get(f) !== null && typeof b.get(f) !== 'object' && hasChildren(a, f)));
+  const valueAt = (v: unknown, path: string) => path.split('.').reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), v) ?? null;
+  const under = (field: string) => reshaped.find((r) => field === r || field.startsWith(`${r}.`));
+  for (const r of reshaped) out.push({ field: r, from: valueAt(before, r), to: valueAt(after, r) });
   for (const field of fields) {
+    if (under(field) !== undefined) continue;
     const from = a.has(field) ? a.get(field) : null;
     const to = b.has(field) ? b.get(field) : null;
     // An empty object that gained (or lost) fields: its fields are the changes, not the object.
@@ -277,7 +283,7 @@ export function diffFields(before: unknown, after: unknown): FieldChange[] {
     if ((emptied(from) && to === null && hasChildren(b, field)) || (emptied(to) && from === null && hasChildren(a, field))) continue;
     if (JSON.stringify(from) !== JSON.stringify(to)) out.push({ field, from, to });
   }
-  return out;
+  return out.sort((x, y) => (x.field < y.field ? -1 : x.field > y.field ? 1 : 0));
 }
 
 export interface PlanInputs {

@@ -67,6 +67,10 @@ test('format durations and sizes the way they are written', () => {
   assert.equal(formatDuration(0.5), '500us');
   assert.equal(formatDuration(2), '2ms');
   assert.equal(formatDuration(0), '0ms');
+  assert.equal(formatDuration(1008 * 60_000), '16h48m', 'an SLO\'s burn window (30d × 14.4 / 720)');
+  assert.equal(formatDuration(84 * 60_000), '84m');
+  assert.equal(formatDuration(125_000), '2m5s');
+  for (const ms of [1008 * 60_000, 125_000, 4 * 86_400_000 + 3_600_000, 90_000, 1500]) assert.equal(parseDuration(formatDuration(ms)), ms, 'reads back');
   assert.equal(formatSize(32 * 1024 * 1024), '32MiB');
   assert.equal(formatSize(8_000_000), '8000000B');
   assert.equal(formatSize(1536), '1536B');

@@ -83,13 +83,22 @@ export function parseSize(value: unknown): number | undefined {
   return Math.round(Number(m[1]) * factor);
 }
 
-/** Format milliseconds the way a user would write them: 30000 → '30s', 0.5 → '500us', 90000 → '90s'. */
+/** Format milliseconds the way a user would write them: 30000 → '30s', 0.5 → '500us', 90000 → '90s', 60480000 → '16h48m'. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0ms';
   const units: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1], ['us', 0.001]];
-  for (const [unit, size] of units) {
+  for (let i = 0; i < units.length; i++) {
+    const [unit, size] = units[i]!;
     const n = ms / size;
-    if (Number.isInteger(n) || unit === 'us') return `${Math.round(n * 1000) / 1000}${unit}`;
+    if (!Number.isInteger(n) && unit !== 'us') continue;
+    // Many of a small unit read better in two parts: 1008m as 16h48m (90s and 84m stay).
+    const bigger = units[i - 1];
+    if (bigger && (unit === 'h' ? n > 72 : unit === 'm' || unit === 's' ? n > 120 : false)) {
+      const whole = Math.floor(ms / bigger[1]);
+      const rest = ms - whole * bigger[1];
+      return `${whole}${bigger[0]}${rest > 0 ? formatDuration(rest) : ''}`;
+    }
+    return `${Math.round(n * 1000) / 1000}${unit}`;
   }
   return `${ms}ms`;
 }

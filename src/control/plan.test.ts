@@ -309,7 +309,7 @@ test('changed fields read as written: lists of objects by element and field, dur
   assert.deepEqual(fields.map((f) => `${f.field}: ${showField(`deployment:${f.field}`, f.from)} → ${showField(`deployment:${f.field}`, f.to)}`), [
     'slos[latency].objective: 99 → 99.5',
     'slos[latency].threshold: 50ms → 40ms',
-    'slos[accuracy]: (none) → {"name":"accuracy","kind":"accuracy","objective":90,"window":604800000}',
+    'slos[accuracy]: (none) → {name: accuracy, kind: accuracy, objective: 90, window: 7d}',
     'replicas.max: 3 → 4',
   ]);
   assert.equal(showField('deployment:slos[latency].window', 2_592_000_000), '30d');

@@ -635,6 +635,9 @@ function memoryText(gib: number): string {
  * deployment's field (deployment:resources.memory).
  */
 export function showField(path: string, v: unknown): string {
+  // Objects and lists as YAML's flow form, each value in its own units: {url: http://…, before: promotion, timeout: 10s}.
+  if (Array.isArray(v)) return `[${v.map((x) => showField(`${path}[]`, x)).join(', ')}]`;
+  if (v !== null && typeof v === 'object') return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}: ${showField(`${path}.${k}`, x)}`).join(', ')}}`;
   if (typeof v !== 'number') return show(v);
   if (isDuration(path)) return formatDuration(v);
   if (path === 'deployment:resources.memory' || /^cost\.instances(\[[^\]]*\])?\.memory$/.test(path)) return memoryText(v);

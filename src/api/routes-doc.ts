@@ -5,7 +5,7 @@ import { ROUTES } from './routes.js';
 export function apiMarkdown(): string {
   const row = (r: (typeof ROUTES)[number]) => {
     const who = r.action === 'health' ? 'anyone (no credentials)' : rolesFor(r.action).join(', ');
-    const scope = 'scope' in r ? ` (scoped to the ${r.scope.kind} \`:${r.scope.param}\`)` : '';
+    const scope = 'scope' in r ? ` (scoped to the ${r.scope.kind} \`:${r.scope.param}\`)` : 'whole' in r ? ' (credentials for every deployment only: scopes `*`)' : '';
     return `| ${r.method} | \`${r.path}\` | ${who}${scope} | ${r.summary} |`;
   };
   const v2 = ROUTES.filter((r) => !r.path.startsWith('/api/'));

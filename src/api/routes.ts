@@ -21,6 +21,11 @@ export interface RouteDef {
   action: Action;
   /** The parameter naming what the route is scoped to, if any. */
   scope?: { param: string; kind: 'deployment' | 'model' };
+  /**
+   * Acts on the whole system (the spec, every model file, the keys): only credentials for
+   * every deployment (scopes *) may call it, so a scoped key cannot widen its own reach.
+   */
+  whole?: true;
   /** For docs/api.md: what it does. */
   summary: string;
 }
@@ -56,12 +61,12 @@ export const ROUTES = [
   { id: 'admin.models.alias.delete', method: 'DELETE', path: '/api/v1/models/:name/aliases/:alias', action: 'admin.write', scope: model(), summary: 'Remove an alias.' },
   { id: 'admin.deployments', method: 'GET', path: '/api/v1/deployments', action: 'admin.read', summary: 'Deployments the caller\'s scopes cover: versions, state, replicas, queue.' },
   { id: 'admin.models.version.delete', method: 'DELETE', path: '/api/v1/models/:name/versions/:version', action: 'admin.write', scope: model(), summary: 'Delete a version (refused while the current revision, or one being applied, uses it, or an alias points at it); its number is never reused and its file goes at the next gc.' },
-  { id: 'admin.gc', method: 'POST', path: '/api/v1/gc', action: 'admin.write', summary: 'Delete stored model files that no version references (files uploaded in the last 10 minutes stay); {"dryRun": true} only lists them.' },
+  { id: 'admin.gc', whole: true, method: 'POST', path: '/api/v1/gc', action: 'admin.write', summary: 'Delete stored model files that no version references (files uploaded in the last 10 minutes stay); {"dryRun": true} only lists them.' },
   { id: 'admin.artifacts.put', method: 'PUT', path: '/api/v1/artifacts/:digest', action: 'admin.write', summary: 'Upload a model file by its sha256 (checked); plan says which files an apply needs. Registers nothing by itself.' },
   { id: 'admin.status', method: 'GET', path: '/api/v1/status', action: 'admin.read', summary: 'The current revision, an apply in progress, whether the system has converged, and per deployment the version served and replicas ready/desired.' },
-  { id: 'admin.plan', method: 'POST', path: '/api/v1/plan', action: 'admin.write', summary: 'What applying a spec would do: {"spec": "<yaml>", "file", "models": {"<name>": {"sha256", "sizeBytes"}}}. Changes nothing.' },
-  { id: 'admin.apply', method: 'POST', path: '/api/v1/apply', action: 'admin.write', summary: 'Apply a spec as a new revision: the plan body plus "base" (the revision it was planned against) and "message"; 202 while it converges, 409 if another apply landed.' },
-  { id: 'admin.rollback', method: 'POST', path: '/api/v1/rollback', action: 'admin.write', summary: 'Restore a revision exactly, by model hash, as a new revision: {"to"?: N, "base"?: N, "message"?}.' },
+  { id: 'admin.plan', whole: true, method: 'POST', path: '/api/v1/plan', action: 'admin.write', summary: 'What applying a spec would do: {"spec": "<yaml>", "file", "models": {"<name>": {"sha256", "sizeBytes"}}}. Changes nothing.' },
+  { id: 'admin.apply', whole: true, method: 'POST', path: '/api/v1/apply', action: 'admin.write', summary: 'Apply a spec as a new revision: the plan body plus "base" (the revision it was planned against) and "message"; 202 while it converges, 409 if another apply landed.' },
+  { id: 'admin.rollback', whole: true, method: 'POST', path: '/api/v1/rollback', action: 'admin.write', summary: 'Restore a revision exactly, by model hash, as a new revision: {"to"?: N, "base"?: N, "message"?}.' },
   { id: 'admin.revisions.list', method: 'GET', path: '/api/v1/revisions', action: 'admin.write', summary: 'Revisions, newest first: number, time, author, message, outcome, versions, diff.' },
   { id: 'admin.revisions.show', method: 'GET', path: '/api/v1/revisions/:number', action: 'admin.write', summary: 'One revision: its spec (secrets as templates), resolved versions, diff and outcome.' },
   { id: 'admin.capture.export', method: 'GET', path: '/api/v1/capture/:name', action: 'admin.capture', scope: dep(), summary: 'Captured predictions of a deployment, decrypted, oldest first: ?since=24h (a duration back from now, default 24h) and ?format=jsonl|csv (default jsonl). Each record carries the label feedback gave it (label; a label column in CSV, one per row), when there is one. Redacted features stay absent and hashed ones hashed. Admin only.' },
@@ -77,9 +82,9 @@ export const ROUTES = [
   { id: 'admin.rollout.abort', method: 'POST', path: '/api/v1/rollouts/:name/abort', action: 'admin.write', scope: dep(), summary: 'Roll a running canary back now; its apply ends rolled back.' },
   { id: 'admin.rollout.pause', method: 'POST', path: '/api/v1/rollouts/:name/pause', action: 'admin.write', scope: dep(), summary: 'Hold a running canary at its weight: no step moves, no automatic decision.' },
   { id: 'admin.rollout.resume', method: 'POST', path: '/api/v1/rollouts/:name/resume', action: 'admin.write', scope: dep(), summary: 'Go on with a paused canary; the step\'s interval and its analysis.maxDuration both count from now (a long pause does not end the step at once).' },
-  { id: 'admin.keys.list', method: 'GET', path: '/api/v1/keys', action: 'admin.keys', summary: 'API keys, never their secrets; ?all=true includes revoked ones.' },
-  { id: 'admin.keys.create', method: 'POST', path: '/api/v1/keys', action: 'admin.keys', summary: 'Create a key: {"name", "role", "scopes"?, "expires"?}; the key is in the answer, once.' },
-  { id: 'admin.keys.revoke', method: 'DELETE', path: '/api/v1/keys/:name', action: 'admin.keys', summary: 'Revoke the active key with that name.' },
+  { id: 'admin.keys.list', whole: true, method: 'GET', path: '/api/v1/keys', action: 'admin.keys', summary: 'API keys, never their secrets; ?all=true includes revoked ones.' },
+  { id: 'admin.keys.create', whole: true, method: 'POST', path: '/api/v1/keys', action: 'admin.keys', summary: 'Create a key: {"name", "role", "scopes"?, "expires"?}; the key is in the answer, once.' },
+  { id: 'admin.keys.revoke', whole: true, method: 'DELETE', path: '/api/v1/keys/:name', action: 'admin.keys', summary: 'Revoke the active key with that name.' },
   { id: 'admin.audit.list', method: 'GET', path: '/api/v1/audit', action: 'admin.audit', summary: 'Audit entries (filters: action, actor, target, since, until, limit, after).' },
   { id: 'admin.audit.verify', method: 'GET', path: '/api/v1/audit/verify', action: 'admin.audit', summary: 'Check the audit hash chain; says which entry was edited, deleted, reordered or inserted.' },
 ] as const satisfies readonly RouteDef[];

@@ -57,7 +57,7 @@ export async function authHeaders(opts: CredentialOptions): Promise<Record<strin
 export function explainAuthError(err: unknown, creds: Credentials): unknown {
   if (!isAloftError(err)) return err;
   const unauthenticated = /^(authentication required|invalid credentials)/.test(err.message);
-  if (!unauthenticated && !/^(the role '|(deployment|model) '.*' is outside the scopes)/.test(err.message)) return err;
+  if (!unauthenticated && !/^(the role '|(deployment|model) '.*' is outside the scopes|these credentials are scoped to )/.test(err.message)) return err;
   const where = creds.source === undefined
     ? 'no key was sent: pass --key, set ALOFT_KEY, or run where the spec (-f) points at a state folder with admin.key'
     : `the key came from ${creds.source}`;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Role } from '../spec/types.js';
-import { authorize, classifyRequest, type PolicyContext, type Target } from './policy.js';
+import { ROUTES } from '../api/routes.js';
+import { authorize, classifyRequest, targetOf, type PolicyContext, type Target } from './policy.js';
 import type { Principal } from './principal.js';
 import { ACTIONS, can, rolesFor, type Action } from './roles.js';
 
@@ -39,10 +40,10 @@ describe('classifyRequest', () => {
     ['POST', '/api/v1/models/m/versions', { action: 'admin.write', model: 'm' }],
     ['PUT', '/api/v1/models/m/aliases/prod', { action: 'admin.write', model: 'm' }],
     ['DELETE', '/api/v1/models/m/aliases/prod', { action: 'admin.write', model: 'm' }],
-    ['POST', '/api/v1/apply', { action: 'admin.write' }],
-    ['GET', '/api/v1/keys', { action: 'admin.keys' }],
-    ['POST', '/api/v1/keys', { action: 'admin.keys' }],
-    ['DELETE', '/api/v1/keys/ci', { action: 'admin.keys' }],
+    ['POST', '/api/v1/apply', { action: 'admin.write', whole: true }],
+    ['GET', '/api/v1/keys', { action: 'admin.keys', whole: true }],
+    ['POST', '/api/v1/keys', { action: 'admin.keys', whole: true }],
+    ['DELETE', '/api/v1/keys/ci', { action: 'admin.keys', whole: true }],
     ['GET', '/api/v1/audit', { action: 'admin.audit' }],
     ['GET', '/api/v1/audit/verify', { action: 'admin.audit' }],
     ['GET', '/', { action: 'read' }],
@@ -83,6 +84,23 @@ describe('roles', () => {
 describe('authorize', () => {
   const ctx: PolicyContext = { isPublic: (d) => d === 'demo', modelOf: (d) => (d === 'credit-risk' ? 'risk-model' : undefined) };
   const p = (role: Role, scopes: string[] = ['*']): Principal => ({ kind: 'key', id: 'k', name: role, role, scopes });
+
+  test('what acts on the whole system (the spec, model files, keys) needs credentials for every deployment', () => {
+    const routes = ['admin.plan', 'admin.apply', 'admin.rollback', 'admin.gc', 'admin.keys.list', 'admin.keys.create', 'admin.keys.revoke'];
+    for (const id of routes) {
+      const route = ROUTES.find((r) => r.id === id)!;
+      const target = targetOf(route, {});
+      assert.equal(target.whole, true, id);
+      const scoped = authorize(p('admin', ['house']), target, ctx);
+      assert.equal(scoped.allow ? 200 : scoped.status, 403, `${id}: a key scoped to one deployment may not widen its reach`);
+      assert.match(scoped.allow ? '' : scoped.message, /scoped to house, and this acts on the whole system .* needs credentials for every deployment \(scopes \*\)/);
+      assert.equal(authorize(p('admin'), target, ctx).allow, true, `${id}: an admin for every deployment may`);
+    }
+    const operator = authorize(p('operator', ['other']), targetOf(ROUTES.find((r) => r.id === 'admin.apply')!, {}), ctx);
+    assert.equal(operator.allow ? 200 : operator.status, 403, 'a scoped operator cannot apply a spec that changes other deployments');
+    // Deployment-scoped writes stay open to a key scoped to that deployment.
+    assert.equal(authorize(p('operator', ['house']), { action: 'admin.write', deployment: 'house' }, ctx).allow, true);
+  });
 
   test('health is open to anyone', () => {
     assert.deepEqual(authorize(undefined, { action: 'health' }, ctx), { allow: true });

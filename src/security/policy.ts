@@ -24,6 +24,8 @@ import { can, rolesFor, type Action } from './roles.js';
 /** What a request does, and to which deployment or registered model when it names one. */
 export interface Target {
   action: Action;
+  /** The route acts on the whole system (RouteDef.whole): credentials for every deployment only. */
+  whole?: boolean;
   deployment?: string;
   /** A registered model named by an admin route (`/api/v1/models/{model}…`). */
   model?: string;
@@ -60,6 +62,7 @@ export function classifyRequest(method: string, segments: readonly string[]): Ta
 /** The target of a declared route with its (decoded) parameters. */
 export function targetOf(route: RouteDef, params: Readonly<Record<string, string | undefined>>): Target {
   const scoped = route.scope ? params[route.scope.param] : undefined;
+  if (route.whole) return { action: route.action, whole: true };
   if (scoped === undefined) return { action: route.action };
   return route.scope!.kind === 'deployment' ? { action: route.action, deployment: scoped } : { action: route.action, model: scoped };
 }
@@ -69,7 +72,7 @@ function classifyUndeclared(method: string, segments: readonly string[]): Target
   const n = segments.length;
   if (s0 === 'metrics' && n === 1) return { action: 'metrics' };
   if (s0 === 'api') {
-    if (s2 === 'keys') return { action: 'admin.keys' };
+    if (s2 === 'keys') return { action: 'admin.keys', whole: true };
     if (s2 === 'audit') return { action: 'admin.audit' };
     const action = READ_METHODS.has(method) ? 'admin.read' : 'admin.write';
     // Routes that name a model or a deployment are scoped to it, like the data plane's.
@@ -116,6 +119,13 @@ export function authorize(principal: Principal | undefined, target: Target, ctx:
       allow: false,
       status: 403,
       message: `the role '${principal.role}' may not ${DESCRIBE[action]}; that needs ${rolesFor(action).join(', ')}`,
+    };
+  }
+  if (target.whole && !principal.scopes.includes('*')) {
+    return {
+      allow: false,
+      status: 403,
+      message: `these credentials are scoped to ${principal.scopes.join(', ') || 'no deployment'}, and this acts on the whole system (the spec, model files or API keys): it needs credentials for every deployment (scopes *)`,
     };
   }
   if (deployment !== undefined && !inScope(principal.scopes, deployment, ctx.modelOf?.(deployment))) {

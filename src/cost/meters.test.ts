@@ -78,6 +78,9 @@ for (const target of await testDialects()) {
         if (s < 7200) { w.clock.advance(10_000); w.cpu.set(100, (w.cpu.get(100) ?? 0) + 0.5); w.cpu.set(101, (w.cpu.get(101) ?? 0) + 0.5); }
       }
       for (let i = 0; i < 1000; i++) observe({ deployment: 'd', version: 1, model: 'm', status: 200, totalMs: 1, rows: 2, at: w.clock.date().getTime() });
+      // Refusals and errors are demand, not predictions: not priced per 1,000.
+      for (const status of [429, 503, 400, 500]) observe({ deployment: 'd', version: 1, model: 'm', status, totalMs: 1, at: w.clock.date().getTime() });
+      assert.equal(w.meters.served('d', 1).answered, 1004, 'the autoscaler still sees every arrival');
       await w.meters.flush();
       let r = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'deployment', deployments: live });
       const g = r.groups[0]!;

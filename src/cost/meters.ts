@@ -207,7 +207,7 @@ export class CostMeters implements Reconciler {
   }
 
   /**
-   * Requests and rows per deployment version, from every answer: counted into the hour's
+   * Requests and rows per deployment version, from every answer: the successful ones counted into the hour's
    * pending row (found by key once per flush and hour, not per answer) and into running
    * totals (`served`, which the autoscaler reads).
    */
@@ -226,6 +226,9 @@ export class CostMeters implements Reconciler {
       const rows = o.rows ?? 1;
       c.answered++;
       c.rows += rows;
+      // A prediction is an answer the model gave: refusals (429, 503) and errors are demand
+      // (counted above, for the autoscaler and idle detection), not predictions to price.
+      if (o.status < 200 || o.status >= 300) return;
       const bucket = Math.floor(o.at / 1000 / HOUR_S);
       if (c.row === undefined || c.bucket !== bucket || c.generation !== this.#generation) {
         c.row = this.#row(o.deployment, o.version, Math.floor(o.at / 1000));

@@ -91,5 +91,22 @@ export function crossCheck(raw: unknown): RawIssue[] {
     checkReference(name, d, modelNames, out);
     checkQueueDelay(name, d, serverTimeout, out);
   }
+  checkBudgets(asMap(root.cost), Object.keys(deployments ?? {}), out);
   return out;
+}
+
+/** A budget for a deployment the spec does not declare would never count anything: a typo, said now. */
+function checkBudgets(cost: Record<string, unknown> | undefined, deployments: string[], out: RawIssue[]): void {
+  const budgets = cost?.budgets;
+  if (!Array.isArray(budgets)) return;
+  budgets.forEach((b, i) => {
+    const d = asMap(b)?.deployment;
+    if (typeof d !== 'string' || d === '' || deployments.includes(d)) return;
+    const near = closest(d, deployments);
+    out.push({
+      path: ['cost', 'budgets', i, 'deployment'],
+      message: `budget for unknown deployment '${d}'${deployments.length > 0 ? ` (declared: ${deployments.join(', ')})` : ''}`,
+      hint: near !== undefined ? `did you mean '${near}'?` : 'name a deployment under deployments:, or use label: to cover deployments by their model\'s label',
+    });
+  });
 }

@@ -394,6 +394,11 @@ deployments:
     assert.equal(e.message, 'aloft.yaml:3:34: ${file:./k} inside a { } or [ ] list must be quoted: its braces read as YAML\'s; write "${file:./k}" (in double quotes), or put the value on its own line');
   });
 
+  test('a budget for a deployment the spec does not declare is an error, with the closest name', () => {
+    const e = thrown('models: { credit-risk: { path: ./m.onnx } }\ncost:\n  budgets: [{ name: b, deployment: credit-rsk, amount: 5, period: month }]\ndeployments:\n  credit-risk: { model: credit-risk }\n');
+    assert.equal(e.message, "aloft.yaml:3:36 cost.budgets[0].deployment: budget for unknown deployment 'credit-rsk' (declared: credit-risk); did you mean 'credit-risk'?");
+  });
+
   test('an empty file gets a clear message', () => {
     for (const text of ['', '\n\n', '# only a comment\n', '~\n']) {
       const e = thrown(text);

@@ -9,7 +9,8 @@
  * channel, and always one stdout line `{"event":"ready","port":N,"pid":N,…}` (`socket`
  * when it serves the wire protocol, runtime/wire.ts, on a Unix socket). On a startup failure it
  * reports `{"event":"error","code","message"}` (IPC `{ type: 'error', code, message }`)
- * and exits 1. SIGTERM/SIGINT (or the parent closing the IPC channel) drain and exit 0.
+ * and exits 1. SIGTERM/SIGINT (or the parent closing the IPC channel) drain and exit 0;
+ * SIGHUP is ignored (the gateway's signal, sent to the group by a terminal or `timeout`).
  */
 import { isAloftError } from '../errors.js';
 import { startReplica, type RunningReplica } from './replica.js';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // SIGHUP is the gateway's (it reloads TLS): one sent to the whole process group must not stop every replica.
+  process.on('SIGHUP', () => undefined);
   // An orphaned child replica (its parent gone) shuts down instead of holding the model.
   if (process.send) process.once('disconnect', stop);
   try {

@@ -42,6 +42,13 @@ test('a ready process replica reports a fresh socket of its own (0600, in a 0700
       assert.deepEqual(y!.shape, [1, 1]);
       await transport.close();
     }
+    // SIGHUP (a terminal hanging up on the group, or `timeout`) is the gateway's: a replica keeps serving.
+    process.kill(ready[1]!.pid!, 'SIGHUP');
+    const hup = new SocketTransport(sockets[1]!);
+    const [z] = await hup.infer([{ name: 'features', datatype: 'FP32', shape: [1, 22], data: new Float32Array(22).fill(0.5) }]);
+    assert.deepEqual(z!.shape, [1, 1], 'answers after SIGHUP');
+    await hup.close();
+    assert.equal(o.status().find((r) => r.id === ready[1]!.id)!.pid, ready[1]!.pid, 'the same process');
     // A replica that restarts gets a new path, never its predecessor's.
     process.kill(ready[0]!.pid!, 'SIGKILL');
     const again = await until(() => o.status().find((r) => r.id === ready[0]!.id && r.state === 'ready' && r.pid !== ready[0]!.pid));

@@ -126,6 +126,15 @@ export class AdminClient {
     return this.errorFor(status, typeof error === 'string' ? error : `HTTP ${status}`, code, Object.keys(details).length > 0 ? details : undefined);
   }
 
+  /** The error for a request that got no answer: a certificate this client does not trust is not a server that is down. */
+  #unreachable(err: unknown): Error {
+    const code = (err as { code?: string }).code ?? (err as Error).message;
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+      return fail('ALOFT_CONNECT', `Aloft at ${this.base} answered with a certificate this client does not trust (${code}); for a self-signed or private CA certificate, point NODE_EXTRA_CA_CERTS at its PEM file (e.g. NODE_EXTRA_CA_CERTS=./tls.crt aloft status)`, { cause: err });
+    }
+    return fail('ALOFT_CONNECT', `cannot reach Aloft at ${this.base} (${code}); start it with 'aloft up -f aloft.yaml' or pass --url`, { cause: err });
+  }
+
   /** Send a request whose answer is NDJSON, handing each line to `onLine` as it arrives; resolves with the status. */
   async lines(method: string, path: string, body: string, onLine: (line: unknown) => void): Promise<number> {
     const auth: Record<string, string> = this.#key !== undefined ? { authorization: `Bearer ${this.#key}` } : {};
@@ -133,7 +142,7 @@ export class AdminClient {
     try {
       res = await request(`${this.base}${path}`, { method: method as 'POST', headers: { ...auth, 'content-type': 'application/json' }, body, headersTimeout: 600_000, bodyTimeout: 600_000 });
     } catch (err) {
-      throw fail('ALOFT_CONNECT', `cannot reach Aloft at ${this.base} (${(err as { code?: string }).code ?? (err as Error).message}); start it with 'aloft up -f aloft.yaml' or pass --url`, { cause: err });
+      throw this.#unreachable(err);
     }
     let buf = '';
     for await (const chunk of res.body) {
@@ -156,7 +165,7 @@ export class AdminClient {
     try {
       res = await request(`${this.base}${path}`, { method: method as 'GET', headers: { ...auth, ...headers }, ...(body !== undefined ? { body } : {}) });
     } catch (err) {
-      throw fail('ALOFT_CONNECT', `cannot reach Aloft at ${this.base} (${(err as { code?: string }).code ?? (err as Error).message}); start it with 'aloft up -f aloft.yaml' or pass --url`, { cause: err });
+      throw this.#unreachable(err);
     }
     return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
   }

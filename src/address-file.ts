@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { alive } from './registry/artifacts.js';
 
 export const ADDRESS_FILE = 'server.json';
 
@@ -56,16 +57,6 @@ export function readAddress(stateDir: string, opts: { alive?: (pid: number) => b
   const a = raw as Partial<ServerAddress>;
   if (!Number.isInteger(a.pid) || typeof a.url !== 'string' || typeof a.adminUrl !== 'string' || typeof a.host !== 'string') return undefined;
   if (a.host !== hostname()) return undefined;
-  if (!(opts.alive ?? processAlive)(a.pid as number)) return undefined;
+  if (!(opts.alive ?? alive)(a.pid as number)) return undefined;
   return { pid: a.pid as number, host: a.host, url: a.url, adminUrl: a.adminUrl, startedAt: typeof a.startedAt === 'string' ? a.startedAt : '' };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

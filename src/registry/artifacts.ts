@@ -253,7 +253,7 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /** True when a process with this id exists (even one of another user). */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -234,7 +234,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       conditions: (): Condition[] => budgetConditions(idle.budgets),
       localConditions: (): Condition[] => idle.findings.map((f): Condition => ({
         labels: { alertname: 'IdleDeployment', deployment: f.deployment, severity: 'ticket' },
-        annotations: { summary: `${f.deployment}: ${f.replicas === 1 ? 'its replica' : `its ${f.replicas} replicas`} used ${(100 * f.utilisation).toFixed(1)}% of the CPU ${f.replicas === 1 ? 'it reserves' : 'they reserve'} over ${f.window} (${f.unpriced.length > 0 || f.monthlyCost === null ? `unpriced: ${f.unpriced.join(', ')}` : `$${f.monthlyCost.toFixed(2)} a month`}): ${f.recommendation}` },
+        annotations: { summary: `${f.deployment}: ${f.replicas === 1 ? 'its replica' : `its ${f.replicas} replicas`} used ${(100 * f.utilisation).toFixed(1)}% of the CPU ${f.replicas === 1 ? 'it reserves' : 'they reserve'} over ${f.window} (${f.unpriced.length > 0 || f.monthlyCost === null ? `unpriced: ${f.unpriced.join(', ')}` : `${f.monthlyCost.toFixed(2)} ${live.cost.currency} a month`}): ${f.recommendation}` },
         value: f.utilisation,
       })),
     });

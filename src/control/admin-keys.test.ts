@@ -66,6 +66,9 @@ describe('admin API: keys', () => {
     for (const part of ["unknown field 'extra'", "name 'Bad Name' is invalid", 'role must be one of admin, operator, predictor, viewer, got "root"', "scope 'a/b' is invalid", 'expires "forever" is invalid']) {
       assert.ok(error.includes(part), `${error} should mention ${part}`);
     }
+    const zero = await post({ name: 'ci', role: 'viewer', expires: '0s' });
+    assert.equal(zero.statusCode, 400);
+    assert.match(zero.json<{ error: string }>().error, /expires "0s" would make a key that has already expired; give a duration above 0/);
     assert.equal((await post('not json')).statusCode, 400);
     assert.equal((await post('[1]')).statusCode, 400);
     assert.equal((await post({ role: 'viewer' })).json<{ error: string }>().error, 'invalid key request: name is required: a string');

@@ -27,6 +27,7 @@ import { isValidScope, SCOPE_RULE } from '../security/glob.js';
 import { EXPIRY_HELP, generateKey, hashSecret, parseExpiry } from '../security/keys.js';
 import { ANONYMOUS, ROLES, type Principal, type Role } from '../security/principal.js';
 import { isValidName, NAME_RULE } from '../spec/modelref.js';
+import { parseDuration } from '../spec/units.js';
 import type { Store } from '../store/db.js';
 import type { KeyRecord, KeyRepository } from '../store/keys.js';
 
@@ -165,7 +166,8 @@ export function parseCreate(body: unknown, now: Date): CreateInput {
   let expiresAt: string | null = null;
   if (expires !== undefined && expires !== null) {
     const ms = typeof expires === 'string' ? parseExpiry(expires) : undefined;
-    if (ms === undefined) problems.push(`expires ${JSON.stringify(expires).slice(0, 40)} is invalid: use ${EXPIRY_HELP}`);
+    if (ms === undefined && typeof expires === 'string' && parseDuration(expires) === 0) problems.push(`expires ${JSON.stringify(expires).slice(0, 40)} would make a key that has already expired; give a duration above 0, ${EXPIRY_HELP}, or leave it out for a key that never expires`);
+    else if (ms === undefined) problems.push(`expires ${JSON.stringify(expires).slice(0, 40)} is invalid: use ${EXPIRY_HELP}`);
     else {
       const at = now.getTime() + ms;
       if (!Number.isFinite(at) || at > 8.64e15) problems.push('expires is too far in the future');

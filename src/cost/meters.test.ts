@@ -25,6 +25,9 @@ test('an instance price is split with OpenCost\'s ratios, and sums back to it', 
   const r = splitInstance({ vcpu: 2, memoryGiB: 8, gpu: 0, hourly: 0.096 });
   close(2 * r.cpu + 8 * r.memory, 0.096);
   close(r.cpu / r.memory, 0.031611 / 0.004237);
+  assert.equal(r.gpu, undefined, 'an instance without GPUs has no GPU rate: a GPU reserved on it is unpriced');
+  const g = splitInstance({ vcpu: 4, memoryGiB: 16, gpu: 1, hourly: 1.006 });
+  close(4 * g.cpu + 16 * g.memory + g.gpu!, 1.006);
   const rates = ratesOf(cost({ prices: { memory: 0.01 }, instance: 'aws:m6i.large' }));
   close(rates.cpu!, r.cpu);
   assert.equal(rates.memory, 0.01, 'a price given overrides the instance\'s');
@@ -37,6 +40,10 @@ test('bad cost specs: a negative price, an unknown instance type with a suggesti
   const unknown = costSchema.safeParse({ instance: 'aws:m6i.larg' });
   assert.match(unknown.error!.issues[0]!.message, /unknown instance type 'aws:m6i.larg'; did you mean 'aws:m6i.large'\?/);
   assert.match(costSchema.safeParse({ instance: 'aws:zz' }).error!.issues[0]!.message, /unknown instance type 'aws:zz'\. Known: aws:m6i.large/);
+  // The catalog is in USD: another currency needs the instance's own price.
+  assert.match(costSchema.safeParse({ instance: 'aws:m6i.large', currency: 'EUR' }).error!.issues[0]!.message, /catalog's price for 'aws:m6i.large' is in USD, and cost.currency is EUR: give it under cost.instances/);
+  assert.ok(costSchema.safeParse({ instance: 'aws:m6i.large', currency: 'EUR', instances: [{ name: 'aws:m6i.large', vcpu: 2, memory: '8Gi', hourly: 0.09 }] }).success);
+  assert.match(ratesOf(cost({ prices: {}, instance: 'mine', currency: 'EUR', instances: [{ name: 'mine', vcpu: 2, memory: '8Gi', hourly: 0.09 }] })).source, /^instance mine \(cost.instances, 0.09 EUR\/h\)$/);
   // Each price names its own unit.
   assert.match(costSchema.safeParse({ prices: { memory: 'cheap' } }).error!.issues[0]!.message, /prices.memory is a price in dollars per GiB-hour, e.g. 0.005/);
   assert.match(costSchema.safeParse({ prices: { memory: -1 } }).error!.issues[0]!.message, /a price is dollars per GiB-hour, 0 or more/);

@@ -46,10 +46,13 @@ export const CATALOG: readonly InstanceType[] = [
 /** OpenCost's default hourly base prices, used only for their ratios when an instance price is split. */
 const BASE = { cpu: 0.031611, memory: 0.004237, gpu: 0.95 };
 
-/** An instance's hourly price split into per-resource rates with OpenCost's ratios (a node of 2 vCPU and 8 GiB: each resource's share in proportion to its base price). */
-export function splitInstance(t: Pick<InstanceType, 'vcpu' | 'memoryGiB' | 'gpu' | 'hourly'>): Required<Rates> {
+/**
+ * An instance's hourly price split into per-resource rates with OpenCost's ratios (a node of 2 vCPU and 8 GiB: each resource's share in proportion to its base price).
+ * An instance without GPUs gives no GPU rate: a GPU reserved on it is unpriced (it has none to sell), not priced at a ratio of its CPU.
+ */
+export function splitInstance(t: Pick<InstanceType, 'vcpu' | 'memoryGiB' | 'gpu' | 'hourly'>): Rates & { cpu: number; memory: number } {
   const memory = t.hourly / (t.gpu * (BASE.gpu / BASE.memory) + t.vcpu * (BASE.cpu / BASE.memory) + t.memoryGiB);
-  return { cpu: memory * (BASE.cpu / BASE.memory), memory, gpu: memory * (BASE.gpu / BASE.memory) };
+  return { cpu: memory * (BASE.cpu / BASE.memory), memory, ...(t.gpu > 0 ? { gpu: memory * (BASE.gpu / BASE.memory) } : {}) };
 }
 
 /** The nearest names of a catalog to `name`, for "did you mean". */

@@ -26,7 +26,7 @@ export function ratesOf(c: CostSpec): ResolvedRates {
     const t = own ? { vcpu: own.vcpu, memoryGiB: own.memory, gpu: own.gpu, hourly: own.hourly } : CATALOG.find((i) => i.name === c.instance);
     if (t) {
       base = splitInstance(t);
-      source = own ? `instance ${c.instance} (cost.instances, $${own.hourly}/h)` : `instance ${c.instance} (${(t as (typeof CATALOG)[number]).source}, $${t.hourly}/h)`;
+      source = own ? `instance ${c.instance} (cost.instances, ${own.hourly} ${c.currency}/h)` : `instance ${c.instance} (${(t as (typeof CATALOG)[number]).source}, ${t.hourly} USD/h)`;
     }
   }
   const given = Object.entries(c.prices).filter(([, v]) => v !== undefined).map(([k]) => k);
@@ -55,6 +55,7 @@ export interface IdleFinding {
 
 export interface CostReport {
   currency: string;
+  /** Where the figures start: the meters keep hours, so the start of the hour the asked window starts in. */
   since: string;
   until: string;
   rates: ResolvedRates;
@@ -111,7 +112,9 @@ export async function costReport(o: {
   rolling?: ReadonlySet<string>;
 }): Promise<CostReport> {
   const rates = ratesOf(o.spec);
-  const rows = await o.store.sums(Math.floor((o.nowMs - o.sinceMs) / 1000 / 3600) * 3600);
+  // The meters keep hours: the figures cover whole hours, from the start of the one the window starts in, and say so.
+  const fromSec = Math.floor((o.nowMs - o.sinceMs) / 1000 / 3600) * 3600;
+  const rows = await o.store.sums(fromSec);
   const labelsOf = new Map(o.deployments.map((d) => [d.name, d.labels]));
   const groups = new Map<string, Quantities[]>();
   for (const r of rows) {
@@ -122,7 +125,7 @@ export async function costReport(o: {
   // By version: the model a deployment's version is of, where it is the one it serves now (the meters keep the version number only).
   const modelOf = new Map(o.by === 'version' ? o.deployments.map((d) => [`${d.name}@${d.version}`, `${d.spec.model.name}@${d.version}`]) : []);
   return {
-    currency: rates.currency, since: new Date(o.nowMs - o.sinceMs).toISOString(), until: new Date(o.nowMs).toISOString(), rates, by: o.by,
+    currency: rates.currency, since: new Date(fromSec * 1000).toISOString(), until: new Date(o.nowMs).toISOString(), rates, by: o.by,
     groups: [...groups].map(([k, qs]) => {
       const g = price(k, total(qs), rates);
       const m = modelOf.get(k);

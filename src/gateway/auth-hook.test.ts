@@ -14,6 +14,7 @@ const authenticator = {
     if (h === undefined) return { kind: 'none' };
     if (h === 'Bearer viewer') return { kind: 'ok', principal: VIEWER };
     if (h === 'Bearer predictor') return { kind: 'ok', principal: PREDICTOR };
+    if (h === 'Bearer expired.jwt.token') return { kind: 'rejected', reason: 'jwt rejected (ERR_JWT_EXPIRED: "exp" claim timestamp check failed)', tell: 'the token has expired (exp); get a new one from your identity provider' };
     return { kind: 'rejected', reason: /^Bearer /.test(String(h)) ? 'invalid key' : NOT_BEARER };
   },
 };
@@ -78,6 +79,11 @@ describe('registerAuth', () => {
       [401, 'invalid key', 'GET', '/v2', '127.0.0.1'],
     ]);
     assert.ok(!JSON.stringify(failures).includes('aloft_000000000000_x'));
+    // A token's own fault (a JWT that expired) is said; the audit keeps the detailed reason.
+    const r4 = await a.inject({ url: '/v2', headers: { authorization: 'Bearer expired.jwt.token' } });
+    assert.equal(r4.statusCode, 401);
+    assert.equal(r4.json<{ error: string }>().error, 'invalid credentials: the token has expired (exp); get a new one from your identity provider');
+    assert.match(failures.at(-1)!.reason, /ERR_JWT_EXPIRED/);
   });
 
   test('403 for a role or scope that does not fit, reported with the principal', async () => {

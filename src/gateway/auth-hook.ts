@@ -112,7 +112,7 @@ export function makeAuthCheck(opts: AuthHookOptions): AuthCheck {
     if (result.kind === 'rejected') {
       onFailure?.({ ip: req.ip, reason: result.reason, status: 401, method: req.method, path: pathOf(req.url).slice(0, 200) });
       // Another scheme (Basic, a bare key) is not a wrong key: say which form is taken.
-      const message = result.reason === NOT_BEARER ? `${INVALID}: the Authorization header must be 'Bearer <API key or token>'` : INVALID;
+      const message = result.reason === NOT_BEARER ? `${INVALID}: the Authorization header must be 'Bearer <API key or token>'` : result.tell ? `invalid credentials: ${result.tell}` : INVALID;
       return { ok: false, status: 401, message, challenge: true };
     }
     const principal = result.kind === 'ok' ? result.principal : undefined;

@@ -46,7 +46,8 @@ export function errorAnswer(err: unknown, logger: Logger, bodyLimit: number, req
       logger.warn({ code: err.code, url: req.url, err: err.cause ?? err }, err.message);
     }
     const headers: Record<string, string> = {};
-    if (err.code === 'ALOFT_OVERLOADED') headers['retry-after'] = '1';
+    // Every 503 says when to come back (overloaded, not ready yet, a limit store that cannot be asked), so clients back off instead of hammering.
+    if (err.status === 503) headers['retry-after'] = '1';
     if (err.code === 'ALOFT_RATE_LIMITED') {
       const ms = (err.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
       headers['retry-after'] = String(typeof ms === 'number' ? Math.max(1, Math.ceil(ms / 1000)) : 1);

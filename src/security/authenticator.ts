@@ -43,12 +43,13 @@ export interface AuthenticatorOptions {
  * - `none`: no Authorization header (the caller is anonymous);
  * - `ok`: valid credentials;
  * - `rejected`: credentials were sent and are not valid. `reason` is for logs and the audit
- *   trail only, never for the client.
+ *   trail only, never for the client; `tell`, when there is one, is what the client may be told
+ *   (a JWT's own fault: expired, a claim not accepted; never which keys exist).
  */
 export type AuthResult =
   | { kind: 'none' }
   | { kind: 'ok'; principal: Principal }
-  | { kind: 'rejected'; reason: string };
+  | { kind: 'rejected'; reason: string; tell?: string };
 
 interface CachedKey {
   hash: Buffer;
@@ -175,7 +176,7 @@ export class Authenticator {
     }
     if (this.#jwt === undefined) return { kind: 'rejected', reason: 'not an Aloft key and JWTs are not configured' };
     const r = await this.#jwt.verify(token);
-    return 'principal' in r ? { kind: 'ok', principal: r.principal } : { kind: 'rejected', reason: r.reason };
+    return 'principal' in r ? { kind: 'ok', principal: r.principal } : { kind: 'rejected', reason: r.reason, tell: r.tell };
   }
 
   #checkKey(token: string): AuthResult {

@@ -83,6 +83,19 @@ describe('JWT bearer tokens', () => {
     assert.ok(rejected(await verify('not.a.jwt')));
   });
 
+  test('what the caller is told names the token\'s fault, never the server\'s keys or expected values', async () => {
+    const told = async (token: string, extra: Partial<JwtSpec> = {}) => { const r = await verify(token, extra); return 'tell' in r ? r.tell : undefined; };
+    assert.equal(await told(await sign({ role: 'admin' }, { exp: nowSec() - 60 })), 'the token has expired (exp); get a new one from your identity provider');
+    assert.match(await told(await sign({ role: 'admin' }, { aud: 'other' })) ?? '', /^the token's "aud" claim is not accepted/);
+    assert.match(await told(await sign({ role: 'admin' }, { iss: 'https://evil.test/' })) ?? '', /^the token's "iss" claim is not accepted/);
+    assert.equal(await told(await sign({ role: 'admin' }, { key: otherKey })), "the token's signature does not verify with the keys this server trusts");
+    assert.equal(await told('not.a.jwt'), 'the token is not a well-formed JWT (header.payload.signature)');
+    assert.equal(await told(await sign({ role: 'root' })), 'the token\'s "role" claim names no role this server grants');
+    for (const t of [await told(await sign({ role: 'admin' }, { aud: 'other' })), await told(await sign({ role: 'admin' }, { iss: 'https://evil.test/' }))]) {
+      assert.ok(!t!.includes(AUDIENCE) && !t!.includes(ISSUER), `the expected values stay unsaid: ${t}`);
+    }
+  });
+
   test('expiry honours the clock tolerance', async () => {
     const token = await sign({ role: 'admin' }, { exp: nowSec() - 10 });
     assert.ok('principal' in (await verify(token)), '10 s late is within the default 30 s tolerance');

@@ -23,7 +23,21 @@ import type { Principal } from './principal.js';
 import { ALL_SCOPES } from './glob.js';
 import { ROLE_RANK } from './roles.js';
 
-export type JwtResult = { principal: Principal } | { reason: string };
+/** `reason` for logs and the audit trail; `tell`, what the caller may be told (nothing secret: what is wrong with the token they sent). */
+export type JwtResult = { principal: Principal } | { reason: string; tell: string };
+
+/** What the caller is told for jose's error codes (RFC 6750's error_description: the token's own fault, never the server's configuration). */
+const TELL: Readonly<Record<string, string>> = {
+  ERR_JWT_EXPIRED: 'the token has expired (exp); get a new one from your identity provider',
+  ERR_JWT_CLAIM_VALIDATION_FAILED: 'a claim of the token is not accepted',
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'the token\'s signature does not verify with the keys this server trusts',
+  ERR_JWKS_NO_MATCHING_KEY: 'no key this server trusts matches the token\'s kid and alg',
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: 'several keys this server trusts match the token\'s kid and alg; give the token a kid',
+  ERR_JOSE_ALG_NOT_ALLOWED: 'the token\'s signing algorithm is not allowed',
+  ERR_JWS_INVALID: 'the token is not a well-formed JWT (header.payload.signature)',
+  ERR_JWT_INVALID: 'the token is not a well-formed JWT (header.payload.signature)',
+  ERR_JOSE_NOT_SUPPORTED: 'the token\'s algorithm or key type is not supported',
+};
 
 const ROLE_NAMES = new Set<string>(Object.keys(ROLE_RANK));
 
@@ -72,7 +86,7 @@ export class JwtVerifier {
   }
 
   async verify(token: string): Promise<JwtResult> {
-    if (this.#keys === undefined || jose === undefined) return { reason: 'jwt keys not loaded' };
+    if (this.#keys === undefined || jose === undefined) return { reason: 'jwt keys not loaded', tell: 'the server cannot check tokens right now' };
     let payload: JWTPayload;
     try {
       ({ payload } = await jose.jwtVerify(token, this.#keys, {
@@ -83,14 +97,16 @@ export class JwtVerifier {
         requiredClaims: ['sub', 'exp'],
       }));
     } catch (e) {
-      return { reason: `jwt rejected (${(e as { code?: string }).code ?? 'invalid'})` };
+      const { code, message, claim: which } = e as { code?: string; message?: string; claim?: string };
+      const tell = code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && which ? `the token's "${which}" claim is not accepted (${message ?? 'invalid'})` : TELL[code ?? ''] ?? 'the token is not valid';
+      return { reason: `jwt rejected (${code ?? 'invalid'}: ${message ?? 'no message'})`, tell };
     }
     const sub = payload.sub;
-    if (typeof sub !== 'string' || sub.length === 0) return { reason: 'jwt has no subject' };
+    if (typeof sub !== 'string' || sub.length === 0) return { reason: 'jwt has no subject', tell: 'the token has no "sub" claim' };
     const role = this.#role(claim(payload, this.#spec.roleClaim));
-    if (role === undefined) return { reason: 'jwt has no valid role' };
+    if (role === undefined) return { reason: 'jwt has no valid role', tell: `the token's "${this.#spec.roleClaim}" claim names no role this server grants` };
     const scopes = scopesOf(claim(payload, this.#spec.scopeClaim));
-    if (scopes === undefined) return { reason: 'jwt scope claim is not a list or a string' };
+    if (scopes === undefined) return { reason: 'jwt scope claim is not a list or a string', tell: `the token's "${this.#spec.scopeClaim}" claim is not a list or a space-separated string` };
     return { principal: { kind: 'jwt', id: sub, name: sub, role, scopes } };
   }
 

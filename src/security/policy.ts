@@ -153,7 +153,7 @@ const DESCRIBE: Readonly<Record<Action, string>> = {
   read: 'read server metadata',
   metrics: 'read metrics',
   'admin.read': 'read the admin API',
-  'admin.write': 'change deployments or models through the admin API',
+  'admin.write': 'change deployments or models, or read the revision history (every deployment\'s spec), through the admin API',
   'admin.keys': 'manage API keys',
   'admin.audit': 'read the audit trail',
   feedback: 'send feedback labels',

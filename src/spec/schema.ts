@@ -520,7 +520,7 @@ export const costSchema = z
       gpu: z.number().int().min(0).default(0).describe('GPUs. Default 0. Example: gpu: 2.'),
       hourly: price('instances[].hourly', 'hour', '1.2').describe('$ per hour. Required. Example: hourly: 1.2.'),
     })).default([]).describe('Instance types of your own (or your negotiated prices), added to the catalog; a name in the catalog replaces it. Default []. Example: instances: [{name: onprem, vcpu: 32, memory: 128Gi, hourly: 0.9}].'),
-    currency: z.string().regex(/^[A-Z]{3}$/, { error: 'currency is a three-letter code such as USD' }).default('USD').describe('What the prices are in; reports say it. Default USD. Example: currency: EUR.'),
+    currency: z.string().regex(/^[A-Z]{3}$/, { error: 'currency is a three-letter code such as USD' }).default('USD').describe('What the prices are in (prices, instances and budgets); reports say it. The built-in catalog is in USD, so another currency needs its instance types under instances. Default USD. Example: currency: EUR.'),
     every: duration({ positive: true }).prefault('10s').describe('How often the meters sample the replicas (allocation, CPU and memory used). Default 10s. Example: every: 30s.'),
     budgets: z.array(z.strictObject({
       name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'a budget name is lower-case letters, digits and -' }).describe('The budget\'s name in alerts and reports. Required. Example: name: risk-team.'),
@@ -543,6 +543,8 @@ export const costSchema = z
     if (c.instance !== undefined && !names.has(c.instance) && !CATALOG_NAMES.includes(c.instance)) {
       const best = suggestName(c.instance, [...CATALOG_NAMES, ...names]);
       ctx.addIssue({ code: 'custom', path: ['instance'], message: `unknown instance type '${c.instance}'${best ? `; did you mean '${best}'?` : '.'} Known: ${[...CATALOG_NAMES, ...names].join(', ')}, or add it under cost.instances` });
+    } else if (c.instance !== undefined && !names.has(c.instance) && c.currency !== 'USD') {
+      ctx.addIssue({ code: 'custom', path: ['instance'], message: `the catalog's price for '${c.instance}' is in USD, and cost.currency is ${c.currency}: give it under cost.instances with its price in ${c.currency} ({name: ${c.instance}, vcpu, memory, hourly}), or use currency: USD` });
     }
   })
   .prefault({})

@@ -67,6 +67,7 @@ test('issue 17: limits.redis.failMode from the spec: closed refuses limited requ
   const refused = await infer(closed);
   assert.equal(refused.status, 503, refused.text);
   assert.match(refused.text, /rate limit/i);
+  assert.equal(refused.headers['retry-after'], '1', 'a 503 says when to retry');
   assertNoLeak(refused.text);
   assert.equal((await infer(open)).status, 200);
 });

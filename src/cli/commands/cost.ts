@@ -25,7 +25,7 @@ export function priced(value: number | null, unpriced: readonly string[], curren
 }
 
 export function describeCost(r: CostReport): string {
-  const out: string[] = [`cost from ${r.since} to ${r.until}, by ${r.by}; rates: ${[['cpu', 'vCPU-h'], ['memory', 'GiB-h'], ['gpu', 'GPU-h']].map(([k, u]) => `${k} ${r.rates[k as 'cpu'] !== undefined ? `${r.rates[k as 'cpu']!.toPrecision(3)} ${r.currency}/${u}` : 'unpriced'}`).join(', ')} (${r.rates.source})`, ''];
+  const out: string[] = [`cost from ${r.since} (the meters keep whole hours) to ${r.until}, by ${r.by}; rates: ${[['cpu', 'vCPU-h'], ['memory', 'GiB-h'], ['gpu', 'GPU-h']].map(([k, u]) => `${k} ${r.rates[k as 'cpu'] !== undefined ? `${r.rates[k as 'cpu']!.toPrecision(3)} ${r.currency}/${u}` : 'unpriced'}`).join(', ')} (${r.rates.source})`, ''];
   process.stdout.write(`${out.join('\n')}\n`);
   const rows = [...r.groups, r.total].map((g) => [
     g.model && g.model !== g.key ? `${g.key} (model ${g.model})` : g.key, hours(g.replicaHours), priced(g.cost, g.unpriced, r.currency),

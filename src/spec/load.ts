@@ -185,7 +185,11 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
  * checks, reports model files that do not exist (unless `checkFiles` is false), and those
  * `checkModel` refuses (it returns why), together with the spec's other problems.
  */
-export async function validateSpecFile(file: string, options: { checkFiles?: boolean; checkModel?: (bytes: Uint8Array) => string | undefined; checkReference?: (path: string, features: readonly string[]) => Promise<string | undefined> } = {}): Promise<SpecValidation> {
+export async function validateSpecFile(file: string, options: {
+  checkFiles?: boolean; checkModel?: (bytes: Uint8Array) => string | undefined; checkReference?: (path: string, features: readonly string[]) => Promise<string | undefined>;
+  /** Problems with files the spec names beyond models and references (TLS, JWKS), each at the field's path; [] when there are none. */
+  checkOther?: (spec: LoadedSpec['spec']) => Promise<{ path: readonly string[]; message: string; hint?: string }[]>;
+} = {}): Promise<SpecValidation> {
   const read = await readSpec(file);
   if ('ok' in read) return read;
   const { result, where, modelPaths } = analyze(read.text, read.file);
@@ -212,6 +216,12 @@ export async function validateSpecFile(file: string, options: { checkFiles?: boo
       const path = ['deployments', name, 'drift', 'reference'];
       const pos = where(path);
       found.push({ file: read.file, line: pos.line, col: pos.col, path: formatPath(path), message: why, hint: 'paths are relative to the spec file; the file is CSV with a header row of the feature names, or JSONL of objects' });
+    }
+  }
+  if (result.ok && options.checkOther) {
+    for (const o of await options.checkOther(result.loaded.spec)) {
+      const pos = where([...o.path]);
+      found.push({ file: read.file, line: pos.line, col: pos.col, path: formatPath([...o.path]), message: o.message, ...(o.hint ? { hint: o.hint } : {}) });
     }
   }
   if (found.length === 0) return result;

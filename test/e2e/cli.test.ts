@@ -92,6 +92,23 @@ test('validate reports every problem with file:line:col, and --json lists them',
   const w = aloft(['validate', '-f', partial]);
   assert.equal(w.code, 0, w.stderr);
   assert.match(w.stdout, /warning: deployment 'm': features names 2 of the 22 columns of input 'features'; columns 2–21 are captured/);
+  // Files the server reads at start (TLS, a JWKS file) are checked as it would read them; auth off is a warning.
+  const sec = join(dir, 'proj', 'security.yaml');
+  await writeFile(join(dir, 'proj', 'not-a-cert.pem'), 'not a certificate');
+  await writeFile(join(dir, 'proj', 'jwks.json'), '{"nokeys": 1}');
+  await writeFile(sec, 'models:\n  m:\n    path: ./model.onnx\ndeployments:\n  m: {}\nsecurity:\n  tls: {cert: ./not-a-cert.pem, key: ./nope.pem}\n  auth:\n    jwt: {issuer: https://idp.test/, audience: aloft, jwks: ./jwks.json}\n');
+  const s = aloft(['validate', '-f', sec]);
+  assert.equal(s.code, 1, s.stdout);
+  assert.match(s.stderr, /security\.yaml:7:\d+ security\.tls\.key: cannot read the TLS private key file .*nope\.pem \(ENOENT\)/);
+  assert.match(s.stderr, /security\.yaml:9:\d+ security\.auth\.jwt\.jwks: the JWKS file .*jwks\.json is not a JSON Web Key Set/);
+  await writeFile(sec, 'models:\n  m:\n    path: ./model.onnx\ndeployments:\n  m: {}\nsecurity:\n  tls: {cert: ./not-a-cert.pem, key: ./not-a-cert.pem}\n');
+  const pair = aloft(['validate', '-f', sec]);
+  assert.equal(pair.code, 1, pair.stdout);
+  assert.match(pair.stderr, /security\.tls\.cert: the TLS certificate .* and key .* are not a usable pair/);
+  await writeFile(sec, 'models:\n  m:\n    path: ./model.onnx\ndeployments:\n  m: {}\nsecurity:\n  auth: {enabled: false}\n');
+  const off = aloft(['validate', '-f', sec]);
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stdout, /valid\nwarning: security\.auth\.enabled is false: anyone who can connect can deploy, delete and predict/);
 });
 
 test('predict without a running server says how to start one', () => {

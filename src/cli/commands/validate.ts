@@ -1,14 +1,17 @@
 import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 import { featuresWarning, rolloutWaitWarning } from '../../control/plan.js';
 import { loadReference } from '../../monitor/reference.js';
 import { readSignature } from '../../onnx/signature.js';
+import { readTls } from '../../gateway/tls.js';
+import { JwtVerifier } from '../../security/jwt.js';
 import { formatIssue, validateSpecFile } from '../../spec/load.js';
 import type { LoadedSpec } from '../../spec/types.js';
 import { printJson } from '../output.js';
 
 /** `aloft validate`: report every violation; exit 1 if there is any. Warnings (as plan gives them) do not fail it. */
 export async function validate(opts: { file: string; json?: boolean }): Promise<number> {
-  const checked = await validateSpecFile(opts.file, { checkFiles: true, checkModel: modelProblem, checkReference: referenceProblem });
+  const checked = await validateSpecFile(opts.file, { checkFiles: true, checkModel: modelProblem, checkReference: referenceProblem, checkOther: securityProblems });
   const { issues } = checked;
   const warnings = checked.ok ? await modelWarnings(checked.loaded) : [];
   if (opts.json) {
@@ -43,9 +46,37 @@ async function referenceProblem(path: string, features: readonly string[]): Prom
   }
 }
 
+/** The TLS certificate and key (readable, a pair) and a JWKS file (readable, a key set), as \`aloft up\` would read them. A JWKS URL is not fetched. */
+async function securityProblems(spec: LoadedSpec['spec']): Promise<{ path: readonly string[]; message: string; hint?: string }[]> {
+  const out: { path: readonly string[]; message: string; hint?: string }[] = [];
+  const tls = spec.security.tls;
+  if (tls) {
+    try {
+      createSecureContext(await readTls(tls));
+    } catch (e) {
+      const unreadable = /cannot read the TLS (certificate|private key)/.exec((e as Error).message);
+      out.push({
+        path: ['security', 'tls', unreadable?.[1] === 'private key' ? 'key' : 'cert'],
+        message: unreadable ? (e as Error).message : `the TLS certificate ${tls.cert} and key ${tls.key} are not a usable pair: ${(e as Error).message}`,
+        hint: 'PEM files: the certificate (chain) and its private key',
+      });
+    }
+  }
+  const jwt = spec.security.auth.jwt;
+  if (spec.security.auth.enabled && jwt && !/^https?:\/\//.test(jwt.jwks)) {
+    try {
+      await new JwtVerifier(jwt).load();
+    } catch (e) {
+      out.push({ path: ['security', 'auth', 'jwt', 'jwks'], message: (e as Error).message });
+    }
+  }
+  return out;
+}
+
 /** Warnings beyond the schema: a rollout that cannot wait for data, and (from the model files' signatures) features that do not match the first input's columns. */
 async function modelWarnings(loaded: LoadedSpec): Promise<string[]> {
   const out: string[] = [];
+  if (!loaded.spec.security.auth.enabled) out.push('security.auth.enabled is false: anyone who can connect can deploy, delete and predict; aloft up refuses to start with it unless given --insecure');
   for (const [name, d] of Object.entries(loaded.spec.deployments)) {
     const waits = rolloutWaitWarning(name, d);
     if (waits) out.push(waits);

@@ -76,14 +76,20 @@ export interface KeyView {
   createdBy: string | null;
   expiresAt: string | null;
   revokedAt: string | null;
+  /** The key's own rate limit (replacing limits.perKey); null: limits.perKey applies. */
+  limits: KeyLimits | null;
+  /** 'low': the key's requests are shed first under overload. */
+  priority: 'low' | 'normal';
   /** damaged: the stored key cannot be read whole (see `problem`) and does not work. */
   status: 'active' | 'expired' | 'revoked' | 'damaged';
   problem?: string;
 }
 /** POST /api/v1/keys */
-export interface KeyRequest { name: string; role: Role; scopes?: string[]; expires?: string }
+export interface KeyRequest { name: string; role: Role; scopes?: string[]; expires?: string; limits?: { rate: number; burst?: number; daily?: number }; priority?: 'low' | 'normal' }
+/** A key's rate limit: requests per second, the bucket size, and an optional quota per UTC day. */
+export interface KeyLimits { rate: number; burst: number; daily?: number }
 /** The answer to POST /api/v1/keys: `key` is the token, shown this once. */
-export interface KeyCreated { id: string; key: string; name: string; role: Role; scopes: string[]; expiresAt: string | null; createdAt: string }
+export interface KeyCreated { id: string; key: string; name: string; role: Role; scopes: string[]; expiresAt: string | null; createdAt: string; limits: KeyLimits | null; priority: 'low' | 'normal' }
 /** GET /api/v1/keys */
 export interface KeyList { keys: KeyView[] }
 /** DELETE /api/v1/keys/:name */

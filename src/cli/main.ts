@@ -199,7 +199,11 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .requiredOption('--name <name>', 'a unique name for the key')
     .requiredOption('--role <role>', 'admin, operator, predictor or viewer')
     .option('--scope <glob>', 'deployment or model names the key may use (repeatable; default all)', collect)
-    .option('--expires <duration>', 'lifetime, e.g. 30d, 12h (default: never)'))
+    .option('--expires <duration>', 'lifetime, e.g. 30d, 12h (default: never)')
+    .option('--rate <n>', "the key's own rate limit in requests per second, instead of limits.perKey (default: limits.perKey)")
+    .option('--burst <n>', 'requests allowed at once above --rate (default: --rate rounded up)')
+    .option('--daily <n>', 'most requests per UTC day (default: no quota)')
+    .option('--priority <low|normal>', "'low': the key's requests are shed first when a model is overloaded (default normal)"))
     .action((o: Parameters<typeof keys.create>[0]) => keys.create(o));
   client(k.command('list').description('list keys (never their secrets)').option('--all', 'include revoked and expired keys'))
     .action((o: Parameters<typeof keys.list>[0]) => keys.list(o));

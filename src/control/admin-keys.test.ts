@@ -44,14 +44,14 @@ describe('admin API: keys', () => {
     assert.match(body.key, /^aloft_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
     assert.equal(body.key.slice(6, 18), body.id);
     assert.deepEqual({ ...body, key: undefined, id: undefined }, {
-      key: undefined, id: undefined, name: 'ci', role: 'predictor', scopes: ['credit-*'], expiresAt: '2026-01-31T00:00:00.000Z', createdAt: '2026-01-01T00:00:00.000Z',
+      key: undefined, id: undefined, name: 'ci', role: 'predictor', scopes: ['credit-*'], expiresAt: '2026-01-31T00:00:00.000Z', createdAt: '2026-01-01T00:00:00.000Z', limits: null, priority: 'normal',
     });
     assert.equal((await auth.authenticate(`Bearer ${body.key}`))?.name, 'ci', 'the authenticator reloaded');
 
     const list = await app.inject({ url: '/api/v1/keys' });
     assert.equal(list.statusCode, 200);
     assert.ok(!list.body.includes(body.key.slice(19)) && !/hash/i.test(list.body));
-    assert.deepEqual(list.json(), { keys: [{ id: body.id, name: 'ci', role: 'predictor', scopes: ['credit-*'], createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'insecure', expiresAt: '2026-01-31T00:00:00.000Z', revokedAt: null, status: 'active' }] });
+    assert.deepEqual(list.json(), { keys: [{ id: body.id, name: 'ci', role: 'predictor', scopes: ['credit-*'], createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'insecure', expiresAt: '2026-01-31T00:00:00.000Z', revokedAt: null, limits: null, priority: 'normal', status: 'active' }] });
     clock.advance(31 * 86_400_000);
     assert.equal((await app.inject({ url: '/api/v1/keys' })).json<{ keys: { status: string }[] }>().keys[0]?.status, 'expired');
 

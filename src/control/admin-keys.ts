@@ -27,6 +27,8 @@ import { isValidScope, SCOPE_RULE } from '../security/glob.js';
 import { EXPIRY_HELP, generateKey, hashSecret, parseExpiry } from '../security/keys.js';
 import { ANONYMOUS, ROLES, type Principal, type Role } from '../security/principal.js';
 import { isValidName, NAME_RULE } from '../spec/modelref.js';
+import { rateLimitSchema } from '../spec/schema.js';
+import type { RateLimitSpec } from '../spec/types.js';
 import { parseDuration } from '../spec/units.js';
 import type { Store } from '../store/db.js';
 import type { KeyRecord, KeyRepository } from '../store/keys.js';
@@ -39,6 +41,8 @@ export interface KeySummary {
   scopes: string[];
   expiresAt: string | null;
   revokedAt?: string | null;
+  limits?: RateLimitSpec;
+  priority?: 'low';
 }
 
 /** What is appended to the audit trail; the shape of security/audit.ts's AuditInput, so an AuditLog fits as is. */
@@ -64,7 +68,7 @@ export interface KeyRoutesOptions {
 }
 
 const MAX_SCOPES = 100;
-const FIELDS = new Set(['name', 'role', 'scopes', 'expires']);
+const FIELDS = new Set(['name', 'role', 'scopes', 'expires', 'limits', 'priority']);
 
 export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions): void {
   const { keys, authenticator } = opts;
@@ -92,6 +96,8 @@ export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions):
       secretHash: hashSecret(material.secret),
       createdBy: req.principal?.name ?? null,
       expiresAt: input.expiresAt,
+      limits: input.limits,
+      priority: input.priority,
     }, record((key) => ({ actor: actorOf(req), action: 'key.created', target: key.name, source: req.ip, after: summary(key) })));
     await reload();
     const answer: KeyCreated = {
@@ -102,6 +108,8 @@ export function registerKeyRoutes(app: FastifyInstance, opts: KeyRoutesOptions):
       scopes: created.scopes,
       expiresAt: created.expiresAt,
       createdAt: created.createdAt,
+      limits: created.limits,
+      priority: created.priority,
     };
     return reply.code(201).send(answer);
   } });
@@ -136,15 +144,17 @@ interface CreateInput {
   role: Role;
   scopes: string[];
   expiresAt: string | null;
+  limits: RateLimitSpec | null;
+  priority: 'low' | 'normal';
 }
 
 /** Validate a create request completely, reporting every problem at once. */
 export function parseCreate(body: unknown, now: Date): CreateInput {
   const obj = parseBody(body);
   const problems: string[] = [];
-  for (const k of Object.keys(obj)) if (!FIELDS.has(k)) problems.push(`unknown field '${k.slice(0, 40)}' (expected name, role, scopes, expires)`);
+  for (const k of Object.keys(obj)) if (!FIELDS.has(k)) problems.push(`unknown field '${k.slice(0, 40)}' (expected name, role, scopes, expires, limits, priority)`);
 
-  const { name, role, scopes, expires } = obj;
+  const { name, role, scopes, expires, limits, priority } = obj;
   if (typeof name !== 'string' || name === '') problems.push('name is required: a string');
   else if (!isValidName(name)) problems.push(`name '${name.slice(0, 80)}' is invalid: ${NAME_RULE}`);
 
@@ -175,15 +185,24 @@ export function parseCreate(body: unknown, now: Date): CreateInput {
     }
   }
 
+  // The key's own rate limit: the spec's limits.perKey form, checked by the same schema.
+  let keyLimits: RateLimitSpec | null = null;
+  if (limits !== undefined && limits !== null) {
+    const parsed = rateLimitSchema.safeParse(limits);
+    if (!parsed.success) problems.push(`limits ${JSON.stringify(limits).slice(0, 60)} is invalid: ${parsed.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join(', ')}; give {"rate": requests per second, "burst"?: N, "daily"?: N}`);
+    else keyLimits = { rate: parsed.data.rate, burst: parsed.data.burst ?? Math.max(1, Math.ceil(parsed.data.rate)), ...(parsed.data.daily !== undefined ? { daily: parsed.data.daily } : {}) };
+  }
+  if (priority !== undefined && priority !== null && priority !== 'low' && priority !== 'normal') problems.push(`priority must be 'low' or 'normal', got ${JSON.stringify(priority).slice(0, 40)}`);
+
   if (problems.length > 0) throw fail('ALOFT_BAD_REQUEST', `invalid key request: ${problems.join('; ')}`);
-  return { name: name as string, role: role as Role, scopes: scopeList, expiresAt };
+  return { name: name as string, role: role as Role, scopes: scopeList, expiresAt, limits: keyLimits, priority: priority === 'low' ? 'low' : 'normal' };
 }
 
 function parseBody(body: unknown): Record<string, unknown> {
   let value: unknown = body;
   if (Buffer.isBuffer(body) || typeof body === 'string') {
     const text = body.toString();
-    if (text.trim() === '') throw fail('ALOFT_BAD_REQUEST', 'send a JSON object {"name": ..., "role": ..., "scopes"?: [...], "expires"?: "30d"}');
+    if (text.trim() === '') throw fail('ALOFT_BAD_REQUEST', 'send a JSON object {"name": ..., "role": ..., "scopes"?: [...], "expires"?: "30d", "limits"?: {"rate": 10}, "priority"?: "low"}');
     try {
       value = JSON.parse(text);
     } catch {
@@ -191,7 +210,7 @@ function parseBody(body: unknown): Record<string, unknown> {
     }
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw fail('ALOFT_BAD_REQUEST', 'send a JSON object {"name": ..., "role": ..., "scopes"?: [...], "expires"?: "30d"}');
+    throw fail('ALOFT_BAD_REQUEST', 'send a JSON object {"name": ..., "role": ..., "scopes"?: [...], "expires"?: "30d", "limits"?: {"rate": 10}, "priority"?: "low"}');
   }
   return value as Record<string, unknown>;
 }
@@ -203,7 +222,7 @@ function actorOf(req: FastifyRequest): KeyAuditEntry['actor'] {
 }
 
 function summary(k: KeyRecord): KeySummary {
-  return { name: k.name, role: k.role, scopes: k.scopes, expiresAt: k.expiresAt, ...(k.revokedAt ? { revokedAt: k.revokedAt } : {}) };
+  return { name: k.name, role: k.role, scopes: k.scopes, expiresAt: k.expiresAt, ...(k.revokedAt ? { revokedAt: k.revokedAt } : {}), ...(k.limits ? { limits: k.limits } : {}), ...(k.priority === 'low' ? { priority: 'low' as const } : {}) };
 }
 
 export function view(k: KeyRecord, nowMs: number): KeyView {
@@ -217,6 +236,8 @@ export function view(k: KeyRecord, nowMs: number): KeyView {
     createdBy: k.createdBy,
     expiresAt: k.expiresAt,
     revokedAt: k.revokedAt,
+    limits: k.limits,
+    priority: k.priority,
     status,
     ...(k.damaged !== undefined ? { problem: k.damaged } : {}),
   };

@@ -148,7 +148,8 @@ export function inferPipeline(o: PipelineOptions): Serve {
       const admission = resolved.served.batcher.admission;
       if (admission) {
         const b = resolved.served.batcher;
-        const refusal = admission.check(b.busy, b.queued, deadline - o.clock.now(), priority === 'low');
+        // A low-priority key stays low whatever its header says; a header can only lower a request.
+        const refusal = admission.check(b.busy, b.queued, deadline - o.clock.now(), priority === 'low' || principal?.priority === 'low');
         if (refusal) throw fail('ALOFT_OVERLOADED', refusal.message);
       }
       if (o.limits) await o.limits(auth.principal, ex.ip, resolved.dep.name);

@@ -211,10 +211,13 @@ function toCache(records: readonly KeyRecord[], log: Logger): Map<string, Cached
     const expiresAt = k.expiresAt === null ? undefined : Date.parse(k.expiresAt);
     if (hash.length !== 32 || Number.isNaN(expiresAt) || k.damaged !== undefined) {
       // Fail closed: a key whose stored hash, expiry or scopes cannot be read is not usable.
-      log.warn({ key: k.name, problem: k.damaged }, 'ignoring an API key with a damaged hash, expiry or scopes in the store');
+      log.warn({ key: k.name, problem: k.damaged }, 'ignoring an API key with a damaged hash, expiry, scopes or rate limit in the store');
       continue;
     }
-    const principal: Principal = Object.freeze({ kind: 'key', id: k.id, name: k.name, role: k.role, scopes: Object.freeze([...k.scopes]) });
+    const principal: Principal = Object.freeze({
+      kind: 'key', id: k.id, name: k.name, role: k.role, scopes: Object.freeze([...k.scopes]),
+      ...(k.limits ? { limits: Object.freeze({ ...k.limits }) } : {}), ...(k.priority === 'low' ? { priority: 'low' as const } : {}),
+    });
     map.set(k.id, { hash, expiresAt, principal });
   }
   return map;

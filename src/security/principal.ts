@@ -19,8 +19,10 @@ export interface Principal {
   role?: Role;
   /** Deployment/model name globs the caller may use; `['*']` is every name, `[]` none. */
   scopes: readonly string[];
-  /** A per-key rate limit that replaces limits.perKey. */
+  /** A per-key rate limit that replaces limits.perKey (aloft keys create --rate). */
   limits?: RateLimitSpec;
+  /** 'low': every request is low priority (shed first under overload), whatever its x-aloft-priority header says. */
+  priority?: 'low';
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous', id: 'anonymous', name: 'anonymous', scopes: Object.freeze([]) as readonly string[] });

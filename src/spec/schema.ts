@@ -255,7 +255,7 @@ export const limitsSchema = z
       .prefault({})
       .describe('Redis connection for shared limits. Every field is optional.'),
     perKey: rateLimitSchema.optional().describe(
-      'Limit applied to every API key (keys created with their own limit use that instead). No default (keys are unlimited). Example: perKey: { rate: 100, burst: 200, daily: 1000000 }.',
+      'Limit applied to every API key (a key created with its own limit, aloft keys create --rate N [--burst N] [--daily N], uses that instead). No default (keys are unlimited). Example: perKey: { rate: 100, burst: 200, daily: 1000000 }.',
     ),
   })
   .prefault({})

@@ -33,7 +33,7 @@ for (const target of await testDialects()) {
       await repo.create(key('2', 'b-viewer', { role: 'viewer', secretHash: HASH_B }));
       assert.deepEqual(created, {
         id: '000000000001', name: 'ci', role: 'predictor', scopes: ['credit-*', 'fraud'], secretHash: HASH_A,
-        createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'admin', expiresAt: '2026-02-01T00:00:00.000Z', revokedAt: null,
+        createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'admin', expiresAt: '2026-02-01T00:00:00.000Z', revokedAt: null, limits: null, priority: 'normal',
       });
       assert.deepEqual(await repo.getById('000000000001'), created);
       assert.deepEqual((await repo.listActive()).map((k) => [k.name, k.role, k.scopes]), [['b-viewer', 'viewer', ['*']], ['ci', 'predictor', ['credit-*', 'fraud']]]);
@@ -85,6 +85,20 @@ for (const target of await testDialects()) {
       for (const k of await repo.listActive()) {
         assert.deepEqual(k.scopes, [], `${k.name}: no scopes`);
         assert.match(k.damaged ?? '', /stored scopes are not/, `${k.name}: marked damaged`);
+      }
+    });
+
+    test('a key\'s own rate limit and priority are kept; a damaged stored limit fails closed like damaged scopes', async () => {
+      const k = await repo.create(key('1', 'batch', { limits: { rate: 2.5, burst: 5, daily: 1000 }, priority: 'low' }));
+      assert.deepEqual([k.limits, k.priority], [{ rate: 2.5, burst: 5, daily: 1000 }, 'low']);
+      assert.deepEqual(await repo.getById('000000000001'), k);
+      for (const [i, text] of ['not json', '{"rate": 0, "burst": 1}', '{"rate": 1}', '[1]'].entries()) {
+        await repo.create(key(String(i + 2), `d${i}`));
+        await store.db.withTables<{ api_keys: { id: string; limits: string | null } }>().updateTable('api_keys').set({ limits: text }).where('id', '=', `00000000000${i + 2}`).execute();
+      }
+      for (const d of (await repo.listActive()).filter((x) => x.name.startsWith('d'))) {
+        assert.match(d.damaged ?? '', /stored rate limit is not/, `${d.name}: marked damaged`);
+        assert.deepEqual(d.scopes, [], `${d.name}: no scopes`);
       }
     });
 

@@ -10,7 +10,7 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import { fail, isAloftError } from '../errors.js';
-import type { Role } from '../spec/types.js';
+import type { RateLimitSpec, Role } from '../spec/types.js';
 import { atomically, type Store } from './db.js';
 import type { Database } from './schema.js';
 
@@ -28,6 +28,10 @@ export interface ApiKeysTable {
   created_by: string | null;
   expires_at: string | null;
   revoked_at: string | null;
+  /** JSON `{"rate", "burst", "daily"?}`: the key's own rate limit, replacing limits.perKey; null = limits.perKey (migration 0016). */
+  limits: string | null;
+  /** 'low': shed first under overload; null = normal (migration 0016). */
+  priority: string | null;
 }
 
 type KeysDb = Kysely<Database & { api_keys: ApiKeysTable }>;
@@ -47,6 +51,9 @@ export interface KeyRecord {
   /** ISO time after which the key no longer works; null = never. */
   expiresAt: string | null;
   revokedAt: string | null;
+  /** The key's own rate limit; null = limits.perKey applies. */
+  limits: RateLimitSpec | null;
+  priority: 'low' | 'normal';
 }
 
 export interface NewKey {
@@ -58,6 +65,9 @@ export interface NewKey {
   secretHash: string;
   createdBy?: string | null;
   expiresAt?: string | null;
+  limits?: RateLimitSpec | null;
+  /** Default 'normal'. */
+  priority?: 'low' | 'normal';
 }
 
 export class KeyRepository {
@@ -110,7 +120,8 @@ export class KeyRepository {
       const same = current.find((r) => r.id === input.id);
       if (
         current.length === 1 && same && same.revoked_at === null && same.name === row.name && same.role === row.role &&
-        same.secret_hash === row.secret_hash && same.scopes === row.scopes && same.expires_at === row.expires_at
+        same.secret_hash === row.secret_hash && same.scopes === row.scopes && same.expires_at === row.expires_at &&
+        (same.limits ?? null) === row.limits && (same.priority ?? null) === row.priority
       ) {
         return { key: toRecord(same), changed: false };
       }
@@ -181,6 +192,8 @@ export class KeyRepository {
       created_by: input.createdBy ?? null,
       expires_at: input.expiresAt ?? null,
       revoked_at: null,
+      limits: input.limits ? JSON.stringify(input.limits) : null,
+      priority: input.priority === 'low' ? 'low' : null,
     };
   }
 }
@@ -214,8 +227,28 @@ function readScopes(text: string): { scopes: string[]; damaged?: string } {
   return { scopes: value as string[] };
 }
 
+/** A stored key limit, or why it cannot be trusted (damage fails closed: the key is marked and does not work). */
+function readLimits(text: string | null | undefined): { limits: RateLimitSpec | null; damaged?: string } {
+  if (text === null || text === undefined) return { limits: null };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { limits: null, damaged: 'the stored rate limit is not valid JSON' };
+  }
+  const o = v as Partial<Record<'rate' | 'burst' | 'daily', unknown>>;
+  const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
+  if (v === null || typeof v !== 'object' || !positive(o.rate) || !positive(o.burst) || (o.daily !== undefined && !positive(o.daily))) {
+    return { limits: null, damaged: 'the stored rate limit is not {rate, burst, daily?} of positive numbers' };
+  }
+  return { limits: { rate: o.rate as number, burst: o.burst as number, ...(o.daily !== undefined ? { daily: o.daily as number } : {}) } };
+}
+
 function toRecord(r: Selectable<ApiKeysTable>): KeyRecord {
-  const { scopes, damaged } = readScopes(r.scopes);
+  const read = readScopes(r.scopes);
+  const lim = readLimits(r.limits);
+  const damaged = read.damaged ?? lim.damaged;
+  const scopes = damaged === undefined ? read.scopes : [];
   return {
     id: r.id,
     name: r.name,
@@ -227,5 +260,7 @@ function toRecord(r: Selectable<ApiKeysTable>): KeyRecord {
     createdBy: r.created_by,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
+    limits: lim.limits,
+    priority: r.priority === 'low' ? 'low' : 'normal',
   };
 }

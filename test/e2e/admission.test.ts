@@ -67,3 +67,42 @@ test('low priority is shed first; normal requests still get in; a bad priority i
   assert.match(String((bad.json as { error?: string }).error), /x-aloft-priority must be 'low' or 'normal', got 'urgent'/);
   assert.equal((await infer()).status, 200, 'still serving');
 });
+
+test('a key\'s own settings: priority low is shed first whatever its header says; its own rate limit replaces limits.perKey', { timeout: 120_000 }, async () => {
+  const create = async (req: Record<string, unknown>) => {
+    const r = await call(`${p.url}/api/v1/keys`, { method: 'POST', body: JSON.stringify(req), headers: { ...p.headers, 'content-type': 'application/json' } });
+    assert.equal(r.status, 201, r.text);
+    return r.json as { key: string; limits: unknown; priority: string };
+  };
+  const batch = await create({ name: 'nightly-batch', role: 'predictor', priority: 'low' });
+  assert.equal(batch.priority, 'low');
+  const metered = await create({ name: 'metered', role: 'predictor', limits: { rate: 0.01, burst: 1 } });
+  assert.deepEqual(metered.limits, { rate: 0.01, burst: 1 });
+  // Keys are reloaded on create; the low key is low even when its request says normal.
+  const busy = Array.from({ length: 3 }, () => infer());
+  await new Promise((r) => setTimeout(r, 30));
+  const [low, normal] = await Promise.all([
+    infer({ authorization: `Bearer ${batch.key}`, 'x-aloft-priority': 'normal' }),
+    infer({ 'x-aloft-priority': 'normal' }),
+  ]);
+  assert.ok((await Promise.all(busy)).every((a) => a.status === 200));
+  assert.equal(low.status, 503, low.text);
+  assert.match(String((low.json as { error?: string }).error), /low-priority requests are shed/);
+  assert.equal(normal.status, 200, normal.text);
+  assert.equal((await infer({ authorization: `Bearer ${batch.key}` })).status, 200, 'idle again: the low key gets in');
+  // The metered key: its burst of 1, then 429 with Retry-After; the admin key is not limited by it.
+  assert.equal((await infer({ authorization: `Bearer ${metered.key}` })).status, 200);
+  const limited = await infer({ authorization: `Bearer ${metered.key}` });
+  assert.equal(limited.status, 429, limited.text);
+  assert.ok(Number(limited.headers['retry-after']) >= 1);
+  assert.equal((await infer()).status, 200, 'other keys are not limited by it');
+  // Bad settings are a 400 that names each problem, and nothing is created.
+  const bad = await call(`${p.url}/api/v1/keys`, { method: 'POST', body: JSON.stringify({ name: 'bad', role: 'predictor', limits: { rate: -1 }, priority: 'urgent' }), headers: { ...p.headers, 'content-type': 'application/json' } });
+  assert.equal(bad.status, 400);
+  assert.match(String((bad.json as { error?: string }).error), /limits \{"rate":-1\} is invalid: rate: .*; priority must be 'low' or 'normal', got "urgent"/);
+  const list = await call(`${p.url}/api/v1/keys`, { headers: p.headers });
+  const names = (list.json as { keys: { name: string; limits: unknown; priority: string }[] }).keys;
+  assert.ok(!names.some((k) => k.name === 'bad'));
+  assert.deepEqual(names.find((k) => k.name === 'metered')?.limits, { rate: 0.01, burst: 1 });
+  assert.equal(names.find((k) => k.name === 'nightly-batch')?.priority, 'low');
+});

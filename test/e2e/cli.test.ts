@@ -267,6 +267,16 @@ test('keys: a scoped predictor key predicts but cannot administer; revoked, it s
     assert.ok(actions.includes(a), `${a} in ${actions.join(', ')}`);
   }
   assert.ok(!JSON.stringify(trail).includes(key), 'the audit trail never holds a key');
+  // A key's own rate limit and priority, from the flags; a flag that is not a number is a usage error before any request.
+  const own = aloft(['keys', 'create', '--name', 'batch', '--role', 'predictor', '--rate', '10', '--daily', '1000', '--priority', 'low', '--url', url]);
+  assert.equal(own.code, 0, own.stderr);
+  assert.match(own.stderr, /created key 'batch' \(role predictor; scopes every deployment; never expires; limit 10\/s burst 10, 1000\/day; low priority\)/);
+  const table = aloft(['keys', 'list', '--url', url]);
+  assert.match(table.stdout, /batch +predictor +\* +active +never +10\/s burst 10, 1000\/day +low/);
+  assert.equal(aloft(['keys', 'create', '--name', 'x', '--role', 'viewer', '--burst', '5', '--url', url]).code, 2, '--burst without --rate');
+  const nan = aloft(['keys', 'create', '--name', 'x', '--role', 'viewer', '--rate', 'fast', '--url', url]);
+  assert.equal(nan.code, 2);
+  assert.match(nan.stderr, /--rate takes a number, got 'fast'/);
   const verify = aloft(['audit', 'verify', '--url', url]);
   assert.equal(verify.code, 0, verify.stderr);
   assert.match(verify.stdout, /audit trail intact: \d+ entries/);

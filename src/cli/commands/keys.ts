@@ -3,6 +3,7 @@
  * key is printed once, by `create`; nothing else ever shows a key.
  */
 import { fail } from '../../errors.js';
+import type { KeyLimits } from '../../api/types.js';
 import type { Role } from '../../security/principal.js';
 import { connect, type ClientOptions } from '../client.js';
 import type { CredentialOptions } from '../credentials.js';
@@ -10,17 +11,28 @@ import { printJson, printTable } from '../output.js';
 
 type Options = ClientOptions & CredentialOptions & { json?: boolean };
 
-/** `aloft keys create --name N --role R [--scope GLOB]... [--expires 30d] [--json]` */
-export async function create(opts: Options & { name?: string; role?: string; scope?: string[]; expires?: string }): Promise<void> {
+/** `aloft keys create --name N --role R [--scope GLOB]... [--expires 30d] [--rate N [--burst N] [--daily N]] [--priority low] [--json]` */
+export async function create(opts: Options & { name?: string; role?: string; scope?: string[]; expires?: string; rate?: string; burst?: string; daily?: string; priority?: string }): Promise<void> {
   if (!opts.name) throw fail('ALOFT_USAGE', 'give the key a name with --name NAME');
   if (!opts.role) throw fail('ALOFT_USAGE', 'give the key a role with --role admin|operator|predictor|viewer');
-  // The role is checked by the server, which lists the valid ones.
+  if ((opts.burst !== undefined || opts.daily !== undefined) && opts.rate === undefined) throw fail('ALOFT_USAGE', '--burst and --daily go with --rate: give the key its rate limit with --rate N (requests per second)');
+  const num = (flag: string, v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw fail('ALOFT_USAGE', `${flag} takes a number, got '${v}'`);
+    return n;
+  };
+  const limits = opts.rate === undefined ? undefined : {
+    rate: num('--rate', opts.rate), ...(opts.burst !== undefined ? { burst: num('--burst', opts.burst) } : {}), ...(opts.daily !== undefined ? { daily: num('--daily', opts.daily) } : {}),
+  };
+  // The role, the limit's ranges and the priority are checked by the server, which says what is valid.
   const r = await (await connect(opts)).createKey({
     name: opts.name, role: opts.role as Role, ...(opts.scope?.length ? { scopes: opts.scope } : {}), ...(opts.expires ? { expires: opts.expires } : {}),
+    ...(limits ? { limits } : {}), ...(opts.priority !== undefined ? { priority: opts.priority as 'low' } : {}),
   });
   if (opts.json) return printJson(r);
   process.stderr.write(
-    `created key '${r.name}' (role ${r.role}; scopes ${r.scopes.includes('*') ? 'every deployment' : r.scopes.join(', ')}; ${r.expiresAt ? `expires ${r.expiresAt}` : 'never expires'})\n` +
+    `created key '${r.name}' (role ${r.role}; scopes ${r.scopes.includes('*') ? 'every deployment' : r.scopes.join(', ')}; ${r.expiresAt ? `expires ${r.expiresAt}` : 'never expires'}` +
+      `${r.limits ? `; limit ${limitText(r.limits)}` : ''}${r.priority === 'low' ? '; low priority' : ''})\n` +
       'this is the only time the key is shown: store it now (e.g. in a secret manager)\n',
   );
   process.stdout.write(`${r.key}\n`);
@@ -34,9 +46,14 @@ export async function list(opts: Options & { all?: boolean }): Promise<void> {
     process.stdout.write("no API keys; create one with 'aloft keys create --name NAME --role ROLE'\n");
     return;
   }
-  printTable(['NAME', 'ROLE', 'SCOPES', 'STATUS', 'EXPIRES', 'CREATED', 'BY', 'ID'], r.keys.map((k) => [
-    k.name, k.role, k.scopes.join(',') || '(none)', k.status, k.expiresAt ?? 'never', k.createdAt, k.createdBy ?? '-', k.id,
+  printTable(['NAME', 'ROLE', 'SCOPES', 'STATUS', 'EXPIRES', 'LIMIT', 'PRIORITY', 'CREATED', 'BY', 'ID'], r.keys.map((k) => [
+    k.name, k.role, k.scopes.join(',') || '(none)', k.status, k.expiresAt ?? 'never', k.limits ? limitText(k.limits) : 'limits.perKey', k.priority, k.createdAt, k.createdBy ?? '-', k.id,
   ]));
+}
+
+/** `10/s burst 20, 1000/day` */
+function limitText(l: KeyLimits): string {
+  return `${l.rate}/s burst ${l.burst}${l.daily !== undefined ? `, ${l.daily}/day` : ''}`;
 }
 
 /** `aloft keys revoke NAME [--json]` */

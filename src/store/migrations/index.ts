@@ -18,6 +18,7 @@ import * as m0012 from './0012_rollout_state.js';
 import * as m0013 from './0013_alert_silences.js';
 import * as m0014 from './0014_cost_measured.js';
 import * as m0015 from './0015_autoscaler_state.js';
+import * as m0016 from './0016_key_limits.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -35,6 +36,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0013_alert_silences': m0013,
   '0014_cost_measured': m0014,
   '0015_autoscaler_state': m0015,
+  '0016_key_limits': m0016,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

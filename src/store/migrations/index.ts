@@ -19,6 +19,7 @@ import * as m0013 from './0013_alert_silences.js';
 import * as m0014 from './0014_cost_measured.js';
 import * as m0015 from './0015_autoscaler_state.js';
 import * as m0016 from './0016_key_limits.js';
+import * as m0017 from './0017_capture_ids_clustered.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -37,6 +38,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0014_cost_measured': m0014,
   '0015_autoscaler_state': m0015,
   '0016_key_limits': m0016,
+  '0017_capture_ids_clustered': m0017,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CaptureRecord } from './capture/record.js';
-import { auc, pairsOf, quality } from './quality.js';
+import { auc, labelFitError, pairsOf, quality } from './quality.js';
 
 const record = (shape: number[], data: number[]): CaptureRecord => ({ id: 'r', at: '', deployment: 'd', version: 1, model: 'm', key: 'k', latencyMs: 1, rows: [], outputs: { p: { shape, data } } });
 
@@ -28,4 +28,16 @@ test('multi-class by argmax, regression by MAE and RMSE; labels per row; a label
   assert.deepEqual(reg, { task: 'regression', n: 2, mae: 2.5, rmse: Math.sqrt((1 + 16) / 2) });
   assert.deepEqual(pairsOf(record([2, 1], [3, 5]), 1), [], 'one label for two rows: not joined');
   assert.equal(quality([]), undefined);
+});
+
+test('a label must fit the prediction: one per row, and a class index for class scores', () => {
+  const named = (shape: number[], data: number[]): CaptureRecord => ({ ...record(shape, data), outputs: { probs: { shape, data } } });
+  const three = named([1, 3], [0.2, 0.5, 0.3]);
+  assert.equal(labelFitError(three, 2), undefined);
+  assert.equal(labelFitError(three, 3), "label 3 names no class: the model's output 'probs' scores 3 classes, so a label is a class index from 0 to 2");
+  assert.match(labelFitError(three, 1.5) ?? '', /label 1\.5 names no class/);
+  assert.match(labelFitError(record([2, 2], [0.1, 0.9, 0.8, 0.2]), [1, -1]) ?? '', /label -1 names no class/);
+  assert.match(labelFitError(three, [0, 1]) ?? '', /the prediction has 1 row and the label 2 values/);
+  // One score per row: a binary classifier or a regression; any number may be its label.
+  assert.equal(labelFitError(record([1, 1], [0.7]), 42.5), undefined);
 });

@@ -36,10 +36,17 @@ export function predictionRows(record: CaptureRecord): number | undefined {
   return width > 0 ? Math.floor(out.data.length / width) : 0;
 }
 
-/** Why `label` cannot label `record`'s prediction (not one number per row), or undefined when it can. */
+/** Why `label` cannot label `record`'s prediction (not one number per row, or not a class index of a classifier's scores), or undefined when it can. */
 export function labelFitError(record: CaptureRecord, label: number | number[]): string | undefined {
   const rows = predictionRows(record);
   const n = Array.isArray(label) ? label.length : 1;
+  // Class scores (a first output of width ≥ 2): each label is a class index, or it could never be judged.
+  const [name, out] = Object.entries(record.outputs)[0] ?? [];
+  const width = out && out.shape.length >= 2 ? out.shape[out.shape.length - 1]! : 1;
+  if (width >= 2) {
+    const bad = (Array.isArray(label) ? label : [label]).find((l) => !(Number.isInteger(l) && l >= 0 && l < width));
+    if (bad !== undefined) return `label ${bad} names no class: the model's output '${name}' scores ${width} classes, so a label is a class index from 0 to ${width - 1}`;
+  }
   if (rows === undefined || rows === n) return undefined;
   return `the prediction has ${rows} row${rows === 1 ? '' : 's'} and the label ${n} value${n === 1 ? '' : 's'}; send one label per row${rows === 1 ? ' (a number)' : ` (an array of ${rows})`}`;
 }

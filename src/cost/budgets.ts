@@ -90,7 +90,8 @@ export async function budgetStatus(o: { store: CostStore; spec: CostSpec; nowMs:
 /** The alert conditions of budget statuses: one per threshold reached, and the forecast. */
 export function budgetConditions(statuses: readonly BudgetStatus[]): Condition[] {
   const out: Condition[] = [];
-  const money = (x: number, c: string) => `${x.toFixed(2)} ${c}`;
+  // Small amounts keep three significant digits (0.000197 USD), as aloft cost shows them, not 0.00.
+  const money = (x: number, c: string) => `${x === 0 || Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3)} ${c}`;
   for (const s of statuses) {
     for (const p of s.reached) {
       out.push({

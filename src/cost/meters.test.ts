@@ -40,6 +40,8 @@ test('bad cost specs: a negative price, an unknown instance type with a suggesti
   const unknown = costSchema.safeParse({ instance: 'aws:m6i.larg' });
   assert.match(unknown.error!.issues[0]!.message, /unknown instance type 'aws:m6i.larg'; did you mean 'aws:m6i.large'\?/);
   assert.match(costSchema.safeParse({ instance: 'aws:zz' }).error!.issues[0]!.message, /unknown instance type 'aws:zz'\. Known: aws:m6i.large/);
+  // Budget names are their identity in alerts.
+  assert.match(costSchema.safeParse({ budgets: [{ name: 'b', amount: 10, period: 'month' }, { name: 'b', amount: 20, period: 'month' }] }).error!.issues[0]!.message, /two budgets are named 'b'/);
   // The catalog is in USD: another currency needs the instance's own price.
   assert.match(costSchema.safeParse({ instance: 'aws:m6i.large', currency: 'EUR' }).error!.issues[0]!.message, /catalog's price for 'aws:m6i.large' is in USD, and cost.currency is EUR: give it under cost.instances/);
   assert.ok(costSchema.safeParse({ instance: 'aws:m6i.large', currency: 'EUR', instances: [{ name: 'aws:m6i.large', vcpu: 2, memory: '8Gi', hourly: 0.09 }] }).success);

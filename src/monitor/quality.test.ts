@@ -41,3 +41,14 @@ test('a label must fit the prediction: one per row, and a class index for class 
   // One score per row: a binary classifier or a regression; any number may be its label.
   assert.equal(labelFitError(record([1, 1], [0.7]), 42.5), undefined);
 });
+
+test('a stray label (0.5, 2) does not turn a binary classifier into a regression: it is counted apart', () => {
+  const pairs = [[0.9, 1], [0.8, 1], [0.2, 0], [0.1, 0], [0.6, 0.5], [0.3, 2]].flatMap(([s, l]) => pairsOf(record([1, 1], [s!]), l!));
+  const q = quality(pairs)!;
+  assert.equal(q.task, 'binary');
+  assert.equal(q.n, 4);
+  assert.equal(q.unjudged, 2);
+  assert.equal(q.accuracy, 1);
+  // Mostly other values: a regression.
+  assert.equal(quality([[0.5, 0.4], [0.6, 0.55], [0.7, 1]].flatMap(([s, l]) => pairsOf(record([1, 1], [s!]), l!)))!.task, 'regression');
+});

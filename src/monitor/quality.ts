@@ -104,9 +104,10 @@ export function judge(p: Pair, tolerance?: number): boolean | undefined {
 export function quality(pairs: readonly Pair[]): QualityFigures | undefined {
   if (pairs.length === 0) return undefined;
   const width = pairs[0]!.scores.length;
-  // One score in [0, 1] per row and whole-number labels: a binary classifier; labels other than 0 and 1 cannot be judged and are counted apart.
-  if (width === 1 && pairs.every((p) => Number.isInteger(p.label)) && pairs.some((p) => p.label === 0 || p.label === 1) && pairs.every((p) => p.scores[0]! >= 0 && p.scores[0]! <= 1)) {
-    const judged = pairs.filter((p) => p.label === 0 || p.label === 1);
+  // One score in [0, 1] per row and mostly 0/1 labels: a binary classifier; other labels (2, 0.5) cannot be judged and are counted apart, rather than one stray label turning it into a regression.
+  const binary = width === 1 && pairs.every((p) => p.scores[0]! >= 0 && p.scores[0]! <= 1) ? pairs.filter((p) => p.label === 0 || p.label === 1) : [];
+  if (width === 1 && binary.length * 2 > pairs.length) {
+    const judged = binary;
     const unjudged = pairs.length - judged.length;
     let tp = 0; let fp = 0; let tn = 0; let fn = 0;
     for (const p of judged) {

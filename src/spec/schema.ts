@@ -539,6 +539,11 @@ export const costSchema = z
     }).prefault({}).describe('Idle detection: findings (with what the idle capacity costs per month and what to do) and an IdleDeployment alert. Every field is optional.'),
   })
   .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.budgets.forEach((b, i) => {
+      if (seen.has(b.name)) ctx.addIssue({ code: 'custom', path: ['budgets', i, 'name'], message: `two budgets are named '${b.name}'; a budget's name is its identity in alerts and reports, so each needs its own` });
+      seen.add(b.name);
+    });
     const names = new Set(c.instances.map((i) => i.name));
     if (c.instance !== undefined && !names.has(c.instance) && !CATALOG_NAMES.includes(c.instance)) {
       const best = suggestName(c.instance, [...CATALOG_NAMES, ...names]);

@@ -131,10 +131,15 @@ before(async () => {
   await writeFile(join(state.dir, 'reference.csv'), csv(NAMES, encoded(1000, 1, 0)));
   // Lacks `age`, and has a column that is no feature.
   const bad = encoded(200, 2, 0).map((r) => [...r.slice(1), 94110]);
-  await writeFile(join(state.dir, 'bad-reference.csv'), csv([...NAMES.slice(1), 'zip_code'], bad));
   await writeFile(join(state.dir, 'aloft.yaml'), spec());
   state.savedKey = process.env.CAPTURE_KEY;
   process.env.CAPTURE_KEY = KEY;
+  // aloft up refuses a spec whose reference cannot be read, as validate and plan do.
+  await writeFile(join(state.dir, 'bad-reference.csv'), csv([...NAMES.slice(1), 'zip_code'], bad));
+  await assert.rejects(startAloft({ spec: join(state.dir, 'aloft.yaml'), port: 0, host: '127.0.0.1', adminKey: state.adminKey, clock, databaseUrl: `sqlite:${join(state.dir, '.aloft', 'aloft.db')}` }),
+    (e: Error) => /deployments\.credit-risk-badref\.drift\.reference: the drift reference .*bad-reference\.csv has the wrong columns; missing: age/.test(e.message));
+  // Started with a good one, then the file is replaced under the running server: the check reports it, the deployment keeps serving.
+  await writeFile(join(state.dir, 'bad-reference.csv'), csv(NAMES, encoded(200, 2, 0)));
   const t0 = Date.now();
   const aloft = await startAloft({
     spec: join(state.dir, 'aloft.yaml'), port: 0, host: '127.0.0.1', adminKey: state.adminKey, clock,
@@ -142,6 +147,7 @@ before(async () => {
   });
   state.aloft = aloft;
   await aloft.waitReady(60_000);
+  await writeFile(join(state.dir, 'bad-reference.csv'), csv([...NAMES.slice(1), 'zip_code'], bad));
   state.url = aloft.url;
   assert.match(state.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   state.readyMs = Date.now() - t0;

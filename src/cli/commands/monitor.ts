@@ -20,7 +20,7 @@ export function describeMonitor(r: MonitorReport): string {
     lines.push(`  capture: sample ${r.capture.sampleRate}; written ${written}; dropped ${r.capture.droppedFull} (queue full), ${r.capture.droppedSink} (sink errors); ${r.capture.queued} queued`);
   } else lines.push('  capture: off (add deployments.<name>.capture to capture predictions and join feedback)');
   lines.push(`  feedback: ${r.feedback.accepted} accepted, ${r.feedback.notCaptured} for ids not captured, ${r.feedback.rejected} rejected`);
-  if (r.quality.length === 0) lines.push('  quality: no labelled predictions yet (POST /v2/models/<name>/feedback)');
+  if (r.quality.length === 0) lines.push(r.capture ? `  quality: no labelled predictions yet (POST /v2/models/${r.deployment}/feedback)` : '  quality: none: labels join captured predictions, so capture comes first (deployments.<name>.capture)');
   for (const q of r.quality) {
     const figures = q.task === 'regression'
       ? `MAE ${num(q.mae)}, RMSE ${num(q.rmse)}`

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { routeOf } from '../api/routes.js';
 import { fail } from '../errors.js';
+import { formatDuration } from '../spec/units.js';
 import type { Measured, Recommendation } from './recommend.js';
 
 export interface RecommendRequest { deployment?: unknown; rps?: unknown; p99?: unknown; duration?: unknown }
@@ -31,7 +32,7 @@ export function registerRecommendRoute(app: FastifyInstance, ctx: {
     const duration = b.duration === undefined ? 1500 : Number(b.duration);
     if (!(rps > 0 && rps <= 1e7)) throw fail('ALOFT_BAD_REQUEST', `rps is the target rate, a number of requests per second above 0, got ${JSON.stringify(b.rps)}`);
     if (!(p99 > 0 && p99 <= 600_000)) throw fail('ALOFT_BAD_REQUEST', `p99 is the target latency in ms, above 0, got ${JSON.stringify(b.p99)}`);
-    if (!(duration >= 100 && duration <= 30_000)) throw fail('ALOFT_BAD_REQUEST', `duration is ms per candidate, 100 to 30000, got ${JSON.stringify(b.duration)}`);
+    if (!(duration >= 100 && duration <= 30_000)) throw fail('ALOFT_BAD_REQUEST', `duration is the time each candidate is measured, from 100 ms to 30 s (30000 ms), got ${typeof b.duration === 'number' && Number.isFinite(b.duration) && b.duration > 0 ? `${b.duration} ms (${formatDuration(b.duration)})` : JSON.stringify(b.duration)}`);
     const lines = new Readable({ read() { /* pushed below */ } });
     void ctx.run(b.deployment, rps, p99, duration, (m, done, of) => { lines.push(`${JSON.stringify({ progress: { done, of, ...m } })}\n`); })
       .then((result) => { lines.push(`${JSON.stringify({ result })}\n`); lines.push(null); })

@@ -88,7 +88,7 @@ export class Admission {
     const limit = this.limit;
     if (busy >= limit) {
       this.#refused.limit++;
-      return { reason: 'limit', message: `the model is at its concurrency limit (${Math.round(limit)} requests queued or running, adapted to its measured latency); retry after the Retry-After header` };
+      return { reason: 'limit', message: `the model is at its concurrency limit (${Math.round(limit)} requests queued or running, ${typeof this.#o.limit === 'number' ? 'admission.limit' : 'adapted to its measured latency'}); retry after the Retry-After header` };
     }
     if (low && busy >= limit * LOW_SHARE) {
       this.#refused.priority++;

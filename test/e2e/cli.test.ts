@@ -277,6 +277,14 @@ test('keys: a scoped predictor key predicts but cannot administer; revoked, it s
   const nan = aloft(['keys', 'create', '--name', 'x', '--role', 'viewer', '--rate', 'fast', '--url', url]);
   assert.equal(nan.code, 2);
   assert.match(nan.stderr, /--rate takes a number, got 'fast'/);
+  for (const [flags, message] of [[['--rate', '-1'], /--rate must be above 0/], [['--rate', '1', '--daily', '1.5'], /--daily must be a whole number/], [['--priority', 'urgent'], /--priority must be low or normal/], [['--expires', '0s'], /--expires takes a lifetime above 0/]] as const) {
+    const r = aloft(['keys', 'create', '--name', 'x', '--role', 'viewer', ...flags, '--url', url]);
+    assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  const role = aloft(['keys', 'create', '--name', 'x', '--role', 'superuser', '--url', url]);
+  assert.equal(role.code, 2);
+  assert.match(role.stderr, /--role must be one of admin, operator, predictor, viewer, got 'superuser'/);
   const verify = aloft(['audit', 'verify', '--url', url]);
   assert.equal(verify.code, 0, verify.stderr);
   assert.match(verify.stdout, /audit trail intact: \d+ entries/);

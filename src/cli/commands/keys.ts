@@ -4,7 +4,8 @@
  */
 import { fail } from '../../errors.js';
 import type { KeyLimits } from '../../api/types.js';
-import type { Role } from '../../security/principal.js';
+import { parseExpiry } from '../../security/keys.js';
+import { ROLES, type Role } from '../../security/principal.js';
 import { connect, type ClientOptions } from '../client.js';
 import type { CredentialOptions } from '../credentials.js';
 import { printJson, printTable } from '../output.js';
@@ -21,6 +22,14 @@ export async function create(opts: Options & { name?: string; role?: string; sco
     if (v.trim() === '' || !Number.isFinite(n)) throw fail('ALOFT_USAGE', `${flag} takes a number, got '${v}'`);
     return n;
   };
+  // What the flags can say wrong is a usage error (exit 2) in the flags' words; the server checks the rest.
+  if (!(ROLES as readonly string[]).includes(opts.role)) throw fail('ALOFT_USAGE', `--role must be one of ${ROLES.join(', ')}, got '${opts.role}'`);
+  if (opts.priority !== undefined && opts.priority !== 'low' && opts.priority !== 'normal') throw fail('ALOFT_USAGE', `--priority must be low or normal, got '${opts.priority}'`);
+  if (opts.expires !== undefined && parseExpiry(opts.expires) === undefined) throw fail('ALOFT_USAGE', `--expires takes a lifetime above 0, such as 30d, 12h or 1d12h, got '${opts.expires}'`);
+  if (opts.rate !== undefined && !(num('--rate', opts.rate) > 0)) throw fail('ALOFT_USAGE', `--rate must be above 0 (requests per second), got ${opts.rate}`);
+  for (const [flag, v] of [['--burst', opts.burst], ['--daily', opts.daily]] as const) {
+    if (v !== undefined && !(Number.isInteger(num(flag, v)) && num(flag, v) >= 1)) throw fail('ALOFT_USAGE', `${flag} must be a whole number of requests, 1 or more, got ${v}`);
+  }
   const limits = opts.rate === undefined ? undefined : {
     rate: num('--rate', opts.rate), ...(opts.burst !== undefined ? { burst: num('--burst', opts.burst) } : {}), ...(opts.daily !== undefined ? { daily: num('--daily', opts.daily) } : {}),
   };

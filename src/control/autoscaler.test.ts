@@ -126,6 +126,15 @@ test('scale to zero: the idle time starts once a replica is ready, so a slow fir
   for (let t = 10_000; t <= 14_000; t += 1000) assert.equal(k.decide(t, 0).to, 1, `cold start still starting at ${t} ms: kept`);
 });
 
+test('scale to zero ends a panic: no request at all for scaleToZeroAfter means the burst is over', () => {
+  const k = new Kpa(spec({ target: 2, scaleToZeroAfter: '5s', stableWindow: '60s', panicWindow: '6s' }), 0, 3, 1, 0);
+  for (let t = 1000; t <= 3000; t += 1000) k.record(t, 16, 4);
+  assert.equal(k.decide(3000, 1).panicking, true, 'a burst: panic');
+  const zero = k.decide(9000, 3);
+  assert.equal(zero.to, 0, zero.reason);
+  assert.equal(zero.panicking, false, 'not shown as panicking at zero');
+});
+
 test('bad spec: a target of 0, a panic window not shorter than the stable one', () => {
   const r = autoscalingSchema.safeParse({ target: 0 });
   assert.equal(r.success, false);

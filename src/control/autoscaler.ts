@@ -184,6 +184,9 @@ export class Kpa {
       if (idleMs >= s.scaleToZeroAfter) {
         to = 0;
         this.#recent = [];
+        // No request at all for scaleToZeroAfter: whatever burst started a panic is over.
+        this.#panicking = false;
+        this.#panicUntil = -Infinity;
         reason = `scaled to zero: no request for ${Math.round(idleMs / 1000)}s (scaleToZeroAfter ${s.scaleToZeroAfter / 1000}s)`;
       } else if (to === 0) {
         to = 1;

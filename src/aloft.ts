@@ -50,7 +50,7 @@ import { ThreadOrchestrator } from './control/orchestrators/thread.js';
 import type { Orchestrator } from './control/orchestrators/types.js';
 import { ALL, DEPLOYMENTS, DeploymentsReconciler } from './control/reconcilers/deployments.js';
 import { fail } from './errors.js';
-import { loadReference } from './monitor/reference.js';
+import { checkReferences } from './monitor/reference.js';
 import { createGateway, createHttpServer, OIP_EXTENSIONS, type Gateway } from './gateway/server.js';
 import { checkExposure, readTls, reloadTls } from './gateway/tls.js';
 import type { Routing } from './gateway/routing.js';
@@ -150,12 +150,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
   const specText = await readFile(loaded.file, 'utf8');
   const { spec } = loaded;
   // A drift reference that cannot be read is the spec's error now, as validate and plan say, not a warning in the log while drift never runs.
-  for (const [name, d] of Object.entries(spec.deployments)) {
-    if (!d.drift?.reference || !d.features) continue;
-    await loadReference(d.drift.reference, d.features.map((f) => f.name)).catch((err: unknown) => {
-      throw fail('ALOFT_SPEC_INVALID', `${loaded.file} deployments.${name}.drift.reference: ${(err as Error).message}`, { cause: err });
-    });
-  }
+  await checkReferences(spec, loaded.file);
   // Settings that change live (public, limits, auth on/off) are read from the desired revision's spec.
   let live: Spec = spec;
   let listeningAt: { host: string; port: number } | undefined;

@@ -27,6 +27,7 @@ import { isValidScope, SCOPE_RULE } from '../security/glob.js';
 import { EXPIRY_HELP, generateKey, hashSecret, parseExpiry } from '../security/keys.js';
 import { ANONYMOUS, ROLES, type Principal, type Role } from '../security/principal.js';
 import { isValidName, NAME_RULE } from '../spec/modelref.js';
+import { rateLimit } from '../spec/normalize.js';
 import { rateLimitSchema } from '../spec/schema.js';
 import type { RateLimitSpec } from '../spec/types.js';
 import { parseDuration } from '../spec/units.js';
@@ -190,7 +191,7 @@ export function parseCreate(body: unknown, now: Date): CreateInput {
   if (limits !== undefined && limits !== null) {
     const parsed = rateLimitSchema.safeParse(limits);
     if (!parsed.success) problems.push(`limits ${JSON.stringify(limits).slice(0, 60)} is invalid: ${parsed.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join(', ')}; give {"rate": requests per second, "burst"?: N, "daily"?: N}`);
-    else keyLimits = { rate: parsed.data.rate, burst: parsed.data.burst ?? Math.max(1, Math.ceil(parsed.data.rate)), ...(parsed.data.daily !== undefined ? { daily: parsed.data.daily } : {}) };
+    else keyLimits = rateLimit(parsed.data);
   }
   if (priority !== undefined && priority !== null && priority !== 'low' && priority !== 'normal') problems.push(`priority must be 'low' or 'normal', got ${JSON.stringify(priority).slice(0, 40)}`);
 

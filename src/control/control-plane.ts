@@ -28,7 +28,7 @@
  * apply once it has converged: a restart in the middle of a canary resumes it from the
  * first step (its analysis starts over) rather than giving the new version all traffic.
  */
-import { loadReference } from '../monitor/reference.js';
+import { checkReferences } from '../monitor/reference.js';
 import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -539,13 +539,7 @@ export class ControlPlane {
     const file = typeof sub.file === 'string' && sub.file.length > 0 ? sub.file : 'aloft.yaml';
     const result = validateSpecText(sub.spec, file, this.#o.dir);
     if (!result.ok) throw specError(result);
-    // The drift reference must load now (this server reads it when drift is checked), not fail quietly in monitoring later.
-    for (const [name, d] of Object.entries(result.loaded.spec.deployments)) {
-      if (!d.drift?.reference || !d.features) continue;
-      await loadReference(d.drift.reference, d.features.map((f) => f.name)).catch((err: unknown) => {
-        throw fail('ALOFT_SPEC_INVALID', `${file} deployments.${name}.drift.reference: ${(err as Error).message}`, { cause: err });
-      });
-    }
+    await checkReferences(result.loaded.spec, file);
     const files: Record<string, ModelFile> = {};
     const given = sub.models ?? {};
     if (given === null || typeof given !== 'object' || Array.isArray(given)) throw fail('ALOFT_BAD_REQUEST', 'models must be an object: {"<name>": {"sha256": "…", "sizeBytes": N}}');

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fail } from '../errors.js';
+import type { Spec } from '../spec/types.js';
 import type { Cell } from './drift.js';
 
 /** Split one CSV line (RFC 4180 quoting). */
@@ -66,4 +67,18 @@ export async function loadReference(path: string, features: readonly string[]): 
     header.forEach((h, k) => columns[h]!.push(cellOf(fields[k]!)));
   }
   return columns;
+}
+
+/**
+ * Every drift reference of a spec must load now (the server reads it when drift is checked), not fail
+ * quietly in monitoring later: aloft up and plan/apply refuse a spec whose reference cannot be read.
+ * @throws ALOFT_SPEC_INVALID naming the deployment's field and why
+ */
+export async function checkReferences(spec: Pick<Spec, 'deployments'>, file: string): Promise<void> {
+  for (const [name, d] of Object.entries(spec.deployments)) {
+    if (!d.drift?.reference || !d.features) continue;
+    await loadReference(d.drift.reference, d.features.map((f) => f.name)).catch((err: unknown) => {
+      throw fail('ALOFT_SPEC_INVALID', `${file} deployments.${name}.drift.reference: ${(err as Error).message}`, { cause: err });
+    });
+  }
 }

@@ -23,7 +23,8 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function rateLimit(r: { rate: number; burst?: number | undefined; daily?: number | undefined }): RateLimitSpec {
+/** A rate limit as the spec gives it, with its defaults filled in (burst: the rate rounded up, at least 1); also a key's own (control/admin-keys.ts). */
+export function rateLimit(r: { rate: number; burst?: number | undefined; daily?: number | undefined }): RateLimitSpec {
   return { rate: r.rate, burst: r.burst ?? Math.max(1, Math.ceil(r.rate)), ...(r.daily !== undefined ? { daily: r.daily } : {}) };
 }
 

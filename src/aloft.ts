@@ -6,7 +6,9 @@
 import { statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Lease, Membership } from './store/leases.js';
 import { join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { readAddress, removeAddress, writeAddress } from './address-file.js';
@@ -79,6 +81,11 @@ import { VERSION } from './version.js';
 
 /** How long after a start an interrupted rollout may be taken up (the restart path applies the file once the old revision converged). */
 const RESUME_WINDOW_MS = 10 * 60_000;
+/** With a shared database: how often a gateway looks for revisions another applied, and how long its membership lasts unrenewed. */
+const FOLLOW_EVERY_MS = 2_000;
+const MEMBER_TTL_MS = 15_000;
+/** The reconciler that follows the revisions other gateways apply. */
+const REVISIONS = 'revisions';
 
 /** Progress of long steps, for the CLI's output and progress bars. */
 export type ProgressEvent =
@@ -166,7 +173,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
   const store = await openStore({ url: databaseUrl, stateDir: spec.state.dir });
   life.own('store', () => store.close());
   try {
-    const registry = new Registry(store, new ArtifactStore(join(spec.state.dir, 'artifacts')));
+    const registry = new Registry(store, new ArtifactStore(spec.state.artifacts));
     // What crashed pushes left: temporary files of dead processes, older servers' staging folders.
     const leftovers = [...await registry.artifacts.sweep(), ...await sweepPushLeftovers()];
     if (leftovers.length > 0) logger.info({ removed: leftovers }, 'removed temporary files left by interrupted model pushes');
@@ -338,7 +345,15 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     // The control plane: reconcilers converge what runs and what is routed to the desired
     // revision; the control plane records revisions and tracks each apply to its outcome.
     const controller = new Controller({ clock, logger });
+    // Several gateways on one PostgreSQL database (scaled mode) follow each other's revisions.
+    const holder = `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+    const members = store.dialect === 'postgres' ? new Membership(store, { holder, clock }) : undefined;
+    if (members) {
+      await members.renew(MEMBER_TTL_MS);
+      life.own('membership', () => members.release().catch(() => undefined));
+    }
     const control = new ControlPlane({
+      ...(members ? { shared: { applyLease: new Lease(store, { name: 'apply', holder, clock }), peers: () => members.peers() } } : {}),
       store, registry, audit, clock, logger, dir: loaded.dir,
       enqueue: () => controller.enqueue(DEPLOYMENTS, ALL),
       recentRequests: (d) => traffic.count(d),
@@ -406,6 +421,17 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       replicas: (d, g) => autoscaler.replicas(d, g),
     });
     controller.add(reconcilers.deployments);
+    if (members) {
+      controller.add({
+        name: REVISIONS,
+        reconcile: async () => {
+          await members.renew(MEMBER_TTL_MS);
+          await control.follow();
+          return { requeueAfterMs: FOLLOW_EVERY_MS };
+        },
+      });
+      controller.enqueue(REVISIONS, ALL);
+    }
     controller.add(autoscaler);
     controller.enqueue(AUTOSCALER, ALL);
     orchestrator.onChange((s) => {
@@ -547,6 +573,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     for (const m of started.plan.models) progress({ kind: 'registered', model: m.model, version: m.version, created: m.register, sha256: m.sha256, source: relativeTo(loaded, m.model) });
     // What plan would warn of (features that miss columns, a public deployment, a cold start), said at start too.
     for (const message of started.plan.warnings) progress({ kind: 'warning', message });
+    if (started.joined) progress({ kind: 'warning', message: `other gateways serve this database: this one joined revision ${started.revision}, which they run; this spec file differs from it and was not applied ('aloft plan' shows how, 'aloft apply' applies it)` });
     life.own('control plane', () => control.close());
     const { url, adminUrl } = await listen(gateway, adminApp, host, opts.port ?? spec.server.port, spec.server.adminPort, tls !== undefined, life, spec.server.drainTimeout);
     listeningAt = { host, port: Number(new URL(url).port || (tls ? 443 : 80)) };

@@ -18,7 +18,8 @@ import { Registry } from '../registry/registry.js';
 import { AuditLog, SYSTEM_ACTOR } from '../security/audit.js';
 import { parseSpec } from '../spec/load.js';
 import { openStore, type Store } from '../store/db.js';
-import { ControlPlane } from './control-plane.js';
+import { Lease, Membership } from '../store/leases.js';
+import { APPLY_LEASE_MS, ControlPlane } from './control-plane.js';
 import { Controller } from './controller.js';
 import { base, FakeOrchestrator } from './orchestrators/fake.testing.js';
 import { ALL, DEPLOYMENTS, DeploymentsReconciler } from './reconcilers/deployments.js';
@@ -53,14 +54,18 @@ interface World {
 
 let world: World;
 
-async function makeWorld(dir: string, clock = new ManualClock()): Promise<World> {
+async function makeWorld(dir: string, clock = new ManualClock(), opts: { shared?: string } = {}): Promise<World> {
   const store = await openStore({ url: `sqlite:${join(dir, 'aloft.db')}`, stateDir: dir });
   const registry = new Registry(store, new ArtifactStore(join(dir, 'artifacts')));
   const audit = new AuditLog(store, { clock });
   const orchestrator = new FakeOrchestrator();
   const routing = new Routing({ clock, connect: () => ({ infer: async (x) => x, abandon: () => undefined, close: async () => undefined }) });
   const controller = new Controller({ clock, logger: silentLogger });
+  // A shared database: this process's membership and the apply lease, as aloft.ts makes them.
+  const members = opts.shared !== undefined ? new Membership(store, { holder: opts.shared, clock }) : undefined;
+  await members?.renew(15_000);
   const control = new ControlPlane({
+    ...(members ? { shared: { applyLease: new Lease(store, { name: 'apply', holder: opts.shared!, clock }), peers: () => members.peers() } } : {}),
     store, registry, audit, clock, logger: silentLogger, dir, applyTimeoutMs: 60_000,
     enqueue: () => controller.enqueue(DEPLOYMENTS, ALL), recentRequests: () => 0,
   });
@@ -367,5 +372,53 @@ test('secrets are stored as their templates: the revision, its canonical spec, i
     assert.doesNotMatch(JSON.stringify(await world.audit.list({})), /hunter2/);
   } finally {
     delete process.env.ALOFT_TEST_REVISION_SECRET;
+  }
+});
+
+test('with a shared database another process joins what runs, follows what is applied once it has landed, and records an applier that stopped as interrupted', async () => {
+  await world.stop();
+  world = await makeWorld(world.dir, world.clock, { shared: 'a' });
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  // A second process on the same database (and artifact folder), started with another file: it joins revision 1.
+  const other = await makeWorld(world.dir, world.clock, { shared: 'b' });
+  try {
+    const joined = await other.control.start(parseSpec(yaml({ replicas: 3 }), join(world.dir, 'aloft.yaml')), yaml({ replicas: 3 }));
+    assert.deepEqual([joined.revision, joined.recorded, joined.joined], [1, false, true]);
+    assert.equal(other.control.desired.deployments[0]!.spec.replicas.initial, 2, 'it runs revision 1, not its file');
+    await other.settle();
+    other.orchestrator.ready('m@1');
+    await other.settle();
+    // The first applies a new version; while it converges the other follows nothing and leaves it alone.
+    await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
+    await other.control.follow();
+    assert.equal((await other.control.status()).running, 1);
+    assert.equal((await other.control.revisions.get(2))!.outcome, 'applying');
+    await assert.rejects(other.control.apply({ spec: yaml({ replicas: 1 }), file: 'aloft.yaml' }, ALICE), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_REVISION_CONFLICT');
+    await world.settle();
+    world.orchestrator.ready('m@2');
+    await world.settle();
+    world.clock.advance(50);
+    await world.settle();
+    assert.equal((await world.control.wait(2)).outcome, 'applied');
+    await other.control.follow();
+    assert.equal(other.control.desired.revision, 2);
+    assert.equal(other.control.desired.deployments[0]!.version, 2);
+    assert.equal(other.control.desired.deployments[0]!.rollback, true, 'a followed revision switches once warm, without a second rollout');
+    assert.deepEqual((await other.control.revisions.list()).map((r) => r.number), [2, 1], 'following records nothing');
+    // The first applies again and stops before the revision lands: once its lease has run out, the other records it interrupted.
+    await world.control.apply({ spec: yaml({ file: 'b.onnx', replicas: 3 }), file: 'aloft.yaml' }, ALICE);
+    world.control.close();
+    await other.control.follow();
+    assert.equal((await other.control.revisions.get(3))!.outcome, 'applying', 'the lease still holds');
+    world.clock.advance(APPLY_LEASE_MS + 1);
+    await other.control.follow();
+    const three = (await other.control.revisions.get(3))!;
+    assert.equal(three.outcome, 'failed');
+    assert.match(three.reason!, /interrupted: the gateway applying revision 3 stopped/);
+    assert.equal(other.control.desired.revision, 2);
+  } finally {
+    await other.stop();
   }
 });

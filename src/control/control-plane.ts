@@ -29,7 +29,7 @@
  * first step (its analysis starts over) rather than giving the new version all traffic.
  */
 import { checkReferences } from '../monitor/reference.js';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
@@ -46,6 +46,7 @@ import { formatModelRef } from '../spec/modelref.js';
 import type { LoadedSpec } from '../spec/types.js';
 import { atomically, type Store } from '../store/db.js';
 import { RevisionRepository, type RevisionKind, type RevisionRecord, type RevisionSummary } from '../store/revisions.js';
+import type { Lease } from '../store/leases.js';
 import type { ResolvedDeployment } from './groups.js';
 import { canonicalSpec, makePlan, type CanonicalSpec, type Plan, type PlannedModel, type TargetDeployment } from './plan.js';
 import type { PassReport } from './reconcilers/deployments.js';
@@ -102,6 +103,12 @@ export interface ControlStatus {
   applying: RevisionSummary | null;
   /** What runs and is routed matches the desired revision. */
   converged: boolean;
+  /** The revision this gateway runs (it differs from `current` while it converges to one another gateway applied). */
+  running: number | null;
+  /** Several gateways share the state database: the others serving it now (each follows the revisions any of them applies). */
+  peers?: number;
+  /** A newer applied revision this gateway cannot run, and why (it keeps serving `running`). */
+  behind?: { revision: number; reason: string };
   deployments: PassReport['deployments'];
   /** Deployments with a replica range: the autoscaler's last evaluation and last change. */
   autoscaling: AutoscalingStatus[];
@@ -147,7 +154,23 @@ export interface ControlPlaneOptions {
   autoscaling?(): AutoscalingStatus[];
   /** Cores of this machine, for the default vCPU reservation in plan's cost lines. */
   cores?: number;
+  /**
+   * Several processes share the state database (PostgreSQL): each follows the revisions the
+   * others apply, one applies at a time (the lease), and one that starts while others serve
+   * joins what they run instead of applying its own file over it.
+   */
+  shared?: SharedState;
 }
+
+export interface SharedState {
+  /** Held by the process applying a revision, renewed while it converges. */
+  applyLease: Lease;
+  /** How many other processes serve this database now. */
+  peers(): Promise<number>;
+}
+
+/** The apply lease lasts this long unless renewed (every follow pass renews it, every 2 s). */
+export const APPLY_LEASE_MS = 30_000;
 
 interface Prepared {
   loaded: LoadedSpec;
@@ -188,6 +211,10 @@ export class ControlPlane {
    * version rolls out as declared instead of starting cold with all the traffic.
    */
   #deferred: { prepared: Prepared; message: string; from: number; base: number; timer: Timer } | undefined;
+  /** A newer applied revision this process could not open (shared state), and why; retried when another lands. */
+  #behind: { revision: number; reason: string } | undefined;
+  /** Other processes serving the shared database at the last look. */
+  #peers: number | undefined;
 
   constructor(o: ControlPlaneOptions) {
     this.#o = o;
@@ -214,10 +241,13 @@ export class ControlPlane {
    * file's spec the desired state, recording it as a new revision when it differs from the
    * newest applied one (nothing is recorded when it does not). Returns the revision run.
    */
-  async start(loaded: LoadedSpec, specText: string): Promise<{ revision: number; recorded: boolean; plan: Plan }> {
+  async start(loaded: LoadedSpec, specText: string): Promise<{ revision: number; recorded: boolean; joined?: boolean; plan: Plan }> {
     return this.#exclusive(async () => {
       const current = await this.#revisions.current();
-      for (const r of await this.#revisions.applying()) {
+      const shared = this.#o.shared;
+      // With a shared database, a revision another live process is applying is its to finish.
+      const applier = shared ? await shared.applyLease.current() : undefined;
+      for (const r of applier ? [] : await this.#revisions.applying()) {
         await this.#revisions.finish(r.number, 'failed', `interrupted: aloft stopped before revision ${r.number} finished converging, so it is not what runs; the next start ran the spec file (revision ${current ? `${current.number}, or a new one if the file differs` : '1'})`);
         this.#o.logger.warn({ revision: r.number }, 'an apply was interrupted by a stop; recorded as failed');
       }
@@ -232,7 +262,12 @@ export class ControlPlane {
       const latest = await this.#revisions.latest();
       // The recorded revision may name secrets this environment no longer has (a retired
       // key): the file's spec then starts as a new revision, diffed against nothing.
+      this.#peers = shared ? await shared.peers() : undefined;
       const before = current ? await this.#stateOf(current).catch((err: unknown) => {
+        // Others run it: this gateway cannot replace what they serve with its own file.
+        if ((this.#peers ?? 0) > 0) {
+          throw fail('ALOFT_USAGE', `revision ${current.number}, which the other gateways on this database run, cannot be opened here: ${(err as Error).message}. Gateways that share a database must share state.artifacts (and have the secrets its spec names); fix that and start again`, { cause: err });
+        }
         this.#o.logger.warn({ revision: current.number, err: (err as Error).message }, 'the current revision cannot be read back in this environment; starting the spec file as a new revision');
         return undefined;
       }) : undefined;
@@ -240,6 +275,13 @@ export class ControlPlane {
       if (current && before && !plan.changes) {
         this.#setDesired({ ...before, loaded });
         return { revision: current.number, recorded: false, plan };
+      }
+      // Other gateways serve this database: the desired state is theirs too. This one joins
+      // what they run; its file, if it differs, goes in through 'aloft apply' like any change.
+      if (current && before && (this.#peers ?? 0) > 0) {
+        this.#o.logger.warn({ revision: current.number, peers: this.#peers, changes: plan.changes }, `${this.#peers} other gateway${this.#peers === 1 ? '' : 's'} serve this database: joining revision ${current.number}, which they run; this spec file differs from it and was not applied (run 'aloft plan -f ${relative(process.cwd(), loaded.file) || loaded.file}' to see how, 'aloft apply' to apply it)`);
+        this.#setDesired(before);
+        return { revision: current.number, recorded: false, joined: true, plan };
       }
       const rolling = current && before && plan.restart.length === 0 && plan.refused.length === 0 ? plan.deployments.filter((d) => d.action === 'change' && d.rollout !== undefined) : [];
       if (current && before && rolling.length > 0) {
@@ -254,7 +296,11 @@ export class ControlPlane {
         this.#setDesired(before);
         return { revision: current.number, recorded: false, plan };
       }
-      const number = await this.#record(prepared, plan, latest?.number ?? 0, 'startup', null, { actor: SYSTEM_ACTOR, source: 'system' }, `aloft up -f ${relative(process.cwd(), loaded.file) || loaded.file}`);
+      await this.#takeApplyLease();
+      const number = await this.#record(prepared, plan, latest?.number ?? 0, 'startup', null, { actor: SYSTEM_ACTOR, source: 'system' }, `aloft up -f ${relative(process.cwd(), loaded.file) || loaded.file}`).catch(async (err: unknown) => {
+        await this.#releaseApplyLease();
+        throw err;
+      });
       await this.#converge(number, 'startup', null, prepared, undefined);
       return { revision: number, recorded: true, plan };
     });
@@ -352,7 +398,11 @@ export class ControlPlane {
     const last = this.#last && this.#last.desired === this.#desired?.deployments ? this.#last : undefined;
     return {
       current: summary(current), applying: summary(applying[applying.length - 1]),
-      converged: last?.converged === true && this.#tracking === undefined, deployments: last?.deployments ?? [],
+      converged: last?.converged === true && this.#tracking === undefined && (current === undefined || this.#desired === undefined || current.number <= this.#desired.revision || this.#behind?.revision === current.number),
+      running: this.#desired?.revision ?? null,
+      ...(this.#peers !== undefined ? { peers: this.#peers } : {}),
+      ...(this.#behind && current?.number === this.#behind.revision ? { behind: this.#behind } : {}),
+      deployments: last?.deployments ?? [],
       autoscaling: this.#o.autoscaling?.() ?? [],
     };
   }
@@ -386,6 +436,66 @@ export class ControlPlane {
       if (why === 'timeout') this.#o.logger.warn({ from: deferred.from }, `revision ${deferred.from} did not converge after the start; applying the spec file anyway`);
       await this.#applyPrepared(deferred.prepared, latest, 'apply', null, { actor: SYSTEM_ACTOR, source: 'system' }, deferred.message);
     }).catch((err: unknown) => this.#o.logger.error({ err, from: deferred.from }, 'the spec file could not be rolled out after the start; the previous revision keeps running'));
+  }
+
+  /**
+   * With a shared database (several gateways), one pass of following the others: renew the
+   * apply lease while this process applies; record as interrupted a revision left applying
+   * by a process that no longer holds the lease (it stopped or crashed); and converge to a
+   * newer applied revision another process recorded. That revision already passed its
+   * rollout where it was applied, so here each deployment switches once its new replicas are
+   * warm, like a rollback, and nothing is recorded: the revision is the same one.
+   */
+  async follow(): Promise<void> {
+    const shared = this.#o.shared;
+    if (!shared) return;
+    this.#peers = await shared.peers();
+    if (this.#tracking) {
+      if (!(await shared.applyLease.hold(APPLY_LEASE_MS))) this.#o.logger.warn({ revision: this.#tracking.revision }, 'the apply lease was taken by another gateway while this one was converging a revision');
+      return;
+    }
+    await this.#exclusive(async () => {
+      if (this.#tracking || this.#deferred || !this.#desired) return;
+      if (!(await shared.applyLease.current())) {
+        for (const r of await this.#revisions.applying()) {
+          if (await this.#revisions.finish(r.number, 'failed', `interrupted: the gateway applying revision ${r.number} stopped before it converged, so it is not what runs`)) {
+            this.#o.logger.warn({ revision: r.number }, 'a revision another gateway was applying was left unfinished (that gateway stopped); recorded as failed');
+          }
+        }
+      }
+      const current = await this.#revisions.current();
+      if (!current || current.number <= this.#desired.revision || this.#behind?.revision === current.number) return;
+      let deployments: ResolvedDeployment[];
+      let loaded: LoadedSpec;
+      try {
+        const p = await this.#prepareRevision(current);
+        loaded = p.loaded;
+        deployments = (await this.#open(p.targets)).map((d) => ({ ...d, rollback: true }));
+      } catch (err) {
+        const artifacts = this.#o.registry.artifacts;
+        const missing = current.deployments.filter((d) => !existsSync(artifacts.path(d.sha256)));
+        const reason = missing.length > 0
+          ? `${missing.map((d) => `${d.model}@${d.version} (sha256 ${d.sha256.slice(0, 12)})`).join(', ')}, registered through another gateway, ${missing.length === 1 ? 'is' : 'are'} not in this gateway's artifact store ${artifacts.dir}: gateways that share a database must share state.artifacts`
+          : (err as Error).message;
+        this.#behind = { revision: current.number, reason };
+        this.#o.logger.error({ revision: current.number, running: this.#desired.revision, reason }, `revision ${current.number}, applied by another gateway, cannot run here; this gateway keeps serving revision ${this.#desired.revision}`);
+        return;
+      }
+      this.#behind = undefined;
+      this.#o.logger.info({ revision: current.number, from: this.#desired.revision, author: current.author }, `following revision ${current.number}, applied through another gateway by ${current.author}`);
+      this.#setDesired({ revision: current.number, loaded, deployments });
+    });
+  }
+
+  async #takeApplyLease(): Promise<void> {
+    const lease = this.#o.shared?.applyLease;
+    if (!lease || await lease.hold(APPLY_LEASE_MS)) return;
+    const holder = await lease.current();
+    throw fail('ALOFT_REVISION_CONFLICT', `another gateway${holder ? ` (${holder.holder})` : ''} is applying a revision now; wait until it has converged or failed ('aloft status'), then run 'aloft plan' again`);
+  }
+
+  async #releaseApplyLease(): Promise<void> {
+    await this.#o.shared?.applyLease.release().catch((err: unknown) => this.#o.logger.warn({ err }, 'could not release the apply lease; it runs out by itself'));
   }
 
   /** Stop tracking (the system is stopping): an apply still converging stays `applying`, and the next start records it as interrupted. */
@@ -423,7 +533,11 @@ export class ControlPlane {
       throw fail('ALOFT_BAD_REQUEST', `this change is refused; nothing was changed:\n${plan.refused.map((r) => `  ${r}`).join('\n')}`, { details: { refused: plan.refused } });
     }
     if (!plan.changes) return { revision: current?.number ?? null, changed: false, plan };
-    const number = await this.#record(prepared, plan, latest, kind, rollbackOf, who, message);
+    await this.#takeApplyLease();
+    const number = await this.#record(prepared, plan, latest, kind, rollbackOf, who, message).catch(async (err: unknown) => {
+      await this.#releaseApplyLease();
+      throw err;
+    });
     await this.#converge(number, kind, rollbackOf, prepared, this.#desired);
     return { revision: number, changed: true, plan };
   }
@@ -470,6 +584,7 @@ export class ControlPlane {
       deployments = await this.#open(prepared.targets);
     } catch (err) {
       await this.#revisions.finish(number, 'failed', (err as Error).message);
+      await this.#releaseApplyLease();
       throw err;
     }
     // A rollback is instant: each deployment switches back once warm, with no rollout phase.
@@ -521,6 +636,7 @@ export class ControlPlane {
     }
     // Only now does status say converged: never before the outcome is recorded.
     if (this.#tracking === t) this.#tracking = undefined;
+    await this.#releaseApplyLease();
     const record = await this.#revisions.get(t.revision).catch(() => undefined);
     for (const w of t.waiters) if (record) w.resolve(record);
   }

@@ -44,7 +44,7 @@ describe('valid specs', () => {
     const expected: Spec = {
       version: 1,
       server: { host: '127.0.0.1', port: 8080, bodyLimit: 32 * 1024 * 1024, bodyMemory: 128 * 1024 * 1024, bodyTimeout: 60_000, requestTimeout: 30_000, headersTimeout: 10_000, fastInferPath: true, drainTimeout: 30_000 },
-      state: { dir: join(dir, '.aloft') },
+      state: { dir: join(dir, '.aloft'), artifacts: join(dir, '.aloft', 'artifacts') },
       models: { 'credit-risk': { path: join(dir, 'model.onnx'), labels: {} } },
       deployments: {
         'credit-risk': {
@@ -66,7 +66,7 @@ describe('valid specs', () => {
   test('the fuller file is normalized as documented', () => {
     const { spec, dir } = parseSpec(EXAMPLE_SPEC, 'project/aloft.yaml');
     assert.deepEqual(spec.server, { host: '0.0.0.0', port: 8080, bodyLimit: 64 * 1024 * 1024, bodyMemory: 128 * 1024 * 1024, bodyTimeout: 60_000, requestTimeout: 10_000, headersTimeout: 10_000, fastInferPath: true, drainTimeout: 15_000 });
-    assert.deepEqual(spec.state, { dir: join(dir, '.aloft') });
+    assert.deepEqual(spec.state, { dir: join(dir, '.aloft'), artifacts: join(dir, '.aloft', 'artifacts') });
     assert.deepEqual(spec.models, {
       'credit-risk': {
         path: join(dir, 'models', 'credit-risk.onnx'),
@@ -110,7 +110,7 @@ describe('valid specs', () => {
   test('replicas, units and other forms', () => {
     const { spec } = parseSpec(`
 server: { bodyLimit: 8mb, requestTimeout: 1500, drainTimeout: 0 }
-state: { dir: /abs/state, database: "postgres://aloft@db:5432/aloft" }
+state: { dir: /abs/state, database: "postgres://aloft@db:5432/aloft", artifacts: ../shared/artifacts }
 models:
   m: { path: /abs/m.onnx }
 deployments:
@@ -121,7 +121,7 @@ deployments:
     assert.equal(spec.server.bodyLimit, 8_000_000);
     assert.equal(spec.server.requestTimeout, 1500);
     assert.equal(spec.server.drainTimeout, 0);
-    assert.deepEqual(spec.state, { dir: '/abs/state', database: 'postgres://aloft@db:5432/aloft' });
+    assert.deepEqual(spec.state, { dir: '/abs/state', artifacts: resolve('../shared/artifacts'), database: 'postgres://aloft@db:5432/aloft' });
     assert.equal(spec.models.m?.path, '/abs/m.onnx');
     assert.deepEqual(spec.deployments.zero?.replicas, { min: 0, max: 3, initial: 1 });
     assert.equal(spec.deployments.zero?.batching.maxQueueDelay, 0.5);

@@ -2,7 +2,7 @@
  * From the schema's output to the normalized Spec: defaults that depend on other fields,
  * paths resolved against the spec's folder, the whole value deep-frozen.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { autoscalingSchema, type SpecParsed } from './schema.js';
 import type { DeploymentSpec, ModelSpec, RateLimitSpec, Spec } from './types.js';
 
@@ -69,6 +69,7 @@ export function normalize(parsed: SpecParsed, dir: string): Spec {
     server: { ...parsed.server, bodyMemory: parsed.server.bodyMemory ?? Math.max(DEFAULT_BODY_MEMORY, parsed.server.bodyLimit) },
     state: {
       dir: resolvePath(dir, parsed.state.dir),
+      artifacts: resolvePath(dir, parsed.state.artifacts ?? join(parsed.state.dir, 'artifacts')),
       ...(parsed.state.database !== undefined ? { database: parsed.state.database } : {}),
     },
     models,

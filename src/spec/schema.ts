@@ -131,6 +131,9 @@ export const stateSchema = z
     dir: z.string().min(1).default('.aloft').describe(
       "Folder for Aloft's state: the model artifact store and, by default, the SQLite database. Relative to the spec file. Default '.aloft'. Example: dir: /var/lib/aloft.",
     ),
+    artifacts: z.string().min(1).optional().describe(
+      "Folder of the content-addressed model artifact store. Relative to the spec file. Default: artifacts/ inside state.dir. Gateways that share one PostgreSQL database (scaled mode) must share this folder too (a ReadWriteMany volume on Kubernetes), so that each can open the models another registered. Example: artifacts: /mnt/aloft-artifacts.",
+    ),
     database: z
       .string()
       .regex(/^(sqlite|file|postgres|postgresql):/i, { error: (iss) => `invalid database URL ${showValue(iss.input)}: use sqlite:<path>, file:<path> or postgres://user@host:5432/db` })

@@ -30,6 +30,8 @@ export interface ServerSpec {
 export interface StateSpec {
   /** Absolute path of the state folder. */
   readonly dir: string;
+  /** Absolute path of the artifact store (default: artifacts/ inside `dir`). */
+  readonly artifacts: string;
   /** Database URL as written; undefined means a SQLite file inside `dir`. ALOFT_DATABASE_URL overrides it. */
   readonly database?: string;
 }

@@ -91,3 +91,42 @@ export class Lease {
     return row ? { holder: row.holder, expiresAt: new Date(Number(row.expires_at)).toISOString(), acquiredAt: new Date(Number(row.acquired_at)).toISOString() } : undefined;
   }
 }
+
+/**
+ * Who else serves the database: every process holds its own lease `member/<holder>`,
+ * renewed while it runs; the others whose lease has not run out are its peers.
+ *
+ * @example
+ * const members = new Membership(store, { holder, clock });
+ * await members.renew(15_000);            // at every turn, well before 15 s pass
+ * if (await members.peers() > 0) join();  // others serve this database now
+ */
+export class Membership {
+  readonly #lease: Lease;
+  readonly #db: Kysely<Database & Tables>;
+  readonly #o: { holder: string; clock: Clock };
+
+  constructor(store: Store, o: { holder: string; clock: Clock }) {
+    this.#lease = new Lease(store, { name: `member/${o.holder}`, holder: o.holder, clock: o.clock });
+    this.#db = store.db.withTables<Tables>();
+    this.#o = o;
+  }
+
+  /** Say this process still serves, for `ttlMs` from now. */
+  renew(ttlMs: number): Promise<boolean> {
+    return this.#lease.hold(ttlMs);
+  }
+
+  /** How many other processes serve now. */
+  async peers(): Promise<number> {
+    const now = this.#o.clock.date().getTime();
+    const rows = await this.#db.selectFrom('leases').select('holder')
+      .where('name', 'like', 'member/%').where('expires_at', '>', now).where('holder', '!=', this.#o.holder).execute();
+    return rows.length;
+  }
+
+  /** On a clean stop: the others count one fewer at once. */
+  release(): Promise<void> {
+    return this.#lease.release();
+  }
+}

@@ -14,6 +14,10 @@ export async function status(opts: ClientOptions & { json?: boolean }): Promise<
   const cur = control.current;
   process.stdout.write(cur ? `revision   ${cur.number} (${cur.kind === 'rollback' ? `rollback of ${cur.rollbackOf}` : cur.kind}, by ${cur.author}, ${cur.createdAt.replace(/\.\d+Z$/, 'Z')})${cur.message ? ` — ${cur.message}` : ''}\n` : 'revision   none yet\n');
   if (control.applying) process.stdout.write(`applying   revision ${control.applying.number} by ${control.applying.author}\n`);
+  // Several gateways on one database: what this one runs, and whether it keeps up.
+  if (control.peers !== undefined) process.stdout.write(`gateways   this one and ${control.peers} other${control.peers === 1 ? '' : 's'} share the state database\n`);
+  if (control.behind) process.stdout.write(`behind     revision ${control.behind.revision} cannot run on this gateway, which keeps serving revision ${control.running}: ${control.behind.reason}\n`);
+  else if (cur && control.running !== null && control.running < cur.number) process.stdout.write(`running    revision ${control.running} here, switching to revision ${cur.number}\n`);
   process.stdout.write(`converged  ${control.converged ? 'yes' : running.length > 0 ? 'no (a rollout is under way, below)' : 'no (replicas starting, a route switching or an old group draining)'}\n\n`);
   const rows: string[][] = [];
   for (const d of r.deployments) {

@@ -125,11 +125,17 @@ test('issue 17: sweep removes the temporary files of pushes whose process died, 
     dead: `${sha}.${dead}.abcd1234`,
     live: `${sha}.${process.ppid}.abcd1234`,
     stray: 'not-a-temp-name',
+    // Another host's writes in a shared folder: its pid says nothing here; only a day-old one goes.
+    otherHost: `${sha}.${dead}.abcd1234@00000000`,
+    otherHostStale: `${sha}.${dead}.abcd1235@00000000`,
   };
   for (const n of Object.values(names)) await writeFile(join(tmp, n), 'partial');
+  const { utimes } = await import('node:fs/promises');
+  const dayAgo = new Date(Date.now() - 25 * 3_600_000);
+  await utimes(join(tmp, names.otherHostStale), dayAgo, dayAgo);
   const removed = await artifacts.sweep();
-  assert.deepEqual(removed.sort(), [names.dead, names.stray].sort());
-  assert.deepEqual(await readdir(tmp), [names.live]);
+  assert.deepEqual(removed.sort(), [names.dead, names.stray, names.otherHostStale].sort());
+  assert.deepEqual((await readdir(tmp)).sort(), [names.live, names.otherHost].sort());
   assert.deepEqual(await new ArtifactStore(join(dir, 'nothing-here')).sweep(), []);
 });
 

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fail, isAloftError } from '../errors.js';
 
@@ -25,6 +25,9 @@ export interface StoredArtifact {
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
+/** This machine, in temporary file names, so a folder shared by several hosts sweeps only its own. */
+const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+const FOREIGN_TMP_MAX_AGE_MS = 24 * 3_600_000;
 const REPUSH = 'Re-push the original model file (registering the same file again restores the artifact).';
 
 export class ArtifactStore {
@@ -36,8 +39,9 @@ export class ArtifactStore {
   }
 
   /**
-   * Remove the temporary files of writes that never finished: `tmp/<sha256>.<pid>.<rand>`
-   * whose process is gone (a crash or a kill mid-push). Files of live processes stay.
+   * Remove the temporary files of writes that never finished: `tmp/<sha256>.<pid>.<rand>@<host>`
+   * whose process is gone (a crash or a kill mid-push). Files of live processes stay, and so
+   * do another host's (a shared folder) until a day old.
    * Returns the names removed.
    */
   async sweep(): Promise<string[]> {
@@ -51,8 +55,14 @@ export class ArtifactStore {
     }
     const removed: string[] = [];
     for (const name of names) {
-      const pid = Number(/^[0-9a-f]{64}\.(\d+)\.[0-9a-f]+$/.exec(name)?.[1]);
-      if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) continue;
+      const m = /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]+(?:@([0-9a-f]{8}))?$/.exec(name);
+      const pid = Number(m?.[1]);
+      // Another host's write (a folder shared by gateways on several machines): its pid means
+      // nothing here, so its file goes only once a day has passed without it finishing.
+      if (m?.[2] !== undefined && m[2] !== HOST) {
+        const age = Date.now() - ((await stat(join(tmpDir, name)).catch(() => undefined))?.mtimeMs ?? Date.now());
+        if (age < FOREIGN_TMP_MAX_AGE_MS) continue;
+      } else if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) continue;
       await rm(join(tmpDir, name), { force: true, recursive: true });
       removed.push(name);
     }
@@ -78,7 +88,7 @@ export class ArtifactStore {
     if (await intact(target, sha256, size)) return { sha256, size, path: target };
 
     const tmpDir = join(this.dir, 'tmp');
-    const tmp = join(tmpDir, `${sha256}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    const tmp = join(tmpDir, `${sha256}.${process.pid}.${randomBytes(4).toString('hex')}@${HOST}`);
     try {
       await mkdir(tmpDir, { recursive: true });
       await mkdir(dirname(target), { recursive: true });

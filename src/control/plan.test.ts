@@ -327,3 +327,14 @@ test('a value that changes shape is one change: a fixed count becoming a range',
   ]);
   assert.deepEqual(diffFields({ replicas: { min: 1, max: 3 } }, { replicas: 2 }), [{ field: 'replicas', from: { min: 1, max: 3 }, to: 2 }]);
 });
+
+test('a model declaration removed (its deployment pinned to a registered version) is no metadata change; one edited on both sides is', () => {
+  const labelled = side({ m: { spec: depSpec() } });
+  (labelled.canonical as { models: Record<string, unknown> }).models = { m: { sha256: '1'.repeat(64), labels: { team: 'risk' } } };
+  const gone = side({ m: { spec: depSpec() } });
+  (gone.canonical as { models: Record<string, unknown> }).models = {};
+  const p = makePlan({ base: 3, current: 3, before: labelled, after: gone, models: [], recentRequests: () => 0 });
+  assert.deepEqual(p.settings.filter((s) => s.field.startsWith('models.')), [], 'no models.m.labels: {…} → (none)');
+  const edited = makePlan({ base: 3, current: 3, before, after: labelled, models: [], recentRequests: () => 0 });
+  assert.deepEqual(edited.settings.filter((s) => s.field.startsWith('models.')).map((s) => s.field), ['models.m.labels.team']);
+});

@@ -431,9 +431,13 @@ export function makePlan(i: PlanInputs): Plan {
   if (authBefore === true && authAfter === false) warnings.push('authentication is turned off: every endpoint answers without a key');
 
   const models = i.models.filter((m) => m.register);
+  // Only models declared on both sides: a declaration added is a registration (above), and one
+  // removed changes nothing (the registry keeps its versions), so neither is a metadata change.
+  const afterModels = i.after.canonical.models;
+  const both = (k: string) => Object.hasOwn(afterModels, k) && Object.hasOwn(beforeSpec?.models ?? {}, k);
   const modelFieldChanges = beforeSpec ? diffFields(
-    Object.fromEntries(Object.entries(beforeSpec.models).map(([k, v]) => [k, { ...v, sha256: null }])),
-    Object.fromEntries(Object.entries(i.after.canonical.models).map(([k, v]) => [k, { ...v, sha256: null }])),
+    Object.fromEntries(Object.entries(beforeSpec.models).filter(([k]) => both(k)).map(([k, v]) => [k, { ...v, sha256: null }])),
+    Object.fromEntries(Object.entries(afterModels).filter(([k]) => both(k)).map(([k, v]) => [k, { ...v, sha256: null }])),
   ) : [];
   // Model metadata (description, labels) changes in place; it is named like a setting.
   for (const f of modelFieldChanges) settings.push({ field: `models.${f.field}`, from: f.from, to: f.to, live: true });
@@ -708,7 +712,7 @@ export function rolloutWaitWarning(name: string, spec: DeploymentSpec): string |
   return `deployment '${name}': rollout.analysis.maxDuration (${formatDuration(r.analysis.maxDuration)}) is not longer than rollout.interval (${formatDuration(r.interval)}), so a step without enough answers when its interval ends is rolled back at once instead of waiting for more; at low traffic raise analysis.maxDuration (e.g. ${formatDuration(r.interval * 2)})`;
 }
 
-function coldStartWarning(name: string, spec: DeploymentSpec): string | undefined {
+export function coldStartWarning(name: string, spec: DeploymentSpec): string | undefined {
   if (spec.replicas.min !== 0 || !spec.autoscaling) return undefined;
   const latency = spec.slos.find((s) => s.kind === 'latency');
   const why = [

@@ -143,8 +143,10 @@ export function inferPipeline(o: PipelineOptions): Serve {
       if (resolved.served.desiredReplicas === 0 && resolved.served.scalesFromZero === true) o.activate?.(resolved.dep.name);
       const deadline = ex.arrivedAt + resolved.dep.timeoutMs;
       // Admission control before the body is read: over the limit, or sure to miss its deadline, it is refused now.
-      const priority = ex.header('x-aloft-priority');
-      if (priority !== undefined && priority !== 'low' && priority !== 'normal') throw fail('ALOFT_BAD_REQUEST', `x-aloft-priority must be 'low' or 'normal', got '${priority.slice(0, 40)}'`);
+      // Header values are compared as HTTP tokens are: case and surrounding spaces aside.
+      const priorityHeader = ex.header('x-aloft-priority');
+      const priority = priorityHeader?.trim().toLowerCase();
+      if (priority !== undefined && priority !== 'low' && priority !== 'normal') throw fail('ALOFT_BAD_REQUEST', `x-aloft-priority must be 'low' or 'normal', got '${priorityHeader!.slice(0, 40)}'`);
       const admission = resolved.served.batcher.admission;
       if (admission) {
         const b = resolved.served.batcher;

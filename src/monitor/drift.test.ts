@@ -79,4 +79,5 @@ test('a feature whose reference values rarely repeat cannot be compared as categ
   assert.match(tooManyCategories(continuous)!, /too many distinct values to compare as categories \(200 in 200 reference rows, 100% of the rows/);
   assert.equal(tooManyCategories([...Array(60).fill('a'), ...Array(30).fill('b'), ...Array.from({ length: 10 }, (_, i) => `z${i}`)]), undefined, '10% rare: testable');
   assert.equal(tooManyCategories([null, null]), undefined);
+  assert.match(tooManyCategories(['a', 'a', 'a'])!, /too few reference rows to compare as categories \(3 rows for 1 distinct value; each value needs about 5 rows/, 'one value seen three times: the reference is short, not the feature continuous');
 });

@@ -234,6 +234,8 @@ export function tooManyCategories(ref: readonly Cell[]): string | undefined {
   let rare = 0;
   for (const c of counts.values()) if (c < 5) rare += c;
   if (n === 0 || rare * 2 <= n) return undefined;
+  // A few values, each seen too rarely: the reference is short, not the feature continuous.
+  if (counts.size <= 10) return `too few reference rows to compare as categories (${n} row${n === 1 ? '' : 's'} for ${counts.size} distinct value${counts.size === 1 ? '' : 's'}; each value needs about 5 rows: give a longer reference)`;
   return `too many distinct values to compare as categories (${counts.size} in ${n} reference rows, ${Math.round((rare / n) * 100)}% of the rows holding a value seen fewer than 5 times)`;
 }
 

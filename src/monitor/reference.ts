@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fail } from '../errors.js';
-import type { Spec } from '../spec/types.js';
+import type { FeatureSpec, Spec } from '../spec/types.js';
 import type { Cell } from './drift.js';
 
 /** Split one CSV line (RFC 4180 quoting). */
@@ -81,4 +81,34 @@ export async function checkReferences(spec: Pick<Spec, 'deployments'>, file: str
       throw fail('ALOFT_SPEC_INVALID', `${file} deployments.${name}.drift.reference: ${(err as Error).message}`, { cause: err });
     });
   }
+}
+
+/**
+ * Cells of a loaded reference that the drift check will leave out: empty ones, text in a
+ * numeric feature, and values a categorical feature's `values` do not allow. One line per
+ * feature that has any, with the first such row (1 = the first data row); none when every
+ * cell counts.
+ */
+export function referenceCellWarnings(columns: Readonly<Record<string, readonly Cell[]>>, features: readonly FeatureSpec[]): string[] {
+  const out: string[] = [];
+  for (const f of features) {
+    const cells = columns[f.name] ?? [];
+    let empty = 0;
+    let bad = 0;
+    let first: { row: number; value: Cell } | undefined;
+    const allowed = f.values ? new Set(f.values.map(String)) : undefined;
+    cells.forEach((c, i) => {
+      const wrong = c === null ? false : f.kind === 'numeric' ? typeof c !== 'number' : allowed !== undefined && !allowed.has(String(c));
+      if (c === null) empty++;
+      if (wrong) bad++;
+      if ((c === null || wrong) && !first) first = { row: i + 1, value: c };
+    });
+    if (empty + bad === 0) continue;
+    const what = [
+      ...(bad > 0 ? [`${bad} ${f.kind === 'numeric' ? 'not a number' : 'not among its values'}`] : []),
+      ...(empty > 0 ? [`${empty} empty`] : []),
+    ].join(' and ');
+    out.push(`feature '${f.name}': ${empty + bad} of ${cells.length} reference cells (${what}; the first in row ${first!.row}${first!.value === null ? '' : `: ${JSON.stringify(first!.value)}`}) are left out of the drift test`);
+  }
+  return out;
 }

@@ -92,6 +92,11 @@ test('validate reports every problem with file:line:col, and --json lists them',
   const w = aloft(['validate', '-f', partial]);
   assert.equal(w.code, 0, w.stderr);
   assert.match(w.stdout, /warning: deployment 'm': features names 2 of the 22 columns of input 'features'; columns 2–21 are captured/);
+  // A public deployment that scales to zero: plan's cold-start warning, in validate too (and in its --json).
+  await writeFile(partial, 'models:\n  m:\n    path: ./model.onnx\ndeployments:\n  m:\n    public: true\n    replicas: {min: 0, max: 2}\n    autoscaling: {target: 4}\n');
+  const cold = aloft(['validate', '-f', partial, '--json']);
+  assert.equal(cold.code, 0, cold.stderr);
+  assert.match((JSON.parse(cold.stdout) as { warnings: string[] }).warnings.join('\n'), /deployment 'm' scales to zero \(replicas\.min 0\) and it is public: the first request after 30s idle waits/);
   // Files the server reads at start (TLS, a JWKS file) are checked as it would read them; auth off is a warning.
   const sec = join(dir, 'proj', 'security.yaml');
   await writeFile(join(dir, 'proj', 'not-a-cert.pem'), 'not a certificate');

@@ -56,8 +56,9 @@ export async function list(opts: Options & { all?: boolean }): Promise<void> {
     return;
   }
   printTable(['NAME', 'ROLE', 'SCOPES', 'STATUS', 'EXPIRES', 'LIMIT', 'PRIORITY', 'CREATED', 'BY', 'ID'], r.keys.map((k) => [
-    k.name, k.role, k.scopes.join(',') || '(none)', k.status, k.expiresAt ?? 'never', k.limits ? limitText(k.limits) : 'limits.perKey', k.priority, k.createdAt, k.createdBy ?? '-', k.id,
+    k.name, k.role, k.scopes.join(',') || '(none)', k.status, k.expiresAt ?? 'never', k.limits ? limitText(k.limits) : 'default', k.priority, k.createdAt, k.createdBy ?? '-', k.id,
   ]));
+  if (r.keys.some((k) => !k.limits)) process.stdout.write("\nLIMIT default: the key has no limit of its own; the spec's limits.perKey applies when it sets one (else none)\n");
 }
 
 /** `10/s burst 20, 1000/day` */

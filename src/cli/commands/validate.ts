@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
-import { featuresWarning, rolloutWaitWarning } from '../../control/plan.js';
-import { loadReference } from '../../monitor/reference.js';
+import { coldStartWarning, featuresWarning, rolloutWaitWarning } from '../../control/plan.js';
+import { loadReference, referenceCellWarnings } from '../../monitor/reference.js';
 import { readSignature } from '../../onnx/signature.js';
 import { readTls } from '../../gateway/tls.js';
 import { JwtVerifier } from '../../security/jwt.js';
@@ -80,6 +80,13 @@ async function modelWarnings(loaded: LoadedSpec): Promise<string[]> {
   for (const [name, d] of Object.entries(loaded.spec.deployments)) {
     const waits = rolloutWaitWarning(name, d);
     if (waits) out.push(waits);
+    const cold = coldStartWarning(name, d);
+    if (cold) out.push(cold);
+    if (d.drift?.reference && d.features) {
+      const columns = await loadReference(d.drift.reference, d.features.map((f) => f.name)).catch(() => undefined);
+      // An unreadable reference is an error above, not a warning.
+      for (const w of columns ? referenceCellWarnings(columns, d.features) : []) out.push(`deployments.${name}.drift.reference: ${w}`);
+    }
     const m = loaded.spec.models[d.model.name];
     if (!d.features || !m) continue;
     try {

@@ -422,7 +422,7 @@ export const captureSchema = z
       'Features (by name, see features) never stored: absent from every record. Default []. Example: redact: [income].',
     ),
     hash: z.array(featureName).default([]).describe(
-      'Features stored as an HMAC-SHA256 of their value under hashKey, so equal values still join but the value cannot be read back. Drift compares a hashed feature as categories; one whose values rarely repeat (a continuous value, an id) is listed as not tested. Default []. Example: hash: [customer_id].',
+      'Features stored as an HMAC-SHA256 of their value under hashKey, so equal values still join but the value cannot be read back: hmac: followed by the first 128 bits of the HMAC in hex, of the value as text (a number as JavaScript writes it: 42, 0.5), so a join table can compute the same with the same key. Drift compares a hashed feature as categories; one whose values rarely repeat (a continuous value, an id) is listed as not tested. Default []. Example: hash: [customer_id].',
     ),
     hashKey: z.string().min(16, { error: (iss) => `hashKey needs at least 16 characters and has ${typeof iss.input === 'string' ? iss.input.length : 0} (after \${env:}/\${file:} are read): use a long random secret, e.g. the output of openssl rand -base64 24 in \${env:CAPTURE_HASH_KEY}` }).optional().describe(
       'The secret of the hash fields\' HMAC; required when hash names a feature. No default. Example: hashKey: ${env:CAPTURE_HASH_KEY}.',
@@ -535,7 +535,7 @@ export const costSchema = z
       capReplicas: z.boolean().default(false).describe("Once the amount is spent, hold every autoscaled deployment it covers at replicas.min (at least 1) until the month ends. Default false. Example: capReplicas: true."),
     }).superRefine((b, ctx) => {
       if (b.deployment !== undefined && b.label !== undefined) ctx.addIssue({ code: 'custom', path: ['label'], message: 'a budget covers a deployment or a label, not both' });
-    })).default([]).describe('Monthly budgets per deployment, per model label, or for everything: month-to-date spend, an end-of-month forecast, BudgetSpent alerts at alertAt and a BudgetForecast alert while the forecast is over the amount. Default []. Example: budgets: [{name: risk, label: team=risk, amount: 500, period: month}].'),
+    })).default([]).describe('Monthly budgets per deployment, per model label, or for everything: month-to-date spend, an end-of-month forecast, BudgetSpent alerts at alertAt and a BudgetForecast alert while the forecast is over the amount. Spend is checked against the budgets at most once a minute (as often as a quarter of idle.for when that is shorter), so an alert or a cap comes up to a minute after the threshold is crossed. Default []. Example: budgets: [{name: risk, label: team=risk, amount: 500, period: month}].'),
     idle: z.strictObject({
       below: z.number().min(0).max(1).default(0.05).describe('A deployment is idle while the CPU its replicas use stays under this share of what they reserve. Default 0.05. Example: below: 0.1.'),
       for: duration({ positive: true }).prefault('1h').describe('…for this long: the last idle.for exactly (to within one cost.every sample), from the samples this process took; just after a restart, from the metered hours the window starts in, so it reaches up to an hour further back until the process has sampled for idle.for. Default 1h. Example: for: 6h.'),
@@ -596,7 +596,7 @@ export const autoscalingSchema = z
 export const deploymentSchema = z
   .strictObject({
     model: modelRef.optional().meta({ 'x-default': 'the deployment name' }).describe(
-      "The model to serve: 'name' (latest registered version), 'name@3' (version 3), 'name@production' (an alias) or 'name@latest'. A bare name must be declared under models; a pinned one (with '@') may refer to a model registered earlier. Default: the deployment's own name. Example: model: credit-risk@production.",
+      "The model to serve: 'name' (latest registered version), 'name@3' (version 3), 'name@production' (an alias) or 'name@latest'. A bare name must be declared under models; a pinned one (with '@') may refer to a model registered earlier. For a model declared under models, 'name' and 'name@latest' mean the version of its file (registered when the file changes), not a version pushed since with aloft models push: pin 'name@N' or an alias to serve one of those. Default: the deployment's own name. Example: model: credit-risk@production.",
     ),
     replicas: replicasSchema.prefault(1).describe(
       'How many replica processes serve the model: a fixed count (0 stops serving but keeps the deployment) or an autoscaled range { min, max }. Default 1. Example: replicas: { min: 1, max: 4 }.',

@@ -15,6 +15,7 @@ import { readAddress, removeAddress, writeAddress } from './address-file.js';
 import { systemClock, type Clock } from './clock.js';
 import { Controller } from './control/controller.js';
 import { ControlPlane, type AutoscalingStatus } from './control/control-plane.js';
+import type { Plan } from './control/plan.js';
 import { registerControlRoutes } from './control/admin-control.js';
 import { RecentTraffic } from './monitor/traffic.js';
 import { VariantWindows } from './monitor/variants.js';
@@ -94,6 +95,8 @@ export type ProgressEvent =
   | { kind: 'replica-failed'; id: string; error: string }
   | { kind: 'listening'; url: string; adminUrl: string }
   | { kind: 'warning'; message: string }
+  /** What the start runs: a revision recorded from the file (replacing `plan.current`), the one that ran before, or the one other gateways run. */
+  | { kind: 'revision'; revision: number; recorded: boolean; joined: boolean; plan: Plan }
   | { kind: 'admin-key'; file: string; created: boolean };
 
 export interface StartOptions {
@@ -572,6 +575,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const started = await control.start(loaded, specText);
     for (const m of started.plan.models) progress({ kind: 'registered', model: m.model, version: m.version, created: m.register, sha256: m.sha256, source: relativeTo(loaded, m.model) });
     // What plan would warn of (features that miss columns, a public deployment, a cold start), said at start too.
+    progress({ kind: 'revision', revision: started.revision, recorded: started.recorded, joined: started.joined === true, plan: started.plan });
     for (const message of started.plan.warnings) progress({ kind: 'warning', message });
     if (started.joined) progress({ kind: 'warning', message: `other gateways serve this database: this one joined revision ${started.revision}, which they run; this spec file differs from it and was not applied ('aloft plan' shows how, 'aloft apply' applies it)` });
     life.own('control plane', () => control.close());

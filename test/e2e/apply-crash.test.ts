@@ -459,6 +459,8 @@ test('crash at apply.switched after the user updated the file to B: the restart 
     t.diagnostic(`file updated to B: after the restart, revisions list says ${JSON.stringify(list.map((r) => [r.number, r.kind, r.outcome, r.reason]))}`);
     assert.deepEqual(shapeOf(list), [[3, 'startup', 'applied'], [2, 'apply', 'failed'], [1, 'startup', 'applied']]);
     assert.match(list.find((r) => r.number === 2)!.reason ?? '', /interrupted/);
+    // The start says that it replaced what ran before.
+    assert.ok(again.lines.some((l) => /^revision\s+3 recorded: this file differs from revision 1, which ran before \(1 deployment to change/.test(l)), again.output());
     const three = list.find((r) => r.number === 3)!;
     assert.deepEqual(three.deployments.map((d) => [d.name, d.model, d.version, d.sha256]), [[DEPLOYMENT, DEPLOYMENT, 2, p.sha.b]]);
     assert.deepEqual(three.models.map((m) => [m.model, m.version, m.created]), [[DEPLOYMENT, 2, false]], 'B keeps the version the interrupted apply registered');

@@ -151,6 +151,7 @@ test('up serves the project; predict, models and status work against it', async 
   });
   assert.ok(upOutput.some((l) => /^registered\s+credit-risk v1\s+sha256:[0-9a-f]{12}/.test(l)), upOutput.join('\n'));
   assert.ok(upOutput.some((l) => /replicas\s+credit-risk v1\s+2\/2 ready/.test(l)));
+  assert.ok(upOutput.some((l) => /^revision\s+\d+ (recorded|\(this file, as it ran before\))/.test(l)), upOutput.join('\n'));
   assert.ok(upOutput.some((l) => /^admin key\s+written to .*admin\.key \(mode 0600\)/.test(l)), upOutput.join('\n'));
   const keyFile = join(dir, 'proj', '.aloft', 'admin.key');
   assert.equal((await stat(keyFile)).mode & 0o777, 0o600);

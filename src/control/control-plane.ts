@@ -215,6 +215,8 @@ export class ControlPlane {
   #behind: { revision: number; reason: string } | undefined;
   /** Other processes serving the shared database at the last look. */
   #peers: number | undefined;
+  /** The spec this process started with (canonical): with shared revisions, its restart-only settings are its own. */
+  #local: CanonicalSpec | undefined;
 
   constructor(o: ControlPlaneOptions) {
     this.#o = o;
@@ -259,6 +261,7 @@ export class ControlPlane {
         files[name] = { sha256: stored.sha256, sizeBytes: stored.size };
       }
       const prepared = await this.#prepare({ loaded, specText, file: loaded.file }, files);
+      this.#local = prepared.canonical;
       const latest = await this.#revisions.latest();
       // The recorded revision may name secrets this environment no longer has (a retired
       // key): the file's spec then starts as a new revision, diffed against nothing.
@@ -783,6 +786,8 @@ export class ControlPlane {
       models: prepared.pinned ? [] : prepared.models, recentRequests: (d) => this.#o.recentRequests(d),
       ...(this.#o.recentReplicas ? { recentReplicas: (d: string) => this.#o.recentReplicas!(d) } : {}),
       ...(listening ? { listening } : {}),
+      // Shared revisions: sockets, state folder and the like are this process's own (what it started with).
+      ...(this.#o.shared && this.#local ? { restartOnly: prepared.pinned ? 'ignore' as const : { local: this.#local } } : {}),
       ...(this.#o.runningGroup ? { runningReplicas: (d: TargetDeployment) => this.#o.runningGroup!(groupKey(d))?.replicas } : {}),
       ...(this.#o.cores !== undefined ? {
         machine: {

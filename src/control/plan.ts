@@ -297,6 +297,14 @@ export interface PlanInputs {
   recentRequests(deployment: string): number;
   /** Where the system listens now, when `aloft up --host/--port` overrode the spec: a spec naming these is no change. */
   listening?: { host: string; port: number };
+  /**
+   * Several gateways share the revisions (one PostgreSQL database): the settings only a
+   * restart changes (ports, state folder, TLS files, …) are each process's own. `local` is
+   * what this process started with, and a submitted file's are compared with it rather than
+   * with the revision, which another gateway may have recorded with its own; `ignore` leaves
+   * them out (a rollback restores deployments, not another gateway's sockets).
+   */
+  restartOnly?: { local: CanonicalSpec } | 'ignore';
   /** What one replica of a deployment costs an hour (the after spec's prices), for the cost lines; absent without prices. */
   cost?: { currency: string; hourly(d: TargetDeployment): { priced: number; unpriced: string[] } };
   /** The replicas a deployment ran on average recently and the hours behind it (cost/meters.ts `recentReplicas`), for a range's expected cost. */
@@ -415,7 +423,13 @@ export function makePlan(i: PlanInputs): Plan {
     // The listening address changes only when the new spec names neither what the running
     // spec said nor where the system listens (`aloft up --port` overrides the spec).
     const where = { 'server.port': i.listening?.port, 'server.host': i.listening?.host } as Record<string, unknown>;
-    for (const f of diffFields(withDefaults(strip(beforeSpec), FILLED().top), withDefaults(strip(i.after.canonical), FILLED().top))) {
+    const top = (c: CanonicalSpec) => withDefaults(strip(c), FILLED().top);
+    const after = top(i.after.canonical);
+    const ro = i.restartOnly;
+    const fields = diffFields(top(beforeSpec), after).filter((f) => ro === undefined || !needsRestart(f.field));
+    if (ro !== undefined && ro !== 'ignore') fields.push(...diffFields(top(ro.local), after).filter((f) => needsRestart(f.field)));
+    fields.sort((x, y) => (x.field < y.field ? -1 : x.field > y.field ? 1 : 0));
+    for (const f of fields) {
       const now = where[f.field];
       if (now !== undefined && f.to === now) continue;
       settings.push({ ...f, ...(now !== undefined ? { from: now } : {}), live: !needsRestart(f.field) });

@@ -57,7 +57,9 @@ test('gateways on one database follow each other\'s revisions; a restart joins i
   const sharing = `state: { artifacts: ${JSON.stringify(shared)} }`;
   const first = await start(sharing, { 'model-b.onnx': creditModel(2) });
   projects.push(first);
-  const second = await start(sharing);
+  // The second's own settings that only a restart changes differ from the first's: they stay its own.
+  const secondOwn = `${sharing}\nserver: { drainTimeout: 5s }`;
+  const second = await start(secondOwn);
   projects.push(second);
   const third = await start('');
   projects.push(third);
@@ -107,14 +109,25 @@ test('gateways on one database follow each other\'s revisions; a restart joins i
   assert.deepEqual(await Promise.all([first, second, third].map(answeredVersion)), ['1', '1', '1']);
   assert.equal((await status(third)).behind, undefined, 'the third caught up');
 
-  // 3. The second restarts with a file that asks for 2 replicas: it joins revision `back`.
+  // 2b. An apply through the second with its own file (its drainTimeout is not the first's): not a restart, and followed.
+  const twoReplicas = `models: { credit-risk: { path: ./model.onnx } }\ndeployments: { credit-risk: { model: credit-risk, replicas: 2 } }\n${secondOwn}\n`;
+  const planned = await api(second).plan({ spec: twoReplicas, file: 'aloft.yaml' });
+  assert.deepEqual(planned.plan.restart, [], 'restart-only settings compare with what this gateway runs');
+  const scaled = await api(second).apply({ spec: twoReplicas, file: 'aloft.yaml', message: 'two replicas' });
+  const two = scaled.revision!;
+  await until('two replicas everywhere', 60_000, async () => {
+    const all = await Promise.all([first, second, third].map(status));
+    return all.every((s) => s.running === two && s.converged && s.deployments[0]?.ready === 2) ? all : undefined;
+  }, 200);
+
+  // 3. The second restarts with a file that asks for 3 replicas: it joins revision `two`.
   await second.close();
   projects.splice(projects.indexOf(second), 1);
-  const restarted = await startProject({ replicas: 2, yaml: sharing, start: { databaseUrl: database.url, adminKey } });
+  const restarted = await startProject({ replicas: 3, yaml: sharing, start: { databaseUrl: database.url, adminKey } });
   projects.push(restarted);
-  assert.equal(restarted.aloft.revision, back, 'joined the revision the others run');
-  assert.equal((await api(first).revisions()).revisions[0]!.number, back, 'nothing recorded by the restart');
-  assert.equal(restarted.aloft.orchestrator.status().filter((r) => r.state === 'ready').length, 1, 'it runs the shared revision\'s replica count, not its file\'s');
+  assert.equal(restarted.aloft.revision, two, 'joined the revision the others run');
+  assert.equal((await api(first).revisions()).revisions[0]!.number, two, 'nothing recorded by the restart');
+  assert.equal(restarted.aloft.orchestrator.status().filter((r) => r.state === 'ready').length, 2, 'it runs the shared revision\'s replica count, not its file\'s');
 
   // 4. A gateway that cannot open what the others run (revision `rev`'s model, after an apply of it again) refuses to start.
   const again = await api(first).apply({ spec: specB, file: 'aloft.yaml', message: 'model B again' });

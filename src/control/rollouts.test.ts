@@ -192,6 +192,46 @@ test('blueGreen: warm, bake on preview requests only, switch at once, keep the o
   assert.match((r as { reason: string }).reason, /blue-green rolled back during bake: failures of preview requests/);
 });
 
+test('blueGreen keeps judging after the switch: failing live answers switch back at once; preview answers that fail roll back without a baseline; an undecided bake rolls back only when told to', () => {
+  const bg = (o: Record<string, unknown> = {}) => rolloutSchema.parse({ strategy: 'blueGreen', bake: '10s', keepOld: '60s', ...o }) as RolloutSpec;
+  const clock = new ManualClock(0);
+  const windows = new VariantWindows();
+  // The old version serves every request during the bake; nobody previews the new one.
+  const live = new Rollouts({ clock, windows });
+  const g1 = {};
+  live.decide('a', bg(), BASE, CAND, true, g1);
+  for (let i = 0; i < 500; i++) windows.record('a', 1, 200, 5, false);
+  clock.advance(10_000);
+  assert.deepEqual(live.decide('a', bg(), BASE, CAND, true, g1), { kind: 'split', weight: 100, current: 'candidate' }, 'nothing to judge in the bake: switched on its time');
+  // After the switch, the new version fails every answer (a NaN model): back at once, well before keepOld.
+  for (let i = 0; i < 40; i++) windows.record('a', 2, 200, 5, true);
+  clock.advance(1_000);
+  const back = live.decide('a', bg(), BASE, CAND, true, g1);
+  assert.equal(back.kind, 'rolled_back');
+  assert.match((back as { reason: string }).reason, /blue-green rolled back after the switch \(the old group was still warm\): failures: /);
+  assert.equal(live.status()[0]!.state, 'rolled_back');
+
+  // Preview answers only, every one failed, and no answers of the old version to compare with.
+  const preview = new Rollouts({ clock, windows });
+  const g2 = {};
+  preview.decide('b', bg(), BASE, CAND, true, g2);
+  for (let i = 0; i < 40; i++) windows.record('b', 2, 200, 5, true);
+  const r = preview.decide('b', bg(), BASE, CAND, true, g2);
+  assert.equal(r.kind, 'rolled_back');
+  assert.match((r as { reason: string }).reason, /during bake: failures of preview requests: over the limit: failed answers 100\.00% \(40\/40\).*the old version has too few answers to compare with: 0/);
+
+  // A bake nobody previewed, with onInconclusive: rollback: rolled back when the bake ends, not switched.
+  const strict = new Rollouts({ clock, windows });
+  const g3 = {};
+  const spec3 = bg({ analysis: { onInconclusive: 'rollback' } });
+  strict.decide('c', spec3, BASE, CAND, true, g3);
+  for (let i = 0; i < 100; i++) windows.record('c', 1, 200, 5, false);
+  clock.advance(10_000);
+  const undecided = strict.decide('c', spec3, BASE, CAND, true, g3);
+  assert.equal(undecided.kind, 'rolled_back');
+  assert.match((undecided as { reason: string }).reason, /at the end of its bake: the preview requests could not be judged and onInconclusive is rollback/);
+});
+
 test('abTest: a sticky split at the configured share until promoted or aborted by hand, with a comparison at every check', () => {
   const clock = new ManualClock(0);
   const windows = new VariantWindows();

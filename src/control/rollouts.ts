@@ -52,6 +52,11 @@ const STRATEGY_NAMES = { canary: 'canary', blueGreen: 'blue-green', abTest: 'A/B
 
 /** How many more of its answers (a share) the candidate may have over the baseline's p99 and still pass. */
 export const LATENCY_TOLERANCE = 0.05;
+/**
+ * A blue-green whose old version has too few answers to compare with fails on its own when
+ * its failed answers are surely above this share (always-valid, analysis.alpha).
+ */
+export const BLUE_GREEN_FAILURE_LIMIT = 0.05;
 
 /** One recorded check of a step. */
 export interface StepVerdict {
@@ -520,17 +525,26 @@ export class Rollouts {
     }
     const preview = { kind: 'split', weight: 0, preview: true } as const;
     if (st.paused) return st.state === 'switched' ? { kind: 'split', weight: 100, current: 'candidate' } : preview;
+    // Preview traffic is sparse: a bake decides on fewer answers than a canary step.
+    const minSamples = Math.min(spec.analysis.minSamples, 20);
     if (st.state === 'baking') {
-      // Preview traffic is sparse: a bake decides on fewer answers than a canary step.
-      const c = this.#compare(s, deployment, spec, Math.min(spec.analysis.minSamples, 20));
-      st.check = { step: -1, weight: 0, ...Rollouts.#figures(c), action: c.fail.verdict === 'fail' ? 'rollback' : 'hold', at: this.#clock.date().toISOString() };
-      if (c.fail.verdict === 'fail') {
+      const { c, failed } = this.#blueGreenFailures(s, deployment, spec, minSamples);
+      st.check = { step: -1, weight: 0, ...Rollouts.#figures(c), action: failed ? 'rollback' : 'hold', at: this.#clock.date().toISOString() };
+      if (failed) {
         this.#record(st, { step: -1, weight: 0, ...Rollouts.#figures(c), action: 'rollback' });
         st.state = 'rolled_back';
-        st.reason = `blue-green rolled back during bake: failures of preview requests: ${c.fail.reason}`;
+        st.reason = `blue-green rolled back during bake: failures of preview requests: ${failed}`;
         return { kind: 'rolled_back', reason: st.reason };
       }
       if (now - s.stepStartedMs < spec.bake) return preview;
+      // A bake with too few preview answers to judge ends on its time (the errors gate goes
+      // on judging after the switch), unless the spec says an undecided bake rolls back.
+      if (spec.bake > 0 && c.fail.verdict !== 'pass' && spec.analysis.onInconclusive === 'rollback') {
+        this.#record(st, { step: -1, weight: 0, ...Rollouts.#figures(c), action: 'rollback' });
+        st.state = 'rolled_back';
+        st.reason = `blue-green rolled back at the end of its bake: the preview requests could not be judged and onInconclusive is rollback: ${c.fail.reason}`;
+        return { kind: 'rolled_back', reason: st.reason };
+      }
       // The switch is the promotion: webhook gates first.
       const hook = this.#hooks(s, deployment, spec, 'promotion', c);
       if (hook === 'pending') return preview;
@@ -545,12 +559,40 @@ export class Rollouts {
       st.stepStartedAt = this.#clock.date().toISOString();
       this.#record(st, { step: 0, weight: 100, ...Rollouts.#figures(c), action: 'next' });
     }
-    // switched: all traffic to the candidate; the old group stays warm for an instant rollback.
+    // switched: all traffic to the candidate; the old group stays warm for an instant rollback,
+    // and the errors gate judges the new version's live answers against the old one's before
+    // the switch: a failure switches back at once.
+    if (st.state === 'switched') {
+      const { c, failed } = this.#blueGreenFailures(s, deployment, spec, minSamples);
+      st.check = { step: 0, weight: 100, ...Rollouts.#figures(c), action: failed ? 'rollback' : 'hold', at: this.#clock.date().toISOString() };
+      if (failed) {
+        this.#record(st, { step: 0, weight: 100, ...Rollouts.#figures(c), action: 'rollback' });
+        st.state = 'rolled_back';
+        st.reason = `blue-green rolled back after the switch (the old group was still warm): failures: ${failed}`;
+        return { kind: 'rolled_back', reason: st.reason };
+      }
+    }
     if (now - s.stepStartedMs >= spec.keepOld) {
       st.state = 'promoted';
       return { kind: 'promoted' };
     }
     return { kind: 'split', weight: 100, current: 'candidate' };
+  }
+
+  /**
+   * A blue-green's failure check: the new version against the old one's answers since the
+   * bake began; while the old one has too few of those to compare with (no traffic before
+   * the switch), against an absolute limit (BLUE_GREEN_FAILURE_LIMIT), so that a version
+   * failing most of its answers is not kept for want of a baseline.
+   */
+  #blueGreenFailures(s: State, deployment: string, spec: RolloutSpec, minSamples: number): { c: Comparison; failed?: string } {
+    const c = this.#compare(s, deployment, spec, minSamples);
+    if (c.fail.verdict === 'fail') return { c, failed: c.fail.reason };
+    if (c.fail.verdict === 'inconclusive' && c.fail.samples.baseline.n < minSamples) {
+      const alone = checkRate(c.fail.samples.candidate, BLUE_GREEN_FAILURE_LIMIT, { alpha: spec.analysis.alpha, minSamples, what: 'failed answers' });
+      if (alone.verdict === 'fail') return { c, failed: `${alone.reason} (the old version has too few answers to compare with: ${c.fail.samples.baseline.n})` };
+    }
+    return { c };
   }
 
   #enter(s: State, deployment: string, spec: RolloutSpec, step: number): void {

@@ -359,10 +359,10 @@ export const rolloutSchema = z
       .default([])
       .describe('Webhook gates: URLs that must answer 2xx before a rollout moves on (an evaluation job a team already has). Each call and its answer is recorded in the rollout\'s verdicts. Default []. Example: webhooks: [{url: http://127.0.0.1:9000/gate, before: promotion}].'),
     bake: duration().prefault('0s').describe(
-      "blueGreen: how long the new version serves only preview requests (those naming its version, /v2/models/<name>/versions/<v>/infer) before the switch; a failure in them rolls back. Default 0s. Example: bake: 5m.",
+      "blueGreen: how long the new version serves only preview requests (those naming its version, /v2/models/<name>/versions/<v>/infer, and previewKeys' callers) before the switch; a failure in them rolls back. With too few preview answers to judge, the bake ends on its time, unless analysis.onInconclusive is rollback. Default 0s. Example: bake: 5m.",
     ),
     keepOld: duration().prefault('10m').describe(
-      'blueGreen: how long the old group stays warm after the switch, for an instant rollback (aloft rollout abort); the apply has converged once it stops. Default 10m. Example: keepOld: 1h.',
+      'blueGreen: how long the old group stays warm after the switch, for an instant rollback: the errors gate meanwhile judges the live answers of the new version against those of the old one and switches back on a failure, as aloft rollout abort does; the apply has converged once it stops. Default 10m. Example: keepOld: 1h.',
     ),
     allowSignatureChange: z.boolean().default(false).describe(
       "Let a canary move to a version whose inputs or outputs differ (names, datatypes, shapes); callers meet both versions during it. Without it, plan names the difference and apply refuses. Default false. Example: allowSignatureChange: true.",

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Pool } from 'undici';
+import { Pool, request } from 'undici';
 import { startAloft, type RunningAloft } from '../../src/aloft.js';
 import { AdminClient } from '../../src/api/client.js';
 import type { RevisionDetail } from '../../src/api/types.js';
@@ -325,6 +325,41 @@ test('abTest: each API key always meets the same variant, both variants are used
     assert.equal((await outcome(admin, 2)).outcome, 'applied');
     const r = await fetch(`${aloft.url}/v2/models/credit-risk/infer`, { method: 'POST', headers: { ...bearer(keys[0]!), 'content-type': 'application/json' }, body });
     assert.equal(((await r.json()) as { model_version: string }).model_version, '2');
+  } finally {
+    await aloft?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('blue-green to a NaN version nobody previewed: the switch happens on the bake\'s time, and the errors gate switches back at once while the old group is warm', { timeout: 240_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'aloft-bluegreen-nan-'));
+  let aloft: RunningAloft | undefined;
+  const bg = (file: string) => spec(file).replace(ROLLOUT, '    rollout: { strategy: blueGreen, bake: 1s, keepOld: 10m }');
+  try {
+    await writeFile(join(dir, 'a.onnx'), creditModel(1));
+    await writeFile(join(dir, 'nan.onnx'), mlp([{ in: 22, out: 1, weights: new Float32Array(22).fill(0.001), bias: Float32Array.of(Number.NaN) }], { inputName: 'features', outputName: 'probability', activation: 'sigmoid' }));
+    await writeFile(join(dir, 'aloft.yaml'), bg('a.onnx'));
+    const key = newAdminKey();
+    aloft = await startAloft({ spec: join(dir, 'aloft.yaml'), port: 0, adminKey: key, databaseUrl: `sqlite:${join(dir, '.aloft', 'aloft.db')}` });
+    await aloft.waitReady(60_000);
+    const admin = new AdminClient({ url: aloft.url, key });
+    const traffic = load(aloft.url, key);
+    const t0 = Date.now();
+    await admin.apply({ spec: bg('nan.onnx'), file: 'aloft.yaml', base: 1 });
+    const two = await outcome(admin, 2);
+    const took = Date.now() - t0;
+    const nanBefore = traffic.tally.nan;
+    await new Promise((r) => setTimeout(r, 500));
+    await traffic.stop();
+    const r = (await admin.rollouts()).rollouts.find((x) => x.deployment === 'credit-risk')!;
+    t.diagnostic(`blue-green NaN: ${two.outcome} ${took} ms after apply; NaN answers ${traffic.tally.nan} of ${traffic.tally.sent}; reason: ${two.reason}`);
+    assert.equal(two.outcome, 'rolled_back', `${two.reason}`);
+    assert.match(r.reason ?? '', /blue-green rolled back after the switch \(the old group was still warm\): failures:/);
+    assert.equal(traffic.tally.nan, nanBefore, 'no NaN answer once it was rolled back');
+    assert.ok(traffic.tally.nan > 0 && traffic.tally.nan < traffic.tally.sent / 2, `the NaN version answered for a moment only: ${traffic.tally.nan} of ${traffic.tally.sent}`);
+    assert.equal(traffic.tally.failed, 0);
+    const after = await request(`${aloft.url}/v2/models/credit-risk/infer`, { method: 'POST', headers: { ...bearer(key), 'content-type': 'application/json' }, body: JSON.stringify(inferBody()) });
+    assert.equal(((await after.body.json()) as { model_version: string }).model_version, '1', 'the old version answers again');
   } finally {
     await aloft?.close();
     await rm(dir, { recursive: true, force: true });

@@ -96,7 +96,11 @@ export function describe(r: RolloutStatus): string {
   }
   for (const v of r.verdicts) {
     if (v.webhook) lines.push(`  webhook ${v.webhook.url} (${v.webhook.before}): ${v.webhook.verdict}${v.webhook.status !== undefined ? ` ${v.webhook.status}` : ''} in ${Math.round(v.webhook.ms)} ms${v.webhook.detail ? `: ${v.webhook.detail}` : ''}`);
-    else if (v.action === 'next' || v.action === 'promote' || v.action === 'rollback') lines.push(`  ${r.strategy === 'canary' ? `step ${v.step + 1} (${v.weight}%) ` : ''}${{ next: 'passed, moved on', promote: 'promoted', rollback: 'rolled back' }[v.action]} at ${v.at}`);
+    else if (v.action === 'next' || v.action === 'promote' || v.action === 'rollback') {
+      // A blue-green's switch passed its bake only when the preview answers were judged; else it switched on the bake's time.
+      const next = r.strategy === 'blueGreen' ? (v.failures.verdict === 'pass' ? 'bake passed, switched' : 'bake time over, switched (too few preview answers to judge; the errors gate judges the live answers until keepOld ends)') : 'passed, moved on';
+      lines.push(`  ${r.strategy === 'canary' ? `step ${v.step + 1} (${v.weight}%) ` : ''}${{ next, promote: 'promoted', rollback: 'rolled back' }[v.action]} at ${v.at}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -422,3 +422,31 @@ test('with a shared database another process joins what runs, follows what is ap
     await other.stop();
   }
 });
+
+test('rollback by default restores the revision that ran before: one its own rollout rolled back is skipped, one a rollback undid is not', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  world.orchestrator.ready('m@2');
+  await drain();
+  assert.equal((await world.control.wait(2)).outcome, 'applied');
+  await world.control.apply({ spec: yaml({ file: 'b.onnx', replicas: 3 }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  world.orchestrator.ready('m@2');
+  await drain();
+  assert.equal((await world.control.wait(3)).outcome, 'applied');
+  // Revision 2 as a rollout that failed its analysis leaves it (the outcome a canary's rollback records).
+  assert.equal(await world.control.revisions.finish(2, 'rolled_back', 'canary rolled back at step 1: failures: the candidate is worse', 'applied'), true);
+  const r = await world.control.rollback(ALICE, {});
+  await world.settle();
+  world.orchestrator.ready('m@1');
+  await drain();
+  const four = await world.control.wait(r.revision!);
+  assert.deepEqual([four.rollbackOf, four.outcome], [1, 'applied'], 'revision 1, not revision 2 whose rollout refused it');
+  assert.equal((await world.control.revisions.get(3))!.reason, 'rolled back by revision 4');
+  // Again: revision 3 ran and was undone by revision 4, so it is the one before.
+  const again = await world.control.rollback(ALICE, {});
+  assert.equal((await world.control.revisions.get(again.revision!))!.rollbackOf, 3);
+});

@@ -169,6 +169,9 @@ export interface SharedState {
   peers(): Promise<number>;
 }
 
+/** The reason of a revision that ran and was then undone by a rollback (its outcome becomes rolled_back too). */
+const UNDONE_BY = 'rolled back by revision ';
+
 /** The apply lease lasts this long unless renewed (every follow pass renews it, every 2 s). */
 export const APPLY_LEASE_MS = 30_000;
 
@@ -338,7 +341,10 @@ export class ControlPlane {
         target = await this.#revisions.get(opts.to);
         if (!target) throw fail('ALOFT_REVISION_NOT_FOUND', `there is no revision ${opts.to}; 'aloft revisions list' shows them (newest is ${latest})`);
       } else {
-        const earlier = (await this.#revisions.list(1000)).find((r) => r.number < (current?.number ?? 0) && (r.outcome === 'applied' || r.outcome === 'rolled_back'));
+        // The one that ran before: applied, or applied and later undone by a rollback. Not one
+        // whose own rollout rolled it back (it never took the traffic: restoring it would
+        // restore the version its analysis refused).
+        const earlier = (await this.#revisions.list(1000)).find((r) => r.number < (current?.number ?? 0) && (r.outcome === 'applied' || (r.outcome === 'rolled_back' && r.reason?.startsWith(UNDONE_BY) === true)));
         target = earlier && await this.#revisions.get(earlier.number);
         if (!target) throw fail('ALOFT_REVISION_NOT_FOUND', `there is no applied revision before the current one (${current?.number ?? 'none'}) to roll back to; pass --to N`);
       }
@@ -631,7 +637,7 @@ export class ControlPlane {
         // revisions before it keep their history (each was applied, then replaced by the next).
         if (outcome === 'applied' && t.kind === 'rollback') {
           const replaced = (await revisions.list(1000)).find((r) => r.number < t.revision && r.number > (t.rollbackOf ?? 0) && r.outcome === 'applied');
-          if (replaced) await revisions.undone(replaced.number, `rolled back by revision ${t.revision}`);
+          if (replaced) await revisions.undone(replaced.number, `${UNDONE_BY}${t.revision}`);
         }
       });
     } catch (err) {

@@ -43,7 +43,7 @@ import type { ModelSignature } from '../runtime/tensor.js';
 import { SYSTEM_ACTOR, type AuditActor, type AuditLog } from '../security/audit.js';
 import { specError, validateSpecText } from '../spec/load.js';
 import { formatModelRef } from '../spec/modelref.js';
-import type { LoadedSpec } from '../spec/types.js';
+import type { DeploymentSpec, LoadedSpec } from '../spec/types.js';
 import { atomically, type Store } from '../store/db.js';
 import { RevisionRepository, type RevisionKind, type RevisionRecord, type RevisionSummary } from '../store/revisions.js';
 import type { Lease } from '../store/leases.js';
@@ -167,6 +167,18 @@ export interface SharedState {
   applyLease: Lease;
   /** How many other processes serve this database now. */
   peers(): Promise<number>;
+}
+
+/** The longest a rollout runs by its own bounds before it decides (an undecided step waits up to analysis.maxDuration); Infinity for an A/B test, which ends by hand. */
+export function rolloutBoundMs(r: DeploymentSpec['rollout']): number {
+  const step = Math.max(r.interval, r.analysis.maxDuration);
+  switch (r.strategy) {
+    case 'canary': return r.steps.filter((w) => w < 100).length * step;
+    case 'blueGreen': return Math.max(r.bake, r.analysis.maxDuration) + r.keepOld;
+    case 'shadow': return step;
+    case 'abTest': return Infinity;
+    default: return 0;
+  }
 }
 
 /** The reason of a revision that ran and was then undone by a rollback (its outcome becomes rolled_back too). */
@@ -598,10 +610,16 @@ export class ControlPlane {
     }
     // A rollback is instant: each deployment switches back once warm, with no rollout phase.
     if (kind === 'rollback') deployments = deployments.map((d) => ({ ...d, rollback: true }));
-    const timeoutMs = this.#o.applyTimeoutMs ?? 300_000;
+    // The apply timeout, plus as long as the slowest rollout it starts may take by its own
+    // bounds (each ends itself by its analysis): an A/B test ends only by hand.
+    const rolling = kind === 'rollback' ? 0 : Math.max(0, ...deployments.map((d) => {
+      const before = previous?.deployments.find((x) => x.name === d.name);
+      return before && before.version !== d.version && before.sha256 !== d.sha256 ? rolloutBoundMs(d.spec.rollout) : 0;
+    }));
+    const timeoutMs = (this.#o.applyTimeoutMs ?? 300_000) + rolling;
     const tracking: Tracking = {
       revision: number, kind, rollbackOf, previous, waiters: [],
-      timer: this.#o.clock.setTimeout(() => {
+      timer: !Number.isFinite(timeoutMs) ? { cancel: () => undefined } : this.#o.clock.setTimeout(() => {
         const waiting = this.#last?.deployments.filter((d) => d.ready < d.desired).map((d) => `${d.name} ${d.ready}/${d.desired} ready`).join(', ');
         void this.#finish(tracking, 'failed', `did not converge within ${Math.round(timeoutMs / 1000)} s${waiting ? ` (${waiting})` : ''}`);
       }, timeoutMs),

@@ -526,3 +526,23 @@ test('accuracy gate: labels of the candidate wrong 40% against the baseline\'s 1
   assert.ok(verdicts.some((v) => v.drift?.verdict === 'inconclusive' && /drifted from the reference/.test(v.drift.reason)));
   assert.ok(verdicts.every((v) => v.action !== 'next'), 'never stepped on drifted traffic');
 });
+
+test('a rollout whose apply was given up ends when its old version serves alone again, instead of reading as running', () => {
+  const w = world(spec());
+  w.decide(true);
+  assert.equal(w.rollouts.status()[0]!.state, 'progressing');
+  // The apply timed out (or was rolled back): desired is the old version again, and it serves alone.
+  w.rollouts.serving('d', 1);
+  const st = w.rollouts.status()[0]!;
+  assert.equal(st.state, 'rolled_back');
+  assert.match(st.reason!, /canary ended without a decision: v1 serves alone now/);
+  assert.deepEqual(w.rollouts.deploymentsUnderWay(), new Set());
+});
+
+test('an apply waits as long as the rollout it starts may take by its own bounds', async () => {
+  const { rolloutBoundMs } = await import('./control-plane.js');
+  assert.equal(rolloutBoundMs(spec({ steps: [10, 50, 100], interval: '30s', analysis: { maxDuration: '10m' } })), 2 * 600_000, 'two analysed steps, each up to maxDuration');
+  assert.equal(rolloutBoundMs(rolloutSchema.parse({ strategy: 'blueGreen', bake: '5m', keepOld: '10m' }) as RolloutSpec), 600_000 + 600_000);
+  assert.equal(rolloutBoundMs(rolloutSchema.parse({ strategy: 'abTest' }) as RolloutSpec), Infinity, 'an A/B test ends by hand');
+  assert.equal(rolloutBoundMs(rolloutSchema.parse({}) as RolloutSpec), 0);
+});

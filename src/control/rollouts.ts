@@ -373,7 +373,16 @@ export class Rollouts {
   serving(deployment: string, version: number): void {
     for (const s of this.#states.values()) {
       const st = s.status;
-      if (st.deployment !== deployment || underWay(st.state) || st.superseded) continue;
+      if (st.deployment !== deployment) continue;
+      // Under way, yet another version serves alone: what started it was given up (an apply
+      // that timed out, a rollback, a newer apply). It ends here instead of reading as running.
+      if (underWay(st.state) && st.candidate.version !== version) {
+        st.state = 'rolled_back';
+        st.reason = `${STRATEGY_NAMES[st.strategy]} ended without a decision: v${version} serves alone now (the apply that started it was given up, rolled back or replaced)`;
+        Rollouts.#forgetHooks(s);
+        this.#changed(s);
+      }
+      if (underWay(st.state) || st.superseded) continue;
       if ((st.state === 'promoted' ? st.candidate.version : st.baseline.version) === version) continue;
       st.superseded = { version, at: this.#clock.date().toISOString() };
       this.#changed(s);

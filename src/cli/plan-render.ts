@@ -91,7 +91,10 @@ export function costChange(from: MonthlyCost | undefined, to: MonthlyCost | unde
 
 export function renderPlan(plan: Plan): string {
   const out: string[] = [];
-  out.push(plan.current === null ? 'Plan for a system with no revision yet' : `Plan against revision ${plan.base} (the system runs revision ${plan.current})`);
+  // The newest revision is what an apply is planned against; when it did not land (failed, rolled back, applying), say so.
+  out.push(plan.current === null ? 'Plan for a system with no revision yet'
+    : plan.base === plan.current ? `Plan against revision ${plan.base} (the system runs revision ${plan.current})`
+      : `Plan against revision ${plan.base}, the newest (it is not what runs: the system runs revision ${plan.current}; 'aloft revisions list' says why)`);
   out.push('');
   if (!plan.changes) {
     out.push('No changes. The running system already matches this spec.');

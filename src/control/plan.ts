@@ -361,7 +361,7 @@ export function makePlan(i: PlanInputs): Plan {
     if (old && !now) {
       deployments.push({ name, action: 'remove', effect: 'stop', fields: [], from: side(old, running(old)), replicasToStart: 0, replicasToStop: running(old) });
       const recent = i.recentRequests(name);
-      if (recent > 0) warnings.push(`removing deployment '${name}', which answered ${recent} requests in the last 5 minutes (${(recent / 300).toFixed(2)}/s); its callers will get 404`);
+      if (recent > 0) warnings.push(`removing deployment '${name}', which answered ${recent} request${recent === 1 ? '' : 's'} in the last 5 minutes (${(recent / 300).toFixed(2)}/s); its callers will get 404`);
       continue;
     }
     if (!old || !now) continue;

@@ -130,7 +130,10 @@ export interface ShadowStatus {
   agreed: number;
   /** agreed / compared. */
   agreement?: number;
+  /** The mean over compared copies whose difference is finite; absent when none is. */
   meanAbsDiff?: number;
+  /** Compared copies whose outputs differ by a NaN or ±∞ (on either side). */
+  nonFinite?: number;
   target?: number;
 }
 
@@ -789,15 +792,16 @@ export class Rollouts {
       st.state = 'shadowing';
       s.shadow = counts?.snapshot(deployment, candidate.version);
     }
-    const t = counts && s.shadow ? counts.since(deployment, candidate.version, s.shadow) : { copies: 0, dropped: 0, failed: 0, compared: 0, agreed: 0, absDiff: 0 };
+    const t = counts && s.shadow ? counts.since(deployment, candidate.version, s.shadow) : { copies: 0, dropped: 0, failed: 0, compared: 0, agreed: 0, absDiff: 0, nonFinite: 0 };
+    const finite = t.compared - t.nonFinite;
     const target = spec.shadow.agreement;
     const agreement: AgreementVerdict = {
       ...checkRate({ n: t.compared, bad: t.compared - t.agreed }, target === undefined ? 1 : 1 - target, { alpha: spec.analysis.alpha, minSamples: spec.analysis.minSamples, what: 'disagreement' }),
-      compared: t.compared, agreed: t.agreed, ...(target !== undefined ? { target } : {}), ...(t.compared > 0 ? { meanAbsDiff: t.absDiff / t.compared } : {}),
+      compared: t.compared, agreed: t.agreed, ...(target !== undefined ? { target } : {}), ...(finite > 0 ? { meanAbsDiff: t.absDiff / finite } : {}),
     };
     st.shadow = {
       sample: spec.shadow.sample, copies: t.copies, dropped: t.dropped, failed: t.failed, compared: t.compared, agreed: t.agreed,
-      ...(t.compared > 0 ? { agreement: t.agreed / t.compared, meanAbsDiff: t.absDiff / t.compared } : {}), ...(target !== undefined ? { target } : {}),
+      ...(t.compared > 0 ? { agreement: t.agreed / t.compared } : {}), ...(finite > 0 ? { meanAbsDiff: t.absDiff / finite } : {}), ...(t.nonFinite > 0 ? { nonFinite: t.nonFinite } : {}), ...(target !== undefined ? { target } : {}),
     };
     if (st.paused) return { kind: 'shadow' };
     const c = this.#compare(s, deployment, spec);

@@ -191,7 +191,7 @@ test('shadow: a sampled copy goes to the candidate after the answer, compared by
   send(dep, sh, row(1), primary(1));
   send(dep, sh, row(2), [{ name: 'y', datatype: 'FP32', shape: [1, 1], data: Float32Array.of(203) }]);
   send(dep, sh, row(3), primary(3)); // the queue holds 2: dropped
-  assert.deepEqual({ ...counts.entry('m', 2) }, { copies: 2, dropped: 1, failed: 0, compared: 0, agreed: 0, absDiff: 0, inflight: 2 });
+  assert.deepEqual({ ...counts.entry('m', 2) }, { copies: 2, dropped: 1, failed: 0, compared: 0, agreed: 0, absDiff: 0, nonFinite: 0, inflight: 2 });
   replicas.get('m@2')!.release();
   await flush();
   await flush();
@@ -199,6 +199,12 @@ test('shadow: a sampled copy goes to the candidate after the answer, compared by
   assert.deepEqual([e.copies, e.compared, e.agreed, e.inflight, e.dropped], [2, 2, 1, 0, 1], 'one agrees (|Δ| 0), one does not (|Δ| 3 > 0.5)');
   assert.equal(e.absDiff, 3);
   assert.deepEqual(seen, [200, 200], "the candidate's answers are observed as its own");
+  // A primary answer of NaN: compared (it disagrees) but not in the mean difference, and counted as such.
+  send(dep, sh, row(4), [{ name: 'y', datatype: 'FP32', shape: [1, 1], data: Float32Array.of(Number.NaN) }]);
+  replicas.get('m@2')!.release();
+  await flush();
+  await flush();
+  assert.deepEqual([e.compared, e.agreed, e.absDiff, e.nonFinite], [3, 1, 3, 1]);
 
   // A candidate that fails: counted as failed, observed as a 5xx of the candidate.
   await routing.drop('m@2');

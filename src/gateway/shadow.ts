@@ -62,6 +62,7 @@ export function shadowSender(o: ShadowOptions): ShadowSend {
       c.compared++;
       if (agrees) c.agreed++;
       if (Number.isFinite(diff)) c.absDiff += diff;
+      else c.nonFinite++;
       seen(200, outputs, hasNonFinite(outputs));
     }, (err: unknown) => {
       c.inflight--;

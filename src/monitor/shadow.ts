@@ -12,15 +12,17 @@ export interface ShadowTally {
   failed: number;
   compared: number;
   agreed: number;
-  /** Σ over compared copies of the mean absolute difference of their outputs. */
+  /** Σ over compared copies of the mean absolute difference of their outputs (those whose difference is finite). */
   absDiff: number;
+  /** Compared copies whose difference is not a number (a NaN or ±∞ on either side): not in absDiff. */
+  nonFinite: number;
 }
 
 export interface ShadowEntry extends ShadowTally {
   inflight: number;
 }
 
-const zero = (): ShadowEntry => ({ copies: 0, dropped: 0, failed: 0, compared: 0, agreed: 0, absDiff: 0, inflight: 0 });
+const zero = (): ShadowEntry => ({ copies: 0, dropped: 0, failed: 0, compared: 0, agreed: 0, absDiff: 0, nonFinite: 0, inflight: 0 });
 
 export class ShadowCounts {
   readonly #entries = new Map<string, Map<number, ShadowEntry>>();
@@ -42,14 +44,14 @@ export class ShadowCounts {
 
   snapshot(deployment: string, version: number): ShadowTally {
     const e = this.#entries.get(deployment)?.get(version) ?? zero();
-    return { copies: e.copies, dropped: e.dropped, failed: e.failed, compared: e.compared, agreed: e.agreed, absDiff: e.absDiff };
+    return { copies: e.copies, dropped: e.dropped, failed: e.failed, compared: e.compared, agreed: e.agreed, absDiff: e.absDiff, nonFinite: e.nonFinite };
   }
 
   since(deployment: string, version: number, from: ShadowTally): ShadowTally {
     const now = this.snapshot(deployment, version);
     return {
       copies: now.copies - from.copies, dropped: now.dropped - from.dropped, failed: now.failed - from.failed,
-      compared: now.compared - from.compared, agreed: now.agreed - from.agreed, absDiff: now.absDiff - from.absDiff,
+      compared: now.compared - from.compared, agreed: now.agreed - from.agreed, absDiff: now.absDiff - from.absDiff, nonFinite: now.nonFinite - from.nonFinite,
     };
   }
 

@@ -186,7 +186,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
  * `checkModel` refuses (it returns why), together with the spec's other problems.
  */
 export async function validateSpecFile(file: string, options: {
-  checkFiles?: boolean; checkModel?: (bytes: Uint8Array) => string | undefined; checkReference?: (path: string, features: readonly string[]) => Promise<string | undefined>;
+  checkFiles?: boolean; checkModel?: (bytes: Uint8Array) => string | undefined | Promise<string | undefined>; checkReference?: (path: string, features: readonly string[]) => Promise<string | undefined>;
   /** Problems with files the spec names beyond models and references (TLS, JWKS), each at the field's path; [] when there are none. */
   checkOther?: (spec: LoadedSpec['spec']) => Promise<{ path: readonly string[]; message: string; hint?: string }[]>;
 } = {}): Promise<SpecValidation> {
@@ -204,7 +204,7 @@ export async function validateSpecFile(file: string, options: {
       found.push({ ...at, message: `model file not found: ${modelPath}`, hint: 'paths are relative to the spec file' });
       continue;
     }
-    const why = options.checkModel?.(await readFile(modelPath));
+    const why = await options.checkModel?.(await readFile(modelPath));
     if (why) found.push({ ...at, message: `${modelPath} is not a model Aloft can serve: ${why}` });
   }
   // A drift reference is read when drift is checked; a missing file or wrong columns are the spec's error now, not a silent gap in monitoring later.

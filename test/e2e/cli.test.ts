@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { GraphBuilder } from '../../src/onnx/builder.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = ['--import', 'tsx', join(root, 'src/cli/bin.ts')];
@@ -86,6 +87,16 @@ test('validate reports every problem with file:line:col, and --json lists them',
   assert.equal(n.code, 1, n.stdout);
   assert.match(n.stderr, /not-onnx\.yaml:3:11 models\.m\.path: .*notes\.txt is not a model Aloft can serve/);
   assert.match(n.stderr, /replica.*did you mean 'replicas'/, 'beside the spec\'s other problems');
+  // A model that is valid ONNX but uses an operator ONNX Runtime does not have: refused now, as a replica would refuse it.
+  const g = new GraphBuilder({ name: 'unknown-op' });
+  const x = g.input('x', 'FP32', [-1, 4]);
+  g.output(g.node('NoSuchOperator', [x], {}, { domain: 'com.example' })[0]!, 'y', 'FP32', [-1, 4]);
+  await writeFile(join(dir, 'proj', 'odd.onnx'), g.toBytes());
+  const oddSpec = join(dir, 'proj', 'odd.yaml');
+  await writeFile(oddSpec, 'models:\n  m:\n    path: ./odd.onnx\ndeployments:\n  m: {}\n');
+  const odd = aloft(['validate', '-f', oddSpec]);
+  assert.equal(odd.code, 1, odd.stdout);
+  assert.match(odd.stderr, /odd\.yaml:3:11 models\.m\.path: .*odd\.onnx is not a model Aloft can serve: ONNX Runtime cannot load it: .*NoSuchOperator/);
   // Features that name 2 of the example model's 22 columns: valid, with the warning plan gives.
   const partial = join(dir, 'proj', 'partial.yaml');
   await writeFile(partial, 'models:\n  m:\n    path: ./model.onnx\ndeployments:\n  m:\n    features: [age, income]\n');

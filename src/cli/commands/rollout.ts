@@ -72,7 +72,7 @@ export function describe(r: RolloutStatus): string {
   if (r.shadow) {
     const sh = r.shadow;
     const pct = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(2)}%`);
-    lines.push(`  shadow copies: ${sh.copies} sent, ${sh.compared} compared, ${sh.dropped} dropped, ${sh.failed} failed; agreement ${pct(sh.agreement)}${sh.target !== undefined ? ` (promotes at ${pct(sh.target)})` : ' (promote by hand)'}${sh.meanAbsDiff !== undefined ? `, mean |Δ| ${sh.meanAbsDiff.toPrecision(3)}` : ''}`);
+    lines.push(`  shadow copies: ${sh.copies} sent, ${sh.compared} compared, ${sh.dropped} dropped, ${sh.failed} failed; agreement ${pct(sh.agreement)}${sh.target !== undefined ? ` (promotes at ${pct(sh.target)})` : ' (promote by hand)'}${sh.meanAbsDiff !== undefined ? `, mean |Δ| ${sh.meanAbsDiff.toPrecision(3)}` : ''}${sh.nonFinite ? `; ${sh.nonFinite} compared cop${sh.nonFinite === 1 ? 'y differs' : 'ies differ'} by NaN or ±∞${sh.meanAbsDiff !== undefined ? ' (not in the mean)' : ''}` : ''}`);
   }
   const last = r.check ?? r.verdicts.at(-1);
   if (last) {

@@ -26,13 +26,25 @@ export async function validate(opts: { file: string; json?: boolean }): Promise<
   return issues.length === 0 ? 0 : 1;
 }
 
-/** Why a model file cannot be served (not ONNX, an unsupported type), as registering it would say; undefined when it can. */
-function modelProblem(bytes: Uint8Array): string | undefined {
+/**
+ * Why a model file cannot be served, as registering it would say (not ONNX, an unsupported
+ * type) or as a replica would when it loads it (an operator ONNX Runtime lacks, a broken
+ * graph); undefined when it can.
+ */
+async function modelProblem(bytes: Uint8Array): Promise<string | undefined> {
   try {
     readSignature(bytes);
-    return undefined;
   } catch (e) {
     return (e as Error).message;
+  }
+  // Loaded only here: the other commands need no ONNX Runtime.
+  const { InferenceSession } = await import('onnxruntime-node');
+  try {
+    const session = await InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    await session.release();
+    return undefined;
+  } catch (e) {
+    return `ONNX Runtime cannot load it: ${(e as Error).message.split('\n')[0]}`;
   }
 }
 

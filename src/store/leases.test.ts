@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ManualClock } from '../clock.js';
 import type { Store } from './db.js';
-import { Lease } from './leases.js';
+import { hostname } from 'node:os';
+import { Lease, Membership } from './leases.js';
 import { testDialects, type TestDatabase } from './testing/databases.js';
 
 for (const target of await testDialects()) {
@@ -61,6 +62,22 @@ for (const target of await testDialects()) {
         const got = await Promise.all([a.hold(30_000), b.hold(30_000)]);
         assert.equal(got.filter(Boolean).length, 1, `round ${round}: ${got}`);
       }
+    });
+
+    test('membership: each process counts the others that renew; a clean stop leaves at once; a dead process of this host is nobody', async () => {
+      const clock = new ManualClock(Date.UTC(2026, 0, 1));
+      const { spawnSync } = await import('node:child_process');
+      const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+      const me = new Membership(store, { holder: `${hostname()}/${process.pid}/aaa`, clock });
+      const peer = new Membership(other, { holder: `${hostname()}/${process.ppid}/bbb`, clock });
+      const elsewhere = new Membership(other, { holder: 'other-host/1/ccc', clock });
+      const crashed = new Membership(other, { holder: `${hostname()}/${dead}/ddd`, clock });
+      for (const m of [me, peer, elsewhere, crashed]) await m.renew(15_000);
+      assert.equal(await me.peers(), 2, 'the live peer and the one on another host; not the crashed one of this host');
+      await peer.release();
+      assert.equal(await me.peers(), 1);
+      clock.advance(15_001);
+      assert.equal(await me.peers(), 0, 'run out: gone');
     });
   });
 }

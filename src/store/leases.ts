@@ -11,6 +11,7 @@
  * if (await lease.hold(30_000)) evaluate();   // renew at every turn, well before 30 s pass
  * await lease.release();                       // on a clean stop: the next process need not wait
  */
+import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Store } from './db.js';
@@ -117,16 +118,32 @@ export class Membership {
     return this.#lease.hold(ttlMs);
   }
 
-  /** How many other processes serve now. */
+  /**
+   * How many other processes serve now. A holder on this host (`host/pid/…`) whose process
+   * is gone (a crash moments ago, its lease not yet run out) is none: a gateway restarted at
+   * once is not its own peer.
+   */
   async peers(): Promise<number> {
     const now = this.#o.clock.date().getTime();
     const rows = await this.#db.selectFrom('leases').select('holder')
       .where('name', 'like', 'member/%').where('expires_at', '>', now).where('holder', '!=', this.#o.holder).execute();
-    return rows.length;
+    return rows.filter((r) => !deadHere(r.holder)).length;
   }
 
   /** On a clean stop: the others count one fewer at once. */
   release(): Promise<void> {
     return this.#lease.release();
+  }
+}
+
+/** A holder id `host/pid/…` of this host whose process no longer runs. */
+function deadHere(holder: string): boolean {
+  const [host, pid] = holder.split('/');
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }

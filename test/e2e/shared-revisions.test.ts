@@ -75,15 +75,18 @@ test('gateways on one database follow each other\'s revisions; a restart joins i
   const applied = await api(first).apply({ spec: specB, file: 'aloft.yaml', message: 'model B' });
   assert.equal(applied.changed, true);
   const rev = applied.revision!;
+  const sentAt = Date.now();
   await until(`revision ${rev} applied on the first gateway`, 60_000, async () => {
     const r: RevisionDetail = await api(first).revision(rev);
     if (r.outcome === 'failed' || r.outcome === 'rolled_back') throw new Error(`revision ${rev} ${r.outcome}: ${r.reason}`);
     return r.outcome === 'applied' ? r : undefined;
   });
+  const appliedAt = Date.now();
   const followed = await until('the second gateway to run the new revision', 60_000, async () => {
     const s = await status(second);
     return s.running === rev && s.converged ? s : undefined;
   }, 200);
+  t.diagnostic(`revision ${rev}: applied on the first gateway ${appliedAt - sentAt} ms after it was sent; the second ran it (converged) ${Date.now() - appliedAt} ms after that`);
   assert.equal(followed.current?.number, rev);
   assert.equal(await answeredVersion(second), '2', 'the second gateway answers with the version the first applied');
   assert.equal(await answeredVersion(first), '2');

@@ -350,10 +350,15 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const controller = new Controller({ clock, logger });
     // Several gateways on one PostgreSQL database (scaled mode) follow each other's revisions.
     const holder = `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
-    const members = store.dialect === 'postgres' ? new Membership(store, { holder, clock }) : undefined;
+    const members = store.dialect === 'postgres' ? new Membership(store, { holder, clock, artifacts: await registry.artifacts.id() }) : undefined;
     if (members) {
       await members.renew(MEMBER_TTL_MS);
       life.own('membership', () => members.release().catch(() => undefined));
+      // Gateways on one database open each other's models from one artifact folder: one with its own folder cannot follow them, nor they it.
+      const strangers = await members.onOtherStores();
+      if (strangers.length > 0) {
+        throw fail('ALOFT_USAGE', `${strangers.length === 1 ? `gateway ${strangers[0]} serves` : `${strangers.length} gateways (${strangers.join(', ')}) serve`} this database with another artifact folder than this one's (${spec.state.artifacts}): gateways that share a database must share state.artifacts, or none can open the models the others register. Set state.artifacts to the folder they use (a shared volume) and start again`);
+      }
     }
     const control = new ControlPlane({
       ...(members ? { shared: { applyLease: new Lease(store, { name: 'apply', holder, clock }), peers: () => members.peers() } } : {}),

@@ -450,3 +450,41 @@ test('rollback by default restores the revision that ran before: one its own rol
   const again = await world.control.rollback(ALICE, {});
   assert.equal((await world.control.revisions.get(again.revision!))!.rollbackOf, 3);
 });
+
+test('with a shared database a revision whose model is missing from the artifact store is not followed: status says behind and why, and a start while others serve refuses instead of replacing it', async () => {
+  await world.stop();
+  world = await makeWorld(world.dir, world.clock, { shared: 'a' });
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  const other = await makeWorld(world.dir, world.clock, { shared: 'b' });
+  try {
+    await other.control.start(parseSpec(yaml(), join(world.dir, 'aloft.yaml')), yaml());
+    await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
+    await world.settle();
+    world.orchestrator.ready('m@2');
+    await drain();
+    const two = await world.control.wait(2);
+    assert.equal(two.outcome, 'applied');
+    // The folder lost the new model's file (pruned by hand, a volume not shared after all).
+    const { rm: remove, chmod } = await import('node:fs/promises');
+    const path = join(world.dir, 'artifacts', 'sha256', two.deployments[0]!.sha256.slice(0, 2), two.deployments[0]!.sha256);
+    await chmod(path, 0o644);
+    await remove(path);
+    await other.control.follow();
+    const s = await other.control.status();
+    assert.equal(s.running, 1);
+    assert.equal(s.behind?.revision, 2);
+    assert.match(s.behind!.reason, /^m@2 \(sha256 [0-9a-f]{12}\) is not in this gateway's artifact store .*: gateways that share a database must share state\.artifacts$/);
+    // A third process starting now cannot open what the others run: it refuses, and records nothing.
+    const third = await makeWorld(world.dir, world.clock, { shared: 'c' });
+    try {
+      await assert.rejects(third.control.start(parseSpec(yaml(), join(world.dir, 'aloft.yaml')), yaml()), (e: unknown) => isAloftError(e) && /^revision 2, the newest applied on this database, cannot be opened here: m@2 .* must share state\.artifacts; this gateway will not replace it with its own file while others serve/.test(e.message));
+      assert.equal((await third.control.revisions.latest())!.number, 2);
+    } finally {
+      await third.stop();
+    }
+  } finally {
+    await other.stop();
+  }
+});

@@ -284,7 +284,7 @@ export class ControlPlane {
       const before = current ? await this.#stateOf(current).catch((err: unknown) => {
         // Others run it: this gateway cannot replace what they serve with its own file.
         if ((this.#peers ?? 0) > 0) {
-          throw fail('ALOFT_USAGE', `revision ${current.number}, which the other gateways on this database run, cannot be opened here: ${(err as Error).message}. Gateways that share a database must share state.artifacts (and have the secrets its spec names); fix that and start again`, { cause: err });
+          throw fail('ALOFT_USAGE', `revision ${current.number}, the newest applied on this database, cannot be opened here: ${this.#cannotOpen(current, err)}; this gateway will not replace it with its own file while others serve. Fix that and start again`, { cause: err });
         }
         this.#o.logger.warn({ revision: current.number, err: (err as Error).message }, 'the current revision cannot be read back in this environment; starting the spec file as a new revision');
         return undefined;
@@ -493,11 +493,7 @@ export class ControlPlane {
         loaded = p.loaded;
         deployments = (await this.#open(p.targets)).map((d) => ({ ...d, rollback: true }));
       } catch (err) {
-        const artifacts = this.#o.registry.artifacts;
-        const missing = current.deployments.filter((d) => !existsSync(artifacts.path(d.sha256)));
-        const reason = missing.length > 0
-          ? `${missing.map((d) => `${d.model}@${d.version} (sha256 ${d.sha256.slice(0, 12)})`).join(', ')}, registered through another gateway, ${missing.length === 1 ? 'is' : 'are'} not in this gateway's artifact store ${artifacts.dir}: gateways that share a database must share state.artifacts`
-          : (err as Error).message;
+        const reason = this.#cannotOpen(current, err);
         this.#behind = { revision: current.number, reason };
         this.#o.logger.error({ revision: current.number, running: this.#desired.revision, reason }, `revision ${current.number}, applied by another gateway, cannot run here; this gateway keeps serving revision ${this.#desired.revision}`);
         return;
@@ -506,6 +502,14 @@ export class ControlPlane {
       this.#o.logger.info({ revision: current.number, from: this.#desired.revision, author: current.author }, `following revision ${current.number}, applied through another gateway by ${current.author}`);
       this.#setDesired({ revision: current.number, loaded, deployments });
     });
+  }
+
+  /** Why a recorded revision cannot be opened here: the models missing from this process's artifact store, else the error. */
+  #cannotOpen(r: RevisionRecord, err: unknown): string {
+    const artifacts = this.#o.registry.artifacts;
+    const missing = r.deployments.filter((d) => !existsSync(artifacts.path(d.sha256)));
+    if (missing.length === 0) return (err as Error).message.replace(/\.$/, '');
+    return `${missing.map((d) => `${d.model}@${d.version} (sha256 ${d.sha256.slice(0, 12)})`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in this gateway's artifact store ${artifacts.dir}: gateways that share a database must share state.artifacts`;
   }
 
   async #takeApplyLease(): Promise<void> {

@@ -69,6 +69,23 @@ export class ArtifactStore {
     return removed;
   }
 
+  /**
+   * This store's identity: a random id kept in the folder (`store-id`, made by whoever comes
+   * first), so that processes can tell whether they share one folder (a shared volume) or
+   * each have their own.
+   */
+  async id(): Promise<string> {
+    const file = join(this.dir, 'store-id');
+    const read = async () => (await readFile(file, 'utf8').catch(() => '')).trim();
+    const have = await read();
+    if (/^[0-9a-f]{16}$/.test(have)) return have;
+    await mkdir(this.dir, { recursive: true });
+    const mine = randomBytes(8).toString('hex');
+    // Exclusive create: of two processes making it at once, one wins and both read its id.
+    await writeFileAtomicExclusive(file, mine);
+    return read();
+  }
+
   /** Where the artifact with this sha256 lives (whether or not it exists). */
   path(sha256: string): string {
     if (!SHA256_RE.test(sha256)) {
@@ -294,4 +311,18 @@ export async function sweepPushLeftovers(dir = tmpdir(), olderThanMs = 3_600_000
     } catch { /* gone meanwhile, or not ours to remove */ }
   }
   return removed;
+}
+
+/** Create `file` with `text` unless it exists (then leave it as it is). */
+async function writeFileAtomicExclusive(file: string, text: string): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(file, 'wx', 0o644);
+    await fh.writeFile(`${text}\n`);
+    await fh.sync();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  } finally {
+    await fh?.close();
+  }
 }

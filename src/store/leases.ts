@@ -105,10 +105,11 @@ export class Lease {
 export class Membership {
   readonly #lease: Lease;
   readonly #db: Kysely<Database & Tables>;
-  readonly #o: { holder: string; clock: Clock };
+  readonly #o: { holder: string; clock: Clock; artifacts?: string };
 
-  constructor(store: Store, o: { holder: string; clock: Clock }) {
-    this.#lease = new Lease(store, { name: `member/${o.holder}`, holder: o.holder, clock: o.clock });
+  /** `artifacts`: the id of the artifact store this process uses (ArtifactStore.id), so that one on another store is found. */
+  constructor(store: Store, o: { holder: string; clock: Clock; artifacts?: string }) {
+    this.#lease = new Lease(store, { name: `member/${o.holder}${o.artifacts ? `@${o.artifacts}` : ''}`, holder: o.holder, clock: o.clock });
     this.#db = store.db.withTables<Tables>();
     this.#o = o;
   }
@@ -128,6 +129,14 @@ export class Membership {
     const rows = await this.#db.selectFrom('leases').select('holder')
       .where('name', 'like', 'member/%').where('expires_at', '>', now).where('holder', '!=', this.#o.holder).execute();
     return rows.filter((r) => !deadHere(r.holder)).length;
+  }
+
+  /** The other processes serving now whose artifact store is not this one's (their holder ids). */
+  async onOtherStores(): Promise<string[]> {
+    const now = this.#o.clock.date().getTime();
+    const rows = await this.#db.selectFrom('leases').select(['name', 'holder'])
+      .where('name', 'like', 'member/%').where('expires_at', '>', now).where('holder', '!=', this.#o.holder).execute();
+    return rows.filter((r) => !deadHere(r.holder) && r.name.slice(`member/${r.holder}`.length).replace(/^@/, '') !== (this.#o.artifacts ?? '')).map((r) => r.holder);
   }
 
   /** On a clean stop: the others count one fewer at once. */

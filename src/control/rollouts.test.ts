@@ -546,3 +546,17 @@ test('an apply waits as long as the rollout it starts may take by its own bounds
   assert.equal(rolloutBoundMs(rolloutSchema.parse({ strategy: 'abTest' }) as RolloutSpec), Infinity, 'an A/B test ends by hand');
   assert.equal(rolloutBoundMs(rolloutSchema.parse({}) as RolloutSpec), 0);
 });
+
+test('a candidate failing every answer is rolled back after about 20 of them, not minSamples (100); passing still needs minSamples', () => {
+  const w = world(spec());
+  w.decide(true);
+  const r = w.traffic(60, 100, { bad: 1 });
+  assert.equal(r.last.kind, 'rolled_back');
+  const v = w.rollouts.status()[0]!.verdicts.at(-1)!;
+  assert.ok(v.failures.samples.candidate.n >= 20 && v.failures.samples.candidate.n < 100, `rolled back after ${v.failures.samples.candidate.n} candidate answers`);
+  // A good one is not promoted from a step before minSamples.
+  const good = world(spec({ interval: '1s' }));
+  good.decide(true);
+  good.traffic(3, 100);
+  assert.equal(good.rollouts.status()[0]!.step, 0, 'still at its first step: 30 candidate answers are too few to pass it');
+});

@@ -57,6 +57,8 @@ export const LATENCY_TOLERANCE = 0.05;
  * its failed answers are surely above this share (always-valid, analysis.alpha).
  */
 export const BLUE_GREEN_FAILURE_LIMIT = 0.05;
+/** Answers per variant after which the failure test may fail a rollout, before analysis.minSamples (a pass still waits for those). */
+export const EARLY_FAIL_SAMPLES = 20;
 
 /** One recorded check of a step. */
 export interface StepVerdict {
@@ -652,8 +654,16 @@ export class Rollouts {
     const shift: ShiftVerdict = d === undefined || rows[0] < minSamples || rows[1] < minSamples
       ? { verdict: 'inconclusive', ...(d ? { score: d.score } : {}), max, rows, reason: `too little data (${Math.min(...rows)} of ${minSamples} predictions needed per version)${d ? `: distance ${d.score.toFixed(3)}` : ''}` }
       : { verdict: d.score > max ? 'fail' : 'pass', score: d.score, max, rows, reason: `Jensen–Shannon distance of the predictions ${d.score.toFixed(3)} ${d.score > max ? '>' : '≤'} ${max} (baseline ${rows[0]}, candidate ${rows[1]} predictions)` };
+    // Failures may fail a step before minSamples: the test is always valid, and a candidate
+    // failing most of its answers should not be fed more callers until it has failed 100 of them.
+    // A pass still needs minSamples.
+    let fail = compareRates(failures(base), failures(cand), opts);
+    if (fail.verdict === 'inconclusive' && minSamples > EARLY_FAIL_SAMPLES) {
+      const early = compareRates(failures(base), failures(cand), { ...opts, minSamples: EARLY_FAIL_SAMPLES });
+      if (early.verdict === 'fail') fail = early;
+    }
     return {
-      fail: compareRates(failures(base), failures(cand), opts), slow: p99.cmp, slow50: p50.cmp, shift, p99: p99.bound, p50: p50.bound,
+      fail, slow: p99.cmp, slow50: p50.cmp, shift, p99: p99.bound, p50: p50.bound,
       slo: this.#sloGate(deployment, cand, spec, minSamples),
       accuracy: compareRates({ n: base.labelled, bad: base.wrong }, { n: cand.labelled, bad: cand.wrong }, opts),
       drift: this.#driftGate(deployment),

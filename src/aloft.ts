@@ -96,7 +96,7 @@ export type ProgressEvent =
   | { kind: 'listening'; url: string; adminUrl: string }
   | { kind: 'warning'; message: string }
   /** What the start runs: a revision recorded from the file (replacing `plan.current`), the one that ran before, or the one other gateways run. */
-  | { kind: 'revision'; revision: number; recorded: boolean; joined: boolean; plan: Plan }
+  | { kind: 'revision'; revision: number; recorded: boolean; joined: boolean; held: boolean; plan: Plan }
   | { kind: 'admin-key'; file: string; created: boolean };
 
 export interface StartOptions {
@@ -578,10 +578,12 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
 
     // Desired state: the revision the spec file gives (recorded when it changed), converging from now on.
     const started = await control.start(loaded, specText);
-    for (const m of started.plan.models) progress({ kind: 'registered', model: m.model, version: m.version, created: m.register, sha256: m.sha256, source: relativeTo(loaded, m.model) });
+    // A file that was not applied (joined, held) registered nothing: only what was recorded is said.
+    for (const m of started.plan.models.filter((x) => started.recorded || !x.register)) progress({ kind: 'registered', model: m.model, version: m.version, created: m.register, sha256: m.sha256, source: relativeTo(loaded, m.model) });
     // What plan would warn of (features that miss columns, a public deployment, a cold start), said at start too.
-    progress({ kind: 'revision', revision: started.revision, recorded: started.recorded, joined: started.joined === true, plan: started.plan });
+    progress({ kind: 'revision', revision: started.revision, recorded: started.recorded, joined: started.joined === true, held: started.held !== undefined, plan: started.plan });
     for (const message of started.plan.warnings) progress({ kind: 'warning', message });
+    if (started.held) progress({ kind: 'warning', message: started.held });
     if (started.joined) progress({ kind: 'warning', message: `other gateways serve this database: this one joined revision ${started.revision}, which they run; this spec file differs from it and was not applied ('aloft plan' shows how, 'aloft apply' applies it)` });
     life.own('control plane', () => control.close());
     const { url, adminUrl } = await listen(gateway, adminApp, host, opts.port ?? spec.server.port, spec.server.adminPort, tls !== undefined, life, spec.server.drainTimeout);

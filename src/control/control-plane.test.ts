@@ -488,3 +488,27 @@ test('with a shared database a revision whose model is missing from the artifact
     await other.stop();
   }
 });
+
+test('a restart whose file still names a version that was rolled back runs the revision that replaced it, and says so', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  world.orchestrator.ready('m@2');
+  await drain();
+  await world.control.wait(2);
+  await world.control.rollback(ALICE, {});
+  await world.settle();
+  world.orchestrator.ready('m@1');
+  await drain();
+  assert.equal((await world.control.wait(3)).outcome, 'applied');
+  // The file on disk still names b.onnx: a restart does not undo the rollback.
+  world.control.close();
+  world = await makeWorld(world.dir, world.clock);
+  const r = await world.boot(yaml({ file: 'b.onnx' }));
+  assert.deepEqual([r.revision, r.recorded], [3, false]);
+  assert.match((r as { held?: string }).held ?? '', /^deployment 'm': the file moves it to m@2 \(sha256 [0-9a-f]{12}\), which revision 2 ran until it was rolled back by hand \(rolled back by revision 3\): this file was not applied at start, and revision 3 runs/);
+  assert.equal(world.control.desired.deployments[0]!.version, 1);
+  assert.equal((await world.control.revisions.latest())!.number, 3, 'nothing recorded');
+});

@@ -258,7 +258,7 @@ export class ControlPlane {
    * file's spec the desired state, recording it as a new revision when it differs from the
    * newest applied one (nothing is recorded when it does not). Returns the revision run.
    */
-  async start(loaded: LoadedSpec, specText: string): Promise<{ revision: number; recorded: boolean; joined?: boolean; plan: Plan }> {
+  async start(loaded: LoadedSpec, specText: string): Promise<{ revision: number; recorded: boolean; joined?: boolean; held?: string; plan: Plan }> {
     return this.#exclusive(async () => {
       const current = await this.#revisions.current();
       const shared = this.#o.shared;
@@ -297,9 +297,21 @@ export class ControlPlane {
       // Other gateways serve this database: the desired state is theirs too. This one joins
       // what they run; its file, if it differs, goes in through 'aloft apply' like any change.
       if (current && before && (this.#peers ?? 0) > 0) {
-        this.#o.logger.warn({ revision: current.number, peers: this.#peers, changes: plan.changes }, `${this.#peers} other gateway${this.#peers === 1 ? '' : 's'} serve this database: joining revision ${current.number}, which they run; this spec file differs from it and was not applied (run 'aloft plan -f ${relative(process.cwd(), loaded.file) || loaded.file}' to see how, 'aloft apply' to apply it)`);
+        this.#o.logger.warn({ revision: current.number, peers: this.#peers, changes: plan.changes }, `${this.#peers} other gateway${this.#peers === 1 ? ' serves' : 's serve'} this database: joining revision ${current.number}, which they run; this spec file differs from it and was not applied (run 'aloft plan -f ${relative(process.cwd(), loaded.file) || loaded.file}' to see how, 'aloft apply' to apply it)`);
         this.#setDesired(before);
         return { revision: current.number, recorded: false, joined: true, plan };
+      }
+      // A file that moves a deployment to a version rolled back before (by its rollout, or by
+      // hand) is not applied by a restart: the file on disk may simply not have been updated
+      // after the rollback. It stays for 'aloft apply' to try again, said at start.
+      if (current && before && plan.changes) {
+        const held = await this.#rolledBackTargets(prepared.targets, current);
+        if (held.length > 0) {
+          const notice = `${held.join('; ')}: this file was not applied at start, and revision ${current.number} runs. Run 'aloft apply' to try that version again, or change the file`;
+          this.#o.logger.warn({ revision: current.number }, notice);
+          this.#setDesired({ ...before, loaded });
+          return { revision: current.number, recorded: false, held: notice, plan };
+        }
       }
       const rolling = current && before && plan.restart.length === 0 && plan.refused.length === 0 ? plan.deployments.filter((d) => d.action === 'change' && d.rollout !== undefined) : [];
       if (current && before && rolling.length > 0) {
@@ -502,6 +514,23 @@ export class ControlPlane {
       this.#o.logger.info({ revision: current.number, from: this.#desired.revision, author: current.author }, `following revision ${current.number}, applied through another gateway by ${current.author}`);
       this.#setDesired({ revision: current.number, loaded, deployments });
     });
+  }
+
+  /**
+   * The targets that move a deployment off what `current` runs to a version (by hash) a
+   * revision ended up rolled back from: its rollout's analysis refused it, or a rollback
+   * undid it. One line each, naming the revision and why.
+   */
+  async #rolledBackTargets(targets: readonly TargetDeployment[], current: RevisionRecord): Promise<string[]> {
+    const history = (await this.#revisions.list(1000)).filter((r) => r.outcome === 'rolled_back' && r.number !== current.number);
+    const out: string[] = [];
+    for (const t of targets) {
+      const running = current.deployments.find((d) => d.name === t.name);
+      if (!running || running.sha256 === t.sha256) continue;
+      const r = history.find((x) => x.deployments.some((d) => d.name === t.name && d.sha256 === t.sha256));
+      if (r) out.push(`deployment '${t.name}': the file moves it to ${t.model}@${t.version} (sha256 ${t.sha256.slice(0, 12)}), which revision ${r.number} ${r.reason?.startsWith(UNDONE_BY) ? 'ran until it was rolled back by hand' : 'rolled back'} (${(r.reason ?? 'no reason recorded').slice(0, 160)})`);
+    }
+    return out;
   }
 
   /** Why a recorded revision cannot be opened here: the models missing from this process's artifact store, else the error. */

@@ -49,6 +49,7 @@ export async function up(opts: UpOptions): Promise<void> {
       case 'revision':
         // A start that replaces the revision that ran says so: the file won over what was applied since.
         if (e.recorded) out(`revision   ${e.revision} recorded${e.plan.current === null ? '' : `: this file differs from revision ${e.plan.current}, which ran before (${planSummary(e.plan)}); 'aloft revisions show ${e.revision}' has the diff`}`);
+        else if (e.held) out(`revision   ${e.revision} runs; this file was not applied (below)`);
         else if (!e.joined && e.plan.changes) out(`revision   ${e.revision} runs first; this file's new version is rolled out as declared once it has converged`);
         else if (!e.joined) out(`revision   ${e.revision} (this file, as it ran before)`);
         break;

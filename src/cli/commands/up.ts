@@ -93,6 +93,8 @@ export async function up(opts: UpOptions): Promise<void> {
   if (first) {
     const spec = relative(process.cwd(), aloft.spec.file) || aloft.spec.file;
     const key = aloft.adminKey.file ? `$(cat ${relative(process.cwd(), aloft.adminKey.file) || aloft.adminKey.file})` : '$ALOFT_ADMIN_KEY';
+    // An admin key that exists in the database already (another gateway on it made it, or an earlier state folder) was not written here.
+    if (!aloft.adminKey.file && aloft.adminKey.source === 'existing') out(`keys       the state database has its admin key already (not written to this state folder): use it, or a key from 'aloft keys create' through any gateway, as --key or ALOFT_KEY`);
     out(`try        curl -s -H "Authorization: Bearer ${key}" ${aloft.url}/v2/models/${first.name}`);
     // The rows shorthand is for a model with one input; with several, the hint is a full request naming each.
     const inputs = first.signature.inputs;

@@ -845,6 +845,7 @@ export class ControlPlane {
       ...(listening ? { listening } : {}),
       // Shared revisions: sockets, state folder and the like are this process's own (what it started with).
       ...(this.#o.shared && this.#local ? { restartOnly: prepared.pinned ? 'ignore' as const : { local: this.#local } } : {}),
+      ...(prepared.pinned ? { rollback: true } : {}),
       ...(this.#o.runningGroup ? { runningReplicas: (d: TargetDeployment) => this.#o.runningGroup!(groupKey(d))?.replicas } : {}),
       ...(this.#o.cores !== undefined ? {
         machine: {

@@ -338,3 +338,13 @@ test('a model declaration removed (its deployment pinned to a registered version
   const edited = makePlan({ base: 3, current: 3, before, after: labelled, models: [], recentRequests: () => 0 });
   assert.deepEqual(edited.settings.filter((s) => s.field.startsWith('models.')).map((s) => s.field), ['models.m.labels.team']);
 });
+
+test('a rollback plans no rollout: each deployment switches once warm', () => {
+  const canary = { ...depSpec({ replicas: 1 }), rollout: rolloutSchema.parse({ strategy: 'canary', steps: [10, 100], interval: '30s' }) as DeploymentSpec['rollout'] };
+  const to = side({ m: { spec: canary, version: 2 } });
+  const from = side({ m: { spec: canary, version: 1 } });
+  const forward = makePlan({ base: 3, current: 3, before: from, after: to, models: [], recentRequests: () => 0 });
+  assert.equal(forward.deployments[0]!.rollout?.strategy, 'canary', 'an apply to a new version rolls out');
+  const back = makePlan({ base: 3, current: 3, before: from, after: to, models: [], recentRequests: () => 0, rollback: true });
+  assert.equal(back.deployments[0]!.rollout, undefined);
+});

@@ -305,6 +305,8 @@ export interface PlanInputs {
    * them out (a rollback restores deployments, not another gateway's sockets).
    */
   restartOnly?: { local: CanonicalSpec } | 'ignore';
+  /** The plan of a rollback: instant, so no rollout is planned. */
+  rollback?: boolean;
   /** What one replica of a deployment costs an hour (the after spec's prices), for the cost lines; absent without prices. */
   cost?: { currency: string; hourly(d: TargetDeployment): { priced: number; unpriced: string[] } };
   /** The replicas a deployment ran on average recently and the hours behind it (cost/meters.ts `recentReplicas`), for a range's expected cost. */
@@ -381,7 +383,8 @@ export function makePlan(i: PlanInputs): Plan {
     // The reconciler runs a rollout when the version moves under a declared strategy (control/reconcilers/deployments.ts).
     // The same bytes under a new version (a file pushed again) switch at once, with no analysis.
     const sameBytes = versionMoved && old.sha256 === now.sha256;
-    const rollout = (old.version !== now.version || old.model !== now.model) && !sameBytes ? plannedRollout(now.spec.rollout) : undefined;
+    // A rollback switches each deployment once warm, with no rollout phase.
+    const rollout = (old.version !== now.version || old.model !== now.model) && !sameBytes && i.rollback !== true ? plannedRollout(now.spec.rollout) : undefined;
     if (sameBytes && now.spec.rollout.strategy !== 'replace') warnings.push(`deployment '${name}' moves to ${now.model}@${now.version}, the same bytes (sha256 ${now.sha256.slice(0, 12)}) as the ${old.model}@${old.version} it serves: it switches once warm, without the ${now.spec.rollout.strategy} rollout, as there is nothing to compare`);
     deployments.push({
       name, action: 'change', effect: replace ? 'replace' : delta !== 0 ? 'scale' : 'in-place', fields, from: side(old, was), to: side(now, will),

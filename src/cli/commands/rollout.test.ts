@@ -51,7 +51,7 @@ test('after the interval, waiting for data is said as such, never "in 0s"; the c
   assert.match(text, /outputs: {3}inconclusive \(recorded, not a gate\): too little data/, 'a check outside analysis.gates says it does not decide');
   assert.match(text, /failures: {2}inconclusive: too little data/, 'a gate says nothing more');
   assert.equal(w.status().check!.failures.candidate, 0, 'the JSON share is the observed one, 0 of 40');
-  assert.match(rolloutLine(w.status()), /^canary v1 → v2, step 1 of 3 at 10%, gathering data \(v2 40, v1 40 answers in this step\)$/);
+  assert.match(rolloutLine(w.status()), /^canary v1 → v2, step 1 of 3 at 10%, gathering data \(v2 40, v1 40 answers in this step; undecided, it ends by analysis\.maxDuration in 4m 20s\)$/, "apply's progress line says when an idle step ends");
 });
 
 test('paused: it says what holds it and how to go on', () => {

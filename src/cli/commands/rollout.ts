@@ -32,7 +32,7 @@ export function rolloutLine(r: RolloutStatus): string {
   const ended = !underWay(r.state);
   const why = ended ? r.reason ?? '' : r.paused ? 'paused' : r.waitingFor ? `waiting for ${r.waitingFor}`
     : check && check.failures.verdict === 'inconclusive' && /too little data/.test(check.failures.reason)
-      ? `gathering data (v${r.candidate.version} ${check.failures.samples.candidate.n}, v${r.baseline.version} ${check.failures.samples.baseline.n} answers in this step)`
+      ? `gathering data (v${r.candidate.version} ${check.failures.samples.candidate.n}, v${r.baseline.version} ${check.failures.samples.baseline.n} answers in this step${r.timeLeft?.max !== undefined && r.timeLeft.max > r.timeLeft.min ? `; undecided, it ends by analysis.maxDuration in ${secs(r.timeLeft.max)}` : ''})`
       : gating ? `analysis: ${gating}` : '';
   return `${STRATEGY[r.strategy]} v${r.baseline.version} → v${r.candidate.version}, ${where}${why ? `, ${why}` : ''}`;
 }

@@ -19,8 +19,11 @@
  * Real PostgreSQL (skipped with the reason when it is not running), real replicas, real HTTP.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import type { AlertsReport } from '../../src/monitor/alerts/alerts.js';
@@ -36,6 +39,7 @@ const pg = (await testDialects()).find((d) => d.name === 'postgres')!;
 const received: WebhookPayload[] = [];
 let receiver: Server;
 let database: TestDatabase | undefined;
+let artifacts: string | undefined;
 const projects: Project[] = [];
 
 before(async () => {
@@ -53,6 +57,7 @@ before(async () => {
 after(async () => {
   for (const p of projects) await p.close().catch(() => undefined);
   await database?.cleanup();
+  if (artifacts) await rm(artifacts, { recursive: true, force: true });
   await new Promise<void>((r) => receiver.close(() => r()));
 });
 
@@ -88,6 +93,7 @@ async function alertsOf(p: Project): Promise<AlertsReport> {
 
 test('gateways sharing a database notify an alert once; when the evaluator stops, another takes over without notifying it again', { skip: pg.skip ?? false, timeout: 180_000 }, async (t) => {
   database = await pg.create();
+  artifacts = await mkdtemp(join(tmpdir(), 'aloft-shared-artifacts-'));
   const adminKey = newAdminKey();
   const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   // Every answer of the slow model takes longer than 1 ms (about 6M multiply-adds a row; at depth 24 a fast day's
@@ -96,6 +102,8 @@ test('gateways sharing a database notify an alert once; when the evaluator stops
     'models: { credit-risk: { path: ./slow.onnx } }',
     'deployments: { credit-risk: { slos: [{ kind: latency, objective: 99, threshold: 1ms }] } }',
     `alerts: { every: 1s, for: 0s, log: false, crashLoop: 2, webhooks: [{ url: "${url}" }] }`,
+    // Gateways on one database share their artifact folder (a shared volume in the scaled shape).
+    `state: { artifacts: ${JSON.stringify(artifacts)} }`,
   ].join('\n');
   const start = () => startProject({ replicas: 1, files: { 'slow.onnx': slowCreditModel(96) }, yaml, start: { databaseUrl: database!.url, adminKey } });
   const first = await start();

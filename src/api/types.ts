@@ -26,9 +26,11 @@ export interface PlanResult { plan: Plan; upload: UploadNeeded[] }
 /** POST /api/v1/apply */
 export interface ApplyRequest extends SpecSubmission { base?: number; message?: string }
 /** POST /api/v1/apply and /rollback: 202 while converging (changed), 200 when there was nothing to do. */
-export interface ApplyAnswer { revision: number | null; changed: boolean; plan: Plan }
+/** `restores`: a rollback's target revision; `dryRun`: a rollback planned only (nothing recorded). */
+export interface ApplyAnswer { revision: number | null; changed: boolean; plan: Plan; restores?: number; dryRun?: boolean }
 /** POST /api/v1/rollback */
-export interface RollbackRequest { to?: number; base?: number; message?: string }
+/** `dryRun`: plan the rollback (which revision it restores, and what changes) and change nothing. */
+export interface RollbackRequest { to?: number; base?: number; message?: string; dryRun?: boolean }
 /** GET /api/v1/revisions */
 export interface RevisionList { revisions: RevisionSummary[] }
 /** GET /api/v1/revisions/:number */

@@ -138,6 +138,7 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .description('restore an earlier revision exactly (by model hash, not the files on disk now), as a new revision; instant: each deployment switches back once its replicas are warm, with no rollout phase')
     .option('--to <n>', 'the revision to restore (default: the applied one before the current)')
     .option('-m, --message <text>', 'why: recorded with the revision')
+    .option('--dry-run', 'show which revision it would restore and its plan; change nothing')
     .option('-y, --yes', 'do not ask for confirmation'))
     .action(async (o: Parameters<typeof control.rollback>[0]) => { process.exitCode = await control.rollback(o); });
   const rv = program.command('revisions').description('the history of applied specs: who changed what, when, why, and how it ended');

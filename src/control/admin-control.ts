@@ -36,6 +36,12 @@ function optionalInt(v: unknown, name: string): number | undefined {
   return v;
 }
 
+function optionalBool(v: unknown, name: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw fail('ALOFT_BAD_REQUEST', `${name} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function optionalString(v: unknown, name: string): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw fail('ALOFT_BAD_REQUEST', `${name} must be a string`);
@@ -83,12 +89,13 @@ export function registerControlRoutes(app: FastifyInstance, ctx: ControlRoutesCo
   }, (r) => (r.changed ? 202 : 200)) });
 
   app.route({ ...routeOf('admin.rollback'), handler: (req, reply) => answer(reply, async (): Promise<ApplyAnswer> => {
-    const body = jsonBody<RollbackRequest>(req, '{"to": N, "base": N, "message": "…"}');
+    const body = jsonBody<RollbackRequest>(req, '{"to": N, "base": N, "message": "…", "dryRun": false}');
     const to = optionalInt(body.to, 'to');
     const base = optionalInt(body.base, 'base');
     const message = optionalString(body.message, 'message');
-    return control.rollback(who(req), { ...(to !== undefined ? { to } : {}), ...(base !== undefined ? { base } : {}), ...(message !== undefined ? { message } : {}) });
-  }, (r) => (r.changed ? 202 : 200)) });
+    const dryRun = optionalBool(body.dryRun, 'dryRun');
+    return control.rollback(who(req), { ...(to !== undefined ? { to } : {}), ...(base !== undefined ? { base } : {}), ...(message !== undefined ? { message } : {}), ...(dryRun ? { dryRun } : {}) });
+  }, (r) => (r.changed && r.dryRun !== true ? 202 : 200)) });
 
   app.route({ ...routeOf('admin.revisions.list'), handler: async (req): Promise<RevisionList> => {
     const raw = (req.query as { limit?: string } | undefined)?.limit;

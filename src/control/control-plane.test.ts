@@ -512,3 +512,19 @@ test('a restart whose file still names a version that was rolled back runs the r
   assert.equal(world.control.desired.deployments[0]!.version, 1);
   assert.equal((await world.control.revisions.latest())!.number, 3, 'nothing recorded');
 });
+
+test('a rollback dry run names the revision it would restore and plans it, recording nothing', async () => {
+  await world.boot(yaml());
+  world.orchestrator.ready('m@1');
+  await world.control.wait(1);
+  await world.control.apply({ spec: yaml({ replicas: 3 }), file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  world.orchestrator.ready('m@1');
+  await drain();
+  assert.equal((await world.control.wait(2)).outcome, 'applied');
+  const dry = await world.control.rollback(ALICE, { dryRun: true });
+  assert.deepEqual([dry.revision, dry.restores, dry.dryRun, dry.plan.changes], [null, 1, true, true]);
+  assert.deepEqual(dry.plan.deployments.map((d) => [d.name, d.replicasToStop]), [['m', 1]]);
+  assert.equal((await world.control.revisions.latest())!.number, 2, 'nothing recorded');
+  assert.equal(world.control.desired.revision, 2);
+});

@@ -90,10 +90,14 @@ export interface Author {
 }
 
 export interface ApplyResult {
-  /** The revision recorded, or the current one when nothing changed. */
+  /** The revision recorded, or the current one when nothing changed (null for a dry run). */
   revision: number | null;
   changed: boolean;
   plan: Plan;
+  /** A rollback: the revision it restores (or would, for a dry run). */
+  restores?: number;
+  /** A dry run: nothing was recorded or changed. */
+  dryRun?: boolean;
 }
 
 export interface ControlStatus {
@@ -356,7 +360,7 @@ export class ControlPlane {
   }
 
   /** Restore revision `to` (default: the applied one before the current) exactly, by model hash, as a new revision. */
-  async rollback(who: Author, opts: { to?: number; base?: number; message?: string } = {}): Promise<ApplyResult> {
+  async rollback(who: Author, opts: { to?: number; base?: number; message?: string; dryRun?: boolean } = {}): Promise<ApplyResult> {
     return this.#exclusive(async () => {
       const latest = await this.#checkBase(opts.base);
       const current = await this.#revisions.current();
@@ -376,7 +380,12 @@ export class ControlPlane {
         throw fail('ALOFT_BAD_REQUEST', `revision ${target.number} ${target.outcome === 'failed' ? 'failed' : 'is still being applied'}; it never ran, so there is nothing to restore. Pick an applied revision ('aloft revisions list').`);
       }
       const prepared = await this.#prepareRevision(target);
-      return this.#applyPrepared(prepared, latest, 'rollback', target.number, who, opts.message ?? `rollback to revision ${target.number}`);
+      if (opts.dryRun) {
+        const plan = this.#plan(prepared, latest, current ?? undefined, this.#desired);
+        return { revision: null, changed: plan.changes, plan, restores: target.number, dryRun: true };
+      }
+      const r = await this.#applyPrepared(prepared, latest, 'rollback', target.number, who, opts.message ?? `rollback to revision ${target.number}`);
+      return { ...r, restores: target.number };
     });
   }
 

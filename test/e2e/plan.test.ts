@@ -636,6 +636,11 @@ describe('bad input on every new command and endpoint', { timeout: 20 * 60_000 }
     assertError(await api(p, 'GET', '/api/v1/revisions?limit=0'), 400, ['limit']);
     assertError(await api(p, 'POST', '/api/v1/rollback', { body: { to: 'one' } }), 400, ['to must be a revision number']);
     assertError(await api(p, 'POST', '/api/v1/apply', { body: { spec: 'x: 1', base: -1 } }), 400, ['base must be a revision number']);
+    assertError(await api(p, 'POST', '/api/v1/rollback', { body: { to: 1, dryRun: 'yes' } }), 400, ['dryRun must be true or false']);
+    // A dry run names the revision it would restore and its plan, asks for no confirmation, and records nothing.
+    const dry = await cli(['rollback', '--to', '1', '--dry-run']);
+    assert.equal(dry.code, 0, shown(dry));
+    assert.match(dry.stdout, /^would restore revision 1 \(dry run: nothing was changed; run without --dry-run to roll back\)\n\nPlan against revision 1/);
     await unaffected();
   });
 

@@ -155,12 +155,19 @@ export async function apply(opts: ApplyOptions): Promise<number> {
 }
 
 /** `aloft rollback [--to N]`: restore a revision exactly, as a new revision. */
-export async function rollback(opts: ClientOptions & { to?: string; message?: string; yes?: boolean; json?: boolean; pollMs?: number }): Promise<number> {
+export async function rollback(opts: ClientOptions & { to?: string; message?: string; yes?: boolean; json?: boolean; pollMs?: number; dryRun?: boolean }): Promise<number> {
   const to = opts.to === undefined ? undefined : Number(opts.to);
   if (to !== undefined && (!Number.isInteger(to) || to < 1)) throw fail('ALOFT_USAGE', `--to must be a revision number, got '${opts.to}'`);
   const aloft = await connect({ ...opts });
   const { revisions } = await aloft.revisions(1);
   const latest = revisions[0]?.number;
+  if (opts.dryRun) {
+    // What the rollback would restore and change; nothing is recorded, so no confirmation.
+    const r = await aloft.rollback({ ...(to !== undefined ? { to } : {}), ...(latest !== undefined ? { base: latest } : {}), dryRun: true });
+    if (opts.json) printJson(r);
+    else out(`would restore revision ${r.restores} (dry run: nothing was changed; run without --dry-run to roll back)\n\n${renderPlan(r.plan)}`);
+    return 0;
+  }
   await mustConfirm(opts, `roll back to ${to === undefined ? 'the previous applied revision' : `revision ${to}`} on ${aloft.base}`);
   const r = await aloft.rollback({ ...(to !== undefined ? { to } : {}), ...(latest !== undefined ? { base: latest } : {}), ...(opts.message !== undefined ? { message: opts.message } : {}) });
   if (!opts.json) out(renderPlan(r.plan));

@@ -19,6 +19,7 @@ import { AuditLog, SYSTEM_ACTOR } from '../security/audit.js';
 import { parseSpec } from '../spec/load.js';
 import { openStore, type Store } from '../store/db.js';
 import { Lease, Membership } from '../store/leases.js';
+import type { RevisionRecord } from '../store/revisions.js';
 import { APPLY_LEASE_MS, ControlPlane } from './control-plane.js';
 import { Controller } from './controller.js';
 import { base, FakeOrchestrator } from './orchestrators/fake.testing.js';
@@ -118,6 +119,15 @@ async function drain(): Promise<void> {
     world.clock.advance(50);
   }
   await world.settle();
+}
+
+/** Apply `spec` on `world`, make `group`'s replicas ready and let the old group drain: the revision once it has ended. */
+async function land(spec: string, group: string): Promise<RevisionRecord> {
+  const r = await world.control.apply({ spec, file: 'aloft.yaml' }, ALICE);
+  await world.settle();
+  world.orchestrator.ready(group);
+  await drain();
+  return world.control.wait(r.revision!);
 }
 
 const routedVersion = () => world.routing.config.deployments.map((d) => `${d.name}→${base(d.versions[0]!.group)}`);
@@ -427,16 +437,8 @@ test('rollback by default restores the revision that ran before: one its own rol
   await world.boot(yaml());
   world.orchestrator.ready('m@1');
   await world.control.wait(1);
-  await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
-  await world.settle();
-  world.orchestrator.ready('m@2');
-  await drain();
-  assert.equal((await world.control.wait(2)).outcome, 'applied');
-  await world.control.apply({ spec: yaml({ file: 'b.onnx', replicas: 3 }), file: 'aloft.yaml' }, ALICE);
-  await world.settle();
-  world.orchestrator.ready('m@2');
-  await drain();
-  assert.equal((await world.control.wait(3)).outcome, 'applied');
+  assert.equal((await land(yaml({ file: 'b.onnx' }), 'm@2')).outcome, 'applied');
+  assert.equal((await land(yaml({ file: 'b.onnx', replicas: 3 }), 'm@2')).outcome, 'applied');
   // Revision 2 as a rollout that failed its analysis leaves it (the outcome a canary's rollback records).
   assert.equal(await world.control.revisions.finish(2, 'rolled_back', 'canary rolled back at step 1: failures: the candidate is worse', 'applied'), true);
   const r = await world.control.rollback(ALICE, {});
@@ -460,11 +462,7 @@ test('with a shared database a revision whose model is missing from the artifact
   const other = await makeWorld(world.dir, world.clock, { shared: 'b' });
   try {
     await other.control.start(parseSpec(yaml(), join(world.dir, 'aloft.yaml')), yaml());
-    await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
-    await world.settle();
-    world.orchestrator.ready('m@2');
-    await drain();
-    const two = await world.control.wait(2);
+    const two = await land(yaml({ file: 'b.onnx' }), 'm@2');
     assert.equal(two.outcome, 'applied');
     // The folder lost the new model's file (pruned by hand, a volume not shared after all).
     const { rm: remove, chmod } = await import('node:fs/promises');
@@ -493,11 +491,7 @@ test('a restart whose file still names a version that was rolled back runs the r
   await world.boot(yaml());
   world.orchestrator.ready('m@1');
   await world.control.wait(1);
-  await world.control.apply({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' }, ALICE);
-  await world.settle();
-  world.orchestrator.ready('m@2');
-  await drain();
-  await world.control.wait(2);
+  assert.equal((await land(yaml({ file: 'b.onnx' }), 'm@2')).outcome, 'applied');
   await world.control.rollback(ALICE, {});
   await world.settle();
   world.orchestrator.ready('m@1');
@@ -517,11 +511,7 @@ test('a rollback dry run names the revision it would restore and plans it, recor
   await world.boot(yaml());
   world.orchestrator.ready('m@1');
   await world.control.wait(1);
-  await world.control.apply({ spec: yaml({ replicas: 3 }), file: 'aloft.yaml' }, ALICE);
-  await world.settle();
-  world.orchestrator.ready('m@1');
-  await drain();
-  assert.equal((await world.control.wait(2)).outcome, 'applied');
+  assert.equal((await land(yaml({ replicas: 3 }), 'm@1')).outcome, 'applied');
   const dry = await world.control.rollback(ALICE, { dryRun: true });
   assert.deepEqual([dry.revision, dry.restores, dry.dryRun, dry.plan.changes], [null, 1, true, true]);
   assert.deepEqual(dry.plan.deployments.map((d) => [d.name, d.replicasToStop]), [['m', 1]]);

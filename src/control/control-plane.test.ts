@@ -412,7 +412,9 @@ test('with a shared database another process joins what runs, follows what is ap
     world.clock.advance(50);
     await world.settle();
     assert.equal((await world.control.wait(2)).outcome, 'applied');
-    await other.control.follow();
+    // A plan on the other, before its follow timer runs, plans against revision 2 (it catches up first), not what it ran.
+    const planned = await other.control.plan({ spec: yaml({ file: 'b.onnx' }), file: 'aloft.yaml' });
+    assert.deepEqual([planned.base, planned.current, planned.changes], [2, 2, false], 'the file revision 2 was applied from plans no change');
     assert.equal(other.control.desired.revision, 2);
     assert.equal(other.control.desired.deployments[0]!.version, 2);
     assert.equal(other.control.desired.deployments[0]!.rollback, true, 'a followed revision switches once warm, without a second rollout');

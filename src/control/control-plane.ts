@@ -342,6 +342,8 @@ export class ControlPlane {
 
   /** What applying `sub` would do. Changes nothing. */
   async plan(sub: SpecSubmission): Promise<Plan> {
+    // Several gateways: plan against the newest applied revision, not one this gateway has not followed yet.
+    if (this.#o.shared) await this.follow();
     const prepared = await this.#prepareSubmission(sub);
     const [latest, current] = await Promise.all([this.#revisions.latest(), this.#revisions.current()]);
     return this.#plan(prepared, latest?.number ?? 0, current ?? undefined, this.#desired);
@@ -361,6 +363,7 @@ export class ControlPlane {
 
   /** Restore revision `to` (default: the applied one before the current) exactly, by model hash, as a new revision. */
   async rollback(who: Author, opts: { to?: number; base?: number; message?: string; dryRun?: boolean } = {}): Promise<ApplyResult> {
+    if (opts.dryRun && this.#o.shared) await this.follow();
     return this.#exclusive(async () => {
       const latest = await this.#checkBase(opts.base);
       const current = await this.#revisions.current();

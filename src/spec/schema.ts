@@ -132,7 +132,7 @@ export const stateSchema = z
       "Folder for Aloft's state: the model artifact store and, by default, the SQLite database. Relative to the spec file. Default '.aloft'. Example: dir: /var/lib/aloft.",
     ),
     artifacts: z.string().min(1).optional().describe(
-      "Folder of the content-addressed model artifact store. Relative to the spec file. Default: artifacts/ inside state.dir. Gateways that share one PostgreSQL database (scaled mode) must share this folder too (a ReadWriteMany volume on Kubernetes), so that each can open the models another registered. Example: artifacts: /mnt/aloft-artifacts.",
+      "Folder of the content-addressed model artifact store. Relative to the spec file. Default: artifacts/ inside state.dir. Gateways that share one PostgreSQL database (scaled mode) must share this folder too (a ReadWriteMany volume on Kubernetes), so that each can open the models another registered: a gateway whose folder is not the one its peers use refuses to start and names the fix. Example: artifacts: /mnt/aloft-artifacts.",
     ),
     database: z
       .string()

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rolloutSchema } from '../spec/schema.js';
+import { captureSchema, rolloutSchema } from '../spec/schema.js';
 import type { ModelSignature } from '../runtime/tensor.js';
-import type { DeploymentSpec } from '../spec/types.js';
-import { diffFields, makePlan, rolloutWaitWarning, signatureChange, type CanonicalSpec, type PlanSide, type TargetDeployment } from './plan.js';
+import type { CaptureSpec, DeploymentSpec } from '../spec/types.js';
+import { captureWarnings, diffFields, makePlan, rolloutWaitWarning, signatureChange, type CanonicalSpec, type PlanSide, type TargetDeployment } from './plan.js';
 
 const SIG: ModelSignature = { inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }], batchable: true };
 
@@ -347,4 +347,20 @@ test('a rollback plans no rollout: each deployment switches once warm', () => {
   assert.equal(forward.deployments[0]!.rollout?.strategy, 'canary', 'an apply to a new version rolls out');
   const back = makePlan({ base: 3, current: 3, before: from, after: to, models: [], recentRequests: () => 0, rollback: true });
   assert.equal(back.deployments[0]!.rollout, undefined);
+});
+
+test('capture changes that lose something are warned about, never showing a key: a shorter retention, a key replaced without previousKeys, a new hashKey', () => {
+  const [k1, k2] = [Buffer.alloc(32, 1).toString('base64'), Buffer.alloc(32, 2).toString('base64')];
+  const cap = (o: Record<string, unknown>): CaptureSpec => captureSchema.parse({ key: k1, hash: ['region'], hashKey: 'a-secret-of-16-chars', ...o }) as CaptureSpec;
+  const base = cap({ retention: '30d' });
+  assert.deepEqual(captureWarnings('d', base, base), []);
+  assert.deepEqual(captureWarnings('d', base, cap({ retention: '90d' })), [], 'a longer retention loses nothing');
+  assert.deepEqual(captureWarnings('d', base, cap({ retention: '1m' })), ["deployment 'd': capture.retention shortens from 30d to 1m; captured records older than 1m are deleted within a minute of the apply"]);
+  const rekeyed = captureWarnings('d', base, cap({ key: k2 }));
+  assert.equal(rekeyed.length, 1);
+  assert.match(rekeyed[0]!, /capture\.key changes and the key it replaces is not in capture\.previousKeys; records captured so far can no longer be read/);
+  assert.equal(rekeyed[0]!.includes(k1) || rekeyed[0]!.includes(k2), false, 'no key in the text');
+  assert.deepEqual(captureWarnings('d', base, cap({ key: k2, previousKeys: [k1] })), [], 'rotated properly');
+  assert.match(captureWarnings('d', base, cap({ hashKey: 'another-secret-16ch' }))[0]!, /capture\.hashKey changes, so 'region' hash differently/);
+  assert.deepEqual(captureWarnings('d', undefined, base), [], 'capture turned on: nothing lost');
 });

@@ -13,7 +13,7 @@ import { HOURS_PER_MONTH } from '../cost/prices.js';
 import { formatModelRef } from '../spec/modelref.js';
 import { alertsSchema, autoscalingSchema, costSchema, rolloutSchema } from '../spec/schema.js';
 import { redactSecrets } from '../spec/secrets.js';
-import type { DeploymentSpec, LoadedSpec, RateLimitSpec, RolloutSpec } from '../spec/types.js';
+import type { CaptureSpec, DeploymentSpec, LoadedSpec, RateLimitSpec, RolloutSpec } from '../spec/types.js';
 import { formatDuration } from '../spec/units.js';
 import { specFields } from '../spec/reference.js';
 
@@ -400,6 +400,7 @@ export function makePlan(i: PlanInputs): Plan {
     if (cold && coldStartWarning(name, old.spec) === undefined) warnings.push(cold);
     const cols = featuresWarning(name, now.spec, now.signature);
     if (cols && cols !== featuresWarning(name, old.spec, old.signature)) warnings.push(cols);
+    warnings.push(...captureWarnings(name, old.spec.capture, now.spec.capture));
     const loosened = loosenedLimit(old.spec.limits, now.spec.limits);
     if (loosened) warnings.push(`deployment '${name}': rate limit loosened (${loosened})`);
     // A signature the server cannot know yet (a file not uploaded, no signature sent) is not compared.
@@ -711,6 +712,22 @@ export function featuresWarning(name: string, spec: DeploymentSpec, sig: ModelSi
     return `deployment '${name}': features names ${features.length} of the ${width} columns of input '${first.name}'; ${rest}, unredacted: name them all (capture.redact can only drop named columns)`;
   }
   return `deployment '${name}': features names ${features.length} columns, and input '${first.name}' has ${width}; ${features.slice(width).map((f) => `'${f.name}'`).join(', ')} name${features.length - width === 1 ? 's' : ''} no column`;
+}
+
+/**
+ * Capture changes that lose something: a shorter retention deletes the older records at
+ * the next retention pass (within a minute); a new key without the old one in
+ * previousKeys leaves the records sealed under it unreadable (export, and the quality and
+ * drift figures that read them); a new hashKey hashes equal values differently from
+ * before, so old and new records no longer join. Keys are compared, never shown.
+ */
+export function captureWarnings(name: string, before: CaptureSpec | undefined, after: CaptureSpec | undefined): string[] {
+  if (!before || !after) return [];
+  const out: string[] = [];
+  if (after.retention < before.retention) out.push(`deployment '${name}': capture.retention shortens from ${formatDuration(before.retention)} to ${formatDuration(after.retention)}; captured records older than ${formatDuration(after.retention)} are deleted within a minute of the apply`);
+  if (after.key !== before.key && !after.previousKeys.includes(before.key)) out.push(`deployment '${name}': capture.key changes and the key it replaces is not in capture.previousKeys; records captured so far can no longer be read (export, quality and drift skip them): list the old key in previousKeys`);
+  if (after.hashKey !== before.hashKey && after.hash.length > 0 && before.hash.length > 0) out.push(`deployment '${name}': capture.hashKey changes, so ${after.hash.map((h) => `'${h}'`).join(', ')} hash differently from the records captured so far: old and new values no longer match (joins, drift against a captured reference)`);
+  return out;
 }
 
 /**

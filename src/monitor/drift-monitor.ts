@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { DeploymentSpec } from '../spec/types.js';
 import type { Capture } from './capture/capture.js';
 import { hmacOf } from './capture/record.js';
-import { openRecord } from './capture/routes.js';
+import { openReadable, unreadableNote } from './capture/routes.js';
 import type { CaptureStore } from './capture/store.js';
 import { datasetDrift, featureDrift, tooManyCategories, type Cell, type DatasetDrift, type FeatureDrift } from './drift.js';
 import type { CaptureRecord } from './capture/record.js';
@@ -39,6 +39,9 @@ export interface DriftCheck {
   result?: DatasetDrift;
   /** Prediction drift: each output against the first referenceSize captured predictions' (judged like a feature, not counted in the dataset's share). */
   predictions?: FeatureDrift[];
+  /** While the first referenceSize predictions (prediction drift's reference) are still being captured: how many are. */
+  predictionReference?: { rows: number; needed: number };
+  /** Why there is no result; or, beside one, what it left out. */
   note?: string;
 }
 
@@ -60,7 +63,7 @@ export class DriftMonitor implements Reconciler {
   readonly #last = new Map<string, { check: DriftCheck; atMs: number }>();
   readonly #files = new Map<string, { mtimeMs: number; columns: Record<string, Cell[]> }>();
   /** The first referenceSize captured rows per deployment, once there are that many (they do not change). */
-  readonly #firsts = new Map<string, { cols: Record<string, Cell[]>; rows: number; preds: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }> }>();
+  readonly #firsts = new Map<string, { cols: Record<string, Cell[]>; rows: number; preds: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }>; lastAt: string }>();
 
   constructor(o: DriftMonitorOptions) {
     this.#o = o;
@@ -103,12 +106,20 @@ export class DriftMonitor implements Reconciler {
     const hashed = new Set(capture.hash);
     const tested = spec.features.filter((f) => !redacted.has(f.name)).map((f) => ({ name: f.name, kind: hashed.has(f.name) ? 'categorical' as const : f.kind }));
     const skipped = spec.features.filter((f) => redacted.has(f.name)).map((f) => ({ feature: f.name, reason: 'redacted: never stored, so not tested' }));
+    let unreadable = 0;
+    const done = (c: DriftCheck) => this.#done(unreadable === 0 ? c : { ...c, note: c.note ? `${c.note}; ${unreadableNote(unreadable)}` : unreadableNote(unreadable) });
     const columnsOf = async (since: string, limit: number) => {
       const cols: Record<string, Cell[]> = Object.fromEntries(tested.map((f) => [f.name, [] as Cell[]]));
       const preds: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }> = {};
       let rows = 0;
+      let lastAt = since;
       for await (const stored of this.#o.store.list(deployment, since, this.#o.capture.ring(deployment, capture))) {
-        const r = openRecord(stored);
+        const r = openReadable(stored);
+        if (!r) {
+          unreadable++;
+          continue;
+        }
+        if (r.at > lastAt) lastAt = r.at;
         for (const row of r.rows) {
           for (const f of tested) cols[f.name]!.push(row[f.name] ?? null);
           rows++;
@@ -116,7 +127,7 @@ export class DriftMonitor implements Reconciler {
         predictionsOf(r.outputs, preds);
         if (rows >= limit) break;
       }
-      return { cols, rows, preds };
+      return { cols, rows, preds, lastAt };
     };
     // The first referenceSize captured rows: the reference without a file, and always the predictions' (a training file holds no outputs).
     const first = this.#firsts.get(deployment) ?? await columnsOf(new Date(0).toISOString(), drift.referenceSize);
@@ -138,14 +149,16 @@ export class DriftMonitor implements Reconciler {
       ref = first.cols;
       source = `the first ${drift.referenceSize} captured rows`;
       if (first.rows < drift.referenceSize) {
-        return this.#done({ deployment, at: this.#o.clock.date().toISOString(), trigger, window: formatDuration(drift.window), reference: { source, rows: first.rows }, currentRows: 0, skipped, note: `the reference is not complete yet (${first.rows} of ${drift.referenceSize} captured rows)` });
+        return done({ deployment, at: this.#o.clock.date().toISOString(), trigger, window: formatDuration(drift.window), reference: { source, rows: first.rows }, currentRows: 0, skipped, note: `the reference is not complete yet (${first.rows} of ${drift.referenceSize} captured rows)` });
       }
     }
-    const since = new Date(this.#o.clock.date().getTime() - drift.window).toISOString();
+    // With the first captured rows as the reference, the window starts after them: rows are not compared with themselves.
+    let since = new Date(this.#o.clock.date().getTime() - drift.window).toISOString();
+    if (!drift.reference && first.lastAt >= since) since = new Date(Date.parse(first.lastAt) + 1).toISOString();
     const cur = await columnsOf(since, MAX_WINDOW_ROWS);
     const refRows = ref[tested[0]?.name ?? '']?.length ?? 0;
     const base: DriftCheck = { deployment, at: this.#o.clock.date().toISOString(), trigger, window: formatDuration(drift.window), reference: { source, rows: refRows }, currentRows: cur.rows, skipped };
-    if (cur.rows < drift.minRows) return this.#done({ ...base, note: `too few rows in the window to judge (${cur.rows} of drift.minRows ${drift.minRows})` });
+    if (cur.rows < drift.minRows) return done({ ...base, note: `too few rows in the window to judge (${cur.rows} of drift.minRows ${drift.minRows})` });
     const predictions = first.rows >= drift.referenceSize
       ? Object.entries(cur.preds).flatMap(([name, p]) => {
         const r = first.preds[name];
@@ -159,7 +172,10 @@ export class DriftMonitor implements Reconciler {
       if (why) skipped.push({ feature: f.name, reason: hashed.has(f.name) ? `hashed, and ${why}; only a feature whose values repeat (a category) can be tested once hashed, so leave a continuous value in the clear to test it` : why });
       return why === undefined;
     });
-    return this.#done({ ...base, result: datasetDrift(comparable, ref, cur.cols, drift.share), ...(predictions.length > 0 ? { predictions } : {}) });
+    return done({
+      ...base, result: datasetDrift(comparable, ref, cur.cols, drift.share), ...(predictions.length > 0 ? { predictions } : {}),
+      ...(first.rows < drift.referenceSize ? { predictionReference: { rows: first.rows, needed: drift.referenceSize } } : {}),
+    });
   }
 
   #done(c: DriftCheck): DriftCheck {

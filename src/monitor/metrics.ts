@@ -13,7 +13,7 @@ export interface VersionGauges {
   /** Called at scrape time: shadow copies per candidate version (monitor/shadow.ts). */
   shadows?(): { deployment: string; version: number; counts: { copies: number; dropped: number; failed: number; compared: number; agreed: number; inflight: number } }[];
   /** Called at scrape time: prediction capture per deployment (monitor/capture). */
-  captures?(): { deployment: string; counts: { written: Record<string, number>; droppedFull: number; droppedSink: number; queued: number } }[];
+  captures?(): { deployment: string; counts: { written: Record<string, number>; droppedFull: number; droppedSink: number; repeated?: number; queued: number } }[];
   /** Called at scrape time: the latest judged drift check per deployment. */
   drift?(): { deployment: string; drifted: boolean; share: number; features: { feature: string; drifted: boolean; statistic: number }[] }[];
   /** Called at scrape time: feedback labels per deployment. */
@@ -55,7 +55,7 @@ export class GatewayMetrics {
       const shadowCopies = new Counter({ name: 'aloft_shadow_copies_total', help: "Shadow copies of requests to a candidate version, by outcome: sent, dropped (the shadow queue was full), failed (an error or no answer), compared (answered and compared with the primary's answer), agreed (of those compared).", labelNames: ['deployment', 'version', 'outcome'], registers: [this.registry] });
       const shadowInflight = new Gauge({ name: 'aloft_shadow_inflight', help: 'Shadow copies under way to a candidate version (at most rollout.shadow.queue).', labelNames: ['deployment', 'version'], registers: [this.registry] });
       const captured = new Counter({ name: 'aloft_capture_records_total', help: 'Captured predictions written, by sink (store, jsonl).', labelNames: ['deployment', 'sink'], registers: [this.registry] });
-      const dropped = new Counter({ name: 'aloft_capture_dropped_total', help: "Captured predictions lost: 'buffer_full' (the queue reached capture.buffer while a sink was slow; the prediction itself was answered) or 'sink_error' (a sink failed to write them).", labelNames: ['deployment', 'reason'], registers: [this.registry] });
+      const dropped = new Counter({ name: 'aloft_capture_dropped_total', help: "Captured predictions lost: 'buffer_full' (the queue reached capture.buffer while a sink was slow; the prediction itself was answered) or 'sink_error' (a sink failed to write them), or not stored: 'repeated_id' (the store already held a prediction with that request id, and keeps the first).", labelNames: ['deployment', 'reason'], registers: [this.registry] });
       const queuedCaptures = new Gauge({ name: 'aloft_capture_queued', help: 'Captured predictions waiting to be written.', labelNames: ['deployment'], registers: [this.registry] });
       const feedback = new Counter({ name: 'aloft_feedback_labels_total', help: "Feedback labels received: 'accepted' (joined to a captured prediction), 'not_captured' (an id Aloft did not capture, or past retention), 'rejected' (malformed).", labelNames: ['deployment', 'outcome'], registers: [this.registry] });
       const driftDataset = new Gauge({ name: 'aloft_drift_detected', help: "1 when the latest drift check found the deployment's dataset drifted (drift.share of its features), else 0.", labelNames: ['deployment'], registers: [this.registry] });
@@ -129,6 +129,7 @@ export class GatewayMetrics {
           for (const [sink, n] of Object.entries(c.counts.written)) captured.inc({ deployment: c.deployment, sink }, n);
           dropped.inc({ deployment: c.deployment, reason: 'buffer_full' }, c.counts.droppedFull);
           dropped.inc({ deployment: c.deployment, reason: 'sink_error' }, c.counts.droppedSink);
+          dropped.inc({ deployment: c.deployment, reason: 'repeated_id' }, c.counts.repeated ?? 0);
           queuedCaptures.set({ deployment: c.deployment }, c.counts.queued);
         }
         feedback.reset();

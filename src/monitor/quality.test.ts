@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CaptureRecord } from './capture/record.js';
-import { auc, labelFitError, pairsOf, quality } from './quality.js';
+import { auc, labelFitError, labelFitWarning, pairsOf, quality } from './quality.js';
 
 const record = (shape: number[], data: number[]): CaptureRecord => ({ id: 'r', at: '', deployment: 'd', version: 1, model: 'm', key: 'k', latencyMs: 1, rows: [], outputs: { p: { shape, data } } });
 
@@ -40,6 +40,12 @@ test('a label must fit the prediction: one per row, and a class index for class 
   assert.match(labelFitError(three, [0, 1]) ?? '', /the prediction has 1 row and the label 2 values/);
   // One score per row: a binary classifier or a regression; any number may be its label.
   assert.equal(labelFitError(record([1, 1], [0.7]), 42.5), undefined);
+  // But a score in [0, 1] with a label that is neither 0 nor 1 is kept with a warning: a binary classifier's quality leaves it out.
+  assert.match(labelFitWarning(record([1, 1], [0.7]), 7) ?? '', /^label 7 is neither 0 nor 1, and the prediction is a score in \[0, 1\]/);
+  assert.match(labelFitWarning(record([2, 1], [0.7, 0.2]), [1, 0.5]) ?? '', /^label 0\.5 is neither/);
+  assert.equal(labelFitWarning(record([1, 1], [0.7]), 1), undefined);
+  assert.equal(labelFitWarning(record([1, 1], [42]), 7), undefined, 'a score outside [0, 1] is a regression value');
+  assert.equal(labelFitWarning(record([1, 3], [0.2, 0.5, 0.3]), 2), undefined);
 });
 
 test('a stray label (0.5, 2) does not turn a binary classifier into a regression: it is counted apart', () => {

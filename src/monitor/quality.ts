@@ -51,6 +51,22 @@ export function labelFitError(record: CaptureRecord, label: number | number[]): 
   return `the prediction has ${rows} row${rows === 1 ? '' : 's'} and the label ${n} value${n === 1 ? '' : 's'}; send one label per row${rows === 1 ? ' (a number)' : ` (an array of ${rows})`}`;
 }
 
+/**
+ * A label that fits but may be a mistake: the prediction is one score in [0, 1] per row (a
+ * binary classifier's, or a regression's that happens to lie there) and the label is
+ * neither 0 nor 1. A binary classifier's quality leaves such a label out; a regression's
+ * may be any number, so the label is kept and the caller told.
+ */
+export function labelFitWarning(record: CaptureRecord, label: number | number[]): string | undefined {
+  const out = Object.values(record.outputs)[0];
+  if (!out) return undefined;
+  const width = out.shape.length >= 2 ? out.shape[out.shape.length - 1]! : 1;
+  if (width !== 1 || !out.data.every((v) => typeof v === 'number' && v >= 0 && v <= 1)) return undefined;
+  const odd = (Array.isArray(label) ? label : [label]).find((l) => l !== 0 && l !== 1);
+  if (odd === undefined) return undefined;
+  return `label ${odd} is neither 0 nor 1, and the prediction is a score in [0, 1]: if this deployment is a binary classifier, its quality figures leave this label out (send 0 or 1); a regression's label may be any number`;
+}
+
 /** The labelled rows of one record: its first output's rows against the label(s). */
 export function pairsOf(record: CaptureRecord, label: number | number[]): Pair[] {
   const out = Object.values(record.outputs)[0];

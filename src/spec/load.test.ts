@@ -483,4 +483,9 @@ test('a capture.redact or hash name that is no feature is reported together with
   // A broken features list gets its own issue, not one per redact name.
   const broken = validateSpecText(text.replace('features: [income, region]', 'features: [{kind: numeric}]'), 'aloft.yaml').issues;
   assert.ok(!broken.some((i) => i.path.startsWith('deployments.m.capture.redact')), broken.map((i) => i.message).join('\n'));
+  // Two columns with one name, reported with the other errors.
+  const twice = validateSpecText(text.replace('features: [income, region]', 'features: [income, region, {name: income, kind: categorical}]'), 'aloft.yaml').issues;
+  const dup = twice.find((i) => i.path === 'deployments.m.features[2]');
+  assert.equal(dup?.message, "'income' names two columns (1 and 3); each column needs its own name, or captured records keep only one of their values");
+  assert.ok(twice.some((i) => i.path === 'deployments.m.replicas'));
 });

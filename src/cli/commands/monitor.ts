@@ -17,7 +17,7 @@ export function describeMonitor(r: MonitorReport): string {
   const lines = [`${r.deployment} at ${r.at}`];
   if (r.capture) {
     const written = Object.entries(r.capture.written).map(([sink, n]) => `${n} to ${sink}`).join(', ') || 'none yet';
-    lines.push(`  capture: sample ${r.capture.sampleRate}; written ${written}; dropped ${r.capture.droppedFull} (queue full), ${r.capture.droppedSink} (sink errors); ${r.capture.queued} queued`);
+    lines.push(`  capture: sample ${r.capture.sampleRate}; written ${written}; dropped ${r.capture.droppedFull} (queue full), ${r.capture.droppedSink} (sink errors)${r.capture.repeated ? `; ${r.capture.repeated} not stored (their request id was captured before: the first is kept)` : ''}; ${r.capture.queued} queued`);
   } else lines.push('  capture: off (add deployments.<name>.capture to capture predictions and join feedback)');
   lines.push(`  feedback: ${r.feedback.accepted} accepted, ${r.feedback.notCaptured} for ids not captured, ${r.feedback.rejected} rejected`);
   if (r.quality.length === 0) lines.push(r.capture ? `  quality: no labelled predictions yet (POST /v2/models/${r.deployment}/feedback)` : '  quality: none: labels join captured predictions, so capture comes first (deployments.<name>.capture)');
@@ -27,11 +27,14 @@ export function describeMonitor(r: MonitorReport): string {
       : `accuracy ${pct(q.accuracy)}${q.precision !== undefined ? `, precision ${pct(q.precision)}` : ''}${q.recall !== undefined ? `, recall ${pct(q.recall)}` : ''}${q.auc !== undefined ? `, AUC ${num(q.auc)}` : ''}`;
     lines.push(`  quality v${q.version}, last ${q.window}: ${figures} (${q.n} labelled, ${q.task}${q.unjudged ? `; ${q.unjudged} labels that fit no class not judged` : ''})`);
   }
+  if (r.unreadable) lines.push(`  quality: ${r.unreadable.note}`);
   for (const [label, c] of [['drift now', r.drift?.now], ['drift, last scheduled', r.drift?.scheduled]] as const) {
     if (!c) continue;
     // A check that failed before it read anything (an unreadable reference) has no window or rows to show.
     const context = c.window ? `${c.at}, window ${c.window}, ${c.currentRows} rows against ${c.reference.rows} from ${c.reference.source}` : c.at;
     lines.push(`  ${label} (${context}): ${c.result ? (c.result.drifted ? `DRIFTED, ${c.result.driftedFeatures.length} of ${c.result.features.length} features (${c.result.driftedFeatures.join(', ')}; threshold share ${c.result.threshold})` : `no drift (${c.result.driftedFeatures.length} of ${c.result.features.length} features${c.result.driftedFeatures.length ? `: ${c.result.driftedFeatures.join(', ')}` : ''})`) : c.note ?? 'not judged'}`);
+    if (c.result && c.note) lines.push(`    note: ${c.note}`);
+    if (label === 'drift now' && c.predictionReference) lines.push(`    prediction drift: not judged until the first ${c.predictionReference.needed} predictions are captured (its reference; ${c.predictionReference.rows} so far)`);
     if (label === 'drift now' && c.result) {
       for (const f of c.result.features) lines.push(`    ${f.drifted ? '!' : ' '} ${f.feature}: ${describeTest(f)}, ${f.referenceRows} vs ${f.currentRows} rows`);
     }

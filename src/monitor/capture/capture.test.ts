@@ -223,6 +223,22 @@ for (const target of await testDialects()) {
       assert.deepEqual(await s.deployments(), ['d']);
     });
 
+    test('a request id captured again is not stored twice, and is counted as repeated, not as written', async () => {
+      const clock = new ManualClock(Date.UTC(2026, 0, 1));
+      const capture = new Capture({ clock, logger: silentLogger, sinks: [new CaptureStore(store)], config: () => ({ capture: spec(), features: FEATURES }) });
+      const observe = capture.observer();
+      for (const id of ['a', 'b', 'a']) observe(obs(id));
+      await capture.flush();
+      observe(obs('b'));
+      observe(obs('c'));
+      await capture.flush();
+      const c = capture.counts()[0]!.counts;
+      assert.deepEqual([c.written.store, c.repeated], [3, 2], 'a, b and c stored; a within a write and b across writes not');
+      const ids: string[] = [];
+      for await (const r of new CaptureStore(store).list('d', new Date(0).toISOString(), new KeyRing(KEY))) ids.push(r.id);
+      assert.deepEqual(ids.sort(), ['a', 'b', 'c']);
+    });
+
     test('records stored one per row by an earlier version are still listed, found, joined and expired', async () => {
       const s = new CaptureStore(store);
       const ring = new KeyRing(KEY);

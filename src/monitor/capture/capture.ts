@@ -12,6 +12,7 @@
  * (counted, logged) and the next flush tries again with new records.
  */
 import type { Clock, Timer } from '../../clock.js';
+import { MAX_REQUEST_ID } from '../../runtime/codec/decode-request.js';
 import type { Observer } from '../../gateway/observe.js';
 import type { Logger } from '../../log.js';
 import type { CaptureSpec, FeatureSpec } from '../../spec/types.js';
@@ -62,7 +63,8 @@ export class PlainCapture {
 
 export interface CaptureSink {
   readonly name: 'store' | 'jsonl' | 'nats';
-  write(batch: readonly PlainCapture[]): Promise<void>;
+  /** Resolves, optionally, to the records not kept per deployment because a record with their request id was stored before (the store keeps the first). */
+  write(batch: readonly PlainCapture[]): Promise<void | ReadonlyMap<string, number>>;
   close?(): Promise<void>;
 }
 
@@ -79,6 +81,8 @@ export interface CaptureCounts {
   droppedFull: number;
   /** Records lost because a sink failed. */
   droppedSink: number;
+  /** Records the store did not keep: a record with the same request id was stored before (it keeps the first). */
+  repeated: number;
   queued: number;
 }
 
@@ -172,6 +176,8 @@ export function perDeployment(batch: CaptureBatch): Map<string, number> {
 export interface WriteReport {
   written: { deployment: string; sink: string; n: number }[];
   failed: { deployment: string; sink: string; n: number }[];
+  /** Records a sink did not keep because their request id was stored before (counted once per deployment, not as written). */
+  repeated?: { deployment: string; sink: string; n: number }[];
 }
 
 /** Every record of a batch, counted as lost by `sink`. */
@@ -231,8 +237,12 @@ export class InlineWriter implements CaptureWriter {
       const per = new Map<string, number>();
       for (const r of records) per.set(r.deployment, (per.get(r.deployment) ?? 0) + 1);
       try {
-        await sink.write(records);
-        for (const [deployment, n] of per) report.written.push({ deployment, sink: sink.name, n });
+        const repeated = await sink.write(records);
+        for (const [deployment, n] of per) {
+          const r = repeated?.get(deployment) ?? 0;
+          if (n > r) report.written.push({ deployment, sink: sink.name, n: n - r });
+          if (r > 0) (report.repeated ??= []).push({ deployment, sink: sink.name, n: r });
+        }
       } catch (err) {
         for (const [deployment, n] of per) report.failed.push({ deployment, sink: sink.name, n });
         this.#o.logger.warn({ err, sink: sink.name, records: records.length }, 'capture sink failed; its records were dropped');
@@ -246,8 +256,8 @@ export class InlineWriter implements CaptureWriter {
   }
 }
 
-/** The longest request id that is captured (and that feedback accepts). */
-export const MAX_ID = 1024;
+/** The longest request id that is captured (and that feedback accepts): the longest a request may carry. */
+export const MAX_ID = MAX_REQUEST_ID;
 
 /** The associated data of a record: it belongs to this deployment and request id. */
 export const aadOf = (deployment: string, id: string) => `${deployment}\u0000${id}`;
@@ -274,7 +284,8 @@ export class Capture {
     const random = this.#o.random ?? Math.random;
     return (o) => {
       if (o.status !== 200 || o.inputs === undefined || o.outputs === undefined || o.requestId === undefined || this.#closed) return;
-      // An id that feedback could not name is not captured (empty, or longer than MAX_ID).
+      // An id that feedback could not name is not captured (empty, or longer than MAX_ID): not
+      // reached from the protocol, whose decoder refuses a longer id and assigns one for an empty one.
       if (o.requestId.length === 0 || o.requestId.length > MAX_ID) return;
       const c = this.#o.config(o.deployment);
       if (c === undefined || !(random() < c.capture.sampleRate)) return;
@@ -347,12 +358,13 @@ export class Capture {
         c[w.sink] = (c[w.sink] ?? 0) + w.n;
       }
       for (const f of report.failed) this.#countsOf(f.deployment).droppedSink += f.n;
+      for (const r of report.repeated ?? []) this.#countsOf(r.deployment).repeated += r.n;
     }
   }
 
   #countsOf(deployment: string): CaptureCounts {
     let c = this.#counts.get(deployment);
-    if (!c) this.#counts.set(deployment, (c = { written: {}, droppedFull: 0, droppedSink: 0, queued: 0 }));
+    if (!c) this.#counts.set(deployment, (c = { written: {}, droppedFull: 0, droppedSink: 0, repeated: 0, queued: 0 }));
     return c;
   }
 }

@@ -10,14 +10,14 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { routeOf } from '../../api/routes.js';
-import { fail } from '../../errors.js';
+import { fail, isAloftError } from '../../errors.js';
 import type { Principal } from '../../security/principal.js';
 import { parseDuration } from '../../spec/units.js';
 import type { Clock } from '../../clock.js';
 import { MAX_ID, type Capture, type CaptureConfig } from './capture.js';
 import { readRecord, type CaptureRecord, type CellValue } from './record.js';
 import type { CaptureStore, StoredCapture } from './store.js';
-import { labelFitError, pairsOf, quality, type Pair, type QualityFigures } from '../quality.js';
+import { labelFitError, labelFitWarning, pairsOf, quality, type Pair, type QualityFigures } from '../quality.js';
 import type { SloStatus } from '../slo.js';
 import type { Alert } from '../alerts/model.js';
 import type { DriftCheck, DriftMonitor } from '../drift-monitor.js';
@@ -50,7 +50,7 @@ export const QUALITY_WINDOWS = [['1h', 3_600_000], ['24h', 86_400_000], ['7d', 7
 export interface MonitorReport {
   deployment: string;
   at: string;
-  capture?: { sampleRate: number; written: Record<string, number>; droppedFull: number; droppedSink: number; queued: number };
+  capture?: { sampleRate: number; written: Record<string, number>; droppedFull: number; droppedSink: number; repeated: number; queued: number };
   feedback: { accepted: number; notCaptured: number; rejected: number };
   /** Per version and window: quality from the labels joined so far (absent where no labelled prediction). */
   quality: ({ version: number; window: string } & QualityFigures)[];
@@ -60,6 +60,8 @@ export interface MonitorReport {
   slos: SloStatus[];
   /** Pending and firing alerts of the deployment. */
   alerts: Alert[];
+  /** Labelled records left out of quality because no configured key opens them (see the note). */
+  unreadable?: { records: number; note: string };
 }
 
 export const MAX_FEEDBACK = 10_000;
@@ -69,6 +71,8 @@ export interface FeedbackAnswer {
   /** Ids that were never captured (or are past retention): counted, not kept. */
   notCaptured: string[];
   rejected: { index: number; id?: string; error: string }[];
+  /** Accepted labels that look like a mistake (a binary classifier's label that is neither 0 nor 1). */
+  warnings?: { index: number; id: string; warning: string }[];
 }
 
 type Label = number | number[];
@@ -95,6 +99,23 @@ function parseJson(req: FastifyRequest): unknown {
 export function openRecord(r: StoredCapture): CaptureRecord {
   return readRecord(r.plain());
 }
+
+/**
+ * The record, or undefined when it was sealed under a key that is neither capture.key nor
+ * in capture.previousKeys: figures computed from many records (quality, drift) skip those
+ * and say how many, instead of failing whole. Other errors are thrown.
+ */
+export function openReadable(r: StoredCapture): CaptureRecord | undefined {
+  try {
+    return openRecord(r);
+  } catch (err) {
+    if (isAloftError(err) && err.code === 'ALOFT_CAPTURE_KEY') return undefined;
+    throw err;
+  }
+}
+
+/** The note for records skipped because no configured key opens them. */
+export const unreadableNote = (n: number) => `${n} captured record${n === 1 ? ' was' : 's were'} sealed under a key that is neither capture.key nor in capture.previousKeys, and ${n === 1 ? 'is' : 'are'} left out; list the old key in previousKeys to count ${n === 1 ? 'it' : 'them'}`;
 
 const csvCell = (v: unknown) => {
   const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
@@ -137,6 +158,7 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
     const c = ctx.config(deployment);
     if (!c) throw fail('ALOFT_NOT_CAPTURED', `deployment '${deployment}' does not capture predictions, so labels have nothing to join; add a capture section to it (docs/spec.md)`);
     const rejected: FeedbackAnswer['rejected'] = [];
+    let warnings: FeedbackAnswer['warnings'];
     const good = new Map<string, Label>();
     const indexOf = new Map<string, number>();
     list.forEach((e: unknown, index) => {
@@ -169,7 +191,10 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
       if (why) {
         rejected.push({ index: indexOf.get(id)!, id, error: why });
         known.delete(id);
+        continue;
       }
+      const warning = labelFitWarning(record, good.get(id)!);
+      if (warning) (warnings ??= []).push({ index: indexOf.get(id)!, id, warning });
     }
     rejected.sort((a, b) => a.index - b.index);
     const keep = ids.filter((id) => known.has(id)).map((id) => ({ id, label: good.get(id)! }));
@@ -185,7 +210,7 @@ export function registerFeedbackRoute(app: FastifyInstance, ctx: CaptureRoutesCo
       ctx.onLabels(deployment, labelled);
     }
     ctx.onFeedback?.(deployment, { accepted: keep.length, notCaptured: notCaptured.length, rejected: rejected.length });
-    const answer: FeedbackAnswer = { accepted: keep.length, notCaptured, rejected };
+    const answer: FeedbackAnswer = { accepted: keep.length, notCaptured, rejected, ...(warnings ? { warnings: warnings.sort((a, b) => a.index - b.index) } : {}) };
     if (keep.length === 0 && notCaptured.length === 0) return reply.code(400).send({ error: `every entry was rejected: ${rejected.slice(0, 3).map((r) => `#${r.index}: ${r.error}`).join('; ')}`, code: 'ALOFT_FEEDBACK_INVALID', ...answer }) as never;
     return answer;
   } });
@@ -260,7 +285,7 @@ export async function monitorReport(ctx: CaptureRoutesContext, deployment: strin
   const counts = ctx.capture.counts().find((x) => x.deployment === deployment)?.counts;
   const report: MonitorReport = {
     deployment, at: new Date(now).toISOString(),
-    ...(c ? { capture: { sampleRate: c.capture.sampleRate, written: counts?.written ?? {}, droppedFull: counts?.droppedFull ?? 0, droppedSink: counts?.droppedSink ?? 0, queued: counts?.queued ?? 0 } } : {}),
+    ...(c ? { capture: { sampleRate: c.capture.sampleRate, written: counts?.written ?? {}, droppedFull: counts?.droppedFull ?? 0, droppedSink: counts?.droppedSink ?? 0, repeated: counts?.repeated ?? 0, queued: counts?.queued ?? 0 } } : {}),
     feedback: ctx.feedbackCounts?.(deployment) ?? { accepted: 0, notCaptured: 0, rejected: 0 },
     quality: [],
     slos: ctx.slos ? await ctx.slos(deployment) : [],
@@ -279,10 +304,13 @@ export async function monitorReport(ctx: CaptureRoutesContext, deployment: strin
   await ctx.capture.flush();
   const longest = QUALITY_WINDOWS[QUALITY_WINDOWS.length - 1]![1];
   const labelled = await ctx.store.labelled(deployment, new Date(now - longest).toISOString(), ctx.capture.ring(deployment, c.capture));
-  const rows = labelled.map((l) => {
-    const record = openRecord(l.capture);
-    return { version: record.version, atMs: Date.parse(record.at), pairs: pairsOf(record, l.label) };
+  let unreadable = 0;
+  const rows = labelled.flatMap((l) => {
+    const record = openReadable(l.capture);
+    if (!record) return unreadable++, [];
+    return [{ version: record.version, atMs: Date.parse(record.at), pairs: pairsOf(record, l.label) }];
   });
+  if (unreadable > 0) report.unreadable = { records: unreadable, note: unreadableNote(unreadable) };
   const versions = [...new Set(rows.map((r) => r.version))].sort((a, b) => b - a);
   for (const version of versions) {
     for (const [window, ms] of QUALITY_WINDOWS) {

@@ -137,9 +137,11 @@ export class CaptureStore implements CaptureSink {
 
   /**
    * Store records, one block per deployment (and key) of the batch. A request id seen
-   * before for the deployment keeps its first record; the repeat is not stored.
+   * before for the deployment keeps its first record; the repeat is not stored. Resolves
+   * to the repeats, per deployment.
    */
-  async write(batch: readonly PlainCapture[]): Promise<void> {
+  async write(batch: readonly PlainCapture[]): Promise<Map<string, number>> {
+    const repeated = new Map<string, number>();
     const groups = new Map<string, PlainCapture[]>();
     for (const r of batch) {
       const k = `${r.deployment}\u0000${r.ring.id}`;
@@ -152,7 +154,8 @@ export class CaptureStore implements CaptureSink {
         const part = g.slice(i, i + BLOCK_RECORDS);
         for (let attempt = 0; ; attempt++) {
           try {
-            await this.#writeBlock(part);
+            const kept = await this.#writeBlock(part);
+            if (kept < part.length) repeated.set(part[0]!.deployment, (repeated.get(part[0]!.deployment) ?? 0) + part.length - kept);
             break;
           } catch (err) {
             if (!(err instanceof BlockIdTaken) || attempt >= 4) throw err;
@@ -160,12 +163,14 @@ export class CaptureStore implements CaptureSink {
         }
       }
     }
+    return repeated;
   }
 
-  async #writeBlock(records: readonly PlainCapture[]): Promise<void> {
+  /** Store one block; resolves to how many of `records` it kept (the others' ids were stored before, or repeat within it). */
+  async #writeBlock(records: readonly PlainCapture[]): Promise<number> {
     const first = records[0]!;
     const id = nextBlockId(first.at);
-    await this.#db.transaction().execute(async (trx) => {
+    return this.#db.transaction().execute(async (trx) => {
       // The index rows first: those that land are the ids not seen before. Counting them is
       // enough when all land (the usual case); reading back which did (RETURNING) cost
       // more per row than the insert.
@@ -177,7 +182,7 @@ export class CaptureStore implements CaptureSink {
         const r = await trx.executeQuery(CompiledQuery.raw(this.#idInsert(n), params));
         landed += Number(r.numAffectedRows ?? 0n);
       }
-      if (landed === 0) return;
+      if (landed === 0) return 0;
       const fresh = landed === records.length ? undefined : new Set((await trx.selectFrom('capture_ids').select('request_id').where('deployment', '=', first.deployment).where('block', '=', id).execute()).map((r) => r.request_id));
       const kept: PlainCapture[] = [];
       let lo = Infinity;
@@ -193,6 +198,7 @@ export class CaptureStore implements CaptureSink {
       const row = [id, first.deployment, new Date(lo).toISOString(), new Date(hi).toISOString(), sealed.kid, kept.length, JSON.stringify(kept.map((r) => r.id)), sealed.data];
       const r = await trx.executeQuery(CompiledQuery.raw(this.#blockInsertSql(), row));
       if (r.rows.length === 0) throw new BlockIdTaken(`block id ${id} is taken`);
+      return kept.length;
     });
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ErrorCode } from '../../errors.js';
 import type { ModelSignature } from '../tensor.js';
-import { decodeInferRequest } from './decode-request.js';
+import { decodeInferRequest, MAX_REQUEST_ID } from './decode-request.js';
 
 function json(v: unknown): Buffer {
   return Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8');
@@ -105,6 +105,9 @@ describe('decodeInferRequest: JSON', () => {
 
   it('rejects bad request fields', () => {
     rejects(json({ id: 5, inputs: [] }), undefined, 'ALOFT_BAD_REQUEST', /request 'id' must be a string, got 5/);
+    rejects(json({ id: 'x'.repeat(MAX_REQUEST_ID + 1), inputs: [] }), undefined, 'ALOFT_BAD_REQUEST', /request 'id' is 1025 characters long; the most is 1024 \(feedback names a prediction by it\)/);
+    assert.equal(decodeInferRequest(json({ id: 'x'.repeat(MAX_REQUEST_ID), inputs: [] })).id?.length, MAX_REQUEST_ID, 'the longest id is kept');
+    assert.equal(decodeInferRequest(json({ id: '', inputs: [] })).id, undefined, 'an empty id names nothing: the request is given one, as without an id');
     rejects(json({ parameters: { a: { b: 1 } }, inputs: [] }), undefined, 'ALOFT_BAD_REQUEST', /parameter 'a' is an object; parameter values must be strings, numbers or booleans/);
     rejects(json({ parameters: [], inputs: [] }), undefined, 'ALOFT_BAD_REQUEST', /'parameters' must be an object, got an array/);
     rejects(json({ parameters: { binary_data_output: 'yes' }, inputs: [] }), undefined, 'ALOFT_BAD_REQUEST', /'binary_data_output' must be true or false/);

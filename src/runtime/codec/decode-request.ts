@@ -16,6 +16,9 @@ import { decodeJsonData } from './json-data.js';
 import { extractDataArrays, parseDataRange, placeholderIndex, type ExtractedJson } from './json-fast.js';
 import type { InferInput, InferRequest, Parameters, RequestedOutput } from './types.js';
 
+/** The longest request `id` a request may carry: capture keeps it and feedback names the prediction by it. */
+export const MAX_REQUEST_ID = 1024;
+
 export interface DecodeRequestOptions {
   /**
    * The model's signature, needed only for a raw binary request
@@ -83,7 +86,9 @@ function decodeParsed(body: Buffer, headerLength: number | undefined, json: unkn
 
   if (json.id !== undefined) {
     if (typeof json.id !== 'string') throw fail('ALOFT_BAD_REQUEST', `request 'id' must be a string, got ${describe(json.id)}`);
-    req.id = json.id;
+    if (json.id.length > MAX_REQUEST_ID) throw fail('ALOFT_BAD_REQUEST', `request 'id' is ${json.id.length} characters long; the most is ${MAX_REQUEST_ID} (feedback names a prediction by it). Send a shorter id, or none and use the one Aloft assigns`);
+    // An empty id names nothing: the request gets an assigned one, as without an id.
+    if (json.id.length > 0) req.id = json.id;
   }
   if (json.parameters !== undefined) {
     const params = parseParameters(json.parameters, 'request', CTX);

@@ -559,11 +559,13 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       },
     });
     registerCostRoute(adminApp, {
-      report: async (by, sinceMs) => {
+      report: async (by, sinceMs, visible) => {
         await meters.flush();
         const nowMs = clock.date().getTime();
-        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling: rollouts.deploymentsUnderWay(), window: (d, since) => meters.window(d, since) });
-        return { ...r, budgets: await budgetStatus({ store: costStore, spec: live.cost, nowMs, deployments: liveCost() }) };
+        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling: rollouts.deploymentsUnderWay(), window: (d, since) => meters.window(d, since), visible });
+        // A budget is shown to a caller who may see every deployment it covers (one of a label or of all: every live one).
+        const covered = (b: BudgetStatus) => (b.covers.startsWith('deployment ') ? visible(b.covers.slice('deployment '.length)) : liveCost().every((d) => visible(d.name)));
+        return { ...r, budgets: (await budgetStatus({ store: costStore, spec: live.cost, nowMs, deployments: liveCost() })).filter(covered) };
       },
     });
     Object.assign(captureRoutes, { drift });

@@ -169,7 +169,7 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .option('--by <group>', 'deployment, version or label', 'deployment')
     .option('--since <duration>', 'how far back, e.g. 30d, 24h', '30d'))
     .action((o: Parameters<typeof cost>[0]) => cost(o));
-  client(program.command('recommend').description('measure a deployment\'s model on temporary replicas across configurations (isolation, threads, batch size) and price each at a target rate: the cheapest meeting the p99 target, with its spec fragment (admin or operator)').argument('<deployment>', 'deployment name')
+  client(program.command('recommend').description('measure a deployment\'s model on temporary replicas across configurations (isolation, threads, batch size) and price each at a target rate: the cheapest meeting the p99 target, with its spec fragment; exits 1 when none meets it, showing the closest (admin or operator)').argument('<deployment>', 'deployment name')
     .option('--rps <n>', 'target requests per second', positive, '100')
     .option('--p99 <ms>', 'target p99 latency in ms', positive, '100')
     .option('--duration <duration>', 'measurement per configuration, e.g. 1.5s, 800ms (a bare number is ms)', durationMs, '1500'))

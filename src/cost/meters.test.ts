@@ -110,6 +110,14 @@ for (const target of await testDialects()) {
       const again = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'label', deployments: live });
       assert.equal(again.groups[0]!.key, 'team=risk');
       close(again.groups[0]!.cost!, r.total.cost!);
+      // A caller scoped to other deployments sees none of d: no group, no label, a total of nothing, no machine.
+      for (const by of ['deployment', 'label'] as const) {
+        const hidden = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by, deployments: live, cores: 2, visible: (d) => d !== 'd' });
+        assert.deepEqual([hidden.groups, hidden.total.replicaHours, hidden.total.cost, hidden.machine], [[], 0, 0, undefined], by);
+      }
+      const seen = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'label', deployments: live, cores: 2, visible: (d) => d === 'd' });
+      close(seen.total.cost!, r.total.cost!);
+      assert.ok(seen.machine, 'a caller who may see every deployment sees the machine');
     });
 
     test('recent replicas: the average over the metered time (2 for 2 h, then 3 for 1 h: 7/3), read back by a new meter after a restart', async () => {
@@ -248,6 +256,7 @@ test('the planner prices measurements at the target rate and picks the cheapest 
   const none = choose([m('process', 1, 700, 9)], { deployment: 'd', rps: 10, p99Ms: 1, rates: {}, currency: 'USD', defaultMemoryMiB: 256, inputs: 'synthetic' });
   assert.equal(none.best, undefined);
   assert.match(none.note, /no configuration meets p99 ≤ 1 ms; the closest is process, 1 thread, batch 16 at p99 9.00 ms/);
+  assert.match(none.fragment!, /^# NOT a recommendation: the closest configuration, which misses p99 ≤ 1 ms \(its p99 9\.00 ms\)\ndeployments:/);
   assert.deepEqual(none.rows[0]!.unpriced, ['cpu', 'memory']);
 });
 

@@ -99,6 +99,7 @@ export function choose(measured: readonly Measured[], o: { deployment: string; r
   const closest = best ? undefined : [...rows].filter((r) => r.rps > 0).sort((a, b) => a.p99 - b.p99)[0];
   const pick = best ?? closest;
   const fragment = pick ? [
+    ...(best ? [] : [`# NOT a recommendation: the closest configuration, which misses p99 ≤ ${o.p99Ms} ms (its p99 ${pick.p99.toFixed(2)} ms)`]),
     // A range stays a range, its min kept (scale to zero, or the floor kept for availability, is the user's choice); its max is raised to what the rate needs.
     `deployments:`, `  ${o.deployment}:`, o.range && o.range.min !== o.range.max ? `    replicas: { min: ${o.range.min}, max: ${Math.max(o.range.max, pick.replicas)} }   # ${pick.replicas} for ${o.rps} req/s` : `    replicas: ${pick.replicas}`,
     `    runtime: { isolation: ${pick.isolation}, intraOpThreads: ${pick.threads} }`,

@@ -110,18 +110,22 @@ export async function costReport(o: {
   window?: IdleWindow;
   /** Deployments with a rollout under way: their second group is temporary. */
   rolling?: ReadonlySet<string>;
+  /** The deployments the caller may see (its key's scopes): groups, labels, the total and findings count only those. Default: all. */
+  visible?: (deployment: string) => boolean;
 }): Promise<CostReport> {
   const rates = ratesOf(o.spec);
   // The meters keep hours: the figures cover whole hours, from the start of the one the window starts in, and say so.
   const fromSec = Math.floor((o.nowMs - o.sinceMs) / 1000 / 3600) * 3600;
-  const rows = await o.store.sums(fromSec);
+  const visible = o.visible;
+  const rows = visible ? (await o.store.sums(fromSec)).filter((r) => visible(r.deployment)) : await o.store.sums(fromSec);
+  const everything = !visible || o.deployments.every((d) => visible(d.name));
   const labelsOf = new Map(o.deployments.map((d) => [d.name, d.labels]));
   const groups = new Map<string, Quantities[]>();
   for (const r of rows) {
     const keys = o.by === 'deployment' ? [r.deployment] : o.by === 'version' ? [`${r.deployment}@${r.version}`] : Object.entries(labelsOf.get(r.deployment) ?? {}).map(([k, v]) => `${k}=${v}`);
     for (const k of keys.length > 0 ? keys : ['(no labels)']) groups.set(k, [...(groups.get(k) ?? []), r]);
   }
-  const findings = await idleFindings({ ...o, rates });
+  const findings = (await idleFindings({ ...o, rates })).filter((f) => !visible || visible(f.deployment));
   // By version: the model a deployment's version is of, where it is the one it serves now (the meters keep the version number only).
   const modelOf = new Map(o.by === 'version' ? o.deployments.map((d) => [`${d.name}@${d.version}`, `${d.spec.model.name}@${d.version}`]) : []);
   return {
@@ -133,7 +137,8 @@ export async function costReport(o: {
     }).sort((a, b) => (b.cost ?? -1) - (a.cost ?? -1) || a.key.localeCompare(b.key)),
     total: price('total', total(rows), rates),
     findings,
-    ...(o.cores !== undefined ? { machine: machineOf(o.deployments, o.cores, o.rolling ?? new Set()) } : {}),
+    // The machine's reservation names every deployment on it: shown to a caller who may see them all.
+    ...(o.cores !== undefined && everything ? { machine: machineOf(o.deployments, o.cores, o.rolling ?? new Set()) } : {}),
   };
 }
 

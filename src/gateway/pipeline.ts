@@ -140,7 +140,11 @@ export function inferPipeline(o: PipelineOptions): Serve {
       const ticket = nextTicket();
       resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket, ex.header);
       // Scaled to zero: a replica starts while the body arrives and the request waits in the queue.
-      if (resolved.served.desiredReplicas === 0 && resolved.served.scalesFromZero === true) o.activate?.(resolved.dep.name);
+      if (resolved.served.desiredReplicas === 0) {
+        if (resolved.served.scalesFromZero === true) o.activate?.(resolved.dep.name);
+        // Declared with no replicas (replicas: 0), none left running: nothing will start, so waiting for the deadline helps no one.
+        else if (resolved.served.replicas.readyCount() === 0) throw fail('ALOFT_NOT_READY', `deployment '${resolved.dep.name}' has replicas: 0, so it serves nothing; apply a spec that gives it replicas (or a range, replicas: {min: 0, max: N}, to start one on demand)`);
+      }
       const deadline = ex.arrivedAt + resolved.dep.timeoutMs;
       // Admission control before the body is read: over the limit, or sure to miss its deadline, it is refused now.
       // Header values are compared as HTTP tokens are: case and surrounding spaces aside.

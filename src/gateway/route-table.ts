@@ -96,7 +96,7 @@ export function versionState(v: ServedVersion): { state: VersionState; reason?: 
   const ready = v.replicas.readyCount();
   if (ready > 0) return { state: 'READY' };
   if (v.desiredReplicas === 0 && v.scalesFromZero) return { state: 'READY', reason: 'scaled to zero (not loaded): the next request starts a replica and waits for it' };
-  if (v.desiredReplicas === 0) return { state: 'UNAVAILABLE', reason: 'scaled to zero replicas' };
+  if (v.desiredReplicas === 0) return { state: 'UNAVAILABLE', reason: 'replicas: 0 (declared, serving nothing)' };
   return { state: 'LOADING', reason: `0 of ${v.desiredReplicas} replicas ready` };
 }
 

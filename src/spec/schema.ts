@@ -599,7 +599,7 @@ export const deploymentSchema = z
       "The model to serve: 'name' (latest registered version), 'name@3' (version 3), 'name@production' (an alias) or 'name@latest'. A bare name must be declared under models; a pinned one (with '@') may refer to a model registered earlier. For a model declared under models, 'name' and 'name@latest' mean the version of its file (registered when the file changes), not a version pushed since with aloft models push: pin 'name@N' or an alias to serve one of those. Default: the deployment's own name. Example: model: credit-risk@production.",
     ),
     replicas: replicasSchema.prefault(1).describe(
-      'How many replica processes serve the model: a fixed count (0 stops serving but keeps the deployment) or an autoscaled range { min, max }. Default 1. Example: replicas: { min: 1, max: 4 }.',
+      'How many replica processes serve the model: a fixed count (0 stops serving but keeps the deployment: its requests are answered 503 at once, and it does not hold the server readiness) or an autoscaled range { min, max }. Default 1. Example: replicas: { min: 1, max: 4 }.',
     ),
     autoscaling: autoscalingSchema.optional().meta({ 'x-default': 'the defaults below, for a range' }),
     batching: batchingSchema,
@@ -653,6 +653,16 @@ export const deploymentSchema = z
   .superRefine((d, ctx) => {
     const capture = (d as { capture?: unknown }).capture as { redact?: unknown; hash?: unknown } | undefined;
     const features = (d as { features?: unknown }).features;
+    // Two columns with one name: capture would keep one of them (the other's values lost), drift would test one.
+    if (Array.isArray(features)) {
+      const seen = new Map<string, number>();
+      features.forEach((f: unknown, i) => {
+        const name = typeof f === 'string' ? f : (f as { name?: unknown } | null)?.name;
+        if (typeof name !== 'string') return;
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['features', i], message: `'${name}' names two columns (${seen.get(name)! + 1} and ${i + 1}); each column needs its own name, or captured records keep only one of their values` });
+        else seen.set(name, i);
+      });
+    }
     if (!capture || typeof capture !== 'object' || (features !== undefined && !Array.isArray(features))) return;
     const names = new Set<string>();
     for (const f of (features ?? []) as unknown[]) {

@@ -24,6 +24,8 @@ export async function recommend(deployment: string, opts: ClientOptions & { json
     if (l.error) error = l.error;
   });
   if (status >= 400 || error || !result) throw aloft.errorFor(status >= 400 ? status : 500, error ?? `HTTP ${status}`);
+  // Nothing meets the target: an answer, not a failure to run, but scripts must not take the closest for a recommendation.
+  if (!result.best) process.exitCode = 1;
   if (opts.json) return printJson(result);
   const r = result;
   printTable(['ISOLATION', 'THREADS', 'BATCH', 'REQ/S (1 REPLICA)', 'P50 MS', 'P99 MS', 'MEMORY MIB', 'REPLICAS', `${r.currency}/MONTH`, `${r.currency}/1K PREDICTIONS`, 'MEETS'], r.rows.map((x) => [

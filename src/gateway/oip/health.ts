@@ -6,7 +6,8 @@ import { versionState, type RouteTable } from '../route-table.js';
 /**
  * live: the process answers (liveness probe). ready: every deployment's current version
  * can take requests (readiness probe): it has a ready replica, or it is scaled to zero and
- * a request is held while one starts (versionState says READY for both). Bodies are JSON,
+ * a request is held while one starts (versionState says READY for both). A deployment
+ * declared with replicas: 0 serves nothing on purpose and does not hold readiness. Bodies are JSON,
  * as every client accepts.
  */
 export function healthRoutes(app: FastifyInstance, routes: RouteTable, isDraining: () => boolean): void {
@@ -19,7 +20,8 @@ export function healthRoutes(app: FastifyInstance, routes: RouteTable, isDrainin
     let waiting = 0;
     for (const dep of all) {
       const v = dep.versions.get(dep.current);
-      if (!v || versionState(v).state !== 'READY') waiting++;
+      // A deployment declared with replicas: 0 (UNAVAILABLE) is not waiting for anything: it does not hold the others' readiness.
+      if (!v || versionState(v).state === 'LOADING') waiting++;
     }
     if (waiting > 0) throw fail('ALOFT_NOT_READY', `not ready: ${waiting} of ${all.length} deployments have no ready replica; see 'aloft status'`);
     return { ready: true };

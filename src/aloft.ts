@@ -243,7 +243,7 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
     const monitoring = createMonitoring({
       clock, logger, store, spec: () => live, variants, externalURL: () => adminAt.url,
       replicas: () => orchestrator.status(),
-      captureDrops: () => capture.counts().map((c) => ({ deployment: c.deployment, dropped: c.counts.droppedFull + c.counts.droppedSink })),
+      captureDrops: () => capture.counts().map((c) => ({ deployment: c.deployment, dropped: c.counts.droppedFull + c.counts.droppedSink, full: c.counts.droppedFull, failedBy: c.counts.failedBy ?? {} })),
       conditions: (): Condition[] => budgetConditions(idle.budgets),
       localConditions: (): Condition[] => idle.findings.map((f): Condition => ({
         labels: { alertname: 'IdleDeployment', deployment: f.deployment, severity: 'ticket' },

@@ -138,6 +138,23 @@ for (const target of await testDialects()) {
       assert.equal(again.recentReplicas('other'), undefined);
     });
 
+    test('recent replicas after a restart within the hour metering began: the earlier process\'s seconds count over its own time, not the new one\'s', async () => {
+      // Metering begins at 12:40 with 1 replica; the process restarts at 12:50 and meters the same replica until 13:00.
+      const clock = new ManualClock(0, Date.UTC(2026, 5, 1, 12, 40));
+      const one = [replica('d#0')];
+      const meter = () => new CostMeters({ clock, logger: silentLogger, store: new CostStore(store), replicas: () => one, everyMs: () => 10_000, reservation: () => ({ cpu: 1, memoryGiB: 1, gpu: 0 }) });
+      const first = meter();
+      for (let s = 0; s <= 600; s += 10) { await first.reconcile(); if (s < 600) clock.advance(10_000); }
+      await first.refreshRecent();
+      close(first.recentReplicas('d')!.average, 1, 1e-6);
+      const second = meter();
+      await second.reconcile(); // its first sample: the replica counts from now on
+      for (let s = 0; s < 600; s += 10) { clock.advance(10_000); await second.reconcile(); }
+      await second.refreshRecent();
+      close(second.recentReplicas('d')!.average, 1, 1e-6);
+      close(second.recentReplicas('d')!.hours, 20 / 60, 1e-6);
+    });
+
     test('replicas backing off or stopped hold no reservation; an unpriced GPU is reported, never free', async () => {
       const w = world();
       w.set([replica('d#0', { state: 'backoff' }), replica('d#1', { state: 'stopped' })]);

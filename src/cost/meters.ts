@@ -45,6 +45,8 @@ export interface MeterRow {
   memMeasuredGiBS: number;
   requests: number;
   rows: number;
+  /** Epoch seconds this row's metering began (its first replica-second), when known. */
+  firstS?: number;
 }
 
 interface CostMetersTable {
@@ -61,6 +63,7 @@ interface CostMetersTable {
   mem_measured_gib_s: number;
   requests: number | string;
   rows: number | string;
+  first_s: number | null;
 }
 
 type Tables = { cost_meters: CostMetersTable };
@@ -71,7 +74,7 @@ const COLUMNS = {
   cpuMeasuredS: 'cpu_measured_s', memMeasuredGiBS: 'mem_measured_gib_s', requests: 'requests', rows: 'rows',
 } as const;
 
-export type Quantities = Omit<MeterRow, 'deployment' | 'version' | 'bucket'>;
+export type Quantities = Omit<MeterRow, 'deployment' | 'version' | 'bucket' | 'firstS'>;
 const zero = (): Quantities => ({ replicaS: 0, cpuAllocS: 0, memAllocGiBS: 0, gpuAllocS: 0, cpuUsedS: 0, memUsedGiBS: 0, cpuMeasuredS: 0, memMeasuredGiBS: 0, requests: 0, rows: 0 });
 
 export class CostStore {
@@ -86,22 +89,38 @@ export class CostStore {
       const values = rows.slice(i, i + 200).map((r) => ({
         deployment: r.deployment, version: r.version, bucket: r.bucket, replica_s: r.replicaS, cpu_alloc_s: r.cpuAllocS, mem_alloc_gib_s: r.memAllocGiBS,
         gpu_alloc_s: r.gpuAllocS, cpu_used_s: r.cpuUsedS, mem_used_gib_s: r.memUsedGiBS, cpu_measured_s: r.cpuMeasuredS, mem_measured_gib_s: r.memMeasuredGiBS, requests: r.requests, rows: r.rows,
+        first_s: r.firstS ?? null,
       }));
+      // Sums add up; first_s keeps the earliest (CASE, not min/least: the same SQL on SQLite and PostgreSQL).
       await this.#db.insertInto('cost_meters').values(values)
-        .onConflict((oc) => oc.columns(['deployment', 'version', 'bucket']).doUpdateSet((eb) => Object.fromEntries(FIELDS.map((f) => [COLUMNS[f], sql`${eb.ref(`cost_meters.${COLUMNS[f]}`)} + ${eb.ref(`excluded.${COLUMNS[f]}`)}`])) as never))
+        .onConflict((oc) => oc.columns(['deployment', 'version', 'bucket']).doUpdateSet((eb) => ({
+          ...Object.fromEntries(FIELDS.map((f) => [COLUMNS[f], sql`${eb.ref(`cost_meters.${COLUMNS[f]}`)} + ${eb.ref(`excluded.${COLUMNS[f]}`)}`])),
+          first_s: sql`case when ${eb.ref('cost_meters.first_s')} is null or ${eb.ref('excluded.first_s')} < ${eb.ref('cost_meters.first_s')} then ${eb.ref('excluded.first_s')} else ${eb.ref('cost_meters.first_s')} end`,
+        }) as never))
         .execute();
     }
   }
 
   /** Sums per deployment and version of the hours starting at or after `sinceSec`. */
-  async sums(sinceSec: number): Promise<(Quantities & { deployment: string; version: number; first: number })[]> {
+  /**
+   * Sums per deployment and version of the hours starting at or after `sinceSec`, with the
+   * first such hour (`first`) and when metering began in it (`firstS`, when recorded).
+   */
+  async sums(sinceSec: number): Promise<(Quantities & { deployment: string; version: number; first: number; firstS?: number })[]> {
     const rows = await this.#db.selectFrom('cost_meters')
       .select((eb) => [
         'deployment', 'version', eb.fn.min('bucket').as('first'),
         ...FIELDS.map((f) => eb.fn.sum(COLUMNS[f]).as(f)),
       ])
       .where('bucket', '>=', sinceSec).groupBy(['deployment', 'version']).execute() as unknown as Record<string, string | number>[];
-    return rows.map((r) => ({ deployment: String(r.deployment), version: Number(r.version), first: Number(r.first), ...Object.fromEntries(FIELDS.map((f) => [f, Number(r[f] ?? 0)])) as Quantities }));
+    // When metering began within each group's first hour (NULL in rows written before 0018).
+    const starts = rows.length === 0 ? [] : await this.#db.selectFrom('cost_meters').select(['deployment', 'version', 'bucket', 'first_s'])
+      .where('bucket', '>=', sinceSec).where('first_s', 'is not', null).execute();
+    const startOf = new Map(starts.map((s) => [`${s.deployment}\u0000${s.version}\u0000${Number(s.bucket)}`, Number(s.first_s)]));
+    return rows.map((r) => {
+      const firstS = startOf.get(`${String(r.deployment)}\u0000${Number(r.version)}\u0000${Number(r.first)}`);
+      return { deployment: String(r.deployment), version: Number(r.version), first: Number(r.first), ...(firstS !== undefined ? { firstS } : {}), ...Object.fromEntries(FIELDS.map((f) => [f, Number(r[f] ?? 0)])) as Quantities };
+    });
   }
 }
 
@@ -275,6 +294,8 @@ export class CostMeters implements Reconciler {
       if (!res || dt <= 0) continue;
       const row = this.#row(r.deployment, r.version, bucketSec);
       const tick = tickOf(r.deployment);
+      const began = wall / 1000 - dt;
+      if (row.firstS === undefined || began < row.firstS) row.firstS = began;
       row.replicaS += dt;
       tick.replicaS += dt;
       row.cpuAllocS += dt * res.cpu;
@@ -380,18 +401,22 @@ export class CostMeters implements Reconciler {
     const nowSec = this.#o.clock.date().getTime() / 1000;
     const sinceSec = nowSec - RECENT_WINDOW_S;
     const sums = await this.#o.store.sums(Math.floor(sinceSec / HOUR_S) * HOUR_S);
-    const by = new Map<string, { replicaS: number; first: number }>();
+    // Per deployment: its replica-seconds, and when its metering began: the recorded first sample
+    // of its earliest row, or for a row from before that was recorded, its hour's start.
+    const by = new Map<string, { replicaS: number; first: number; began: number | undefined }>();
     for (const r of sums) {
-      const b = by.get(r.deployment) ?? { replicaS: 0, first: Infinity };
+      const b = by.get(r.deployment) ?? { replicaS: 0, first: Infinity, began: undefined };
       b.replicaS += r.replicaS;
-      b.first = Math.min(b.first, r.first);
+      // The versions whose rows start in the deployment's earliest hour say when it began: the earliest of them, unknown if one did not record it.
+      if (r.first < b.first) [b.first, b.began] = [r.first, r.firstS];
+      else if (r.first === b.first) b.began = r.firstS === undefined || b.began === undefined ? undefined : Math.min(b.began, r.firstS);
       by.set(r.deployment, b);
     }
     const firstSample = this.#firstWall !== undefined ? this.#firstWall / 1000 : Infinity;
     const recent = new Map<string, RecentReplicas>();
     for (const [d, b] of by) {
-      // From the window's start, the deployment's first metered hour, or (within that hour) this process's first sample.
-      const start = Math.max(sinceSec, b.first, firstSample < b.first + HOUR_S ? firstSample : -Infinity);
+      // From the window's start, or when metering began; without that record, the first metered hour or (within it) this process's first sample.
+      const start = Math.max(sinceSec, b.began ?? Math.max(b.first, firstSample < b.first + HOUR_S ? firstSample : -Infinity));
       const covered = nowSec - start;
       if (covered >= 60) recent.set(d, { average: b.replicaS / covered, hours: covered / HOUR_S });
     }
@@ -412,6 +437,7 @@ export class CostMeters implements Reconciler {
   #merge(r: MeterRow): void {
     const into = this.#row(r.deployment, r.version, r.bucket);
     for (const f of FIELDS) into[f] += r[f];
+    if (r.firstS !== undefined && (into.firstS === undefined || r.firstS < into.firstS)) into.firstS = r.firstS;
   }
 }
 

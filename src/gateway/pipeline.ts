@@ -28,7 +28,7 @@ import { WWW_AUTHENTICATE, type AuthCheck } from './auth-hook.js';
 import type { BodyBudget, BodyReservation } from './body-budget.js';
 import { errorAnswer, errorBody } from './http-errors.js';
 import type { Observer } from './observe.js';
-import { INFERENCE_HEADER, runInfer, type InferTimings } from './oip/infer.js';
+import { INFERENCE_HEADER, nextRequestId, runInfer, type InferTimings } from './oip/infer.js';
 import { resolveVersion } from './oip/resolve.js';
 import { TICKETS } from './route-table.js';
 import type { LimitCheckFn } from './ratelimit/hook.js';
@@ -131,7 +131,8 @@ export function inferPipeline(o: PipelineOptions): Serve {
       const auth = await o.auth({ method: 'POST', url, ip: ex.ip, authorization: ex.authorization, socket: ex.socket }, classifyRequest('POST', segments));
       if (!auth.ok) {
         status = auth.status;
-        answerError(ex, status, auth.message, codeForStatus(status), auth.challenge ? { 'www-authenticate': WWW_AUTHENTICATE } : undefined);
+        const given = ex.header('x-request-id');
+        answerError(ex, status, auth.message, codeForStatus(status), { 'x-request-id': given !== undefined && REQUEST_ID.test(given) ? given : nextRequestId(), ...(auth.challenge ? { 'www-authenticate': WWW_AUTHENTICATE } : {}) });
         return;
       }
       principal = auth.principal;
@@ -192,7 +193,12 @@ export function inferPipeline(o: PipelineOptions): Serve {
       if (err === CLIENT_GONE || ex.gone()) return; // the client left: nobody to answer
       const a = errorAnswer(err, o.logger, o.bodyLimit, { url, method: 'POST' });
       status = a.status;
-      answerError(ex, status, a.message, a.code, a.headers);
+      // An error answer carries a request id too: the one the request had, or a new one (for the caller's and the logs' sake).
+      if (timings.requestId === undefined) {
+        const given = ex.header('x-request-id');
+        timings.requestId = given !== undefined && REQUEST_ID.test(given) ? given : nextRequestId();
+      }
+      answerError(ex, status, a.message, a.code, REQUEST_ID.test(timings.requestId) ? { ...a.headers, 'x-request-id': timings.requestId } : a.headers);
     } finally {
       reservation?.release();
       // The observation point: every answer of a known deployment, errors included.

@@ -17,7 +17,7 @@ import { Alerts } from './alerts/alerts.js';
 import type { Condition } from './alerts/model.js';
 import { AlertStateStore } from './alerts/store.js';
 import { SilenceStore } from './alerts/silences.js';
-import { CaptureDropRule, CrashLoopRule, driftConditions, sloConditions } from './alerts/rules.js';
+import { CaptureDropRule, CrashLoopRule, driftConditions, sloConditions, type CaptureDrops } from './alerts/rules.js';
 import type { DriftCheck } from './drift-monitor.js';
 import { judge, type Pair } from './quality.js';
 import { SloStore, SloTracker } from './slo.js';
@@ -30,7 +30,7 @@ export interface MonitoringOptions {
   /** The live spec. */
   spec(): Spec;
   replicas(): readonly ReplicaStatus[];
-  captureDrops(): readonly { deployment: string; dropped: number }[];
+  captureDrops(): readonly CaptureDrops[];
   /** Per-version label counts for the rollouts' accuracy gate. */
   variants: VariantWindows;
   externalURL(): string;

@@ -410,7 +410,12 @@ export const featureSchema = z.union([
 
 /** 32 bytes in base64 (a 256-bit key). */
 const aesKey = z.string().refine((s) => /^[A-Za-z0-9+/]{43}=$/.test(s.trim()) && Buffer.from(s.trim(), 'base64').length === 32, {
-  error: 'an encryption key is 32 bytes (256 bits) in base64, e.g. the output of: openssl rand -base64 32',
+  // What is wrong with it, never the value (it is a secret).
+  error: (iss) => {
+    const v = typeof iss.input === 'string' ? iss.input.trim() : '';
+    const what = /^[A-Za-z0-9+/]*={0,2}$/.test(v) ? `this one is ${Buffer.from(v, 'base64').length} bytes` : 'this one is not base64 (only A–Z, a–z, 0–9, + and / with = padding)';
+    return `an encryption key is 32 bytes (256 bits) in base64, 44 characters; ${what}. Make one with: openssl rand -base64 32`;
+  },
 });
 
 export const captureSchema = z

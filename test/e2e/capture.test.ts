@@ -693,7 +693,7 @@ test('a missing or malformed encryption key is refused at start, naming the line
     await assert.rejects(async () => { const a = await startAloft(opts); await a.close(); }, (err: Error) => { malformed = err.message; return true; });
     t.diagnostic(`16-byte key: ${malformed}`);
     assert.match(malformed, /aloft\.yaml:11:\d+/);
-    assert.match(malformed, /32 bytes \(256 bits\) in base64/);
+    assert.match(malformed, /32 bytes \(256 bits\) in base64, 44 characters; this one is 16 bytes/);
     assert.equal(malformed.includes(short), false, 'the key itself is not shown');
 
     // The CLI's validate says the same (spawned: nothing runs here now, but keep one way).

@@ -439,6 +439,20 @@ describe('503: a deployment declared with no replicas (standby: replicas 0, time
   });
 });
 
+describe('every error answer of the infer path carries a request id', () => {
+  it('one it assigns, or the x-request-id the request gave', async () => {
+    const assigned = await infer({ inputs: 5 });
+    assert.equal(assigned.status, 400);
+    assert.match(String(assigned.headers['x-request-id']), /^[0-9a-f]{10}-[0-9a-z]+$/);
+    const given = await infer({ inputs: 5 }, { 'x-request-id': 'trace-42' });
+    assert.equal(given.headers['x-request-id'], 'trace-42');
+    const standby = await infer(inferBody(), { 'x-request-id': 'trace-43' }, '/v2/models/standby/infer');
+    assert.deepEqual([standby.status, standby.headers['x-request-id']], [503, 'trace-43']);
+    const other = await infer({ inputs: 5 });
+    assert.notEqual(other.headers['x-request-id'], assigned.headers['x-request-id'], 'each answer its own');
+  });
+});
+
 describe('400: other endpoints', () => {
   it('repository index with invalid JSON', async () => {
     assertError(await send('/v2/repository/index', { method: 'POST', body: '{' }), 400, ['not valid JSON']);

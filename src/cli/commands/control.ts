@@ -193,6 +193,7 @@ async function follow(aloft: AdminClient, applied: ApplyAnswer, opts: { json?: b
   let shown = '';
   let shownAt = 0;
   const planned = new Set(applied.plan.deployments.map((d) => d.name));
+  const effects = new Map(applied.plan.deployments.map((d) => [d.name, d.effect]));
   let rev: RevisionDetail;
   for (;;) {
     rev = await aloft.revision(n);
@@ -202,7 +203,10 @@ async function follow(aloft: AdminClient, applied: ApplyAnswer, opts: { json?: b
       const rollouts = rolling.size > 0 ? new Map((await aloft.rollouts().catch(() => ({ rollouts: [] as RolloutStatus[] }))).rollouts.filter((r) => rolling.get(r.deployment) === r.candidate.version).map((r) => [r.deployment, r])) : new Map<string, RolloutStatus>();
       const step = (d: ControlStatus['deployments'][number]) => rollouts.has(d.name) ? rolloutLine(rollouts.get(d.name)!) : d.routed !== d.group
         ? `new replicas warming, ${d.ready}/${d.desired} ready`
-        : d.ready < d.desired ? `${d.ready}/${d.desired} ready` : s.converged ? 'converged' : `routed to the new group, ${d.ready}/${d.desired} ready; old replicas draining`;
+        : d.ready < d.desired ? `${d.ready}/${d.desired} ready`
+          : s.converged ? 'converged'
+            // No new group to route to: an in-place change or a scale is done once its replicas are ready.
+            : effects.get(d.name) === 'replace' ? `routed to the new group, ${d.ready}/${d.desired} ready; old replicas draining` : `updated, ${d.ready}/${d.desired} ready`;
       // Only the deployments this revision changes; a line is printed when it says something new
       // (its counts aside), or every 15 s while the same holds.
       const line = s.deployments.filter((d) => planned.has(d.name)).map((d) => `${d.name}: ${step(d)}`).join('; ');

@@ -89,7 +89,12 @@ export async function up(opts: UpOptions): Promise<void> {
     throw err;
   }
   const first = aloft.deployments[0];
-  out(`ready      serving ${aloft.deployments.map((d) => `${d.name} (v${d.version}, ${d.spec.replicas.initial} replica${d.spec.replicas.initial === 1 ? '' : 's'})`).join(', ')} on ${aloft.url}`);
+  // The counts that run: a range the autoscaler moved (restored after a restart) is not at its initial count.
+  const running = new Map((await aloft.control.status()).deployments.map((d) => [d.name, d.desired]));
+  out(`ready      serving ${aloft.deployments.map((d) => {
+    const n = running.get(d.name) ?? d.spec.replicas.initial;
+    return `${d.name} (v${d.version}, ${n} replica${n === 1 ? '' : 's'})`;
+  }).join(', ')} on ${aloft.url}`);
   if (first) {
     const spec = relative(process.cwd(), aloft.spec.file) || aloft.spec.file;
     const key = aloft.adminKey.file ? `$(cat ${relative(process.cwd(), aloft.adminKey.file) || aloft.adminKey.file})` : '$ALOFT_ADMIN_KEY';

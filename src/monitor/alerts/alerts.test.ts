@@ -98,6 +98,9 @@ test('capture drops hold for five minutes after the count last rose', () => {
   assert.equal(rule.conditions([{ deployment: 'd', dropped: 5 }], 1000)[0]!.value, 5);
   assert.equal(rule.conditions([{ deployment: 'd', dropped: 5 }], 200_000).length, 1);
   assert.equal(rule.conditions([{ deployment: 'd', dropped: 5 }], 301_001).length, 0);
+  // The summary names the causes the counts know: the queue full, the sink that failed.
+  const named = new CaptureDropRule().conditions([{ deployment: 'd', dropped: 12, full: 2, failedBy: { nats: 10 } }], 0)[0]!.annotations.summary;
+  assert.equal(named, 'd: prediction capture dropped 12 samples recently; 12 in all: 2 because the queue was full (a sink too slow, or capture.buffer too small), 10 because the nats sink failed');
 });
 
 describe('delivery to a real webhook receiver', () => {

@@ -102,6 +102,23 @@ export class CrashLoopRule {
   }
 }
 
+/** A deployment's capture drops so far: in all, and (optionally) how many because the queue was full and by the sink that failed. */
+export interface CaptureDrops {
+  deployment: string;
+  dropped: number;
+  full?: number;
+  failedBy?: Readonly<Record<string, number>>;
+}
+
+/** Why samples were dropped, from the counts: the queue full, which sinks failed. */
+function dropCauses(c: CaptureDrops): string {
+  const causes = [
+    ...(c.full ? [`${c.full} because the queue was full (a sink too slow, or capture.buffer too small)`] : []),
+    ...Object.entries(c.failedBy ?? {}).filter(([, n]) => n > 0).map(([sink, n]) => (sink === 'encoding' ? `${n} whose record could not be encoded` : `${n} because the ${sink} sink failed`)),
+  ];
+  return causes.length > 0 ? causes.join(', ') : 'its buffer is full or a sink is failing';
+}
+
 /** Capture drops per deployment: holds while the dropped count rose within the window. */
 export class CaptureDropRule {
   readonly #windowMs: number;
@@ -111,7 +128,7 @@ export class CaptureDropRule {
     this.#windowMs = windowMs;
   }
 
-  conditions(counts: readonly { deployment: string; dropped: number }[], nowMs: number): Condition[] {
+  conditions(counts: readonly CaptureDrops[], nowMs: number): Condition[] {
     const out: Condition[] = [];
     for (const c of counts) {
       const s = this.#seen.get(c.deployment);
@@ -128,7 +145,7 @@ export class CaptureDropRule {
       out.push({
         labels: { alertname: 'CaptureDropping', deployment: c.deployment, severity: 'ticket' },
         annotations: {
-          summary: `${c.deployment}: prediction capture dropped ${now.rise} sample${now.rise === 1 ? '' : 's'} recently (${c.dropped} in all): its buffer is full or a sink is failing`,
+          summary: `${c.deployment}: prediction capture dropped ${now.rise} sample${now.rise === 1 ? '' : 's'} recently; ${c.dropped} in all: ${dropCauses(c)}`,
           description: 'Predictions are not affected. See aloft_capture_dropped_total by reason, and the log for the sink\'s error.',
         },
         value: now.rise,

@@ -60,7 +60,10 @@ export function webhookPayload(n: Notification, externalURL: string, receiver = 
   const firing = n.alerts.filter((a) => a.state === 'firing');
   const resolved = n.alerts.filter((a) => a.state === 'resolved');
   const title = `[${n.status.toUpperCase()}${firing.length > 0 ? `:${firing.length}` : ''}] ${Object.values(n.groupLabels).join(' ') || 'aloft'}`;
-  const line = (a: Alert) => `• ${a.state === 'resolved' ? '✅ resolved' : a.labels.severity === 'page' ? '🔴 page' : '🟡 ticket'}: *${a.name}*: ${a.annotations.summary}`;
+  // A resolved alert keeps the annotations it fired with (as Alertmanager's do): the text says they are what was, not what is.
+  const line = (a: Alert) => (a.state === 'resolved'
+    ? `• ✅ resolved: *${a.name}*: no longer holds${a.resolvedAt ? ` since ${a.resolvedAt}` : ''} (it fired with: ${a.annotations.summary})`
+    : `• ${a.labels.severity === 'page' ? '🔴 page' : '🟡 ticket'}: *${a.name}*: ${a.annotations.summary}`);
   return {
     text: [title, ...firing.map(line), ...resolved.map(line)].join('\n'),
     version: '4',

@@ -81,6 +81,8 @@ export interface CaptureCounts {
   droppedFull: number;
   /** Records lost because a sink failed. */
   droppedSink: number;
+  /** droppedSink by the sink that failed (store, jsonl, nats, or writer when the writer itself failed). */
+  failedBy?: Record<string, number>;
   /** Records the store did not keep: a record with the same request id was stored before (it keeps the first). */
   repeated: number;
   queued: number;
@@ -299,6 +301,7 @@ export class Capture {
         batch.add({ id: o.requestId, at: o.at, deployment: o.deployment, version: o.version, model: o.model, key: o.principal?.name ?? 'anonymous', latencyMs: o.totalMs, inputs: o.inputs, outputs: o.outputs }, c);
       } catch (err) {
         counts.droppedSink++;
+        (counts.failedBy ??= {}).encoding = (counts.failedBy.encoding ?? 0) + 1;
         if (!this.#warnedEncode) this.#o.logger.warn({ err, deployment: o.deployment }, 'a prediction could not be captured (its record could not be encoded); it was dropped and counted');
         this.#warnedEncode = true;
         return;
@@ -357,7 +360,11 @@ export class Capture {
         const c = this.#countsOf(w.deployment).written;
         c[w.sink] = (c[w.sink] ?? 0) + w.n;
       }
-      for (const f of report.failed) this.#countsOf(f.deployment).droppedSink += f.n;
+      for (const f of report.failed) {
+        const c = this.#countsOf(f.deployment);
+        c.droppedSink += f.n;
+        (c.failedBy ??= {})[f.sink] = (c.failedBy[f.sink] ?? 0) + f.n;
+      }
       for (const r of report.repeated ?? []) this.#countsOf(r.deployment).repeated += r.n;
     }
   }

@@ -20,6 +20,7 @@ import * as m0014 from './0014_cost_measured.js';
 import * as m0015 from './0015_autoscaler_state.js';
 import * as m0016 from './0016_key_limits.js';
 import * as m0017 from './0017_capture_ids_clustered.js';
+import * as m0018 from './0018_cost_first_sample.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_registry': m0001,
@@ -39,6 +40,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0015_autoscaler_state': m0015,
   '0016_key_limits': m0016,
   '0017_capture_ids_clustered': m0017,
+  '0018_cost_first_sample': m0018,
 };
 
 /** A static provider: migrations are compiled in, not discovered on disk. */

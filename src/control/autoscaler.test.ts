@@ -135,6 +135,21 @@ test('scale to zero ends a panic: no request at all for scaleToZeroAfter means t
   assert.equal(zero.panicking, false, 'not shown as panicking at zero');
 });
 
+test('after scaling to zero, the windows forget the load before the idle spell: the first request brings back one replica, not what the old load wanted', () => {
+  const k = new Kpa(spec({ target: 2, scaleToZeroAfter: '5s', stableWindow: '60s', panicWindow: '6s' }), 0, 4, 1, 0);
+  // 30 s at a steady 6 in flight (3 replicas' worth), then nothing.
+  for (let t = 1000; t <= 30_000; t += 1000) { k.record(t, 6, 6); k.decide(t, 3); }
+  for (let t = 31_000; t <= 36_000; t += 1000) { k.record(t, 0, 0); k.decide(t, 3); }
+  assert.equal(k.decide(36_000, 3).to, 0, 'idle 5 s: zero');
+  // A single caller comes back 2 s later: one replica, and it stays one under that caller's load.
+  assert.equal(k.activate(38_000), true);
+  for (let t = 39_000; t <= 45_000; t += 1000) {
+    k.record(t, 1, 1);
+    const d = k.decide(t, 1);
+    assert.equal(d.to, 1, `${t} ms: ${d.reason}`);
+  }
+});
+
 test('bad spec: a target of 0, a panic window not shorter than the stable one', () => {
   const r = autoscalingSchema.safeParse({ target: 0 });
   assert.equal(r.success, false);

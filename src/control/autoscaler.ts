@@ -184,13 +184,19 @@ export class Kpa {
       if (idleMs >= s.scaleToZeroAfter) {
         to = 0;
         this.#recent = [];
-        // No request at all for scaleToZeroAfter: whatever burst started a panic is over.
+        // No request at all for scaleToZeroAfter: whatever burst started a panic is over, and
+        // the windows forget the load before it, so the first request after zero starts one
+        // replica, not the count the old load wanted.
+        if (from > 0) this.#samples = this.#samples.filter(([at]) => at > nowMs - idleMs);
         this.#panicking = false;
         this.#panicUntil = -Infinity;
         reason = `scaled to zero: no request for ${Math.round(idleMs / 1000)}s (scaleToZeroAfter ${s.scaleToZeroAfter / 1000}s)`;
       } else if (to === 0) {
         to = 1;
         reason += `; idle for ${Math.round(idleMs / 1000)}s of the ${s.scaleToZeroAfter / 1000}s before scaling to zero`;
+      } else if (idleMs >= 1000) {
+        // Held above zero by a window or the delay, while no request comes: scale to zero still comes first.
+        reason += `; no request for ${Math.round(idleMs / 1000)}s: to zero at ${s.scaleToZeroAfter / 1000}s without one`;
       }
     }
     this.#desired = to;

@@ -100,6 +100,11 @@ function checkBudgets(cost: Record<string, unknown> | undefined, deployments: st
   const budgets = cost?.budgets;
   if (!Array.isArray(budgets)) return;
   budgets.forEach((b, i) => {
+    const at = asMap(b)?.alertAt;
+    if (Array.isArray(at)) {
+      const dup = at.find((x, k) => at.indexOf(x) !== k);
+      if (dup !== undefined) out.push({ path: ['cost', 'budgets', i, 'alertAt'], message: `alertAt lists ${String(dup)} twice`, hint: 'each percentage once' });
+    }
     const d = asMap(b)?.deployment;
     if (typeof d !== 'string' || d === '' || deployments.includes(d)) return;
     const near = closest(d, deployments);

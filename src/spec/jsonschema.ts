@@ -22,6 +22,8 @@ export interface JsonSchema {
   default?: unknown;
   pattern?: string;
   minimum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
   maximum?: number;
   minLength?: number;
   maxLength?: number;

@@ -397,6 +397,8 @@ deployments:
   test('a budget for a deployment the spec does not declare is an error, with the closest name', () => {
     const e = thrown('models: { credit-risk: { path: ./m.onnx } }\ncost:\n  budgets: [{ name: b, deployment: credit-rsk, amount: 5, period: month }]\ndeployments:\n  credit-risk: { model: credit-risk }\n');
     assert.equal(e.message, "aloft.yaml:3:36 cost.budgets[0].deployment: budget for unknown deployment 'credit-rsk' (declared: credit-risk); did you mean 'credit-risk'?");
+    const twice = validateSpecText('models: { credit-risk: { path: ./m.onnx } }\ncost:\n  budgets: [{ name: b, amount: 5, period: month }, { name: b, amount: 9, period: month, alertAt: [50, 50] }]\ndeployments:\n  credit-risk: { model: credit-risk }\n', 'aloft.yaml').issues;
+    assert.deepEqual(twice.map((i) => [i.path, i.message]), [['cost.budgets[1].name', "two budgets are named 'b'; a budget's name is its identity in alerts and reports, so each needs its own"], ['cost.budgets[1].alertAt', 'alertAt lists 50 twice']]);
   });
 
   test('an empty file gets a clear message', () => {

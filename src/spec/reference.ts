@@ -34,11 +34,13 @@ function typeOf(s: JsonSchema): string {
   if (s.pattern === MODEL_REF_PATTERN) return 'model reference';
   const type = Array.isArray(s.type) ? s.type.join(' or ') : s.type ?? 'any';
   if (type === 'integer' || type === 'number') {
-    const min = s.minimum !== undefined && s.minimum > -MAX_SAFE ? s.minimum : undefined;
-    const max = s.maximum !== undefined && s.maximum < MAX_SAFE ? s.maximum : undefined;
-    if (min !== undefined && max !== undefined) return `${type} ${min}–${max}`;
-    if (min !== undefined) return `${type} ≥ ${min}`;
-    if (max !== undefined) return `${type} ≤ ${max}`;
+    // Inclusive and exclusive bounds (z.gt / z.lt give exclusiveMinimum / exclusiveMaximum).
+    const lo = s.minimum !== undefined && s.minimum > -MAX_SAFE ? `≥ ${s.minimum}` : s.exclusiveMinimum !== undefined && s.exclusiveMinimum > -MAX_SAFE ? `> ${s.exclusiveMinimum}` : undefined;
+    const hi = s.maximum !== undefined && s.maximum < MAX_SAFE ? `≤ ${s.maximum}` : s.exclusiveMaximum !== undefined && s.exclusiveMaximum < MAX_SAFE ? `< ${s.exclusiveMaximum}` : undefined;
+    if (lo?.startsWith('≥') && hi?.startsWith('≤')) return `${type} ${s.minimum}–${s.maximum}`;
+    if (lo !== undefined && hi !== undefined) return `${type} ${lo}, ${hi}`;
+    if (lo !== undefined) return `${type} ${lo}`;
+    if (hi !== undefined) return `${type} ${hi}`;
     return type;
   }
   if (type === 'array' && s.items) {

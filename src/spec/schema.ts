@@ -228,7 +228,7 @@ export const ROLES = ['admin', 'operator', 'predictor', 'viewer'] as const;
 
 export const rateLimitSchema = z
   .strictObject({
-    rate: z.number().positive().max(1e7).describe(
+    rate: z.number({ error: (iss) => (iss.input === undefined ? 'rate is required: the sustained requests per second, e.g. rate: 50' : `rate is requests per second, a number, got ${JSON.stringify(iss.input)?.slice(0, 40)}`) }).positive({ error: 'rate must be above 0 (requests per second)' }).max(1e7).describe(
       'Sustained requests per second (a token bucket refilled at this rate). Required. Example: rate: 50.',
     ),
     burst: int(1).optional().meta({ 'x-default': 'rate rounded up' }).describe(
@@ -528,7 +528,7 @@ export const costSchema = z
       gpu: z.number().int().min(0).default(0).describe('GPUs. Default 0. Example: gpu: 2.'),
       hourly: price('instances[].hourly', 'hour', '1.2').describe('$ per hour. Required. Example: hourly: 1.2.'),
     })).default([]).describe('Instance types of your own (or your negotiated prices), added to the catalog; a name in the catalog replaces it. Default []. Example: instances: [{name: onprem, vcpu: 32, memory: 128Gi, hourly: 0.9}].'),
-    currency: z.string().regex(/^[A-Z]{3}$/, { error: 'currency is a three-letter code such as USD' }).default('USD').describe('What the prices are in (prices, instances and budgets); reports say it. The built-in catalog is in USD, so another currency needs its instance types under instances. Default USD. Example: currency: EUR.'),
+    currency: z.string().regex(/^[A-Z]{3}$/, { error: 'currency is a three-letter code in capitals, such as USD or EUR' }).default('USD').describe('What the prices are in (prices, instances and budgets); reports say it. The built-in catalog is in USD, so another currency needs its instance types under instances. Default USD. Example: currency: EUR.'),
     every: duration({ positive: true }).prefault('10s').describe('How often the meters sample the replicas (allocation, CPU and memory used). Default 10s. Example: every: 30s.'),
     budgets: z.array(z.strictObject({
       name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'a budget name is lower-case letters, digits and -' }).describe('The budget\'s name in alerts and reports. Required. Example: name: risk-team.'),

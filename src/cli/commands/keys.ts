@@ -16,7 +16,6 @@ type Options = ClientOptions & CredentialOptions & { json?: boolean };
 export async function create(opts: Options & { name?: string; role?: string; scope?: string[]; expires?: string; rate?: string; burst?: string; daily?: string; priority?: string }): Promise<void> {
   if (!opts.name) throw fail('ALOFT_USAGE', 'give the key a name with --name NAME');
   if (!opts.role) throw fail('ALOFT_USAGE', 'give the key a role with --role admin|operator|predictor|viewer');
-  if ((opts.burst !== undefined || opts.daily !== undefined) && opts.rate === undefined) throw fail('ALOFT_USAGE', '--burst and --daily go with --rate: give the key its rate limit with --rate N (requests per second)');
   const num = (flag: string, v: string) => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n)) throw fail('ALOFT_USAGE', `${flag} takes a number, got '${v}'`);
@@ -30,6 +29,8 @@ export async function create(opts: Options & { name?: string; role?: string; sco
   for (const [flag, v] of [['--burst', opts.burst], ['--daily', opts.daily]] as const) {
     if (v !== undefined && !(Number.isInteger(num(flag, v)) && num(flag, v) >= 1)) throw fail('ALOFT_USAGE', `${flag} must be a whole number of requests, 1 or more, got ${v}`);
   }
+  // After each value's own check, so that a bad value is named as such.
+  if ((opts.burst !== undefined || opts.daily !== undefined) && opts.rate === undefined) throw fail('ALOFT_USAGE', '--burst and --daily go with --rate: give the key its rate limit with --rate N (requests per second)');
   const limits = opts.rate === undefined ? undefined : {
     rate: num('--rate', opts.rate), ...(opts.burst !== undefined ? { burst: num('--burst', opts.burst) } : {}), ...(opts.daily !== undefined ? { daily: num('--daily', opts.daily) } : {}),
   };

@@ -7,22 +7,57 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isAloftError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parseDuration } from '../spec/units.js';
-import { init } from './commands/init.js';
-import * as audit from './commands/audit.js';
-import * as control from './commands/control.js';
-import * as rollout from './commands/rollout.js';
-import { exportCapture } from './commands/capture.js';
-import { monitor } from './commands/monitor.js';
-import { alerts } from './commands/alerts.js';
-import * as silence from './commands/silence.js';
-import { cost } from './commands/cost.js';
-import { recommend } from './commands/recommend.js';
-import * as keys from './commands/keys.js';
-import * as models from './commands/models.js';
-import { predict } from './commands/predict.js';
-import { status } from './commands/status.js';
-import { up } from './commands/up.js';
-import { validate } from './commands/validate.js';
+import type * as InitModule from './commands/init.js';
+import type * as AuditModule from './commands/audit.js';
+import type * as ControlModule from './commands/control.js';
+import type * as RolloutModule from './commands/rollout.js';
+import type * as CaptureModule from './commands/capture.js';
+import type * as MonitorModule from './commands/monitor.js';
+import type * as AlertsModule from './commands/alerts.js';
+import type * as SilenceModule from './commands/silence.js';
+import type * as CostModule from './commands/cost.js';
+import type * as RecommendModule from './commands/recommend.js';
+import type * as KeysModule from './commands/keys.js';
+import type * as ModelsModule from './commands/models.js';
+import type * as PredictModule from './commands/predict.js';
+import type * as StatusModule from './commands/status.js';
+import type * as UpModule from './commands/up.js';
+import type * as ValidateModule from './commands/validate.js';
+
+/** A command module's functions, each loading the module on its first call. */
+type Lazy<M> = { [K in keyof M]: M[K] extends (...a: infer A) => infer R ? (...a: A) => Promise<Awaited<R>> : never };
+
+/**
+ * A command's module, loaded when the command runs: `aloft status` or `aloft --help` does
+ * not load what `aloft up` needs (the server, its HTTP framework, metrics, ONNX Runtime's
+ * bindings), so each command starts in a fraction of the time.
+ */
+function lazy<M extends object>(load: () => Promise<M>): Lazy<M> {
+  let loaded: Promise<M> | undefined;
+  return new Proxy({} as Lazy<M>, {
+    get: (_target, name) => async (...args: unknown[]) => {
+      const m = (await (loaded ??= load())) as unknown as Record<string | symbol, (...a: unknown[]) => unknown>;
+      return m[name]!(...args);
+    },
+  });
+}
+
+const { init } = lazy<typeof InitModule>(() => import('./commands/init.js'));
+const audit = lazy<typeof AuditModule>(() => import('./commands/audit.js'));
+const control = lazy<typeof ControlModule>(() => import('./commands/control.js'));
+const rollout = lazy<typeof RolloutModule>(() => import('./commands/rollout.js'));
+const { exportCapture } = lazy<typeof CaptureModule>(() => import('./commands/capture.js'));
+const { monitor } = lazy<typeof MonitorModule>(() => import('./commands/monitor.js'));
+const { alerts } = lazy<typeof AlertsModule>(() => import('./commands/alerts.js'));
+const silence = lazy<typeof SilenceModule>(() => import('./commands/silence.js'));
+const { cost } = lazy<typeof CostModule>(() => import('./commands/cost.js'));
+const { recommend } = lazy<typeof RecommendModule>(() => import('./commands/recommend.js'));
+const keys = lazy<typeof KeysModule>(() => import('./commands/keys.js'));
+const models = lazy<typeof ModelsModule>(() => import('./commands/models.js'));
+const { predict } = lazy<typeof PredictModule>(() => import('./commands/predict.js'));
+const { status } = lazy<typeof StatusModule>(() => import('./commands/status.js'));
+const { up } = lazy<typeof UpModule>(() => import('./commands/up.js'));
+const { validate } = lazy<typeof ValidateModule>(() => import('./commands/validate.js'));
 
 function port(value: string): number {
   const n = Number(value);
@@ -128,12 +163,12 @@ export function buildProgram(opts: { json?: boolean } = {}): Command {
     .description('show what apply would do to the running system (models to register, deployments to add, change or remove, replicas, route switches, warnings); changes nothing')
     .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when there are none, 1 on error (a plan apply would refuse exits 1 with or without it)')
     .option('--format <format>', "'markdown': a reviewable document with a Mermaid diagram of the result"))
-    .action(async (o: control.PlanOptions) => { process.exitCode = await control.plan(o); });
+    .action(async (o: ControlModule.PlanOptions) => { process.exitCode = await control.plan(o); });
   specClient(program.command('apply')
     .description('apply a spec to the running system as a new revision, without downtime; follows it until converged (exit 1 if it fails: the previous revision keeps serving)')
     .option('-m, --message <text>', 'why: recorded with the revision and in the audit trail')
     .option('-y, --yes', 'do not ask for confirmation'))
-    .action(async (o: control.ApplyOptions) => { process.exitCode = await control.apply(o); });
+    .action(async (o: ControlModule.ApplyOptions) => { process.exitCode = await control.apply(o); });
   client(program.command('rollback')
     .description('restore an earlier revision exactly (by model hash, not the files on disk now), as a new revision; instant: each deployment switches back once its replicas are warm, with no rollout phase')
     .option('--to <n>', 'the revision to restore (default: the applied one before the current)')

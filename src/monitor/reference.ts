@@ -34,7 +34,7 @@ const cellOf = (s: string): Cell => {
 /** Columns by feature name. @throws ALOFT_SPEC_INVALID naming the file and the columns that do not fit. */
 export async function loadReference(path: string, features: readonly string[]): Promise<Record<string, Cell[]>> {
   const text = await readFile(path, 'utf8').catch((err: unknown) => {
-    throw fail('ALOFT_SPEC_INVALID', `cannot read the drift reference ${path}: ${(err as Error).message}; drift.reference is a CSV or JSONL file of training rows, relative to the spec`);
+    throw fail('ALOFT_SPEC_INVALID', `cannot read the drift reference ${path}: ${(err as Error).message}; drift.reference is a CSV or JSONL file of training rows`);
   });
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines.length < 2 && !path.endsWith('.jsonl')) throw fail('ALOFT_SPEC_INVALID', `the drift reference ${path} has no rows: it needs a header row with the feature names and at least one row`);
@@ -86,10 +86,10 @@ export async function checkReferences(spec: Pick<Spec, 'deployments'>, file: str
 /**
  * Cells of a loaded reference that the drift check will leave out: empty ones, text in a
  * numeric feature, and values a categorical feature's `values` do not allow. One line per
- * feature that has any, with the first such row (1 = the first data row); none when every
- * cell counts.
+ * feature that has any, with the first such row (1 = the first data row; with `headerLines`,
+ * its line in the file too); none when every cell counts.
  */
-export function referenceCellWarnings(columns: Readonly<Record<string, readonly Cell[]>>, features: readonly FeatureSpec[]): string[] {
+export function referenceCellWarnings(columns: Readonly<Record<string, readonly Cell[]>>, features: readonly FeatureSpec[], opts: { headerLines?: number } = {}): string[] {
   const out: string[] = [];
   for (const f of features) {
     const cells = columns[f.name] ?? [];
@@ -108,7 +108,7 @@ export function referenceCellWarnings(columns: Readonly<Record<string, readonly 
       ...(bad > 0 ? [`${bad} ${f.kind === 'numeric' ? 'not a number' : 'not among its values'}`] : []),
       ...(empty > 0 ? [`${empty} empty`] : []),
     ].join(' and ');
-    out.push(`feature '${f.name}': ${empty + bad} of ${cells.length} reference cells (${what}; the first in row ${first!.row}${first!.value === null ? '' : `: ${JSON.stringify(first!.value)}`}) are left out of the drift test`);
+    out.push(`feature '${f.name}': ${empty + bad} of ${cells.length} reference cells (${what}; the first in data row ${first!.row}${opts.headerLines !== undefined ? `, line ${first!.row + opts.headerLines} of the file` : ''}${first!.value === null ? '' : `: ${JSON.stringify(first!.value)}`}) are left out of the drift test`);
   }
   return out;
 }

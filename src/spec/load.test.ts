@@ -392,6 +392,9 @@ deployments:
     const e = thrown('models: { m: { path: ./m.onnx } }\ndeployments:\n  m: { model: m, capture: { key: ${file:./k} } }\n');
     assert.equal(e.code, 'ALOFT_SPEC_YAML');
     assert.equal(e.message, 'aloft.yaml:3:34: ${file:./k} inside a { } or [ ] list must be quoted: its braces read as YAML\'s; write "${file:./k}" (in double quotes), or put the value on its own line');
+    // Lines after it: the parser's token errors there are echoes of the same mistake, not shown.
+    const more = thrown('models: { m: { path: ./m.onnx } }\ndeployments:\n  m:\n    model: m\n    capture: { key: ${env:K} }\n    drift:\n      reference: ./r.csv\n');
+    assert.equal(more.message, 'aloft.yaml:5:21: ${env:K} inside a { } or [ ] list must be quoted: its braces read as YAML\'s; write "${env:K}" (in double quotes), or put the value on its own line');
   });
 
   test('a budget for a deployment the spec does not declare is an error, with the closest name', () => {

@@ -75,7 +75,10 @@ function analyze(text: string, file: string, dir?: string): Analysis {
       }
       return [issue({ line: p.line, col: p.col }, [], e.message.replace(/\s+/g, ' ').trim())];
     });
-    return { result: failed('ALOFT_SPEC_YAML', issues), where };
+    // After such a line the parser has lost the structure: its token errors below it are echoes of that one mistake.
+    const firstSecret = Math.min(...secretLines);
+    const shown = secretLines.size > 0 ? issues.filter((i) => i.line <= firstSecret || i.message.includes('must be quoted')) : issues;
+    return { result: failed('ALOFT_SPEC_YAML', shown), where };
   }
   if (doc.contents === null || (doc.contents as { value?: unknown }).value === null) {
     return {

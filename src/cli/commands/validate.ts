@@ -97,7 +97,8 @@ async function modelWarnings(loaded: LoadedSpec): Promise<string[]> {
     if (d.drift?.reference && d.features) {
       const columns = await loadReference(d.drift.reference, d.features.map((f) => f.name)).catch(() => undefined);
       // An unreadable reference is an error above, not a warning.
-      for (const w of columns ? referenceCellWarnings(columns, d.features) : []) out.push(`deployments.${name}.drift.reference: ${w}`);
+      // A CSV's first line is its header: data row 1 is line 2 of the file.
+      for (const w of columns ? referenceCellWarnings(columns, d.features, { headerLines: d.drift.reference.endsWith('.jsonl') ? 0 : 1 }) : []) out.push(`deployments.${name}.drift.reference: ${w}`);
     }
     const m = loaded.spec.models[d.model.name];
     if (!d.features || !m) continue;

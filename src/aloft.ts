@@ -400,9 +400,12 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
       // Each deployment's group, and during a rollout the group it moves from: each scaled by the traffic it gets.
       targets: () => control.deployments().filter((d) => d.spec.autoscaling).flatMap((d) => {
         // A spent budget with capReplicas holds what it covers at its minimum (at least 1) until the month ends.
-        const capped = idle.budgets.some((b) => b.exhausted && b.deployments.includes(d.name) && live.cost.budgets.find((x) => x.name === b.name)?.capReplicas === true);
+        const capped = idle.budgets.find((b) => b.exhausted && b.deployments.includes(d.name) && live.cost.budgets.find((x) => x.name === b.name)?.capReplicas === true);
         const max = capped ? Math.max(1, d.spec.replicas.min) : d.spec.replicas.max;
-        const t = { deployment: d.name, spec: d.spec.autoscaling!, min: d.spec.replicas.min, max, initial: Math.min(max, d.spec.replicas.initial) };
+        const t = {
+          deployment: d.name, spec: d.spec.autoscaling!, min: d.spec.replicas.min, max, initial: Math.min(max, d.spec.replicas.initial),
+          ...(capped && max < d.spec.replicas.max ? { maxWhy: `budget ${capped.name} is spent and caps replicas until the month ends; the spec's max is ${d.spec.replicas.max}` } : {}),
+        };
         const r = rollouts.underWayOf(d.name);
         const group = groupKey(d);
         return [

@@ -72,10 +72,12 @@ function positive(value: string): string {
   return value;
 }
 
-/** A duration above 0 ('1500', '1.5s', '500ms'; a bare number is milliseconds), as a number of ms. */
+/** recommend's --duration: 100 ms to 30 s ('1500', '1.5s', '500ms'; a bare number is milliseconds), as a number of ms. */
 function durationMs(value: string): string {
   const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) : parseDuration(value);
   if (ms === undefined || !(ms > 0)) throw new InvalidArgumentError(`must be a duration above 0 (e.g. 1500, 1.5s, 500ms), got '${value}'`);
+  // The planner measures each candidate for 100 ms to 30 s (the server says the same; here it is a usage error, exit 2).
+  if (ms < 100 || ms > 30_000) throw new InvalidArgumentError(`must be from 100ms to 30s per configuration, got '${value}'`);
   return String(ms);
 }
 

@@ -150,6 +150,15 @@ test('after scaling to zero, the windows forget the load before the idle spell: 
   }
 });
 
+test('a max lowered for a reason (a spent budget) says the reason where it caps a decision', () => {
+  const k = new Kpa(spec({ target: 2 }), 1, 4, 1, 0);
+  k.update(spec({ target: 2 }), 1, 1, 'budget risk is spent and caps replicas until the month ends; the spec\'s max is 4');
+  for (let t = 1000; t <= 3000; t += 1000) k.record(t, 16, 16);
+  const d = k.decide(3000, 1);
+  assert.equal(d.to, 1);
+  assert.match(d.reason, /capped at max 1 \(budget risk is spent and caps replicas until the month ends; the spec's max is 4\)/);
+});
+
 test('bad spec: a target of 0, a panic window not shorter than the stable one', () => {
   const r = autoscalingSchema.safeParse({ target: 0 });
   assert.equal(r.success, false);

@@ -57,6 +57,7 @@ export class Kpa {
   #spec: AutoscalingSpec;
   #min: number;
   #max: number;
+  #maxWhy: string | undefined;
   /** Samples of the metric, one per second: [atMs, value]. */
   #samples: [number, number][] = [];
   #panicUntil = -Infinity;
@@ -89,10 +90,11 @@ export class Kpa {
    * count inside them at once (a raised min is not left for the next decision). Returns the
    * count before when it moved.
    */
-  update(spec: AutoscalingSpec, min: number, max: number): number | undefined {
+  update(spec: AutoscalingSpec, min: number, max: number, maxWhy?: string): number | undefined {
     this.#spec = spec;
     this.#min = min;
     this.#max = max;
+    this.#maxWhy = maxWhy;
     // A count held for the scale-down delay is held within the new max too.
     this.#recent = this.#recent.map(([at, d]) => [at, Math.min(max, d)]);
     const from = this.#desired;
@@ -156,7 +158,7 @@ export class Kpa {
     // Within the bounds before the scale-down delay compares counts: a wish above max is not a count to hold.
     const wish = want;
     want = Math.min(this.#max, Math.max(this.#min, want));
-    if (wish > want) reason += `; capped at max ${this.#max}`;
+    if (wish > want) reason += `; capped at max ${this.#max}${this.#maxWhy ? ` (${this.#maxWhy})` : ''}`;
     else if (wish < want && this.#min > 0) reason += `; kept at min ${this.#min}`;
     // Scale down only with 10% headroom left at the lower count (HPA's tolerance): a demand
     // hovering at a boundary (16 at 8 per replica) does not flip between counts.
@@ -213,6 +215,8 @@ export interface ScaledVersion {
   spec: AutoscalingSpec;
   min: number;
   max: number;
+  /** Why `max` is below the spec's (a spent budget that caps replicas): said in the decisions it caps. */
+  maxWhy?: string;
   initial: number;
 }
 
@@ -360,7 +364,9 @@ export class Autoscaler implements Reconciler {
         // After a restart: the count the last process chose, never below the initial count (a group it had scaled to zero starts warm, then idles out).
         const start = before !== undefined ? Math.min(t.max, Math.max(t.min, before))
           : restored !== undefined ? Math.min(t.max, Math.max(t.initial, restored.replicas)) : t.initial;
-        k = { kpa: new Kpa(t.spec, t.min, t.max, start, now), deployment: t.deployment, version: t.version, answered: seen.answered, rows: seen.rows, lastMs: now };
+        const kpa = new Kpa(t.spec, t.min, t.max, start, now);
+        if (t.maxWhy) kpa.update(t.spec, t.min, t.max, t.maxWhy);
+        k = { kpa, deployment: t.deployment, version: t.version, answered: seen.answered, rows: seen.rows, lastMs: now };
         this.#kpas.set(t.group, k);
         if (restored !== undefined && start !== t.initial) {
           this.#record({
@@ -370,11 +376,11 @@ export class Autoscaler implements Reconciler {
           changed = true;
         }
       } else {
-        const was = k.kpa.update(t.spec, t.min, t.max);
+        const was = k.kpa.update(t.spec, t.min, t.max, t.maxWhy);
         if (was !== undefined) {
           this.#record({
             at: this.#o.clock.date().toISOString(), deployment: t.deployment, version: t.version, from: was, to: k.kpa.desired, ready: seen.ready, stable: 0, panic: 0, panicking: false,
-            reason: `the range changed to ${t.min}–${t.max}: ${was} is outside it`,
+            reason: `the range changed to ${t.min}–${t.max}${t.maxWhy ? ` (${t.maxWhy})` : ''}: ${was} is outside it`,
           });
           changed = true;
         }

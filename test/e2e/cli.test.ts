@@ -144,6 +144,9 @@ test('predict without a running server says how to start one', () => {
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, new RegExp(`option '${flag} <[a-z0-9]+>' argument '${value}' is invalid\\. must be ${what} above 0`));
   }
+  const long = aloft(['recommend', 'x', '--url', 'http://127.0.0.1:9', '--duration', '10m']);
+  assert.equal(long.code, 2, long.stderr);
+  assert.match(long.stderr, /argument '10m' is invalid\. must be from 100ms to 30s per configuration/);
 });
 
 test('up serves the project; predict, models and status work against it', async () => {

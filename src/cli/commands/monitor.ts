@@ -17,7 +17,8 @@ export function describeMonitor(r: MonitorReport): string {
   const lines = [`${r.deployment} at ${r.at}`];
   if (r.capture) {
     const written = Object.entries(r.capture.written).map(([sink, n]) => `${n} to ${sink}`).join(', ') || 'none yet';
-    lines.push(`  capture: sample ${r.capture.sampleRate}; written ${written}; dropped ${r.capture.droppedFull} (queue full), ${r.capture.droppedSink} (sink errors)${r.capture.repeated ? `; ${r.capture.repeated} not stored (their request id was captured before: the first is kept)` : ''}; ${r.capture.queued} queued`);
+    // The counts are this process's (they start again at a restart); the records themselves are in the store.
+    lines.push(`  capture: sample ${r.capture.sampleRate}; since this server started: written ${written}; dropped ${r.capture.droppedFull} (queue full), ${r.capture.droppedSink} (sink errors)${r.capture.repeated ? `; ${r.capture.repeated} not stored (their request id was captured before: the first is kept)` : ''}; ${r.capture.queued} queued`);
   } else lines.push('  capture: off (add deployments.<name>.capture to capture predictions and join feedback)');
   lines.push(`  feedback: ${r.feedback.accepted} accepted, ${r.feedback.notCaptured} for ids not captured, ${r.feedback.rejected} rejected`);
   if (r.quality.length === 0) lines.push(r.capture ? `  quality: no labelled predictions yet (POST /v2/models/${r.deployment}/feedback)` : '  quality: none: labels join captured predictions, so capture comes first (deployments.<name>.capture)');

@@ -561,11 +561,27 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         }
       },
     });
+    // A removed deployment's labels, from the newest revision that had it: its spend stays under its team.
+    const pastLabels = async (names: readonly string[]): Promise<Map<string, Record<string, string>>> => {
+      const out = new Map<string, Record<string, string>>();
+      const missing = new Set(names);
+      for (const r of await control.revisions.list(1000)) {
+        const here = r.deployments.filter((d) => missing.has(d.name));
+        if (here.length === 0) continue;
+        const models = ((await control.revisions.get(r.number))?.spec as { models?: Record<string, { labels?: Record<string, string> } | undefined> } | undefined)?.models ?? {};
+        for (const d of here) {
+          out.set(d.name, models[d.model]?.labels ?? {});
+          missing.delete(d.name);
+        }
+        if (missing.size === 0) break;
+      }
+      return out;
+    };
     registerCostRoute(adminApp, {
       report: async (by, sinceMs, visible) => {
         await meters.flush();
         const nowMs = clock.date().getTime();
-        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling: rollouts.deploymentsUnderWay(), window: (d, since) => meters.window(d, since), visible });
+        const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling: rollouts.deploymentsUnderWay(), window: (d, since) => meters.window(d, since), visible, pastLabels });
         // A budget is shown to a caller who may see every deployment it covers (one of a label or of all: every live one).
         const covered = (b: BudgetStatus) => (b.covers.startsWith('deployment ') ? visible(b.covers.slice('deployment '.length)) : liveCost().every((d) => visible(d.name)));
         return { ...r, budgets: (await budgetStatus({ store: costStore, spec: live.cost, nowMs, deployments: liveCost() })).filter(covered) };

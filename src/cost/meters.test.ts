@@ -115,6 +115,10 @@ for (const target of await testDialects()) {
         const hidden = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by, deployments: live, cores: 2, visible: (d) => d !== 'd' });
         assert.deepEqual([hidden.groups, hidden.total.replicaHours, hidden.total.cost, hidden.machine], [[], 0, 0, undefined], by);
       }
+      // Removed since: its spend stays under the labels its last revision gave it.
+      const removed = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'label', deployments: [], pastLabels: async (names) => new Map(names.map((n) => [n, { team: 'risk' }])) });
+      assert.deepEqual(removed.groups.map((g) => g.key), ['team=risk']);
+      close(removed.groups[0]!.cost!, r.total.cost!);
       const seen = await costReport({ store: new CostStore(store), spec: cost(), nowMs: w.clock.date().getTime(), sinceMs: 30 * 86_400_000, by: 'label', deployments: live, cores: 2, visible: (d) => d === 'd' });
       close(seen.total.cost!, r.total.cost!);
       assert.ok(seen.machine, 'a caller who may see every deployment sees the machine');

@@ -112,6 +112,8 @@ export async function costReport(o: {
   rolling?: ReadonlySet<string>;
   /** The deployments the caller may see (its key's scopes): groups, labels, the total and findings count only those. Default: all. */
   visible?: (deployment: string) => boolean;
+  /** By label: the labels of metered deployments that no longer run (removed), as their last revision gave them. */
+  pastLabels?: (deployments: readonly string[]) => Promise<ReadonlyMap<string, Readonly<Record<string, string>>>>;
 }): Promise<CostReport> {
   const rates = ratesOf(o.spec);
   // The meters keep hours: the figures cover whole hours, from the start of the one the window starts in, and say so.
@@ -119,7 +121,9 @@ export async function costReport(o: {
   const visible = o.visible;
   const rows = visible ? (await o.store.sums(fromSec)).filter((r) => visible(r.deployment)) : await o.store.sums(fromSec);
   const everything = !visible || o.deployments.every((d) => visible(d.name));
-  const labelsOf = new Map(o.deployments.map((d) => [d.name, d.labels]));
+  const labelsOf = new Map<string, Readonly<Record<string, string>>>(o.deployments.map((d) => [d.name, d.labels]));
+  const gone = o.by === 'label' ? [...new Set(rows.map((r) => r.deployment).filter((d) => !labelsOf.has(d)))] : [];
+  if (gone.length > 0 && o.pastLabels) for (const [d, l] of await o.pastLabels(gone)) labelsOf.set(d, l);
   const groups = new Map<string, Quantities[]>();
   for (const r of rows) {
     const keys = o.by === 'deployment' ? [r.deployment] : o.by === 'version' ? [`${r.deployment}@${r.version}`] : Object.entries(labelsOf.get(r.deployment) ?? {}).map(([k, v]) => `${k}=${v}`);

@@ -494,3 +494,15 @@ test('a capture.redact or hash name that is no feature is reported together with
   assert.equal(dup?.message, "'income' names two columns (1 and 3); each column needs its own name, or captured records keep only one of their values");
   assert.ok(twice.some((i) => i.path === 'deployments.m.replicas'));
 });
+
+test('a missing hashKey and two SLOs with one name are reported in the same round as the deployment\'s other errors (validate reports every problem at once)', () => {
+  const text = [
+    'version: 1', 'models:', '  m: {path: ./m.onnx}', 'deployments:', '  m:', '    replicas: -3',
+    '    features: [income, region]', '    capture:', '      key: not-a-key', '      hash: [region]',
+    '    slos:', '      - {kind: availability, objective: 99.9}', '      - {kind: availability, objective: 99}', '',
+  ].join('\n');
+  const issues = validateSpecText(text, 'aloft.yaml').issues;
+  const paths = issues.map((i) => i.path);
+  for (const p of ['deployments.m.replicas', 'deployments.m.capture.key', 'deployments.m.capture.hashKey', 'deployments.m.slos[1].name']) assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
+  assert.match(issues.find((i) => i.path === 'deployments.m.slos[1].name')!.message, /^two SLOs are named 'availability' \(#1 and #2\); give one a name: availability-2$/);
+});

@@ -63,7 +63,7 @@ export class DriftMonitor implements Reconciler {
   readonly #last = new Map<string, { check: DriftCheck; atMs: number }>();
   readonly #files = new Map<string, { mtimeMs: number; columns: Record<string, Cell[]> }>();
   /** The first referenceSize captured rows per deployment, once there are that many (they do not change). */
-  readonly #firsts = new Map<string, { cols: Record<string, Cell[]>; rows: number; preds: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }>; lastAt: string }>();
+  readonly #firsts = new Map<string, { cols: Record<string, Cell[]>; rows: number; preds: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }>; lastAt: string; firstAt?: string }>();
 
   constructor(o: DriftMonitorOptions) {
     this.#o = o;
@@ -113,6 +113,7 @@ export class DriftMonitor implements Reconciler {
       const preds: Record<string, { kind: 'numeric' | 'categorical'; cells: Cell[] }> = {};
       let rows = 0;
       let lastAt = since;
+      let firstAt: string | undefined;
       for await (const stored of this.#o.store.list(deployment, since, this.#o.capture.ring(deployment, capture))) {
         const r = openReadable(stored);
         if (!r) {
@@ -120,6 +121,7 @@ export class DriftMonitor implements Reconciler {
           continue;
         }
         if (r.at > lastAt) lastAt = r.at;
+        if (firstAt === undefined || r.at < firstAt) firstAt = r.at;
         for (const row of r.rows) {
           for (const f of tested) cols[f.name]!.push(row[f.name] ?? null);
           rows++;
@@ -127,7 +129,7 @@ export class DriftMonitor implements Reconciler {
         predictionsOf(r.outputs, preds);
         if (rows >= limit) break;
       }
-      return { cols, rows, preds, lastAt };
+      return { cols, rows, preds, lastAt, ...(firstAt !== undefined ? { firstAt } : {}) };
     };
     // The first referenceSize captured rows: the reference without a file, and always the predictions' (a training file holds no outputs).
     const first = this.#firsts.get(deployment) ?? await columnsOf(new Date(0).toISOString(), drift.referenceSize);
@@ -147,7 +149,8 @@ export class DriftMonitor implements Reconciler {
       for (const f of hashed) if (ref[f]) ref = { ...ref, [f]: ref[f].map((v) => (v === null ? null : hmacOf(capture.hashKey ?? '', typeof v === 'number' ? Math.fround(v) : v))) };
     } else {
       ref = first.cols;
-      source = `the first ${drift.referenceSize} captured rows`;
+      // When they were captured: retention deletes them in time, and the reference moves on to the oldest rows kept.
+      source = `the first ${drift.referenceSize} captured rows${first.firstAt ? ` (captured ${first.firstAt} to ${first.lastAt})` : ''}`;
       if (first.rows < drift.referenceSize) {
         return done({ deployment, at: this.#o.clock.date().toISOString(), trigger, window: formatDuration(drift.window), reference: { source, rows: first.rows }, currentRows: 0, skipped, note: `the reference is not complete yet (${first.rows} of ${drift.referenceSize} captured rows)` });
       }

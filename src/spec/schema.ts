@@ -629,7 +629,7 @@ export const deploymentSchema = z
     drift: z
       .strictObject({
         reference: z.string().min(1).optional().describe('Training rows to compare with: a CSV file with a header row of the feature names, or JSONL (one object per row), relative to the spec. No default (the first referenceSize captured predictions). Example: reference: ./reference.csv.'),
-        referenceSize: z.number().int().min(10).max(1_000_000).default(1000).describe('Without a reference file: how many of the first captured predictions make the reference. Default 1000. Example: referenceSize: 5000.'),
+        referenceSize: z.number().int().min(10).max(1_000_000).default(1000).describe('Without a reference file: how many of the first captured predictions make the reference (the oldest kept: once capture.retention deletes them, the next oldest take their place; a reference file does not move). Default 1000. Example: referenceSize: 5000.'),
         window: duration({ positive: true }).prefault('1h').describe('The recent window compared with the reference. Default 1h. Example: window: 24h.'),
         every: duration({ positive: true }).prefault('10m').describe('How often the comparison runs on its own (aloft monitor also runs it on demand). Default 10m. Example: every: 1h.'),
         share: z.number().gt(0).max(1).default(0.5).describe('The dataset has drifted when at least this share of its features has. Default 0.5. Example: share: 0.3.'),

@@ -405,7 +405,8 @@ test('with a shared database another process joins what runs, follows what is ap
     await other.control.follow();
     assert.equal((await other.control.status()).running, 1);
     assert.equal((await other.control.revisions.get(2))!.outcome, 'applying');
-    await assert.rejects(other.control.apply({ spec: yaml({ replicas: 1 }), file: 'aloft.yaml' }, ALICE), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_REVISION_CONFLICT');
+    await assert.rejects(other.control.apply({ spec: yaml({ replicas: 1 }), file: 'aloft.yaml' }, ALICE), (e: unknown) => isAloftError(e) && e.code === 'ALOFT_REVISION_CONFLICT'
+      && /^revision 2 is still being applied by gateway \S+; if that gateway stopped, its apply lease runs out at \S+ \(in 30 s\)/.test(e.message));
     await world.settle();
     world.orchestrator.ready('m@2');
     await world.settle();
@@ -450,6 +451,11 @@ test('rollback by default restores the revision that ran before: one its own rol
   const four = await world.control.wait(r.revision!);
   assert.deepEqual([four.rollbackOf, four.outcome], [1, 'applied'], 'revision 1, not revision 2 whose rollout refused it');
   assert.equal((await world.control.revisions.get(3))!.reason, 'rolled back by revision 4');
+  // Named with --to, a revision its own rollout rolled back is refused too (a rollback would switch all traffic to it unjudged), dry run or not.
+  for (const dryRun of [true, false]) {
+    await assert.rejects(world.control.rollback(ALICE, { to: 2, dryRun }), (e: unknown) => isAloftError(e) && /^revision 2 was rolled back by its own rollout \(canary rolled back at step 1: failures: the candidate is worse\): .*apply a spec that names it/.test(e.message));
+  }
+  assert.equal((await world.control.revisions.latest())!.number, 4, 'nothing recorded');
   // Again: revision 3 ran and was undone by revision 4, so it is the one before.
   const again = await world.control.rollback(ALICE, {});
   assert.equal((await world.control.revisions.get(again.revision!))!.rollbackOf, 3);

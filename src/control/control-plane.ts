@@ -382,6 +382,13 @@ export class ControlPlane {
       if (target.outcome === 'failed' || target.outcome === 'applying') {
         throw fail('ALOFT_BAD_REQUEST', `revision ${target.number} ${target.outcome === 'failed' ? 'failed' : 'is still being applied'}; it never ran, so there is nothing to restore. Pick an applied revision ('aloft revisions list').`);
       }
+      // Rolled back by its own rollout: its analysis refused the version, which never took the
+      // traffic. A rollback switches at once with no analysis, so it would put that version at
+      // 100% unjudged; applying it again rolls it out with the analysis. (A revision that ran
+      // and was undone by a rollback is restorable.)
+      if (target.outcome === 'rolled_back' && target.reason?.startsWith(UNDONE_BY) !== true) {
+        throw fail('ALOFT_BAD_REQUEST', `revision ${target.number} was rolled back by its own rollout (${(target.reason ?? 'no reason recorded').slice(0, 200)}): its version never took the traffic, and a rollback would switch all of it there at once, without analysis. To try that version again, apply a spec that names it: it rolls out with its analysis. Or pick an applied revision ('aloft revisions list').`);
+      }
       const prepared = await this.#prepareRevision(target);
       if (opts.dryRun) {
         const plan = this.#plan(prepared, latest, current ?? undefined, this.#desired);
@@ -578,7 +585,12 @@ export class ControlPlane {
     const latest = await this.#revisions.latest();
     const n = latest?.number ?? 0;
     if (latest?.outcome === 'applying') {
-      throw fail('ALOFT_REVISION_CONFLICT', `revision ${n} is still being applied; wait until it has converged or failed ('aloft status'), then run 'aloft plan' again`);
+      // Several gateways: say who applies it, and when a gateway that stopped lets it go (its lease runs out, then the revision is recorded interrupted).
+      const holder = this.#tracking ? undefined : await this.#o.shared?.applyLease.current();
+      const who = holder
+        ? ` by gateway ${holder.holder}; if that gateway stopped, its apply lease runs out at ${holder.expiresAt} (in ${Math.max(0, Math.ceil((Date.parse(holder.expiresAt) - this.#o.clock.date().getTime()) / 1000))} s) and the revision is then recorded as interrupted`
+        : '';
+      throw fail('ALOFT_REVISION_CONFLICT', `revision ${n} is still being applied${who}; wait until it has converged or failed ('aloft status'), then run 'aloft plan' again`);
     }
     if (base !== undefined && base > n) {
       throw fail('ALOFT_REVISION_CONFLICT', `this change was planned against revision ${base}, which does not exist: the newest revision is ${n === 0 ? 'none yet' : n}; run 'aloft plan' against this system and apply that`, { details: { base, latest: n } });

@@ -145,6 +145,23 @@ describe('Authenticator (API keys)', () => {
     assert.equal(clock.pending(), 0, 'no timer left after stop');
   });
 
+  test('a key created through another gateway works at its first request: an unknown key id reads the keys again, at most once a second', async () => {
+    let reads = 0;
+    const counting = new Authenticator({ keys: { listActive: async () => { reads++; return repo.listActive(); } }, clock });
+    await counting.load();
+    reads = 0;
+    const k = await add('made-elsewhere'); // written by another gateway: this one has not reloaded
+    assert.equal((await counting.identify(`Bearer ${k.token}`)).kind, 'ok', 'found by the reload its unknown id made');
+    assert.equal(reads, 1);
+    // Unknown ids (a revoked key, a guess) read again at most once a second, however many arrive.
+    const guess = generateKey();
+    for (let i = 0; i < 20; i++) assert.deepEqual(await counting.identify(`Bearer ${guess.token}`), { kind: 'rejected', reason: 'invalid key' });
+    assert.equal(reads, 1, 'within the second of the last read, unknown ids are refused from memory');
+    clock.advance(1000);
+    await counting.identify(`Bearer ${guess.token}`);
+    assert.equal(reads, 2, 'a second later, one read again');
+  });
+
   test('a failed reload keeps the previous keys; load() reports it', async () => {
     const k = await add('ci');
     let fail = false;

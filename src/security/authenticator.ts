@@ -77,6 +77,9 @@ const BEARER = /^Bearer +([^\s]+) *$/i;
 /** The reason a header in another scheme (Basic, a bare key) is rejected. */
 export const NOT_BEARER = 'not a Bearer authorization header';
 
+/** At most one reload a second for key ids not in memory. */
+const MISS_RELOAD_MS = 1000;
+
 export class Authenticator {
   readonly #source: KeySource;
   readonly #jwt: JwtVerifier | undefined;
@@ -85,6 +88,9 @@ export class Authenticator {
   readonly #log: Logger;
   #keys = new Map<string, CachedKey>();
   #queue: Promise<void> = Promise.resolve();
+  /** When a key id not in memory last made a reload (clock ms): at most one a second, whoever sends unknown ids. */
+  #missReloadAt = -Infinity;
+  #missReload: Promise<void> | undefined;
 
   constructor(opts: AuthenticatorOptions) {
     this.#source = opts.keys;
@@ -165,7 +171,10 @@ export class Authenticator {
     if (m === null) return { kind: 'rejected', reason: NOT_BEARER };
     const token = m[1] as string;
     if (looksLikeKey(token)) {
-      const r = this.#checkKey(token);
+      let r = this.#checkKey(token);
+      // A key id not in memory may have been created a moment ago, through another gateway on
+      // the same database: read the keys again (at most once a second) before refusing it.
+      if (r.kind === 'rejected' && r.reason === 'invalid key' && this.#unknownId(token) && await this.#reloadOnMiss()) r = this.#checkKey(token);
       if (memo !== undefined) {
         const entry = r.kind === 'ok' ? this.#keys.get(r.principal.id) : undefined;
         memo.header = entry ? authorization : undefined;
@@ -177,6 +186,29 @@ export class Authenticator {
     if (this.#jwt === undefined) return { kind: 'rejected', reason: 'not an Aloft key and JWTs are not configured' };
     const r = await this.#jwt.verify(token);
     return 'principal' in r ? { kind: 'ok', principal: r.principal } : { kind: 'rejected', reason: r.reason, tell: r.tell };
+  }
+
+  #unknownId(token: string): boolean {
+    const parsed = parseToken(token);
+    return parsed !== undefined && !this.#keys.has(parsed.id);
+  }
+
+  /** Reload for an unknown key id, unless one ran within the last second; true when the keys were read again for it. */
+  async #reloadOnMiss(): Promise<boolean> {
+    if (this.#missReload) {
+      await this.#missReload.catch(() => undefined);
+      return true;
+    }
+    const now = this.#clock.now();
+    if (now - this.#missReloadAt < MISS_RELOAD_MS) return false;
+    this.#missReloadAt = now;
+    this.#missReload = this.reload().catch((err: unknown) => this.#log.warn({ err }, 'reloading API keys for an unknown key id failed; keeping the previous ones'));
+    try {
+      await this.#missReload;
+    } finally {
+      this.#missReload = undefined;
+    }
+    return true;
   }
 
   #checkKey(token: string): AuthResult {

@@ -582,8 +582,15 @@ export async function startAloft(opts: StartOptions): Promise<RunningAloft> {
         await meters.flush();
         const nowMs = clock.date().getTime();
         const r = await costReport({ store: costStore, spec: live.cost, nowMs, sinceMs, by, deployments: liveCost(), cores, rolling: rollouts.deploymentsUnderWay(), window: (d, since) => meters.window(d, since), visible, pastLabels });
-        // A budget is shown to a caller who may see every deployment it covers (one of a label or of all: every live one).
-        const covered = (b: BudgetStatus) => (b.covers.startsWith('deployment ') ? visible(b.covers.slice('deployment '.length)) : liveCost().every((d) => visible(d.name)));
+        // A budget is shown to a caller who may see what it covers: its deployment; a label's
+        // deployments (some, all visible); everything (every live deployment visible).
+        const all = liveCost().every((d) => visible(d.name));
+        const covered = (b: BudgetStatus) => {
+          if (all) return true;
+          const spec = live.cost.budgets.find((x) => x.name === b.name);
+          if (spec?.deployment !== undefined) return visible(spec.deployment);
+          return spec?.label !== undefined && b.deployments.length > 0 && b.deployments.every(visible);
+        };
         return { ...r, budgets: (await budgetStatus({ store: costStore, spec: live.cost, nowMs, deployments: liveCost() })).filter(covered) };
       },
     });

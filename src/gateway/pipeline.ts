@@ -131,8 +131,7 @@ export function inferPipeline(o: PipelineOptions): Serve {
       const auth = await o.auth({ method: 'POST', url, ip: ex.ip, authorization: ex.authorization, socket: ex.socket }, classifyRequest('POST', segments));
       if (!auth.ok) {
         status = auth.status;
-        const given = ex.header('x-request-id');
-        answerError(ex, status, auth.message, codeForStatus(status), { 'x-request-id': given !== undefined && REQUEST_ID.test(given) ? given : nextRequestId(), ...(auth.challenge ? { 'www-authenticate': WWW_AUTHENTICATE } : {}) });
+        answerError(ex, status, auth.message, codeForStatus(status), { 'x-request-id': givenRequestId(ex) ?? nextRequestId(), ...(auth.challenge ? { 'www-authenticate': WWW_AUTHENTICATE } : {}) });
         return;
       }
       principal = auth.principal;
@@ -175,8 +174,8 @@ export function inferPipeline(o: PipelineOptions): Serve {
       // The version is picked again now, as the request joins a batcher: a route switched
       // while the body was arriving takes it to the new version, at one instant for all.
       resolved = resolveVersion(o.routes, target.name, target.version, caller, ticket, ex.header);
-      const given = ex.header('x-request-id');
-      if (given !== undefined && REQUEST_ID.test(given)) timings.requestId = given;
+      const given = givenRequestId(ex);
+      if (given !== undefined) timings.requestId = given;
       const answer = await runInfer(resolved, body, ex.inferenceHeader, deadline, o.clock, timings);
       const headers: Record<string, string> = { 'content-type': answer.contentType, 'content-length': String(Buffer.byteLength(answer.body)) };
       // A body `id` may be any string; only one that is safe in a header goes into X-Request-Id.
@@ -194,10 +193,7 @@ export function inferPipeline(o: PipelineOptions): Serve {
       const a = errorAnswer(err, o.logger, o.bodyLimit, { url, method: 'POST' });
       status = a.status;
       // An error answer carries a request id too: the one the request had, or a new one (for the caller's and the logs' sake).
-      if (timings.requestId === undefined) {
-        const given = ex.header('x-request-id');
-        timings.requestId = given !== undefined && REQUEST_ID.test(given) ? given : nextRequestId();
-      }
+      timings.requestId ??= givenRequestId(ex) ?? nextRequestId();
       answerError(ex, status, a.message, a.code, REQUEST_ID.test(timings.requestId) ? { ...a.headers, 'x-request-id': timings.requestId } : a.headers);
     } finally {
       reservation?.release();
@@ -213,6 +209,12 @@ export function inferPipeline(o: PipelineOptions): Serve {
       }
     }
   };
+}
+
+/** The request's X-Request-Id when it is one Aloft keeps (1–128 visible ASCII characters). */
+function givenRequestId(ex: InferExchange): string | undefined {
+  const given = ex.header('x-request-id');
+  return given !== undefined && REQUEST_ID.test(given) ? given : undefined;
 }
 
 /** The 413 answer of a body over the limit, however the front found out. */

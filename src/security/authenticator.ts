@@ -171,10 +171,11 @@ export class Authenticator {
     if (m === null) return { kind: 'rejected', reason: NOT_BEARER };
     const token = m[1] as string;
     if (looksLikeKey(token)) {
-      let r = this.#checkKey(token);
+      const [first, unknown] = this.#checkKey(token);
+      let r = first;
       // A key id not in memory may have been created a moment ago, through another gateway on
       // the same database: read the keys again (at most once a second) before refusing it.
-      if (r.kind === 'rejected' && r.reason === 'invalid key' && this.#unknownId(token) && await this.#reloadOnMiss()) r = this.#checkKey(token);
+      if (unknown && await this.#reloadOnMiss()) [r] = this.#checkKey(token);
       if (memo !== undefined) {
         const entry = r.kind === 'ok' ? this.#keys.get(r.principal.id) : undefined;
         memo.header = entry ? authorization : undefined;
@@ -186,11 +187,6 @@ export class Authenticator {
     if (this.#jwt === undefined) return { kind: 'rejected', reason: 'not an Aloft key and JWTs are not configured' };
     const r = await this.#jwt.verify(token);
     return 'principal' in r ? { kind: 'ok', principal: r.principal } : { kind: 'rejected', reason: r.reason, tell: r.tell };
-  }
-
-  #unknownId(token: string): boolean {
-    const parsed = parseToken(token);
-    return parsed !== undefined && !this.#keys.has(parsed.id);
   }
 
   /** Reload for an unknown key id, unless one ran within the last second; true when the keys were read again for it. */
@@ -211,15 +207,16 @@ export class Authenticator {
     return true;
   }
 
-  #checkKey(token: string): AuthResult {
+  /** The result, and whether the key's id is not among the keys in memory. */
+  #checkKey(token: string): [AuthResult, boolean] {
     const parsed = parseToken(token);
-    if (parsed === undefined) return { kind: 'rejected', reason: 'malformed key' };
+    if (parsed === undefined) return [{ kind: 'rejected', reason: 'malformed key' }, false];
     const entry = this.#keys.get(parsed.id);
     const presented = digestSecret(parsed.secret);
     // Always compare, against a stand-in for unknown ids: same work either way.
     const match = timingSafeEqual(presented, entry?.hash ?? DUMMY);
-    if (entry === undefined || !match) return { kind: 'rejected', reason: 'invalid key' };
-    return this.#unexpired(entry);
+    if (entry === undefined || !match) return [{ kind: 'rejected', reason: 'invalid key' }, entry === undefined];
+    return [this.#unexpired(entry), false];
   }
 
   #unexpired(entry: CachedKey): AuthResult {

@@ -10,10 +10,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { request } from 'undici';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
 import { replicaArgs, replicaOptionsOf } from '../../runtime/replica-spec.js';
@@ -149,9 +149,7 @@ class ProcessSlot extends ReplicaSlot {
     if (!child || !url || !probed(this.state)) return;
     let ok: boolean;
     try {
-      const res = await request(`${url}/v2/health/live`, { headersTimeout: 2000, bodyTimeout: 2000 });
-      await res.body.dump();
-      ok = res.statusCode === 200;
+      ok = await liveProbe(`${url}/v2/health/live`, 2000);
     } catch { ok = false; }
     if (child !== this.child || !probed(this.state)) return;
     this.#probeFails = ok ? 0 : this.#probeFails + 1;
@@ -202,4 +200,17 @@ export class LocalOrchestrator extends SlotOrchestrator<ProcessSlot> {
   pidOf(id: string): number | undefined {
     return this.slots().find((s) => s.id === id)?.child?.pid;
   }
+}
+
+/** GET `url` on a fresh connection: true on a 200 within `timeoutMs` (node:http, so the gateway needs no HTTP client library for its probes). */
+function liveProbe(url: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get(url, { timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200));
+      res.on('error', () => resolve(false));
+    });
+    req.on('timeout', () => req.destroy(new Error('probe timed out')));
+    req.on('error', () => resolve(false));
+  });
 }

@@ -1,8 +1,12 @@
 /**
  * Carries one batch to one replica over HTTP/1.1 keep-alive as an OIP binary request
  * (every input binary, every output binary) and decodes the binary answer.
+ *
+ * undici is loaded on the first pool, not with the module: replicas on this machine speak
+ * the wire protocol over a Unix socket, so most gateways never open one (the package costs
+ * several MiB of resident memory).
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { AloftError, fail } from '../../errors.js';
 import { decodeInferResponse, encodeInferRequest } from '../../runtime/codec/index.js';
 import type { Tensor } from '../../runtime/tensor.js';
@@ -27,7 +31,7 @@ const UNREACHABLE_CODES = new Set([
 export class HttpTransport implements ReplicaTransport {
   readonly url: string;
   readonly #opts: HttpTransportOptions;
-  #pool: Pool;
+  #pool: Promise<Pool>;
   readonly #path: string;
 
   constructor(opts: HttpTransportOptions) {
@@ -37,29 +41,30 @@ export class HttpTransport implements ReplicaTransport {
     this.#pool = this.#newPool();
   }
 
-  #newPool(): Pool {
-    return new Pool(this.#opts.url, {
-      connections: this.#opts.connections,
+  #newPool(): Promise<Pool> {
+    const opts = this.#opts;
+    return import('undici').then(({ Pool }) => new Pool(opts.url, {
+      connections: opts.connections,
       pipelining: 1,
       keepAliveTimeout: 60_000,
       keepAliveMaxTimeout: 600_000,
       headersTimeout: 0,
       bodyTimeout: 0,
-    });
+    }));
   }
 
   /** The replica stopped answering: drop its connections (calls in flight fail as retryable) and open new ones. */
   abandon(): void {
     const old = this.#pool;
     this.#pool = this.#newPool();
-    void old.destroy().catch(() => undefined);
+    void old.then((p) => p.destroy()).catch(() => undefined);
   }
 
   async infer(inputs: Tensor[]): Promise<Tensor[]> {
     const enc = encodeInferRequest(inputs, { binary: true, binaryOutput: true });
     let res;
     try {
-      res = await this.#pool.request({
+      res = await (await this.#pool).request({
         method: 'POST',
         path: this.#path,
         headers: {
@@ -92,12 +97,12 @@ export class HttpTransport implements ReplicaTransport {
     return decodeInferResponse(body, headerLength).outputs;
   }
 
-  close(): Promise<void> {
-    return this.#pool.close();
+  async close(): Promise<void> {
+    return (await this.#pool).close();
   }
 
-  destroy(): Promise<void> {
-    return this.#pool.destroy();
+  async destroy(): Promise<void> {
+    return (await this.#pool).destroy();
   }
 }
 
